@@ -1,0 +1,4 @@
+export * from './errors';
+export * from './mac';
+export * from './bmc-address';
+export * from './states';
