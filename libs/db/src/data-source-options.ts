@@ -1,0 +1,26 @@
+import type { DataSourceOptions } from 'typeorm';
+import { BmInterface } from './entities/bm-interface.entity';
+import { BmNode } from './entities/bm-node.entity';
+import { MIGRATIONS } from './migrations';
+
+export const ENTITIES = [BmNode, BmInterface];
+export const MIGRATIONS_TABLE = 'nova_bm_migrations';
+
+/**
+ * The one place that turns a PostgreSQL URL into TypeORM options. `synchronize` is off: the
+ * schema comes from migrations only (tests check that the entities agree with them).
+ */
+export function dataSourceOptions(url: string, extra: { poolSize?: number } = {}): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url,
+    entities: ENTITIES,
+    migrations: MIGRATIONS.map((m) => m.migration),
+    migrationsTableName: MIGRATIONS_TABLE,
+    migrationsTransactionMode: 'each',
+    synchronize: false,
+    logging: false,
+    poolSize: extra.poolSize ?? 5,
+    applicationName: 'nova-bm',
+  };
+}

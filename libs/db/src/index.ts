@@ -1,0 +1,5 @@
+export * from './entities/bm-node.entity';
+export * from './entities/bm-interface.entity';
+export * from './migrations';
+export * from './data-source-options';
+export * from './schema';

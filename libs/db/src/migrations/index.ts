@@ -1,0 +1,14 @@
+import { NovaBmIcehouse1700000000010 } from './010-nova-bm-icehouse';
+import { NodeCpuArch1700000000011 } from './011-node-cpu-arch';
+
+/**
+ * Every migration, oldest first, with the nova_bm schema version it produces. Versions 1–10 are
+ * Nova's (Icehouse = 10, created in one step); 11 and up are ours. `bmctl db version` prints
+ * these numbers, as `nova-baremetal-manage db version` did.
+ */
+export const MIGRATIONS = [
+  { version: 10, migration: NovaBmIcehouse1700000000010 },
+  { version: 11, migration: NodeCpuArch1700000000011 },
+] as const;
+
+export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

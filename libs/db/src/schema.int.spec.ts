@@ -1,0 +1,119 @@
+import type { DataSource } from 'typeorm';
+import { createScratchDatabase, type ScratchDatabase } from '../../../test/support/database';
+import { LATEST_VERSION, openDataSource, schemaVersion, syncSchema } from '.';
+
+// The Icehouse nova_bm columns (reference §1.1, §1.2) with PostgreSQL types.
+const BM_NODES: Record<string, string> = {
+  id: 'integer', created_at: 'timestamp without time zone', updated_at: 'timestamp without time zone',
+  deleted_at: 'timestamp without time zone', deleted: 'boolean', uuid: 'character varying(36)',
+  service_host: 'character varying(255)', instance_uuid: 'character varying(36)',
+  instance_name: 'character varying(255)', cpus: 'integer', memory_mb: 'integer', local_gb: 'integer',
+  preserve_ephemeral: 'boolean', pm_address: 'text', pm_user: 'text', pm_password: 'text',
+  task_state: 'character varying(255)', terminal_port: 'integer', image_path: 'character varying(255)',
+  pxe_config_path: 'character varying(255)', deploy_key: 'character varying(255)', root_mb: 'integer',
+  swap_mb: 'integer', ephemeral_mb: 'integer',
+};
+const BM_INTERFACES: Record<string, string> = {
+  id: 'integer', created_at: 'timestamp without time zone', updated_at: 'timestamp without time zone',
+  deleted_at: 'timestamp without time zone', deleted: 'boolean', bm_node_id: 'integer',
+  address: 'character varying(255)', datapath_id: 'character varying(255)', port_no: 'integer',
+  vif_uuid: 'character varying(36)',
+};
+
+async function columns(ds: DataSource, table: string): Promise<Record<string, { type: string; nullable: boolean }>> {
+  const rows: { column_name: string; type: string; is_nullable: string }[] = await ds.query(
+    `SELECT a.attname AS column_name, format_type(a.atttypid, a.atttypmod) AS type,
+            CASE WHEN a.attnotnull THEN 'NO' ELSE 'YES' END AS is_nullable
+       FROM pg_attribute a WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped`,
+    [table],
+  );
+  return Object.fromEntries(rows.map((r) => [r.column_name, { type: r.type, nullable: r.is_nullable === 'YES' }]));
+}
+
+async function indexes(ds: DataSource, table: string): Promise<Record<string, string>> {
+  const rows: { indexname: string; indexdef: string }[] = await ds.query(
+    `SELECT indexname, indexdef FROM pg_indexes WHERE tablename = $1`,
+    [table],
+  );
+  return Object.fromEntries(rows.map((r) => [r.indexname, r.indexdef.replace(/^.* USING btree /, '')]));
+}
+
+async function tables(ds: DataSource): Promise<string[]> {
+  const rows: { tablename: string }[] = await ds.query(
+    `SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 'bm_%' ORDER BY 1`,
+  );
+  return rows.map((r) => r.tablename);
+}
+
+describe('nova_bm migrations on PostgreSQL', () => {
+  let db: ScratchDatabase;
+  let ds: DataSource;
+
+  beforeAll(async () => {
+    db = await createScratchDatabase();
+    ds = await openDataSource(db.url);
+  });
+  afterAll(async () => {
+    await ds?.destroy();
+    await db?.drop();
+  });
+
+  it('starts at version 0 and syncs to the latest version', async () => {
+    expect(await schemaVersion(ds)).toBe(0);
+    expect(await syncSchema(ds)).toEqual({ from: 0, to: LATEST_VERSION });
+    expect(await tables(ds)).toEqual(['bm_interfaces', 'bm_nodes']);
+  });
+
+  it('has the Icehouse columns, all nullable but id, plus our cpu_arch', async () => {
+    const nodes = await columns(ds, 'bm_nodes');
+    const { cpu_arch, ...nova } = nodes;
+    expect(Object.fromEntries(Object.entries(nova).map(([k, v]) => [k, v.type]))).toEqual(BM_NODES);
+    expect(cpu_arch.type).toBe('character varying(255)');
+    for (const [name, c] of Object.entries(nodes)) expect([name, c.nullable]).toEqual([name, name !== 'id']);
+
+    const ifaces = await columns(ds, 'bm_interfaces');
+    expect(Object.fromEntries(Object.entries(ifaces).map(([k, v]) => [k, v.type]))).toEqual(BM_INTERFACES);
+  });
+
+  it('has the indexes and unique constraints of nova_bm', async () => {
+    expect(await indexes(ds, 'bm_nodes')).toEqual({
+      bm_nodes_pkey: '(id)',
+      uuid_ux: '(uuid)',
+      idx_bm_nodes_service_host_deleted: '(service_host, deleted)',
+      idx_bm_nodes_instance_uuid_deleted: '(instance_uuid, deleted)',
+      idx_bm_nodes_hmcld: '(service_host, memory_mb, cpus, local_gb, deleted)',
+      deploy_key_idx: '(deploy_key)',
+    });
+    expect(await indexes(ds, 'bm_interfaces')).toEqual({
+      bm_interfaces_pkey: '(id)',
+      bm_interfaces_address_key: '(address)',
+      bm_interfaces_vif_uuid_key: '(vif_uuid)',
+      idx_bm_interfaces_bm_node_id_deleted: '(bm_node_id, deleted)',
+    });
+    const unique: { indexname: string }[] = await ds.query(
+      `SELECT indexname FROM pg_indexes WHERE indexdef LIKE 'CREATE UNIQUE%' AND tablename LIKE 'bm_%' ORDER BY 1`,
+    );
+    expect(unique.map((u) => u.indexname)).toEqual([
+      'bm_interfaces_address_key', 'bm_interfaces_pkey', 'bm_interfaces_vif_uuid_key', 'bm_nodes_pkey', 'uuid_ux',
+    ]);
+  });
+
+  it('entities agree with the migrations (TypeORM would change nothing)', async () => {
+    const sql = await ds.driver.createSchemaBuilder().log();
+    expect(sql.upQueries.map((q) => q.query)).toEqual([]);
+  });
+
+  it('downgrades step by step and back up again', async () => {
+    expect(await syncSchema(ds, 10)).toEqual({ from: LATEST_VERSION, to: 10 });
+    expect(Object.keys(await columns(ds, 'bm_nodes'))).not.toContain('cpu_arch');
+    expect(await syncSchema(ds, 0)).toEqual({ from: 10, to: 0 });
+    expect(await tables(ds)).toEqual([]);
+    expect(await syncSchema(ds, 10)).toEqual({ from: 0, to: 10 });
+    expect(await tables(ds)).toEqual(['bm_interfaces', 'bm_nodes']);
+    expect(await syncSchema(ds)).toEqual({ from: 10, to: LATEST_VERSION });
+  });
+
+  it('refuses an unknown target version', async () => {
+    await expect(syncSchema(ds, 7)).rejects.toThrow(/unknown schema version 7/);
+  });
+});

@@ -1,0 +1,46 @@
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+
+/** Where tests may create databases: the machine's PostgreSQL (trust auth). */
+export const TEST_SERVER_URL = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
+
+export interface ScratchDatabase {
+  url: string;
+  name: string;
+  drop(): Promise<void>;
+}
+
+async function admin<T>(fn: (c: Client) => Promise<T>): Promise<T> {
+  const c = new Client({ connectionString: TEST_SERVER_URL });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+/** A fresh, empty database of its own for one test file; `drop()` removes it. */
+export async function createScratchDatabase(prefix = 'bm_test'): Promise<ScratchDatabase> {
+  const name = `${prefix}_${process.pid}_${randomBytes(4).toString('hex')}`;
+  await admin((c) => c.query(`CREATE DATABASE "${name}"`));
+  const u = new URL(TEST_SERVER_URL);
+  u.pathname = `/${name}`;
+  return {
+    name,
+    url: u.toString(),
+    drop: () => admin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => undefined),
+  };
+}
+
+/** A URL naming a database that does not exist yet (for create-on-sync tests); dropped by drop(). */
+export function unusedDatabase(prefix = 'bm_test'): ScratchDatabase {
+  const name = `${prefix}_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const u = new URL(TEST_SERVER_URL);
+  u.pathname = `/${name}`;
+  return {
+    name,
+    url: u.toString(),
+    drop: () => admin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => undefined),
+  };
+}
