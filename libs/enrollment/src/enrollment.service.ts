@@ -1,0 +1,297 @@
+import { randomUUID } from 'node:crypto';
+import { In, type DataSource, type EntityManager } from 'typeorm';
+import { BmInterface, BmNode } from '@bm/db';
+import {
+  Conflict, type FieldProblem, ImportRejected, InterfaceNotFound, InvalidParameterValue, NodeNotFound,
+  normalizeMac,
+} from '@bm/domain';
+import { AddInterfaceDto, type NodeInput, validateDto, validateNode } from './node.dto';
+import { detectFormat, type NodeRecord, parseNodeFile } from './node-file';
+import { type InterfaceView, type NodeView, interfaceView, nodeView } from './node-view';
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export interface ImportOptions {
+  /** Name shown in errors (the file path). */
+  source: string;
+  format?: 'csv' | 'json';
+  /** Validate everything, including against the database, and write nothing. */
+  dryRun?: boolean;
+  /** Rows whose MAC is already enrolled are skipped instead of rejecting the file. */
+  skipEnrolled?: boolean;
+}
+
+export interface ImportResult {
+  dryRun: boolean;
+  /** Nodes created (or, in a dry run, that would be created; their id is 0). */
+  nodes: NodeView[];
+  skipped: { where: string; mac: string; node: number }[];
+}
+
+type Locator = { line?: number; entry?: number };
+const where = (l: Locator) => (l.line !== undefined ? `line ${l.line}` : `entry ${l.entry}`);
+
+function utcNow(): Date {
+  return new Date();
+}
+
+/** A PostgreSQL unique violation (a concurrent enrollment of the same MAC). */
+function isUniqueViolation(e: unknown): e is { code: string; constraint?: string } {
+  return typeof e === 'object' && e !== null && (e as { code?: string }).code === '23505';
+}
+
+/**
+ * Enrollment: the one domain service behind every way of adding or removing hardware (bmctl,
+ * RPC, the lab). Mirrors the os-baremetal-nodes API and nova-baremetal DB API semantics:
+ * soft-deleted nodes, hard-deleted interfaces, MACs unique across live nodes.
+ */
+export class EnrollmentService {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly defaultServiceHost: string,
+  ) {}
+
+  async createNode(input: unknown): Promise<NodeView> {
+    const v = validateNode(input, this.defaultServiceHost);
+    if (!v.ok) throw new InvalidParameterValue(v.problems, 'Invalid node');
+    const dupes = v.value.macs.filter((m, i) => v.value.macs.indexOf(m) !== i);
+    if (dupes.length) throw new InvalidParameterValue([{ field: 'macs', message: `${dupes[0]} is listed twice` }], 'Invalid node');
+    return this.ds.transaction(async (tx) => {
+      const conflicts = await this.enrolledMacs(tx, v.value.macs);
+      if (conflicts.size) {
+        const [mac, node] = [...conflicts][0];
+        throw new Conflict(`MAC ${mac} is already enrolled on node ${node}`, 'DuplicateMac');
+      }
+      const owner = await this.bmcOwner(tx, v.value.pm_address);
+      if (owner !== undefined) {
+        throw new Conflict(`BMC ${v.value.pm_address} already manages node ${owner}`, 'DuplicateBmc');
+      }
+      return this.insertNode(tx, v.value);
+    }).catch(rethrowUnique);
+  }
+
+  async listNodes(filter: { serviceHost?: string } = {}): Promise<NodeView[]> {
+    const nodes = await this.ds.getRepository(BmNode).find({
+      where: { deleted: false, ...(filter.serviceHost ? { service_host: filter.serviceHost } : {}) },
+      order: { id: 'ASC' },
+    });
+    const ifaces = nodes.length
+      ? await this.ds.getRepository(BmInterface).find({ where: { bm_node_id: In(nodes.map((n) => n.id)) } })
+      : [];
+    return nodes.map((n) => nodeView(n, ifaces.filter((i) => i.bm_node_id === n.id)));
+  }
+
+  async getNode(ref: string | number): Promise<NodeView> {
+    const node = await this.findNode(this.ds.manager, ref);
+    return nodeView(node, await this.ds.getRepository(BmInterface).find({ where: { bm_node_id: node.id } }));
+  }
+
+  /** Soft-deletes the node and hard-deletes its interfaces in one transaction (bm_node_destroy). */
+  async deleteNode(ref: string | number): Promise<NodeView> {
+    return this.ds.transaction(async (tx) => {
+      const node = await this.findNode(tx, ref, true);
+      if (node.instance_uuid) {
+        throw new Conflict(
+          `node ${node.id} carries instance ${node.instance_uuid}; delete the instance first`,
+          'NodeAssociated',
+        );
+      }
+      const ifaces = await tx.find(BmInterface, { where: { bm_node_id: node.id } });
+      await tx.delete(BmInterface, { bm_node_id: node.id });
+      const now = utcNow();
+      await tx.update(BmNode, { id: node.id }, { deleted: true, deleted_at: now, updated_at: now });
+      return nodeView(node, ifaces);
+    });
+  }
+
+  async addInterface(ref: string | number, input: unknown): Promise<InterfaceView> {
+    const v = validateDto(AddInterfaceDto, input);
+    if (!v.ok) throw new InvalidParameterValue(v.problems, 'Invalid interface');
+    const mac = normalizeMac(v.value.address)!;
+    return this.ds.transaction(async (tx) => {
+      const node = await this.findNode(tx, ref, true);
+      const conflicts = await this.enrolledMacs(tx, [mac]);
+      if (conflicts.size) throw new Conflict(`MAC ${mac} is already enrolled on node ${conflicts.get(mac)}`, 'DuplicateMac');
+      const row = await tx.save(
+        tx.create(BmInterface, {
+          bm_node_id: node.id,
+          address: mac,
+          datapath_id: v.value.datapath_id ?? null,
+          port_no: v.value.port_no ?? null,
+          created_at: utcNow(),
+          deleted: false,
+        }),
+      );
+      return interfaceView(row);
+    }).catch(rethrowUnique);
+  }
+
+  async listInterfaces(ref: string | number): Promise<InterfaceView[]> {
+    return (await this.getNode(ref)).interfaces;
+  }
+
+  /** Removes an interface by id or MAC (os-baremetal-nodes `remove_interface`). */
+  async removeInterface(ref: string | number, iface: string | number): Promise<InterfaceView> {
+    return this.ds.transaction(async (tx) => {
+      const node = await this.findNode(tx, ref, true);
+      const byId = typeof iface === 'number' || /^[0-9]+$/.test(iface);
+      const mac = byId ? undefined : normalizeMac(String(iface));
+      if (!byId && !mac) throw new InvalidParameterValue([{ field: 'interface', message: `'${iface}' is neither an id nor a MAC` }]);
+      const row = await tx.findOne(BmInterface, {
+        where: byId ? { id: Number(iface), bm_node_id: node.id } : { address: mac, bm_node_id: node.id },
+      });
+      if (!row) throw new InterfaceNotFound(node.id, iface);
+      await tx.delete(BmInterface, { id: row.id });
+      return interfaceView(row);
+    });
+  }
+
+  /**
+   * Bulk enrollment of `baremetal.csv` (or JSON): every row is validated, within the file and
+   * against the database, and the whole file is written in one transaction. Any bad row
+   * rejects the file with every problem listed by line; nothing is written.
+   */
+  async importNodes(text: string, opts: ImportOptions): Promise<ImportResult> {
+    const parsed = parseNodeFile(text, opts.format ?? detectFormat(text, opts.source));
+    const problems: FieldProblem[] = [...parsed.problems];
+    const valid: (NodeInput & Locator)[] = [];
+    for (const rec of parsed.records) {
+      const v = validateNode(rec.fields, this.defaultServiceHost);
+      if (v.ok) valid.push({ ...v.value, line: rec.line, entry: rec.entry });
+      else problems.push(...v.problems.map((p) => ({ ...p, ...locate(rec) })));
+    }
+    problems.push(...duplicatesWithinFile(valid));
+
+    const run = async (tx: EntityManager): Promise<ImportResult> => {
+      const enrolled = await this.enrolledMacs(tx, valid.flatMap((n) => n.macs));
+      const result: ImportResult = { dryRun: !!opts.dryRun, nodes: [], skipped: [] };
+      const toCreate: (NodeInput & Locator)[] = [];
+      for (const n of valid) {
+        const taken = n.macs.filter((m) => enrolled.has(m));
+        if (taken.length && opts.skipEnrolled && taken.length === n.macs.length) {
+          result.skipped.push({ where: where(n), mac: taken[0], node: enrolled.get(taken[0])! });
+          continue;
+        }
+        for (const m of taken) {
+          problems.push({ ...locate(n), field: 'mac', message: `${m} is already enrolled on node ${enrolled.get(m)}` });
+        }
+        const owner = taken.length ? undefined : await this.bmcOwner(tx, n.pm_address);
+        if (owner !== undefined) {
+          problems.push({ ...locate(n), field: 'pm_address', message: `BMC ${n.pm_address} already manages node ${owner}` });
+        }
+        toCreate.push(n);
+      }
+      if (problems.length) throw new ImportRejected(opts.source, sortProblems(problems));
+      for (const n of toCreate) {
+        result.nodes.push(opts.dryRun ? dryRunView(n) : await this.insertNode(tx, n));
+      }
+      return result;
+    };
+    if (problems.length && !valid.length) throw new ImportRejected(opts.source, sortProblems(problems));
+    return this.ds.transaction(run).catch(rethrowUnique);
+  }
+
+  // --- helpers -------------------------------------------------------------------------------
+
+  private async insertNode(tx: EntityManager, n: NodeInput): Promise<NodeView> {
+    const now = utcNow();
+    const node = await tx.save(
+      tx.create(BmNode, {
+        uuid: randomUUID(),
+        created_at: now,
+        deleted: false,
+        service_host: n.service_host,
+        cpus: n.cpus,
+        memory_mb: n.memory_mb,
+        local_gb: n.local_gb,
+        cpu_arch: n.cpu_arch ?? null,
+        pm_address: n.pm_address,
+        pm_user: n.pm_user ?? null,
+        pm_password: n.pm_password ?? null,
+        terminal_port: n.terminal_port ?? null,
+        task_state: null,
+        preserve_ephemeral: false,
+      }),
+    );
+    const ifaces = await tx.save(
+      n.macs.map((address) => tx.create(BmInterface, { bm_node_id: node.id, address, created_at: now, deleted: false })),
+    );
+    return nodeView(node, ifaces);
+  }
+
+  /** Looks a live node up by numeric id or UUID; `lock` takes a row lock for the transaction. */
+  private async findNode(em: EntityManager, ref: string | number, lock = false): Promise<BmNode> {
+    const text = String(ref).trim();
+    let where: { id: number } | { uuid: string };
+    if (/^[0-9]+$/.test(text) && Number(text) <= 2 ** 31 - 1) where = { id: Number(text) };
+    else if (UUID_RE.test(text)) where = { uuid: text.toLowerCase() };
+    else throw new NodeNotFound(text);
+    const node = await em.findOne(BmNode, {
+      where: { ...where, deleted: false },
+      ...(lock ? { lock: { mode: 'pessimistic_write' as const } } : {}),
+    });
+    if (!node) throw new NodeNotFound(text);
+    return node;
+  }
+
+  /** MAC → id of the live node that already has it. */
+  private async enrolledMacs(em: EntityManager, macs: string[]): Promise<Map<string, number>> {
+    if (!macs.length) return new Map();
+    const rows = await em.find(BmInterface, { where: { address: In(macs) } });
+    return new Map(rows.map((r) => [r.address!, r.bm_node_id!]));
+  }
+
+  /** Id of the live node already managed by this BMC address, if any. */
+  private async bmcOwner(em: EntityManager, pmAddress: string): Promise<number | undefined> {
+    const row = await em
+      .createQueryBuilder(BmNode, 'n')
+      .select('n.id')
+      .where('n.deleted = false AND lower(n.pm_address) = lower(:a)', { a: pmAddress })
+      .getOne();
+    return row?.id;
+  }
+}
+
+function locate(l: Locator): Locator {
+  return l.line !== undefined ? { line: l.line } : { entry: l.entry };
+}
+
+function duplicatesWithinFile(nodes: (NodeInput & Locator)[]): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  const macs = new Map<string, Locator>();
+  const bmcs = new Map<string, Locator>();
+  for (const n of nodes) {
+    for (const m of n.macs) {
+      const first = macs.get(m);
+      if (first) problems.push({ ...locate(n), field: 'mac', message: `${m} is also on ${where(first)}` });
+      else macs.set(m, n);
+    }
+    const key = n.pm_address.toLowerCase();
+    const first = bmcs.get(key);
+    if (first) problems.push({ ...locate(n), field: 'pm_address', message: `BMC ${n.pm_address} is also on ${where(first)}` });
+    else bmcs.set(key, n);
+  }
+  return problems;
+}
+
+function sortProblems(problems: FieldProblem[]): FieldProblem[] {
+  return [...problems].sort((a, b) => (a.line ?? a.entry ?? 0) - (b.line ?? b.entry ?? 0));
+}
+
+function dryRunView(n: NodeInput): NodeView {
+  return {
+    id: 0, uuid: null, service_host: n.service_host, cpus: n.cpus, memory_mb: n.memory_mb, local_gb: n.local_gb,
+    cpu_arch: n.cpu_arch ?? null, pm_address: n.pm_address, pm_user: n.pm_user ?? null,
+    pm_password: n.pm_password ? '******' : null, terminal_port: n.terminal_port ?? null, instance_uuid: null,
+    instance_name: null, task_state: null, created_at: null, updated_at: null,
+    interfaces: n.macs.map((address) => ({ id: 0, address, datapath_id: null, port_no: null, vif_uuid: null })),
+  };
+}
+
+/** A unique violation that slipped past our checks means a concurrent enrollment won the race. */
+function rethrowUnique(e: unknown): never {
+  if (isUniqueViolation(e)) {
+    throw new Conflict(`a concurrent enrollment took the same MAC or UUID (${e.constraint ?? 'unique'}); nothing was written`, 'DuplicateMac');
+  }
+  throw e;
+}

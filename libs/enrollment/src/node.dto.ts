@@ -1,0 +1,128 @@
+import { plainToInstance } from 'class-transformer';
+import {
+  ArrayMinSize, IsArray, type ValidationArguments, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidationError,
+  ValidatorConstraint, type ValidatorConstraintInterface, Validate, validateSync,
+} from 'class-validator';
+import { type FieldProblem, macProblem, normalizeMac, parseBmcAddress, formatBmcAddress } from '@bm/domain';
+
+const INT_MAX = 2 ** 31 - 1;
+const POSITIVE = { message: '$property must be a positive integer' };
+const TOO_BIG = { message: '$property must be a positive integer below 2147483648' };
+
+@ValidatorConstraint({ name: 'mac' })
+class MacConstraint implements ValidatorConstraintInterface {
+  validate(value: unknown): boolean {
+    return typeof value === 'string' && macProblem(value) === undefined;
+  }
+  defaultMessage(args?: ValidationArguments): string {
+    // With `each: true` class-validator hands over the whole list: report the first bad one.
+    const values: unknown[] = Array.isArray(args?.value) ? args.value : [args?.value];
+    const bad = values.find((v) => typeof v !== 'string' || macProblem(v) !== undefined);
+    return typeof bad === 'string' ? macProblem(bad)! : 'a MAC address must be a string';
+  }
+}
+
+@ValidatorConstraint({ name: 'bmcAddress' })
+class BmcAddressConstraint implements ValidatorConstraintInterface {
+  validate(value: unknown): boolean {
+    return typeof value === 'string' && typeof parseBmcAddress(value) !== 'string';
+  }
+  defaultMessage(args?: ValidationArguments): string {
+    if (typeof args?.value !== 'string') return 'must be a string';
+    return parseBmcAddress(args.value) as string;
+  }
+}
+
+/**
+ * A node to enroll, from any entry point (CLI flags, baremetal.csv row, JSON, RPC). Field names
+ * are nova_bm's; `macs` become `bm_interfaces` rows.
+ */
+export class CreateNodeDto {
+  @IsArray({ message: 'macs must be a list of MAC addresses' })
+  @ArrayMinSize(1, { message: 'at least one MAC address is required (the node PXE-boots from it)' })
+  @Validate(MacConstraint, { each: true })
+  macs: string[];
+
+  @IsInt(POSITIVE) @Min(1, POSITIVE) @Max(INT_MAX, TOO_BIG)
+  cpus: number;
+
+  @IsInt(POSITIVE) @Min(1, POSITIVE) @Max(INT_MAX, TOO_BIG)
+  memory_mb: number;
+
+  @IsInt(POSITIVE) @Min(1, POSITIVE) @Max(INT_MAX, TOO_BIG)
+  local_gb: number;
+
+  @IsString() @Validate(BmcAddressConstraint)
+  pm_address: string;
+
+  @IsOptional() @IsString() @MaxLength(255)
+  pm_user?: string;
+
+  @IsOptional() @IsString({ message: 'pm_password must be a string' })
+  pm_password?: string;
+
+  @IsOptional() @IsString() @Matches(/^[A-Za-z0-9_]{1,32}$/, { message: 'cpu_arch must be a word such as x86_64 or aarch64' })
+  cpu_arch?: string;
+
+  @IsOptional() @IsString() @Matches(/^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/, { message: 'service_host must be a host name' })
+  service_host?: string;
+
+  @IsOptional() @IsInt({ message: 'terminal_port must be a port number (1-65535)' }) @Min(1, { message: 'terminal_port must be a port number (1-65535)' }) @Max(65535, { message: 'terminal_port must be a port number (1-65535)' })
+  terminal_port?: number;
+}
+
+export class AddInterfaceDto {
+  @IsString() @Validate(MacConstraint)
+  address: string;
+
+  @IsOptional() @IsString() @MaxLength(255)
+  datapath_id?: string;
+
+  @IsOptional() @IsInt() @Min(0)
+  port_no?: number;
+}
+
+/** A node input after validation: canonical MACs and BMC address. */
+export interface NodeInput extends CreateNodeDto {
+  service_host: string;
+}
+
+export type Validated<T> = { ok: true; value: T } | { ok: false; problems: FieldProblem[] };
+
+function flatten(errors: ValidationError[], parent = ''): FieldProblem[] {
+  return errors.flatMap((e) => {
+    const field = parent ? `${parent}.${e.property}` : e.property;
+    // One message per field: for 'ten' "must be a positive integer" says it all.
+    const first = Object.values(e.constraints ?? {})[0];
+    const own = first ? [{ field, message: first.replace(new RegExp(`^${e.property} `), '') }] : [];
+    return [...own, ...flatten(e.children ?? [], field)];
+  });
+}
+
+/** Runs class-validator on a plain object; unknown fields are errors, nothing is coerced. */
+export function validateDto<T extends object>(cls: new () => T, plain: unknown): Validated<T> {
+  if (typeof plain !== 'object' || plain === null || Array.isArray(plain)) {
+    return { ok: false, problems: [{ field: '(body)', message: 'must be an object' }] };
+  }
+  const dto = plainToInstance(cls, plain);
+  const errors = validateSync(dto, { whitelist: true, forbidNonWhitelisted: true });
+  if (errors.length) {
+    return { ok: false, problems: flatten(errors).map((p) => p.message.startsWith('property ') ? { ...p, message: 'is not a known field' } : p) };
+  }
+  return { ok: true, value: dto };
+}
+
+export function validateNode(plain: unknown, defaultServiceHost: string): Validated<NodeInput> {
+  const r = validateDto(CreateNodeDto, plain);
+  if (!r.ok) return r;
+  const v = r.value;
+  return {
+    ok: true,
+    value: {
+      ...v,
+      macs: v.macs.map((m) => normalizeMac(m)!),
+      pm_address: formatBmcAddress(parseBmcAddress(v.pm_address) as { host: string; port: number }),
+      service_host: v.service_host ?? defaultServiceHost,
+    },
+  };
+}
