@@ -1,0 +1,297 @@
+import { hostname } from 'node:os';
+import { redactUrl } from './redact';
+import {
+  absolutePath,
+  boolean,
+  classPath,
+  floatAbove,
+  integer,
+  ipv4,
+  show,
+  keyValueList,
+  nonEmptyString,
+  sqlConnection,
+  string,
+  transportUrl,
+  ValueType,
+} from './value-types';
+
+export type OptionGroup = 'DEFAULT' | 'baremetal';
+export const OPTION_GROUPS: readonly OptionGroup[] = ['DEFAULT', 'baremetal'];
+
+/** `native`: our own IPMI 2.0 client; `ipmitool`: shell out like nova did; `fake`: always succeeds. */
+export type PowerManagerKind = 'native' | 'ipmitool' | 'fake';
+export type ComputeDriverKind = 'baremetal';
+export type HostManagerKind = 'baremetal';
+export type NodeDriverKind = 'pxe';
+
+/** `[DEFAULT]` options; field names are the nova.conf option names. */
+export interface DefaultOptions {
+  readonly host: string;
+  readonly my_ip: string;
+  readonly compute_driver: ComputeDriverKind;
+  readonly firewall_driver: string;
+  readonly scheduler_host_manager: HostManagerKind;
+  readonly ram_allocation_ratio: number;
+  readonly reserved_host_memory_mb: number;
+  readonly dhcp_options_enabled: boolean;
+  readonly transport_url: string;
+  readonly control_exchange: string;
+  /** Seconds. */
+  readonly periodic_interval: number;
+  readonly instances_path: string;
+  readonly state_path: string;
+  /** 0 = the app's own default port. */
+  readonly health_port: number;
+  readonly use_ipv6: boolean;
+}
+
+/** `[baremetal]` options; field names are the nova.conf option names. */
+export interface BaremetalOptions {
+  readonly sql_connection: string;
+  readonly driver: NodeDriverKind;
+  readonly power_manager: PowerManagerKind;
+  readonly instance_type_extra_specs: Readonly<Record<string, string>>;
+  readonly tftp_root: string;
+  readonly terminal: string;
+  readonly terminal_cert_dir: string;
+  readonly terminal_pid_dir: string;
+  readonly pxe_bootfile_name: string;
+  readonly pxe_append_params: string;
+  readonly net_config_template: string;
+  readonly deploy_kernel: string;
+  readonly deploy_ramdisk: string;
+  readonly pxe_interface: string;
+  readonly baremetal_type: string;
+  /** Seconds; 0 = no limit. */
+  readonly pxe_deploy_timeout: number;
+  readonly pxe_network_config: boolean;
+  readonly use_file_injection: boolean;
+  readonly ipmi_power_retry: number;
+  readonly use_unsafe_iscsi: boolean;
+  readonly iscsi_iqn_prefix: string;
+  readonly vif_driver: string;
+  readonly volume_driver: string;
+  readonly db_backend: string;
+}
+
+export interface OptionDef<T> {
+  readonly type: ValueType<T>;
+  readonly default: T;
+  /** How to show the default when `String(default)` is not helpful. */
+  readonly defaultText?: string;
+  readonly help: string;
+  /** Old spellings, accepted with a warning in either group. */
+  readonly deprecatedNames?: readonly string[];
+  /** Equally valid spellings in the option's own group. */
+  readonly otherNames?: readonly string[];
+  /** Well-known environment variables read when `BM_<NAME>` is not set. */
+  readonly envAliases?: readonly string[];
+}
+
+export type Schema<O> = { readonly [K in keyof O]: OptionDef<O[K]> };
+
+const computeDriver = classPath<ComputeDriverKind>(
+  [{ kind: 'baremetal', spellings: ['nova.virt.baremetal.driver.BareMetalDriver', 'baremetal.BareMetalDriver'] }],
+  (raw) => `${show(raw)} is not supported: only the baremetal driver is provided (nova.virt.baremetal.driver.BareMetalDriver)`,
+);
+
+const hostManager = classPath<HostManagerKind>(
+  [{ kind: 'baremetal', spellings: ['nova.scheduler.baremetal_host_manager.BaremetalHostManager', 'baremetal'] }],
+  (raw) =>
+    `${show(raw)} is not supported: only the baremetal host manager is provided ` +
+    '(nova.scheduler.baremetal_host_manager.BaremetalHostManager)',
+);
+
+const nodeDriver = classPath<NodeDriverKind>(
+  [{ kind: 'pxe', spellings: ['nova.virt.baremetal.pxe.PXE', 'pxe'] }],
+  (raw) => `${show(raw)} is not supported: only the PXE driver is provided (nova.virt.baremetal.pxe.PXE)`,
+);
+
+const powerManager = classPath<PowerManagerKind>(
+  [
+    { kind: 'native', spellings: ['nova.virt.baremetal.ipmi.IPMI', 'ipmi', 'native'] },
+    { kind: 'ipmitool', spellings: ['ipmitool'] },
+    { kind: 'fake', spellings: ['nova.virt.baremetal.fake.FakePowerManager', 'fake'] },
+  ],
+  (raw) =>
+    `${show(raw)} is not supported: use nova.virt.baremetal.ipmi.IPMI (or native), ipmitool, ` +
+    'or nova.virt.baremetal.fake.FakePowerManager (or fake)',
+);
+
+export const DEFAULT_SCHEMA: Schema<DefaultOptions> = {
+  host: {
+    type: nonEmptyString,
+    default: hostname(),
+    defaultText: "this machine's hostname",
+    help: 'Name of this service host; bm nodes are bound to the host that manages them.',
+  },
+  my_ip: { type: ipv4, default: '127.0.0.1', help: 'IP address of this host: the TFTP/DHCP server address given to nodes.' },
+  compute_driver: {
+    type: computeDriver,
+    default: 'baremetal',
+    defaultText: 'nova.virt.baremetal.driver.BareMetalDriver',
+    help: 'Virt driver; only the baremetal driver is provided.',
+  },
+  firewall_driver: {
+    type: string,
+    default: 'nova.virt.firewall.NoopFirewallDriver',
+    help: 'Firewall driver; bare metal nodes cannot be filtered on the host, so the no-op driver is usual.',
+  },
+  scheduler_host_manager: {
+    type: hostManager,
+    default: 'baremetal',
+    defaultText: 'nova.scheduler.baremetal_host_manager.BaremetalHostManager',
+    help: 'Scheduler host manager; only the baremetal host manager is provided.',
+  },
+  ram_allocation_ratio: { type: floatAbove(0), default: 1.0, help: 'RAM overcommit ratio; keep 1.0 for bare metal.' },
+  reserved_host_memory_mb: { type: integer({ min: 0 }), default: 0, help: 'Memory (MB) reserved per node; keep 0 for bare metal.' },
+  dhcp_options_enabled: { type: boolean, default: false, help: 'Send PXE DHCP options to the network service.' },
+  transport_url: {
+    type: transportUrl,
+    default: 'rabbit://guest:guest@127.0.0.1:5672/',
+    help: 'Message broker URL.',
+    envAliases: ['TRANSPORT_URL'],
+  },
+  control_exchange: { type: nonEmptyString, default: 'nova', help: 'Broker exchange that RPC topics live in.' },
+  periodic_interval: { type: integer({ min: 1 }), default: 60, help: 'Seconds between periodic tasks.' },
+  instances_path: { type: nonEmptyString, default: '/var/lib/nova-bm/instances', help: 'Where instance files are kept.' },
+  state_path: { type: nonEmptyString, default: '/var/lib/nova-bm', help: 'Top-level directory for service state.' },
+  health_port: {
+    type: integer({ min: 0, max: 65535 }),
+    default: 0,
+    help: "HTTP port of the health endpoint; 0 = the app's own default.",
+  },
+  use_ipv6: { type: boolean, default: false, help: 'Use IPv6 addresses.' },
+};
+
+export const BAREMETAL_SCHEMA: Schema<BaremetalOptions> = {
+  sql_connection: {
+    type: sqlConnection,
+    default: 'postgresql://postgres@127.0.0.1:5432/nova_bm',
+    help: 'PostgreSQL URL of the nova_bm database.',
+    deprecatedNames: ['baremetal_sql_connection'],
+    envAliases: ['DATABASE_URL'],
+  },
+  driver: {
+    type: nodeDriver,
+    default: 'pxe',
+    defaultText: 'nova.virt.baremetal.pxe.PXE',
+    help: 'Node driver; only PXE is provided.',
+    deprecatedNames: ['baremetal_driver'],
+  },
+  power_manager: {
+    type: powerManager,
+    default: 'native',
+    defaultText: 'nova.virt.baremetal.ipmi.IPMI (native)',
+    help: 'Power manager: nova.virt.baremetal.ipmi.IPMI or native (built-in IPMI 2.0 client), ipmitool, or fake.',
+  },
+  instance_type_extra_specs: {
+    type: keyValueList,
+    default: Object.freeze({}),
+    help: 'key:value pairs reported as node capabilities and matched against flavor extra_specs, e.g. cpu_arch:x86_64.',
+    otherNames: ['flavor_extra_specs'],
+  },
+  tftp_root: {
+    type: absolutePath,
+    default: '/tftpboot',
+    help: 'TFTP root directory.',
+    deprecatedNames: ['baremetal_tftp_root'],
+  },
+  terminal: { type: nonEmptyString, default: 'shellinaboxd', help: 'Serial console web terminal program.' },
+  terminal_cert_dir: { type: string, default: '', help: 'Certificate directory of the console terminal; empty = no TLS.' },
+  terminal_pid_dir: { type: string, default: '', help: 'Directory for console terminal pid files.' },
+  pxe_bootfile_name: { type: nonEmptyString, default: 'pxelinux.0', help: 'PXE boot file name given out by DHCP.' },
+  pxe_append_params: {
+    type: string,
+    default: 'nofb nomodeset vga=normal',
+    help: 'Extra kernel parameters for the deploy and instance kernels.',
+  },
+  net_config_template: {
+    type: nonEmptyString,
+    default: 'net-dhcp.ubuntu.template',
+    help: 'Template for the network configuration injected into the image.',
+  },
+  deploy_kernel: {
+    type: string,
+    default: '',
+    help: 'Glance id of the deploy kernel (a flavor can override it).',
+    deprecatedNames: ['baremetal_deploy_kernel'],
+  },
+  deploy_ramdisk: {
+    type: string,
+    default: '',
+    help: 'Glance id of the deploy ramdisk (a flavor can override it).',
+    deprecatedNames: ['baremetal_deploy_ramdisk'],
+  },
+  pxe_interface: { type: string, default: '', help: 'Network interface that serves PXE/TFTP.' },
+  baremetal_type: { type: nonEmptyString, default: 'baremetal', help: 'Hypervisor type reported for bm nodes.' },
+  pxe_deploy_timeout: { type: integer({ min: 0 }), default: 0, help: 'Seconds to wait for a deploy; 0 = no limit.' },
+  pxe_network_config: { type: boolean, default: false, help: 'Pass network configuration to the deploy ramdisk on the kernel command line.' },
+  use_file_injection: { type: boolean, default: false, help: 'Inject files and network configuration into the image.' },
+  ipmi_power_retry: { type: integer({ min: 0 }), default: 10, help: 'Power state polls before an IPMI power change fails.' },
+  use_unsafe_iscsi: { type: boolean, default: false, help: 'Export volumes to every initiator instead of the node fixed IPs.' },
+  iscsi_iqn_prefix: { type: nonEmptyString, default: 'iqn.2010-10.org.openstack.baremetal', help: 'Prefix of iSCSI target IQNs.' },
+  vif_driver: { type: string, default: 'nova.virt.baremetal.vif_driver.BareMetalVIFDriver', help: 'Accepted for compatibility.' },
+  volume_driver: {
+    type: string,
+    default: 'nova.virt.baremetal.volume_driver.LibvirtVolumeDriver',
+    help: 'Accepted for compatibility.',
+  },
+  db_backend: { type: string, default: 'sqlalchemy', help: 'Accepted for compatibility.' },
+};
+
+export const SCHEMAS = { DEFAULT: DEFAULT_SCHEMA, baremetal: BAREMETAL_SCHEMA } as const;
+
+/** `BM_<OPTION_NAME_UPPERCASE>`. */
+export function envVarName(option: string): string {
+  return `BM_${option.toUpperCase()}`;
+}
+
+export interface OptionDescription {
+  readonly group: OptionGroup;
+  readonly name: string;
+  readonly type: string;
+  readonly deprecatedNames: readonly string[];
+  readonly otherNames: readonly string[];
+  readonly env: string;
+  readonly envAliases: readonly string[];
+  /** Display text; URL passwords are masked. */
+  readonly default: string;
+  readonly help: string;
+}
+
+/** The option table, in schema order (the README is generated from it). */
+export function describeOptions(): OptionDescription[] {
+  return [...describeGroup('DEFAULT', DEFAULT_SCHEMA), ...describeGroup('baremetal', BAREMETAL_SCHEMA)];
+}
+
+function describeGroup<O>(group: OptionGroup, schema: Schema<O>): OptionDescription[] {
+  return schemaKeys(schema).map((name) => {
+    const def: OptionDef<O[typeof name]> = schema[name];
+    return {
+      group,
+      name,
+      type: def.type.description,
+      deprecatedNames: def.deprecatedNames ?? [],
+      otherNames: def.otherNames ?? [],
+      env: envVarName(name),
+      envAliases: def.envAliases ?? [],
+      default: def.defaultText ?? formatDefault(def.default),
+      help: def.help,
+    };
+  });
+}
+
+export function schemaKeys<O>(schema: Schema<O>): (keyof O & string)[] {
+  return Object.keys(schema) as (keyof O & string)[];
+}
+
+function formatDefault(value: unknown): string {
+  if (typeof value === 'object' && value !== null) {
+    return Object.entries(value)
+      .map(([key, item]) => `${key}:${String(item)}`)
+      .join(',');
+  }
+  return redactUrl(String(value));
+}
