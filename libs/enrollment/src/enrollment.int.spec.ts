@@ -162,6 +162,16 @@ describe('EnrollmentService against PostgreSQL', () => {
     await expect(svc.removeInterface(n.id, '52:54:00:50:00:02')).rejects.toBeInstanceOf(InterfaceNotFound);
   });
 
+  it('stores timestamps in UTC whatever the local time zone', async () => {
+    expect(new Date().getTimezoneOffset()).toBe(-540); // test/support/global-setup.js: Asia/Tokyo
+    const before = Date.now();
+    const n = await svc.createNode({ macs: ['52:54:00:60:00:01'], cpus: 1, memory_mb: 512, local_gb: 5, pm_address: '10.6.0.1' });
+    const [{ t }] = await ds.query(`SELECT created_at::text AS t FROM bm_nodes WHERE id = $1`, [n.id]);
+    expect(Math.abs(Date.parse(t.replace(' ', 'T') + 'Z') - before)).toBeLessThan(60_000);
+    expect(Math.abs(Date.parse(n.created_at!) - before)).toBeLessThan(60_000);
+    expect(Math.abs(Date.parse((await svc.getNode(n.id)).created_at!) - before)).toBeLessThan(60_000);
+  });
+
   it('unknown node references are NodeNotFound, not database errors', async () => {
     await expect(svc.getNode('not-a-node')).rejects.toBeInstanceOf(NodeNotFound);
     await expect(svc.getNode('99999999999')).rejects.toBeInstanceOf(NodeNotFound);

@@ -6,7 +6,7 @@ import {
   normalizeMac,
 } from '@bm/domain';
 import { AddInterfaceDto, type NodeInput, validateDto, validateNode } from './node.dto';
-import { detectFormat, type NodeRecord, parseNodeFile } from './node-file';
+import { detectFormat, parseNodeFile } from './node-file';
 import { type InterfaceView, type NodeView, interfaceView, nodeView } from './node-view';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -1,0 +1,165 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { unusedDatabase, type ScratchDatabase } from '../../../test/support/database';
+
+// End to end: the built bmctl (npm run build) as an operator runs it, against real PostgreSQL.
+const ROOT = resolve(__dirname, '../../..');
+const BIN = join(ROOT, 'node_modules/.bin/bmctl');
+const SECRET = 'pw-Zq81,"quoted"';
+
+interface Run {
+  code: number;
+  out: string;
+  err: string;
+}
+
+function bmctl(args: string[], env: Record<string, string> = {}, stdin?: string): Promise<Run> {
+  return new Promise((done, fail) => {
+    const child = spawn(BIN, args, { cwd: ROOT, env: { PATH: process.env.PATH!, TZ: process.env.TZ ?? 'UTC', ...env } });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', fail);
+    child.on('close', (code) => done({ code: code ?? -1, out, err }));
+    child.stdin.end(stdin ?? '');
+  });
+}
+
+describe('bmctl (built binary) against PostgreSQL', () => {
+  let db: ScratchDatabase;
+  let env: Record<string, string>;
+  let dir: string;
+  const runs: Run[] = [];
+  const run = async (args: string[], extraEnv: Record<string, string> = {}, stdin?: string) => {
+    const r = await bmctl(args, { ...env, ...extraEnv }, stdin);
+    runs.push(r);
+    return r;
+  };
+
+  beforeAll(() => {
+    if (!existsSync(join(ROOT, 'dist/apps/cli/main.js'))) {
+      throw new Error('dist/apps/cli/main.js is missing: `npm run build` before the e2e tests (npm test does)');
+    }
+    db = unusedDatabase('bm_e2e');
+    env = { DATABASE_URL: db.url, BM_HOST: 'cn-e2e' };
+    dir = mkdtempSync(join(tmpdir(), 'bmctl-'));
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+  afterAll(() => {
+    // The password is never printed by any command, whatever it did.
+    for (const r of runs) expect(r.out + r.err).not.toContain('Zq81');
+  });
+
+  it('says what to do when the database does not exist yet', async () => {
+    const r = await run(['node', 'list']);
+    expect(r.code).toBe(4);
+    expect(r.err).toMatch(/does not exist.*bmctl db sync --create-database/);
+  });
+
+  it('db sync --create-database creates and migrates; db version reports it', async () => {
+    const r = await run(['db', 'sync', '--create-database']);
+    expect([r.code, r.out.trim()]).toEqual([0, 'nova_bm schema: version 0 -> 11']);
+    expect((await run(['db', 'version'])).out.trim()).toBe('11');
+    expect((await run(['db', 'sync', '--version', '10'])).out.trim()).toBe('nova_bm schema: version 11 -> 10');
+    expect(JSON.parse((await run(['db', 'version', '--json'])).out)).toEqual({ version: 10, latest: 11 });
+    expect((await run(['db', 'sync'])).out.trim()).toBe('nova_bm schema: version 10 -> 11');
+  });
+
+  it('imports deploy/baremetal.csv and lists the nodes', async () => {
+    const r = await run(['node', 'import', 'deploy/baremetal.csv']);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('enrolled 3 nodes from deploy/baremetal.csv');
+    const list = await run(['node', 'list']);
+    expect(list.code).toBe(0);
+    for (const mac of ['52:54:00:b3:00:01', '52:54:00:b3:00:02', '52:54:00:b3:00:03']) expect(list.out).toContain(mac);
+    expect(list.out).toContain('******');
+    const nodes = JSON.parse((await run(['node', 'list', '--json'])).out);
+    expect(nodes.map((n: { id: number; service_host: string; pm_password: string }) => [n.id, n.service_host, n.pm_password])).toEqual([
+      [1, 'cn-e2e', '******'], [2, 'cn-e2e', '******'], [3, 'cn-e2e', '******'],
+    ]);
+  });
+
+  it('a file with one bad row changes nothing and names the row', async () => {
+    const file = join(dir, 'more.csv');
+    writeFileSync(file, [
+      `52:54:00:c0:00:01,admin,"${SECRET.replace(/"/g, '""')}",10.2.0.1,4,8192,100`,
+      `52:54:00:c0:00:02,admin,"${SECRET.replace(/"/g, '""')}",10.2.0.2,4,0,100`,
+      `52:54:00:c0:00:03,admin,"${SECRET.replace(/"/g, '""')}",10.2.0.3,4,8192,100`,
+    ].join('\n'));
+    const before = (await run(['node', 'list', '--json'])).out;
+    const r = await run(['node', 'import', file]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('rejected, nothing was enrolled (1 bad row)');
+    expect(r.err).toContain('line 2: memory_mb: must be a positive integer');
+    expect((await run(['node', 'list', '--json'])).out).toBe(before);
+
+    const again = await run(['node', 'import', 'deploy/baremetal.csv']);
+    expect(again.code).toBe(1);
+    expect(again.err).toContain('line 4: mac: 52:54:00:b3:00:01 is already enrolled on node 1');
+  });
+
+  it('--dry-run validates without writing; --skip-enrolled makes a re-import idempotent', async () => {
+    const file = join(dir, 'ok.csv');
+    writeFileSync(file, `52:54:00:c1:00:01,admin,"${SECRET.replace(/"/g, '""')}",10.2.1.1,4,8192,100\n`);
+    const dry = await run(['node', 'import', '--dry-run', file]);
+    expect([dry.code, dry.out]).toEqual([0, expect.stringContaining('1 node would be enrolled (dry run: nothing was written)')]);
+    expect(JSON.parse((await run(['node', 'list', '--json'])).out)).toHaveLength(3);
+    const skip = await run(['node', 'import', '--skip-enrolled', 'deploy/baremetal.csv']);
+    expect(skip.code).toBe(0);
+    expect(skip.out).toContain('enrolled 0 nodes from deploy/baremetal.csv, skipped 3');
+  });
+
+  it('node create / show / interface add, list, remove / node delete', async () => {
+    const pwFile = join(dir, 'pw');
+    writeFileSync(pwFile, SECRET + '\n', { mode: 0o600 });
+    const c = await run(['node', 'create', '--json', '--mac', '52:54:00:d0:00:01', '--cpus', '8', '--memory-mb', '16384',
+      '--local-gb', '200', '--pm-address', 'bmc-9.lab:6239', '--pm-user', 'root', '--pm-password-file', pwFile, '--cpu-arch', 'x86_64']);
+    expect(c.code).toBe(0);
+    const node = JSON.parse(c.out);
+    expect(node).toMatchObject({ id: 4, pm_address: 'bmc-9.lab:6239', pm_password: '******', service_host: 'cn-e2e' });
+
+    const stdinPw = await run(['node', 'create', '--mac', '52:54:00:d0:00:09', '--cpus', '1', '--memory-mb', '512', '--local-gb', '5',
+      '--pm-address', '10.9.0.9', '--pm-password-file', '-'], {}, SECRET);
+    expect(stdinPw.code).toBe(0);
+
+    expect((await run(['interface', 'add', node.uuid, '52-54-00-D0-00-02', '--port-no', '7'])).code).toBe(0);
+    const list = await run(['interface', 'list', '4']);
+    expect(list.out).toMatch(/52:54:00:d0:00:01[\s\S]*52:54:00:d0:00:02/);
+    const dup = await run(['interface', 'add', '4', '52:54:00:b3:00:01']);
+    expect([dup.code, dup.err.trim()]).toEqual([1, 'bmctl: DuplicateMac: MAC 52:54:00:b3:00:01 is already enrolled on node 1']);
+    expect((await run(['interface', 'remove', '4', '52:54:00:d0:00:02'])).code).toBe(0);
+
+    const show = await run(['node', 'show', '4']);
+    expect(show.out).toMatch(/pm_password\s*│ \*\*\*\*\*\*/);
+    expect((await run(['node', 'delete', node.uuid])).out.trim()).toBe(`deleted node 4 (${node.uuid})`);
+    const gone = await run(['node', 'show', '4']);
+    expect([gone.code, gone.err.trim()]).toEqual([1, 'bmctl: NodeNotFound: Node 4 could not be found.']);
+  });
+
+  it('bad input gets a clear error and a meaningful exit code', async () => {
+    const bad = await run(['node', 'create', '--mac', 'nope', '--cpus', '1', '--memory-mb', '1', '--local-gb', '1', '--pm-address', '10.0.0.1']);
+    expect([bad.code, bad.err]).toEqual([1, expect.stringContaining("macs: 'nope' is not a MAC address")]);
+    const usage = await run(['node', 'frobnicate']);
+    expect([usage.code, usage.err]).toEqual([2, expect.stringContaining("unknown command 'frobnicate'")]);
+    const missing = await run(['node', 'import', join(dir, 'no-such.csv')]);
+    expect([missing.code, missing.err]).toEqual([1, expect.stringContaining('ENOENT')]);
+    const help = await run(['node', 'import', '--help']);
+    expect([help.code, help.out]).toEqual([0, expect.stringContaining('--dry-run')]);
+  });
+
+  it('configuration errors exit 3 and name the option; an unreachable database exits 4', async () => {
+    const sample = await run(['--config-file', 'deploy/nova.conf.sample', 'node', 'list'], { DATABASE_URL: '' });
+    expect(sample.code).toBe(3);
+    expect(sample.err).toMatch(/nova\.conf\.sample:2: \[baremetal\] sql_connection: .*not supported yet/);
+    expect(sample.err).not.toContain('$Password');
+    const badEnv = await run(['node', 'list'], { BM_PXE_DEPLOY_TIMEOUT: 'soon' });
+    expect([badEnv.code, badEnv.err]).toEqual([3, expect.stringContaining('pxe_deploy_timeout')]);
+    const down = await run(['node', 'list'], { DATABASE_URL: 'postgresql://postgres:hunter2@127.0.0.1:1/nova_bm' });
+    expect([down.code, down.err.trim()]).toEqual([4, 'bmctl: cannot reach PostgreSQL at postgresql://postgres:****@127.0.0.1:1/nova_bm (ECONNREFUSED)']);
+  });
+});
