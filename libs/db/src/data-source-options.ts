@@ -1,3 +1,4 @@
+import './utc';
 import type { DataSourceOptions } from 'typeorm';
 import { BmInterface } from './entities/bm-interface.entity';
 import { BmNode } from './entities/bm-node.entity';

@@ -1,0 +1,40 @@
+import { Controller, Get, HttpException, HttpStatus, Inject } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { LATEST_VERSION, schemaVersion } from '@bm/db';
+import { SERVICE_NAME } from './tokens';
+
+export interface Health {
+  service: string;
+  status: 'ok' | 'degraded';
+  database: { reachable: boolean; schema_version?: number; latest: number; error?: string };
+}
+
+/**
+ * GET /healthz: 200 when the database answers and carries the latest nova_bm schema, 503
+ * otherwise (docker-compose healthchecks and the lab wait on it).
+ */
+@Controller()
+export class HealthController {
+  constructor(
+    @Inject(SERVICE_NAME) private readonly service: string,
+    private readonly ds: DataSource,
+  ) {}
+
+  @Get('healthz')
+  async health(): Promise<Health> {
+    const h: Health = { service: this.service, status: 'ok', database: { reachable: false, latest: LATEST_VERSION } };
+    try {
+      h.database.schema_version = await schemaVersion(this.ds);
+      h.database.reachable = true;
+      if (h.database.schema_version !== LATEST_VERSION) {
+        h.status = 'degraded';
+        h.database.error = `schema version ${h.database.schema_version}, want ${LATEST_VERSION}: run \`bmctl db sync\``;
+      }
+    } catch (e) {
+      h.status = 'degraded';
+      h.database.error = (e as Error).message;
+    }
+    if (h.status !== 'ok') throw new HttpException(h, HttpStatus.SERVICE_UNAVAILABLE);
+    return h;
+  }
+}

@@ -1,0 +1,4 @@
+export * from './tokens';
+export * from './service.module';
+export * from './health.controller';
+export * from './run-service';

@@ -1,0 +1,35 @@
+import { type DynamicModule, Global, Module, type ModuleMetadata } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import type { BmConfig } from '@bm/config';
+import { dataSourceOptions } from '@bm/db';
+import { HealthController } from './health.controller';
+import { BM_CONFIG, SERVICE_NAME } from './tokens';
+
+/**
+ * What every service process shares: the config object (read once in main), the nova_bm
+ * database (migrations are run by `bmctl db sync`, never at start), and /healthz.
+ */
+@Global()
+@Module({})
+export class ServiceModule {
+  static forRoot(name: string, config: BmConfig, imports: ModuleMetadata['imports'] = []): DynamicModule {
+    return {
+      module: ServiceModule,
+      imports: [
+        TypeOrmModule.forRoot({
+          ...dataSourceOptions(config.baremetal.sql_connection),
+          // Keep starting while PostgreSQL is away; /healthz reports it meanwhile.
+          retryAttempts: Number.MAX_SAFE_INTEGER,
+          retryDelay: 3000,
+        }),
+        ...imports,
+      ],
+      controllers: [HealthController],
+      providers: [
+        { provide: BM_CONFIG, useValue: config },
+        { provide: SERVICE_NAME, useValue: name },
+      ],
+      exports: [BM_CONFIG, SERVICE_NAME],
+    };
+  }
+}

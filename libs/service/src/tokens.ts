@@ -1,0 +1,4 @@
+/** Injection token of the one validated BmConfig, read once in main. */
+export const BM_CONFIG = Symbol('BM_CONFIG');
+/** Injection token of the running service's name (`compute`, `power`, …). */
+export const SERVICE_NAME = Symbol('SERVICE_NAME');
