@@ -34,8 +34,20 @@ export async function runService(spec: ServiceSpec, argv = process.argv, env = p
   const app = await NestFactory.create(ServiceModule.forRoot(spec.name, config, spec.imports), {
     logger: ['log', 'warn', 'error'],
   });
-  app.enableShutdownHooks();
   const port = config.default.health_port || spec.healthPort;
   await app.listen(port, '127.0.0.1');
+  // SIGTERM/SIGINT: run every module's shutdown hooks, then exit 0 (a clean stop, not a crash).
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      log.log(`${signal}: stopping`);
+      app.close().then(
+        () => process.exit(0),
+        (e: unknown) => {
+          log.error(`shutdown failed: ${(e as Error).message}`);
+          process.exit(1);
+        },
+      );
+    });
+  }
   log.log(`host=${config.default.host} database=${redactUrl(config.baremetal.sql_connection)} health=http://127.0.0.1:${port}/healthz`);
 }

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The main job (README): bring up the lab on this machine as plain processes.
+#   1. install what is missing, start PostgreSQL and RabbitMQ, build;
+#   2. create and migrate the lab's nova_bm database;
+#   3. enroll the sample hardware, deploy/baremetal.csv (re-runs skip nodes already enrolled);
+#   4. start every service (compute, scheduler, power, netboot, deploy-helper), wait until each
+#      reports healthy, show nodes and services; then stop them (or keep them: --keep).
+# Environment: DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/nova_bm_lab),
+# BM_CONFIG_FILE (a nova.conf), LAB_NODES (default deploy/baremetal.csv).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+keep=no
+[ "${1:-}" = "--keep" ] && keep=yes
+
+bash scripts/services.sh all
+node scripts/build.js >/dev/null
+export DATABASE_URL=${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/nova_bm_lab}
+nodes_file=${LAB_NODES:-deploy/baremetal.csv}
+bmctl() { node dist/apps/cli/main.js "$@"; }
+
+echo '--- nova_bm database'
+bmctl db sync --create-database
+echo "--- enrolling $nodes_file"
+bmctl node import --skip-enrolled "$nodes_file"
+echo '--- enrolled nodes'
+bmctl node list
+
+mkdir -p .lab/logs
+pids=()
+stop() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop EXIT
+
+echo '--- starting services (logs in .lab/logs/)'
+port=9101
+declare -A ports
+for app in compute scheduler power netboot deploy-helper; do
+  BM_HEALTH_PORT=$port node "dist/apps/$app/main.js" >".lab/logs/$app.log" 2>&1 &
+  pids+=($!)
+  ports[$app]=$port
+  port=$((port + 1))
+done
+status=0
+for app in compute scheduler power netboot deploy-helper; do
+  url="http://127.0.0.1:${ports[$app]}/healthz"
+  ok=no
+  for _ in $(seq 1 100); do
+    if body=$(curl -fsS "$url" 2>/dev/null); then ok=yes; break; fi
+    sleep 0.2
+  done
+  if [ $ok = yes ]; then
+    printf '%-14s healthy   %s  %s\n' "$app" "$url" "$body"
+  else
+    printf '%-14s UNHEALTHY %s (see .lab/logs/%s.log)\n' "$app" "$url" "$app"
+    status=1
+  fi
+done
+
+if [ $keep = yes ] && [ $status = 0 ]; then
+  echo '--- services running; Ctrl-C stops them'
+  wait
+fi
+exit $status

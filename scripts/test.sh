@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The test command (README): everything a clean clone needs, then the checks, fastest first so
+# that a failure shows early: lint, type check, unit, integration (real PostgreSQL/RabbitMQ),
+# build, end to end (built binaries). Ends with one line "tests: N passed, N failed".
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bash scripts/services.sh all || exit 1
+
+mkdir -p .jest
+rm -f .jest/*.json
+failed_stage=''
+stage() {
+  local name=$1
+  shift
+  printf '\n=== %s\n' "$name"
+  local t=$SECONDS
+  if "$@"; then
+    printf '=== %s ok (%ss)\n' "$name" $((SECONDS - t))
+  else
+    printf '=== %s FAILED (%ss)\n' "$name" $((SECONDS - t))
+    failed_stage=${failed_stage:-$name}
+  fi
+}
+jest_project() {
+  npx jest --selectProjects "$1" --ci --json --outputFile=".jest/$1.json" "${@:2}"
+}
+
+stage lint npx eslint .
+stage typecheck npx tsc -p tsconfig.json --noEmit
+stage unit jest_project unit
+stage integration jest_project integration --runInBand
+stage build node scripts/build.js
+[ -z "$failed_stage" ] && stage e2e jest_project e2e --runInBand
+
+node -e '
+const fs = require("fs");
+let passed = 0, failed = 0, skipped = 0;
+for (const f of fs.readdirSync(".jest")) {
+  const r = JSON.parse(fs.readFileSync(".jest/" + f, "utf8"));
+  passed += r.numPassedTests; failed += r.numFailedTests + r.numRuntimeErrorTestSuites;
+  skipped += r.numPendingTests + r.numTodoTests;
+}
+console.log(`\ntests: ${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ""));
+'
+if [ -n "$failed_stage" ]; then
+  echo "first failure: $failed_stage"
+  exit 1
+fi

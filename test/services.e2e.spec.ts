@@ -1,0 +1,110 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { openDataSource, syncSchema, LATEST_VERSION } from '@bm/db';
+import { createScratchDatabase, type ScratchDatabase } from './support/database';
+import { projects } from '../nest-cli.json';
+
+// Each service starts as `node dist/apps/<app>/main.js` (after npm run build), answers
+// /healthz, and stops cleanly on SIGTERM.
+const ROOT = resolve(__dirname, '..');
+const SERVICES = Object.entries(projects)
+  .filter(([name, p]) => p.type === 'application' && name !== 'cli')
+  .map(([name]) => name);
+
+function freePort(): Promise<number> {
+  return new Promise((done) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => done(port));
+    });
+  });
+}
+
+interface Proc {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function start(app: string, env: Record<string, string>): Proc {
+  const child = spawn(process.execPath, [join(ROOT, 'dist/apps', app, 'main.js')], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH!, ...env },
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+  return { child, output: () => out, exited };
+}
+
+async function health(port: number, deadlineMs = 20_000): Promise<{ status: number; body: Record<string, unknown> }> {
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/healthz`);
+      return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+    } catch (e) {
+      if (Date.now() > until) throw e;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+describe('service processes', () => {
+  let db: ScratchDatabase;
+
+  beforeAll(async () => {
+    for (const app of SERVICES) {
+      if (!existsSync(join(ROOT, 'dist/apps', app, 'main.js'))) throw new Error(`dist/apps/${app}/main.js missing: npm run build`);
+    }
+    db = await createScratchDatabase('bm_svc');
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it('has the five services of the architecture', () => {
+    expect(SERVICES.sort()).toEqual(['compute', 'deploy-helper', 'netboot', 'power', 'scheduler']);
+  });
+
+  it('reports 503 until the schema is migrated, then 200; stops on SIGTERM', async () => {
+    const port = await freePort();
+    const p = start('compute', { DATABASE_URL: db.url, BM_HEALTH_PORT: String(port), BM_HOST: 'cn-svc' });
+    try {
+      const before = await health(port);
+      expect(before.status).toBe(503);
+      expect(before.body).toMatchObject({ service: 'compute', status: 'degraded', database: { reachable: true, schema_version: 0 } });
+      const ds = await openDataSource(db.url);
+      await syncSchema(ds);
+      await ds.destroy();
+      const after = await health(port);
+      expect([after.status, after.body]).toEqual([200, { service: 'compute', status: 'ok', database: { reachable: true, schema_version: LATEST_VERSION, latest: LATEST_VERSION } }]);
+    } finally {
+      p.child.kill('SIGTERM');
+    }
+    expect(await p.exited).toBe(0);
+    expect(p.output()).toContain('host=cn-svc');
+  });
+
+  it.each(SERVICES)('%s starts from dist/, answers /healthz and stops on SIGTERM', async (app) => {
+    const port = await freePort();
+    const p = start(app, { DATABASE_URL: db.url, BM_HEALTH_PORT: String(port) });
+    try {
+      const h = await health(port);
+      expect([h.status, h.body.service]).toEqual([200, app]);
+    } finally {
+      p.child.kill('SIGTERM');
+    }
+    expect(await p.exited).toBe(0);
+    expect(p.output()).not.toMatch(/error/i);
+  });
+
+  it('exits 3 with the reason when the configuration is bad', async () => {
+    const p = start('power', { BM_CONFIG_FILE: join(ROOT, 'deploy/nova.conf.sample') });
+    expect(await p.exited).toBe(3);
+    expect(p.output()).toMatch(/sql_connection: mysql:\/\/ is not supported yet/);
+  });
+});
