@@ -16,3 +16,4 @@ export type {
 } from './options';
 export { configFileFromArgv, loadConfig, loadConfigFromText } from './load';
 export type { BmConfig, Env, LoadConfigOptions } from './load';
+export * from './docs';
