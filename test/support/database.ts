@@ -20,20 +20,7 @@ async function admin<T>(fn: (c: Client) => Promise<T>): Promise<T> {
   }
 }
 
-/** A fresh, empty database of its own for one test file; `drop()` removes it. */
-export async function createScratchDatabase(prefix = 'bm_test'): Promise<ScratchDatabase> {
-  const name = `${prefix}_${process.pid}_${randomBytes(4).toString('hex')}`;
-  await admin((c) => c.query(`CREATE DATABASE "${name}"`));
-  const u = new URL(TEST_SERVER_URL);
-  u.pathname = `/${name}`;
-  return {
-    name,
-    url: u.toString(),
-    drop: () => admin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => undefined),
-  };
-}
-
-/** A URL naming a database that does not exist yet (for create-on-sync tests); dropped by drop(). */
+/** A URL naming a database that does not exist yet (for create-on-sync tests); drop() removes it. */
 export function unusedDatabase(prefix = 'bm_test'): ScratchDatabase {
   const name = `${prefix}_${process.pid}_${randomBytes(4).toString('hex')}`;
   const u = new URL(TEST_SERVER_URL);
@@ -43,4 +30,11 @@ export function unusedDatabase(prefix = 'bm_test'): ScratchDatabase {
     url: u.toString(),
     drop: () => admin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => undefined),
   };
+}
+
+/** A fresh, empty database of its own for one test file; `drop()` removes it. */
+export async function createScratchDatabase(prefix = 'bm_test'): Promise<ScratchDatabase> {
+  const db = unusedDatabase(prefix);
+  await admin((c) => c.query(`CREATE DATABASE "${db.name}"`));
+  return db;
 }

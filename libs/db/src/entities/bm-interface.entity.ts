@@ -1,4 +1,5 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, Unique } from 'typeorm';
+import { NovaBase } from './nova-base';
 import type { BmNode } from './bm-node.entity';
 
 /**
@@ -9,21 +10,9 @@ import type { BmNode } from './bm-node.entity';
 @Index('idx_bm_interfaces_bm_node_id_deleted', ['bm_node_id', 'deleted'])
 @Unique('bm_interfaces_address_key', ['address'])
 @Unique('bm_interfaces_vif_uuid_key', ['vif_uuid'])
-export class BmInterface {
+export class BmInterface extends NovaBase {
   @PrimaryGeneratedColumn({ type: 'integer', primaryKeyConstraintName: 'bm_interfaces_pkey' })
   id: number;
-
-  @Column({ type: 'timestamp', nullable: true })
-  created_at: Date | null;
-
-  @Column({ type: 'timestamp', nullable: true })
-  updated_at: Date | null;
-
-  @Column({ type: 'timestamp', nullable: true })
-  deleted_at: Date | null;
-
-  @Column({ type: 'boolean', nullable: true, default: false })
-  deleted: boolean | null;
 
   @Column({ type: 'integer', nullable: true })
   bm_node_id: number | null;

@@ -1,4 +1,5 @@
 import { Column, Entity, Index, OneToMany, PrimaryGeneratedColumn } from 'typeorm';
+import { NovaBase } from './nova-base';
 import type { BmInterface } from './bm-interface.entity';
 
 /**
@@ -10,21 +11,9 @@ import type { BmInterface } from './bm-interface.entity';
 @Index('idx_bm_nodes_service_host_deleted', ['service_host', 'deleted'])
 @Index('idx_bm_nodes_instance_uuid_deleted', ['instance_uuid', 'deleted'])
 @Index('idx_bm_nodes_hmcld', ['service_host', 'memory_mb', 'cpus', 'local_gb', 'deleted'])
-export class BmNode {
+export class BmNode extends NovaBase {
   @PrimaryGeneratedColumn({ type: 'integer', primaryKeyConstraintName: 'bm_nodes_pkey' })
   id: number;
-
-  @Column({ type: 'timestamp', nullable: true })
-  created_at: Date | null;
-
-  @Column({ type: 'timestamp', nullable: true })
-  updated_at: Date | null;
-
-  @Column({ type: 'timestamp', nullable: true })
-  deleted_at: Date | null;
-
-  @Column({ type: 'boolean', nullable: true, default: false })
-  deleted: boolean | null;
 
   @Index('uuid_ux', { unique: true })
   @Column({ type: 'varchar', length: 36, nullable: true })
