@@ -2,3 +2,4 @@ export * from './errors';
 export * from './mac';
 export * from './bmc-address';
 export * from './states';
+export * from './validate';

@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { In, type DataSource, type EntityManager } from 'typeorm';
 import { BmInterface, BmNode } from '@bm/db';
 import {
-  Conflict, type FieldProblem, ImportRejected, InterfaceNotFound, InvalidParameterValue, NodeNotFound,
+  Conflict, type FieldProblem, ImportRejected, InterfaceNotFound, InvalidParameterValue, NodeNotFound, validateDto,
   normalizeMac,
 } from '@bm/domain';
-import { AddInterfaceDto, type NodeInput, validateDto, validateNode } from './node.dto';
+import { AddInterfaceDto, type NodeInput, validateNode } from './node.dto';
 import { detectFormat, parseNodeFile } from './node-file';
 import { type InterfaceView, type NodeView, interfaceView, nodeView } from './node-view';
 

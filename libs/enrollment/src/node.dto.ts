@@ -1,9 +1,8 @@
-import { plainToInstance } from 'class-transformer';
 import {
-  ArrayMinSize, IsArray, type ValidationArguments, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidationError,
-  ValidatorConstraint, type ValidatorConstraintInterface, Validate, validateSync,
+  ArrayMinSize, IsArray, type ValidationArguments, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min,
+  ValidatorConstraint, type ValidatorConstraintInterface, Validate,
 } from 'class-validator';
-import { type FieldProblem, macProblem, normalizeMac, parseBmcAddress, formatBmcAddress } from '@bm/domain';
+import { macProblem, type Validated, validateDto, normalizeMac, parseBmcAddress, formatBmcAddress } from '@bm/domain';
 
 const INT_MAX = 2 ** 31 - 1;
 const POSITIVE = { message: '$property must be a positive integer' };
@@ -85,31 +84,6 @@ export class AddInterfaceDto {
 /** A node input after validation: canonical MACs and BMC address. */
 export interface NodeInput extends CreateNodeDto {
   service_host: string;
-}
-
-export type Validated<T> = { ok: true; value: T } | { ok: false; problems: FieldProblem[] };
-
-function flatten(errors: ValidationError[], parent = ''): FieldProblem[] {
-  return errors.flatMap((e) => {
-    const field = parent ? `${parent}.${e.property}` : e.property;
-    // One message per field: for 'ten' "must be a positive integer" says it all.
-    const first = Object.values(e.constraints ?? {})[0];
-    const own = first ? [{ field, message: first.replace(new RegExp(`^${e.property} `), '') }] : [];
-    return [...own, ...flatten(e.children ?? [], field)];
-  });
-}
-
-/** Runs class-validator on a plain object; unknown fields are errors, nothing is coerced. */
-export function validateDto<T extends object>(cls: new () => T, plain: unknown): Validated<T> {
-  if (typeof plain !== 'object' || plain === null || Array.isArray(plain)) {
-    return { ok: false, problems: [{ field: '(body)', message: 'must be an object' }] };
-  }
-  const dto = plainToInstance(cls, plain);
-  const errors = validateSync(dto, { whitelist: true, forbidNonWhitelisted: true });
-  if (errors.length) {
-    return { ok: false, problems: flatten(errors).map((p) => p.message.startsWith('property ') ? { ...p, message: 'is not a known field' } : p) };
-  }
-  return { ok: true, value: dto };
 }
 
 export function validateNode(plain: unknown, defaultServiceHost: string): Validated<NodeInput> {

@@ -1,0 +1,55 @@
+import { validateDto } from '@bm/domain';
+import type { RpcContext, RpcRequest } from './envelope';
+import { InvalidRpcArguments, NoSuchMethod, UnsupportedVersion } from './errors';
+import { versionIsCompatible } from './version';
+
+/** What a method sees of its call besides the arguments. */
+export interface CallInfo {
+  /** The caller's context (Nova's RequestContext as a dict), plus `client_timeout`. */
+  context: RpcContext;
+  method: string;
+  namespace?: string;
+  version?: string;
+  /** Set for calls (a reply is expected), absent for casts. */
+  msgId?: string;
+}
+
+export type RpcHandler = (args: Record<string, unknown>, call: CallInfo) => unknown;
+
+/** A method, optionally with a class-validator DTO that its arguments must satisfy. */
+export type RpcMethod = RpcHandler | { handler: RpcHandler; dto?: new () => object };
+
+/** oslo's endpoint: a target version and namespace, and the methods served under them. */
+export interface Endpoint {
+  version: string;
+  namespace?: string;
+  methods: Record<string, RpcMethod>;
+}
+
+/**
+ * Finds the method for a request exactly as oslo's RPCDispatcher does: the first endpoint of
+ * the same namespace whose version is compatible and that has the method; NoSuchMethod if a
+ * compatible endpoint lacks it, UnsupportedVersion if none is compatible.
+ */
+export function resolveMethod(endpoints: readonly Endpoint[], req: Pick<RpcRequest, 'method' | 'namespace' | 'version'>): RpcMethod {
+  let foundCompatible = false;
+  for (const ep of endpoints) {
+    if ((ep.namespace ?? null) !== (req.namespace ?? null)) continue;
+    const compatible = versionIsCompatible(ep.version, req.version);
+    if (compatible && Object.hasOwn(ep.methods, req.method)) return ep.methods[req.method];
+    foundCompatible ||= compatible;
+  }
+  if (foundCompatible) throw new NoSuchMethod(req.method);
+  throw new UnsupportedVersion(req.version ?? '1.0', req.method);
+}
+
+/** Validates the arguments (when the method names a DTO) and runs the method. */
+export async function invoke(method: RpcMethod, args: Record<string, unknown>, call: CallInfo): Promise<unknown> {
+  if (typeof method === 'function') return method(args, call);
+  if (method.dto) {
+    const v = validateDto(method.dto, args);
+    if (!v.ok) throw new InvalidRpcArguments(call.method, v.problems);
+    return method.handler(v.value as Record<string, unknown>, call);
+  }
+  return method.handler(args, call);
+}

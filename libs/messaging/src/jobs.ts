@@ -1,0 +1,142 @@
+import type * as amqp from 'amqplib';
+import type { AmqpConnection } from './connection';
+
+export const JOBS_EXCHANGE = 'baremetal.jobs';
+
+export interface JobQueueOptions {
+  /** The durable queue, e.g. `baremetal.deploy`; failures end in `<queue>.dead`. */
+  queue: string;
+  exchange?: string;
+  /** Attempts before a failing job is dead-lettered (default 3). */
+  maxAttempts?: number;
+  /** Delay before attempt n+1 is n × this (default 1000 ms). */
+  retryDelayMs?: number;
+  /** Jobs worked on at once by one consumer (default 1). */
+  prefetch?: number;
+}
+
+export interface JobInfo {
+  /** 1 for the first attempt. */
+  attempt: number;
+  messageId?: string;
+  /** The broker delivered it before (a consumer died before acking). */
+  redelivered: boolean;
+}
+
+export type JobHandler<T> = (payload: T, info: JobInfo) => Promise<void>;
+
+const ATTEMPT = 'x-attempt';
+const REASON = 'x-failure-reason';
+
+/**
+ * Durable work (deploys): jobs are persistent messages on a durable queue, published with
+ * publisher confirms, consumed with a prefetch limit and acked only after the handler resolved
+ * (so the outcome is committed before the broker forgets the job; a consumer that dies first
+ * leaves it to be redelivered). A failing job is retried `maxAttempts` times, then moved to
+ * `<queue>.dead` with the reason in the `x-failure-reason` header. Handlers must be idempotent.
+ */
+export class JobQueue<T = unknown> {
+  readonly deadQueue: string;
+  private readonly exchange: string;
+  private consumerUnregister?: () => void;
+  private consumerChannel?: amqp.Channel;
+
+  constructor(
+    private readonly conn: AmqpConnection,
+    private readonly opts: JobQueueOptions,
+  ) {
+    this.deadQueue = `${opts.queue}.dead`;
+    this.exchange = opts.exchange ?? JOBS_EXCHANGE;
+  }
+
+  /** Declares the exchange, the queue and its dead-letter queue (idempotent). */
+  async declare(ch?: amqp.Channel): Promise<void> {
+    const own = ch ?? (await this.conn.channel());
+    try {
+      await own.assertExchange(this.exchange, 'direct', { durable: true, autoDelete: false });
+      await own.assertQueue(this.deadQueue, { durable: true });
+      await own.assertQueue(this.opts.queue, {
+        durable: true,
+        arguments: { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': this.deadQueue },
+      });
+      await own.bindQueue(this.opts.queue, this.exchange, this.opts.queue);
+    } finally {
+      if (!ch) await own.close().catch(() => undefined);
+    }
+  }
+
+  /** Publishes a job; resolves once the broker has it on disk (publisher confirm). */
+  async publish(payload: T, o: { messageId?: string } = {}): Promise<void> {
+    await this.declare();
+    await this.send(this.exchange, this.opts.queue, Buffer.from(JSON.stringify(payload)), 1, o.messageId);
+  }
+
+  async consume(handler: JobHandler<T>): Promise<void> {
+    this.consumerUnregister = await this.conn.register(async (model) => {
+      const ch = await model.createChannel();
+      ch.on('error', (e: Error) => this.conn.logger.warn(`job channel ${this.opts.queue}: ${e.message}`));
+      await this.declare(ch);
+      await ch.prefetch(this.opts.prefetch ?? 1);
+      await ch.consume(this.opts.queue, (m) => m && void this.work(ch, m, handler));
+      this.consumerChannel = ch;
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.consumerUnregister?.();
+    await this.consumerChannel?.close().catch(() => undefined);
+  }
+
+  private async work(ch: amqp.Channel, m: amqp.ConsumeMessage, handler: JobHandler<T>): Promise<void> {
+    const attempt = Number(m.properties.headers?.[ATTEMPT] ?? 1) || 1;
+    const info: JobInfo = { attempt, messageId: m.properties.messageId, redelivered: m.fields.redelivered };
+    let payload: T;
+    try {
+      payload = JSON.parse(m.content.toString('utf8')) as T;
+    } catch (e) {
+      return this.finish(ch, m, () => this.deadLetter(m, attempt, `malformed job: ${(e as Error).message}`));
+    }
+    try {
+      await handler(payload, info);
+      ch.ack(m);
+    } catch (e) {
+      const reason = `${(e as Error)?.name ?? 'Error'}: ${(e as Error)?.message ?? String(e)}`;
+      const max = this.opts.maxAttempts ?? 3;
+      if (attempt < max) {
+        this.conn.logger.warn(`job ${this.opts.queue} attempt ${attempt}/${max} failed (${reason}); retrying`);
+        await sleep((this.opts.retryDelayMs ?? 1000) * attempt);
+        return this.finish(ch, m, () => this.send(this.exchange, this.opts.queue, m.content, attempt + 1, m.properties.messageId));
+      }
+      this.conn.logger.error(`job ${this.opts.queue} failed ${attempt} times (${reason}); dead-lettered`);
+      return this.finish(ch, m, () => this.deadLetter(m, attempt, reason));
+    }
+  }
+
+  /** Publishes the job's next step, then acks it: never both lost, at worst seen twice. */
+  private async finish(ch: amqp.Channel, m: amqp.ConsumeMessage, next: () => Promise<void>): Promise<void> {
+    try {
+      await next();
+      ch.ack(m);
+    } catch (e) {
+      // Could not hand it on (broker away): leave it unacked, the broker redelivers it.
+      this.conn.logger.warn(`job ${this.opts.queue}: ${(e as Error).message}; left for redelivery`);
+    }
+  }
+
+  private deadLetter(m: amqp.ConsumeMessage, attempt: number, reason: string): Promise<void> {
+    return this.send('', this.deadQueue, m.content, attempt, m.properties.messageId, { [REASON]: reason.slice(0, 1000) });
+  }
+
+  private send(exchange: string, key: string, body: Buffer, attempt: number, messageId?: string, headers: Record<string, unknown> = {}): Promise<void> {
+    return this.conn.publish(exchange, key, body, {
+      persistent: true,
+      contentType: 'application/json',
+      ...(messageId ? { messageId } : {}),
+      headers: { [ATTEMPT]: attempt, ...headers },
+    });
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

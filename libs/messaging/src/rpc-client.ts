@@ -1,0 +1,170 @@
+import type * as amqp from 'amqplib';
+import type { AmqpConnection } from './connection';
+import {
+  type RpcContext, asReply, buildCall, buildCast, decodeEnvelope, decodeFailure, encodeEnvelope,
+} from './envelope';
+import { ConnectionLost, MessagingTimeout } from './errors';
+import { rebuildError } from './remote-errors';
+import {
+  type Target, fanoutExchange, publishProperties, replyQueueName, routingKey, topicExchange, transientQueueOptions,
+} from './topology';
+
+export interface CallOptions {
+  /** Seconds before MessagingTimeout (oslo's rpc_response_timeout, default 60). */
+  timeout?: number;
+  /** Seconds: ask the server for heartbeats; no heartbeat within this time fails the call. */
+  callMonitorTimeout?: number;
+  version?: string;
+  namespace?: string;
+  context?: RpcContext;
+}
+
+interface Pending {
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+  result: unknown;
+  timer: NodeJS.Timeout;
+  monitor?: NodeJS.Timeout;
+  monitorMs?: number;
+  what: string;
+}
+
+/**
+ * An oslo RPC client: `call` (reply awaited on this client's one `reply_<uuid>` queue),
+ * `cast`, and fanout `cast`. Calls carry the overall timeout as the AMQP `expiration` and a local
+ * timer; calls in flight when the broker connection drops fail at once with ConnectionLost.
+ */
+export class RpcClient {
+  readonly replyQueue = replyQueueName();
+  private readonly pending = new Map<string, Pending>();
+  private readonly declared = new Set<string>();
+  private ready?: Promise<void>;
+  private unregister?: () => void;
+
+  constructor(
+    private readonly conn: AmqpConnection,
+    private readonly defaults: { exchange: string; timeout?: number },
+  ) {
+    conn.on('disconnect', () => this.failAll(new ConnectionLost('the message broker connection was lost while waiting for the reply')));
+  }
+
+  async call<T = unknown>(target: Partial<Target> & { topic: string }, method: string, args: Record<string, unknown> = {}, o: CallOptions = {}): Promise<T> {
+    await this.start();
+    const exchange = target.exchange ?? this.defaults.exchange;
+    const timeoutS = o.timeout ?? this.defaults.timeout ?? 60;
+    const msg = buildCall({ method, args, version: o.version, namespace: o.namespace, context: o.context }, this.replyQueue, o.callMonitorTimeout ?? null);
+    const rk = routingKey(target);
+    const what = `${method} on ${exchange}/${rk}`;
+    const result = new Promise<T>((resolve, reject) => {
+      const p: Pending = {
+        resolve: resolve as (v: unknown) => void,
+        reject,
+        result: null,
+        what,
+        timer: setTimeout(() => this.fail(msg._msg_id!, new MessagingTimeout(`Timed out waiting for a reply to ${what} (message ${msg._msg_id}) after ${timeoutS} s`)), timeoutS * 1000),
+      };
+      if (o.callMonitorTimeout) {
+        p.monitorMs = o.callMonitorTimeout * 1000;
+        p.monitor = setTimeout(() => this.monitorExpired(msg._msg_id!), p.monitorMs);
+      }
+      this.pending.set(msg._msg_id!, p);
+    });
+    try {
+      await this.ensureExchange(exchange);
+      await this.conn.publish(exchange, rk, encodeEnvelope(msg), publishProperties(timeoutS * 1000));
+    } catch (e) {
+      this.fail(msg._msg_id!, e as Error);
+    }
+    return result;
+  }
+
+  async cast(target: Partial<Target> & { topic: string }, method: string, args: Record<string, unknown> = {}, o: Omit<CallOptions, 'timeout' | 'callMonitorTimeout'> = {}): Promise<void> {
+    const exchange = target.exchange ?? this.defaults.exchange;
+    await this.ensureExchange(exchange);
+    const msg = buildCast({ method, args, version: o.version, namespace: o.namespace, context: o.context });
+    await this.conn.publish(exchange, routingKey(target), encodeEnvelope(msg), publishProperties());
+  }
+
+  /** Cast to every server of a topic (exchange `<topic>_fanout`, routing key ""). */
+  async fanoutCast(topic: string, method: string, args: Record<string, unknown> = {}, o: Omit<CallOptions, 'timeout' | 'callMonitorTimeout'> = {}): Promise<void> {
+    const fx = fanoutExchange(topic);
+    await this.ensureExchange(fx.name, fx);
+    const msg = buildCast({ method, args, version: o.version, namespace: o.namespace, context: o.context });
+    await this.conn.publish(fx.name, '', encodeEnvelope(msg), publishProperties());
+  }
+
+  async close(): Promise<void> {
+    this.unregister?.();
+    this.failAll(new ConnectionLost('RPC client closed'));
+  }
+
+  /** Declares and consumes the reply queue, now and after every reconnect. */
+  private start(): Promise<void> {
+    this.ready ??= this.conn
+      .register(async (model) => {
+        this.declared.clear();
+        const ch = await model.createChannel();
+        ch.on('error', (e: Error) => this.conn.logger.warn(`RPC reply channel: ${e.message}`));
+        await ch.assertQueue(this.replyQueue, transientQueueOptions);
+        await ch.consume(this.replyQueue, (m) => m && this.onReply(m), { noAck: true });
+      })
+      .then((unregister) => {
+        this.unregister = unregister;
+      });
+    return this.ready;
+  }
+
+  private async ensureExchange(name: string, spec = topicExchange(name)): Promise<void> {
+    if (this.declared.has(name)) return;
+    const ch = await this.conn.channel();
+    try {
+      await ch.assertExchange(spec.name, spec.type, spec.options);
+      this.declared.add(name);
+    } finally {
+      await ch.close().catch(() => undefined);
+    }
+  }
+
+  private onReply(m: amqp.ConsumeMessage): void {
+    let reply;
+    try {
+      reply = asReply(decodeEnvelope(m.content));
+    } catch (e) {
+      this.conn.logger.warn(`RPC: malformed reply dropped: ${(e as Error).message}`);
+      return;
+    }
+    const p = this.pending.get(reply._msg_id);
+    if (!p) return; // a late reply to a call that already timed out
+    if (reply.failure) return this.fail(reply._msg_id, rebuildError(decodeFailure(reply.failure)));
+    if (reply.result !== null) p.result = reply.result;
+    if (!reply.ending) {
+      // A heartbeat (or the first half of an old two-message reply): the server is alive.
+      if (p.monitor) p.monitor.refresh();
+      return;
+    }
+    this.settle(reply._msg_id);
+    p.resolve(p.result);
+  }
+
+  private monitorExpired(msgId: string): void {
+    const p = this.pending.get(msgId);
+    if (p) this.fail(msgId, new MessagingTimeout(`No heartbeat from the server for ${p.what} (message ${msgId}) within ${p.monitorMs! / 1000} s`));
+  }
+
+  private settle(msgId: string): Pending | undefined {
+    const p = this.pending.get(msgId);
+    if (!p) return undefined;
+    clearTimeout(p.timer);
+    if (p.monitor) clearTimeout(p.monitor);
+    this.pending.delete(msgId);
+    return p;
+  }
+
+  private fail(msgId: string, e: Error): void {
+    this.settle(msgId)?.reject(e);
+  }
+
+  private failAll(e: Error): void {
+    for (const id of [...this.pending.keys()]) this.fail(id, e);
+  }
+}
