@@ -4,6 +4,11 @@ import type { FieldProblem } from './errors';
 
 export type Validated<T> = { ok: true; value: T } | { ok: false; problems: FieldProblem[] };
 
+/** class-validator errors as one problem per field ("is not a known field" for extra ones). */
+export function validationProblems(errors: ValidationError[]): FieldProblem[] {
+  return flatten(errors).map((p) => (p.message.startsWith('property ') ? { ...p, message: 'is not a known field' } : p));
+}
+
 function flatten(errors: ValidationError[], parent = ''): FieldProblem[] {
   return errors.flatMap((e) => {
     const field = parent ? `${parent}.${e.property}` : e.property;
@@ -22,7 +27,7 @@ export function validateDto<T extends object>(cls: new () => T, plain: unknown):
   const dto = plainToInstance(cls, plain);
   const errors = validateSync(dto, { whitelist: true, forbidNonWhitelisted: true });
   if (errors.length) {
-    return { ok: false, problems: flatten(errors).map((p) => p.message.startsWith('property ') ? { ...p, message: 'is not a known field' } : p) };
+    return { ok: false, problems: validationProblems(errors) };
   }
   return { ok: true, value: dto };
 }

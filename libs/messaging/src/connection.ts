@@ -53,6 +53,8 @@ export class AmqpConnection extends EventEmitter {
 
   private constructor(private readonly opts: ConnectionOptions) {
     super();
+    // Every client, server and notifier of the process listens here: not a leak.
+    this.setMaxListeners(100);
     this.logger = opts.logger ?? silentLogger;
   }
 

@@ -7,7 +7,7 @@ import {
 import { InvalidRpcArguments, NoSuchMethod, UnsupportedVersion, toFailure } from './errors';
 import { publishProperties, routingKey, fanoutExchange, topicExchange, transientQueueOptions } from './topology';
 import { versionIsCompatible } from './version';
-import { resolveMethod } from './dispatcher';
+import { type Endpoint, resolveMethod } from './dispatcher';
 import { replyFieldsOf } from './rpc-server';
 import { NodeNotFound } from '@bm/domain';
 
@@ -146,7 +146,7 @@ describe('version and dispatch rules (oslo RPCDispatcher)', () => {
     expect(versionIsCompatible(served, requested)).toBe(ok);
   });
 
-  const endpoints = [
+  const endpoints: Endpoint[] = [
     { version: '6.3', methods: { ping: () => 'six', only6: () => 6 } },
     { version: '2.1', methods: { ping: () => 'two' } },
     { version: '1.0', namespace: 'baremetal', methods: { ping: () => 'ns' } },

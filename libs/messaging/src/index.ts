@@ -9,3 +9,4 @@ export * from './rpc-server';
 export * from './rpc-client';
 export * from './notifications';
 export * from './jobs';
+export * from './nest';

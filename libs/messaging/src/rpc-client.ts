@@ -40,12 +40,13 @@ export class RpcClient {
   private readonly declared = new Set<string>();
   private ready?: Promise<void>;
   private unregister?: () => void;
+  private readonly onDisconnect = () => this.failAll(new ConnectionLost('the message broker connection was lost while waiting for the reply'));
 
   constructor(
     private readonly conn: AmqpConnection,
     private readonly defaults: { exchange: string; timeout?: number },
   ) {
-    conn.on('disconnect', () => this.failAll(new ConnectionLost('the message broker connection was lost while waiting for the reply')));
+    conn.on('disconnect', this.onDisconnect);
   }
 
   async call<T = unknown>(target: Partial<Target> & { topic: string }, method: string, args: Record<string, unknown> = {}, o: CallOptions = {}): Promise<T> {
@@ -95,6 +96,7 @@ export class RpcClient {
 
   async close(): Promise<void> {
     this.unregister?.();
+    this.conn.off('disconnect', this.onDisconnect);
     this.failAll(new ConnectionLost('RPC client closed'));
   }
 

@@ -1,0 +1,75 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { TEST_AMQP_URL, eventually, uniqueName } from '../../../test/support/amqp';
+import { AmqpConnection, ConnectionLost, RpcClient, RpcServer } from '.';
+
+const run = promisify(execFile);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// Restarts the machine's RabbitMQ application (`rabbitmqctl stop_app` / `start_app`) while a
+// stream of calls runs: in-flight calls fail fast, nothing hangs, and after the broker is back
+// the server has redeclared and resubscribed by itself.
+describe('broker restart during a stream of calls', () => {
+  let serverConn: AmqpConnection;
+  let clientConn: AmqpConnection;
+  let server: RpcServer;
+  const exchange = uniqueName('restart');
+  const topic = uniqueName('compute');
+
+  beforeAll(async () => {
+    const fast = { url: TEST_AMQP_URL, initialDelayMs: 100, maxDelayMs: 500 };
+    serverConn = await AmqpConnection.open(fast);
+    clientConn = await AmqpConnection.open(fast);
+    server = new RpcServer(serverConn, { target: { exchange, topic, server: 'h1' }, endpoints: [{ version: '1.0', methods: { ping: (a) => a.n } }] });
+    await server.start();
+  });
+  afterAll(async () => {
+    await run('rabbitmqctl', ['start_app']).catch(() => undefined);
+    await server?.stop();
+    await clientConn?.close();
+    await serverConn?.close();
+  });
+
+  it('fails calls fast while the broker is away and recovers without help', async () => {
+    const client = new RpcClient(clientConn, { exchange, timeout: 3 });
+    const outcomes: { phase: string; ok: boolean; error?: string; ms: number }[] = [];
+    let phase = 'before';
+    let stop = false;
+    const stream = (async () => {
+      for (let n = 0; !stop; n++) {
+        const t = Date.now();
+        try {
+          expect(await client.call({ topic, server: 'h1' }, 'ping', { n })).toBe(n);
+          outcomes.push({ phase, ok: true, ms: Date.now() - t });
+        } catch (e) {
+          outcomes.push({ phase, ok: false, error: (e as Error).name, ms: Date.now() - t });
+        }
+        await sleep(20);
+      }
+    })();
+
+    await sleep(300);
+    phase = 'outage';
+    await run('rabbitmqctl', ['stop_app']);
+    await sleep(1000);
+    await expect(client.cast({ topic, server: 'h1' }, 'ping', { n: -1 })).rejects.toBeInstanceOf(ConnectionLost);
+    await run('rabbitmqctl', ['start_app']);
+    await run('rabbitmq-diagnostics', ['-q', 'check_running']);
+    phase = 'recovering';
+    await eventually(() => expect(outcomes.filter((o) => o.phase === 'recovering' && o.ok).length).toBeGreaterThan(0), 20_000, 100);
+    phase = 'after';
+    await sleep(300);
+    stop = true;
+    await stream;
+
+    const by = (p: string) => outcomes.filter((o) => o.phase === p);
+    expect(by('before').length).toBeGreaterThan(3);
+    expect(by('before').every((o) => o.ok)).toBe(true);
+    const failed = by('outage').filter((o) => !o.ok);
+    expect(failed.length).toBeGreaterThan(0);
+    // Each failure is the clear ConnectionLost, and quick (no waiting out the 3 s timeout).
+    for (const f of failed) expect([f.error, f.ms < 1500]).toEqual(['ConnectionLost', true]);
+    expect(by('after').length).toBeGreaterThan(3);
+    expect(by('after').every((o) => o.ok)).toBe(true);
+  }, 60_000);
+});

@@ -1,0 +1,42 @@
+import { type DynamicModule, Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { AmqpConnection, type Logger } from '../connection';
+import { Notifier } from '../notifications';
+import { RpcClient } from '../rpc-client';
+
+export interface MessagingModuleOptions {
+  url: string;
+  exchange: string;
+  /** Notifications' publisher_id, e.g. `compute.<host>`. */
+  publisherId: string;
+  /** Default call timeout in seconds (oslo rpc_response_timeout). */
+  timeout?: number;
+  logger?: Logger;
+}
+
+const CONNECTION = Symbol('AMQP_CLIENT_CONNECTION');
+
+/**
+ * The calling side for Nest apps: injectable `RpcClient` (call, cast, fanout cast) and
+ * `Notifier`, on one AMQP connection of their own, closed at shutdown.
+ */
+@Global()
+@Module({})
+export class MessagingModule implements OnApplicationShutdown {
+  constructor(@Inject(CONNECTION) private readonly conn: AmqpConnection) {}
+
+  static forRoot(o: MessagingModuleOptions): DynamicModule {
+    return {
+      module: MessagingModule,
+      providers: [
+        { provide: CONNECTION, useFactory: () => AmqpConnection.open({ url: o.url, logger: o.logger }) },
+        { provide: RpcClient, inject: [CONNECTION], useFactory: (c: AmqpConnection) => new RpcClient(c, { exchange: o.exchange, timeout: o.timeout }) },
+        { provide: Notifier, inject: [CONNECTION], useFactory: (c: AmqpConnection) => new Notifier(c, { exchange: o.exchange, publisherId: o.publisherId }) },
+      ],
+      exports: [RpcClient, Notifier],
+    };
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.conn.close();
+  }
+}
