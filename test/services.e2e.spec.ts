@@ -3,6 +3,9 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { openDataSource, syncSchema, LATEST_VERSION } from '@bm/db';
+import { EnrollmentService } from '@bm/enrollment';
+import { AmqpConnection, RpcClient } from '@bm/messaging';
+import { TEST_AMQP_URL, uniqueName } from './support/amqp';
 import { createScratchDatabase, type ScratchDatabase } from './support/database';
 import { projects } from '../nest-cli.json';
 
@@ -72,7 +75,8 @@ describe('service processes', () => {
 
   it('reports 503 until the schema is migrated, then 200; stops on SIGTERM', async () => {
     const port = await freePort();
-    const p = start('compute', { DATABASE_URL: db.url, BM_HEALTH_PORT: String(port), BM_HOST: 'cn-svc' });
+    const exchange = uniqueName('svc');
+    const p = start('compute', { DATABASE_URL: db.url, BM_HEALTH_PORT: String(port), BM_HOST: 'cn-svc', BM_CONTROL_EXCHANGE: exchange });
     try {
       const before = await health(port);
       expect(before.status).toBe(503);
@@ -81,12 +85,29 @@ describe('service processes', () => {
       await syncSchema(ds);
       await ds.destroy();
       const after = await health(port);
-      expect([after.status, after.body]).toEqual([200, { service: 'compute', status: 'ok', database: { reachable: true, schema_version: LATEST_VERSION, latest: LATEST_VERSION } }]);
+      expect([after.status, after.body]).toEqual([200, {
+        service: 'compute', status: 'ok',
+        database: { reachable: true, schema_version: LATEST_VERSION, latest: LATEST_VERSION },
+        broker: { connected: true },
+      }]);
+
+      // compute serves oslo RPC on compute.<host>: its nodes, from the database.
+      const ds2 = await openDataSource(db.url);
+      const node = await new EnrollmentService(ds2, 'cn-svc').createNode({ macs: ['52:54:00:ee:00:01'], cpus: 1, memory_mb: 512, local_gb: 5, pm_address: '10.0.0.1' });
+      await ds2.destroy();
+      const conn = await AmqpConnection.open({ url: TEST_AMQP_URL });
+      try {
+        const nodes = await new RpcClient(conn, { exchange, timeout: 10 }).call({ topic: 'compute', server: 'cn-svc' }, 'get_available_nodes', {}, { version: '6.0' });
+        expect(nodes).toEqual([node.uuid]);
+      } finally {
+        await conn.close();
+      }
     } finally {
       p.child.kill('SIGTERM');
     }
     expect(await p.exited).toBe(0);
     expect(p.output()).toContain('host=cn-svc');
+    expect(p.output()).toContain(`rpc=${exchange}/compute.cn-svc`);
   });
 
   it.each(SERVICES)('%s starts from dist/, answers /healthz and stops on SIGTERM', async (app) => {

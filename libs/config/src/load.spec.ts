@@ -42,6 +42,8 @@ const DEFAULTS = {
     transport_url: 'rabbit://guest:guest@127.0.0.1:5672/',
     control_exchange: 'nova',
     periodic_interval: 60,
+    rpc_response_timeout: 60,
+    rabbit_management_url: '',
     instances_path: '/var/lib/nova-bm/instances',
     state_path: '/var/lib/nova-bm',
     health_port: 0,

@@ -39,6 +39,10 @@ export interface DefaultOptions {
   readonly control_exchange: string;
   /** Seconds. */
   readonly periodic_interval: number;
+  /** Seconds an RPC call waits for its reply (oslo's rpc_response_timeout). */
+  readonly rpc_response_timeout: number;
+  /** RabbitMQ management API (for `bmctl queues`); '' = http://<broker host>:15672 with the transport's credentials. */
+  readonly rabbit_management_url: string;
   readonly instances_path: string;
   readonly state_path: string;
   /** 0 = the app's own default port. */
@@ -155,6 +159,12 @@ export const DEFAULT_SCHEMA: Schema<DefaultOptions> = {
   },
   control_exchange: { type: nonEmptyString, default: 'nova', help: 'Broker exchange that RPC topics live in.' },
   periodic_interval: { type: integer({ min: 1 }), default: 60, help: 'Seconds between periodic tasks.' },
+  rpc_response_timeout: { type: integer({ min: 1 }), default: 60, help: 'Seconds an RPC call waits for its reply.' },
+  rabbit_management_url: {
+    type: string,
+    default: '',
+    help: "RabbitMQ management API URL for `bmctl queues`; empty = http://<transport host>:15672 with the transport's credentials.",
+  },
   instances_path: { type: nonEmptyString, default: '/var/lib/nova-bm/instances', help: 'Where instance files are kept.' },
   state_path: { type: nonEmptyString, default: '/var/lib/nova-bm', help: 'Top-level directory for service state.' },
   health_port: {

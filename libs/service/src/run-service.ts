@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Logger, type ModuleMetadata } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { type BmConfig, ConfigError, configFileFromArgv, loadConfig, redactUrl } from '@bm/config';
+import { OsloTransport, type OsloTransportOptions } from '@bm/messaging';
 import { ServiceModule } from './service.module';
 
 export interface ServiceSpec {
@@ -11,6 +12,11 @@ export interface ServiceSpec {
   healthPort: number;
   /** The app's own modules. */
   imports?: ModuleMetadata['imports'];
+  /**
+   * Serve oslo RPC on `<topic>` and `<topic>.<host>` (exchange `control_exchange`), with these
+   * endpoint versions; the app's `@OsloController()`s provide the methods.
+   */
+  rpc?: { topic: string; endpoints: OsloTransportOptions['endpoints'] };
 }
 
 /**
@@ -34,6 +40,19 @@ export async function runService(spec: ServiceSpec, argv = process.argv, env = p
   const app = await NestFactory.create(ServiceModule.forRoot(spec.name, config, spec.imports), {
     logger: ['log', 'warn', 'error'],
   });
+  if (spec.rpc) {
+    app.connectMicroservice({
+      strategy: new OsloTransport({
+        url: config.default.transport_url,
+        exchange: config.default.control_exchange,
+        topic: spec.rpc.topic,
+        server: config.default.host,
+        endpoints: spec.rpc.endpoints,
+        logger: { log: (m) => log.log(m), warn: (m) => log.warn(m), error: (m) => log.error(m) },
+      }),
+    });
+    await app.startAllMicroservices();
+  }
   const port = config.default.health_port || spec.healthPort;
   await app.listen(port, '127.0.0.1');
   // SIGTERM/SIGINT: run every module's shutdown hooks, then exit 0 (a clean stop, not a crash).
@@ -49,5 +68,9 @@ export async function runService(spec: ServiceSpec, argv = process.argv, env = p
       );
     });
   }
-  log.log(`host=${config.default.host} database=${redactUrl(config.baremetal.sql_connection)} health=http://127.0.0.1:${port}/healthz`);
+  const rpc = spec.rpc ? ` rpc=${config.default.control_exchange}/${spec.rpc.topic}.${config.default.host}` : '';
+  log.log(
+    `host=${config.default.host} database=${redactUrl(config.baremetal.sql_connection)} ` +
+      `broker=${redactUrl(config.default.transport_url)}${rpc} health=http://127.0.0.1:${port}/healthz`,
+  );
 }

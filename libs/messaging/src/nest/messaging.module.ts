@@ -13,7 +13,9 @@ export interface MessagingModuleOptions {
   logger?: Logger;
 }
 
-const CONNECTION = Symbol('AMQP_CLIENT_CONNECTION');
+/** The module's AMQP connection (injectable, e.g. for health checks). */
+export const AMQP_CONNECTION = Symbol('AMQP_CONNECTION');
+const CONNECTION = AMQP_CONNECTION;
 
 /**
  * The calling side for Nest apps: injectable `RpcClient` (call, cast, fanout cast) and
@@ -32,7 +34,7 @@ export class MessagingModule implements OnApplicationShutdown {
         { provide: RpcClient, inject: [CONNECTION], useFactory: (c: AmqpConnection) => new RpcClient(c, { exchange: o.exchange, timeout: o.timeout }) },
         { provide: Notifier, inject: [CONNECTION], useFactory: (c: AmqpConnection) => new Notifier(c, { exchange: o.exchange, publisherId: o.publisherId }) },
       ],
-      exports: [RpcClient, Notifier],
+      exports: [RpcClient, Notifier, CONNECTION],
     };
   }
 

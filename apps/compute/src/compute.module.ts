@@ -1,0 +1,5 @@
+import { Module } from '@nestjs/common';
+import { ComputeRpcController } from './compute-rpc.controller';
+
+@Module({ controllers: [ComputeRpcController] })
+export class ComputeModule {}
