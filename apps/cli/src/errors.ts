@@ -1,17 +1,20 @@
 import { ConfigError, redactUrl } from '@bm/config';
 import { NovaBmError } from '@bm/domain';
+import { ConnectionLost, ManagementApiError } from '@bm/messaging';
 
 /** What bmctl's exit status means (README "bmctl"). */
 export const Exit = {
   OK: 0,
   /** The operation failed: not found, conflict, invalid input, rejected import. */
   FAILED: 1,
-  /** Bad command line (unknown command or option, missing argument). */
-  USAGE: 2,
+  /** `bmctl rpc call`: no reply before the timeout. */
+  TIMEOUT: 2,
   /** The configuration (nova.conf, environment) is invalid. */
   CONFIG: 3,
-  /** The database cannot be reached or has no nova_bm schema yet. */
+  /** The database or the message broker cannot be reached (or the database has no schema yet). */
   DATABASE: 4,
+  /** Bad command line (unknown command or option, missing argument), as sysexits' EX_USAGE. */
+  USAGE: 64,
 } as const;
 
 export class CliError extends Error {
@@ -30,6 +33,7 @@ export function describeError(e: unknown, dbUrl?: string): { message: string; co
   if (e instanceof CliError) return { message: e.message, code: e.exitCode };
   if (e instanceof ConfigError) return { message: e.message, code: Exit.CONFIG };
   if (e instanceof NovaBmError) return { message: `${e.name}: ${e.message}`, code: Exit.FAILED };
+  if (e instanceof ConnectionLost || e instanceof ManagementApiError) return { message: e.message, code: Exit.DATABASE };
   const pg = e as PgError;
   const where = dbUrl ? redactUrl(dbUrl) : 'the database';
   switch (pg?.code) {

@@ -145,7 +145,7 @@ describe('bmctl (built binary) against PostgreSQL', () => {
     const bad = await run(['node', 'create', '--mac', 'nope', '--cpus', '1', '--memory-mb', '1', '--local-gb', '1', '--pm-address', '10.0.0.1']);
     expect([bad.code, bad.err]).toEqual([1, expect.stringContaining("macs: 'nope' is not a MAC address")]);
     const usage = await run(['node', 'frobnicate']);
-    expect([usage.code, usage.err]).toEqual([2, expect.stringContaining("unknown command 'frobnicate'")]);
+    expect([usage.code, usage.err]).toEqual([64, expect.stringContaining("unknown command 'frobnicate'")]);
     const missing = await run(['node', 'import', join(dir, 'no-such.csv')]);
     expect([missing.code, missing.err]).toEqual([1, expect.stringContaining('ENOENT')]);
     const help = await run(['node', 'import', '--help']);

@@ -10,3 +10,4 @@ export * from './rpc-client';
 export * from './notifications';
 export * from './jobs';
 export * from './nest';
+export * from './management';

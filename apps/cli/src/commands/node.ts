@@ -1,0 +1,85 @@
+import { type Command, Option } from 'commander';
+import type { ImportResult } from '@bm/enrollment';
+import { nodeTable, nodesTable } from '../output';
+import { type CliSession, collect, integer } from '../session';
+
+/** `bmctl node …`: nova baremetal-node-create/list/show/delete, plus bulk import. */
+export function nodeCommands(program: Command, session: CliSession): void {
+  const node = program.command('node').description('enrolled bare-metal nodes (nova baremetal-node-*)');
+  node.command('create')
+    .description('enroll one node')
+    .requiredOption('--mac <mac>', 'a MAC address of the node (repeat for several NICs)', collect)
+    .requiredOption('--cpus <n>', 'number of CPUs', integer)
+    .requiredOption('--memory-mb <n>', 'RAM in MiB', integer)
+    .requiredOption('--local-gb <n>', 'disk in GiB', integer)
+    .requiredOption('--pm-address <host[:port]>', 'BMC address (port 623 unless given)')
+    .option('--pm-user <user>', 'BMC user')
+    .option('--pm-password-file <file>', 'file holding the BMC password (- reads standard input); never a flag')
+    .option('--cpu-arch <arch>', 'CPU architecture, e.g. x86_64')
+    .option('--service-host <host>', 'compute host owning the node (default: [DEFAULT] host)')
+    .option('--terminal-port <port>', 'serial console port', integer)
+    .action(async (o: Record<string, unknown>, cmd: Command) => {
+      const s = session.for(cmd);
+      const password = o.pmPasswordFile ? (await s.env.readText(String(o.pmPasswordFile))).replace(/\r?\n$/, '') : undefined;
+      const input = {
+        macs: o.mac, cpus: o.cpus, memory_mb: o.memoryMb, local_gb: o.localGb, pm_address: o.pmAddress,
+        pm_user: o.pmUser, pm_password: password, cpu_arch: o.cpuArch, service_host: o.serviceHost,
+        terminal_port: o.terminalPort,
+      };
+      const created = await (await s.enrollment()).createNode(
+        Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)),
+      );
+      s.print(created, () => nodeTable(created));
+    });
+  node.command('list')
+    .description('list enrolled nodes')
+    .option('--host <host>', 'only nodes of this compute host')
+    .action(async (o: { host?: string }, cmd: Command) => {
+      const s = session.for(cmd);
+      const nodes = await (await s.enrollment()).listNodes({ serviceHost: o.host });
+      s.print(nodes, () => nodesTable(nodes));
+    });
+  node.command('show')
+    .description('show one node')
+    .argument('<node>', 'node id or UUID')
+    .action(async (ref: string, _o: unknown, cmd: Command) => {
+      const s = session.for(cmd);
+      const n = await (await s.enrollment()).getNode(ref);
+      s.print(n, () => nodeTable(n));
+    });
+  node.command('delete')
+    .description('delete a node (soft delete; its interfaces are removed)')
+    .argument('<node>', 'node id or UUID')
+    .action(async (ref: string, _o: unknown, cmd: Command) => {
+      const s = session.for(cmd);
+      const n = await (await s.enrollment()).deleteNode(ref);
+      s.print(n, () => `deleted node ${n.id} (${n.uuid})`);
+    });
+  node.command('import')
+    .description('enroll every node of a baremetal.csv (or JSON) file, all or nothing')
+    .argument('<file>', 'the file (- reads standard input)')
+    .option('--dry-run', 'validate everything, write nothing')
+    .addOption(new Option('--format <format>', 'file format (default: from the name or content)').choices(['csv', 'json']))
+    .option('--skip-enrolled', 'skip rows whose MAC is already enrolled instead of rejecting the file')
+    .action(async (file: string, o: { dryRun?: boolean; format?: 'csv' | 'json'; skipEnrolled?: boolean }, cmd: Command) => {
+      const s = session.for(cmd);
+      const text = await s.env.readText(file);
+      const r = await (await s.enrollment()).importNodes(text, {
+        source: file === '-' ? '(stdin)' : file, format: o.format, dryRun: o.dryRun, skipEnrolled: o.skipEnrolled,
+      });
+      s.print(r, () => importSummary(file, r));
+    });
+}
+
+function importSummary(file: string, r: ImportResult): string {
+  const lines: string[] = [];
+  if (r.nodes.length) lines.push(nodesTable(r.nodes));
+  for (const s of r.skipped) lines.push(`skipped ${s.where}: ${s.mac} is already enrolled on node ${s.node}`);
+  const n = r.nodes.length;
+  lines.push(
+    r.dryRun
+      ? `${file} is valid: ${n} node${n === 1 ? '' : 's'} would be enrolled (dry run: nothing was written)`
+      : `enrolled ${n} node${n === 1 ? '' : 's'} from ${file}${r.skipped.length ? `, skipped ${r.skipped.length}` : ''}`,
+  );
+  return lines.join('\n');
+}

@@ -1,0 +1,99 @@
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import type { DataSource } from 'typeorm';
+import { type BmConfig, loadConfig, redactUrl } from '@bm/config';
+import { openDataSource } from '@bm/db';
+import { EnrollmentService } from '@bm/enrollment';
+import { AmqpConnection, ConnectionLost } from '@bm/messaging';
+import type { Io } from './output';
+
+export interface CliEnv {
+  io: Io;
+  env: Record<string, string | undefined>;
+  /** Reads a file, or standard input for `-`. */
+  readText(path: string): Promise<string>;
+  /** The management API client; tests may pass their own. */
+  fetch?: typeof fetch;
+}
+
+interface Globals {
+  configFile?: string;
+  json?: boolean;
+}
+
+/**
+ * What one bmctl run opens, lazily and once: the configuration, the database, the broker.
+ * Commands reach it through `session.for(cmd)`; `close()` releases everything.
+ */
+export class CliSession {
+  private config?: BmConfig;
+  private ds?: DataSource;
+  private amqp?: AmqpConnection;
+  private globals: Globals = {};
+
+  constructor(readonly env: CliEnv) {}
+
+  /** Binds the session to the global options of the command being run. */
+  for(cmd: Command): this {
+    this.globals = cmd.optsWithGlobals() as Globals;
+    return this;
+  }
+
+  getConfig(): BmConfig {
+    if (!this.config) {
+      this.config = loadConfig({ configFile: this.globals.configFile, env: this.env.env });
+      for (const w of this.config.warnings) this.env.io.err(`warning: ${String(w)}`);
+    }
+    return this.config;
+  }
+
+  /** The configured database URL, when the configuration has been read (for error messages). */
+  get databaseUrl(): string | undefined {
+    return this.config?.baremetal.sql_connection;
+  }
+
+  async dataSource(): Promise<DataSource> {
+    this.ds ??= await openDataSource(this.getConfig().baremetal.sql_connection);
+    return this.ds;
+  }
+
+  async enrollment(): Promise<EnrollmentService> {
+    return new EnrollmentService(await this.dataSource(), this.getConfig().default.host);
+  }
+
+  /** The broker, failing fast (no reconnect loop) when it cannot be reached. */
+  async broker(): Promise<AmqpConnection> {
+    const url = this.getConfig().default.transport_url;
+    try {
+      this.amqp ??= await AmqpConnection.open({ url, initialMaxRetries: 0 });
+    } catch (e) {
+      const why = (e as { code?: string }).code ?? (e as Error).message;
+      throw new ConnectionLost(`cannot reach the message broker at ${redactUrl(url)} (${why})`);
+    }
+    return this.amqp;
+  }
+
+  print(data: unknown, human: () => string): void {
+    this.env.io.out(this.globals.json ? JSON.stringify(data, null, 2) : human());
+  }
+
+  async close(): Promise<void> {
+    await this.ds?.destroy();
+    await this.amqp?.close();
+  }
+}
+
+export function integer(value: string): number {
+  if (!/^[0-9]+$/.test(value)) throw new InvalidArgumentError('must be a non-negative integer');
+  return Number(value);
+}
+
+export function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!/^[0-9]*\.?[0-9]+$/.test(value) || !(n > 0)) throw new InvalidArgumentError('must be a positive number');
+  return n;
+}
+
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
