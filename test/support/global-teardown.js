@@ -1,0 +1,20 @@
+// After the integration/e2e runs: remove the exchanges and queues tests made on the machine's
+// RabbitMQ (their names are `<prefix>_<8 hex digits>`, see test/support/amqp.ts uniqueName),
+// so the broker an operator inspects holds only real ones.
+const TEST_NAME = /^[a-z.-]+_[0-9a-f]{8}($|[._])/;
+
+module.exports = async () => {
+  const base = process.env.TEST_RABBIT_MANAGEMENT_URL ?? 'http://127.0.0.1:15672';
+  const auth = 'Basic ' + Buffer.from('guest:guest').toString('base64');
+  const call = (path, method = 'GET') => fetch(`${base}${path}`, { method, headers: { authorization: auth } });
+  try {
+    for (const kind of ['queues', 'exchanges']) {
+      const items = await (await call(`/api/${kind}/%2F`)).json();
+      for (const { name } of items) {
+        if (TEST_NAME.test(name)) await call(`/api/${kind}/%2F/${encodeURIComponent(name)}`, 'DELETE');
+      }
+    }
+  } catch {
+    // No management API: nothing to tidy.
+  }
+};
