@@ -1,5 +1,5 @@
-// Three sizes of test (see README "Tests"): unit (no I/O), integration (real PostgreSQL /
-// RabbitMQ), e2e (the built bmctl binary against a real database).
+// Test sizes (see README "Tests"): unit (no I/O), integration (real PostgreSQL / RabbitMQ),
+// peer (real third-party programs: python3-oslo.messaging, …), e2e (the built binaries).
 const swc = [
   '@swc/jest',
   {
@@ -23,8 +23,9 @@ const base = {
 };
 module.exports = {
   projects: [
-    { ...base, displayName: 'unit', testMatch: ['**/*.spec.ts'], testPathIgnorePatterns: ['\\.int\\.spec\\.ts$', '\\.e2e\\.spec\\.ts$'] },
+    { ...base, displayName: 'unit', testMatch: ['**/*.spec.ts'], testPathIgnorePatterns: ['\\.int\\.spec\\.ts$', '\\.e2e\\.spec\\.ts$', '\\.peer\\.spec\\.ts$'] },
     { ...base, displayName: 'integration', testMatch: ['**/*.int.spec.ts'], globalSetup: '<rootDir>/test/support/global-setup.js', globalTeardown: '<rootDir>/test/support/global-teardown.js' },
+    { ...base, displayName: 'peer', testMatch: ['**/*.peer.spec.ts'], globalSetup: '<rootDir>/test/support/global-setup.js', globalTeardown: '<rootDir>/test/support/global-teardown.js' },
     { ...base, displayName: 'e2e', testMatch: ['**/*.e2e.spec.ts'], globalSetup: '<rootDir>/test/support/global-setup.js', globalTeardown: '<rootDir>/test/support/global-teardown.js' },
   ],
 };

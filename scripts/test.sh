@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README): everything a clean clone needs, then the checks, fastest first so
 # that a failure shows early: lint, type check, unit, integration (real PostgreSQL/RabbitMQ),
-# build, end to end (built binaries). Ends with one line "tests: N passed, N failed".
+# peer (real third-party programs), build, end to end (built binaries). Ends with one line "tests: N passed, N failed".
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -30,6 +30,7 @@ stage lint npx eslint .
 stage typecheck npx tsc -p tsconfig.json --noEmit
 stage unit jest_project unit
 stage integration jest_project integration --runInBand
+stage peer jest_project peer --runInBand
 stage build node scripts/build.js
 [ -z "$failed_stage" ] && stage e2e jest_project e2e --runInBand
 
