@@ -4,7 +4,8 @@
 #   2. create and migrate the lab's nova_bm database;
 #   3. enroll the sample hardware, deploy/baremetal.csv (re-runs skip nodes already enrolled);
 #   4. start every service (compute, scheduler, power, netboot, deploy-helper), wait until each
-#      reports healthy, show nodes and services; then stop them (or keep them: --keep).
+#      reports healthy, ask compute for its nodes over oslo RPC, show the message bus; then stop
+#      the services (or keep them: --keep).
 # Environment: DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/nova_bm_lab),
 # BM_CONFIG_FILE (a nova.conf), LAB_NODES (default deploy/baremetal.csv).
 set -euo pipefail
@@ -58,6 +59,13 @@ for app in compute scheduler power netboot deploy-helper; do
     status=1
   fi
 done
+
+if [ $status = 0 ]; then
+  echo "--- asking compute over RabbitMQ (oslo RPC) for its nodes: bmctl rpc call --topic compute --server $(hostname) get_available_nodes"
+  bmctl rpc call --topic compute --server "$(hostname)" --version 6.0 get_available_nodes || status=1
+  echo '--- the message bus (bmctl queues)'
+  bmctl queues || status=1
+fi
 
 if [ $keep = yes ] && [ $status = 0 ]; then
   echo '--- services running; Ctrl-C stops them'
