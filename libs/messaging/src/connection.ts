@@ -113,7 +113,16 @@ export class AmqpConnection extends EventEmitter {
    */
   async register(setup: Setup): Promise<() => void> {
     this.setups.add(setup);
-    if (this.current) await setup(this.current);
+    if (this.current) {
+      try {
+        await setup(this.current);
+      } catch (e) {
+        // e.g. a redeclaration with other flags (406): the caller hears of it, and it is not
+        // retried on every reconnect.
+        this.setups.delete(setup);
+        throw e;
+      }
+    }
     return () => this.setups.delete(setup);
   }
 

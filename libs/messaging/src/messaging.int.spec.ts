@@ -101,6 +101,16 @@ describe('messaging against the real RabbitMQ', () => {
     await expect(other2.assertQueue(fq, { durable: false })).rejects.toThrow(/PRECONDITION_FAILED/); // x-expires differs
   });
 
+  it('a server whose queue exists with other flags fails to start, clearly', async () => {
+    const clash = uniqueName('clash');
+    await ch.assertQueue(clash, { durable: true });
+    const bad = new RpcServer(serverConn, { target: { exchange, topic: clash }, endpoints: [] });
+    await expect(bad.start()).rejects.toThrow(/PRECONDITION_FAILED/);
+    // The connection is fine and keeps serving the others.
+    expect(await client().call({ topic, server: 'h1' }, 'ping', { arg: 0 }, { version: '6.0' })).toMatchObject({ pong: 0 });
+    await ch.deleteQueue(clash);
+  });
+
   it('call: server-directed and shared, result or null', async () => {
     const c = client();
     expect(await c.call({ topic, server: 'h2' }, 'ping', { arg: 'hi' }, { version: '6.0' })).toEqual({ pong: 'hi', server: 'h2' });
