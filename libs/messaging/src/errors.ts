@@ -83,7 +83,8 @@ export function toFailure(e: unknown): Failure {
     err instanceof RemoteError ? err.remote.module
       : MODULE_OF[cls] ?? (err instanceof NovaBmError ? NOVA_EXCEPTION : 'nova_bm');
   const kwargs: Record<string, unknown> = {};
-  if (err instanceof NovaBmError) {
+  // oslo's own exceptions carry no kwargs in Python: a client rebuilds them as cls(*args, **kwargs).
+  if (err instanceof NovaBmError && MODULE_OF[cls] === undefined) {
     for (const [k, v] of Object.entries(err)) if (!['name', 'kind', 'message', 'stack'].includes(k)) kwargs[k] = v;
   }
   return {
