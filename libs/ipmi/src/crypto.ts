@@ -1,0 +1,72 @@
+/**
+ * RMCP+ cipher suite 3 (IPMI 2.0 §13.28–13.33): RAKP-HMAC-SHA1 authentication, HMAC-SHA1-96
+ * integrity, AES-CBC-128 confidentiality.
+ */
+import { createCipheriv, createDecipheriv, createHmac, timingSafeEqual } from 'node:crypto';
+import { MalformedPacket } from './message';
+
+export const hmacSha1 = (key: Buffer, ...parts: Buffer[]): Buffer => {
+  const h = createHmac('sha1', key);
+  for (const p of parts) h.update(p);
+  return h.digest();
+};
+
+/** Kuid: the user's password, NUL-padded to 20 bytes (longer ones are refused). */
+export function kuid(password: string): Buffer {
+  const p = Buffer.from(password, 'utf8');
+  if (p.length > 20) throw new RangeError('an IPMI 2.0 password is at most 20 bytes');
+  return Buffer.concat([p, Buffer.alloc(20 - p.length)]);
+}
+
+export interface SessionKeys {
+  sik: Buffer;
+  /** Integrity key. */
+  k1: Buffer;
+  /** K2; its first 16 bytes are the AES key. */
+  k2: Buffer;
+}
+
+/** The fields both RAKP sides hash; SIDs are their 4 little-endian wire bytes. */
+export interface RakpFields {
+  sidm: Buffer;
+  sidc: Buffer;
+  rm: Buffer;
+  rc: Buffer;
+  guid: Buffer;
+  role: number;
+  user: Buffer;
+}
+
+const roleUser = (f: RakpFields) => Buffer.concat([Buffer.from([f.role, f.user.length]), f.user]);
+
+export const rakp2AuthCode = (k: Buffer, f: RakpFields) => hmacSha1(k, f.sidm, f.sidc, f.rm, f.rc, f.guid, roleUser(f));
+export const rakp3AuthCode = (k: Buffer, f: RakpFields) => hmacSha1(k, f.rc, f.sidm, roleUser(f));
+export const rakp4Icv = (sik: Buffer, f: RakpFields) => hmacSha1(sik, f.rm, f.sidc, f.guid).subarray(0, 12);
+
+/** SIK = HMAC(Kg, Rm ‖ Rc ‖ Role ‖ ULen ‖ UName), Kg = Kuid when the BMC key is null. */
+export function sessionKeys(kg: Buffer, f: RakpFields): SessionKeys {
+  const sik = hmacSha1(kg, f.rm, f.rc, roleUser(f));
+  return { sik, k1: hmacSha1(sik, Buffer.alloc(20, 1)), k2: hmacSha1(sik, Buffer.alloc(20, 2)) };
+}
+
+export function safeEqual(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** IV ‖ AES-128-CBC(msg ‖ 01 02 … N ‖ N), N making the plaintext a multiple of 16 (Table 13-20). */
+export function encryptPayload(k2: Buffer, iv: Buffer, msg: Buffer): Buffer {
+  const n = (16 - ((msg.length + 1) % 16)) % 16;
+  const pad = Buffer.from(Array.from({ length: n }, (_, i) => i + 1));
+  const c = createCipheriv('aes-128-cbc', k2.subarray(0, 16), iv).setAutoPadding(false);
+  return Buffer.concat([iv, c.update(Buffer.concat([msg, pad, Buffer.from([n])])), c.final()]);
+}
+
+export function decryptPayload(k2: Buffer, payload: Buffer): Buffer {
+  if (payload.length < 32 || payload.length % 16 !== 0) throw new MalformedPacket(`encrypted payload of ${payload.length} bytes`);
+  const d = createDecipheriv('aes-128-cbc', k2.subarray(0, 16), payload.subarray(0, 16)).setAutoPadding(false);
+  const plain = Buffer.concat([d.update(payload.subarray(16)), d.final()]);
+  const n = plain[plain.length - 1];
+  if (n > 15 || n + 1 > plain.length) throw new MalformedPacket('bad confidentiality pad length');
+  for (let i = 0; i < n; i++) if (plain[plain.length - 1 - n + i] !== i + 1) throw new MalformedPacket('bad confidentiality pad');
+  return plain.subarray(0, plain.length - 1 - n);
+}
