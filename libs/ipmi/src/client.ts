@@ -1,0 +1,380 @@
+/**
+ * A native, asynchronous IPMI 2.0 (RMCP+, cipher suite 3) client: one UDP socket for every BMC,
+ * one session per BMC kept and reused, one command in flight per BMC (with an optional minimum
+ * interval), retransmission with backoff, and a deadline on every operation. A dead BMC costs
+ * its callers their deadline and nobody else anything.
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { randomBytes } from 'node:crypto';
+import { type SessionKeys, kuid, rakp2AuthCode, rakp3AuthCode, rakp4Icv, safeEqual, sessionKeys } from './crypto';
+import {
+  type BootDevice, type BootFlags, type ChassisStatus, Cmd, type DeviceId, GET_BOOT_FLAGS_REQUEST, NetFn, POWER_ACTION,
+  type PowerAction, Privilege, encodeSetBootFlags, parseChassisStatus, parseDeviceId, parseGetBootFlags, supportsIpmi20,
+} from './commands';
+import { BmcAuthenticationFailed, BmcCommandFailed, BmcSessionRefused, BmcUnreachable, IpmiError } from './errors';
+import { type IpmiResponse, decodeResponse, encodeRequest } from './message';
+import { type Packet, PayloadType, type V20Packet, decodePacket, encodeV15, encodeV20, openV20 } from './packet';
+import {
+  SUITE_3, decodeOpenSessionResponse, decodeRakp2, decodeRakp4, encodeOpenSessionRequest, encodeRakp1, encodeRakp3,
+} from './rakp';
+
+export interface BmcCredentials {
+  host: string;
+  port?: number;
+  user: string;
+  password: string;
+}
+
+/** What the client needs of a UDP socket (a real dgram socket, or a test double). */
+export interface DatagramSocket {
+  send(msg: Buffer, port: number, address: string): void;
+  on(event: 'message', listener: (msg: Buffer, rinfo: { address: string; port: number }) => void): unknown;
+  close(): void;
+}
+
+export interface IpmiClientOptions {
+  socket?: DatagramSocket;
+  /** Source of randomness (session ids, RAKP nonces, AES IVs); tests inject recorded values. */
+  random?: (n: number) => Buffer;
+  /** Default deadline of one operation, including session setup (ms). */
+  deadlineMs?: number;
+  /** First retransmission timeout (ms); doubles on each retry up to maxRetryMs. */
+  retryMs?: number;
+  maxRetryMs?: number;
+  /** Minimum time between two commands to the same BMC (ms). */
+  minIntervalMs?: number;
+  /** A session unused for this long is re-established before the next command (ms). */
+  sessionIdleMs?: number;
+}
+
+interface Session {
+  sidm: Buffer;
+  sidc: number;
+  keys: SessionKeys;
+  seq: number;
+  rqSeq: number;
+  lastUsed: number;
+  deviceId?: DeviceId;
+}
+
+type Match<T> = (p: Packet) => T | undefined;
+
+interface Waiter {
+  match: Match<unknown>;
+  resolve(v: unknown): void;
+}
+
+const ROLE_ADMIN_NAME_ONLY = 0x10 | Privilege.ADMINISTRATOR;
+
+/** One BMC: its session, its queue and the exchange waiting for an answer. */
+class BmcLink {
+  readonly key: string;
+  session?: Session;
+  waiter?: Waiter;
+  private tail: Promise<unknown> = Promise.resolve();
+  private lastSent = 0;
+
+  constructor(
+    readonly creds: Required<BmcCredentials>,
+    private readonly client: IpmiClient,
+  ) {
+    this.key = `${creds.host}:${creds.port}`;
+  }
+
+  /** Runs `op` when every earlier operation on this BMC has finished. */
+  enqueue<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(op, op);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  onPacket(p: Packet): void {
+    const w = this.waiter;
+    if (!w) return;
+    const v = w.match(p);
+    if (v !== undefined) {
+      this.waiter = undefined;
+      w.resolve(v);
+    }
+  }
+
+  /**
+   * Sends `build(attempt)` and waits for a packet `match` accepts, retransmitting with backoff
+   * until `deadline`; then BmcUnreachable.
+   */
+  async exchange<T>(what: string, build: (attempt: number) => Buffer, match: Match<T>, deadline: number): Promise<T> {
+    const o = this.client.options;
+    const gap = this.lastSent + o.minIntervalMs - Date.now();
+    if (gap > 0) await sleep(Math.min(gap, Math.max(0, deadline - Date.now())));
+    let timer: NodeJS.Timeout | undefined;
+    const answered = new Promise<T>((resolve) => {
+      this.waiter = { match, resolve: resolve as (v: unknown) => void };
+    });
+    try {
+      for (let attempt = 0, wait = o.retryMs; ; attempt++, wait = Math.min(wait * 2, o.maxRetryMs)) {
+        const left = deadline - Date.now();
+        if (left <= 0) throw new BmcUnreachable(this.key, `no answer to ${what} within the deadline (${attempt} attempts)`);
+        this.client.send(build(attempt), this.creds);
+        this.lastSent = Date.now();
+        const tick = new Promise<'retry'>((r) => (timer = setTimeout(() => r('retry'), Math.min(wait, left))));
+        const r = await Promise.race([answered, tick]);
+        clearTimeout(timer);
+        if (r !== 'retry') return r as T;
+      }
+    } finally {
+      clearTimeout(timer);
+      this.waiter = undefined;
+    }
+  }
+}
+
+export class IpmiClient {
+  readonly options: Required<Omit<IpmiClientOptions, 'socket' | 'random'>>;
+  private readonly socket: DatagramSocket;
+  private readonly ownSocket: boolean;
+  private readonly random: (n: number) => Buffer;
+  private readonly links = new Map<string, BmcLink>();
+  /** Datagrams that did not parse, or came from an unknown peer (for diagnostics). */
+  dropped = 0;
+
+  constructor(opts: IpmiClientOptions = {}) {
+    this.options = {
+      deadlineMs: opts.deadlineMs ?? 5000,
+      retryMs: opts.retryMs ?? 250,
+      maxRetryMs: opts.maxRetryMs ?? 2000,
+      minIntervalMs: opts.minIntervalMs ?? 0,
+      sessionIdleMs: opts.sessionIdleMs ?? 30_000,
+    };
+    this.random = opts.random ?? randomBytes;
+    this.ownSocket = !opts.socket;
+    this.socket = opts.socket ?? IpmiClient.openSocket();
+    this.socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
+  }
+
+  private static openSocket(): Socket {
+    const s = createSocket('udp4');
+    s.bind(0);
+    s.unref();
+    return s;
+  }
+
+  send(buf: Buffer, c: Required<BmcCredentials>): void {
+    this.socket.send(buf, c.port, c.host);
+  }
+
+  private onDatagram(msg: Buffer, rinfo: { address: string; port: number }): void {
+    const link = this.links.get(`${rinfo.address}:${rinfo.port}`);
+    let p: Packet;
+    try {
+      if (!link) throw new Error('unknown peer');
+      p = decodePacket(msg);
+    } catch {
+      this.dropped++;
+      return;
+    }
+    link.onPacket(p);
+  }
+
+  private link(c: BmcCredentials): BmcLink {
+    const creds = { ...c, port: c.port ?? 623 };
+    const key = `${creds.host}:${creds.port}`;
+    let l = this.links.get(key);
+    if (!l || l.creds.user !== creds.user || l.creds.password !== creds.password) {
+      l = new BmcLink(creds, this);
+      this.links.set(key, l);
+    }
+    return l;
+  }
+
+  // --- operations ---------------------------------------------------------------------------
+
+  async powerStatus(bmc: BmcCredentials, deadlineMs?: number): Promise<ChassisStatus> {
+    return parseChassisStatus(await this.command(bmc, 'Get Chassis Status', NetFn.CHASSIS, Cmd.GET_CHASSIS_STATUS, Buffer.alloc(0), deadlineMs));
+  }
+
+  async power(bmc: BmcCredentials, action: PowerAction, deadlineMs?: number): Promise<void> {
+    await this.command(bmc, `Chassis Control (${action})`, NetFn.CHASSIS, Cmd.CHASSIS_CONTROL, Buffer.from([POWER_ACTION[action]]), deadlineMs);
+  }
+
+  async setBootDevice(bmc: BmcCredentials, device: BootDevice, o: { persistent?: boolean; efi?: boolean } = {}, deadlineMs?: number): Promise<void> {
+    const data = encodeSetBootFlags({ device, persistent: o.persistent ?? false, efi: o.efi ?? false });
+    await this.command(bmc, `Set System Boot Options (${device})`, NetFn.CHASSIS, Cmd.SET_SYSTEM_BOOT_OPTIONS, data, deadlineMs);
+  }
+
+  async getBootDevice(bmc: BmcCredentials, deadlineMs?: number): Promise<BootFlags> {
+    return parseGetBootFlags(await this.command(bmc, 'Get System Boot Options', NetFn.CHASSIS, Cmd.GET_SYSTEM_BOOT_OPTIONS, GET_BOOT_FLAGS_REQUEST, deadlineMs));
+  }
+
+  async deviceId(bmc: BmcCredentials, deadlineMs?: number): Promise<DeviceId> {
+    return parseDeviceId(await this.command(bmc, 'Get Device ID', NetFn.APP, Cmd.GET_DEVICE_ID, Buffer.alloc(0), deadlineMs));
+  }
+
+  /** Any command inside a session; resolves with the response data (completion code 0). */
+  command(bmc: BmcCredentials, what: string, netFn: number, cmd: number, data: Buffer, deadlineMs = this.options.deadlineMs): Promise<Buffer> {
+    const link = this.link(bmc);
+    const deadline = Date.now() + deadlineMs;
+    return link.enqueue(async () => {
+      const fresh = !link.session || Date.now() - link.session.lastUsed > this.options.sessionIdleMs;
+      if (fresh) await this.login(link, deadline);
+      try {
+        return await this.inSession(link, what, netFn, cmd, data, deadline);
+      } catch (e) {
+        // A held session the BMC forgot (restart, timeout) looks like silence: log in again once.
+        if (fresh || !(e instanceof BmcUnreachable) || Date.now() >= deadline) throw e;
+        link.session = undefined;
+        await this.login(link, deadline);
+        return this.inSession(link, what, netFn, cmd, data, deadline);
+      }
+    });
+  }
+
+  /** Closes the session with this BMC, if one is held. */
+  closeSession(bmc: BmcCredentials, deadlineMs = 1000): Promise<void> {
+    const link = this.link(bmc);
+    return link.enqueue(async () => {
+      const s = link.session;
+      if (!s) return;
+      const sidc = Buffer.alloc(4);
+      sidc.writeUInt32LE(s.sidc);
+      try {
+        await this.inSession(link, 'Close Session', NetFn.APP, Cmd.CLOSE_SESSION, sidc, Date.now() + deadlineMs);
+      } catch {
+        // the BMC times idle sessions out anyway
+      } finally {
+        link.session = undefined;
+      }
+    });
+  }
+
+  /** Closes every session, then the socket (if the client opened it). */
+  async close(): Promise<void> {
+    await Promise.all([...this.links.values()].filter((l) => l.session).map((l) => this.closeSession(l.creds)));
+    if (this.ownSocket) this.socket.close();
+  }
+
+  /** Whether a session with this BMC is held now. */
+  hasSession(bmc: BmcCredentials): boolean {
+    return this.links.get(`${bmc.host}:${bmc.port ?? 623}`)?.session !== undefined;
+  }
+
+  // --- session setup (§13.17–13.31) ---------------------------------------------------------
+
+  private async login(link: BmcLink, deadline: number): Promise<void> {
+    link.session = undefined;
+    const bmc = link.key;
+    const { user, password } = link.creds;
+    const userBytes = Buffer.from(user, 'utf8');
+    if (userBytes.length > 16) throw new BmcAuthenticationFailed(bmc, 'user names are at most 16 bytes');
+    let kuidKey: Buffer;
+    try {
+      kuidKey = kuid(password);
+    } catch {
+      throw new BmcAuthenticationFailed(bmc, 'IPMI 2.0 passwords are at most 20 bytes');
+    }
+
+    // 1. Get Channel Authentication Capabilities (IPMI 1.5 framing, no session).
+    const capReq = encodeV15(encodeRequest({ netFn: NetFn.APP, cmd: Cmd.GET_CHANNEL_AUTH_CAPABILITIES, rqSeq: 0, data: Buffer.from([0x8e, Privilege.ADMINISTRATOR]) }));
+    const cap = await link.exchange('Get Channel Authentication Capabilities', () => capReq, (p) => {
+      if (p.kind !== 'v1.5') return undefined;
+      const r = safeDecodeResponse(p.message);
+      return r && r.cmd === Cmd.GET_CHANNEL_AUTH_CAPABILITIES ? r : undefined;
+    }, deadline);
+    if (cap.cc !== 0) throw new BmcCommandFailed(bmc, 'Get Channel Authentication Capabilities', cap.cc);
+    if (!supportsIpmi20(cap.data)) throw new BmcSessionRefused(bmc, 'login', undefined, 'the BMC does not offer IPMI 2.0 (RMCP+)');
+
+    // 2. Open Session: cipher suite 3 only; the BMC's choice is verified, never downgraded.
+    const sidm = this.sessionId();
+    const osReq = encodeV20({ payloadType: PayloadType.OPEN_SESSION_REQUEST, sessionId: 0, seq: 0, payload: encodeOpenSessionRequest({ tag: 2, maxPriv: 0, sidm, algorithms: SUITE_3 }) });
+    const os = await link.exchange('Open Session', () => osReq, setupPayload(PayloadType.OPEN_SESSION_RESPONSE, 2, decodeOpenSessionResponse), deadline);
+    if (os.status !== 0) throw new BmcSessionRefused(bmc, 'Open Session', os.status);
+    const a = os.algorithms!;
+    if (a.auth !== SUITE_3.auth || a.integrity !== SUITE_3.integrity || a.conf !== SUITE_3.conf) {
+      throw new BmcSessionRefused(bmc, 'Open Session', undefined, `the BMC chose algorithms ${a.auth}/${a.integrity}/${a.conf}, not cipher suite 3 (1/1/1)`);
+    }
+    if (!os.sidm.equals(sidm)) throw new BmcSessionRefused(bmc, 'Open Session', undefined, 'the answer names another session');
+
+    // 3–4. RAKP1 → RAKP2: the BMC proves it knows the password.
+    const rm = this.random(16);
+    const r1 = encodeV20({ payloadType: PayloadType.RAKP1, sessionId: 0, seq: 0, payload: encodeRakp1({ tag: 3, sidc: os.sidc, rm, role: ROLE_ADMIN_NAME_ONLY, user: userBytes }) });
+    const r2 = await link.exchange('RAKP 1', () => r1, setupPayload(PayloadType.RAKP2, 3, decodeRakp2), deadline);
+    if (r2.status === 0x0d || r2.status === 0x09 || r2.status === 0x0a) throw new BmcAuthenticationFailed(bmc, `user '${user}' refused: ${RAKP_AUTH_REASON[r2.status]}`);
+    if (r2.status !== 0) throw new BmcSessionRefused(bmc, 'RAKP 2', r2.status);
+    const fields = { sidm, sidc: os.sidc, rm, rc: r2.rc, guid: r2.guid, role: ROLE_ADMIN_NAME_ONLY, user: userBytes };
+    if (!safeEqual(rakp2AuthCode(kuidKey, fields), r2.authCode)) throw new BmcAuthenticationFailed(bmc, `wrong password for user '${user}'`);
+    const keys = sessionKeys(kuidKey, fields);
+
+    // 5–6. RAKP3 → RAKP4: we prove it; the BMC's integrity check value proves the keys.
+    const r3 = encodeV20({ payloadType: PayloadType.RAKP3, sessionId: 0, seq: 0, payload: encodeRakp3({ tag: 4, status: 0, sidc: os.sidc, authCode: rakp3AuthCode(kuidKey, fields) }) });
+    const r4 = await link.exchange('RAKP 3', () => r3, setupPayload(PayloadType.RAKP4, 4, decodeRakp4), deadline);
+    if (r4.status !== 0) throw new BmcSessionRefused(bmc, 'RAKP 4', r4.status);
+    if (!safeEqual(rakp4Icv(keys.sik, fields), r4.icv)) throw new BmcSessionRefused(bmc, 'RAKP 4', undefined, 'integrity check value mismatch');
+
+    link.session = { sidm, sidc: os.sidc.readUInt32LE(0), keys, seq: 0, rqSeq: 0, lastUsed: Date.now() };
+    // 7. Administrator privilege for the session, and who the BMC is.
+    await this.inSession(link, 'Set Session Privilege Level', NetFn.APP, Cmd.SET_SESSION_PRIVILEGE, Buffer.from([Privilege.ADMINISTRATOR]), deadline);
+    link.session.deviceId = parseDeviceId(await this.inSession(link, 'Get Device ID', NetFn.APP, Cmd.GET_DEVICE_ID, Buffer.alloc(0), deadline));
+  }
+
+  /** One request/response inside the established session; each transmission gets a new seq. */
+  private async inSession(link: BmcLink, what: string, netFn: number, cmd: number, data: Buffer, deadline: number): Promise<Buffer> {
+    const s = link.session;
+    if (!s) throw new IpmiError(link.key, 'no session');
+    s.rqSeq = (s.rqSeq + 1) & 0x3f;
+    const rqSeq = s.rqSeq;
+    const msg = encodeRequest({ netFn, cmd, rqSeq, data });
+    const sidm = s.sidm.readUInt32LE(0);
+    const r = await link.exchange(what, () => {
+      s.seq = (s.seq + 1) >>> 0 || 1;
+      return encodeV20({ payloadType: PayloadType.IPMI, sessionId: s.sidc, seq: s.seq, payload: msg, keys: s.keys, iv: this.random(16) });
+    }, (p) => {
+      if (p.kind !== 'v2.0' || p.payloadType !== PayloadType.IPMI || p.sessionId !== sidm) return undefined;
+      let resp: IpmiResponse | undefined;
+      try {
+        resp = safeDecodeResponse(openV20(p as V20Packet, s.keys));
+      } catch {
+        return undefined; // forged or corrupted: ignore, keep waiting
+      }
+      return resp && resp.netFn === netFn + 1 && resp.cmd === cmd && resp.rqSeq === rqSeq ? resp : undefined;
+    }, deadline);
+    s.lastUsed = Date.now();
+    if (r.cc !== 0) throw new BmcCommandFailed(link.key, what, r.cc);
+    return r.data;
+  }
+
+  private sessionId(): Buffer {
+    for (;;) {
+      const b = this.random(4);
+      if (b.readUInt32LE(0) !== 0) return b;
+    }
+  }
+}
+
+const RAKP_AUTH_REASON: Record<number, string> = {
+  0x09: 'invalid role',
+  0x0a: 'role or privilege level not permitted',
+  0x0d: 'unknown user name',
+};
+
+function safeDecodeResponse(b: Buffer): IpmiResponse | undefined {
+  try {
+    return decodeResponse(b);
+  } catch {
+    return undefined;
+  }
+}
+
+function setupPayload<T extends { tag: number }>(type: number, tag: number, decode: (b: Buffer) => T): Match<T> {
+  return (p) => {
+    if (p.kind !== 'v2.0' || p.payloadType !== type) return undefined;
+    try {
+      const r = decode(p.payload);
+      return r.tag === tag ? r : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
