@@ -5,3 +5,5 @@ export * from './rakp';
 export * from './commands';
 export * from './errors';
 export * from './client';
+export * from './machine';
+export * from './bmc';

@@ -1,0 +1,286 @@
+/**
+ * A virtual BMC: the server side of the same codec. IPMI 2.0 / RMCP+ only, cipher suite 3 only
+ * (never suite 0: a BMC that authenticates nothing is not offered), the chassis and app commands
+ * a provisioning system uses. `ipmitool -I lanplus` drives it as it drives real hardware.
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { randomBytes } from 'node:crypto';
+import { type SessionKeys, kuid, rakp2AuthCode, rakp3AuthCode, rakp4Icv, safeEqual, sessionKeys, type RakpFields } from './crypto';
+import {
+  CHANNEL_AUTH_CAPABILITIES_V20, ChassisControl, Cmd, type DeviceId, NetFn, type PowerAction, Privilege, decodeBootFlags,
+  encodeChassisStatus, encodeDeviceId, encodeGetBootFlagsResponse,
+} from './commands';
+import type { BmcMachine } from './machine';
+import { type IpmiRequest, decodeRequest, encodeResponse } from './message';
+import { type Packet, PayloadType, type V20Packet, decodePacket, encodeV15, encodeV20, openV20 } from './packet';
+import {
+  SUITE_3, decodeOpenSessionRequest, decodeRakp1, decodeRakp3, encodeOpenSessionResponse, encodeRakp2, encodeRakp4,
+} from './rakp';
+
+export interface VirtualBmcOptions {
+  port: number;
+  address?: string;
+  /** user name → password. */
+  users: Record<string, string>;
+  machine: BmcMachine;
+  guid?: Buffer;
+  deviceId?: DeviceId;
+  /** An idle session is forgotten after this long (ms). */
+  sessionTimeoutMs?: number;
+  maxSessions?: number;
+  random?: (n: number) => Buffer;
+}
+
+interface BmcSession {
+  sidm: Buffer;
+  sidc: Buffer;
+  state: 'opened' | 'rakp2-sent' | 'active';
+  openResponse: Buffer;
+  fields?: RakpFields;
+  userKey?: Buffer;
+  keys?: SessionKeys;
+  privilege: number;
+  outSeq: number;
+  highestIn: number;
+  lastSeen: number;
+}
+
+const CIPHER_SUITE_3_RECORD = Buffer.from([0xc0, 0x03, 0x01, 0x41, 0x81]);
+const BOOT_PARAM_NOT_SUPPORTED = 0x80;
+
+export class VirtualBmc {
+  private socket?: Socket;
+  private readonly sessions = new Map<number, BmcSession>(); // by SIDc
+  private readonly random: (n: number) => Buffer;
+  private readonly guid: Buffer;
+  private readonly deviceIdBytes: Buffer;
+  private sweeper?: NodeJS.Timeout;
+  /** Datagrams that were malformed, forged or for no session. */
+  dropped = 0;
+
+  constructor(readonly options: VirtualBmcOptions) {
+    this.random = options.random ?? randomBytes;
+    this.guid = options.guid ?? this.random(16);
+    this.deviceIdBytes = encodeDeviceId(options.deviceId ?? { deviceId: 0x20, deviceRevision: 1, firmware: '1.00', ipmiVersion: '2.0', manufacturerId: 0, productId: 0x6e62 });
+  }
+
+  get port(): number {
+    return this.options.port;
+  }
+
+  async start(): Promise<void> {
+    const s = createSocket('udp4');
+    s.on('message', (msg, rinfo) => void this.onDatagram(msg, rinfo.address, rinfo.port));
+    s.on('error', () => undefined);
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.bind(this.options.port, this.options.address ?? '127.0.0.1', () => {
+        s.off('error', reject);
+        resolve();
+      });
+    });
+    this.options.port = s.address().port;
+    this.socket = s;
+    this.sweeper = setInterval(() => this.sweep(), 5000).unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.sweeper);
+    const s = this.socket;
+    this.socket = undefined;
+    this.sessions.clear();
+    if (s) await new Promise<void>((r) => s.close(() => r()));
+  }
+
+  /** Number of sessions held (opened or active). */
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  private async onDatagram(msg: Buffer, address: string, port: number): Promise<void> {
+    let reply: Buffer | undefined;
+    try {
+      reply = await this.handle(decodePacket(msg));
+    } catch {
+      reply = undefined;
+    }
+    if (reply) this.socket?.send(reply, port, address);
+    else this.dropped++;
+  }
+
+  private async handle(p: Packet): Promise<Buffer | undefined> {
+    if (p.kind === 'v1.5') return encodeV15(this.preSession(decodeRequest(p.message)));
+    if (p.payloadType === PayloadType.IPMI && p.sessionId === 0 && !p.authenticated) {
+      // Sessionless RMCP+ request (ipmitool asks Get Channel Cipher Suites this way).
+      return encodeV20({ payloadType: PayloadType.IPMI, sessionId: 0, seq: 0, payload: this.preSession(decodeRequest(p.payload)) });
+    }
+    switch (p.payloadType) {
+      case PayloadType.OPEN_SESSION_REQUEST:
+        return this.openSession(p.payload);
+      case PayloadType.RAKP1:
+        return this.rakp1(p.payload);
+      case PayloadType.RAKP3:
+        return this.rakp3(p.payload);
+      case PayloadType.IPMI:
+        return this.inSession(p);
+      default:
+        return undefined;
+    }
+  }
+
+  // --- before a session ---------------------------------------------------------------------
+
+  /** The commands a console may send before it has a session; returns the response message. */
+  private preSession(req: IpmiRequest): Buffer {
+    const respond = (cc: number, data = Buffer.alloc(0)) => encodeResponse({ netFn: req.netFn + 1, cmd: req.cmd, rqSeq: req.rqSeq, cc, data });
+    if (req.netFn !== NetFn.APP) return respond(0xc1);
+    if (req.cmd === Cmd.GET_CHANNEL_AUTH_CAPABILITIES) return respond(0, CHANNEL_AUTH_CAPABILITIES_V20);
+    if (req.cmd === Cmd.GET_CHANNEL_CIPHER_SUITES) {
+      // data: channel, payload type, list index (bit 7: by cipher suite); 16 record bytes per index.
+      const index = (req.data[2] ?? 0) & 0x3f;
+      return respond(0, Buffer.concat([Buffer.from([0x01]), CIPHER_SUITE_3_RECORD.subarray(index * 16, index * 16 + 16)]));
+    }
+    return respond(0xc1);
+  }
+
+  private openSession(payload: Buffer): Buffer {
+    const req = decodeOpenSessionRequest(payload);
+    const fail = (status: number) =>
+      encodeV20({ payloadType: PayloadType.OPEN_SESSION_RESPONSE, sessionId: 0, seq: 0, payload: encodeOpenSessionResponse({ tag: req.tag, status, maxPriv: 0, sidm: req.sidm, sidc: Buffer.alloc(4) }) });
+    // A retransmitted request gets the same answer, not a second session.
+    for (const s of this.sessions.values()) if (s.state === 'opened' && s.sidm.equals(req.sidm)) return s.openResponse;
+    const a = req.algorithms;
+    if (a.auth !== SUITE_3.auth) return fail(0x04);
+    if (a.integrity !== SUITE_3.integrity) return fail(0x05);
+    if (a.conf !== SUITE_3.conf) return fail(0x10);
+    if (this.sessions.size >= (this.options.maxSessions ?? 32)) return fail(0x01);
+    let sidc: Buffer;
+    do sidc = this.random(4);
+    while (sidc.readUInt32LE(0) === 0 || this.sessions.has(sidc.readUInt32LE(0)));
+    const maxPriv = req.maxPriv === 0 ? Privilege.ADMINISTRATOR : Math.min(req.maxPriv, Privilege.ADMINISTRATOR);
+    const openResponse = encodeV20({ payloadType: PayloadType.OPEN_SESSION_RESPONSE, sessionId: 0, seq: 0, payload: encodeOpenSessionResponse({ tag: req.tag, status: 0, maxPriv, sidm: req.sidm, sidc, algorithms: SUITE_3 }) });
+    this.sessions.set(sidc.readUInt32LE(0), {
+      sidm: req.sidm, sidc, state: 'opened', openResponse, privilege: Privilege.USER, outSeq: 0, highestIn: 0, lastSeen: Date.now(),
+    });
+    return openResponse;
+  }
+
+  private rakp1(payload: Buffer): Buffer | undefined {
+    const r = decodeRakp1(payload);
+    const s = this.sessions.get(r.sidc.readUInt32LE(0));
+    if (!s) return undefined;
+    const reply = (status: number, rest: { rc?: Buffer; guid?: Buffer; authCode?: Buffer } = {}) =>
+      encodeV20({ payloadType: PayloadType.RAKP2, sessionId: 0, seq: 0, payload: encodeRakp2({ tag: r.tag, status, sidm: s.sidm, rc: rest.rc ?? Buffer.alloc(0), guid: rest.guid ?? Buffer.alloc(0), authCode: rest.authCode ?? Buffer.alloc(0) }) });
+    const name = r.user.toString('utf8');
+    const password = Object.hasOwn(this.options.users, name) ? this.options.users[name] : undefined;
+    if (password === undefined) {
+      this.sessions.delete(s.sidc.readUInt32LE(0));
+      return reply(0x0d);
+    }
+    if ((r.role & 0x0f) > Privilege.ADMINISTRATOR) {
+      this.sessions.delete(s.sidc.readUInt32LE(0));
+      return reply(0x09);
+    }
+    const userKey = kuid(password);
+    const fields: RakpFields = { sidm: s.sidm, sidc: s.sidc, rm: r.rm, rc: this.random(16), guid: this.guid, role: r.role, user: r.user };
+    Object.assign(s, { fields, userKey, state: 'rakp2-sent', privilege: (r.role & 0x0f) || Privilege.ADMINISTRATOR, lastSeen: Date.now() });
+    return reply(0, { rc: fields.rc, guid: fields.guid, authCode: rakp2AuthCode(userKey, fields) });
+  }
+
+  private rakp3(payload: Buffer): Buffer | undefined {
+    const r = decodeRakp3(payload);
+    const id = r.sidc.readUInt32LE(0);
+    const s = this.sessions.get(id);
+    if (!s || !s.fields || !s.userKey) return undefined;
+    const reply = (status: number, icv: Buffer = Buffer.alloc(0)) =>
+      encodeV20({ payloadType: PayloadType.RAKP4, sessionId: 0, seq: 0, payload: encodeRakp4({ tag: r.tag, status, sidm: s.sidm, icv }) });
+    if (r.status !== 0) {
+      this.sessions.delete(id);
+      return undefined;
+    }
+    if (!safeEqual(rakp3AuthCode(s.userKey, s.fields), r.authCode)) {
+      this.sessions.delete(id);
+      return reply(0x0f);
+    }
+    s.keys = sessionKeys(s.userKey, s.fields);
+    s.state = 'active';
+    s.lastSeen = Date.now();
+    return reply(0, rakp4Icv(s.keys.sik, s.fields));
+  }
+
+  // --- inside a session ---------------------------------------------------------------------
+
+  private async inSession(p: V20Packet): Promise<Buffer | undefined> {
+    const s = this.sessions.get(p.sessionId);
+    if (!s || s.state !== 'active' || !s.keys) return undefined;
+    const req = decodeRequest(openV20(p, s.keys)); // throws on a bad AuthCode: dropped
+    // Replay protection: a sliding window of 16 (§6.12.13), seqs are per direction.
+    if (p.seq === 0 || p.seq + 16 <= s.highestIn) return undefined;
+    s.highestIn = Math.max(s.highestIn, p.seq);
+    s.lastSeen = Date.now();
+    const { cc, data } = await this.dispatch(s, req);
+    s.outSeq = (s.outSeq + 1) >>> 0 || 1;
+    const reply = encodeV20({
+      payloadType: PayloadType.IPMI, sessionId: s.sidm.readUInt32LE(0), seq: s.outSeq,
+      payload: encodeResponse({ netFn: req.netFn + 1, cmd: req.cmd, rqSeq: req.rqSeq, cc, data: data ?? Buffer.alloc(0) }), keys: s.keys, iv: this.random(16),
+    });
+    if (req.netFn === NetFn.APP && req.cmd === Cmd.CLOSE_SESSION && cc === 0) this.sessions.delete(req.data.readUInt32LE(0));
+    return reply;
+  }
+
+  private async dispatch(s: BmcSession, req: IpmiRequest): Promise<{ cc: number; data?: Buffer }> {
+    const m = this.options.machine;
+    const key = `${req.netFn}:${req.cmd}`;
+    switch (key) {
+      case `${NetFn.APP}:${Cmd.GET_DEVICE_ID}`:
+        return { cc: 0, data: this.deviceIdBytes };
+      case `${NetFn.APP}:${Cmd.GET_CHANNEL_AUTH_CAPABILITIES}`:
+        return { cc: 0, data: CHANNEL_AUTH_CAPABILITIES_V20 };
+      case `${NetFn.APP}:${Cmd.SET_SESSION_PRIVILEGE}`: {
+        const want = req.data[0] ?? 0;
+        if (want > Privilege.ADMINISTRATOR || want > s.privilege) return { cc: 0x81 }; // requested level not available
+        return { cc: 0, data: Buffer.from([want === 0 ? s.privilege : want]) };
+      }
+      case `${NetFn.APP}:${Cmd.CLOSE_SESSION}`:
+        if (req.data.length < 4) return { cc: 0xc7 };
+        return this.sessions.has(req.data.readUInt32LE(0)) ? { cc: 0 } : { cc: 0x87 }; // invalid session id
+      case `${NetFn.CHASSIS}:${Cmd.GET_CHASSIS_STATUS}`:
+        return { cc: 0, data: encodeChassisStatus(await m.isPoweredOn()) };
+      case `${NetFn.CHASSIS}:${Cmd.CHASSIS_CONTROL}`: {
+        const action = CONTROL_ACTIONS[(req.data[0] ?? 0xff) & 0x0f];
+        if (req.data.length < 1 || !action) return { cc: 0xcc };
+        await m.power(action);
+        return { cc: 0 };
+      }
+      case `${NetFn.CHASSIS}:${Cmd.SET_SYSTEM_BOOT_OPTIONS}`: {
+        const param = (req.data[0] ?? 0xff) & 0x7f;
+        if (param === 0 || param === 3 || param === 4) return { cc: 0 }; // set-in-progress, valid-bit clearing, acknowledge
+        if (param !== 5) return { cc: BOOT_PARAM_NOT_SUPPORTED };
+        if (req.data.length < 3) return { cc: 0xc7 };
+        await m.setBootFlags(decodeBootFlags(req.data[1], req.data[2]));
+        return { cc: 0 };
+      }
+      case `${NetFn.CHASSIS}:${Cmd.GET_SYSTEM_BOOT_OPTIONS}`: {
+        const param = (req.data[0] ?? 0xff) & 0x7f;
+        if (param === 0) return { cc: 0, data: Buffer.from([0x01, 0x00, 0x00]) };
+        if (param !== 5) return { cc: BOOT_PARAM_NOT_SUPPORTED };
+        return { cc: 0, data: encodeGetBootFlagsResponse(await m.getBootFlags()) };
+      }
+      default:
+        return { cc: 0xc1 };
+    }
+  }
+
+  private sweep(): void {
+    const limit = Date.now() - (this.options.sessionTimeoutMs ?? 60_000);
+    for (const [id, s] of this.sessions) if (s.lastSeen < limit) this.sessions.delete(id);
+  }
+}
+
+const CONTROL_ACTIONS: Record<number, PowerAction | undefined> = {
+  [ChassisControl.OFF]: 'off',
+  [ChassisControl.ON]: 'on',
+  [ChassisControl.CYCLE]: 'cycle',
+  [ChassisControl.HARD_RESET]: 'reset',
+  [ChassisControl.SOFT_OFF]: 'soft',
+};
