@@ -216,10 +216,12 @@ export class IpmiClient {
     return link.enqueue(async () => {
       const fresh = !link.session || Date.now() - link.session.lastUsed > this.options.sessionIdleMs;
       if (fresh) await this.login(link, deadline);
+      // A held session the BMC forgot (restart, its own timeout) looks like silence: give it a
+      // few retransmissions, then log in again once within what is left of the deadline.
+      const probe = fresh ? deadline : Math.min(deadline, Date.now() + this.options.retryMs * 3);
       try {
-        return await this.inSession(link, what, netFn, cmd, data, deadline);
+        return await this.inSession(link, what, netFn, cmd, data, probe);
       } catch (e) {
-        // A held session the BMC forgot (restart, timeout) looks like silence: log in again once.
         if (fresh || !(e instanceof BmcUnreachable) || Date.now() >= deadline) throw e;
         link.session = undefined;
         await this.login(link, deadline);

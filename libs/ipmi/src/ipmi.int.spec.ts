@@ -1,0 +1,189 @@
+import { createSocket } from 'node:dgram';
+import { UdpProxy } from '../../../test/support/udp-proxy';
+import {
+  BmcAuthenticationFailed, BmcUnreachable, IpmiClient, SimulatedMachine, VirtualBmc, type BmcCredentials,
+  encodeRequest, encodeV15, encodeV20, PayloadType,
+} from '.';
+
+// Our client against our virtual BMC over real UDP on loopback, including a relay that loses,
+// delays and corrupts datagrams.
+const USER = 'admin';
+const PASSWORD = 'S3cret-pw';
+
+async function bmc(users: Record<string, string> = { [USER]: PASSWORD }) {
+  const machine = new SimulatedMachine();
+  const b = new VirtualBmc({ port: 0, users, machine });
+  await b.start();
+  return { b, machine, creds: { host: '127.0.0.1', port: b.port, user: USER, password: PASSWORD } as BmcCredentials };
+}
+
+async function elapsed<T>(p: Promise<T>): Promise<[T | Error, number]> {
+  const t = Date.now();
+  const r = await p.catch((e: Error) => e);
+  return [r, Date.now() - t];
+}
+
+describe('IpmiClient ↔ VirtualBmc', () => {
+  let client: IpmiClient;
+  const started: VirtualBmc[] = [];
+  const proxies: UdpProxy[] = [];
+  const start = async (...a: Parameters<typeof bmc>) => {
+    const x = await bmc(...a);
+    started.push(x.b);
+    return x;
+  };
+
+  beforeEach(() => {
+    client = new IpmiClient({ deadlineMs: 3000, retryMs: 100 });
+  });
+  afterEach(async () => {
+    await client.close();
+    for (const b of started.splice(0)) await b.stop();
+    for (const p of proxies.splice(0)) await p.stop();
+  });
+
+  it('power status, on, off, cycle, reset, soft; boot device; device id', async () => {
+    const { creds, machine } = await start();
+    expect((await client.powerStatus(creds)).powerOn).toBe(false);
+    await client.power(creds, 'on');
+    expect((await client.powerStatus(creds)).powerOn).toBe(true);
+    await client.power(creds, 'soft');
+    expect((await client.powerStatus(creds)).powerOn).toBe(false);
+    await client.power(creds, 'cycle');
+    await client.power(creds, 'reset');
+    await client.power(creds, 'off');
+    expect(machine.events.map((e) => [e.action, e.after])).toEqual([['on', 'on'], ['soft', 'off'], ['cycle', 'on'], ['reset', 'on'], ['off', 'off']]);
+    await client.setBootDevice(creds, 'pxe');
+    expect(await client.getBootDevice(creds)).toEqual({ device: 'pxe', persistent: false, efi: false, valid: true });
+    await client.setBootDevice(creds, 'disk', { persistent: true, efi: true });
+    expect(machine.getBootFlags()).toEqual({ device: 'disk', persistent: true, efi: true, valid: true });
+    expect(await client.deviceId(creds)).toMatchObject({ ipmiVersion: '2.0', productId: 0x6e62 });
+  });
+
+  it('keeps one session for many commands, and closes it', async () => {
+    const { b, creds } = await start();
+    for (let i = 0; i < 50; i++) await client.powerStatus(creds);
+    expect(b.sessionCount).toBe(1);
+    expect(client.hasSession(creds)).toBe(true);
+    await client.closeSession(creds);
+    expect(client.hasSession(creds)).toBe(false);
+    expect(b.sessionCount).toBe(0);
+  });
+
+  it('logs in again by itself when the BMC forgot the session (restart)', async () => {
+    const { b, creds } = await start();
+    await client.powerStatus(creds);
+    await b.stop();
+    const again = new VirtualBmc({ port: b.port, users: { [USER]: PASSWORD }, machine: new SimulatedMachine({ powerOn: true }) });
+    await again.start();
+    started.push(again);
+    expect((await client.powerStatus(creds)).powerOn).toBe(true);
+  });
+
+  it('wrong password and unknown user fail fast, each with its own error', async () => {
+    const { creds } = await start();
+    const [wrong, t1] = await elapsed(client.powerStatus({ ...creds, password: 'nope' }));
+    expect(wrong).toBeInstanceOf(BmcAuthenticationFailed);
+    expect((wrong as Error).message).toBe(`BMC 127.0.0.1:${creds.port}: wrong password for user 'admin'`);
+    expect(t1).toBeLessThan(500);
+    const [unknown, t2] = await elapsed(client.powerStatus({ ...creds, user: 'mallory' }));
+    expect(unknown).toBeInstanceOf(BmcAuthenticationFailed);
+    expect((unknown as Error).message).toContain("user 'mallory' refused: unknown user name");
+    expect(t2).toBeLessThan(500);
+    expect((wrong as Error).message + (unknown as Error).message).not.toContain(PASSWORD);
+  });
+
+  it('an unreachable BMC ends at its deadline, and does not hold up the others', async () => {
+    const { creds } = await start();
+    const dead = { host: '127.0.0.1', port: 9, user: USER, password: PASSWORD };
+    const deadOp = elapsed(client.powerStatus(dead, 1500));
+    const [live, tLive] = await elapsed(client.powerStatus(creds));
+    expect((live as { powerOn: boolean }).powerOn).toBe(false);
+    expect(tLive).toBeLessThan(300);
+    const [err, tDead] = await deadOp;
+    expect(err).toBeInstanceOf(BmcUnreachable);
+    expect((err as Error).message).toMatch(/^BMC 127\.0\.0\.1:9: no answer to Get Channel Authentication Capabilities within the deadline/);
+    expect(tDead).toBeGreaterThanOrEqual(1400);
+    expect(tDead).toBeLessThan(2000);
+  });
+
+  it('a BMC that drops every other datagram still answers, through retransmission', async () => {
+    const { creds, machine } = await start();
+    const proxy = new UdpProxy({ host: '127.0.0.1', port: creds.port! });
+    proxies.push(proxy);
+    const port = await proxy.start();
+    proxy.behaviour = { drop: (n, dir) => dir === 's2c' && n % 2 === 0 };
+    const via = { ...creds, port };
+    await client.power(via, 'on');
+    expect((await client.powerStatus(via)).powerOn).toBe(true);
+    await client.setBootDevice(via, 'pxe');
+    expect(machine.getBootFlags().device).toBe('pxe');
+  });
+
+  it('a slow BMC is waited for within the deadline; past it, a clear error', async () => {
+    const { creds } = await start();
+    const proxy = new UdpProxy({ host: '127.0.0.1', port: creds.port! });
+    proxies.push(proxy);
+    const port = await proxy.start();
+    proxy.behaviour = { delayMs: 150 };
+    const patient = new IpmiClient({ deadlineMs: 5000, retryMs: 400 });
+    try {
+      expect((await patient.powerStatus({ ...creds, port })).powerOn).toBe(false);
+    } finally {
+      await patient.close();
+    }
+    const [err, t] = await elapsed(client.powerStatus({ ...creds, port }, 400));
+    expect(err).toBeInstanceOf(BmcUnreachable);
+    expect(t).toBeLessThan(800);
+  });
+
+  it('garbage and forged datagrams reaching the client are ignored', async () => {
+    const { creds } = await start();
+    const proxy = new UdpProxy({ host: '127.0.0.1', port: creds.port! });
+    proxies.push(proxy);
+    const port = await proxy.start();
+    const junk = [
+      Buffer.from('garbage'),
+      Buffer.from([0x06, 0x00, 0xff, 0x07, 0x06, 0xc0, 1, 2]),
+      encodeV20({ payloadType: PayloadType.IPMI, sessionId: 1, seq: 1, payload: Buffer.alloc(40, 7), keys: { k1: Buffer.alloc(20), k2: Buffer.alloc(20) }, iv: Buffer.alloc(16) }),
+    ];
+    let i = 0;
+    proxy.behaviour = { garbage: () => junk[i++ % junk.length] };
+    const via = { ...creds, port };
+    await client.power(via, 'on');
+    expect((await client.powerStatus(via)).powerOn).toBe(true);
+    expect(client.dropped).toBeGreaterThan(0);
+  });
+
+  it('malformed datagrams sent to the BMC never stop it', async () => {
+    const { b, creds } = await start();
+    const s = createSocket('udp4');
+    const send = (m: Buffer) => new Promise<void>((r) => s.send(m, creds.port!, '127.0.0.1', () => r()));
+    const valid = encodeV15(encodeRequest({ netFn: 6, cmd: 0x38, rqSeq: 0, data: Buffer.from([0x8e, 4]) }));
+    const badChecksum = Buffer.from(valid);
+    badChecksum[badChecksum.length - 1] ^= 0xff;
+    for (const m of [
+      Buffer.alloc(0), Buffer.from('hello'), valid.subarray(0, 10), badChecksum,
+      Buffer.from([0x06, 0x00, 0xff, 0x07, 0x06, 0x33, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 1, 2, 3, 4]), // unknown payload type
+      encodeV20({ payloadType: PayloadType.IPMI, sessionId: 12345, seq: 1, payload: Buffer.alloc(32), keys: { k1: Buffer.alloc(20), k2: Buffer.alloc(20) }, iv: Buffer.alloc(16) }), // no such session / bad HMAC
+      encodeV20({ payloadType: PayloadType.RAKP1, sessionId: 0, seq: 0, payload: Buffer.alloc(5) }), // truncated RAKP1
+    ]) await send(m);
+    s.close();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(b.dropped).toBeGreaterThanOrEqual(6);
+    expect((await client.powerStatus(creds)).powerOn).toBe(false);
+  });
+
+  it('honours a minimum interval between commands to one BMC', async () => {
+    const { creds } = await start();
+    const spaced = new IpmiClient({ minIntervalMs: 50 });
+    try {
+      await spaced.powerStatus(creds); // login: 4 setup exchanges + 2 commands
+      const t = Date.now();
+      await Promise.all([spaced.powerStatus(creds), spaced.powerStatus(creds), spaced.powerStatus(creds)]);
+      expect(Date.now() - t).toBeGreaterThanOrEqual(140);
+    } finally {
+      await spaced.close();
+    }
+  });
+});
