@@ -1,12 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { openDataSource, syncSchema, LATEST_VERSION } from '@bm/db';
 import { EnrollmentService } from '@bm/enrollment';
 import { AmqpConnection, RpcClient } from '@bm/messaging';
 import { TEST_AMQP_URL, uniqueName } from './support/amqp';
 import { createScratchDatabase, type ScratchDatabase } from './support/database';
+import { freeTcpPort } from './support/ports';
 import { projects } from '../nest-cli.json';
 
 // Each service starts as `node dist/apps/<app>/main.js` (after npm run build), answers
@@ -16,14 +16,6 @@ const SERVICES = Object.entries(projects)
   .filter(([name, p]) => p.type === 'application' && name !== 'cli')
   .map(([name]) => name);
 
-function freePort(): Promise<number> {
-  return new Promise((done) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => done(port));
-    });
-  });
-}
 
 interface Proc {
   child: ChildProcess;
@@ -74,7 +66,7 @@ describe('service processes', () => {
   });
 
   it('reports 503 until the schema is migrated, then 200; stops on SIGTERM', async () => {
-    const port = await freePort();
+    const port = await freeTcpPort();
     const exchange = uniqueName('svc');
     const p = start('compute', { DATABASE_URL: db.url, BM_HEALTH_PORT: String(port), BM_HOST: 'cn-svc', BM_CONTROL_EXCHANGE: exchange });
     try {
@@ -111,7 +103,7 @@ describe('service processes', () => {
   });
 
   it.each(SERVICES)('%s starts from dist/, answers /healthz and stops on SIGTERM', async (app) => {
-    const port = await freePort();
+    const port = await freeTcpPort();
     const p = start(app, { DATABASE_URL: db.url, BM_HEALTH_PORT: String(port) });
     try {
       const h = await health(port);

@@ -23,5 +23,6 @@ describe('TypeORM CLI data source', () => {
     const { stdout } = await run('npx', [...cli, 'migration:show'], { cwd: ROOT, env });
     expect(stdout).toContain('[X] 1 NovaBmIcehouse1700000000010');
     expect(stdout).toContain('[X] 2 NodeCpuArch1700000000011');
+    expect(stdout).toContain('[X] 3 NodePower1700000000012');
   }, 60_000);
 });

@@ -1,5 +1,11 @@
-// power: power drivers (IPMI) on the bus.
-// The process wiring is shared (libs/service); this app's own modules join `imports`.
+// power: IPMI power control of the nodes (on, off, reboot, boot device) and the power-state sync.
+// The process wiring is shared (libs/service); this app's own module joins `imports`.
 import { runService } from '@bm/service';
+import { PowerModule } from './power.module';
 
-void runService({ name: 'power', healthPort: 9103, imports: [] });
+void runService({
+  name: 'power',
+  healthPort: 9103,
+  imports: [PowerModule],
+  rpc: { topic: 'baremetal-power', endpoints: [{ version: '1.0' }] },
+});

@@ -69,6 +69,8 @@ const DEFAULTS = {
     pxe_network_config: false,
     use_file_injection: false,
     ipmi_power_retry: 10,
+    power_sync_interval: 60,
+    ipmi_deadline: 5,
     use_unsafe_iscsi: false,
     iscsi_iqn_prefix: 'iqn.2010-10.org.openstack.baremetal',
     vif_driver: 'nova.virt.baremetal.vif_driver.BareMetalVIFDriver',

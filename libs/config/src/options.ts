@@ -72,6 +72,10 @@ export interface BaremetalOptions {
   readonly pxe_network_config: boolean;
   readonly use_file_injection: boolean;
   readonly ipmi_power_retry: number;
+  /** Seconds between power-state sweeps of this host's nodes; 0 = no sync. */
+  readonly power_sync_interval: number;
+  /** Seconds one BMC call may take, retransmissions and session setup included. */
+  readonly ipmi_deadline: number;
   readonly use_unsafe_iscsi: boolean;
   readonly iscsi_iqn_prefix: string;
   readonly vif_driver: string;
@@ -240,6 +244,8 @@ export const BAREMETAL_SCHEMA: Schema<BaremetalOptions> = {
   pxe_network_config: { type: boolean, default: false, help: 'Pass network configuration to the deploy ramdisk on the kernel command line.' },
   use_file_injection: { type: boolean, default: false, help: 'Inject files and network configuration into the image.' },
   ipmi_power_retry: { type: integer({ min: 0 }), default: 10, help: 'Power state polls before an IPMI power change fails.' },
+  power_sync_interval: { type: integer({ min: 0 }), default: 60, help: "Seconds between sweeps of the nodes' power states (0 = none); failing BMCs back off." },
+  ipmi_deadline: { type: integer({ min: 1 }), default: 5, help: 'Seconds one BMC call may take, session setup and retransmissions included.' },
   use_unsafe_iscsi: { type: boolean, default: false, help: 'Export volumes to every initiator instead of the node fixed IPs.' },
   iscsi_iqn_prefix: { type: nonEmptyString, default: 'iqn.2010-10.org.openstack.baremetal', help: 'Prefix of iSCSI target IQNs.' },
   vif_driver: { type: string, default: 'nova.virt.baremetal.vif_driver.BareMetalVIFDriver', help: 'Accepted for compatibility.' },

@@ -2,9 +2,10 @@ import './utc';
 import type { DataSourceOptions } from 'typeorm';
 import { BmInterface } from './entities/bm-interface.entity';
 import { BmNode } from './entities/bm-node.entity';
+import { BmNodePower } from './entities/bm-node-power.entity';
 import { MIGRATIONS } from './migrations';
 
-export const ENTITIES = [BmNode, BmInterface];
+export const ENTITIES = [BmNode, BmInterface, BmNodePower];
 export const MIGRATIONS_TABLE = 'nova_bm_migrations';
 
 /**

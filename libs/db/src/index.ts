@@ -1,5 +1,6 @@
 export * from './entities/bm-node.entity';
 export * from './entities/bm-interface.entity';
+export * from './entities/bm-node-power.entity';
 export * from './migrations';
 export * from './data-source-options';
 export * from './schema';

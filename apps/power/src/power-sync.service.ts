@@ -1,0 +1,53 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import type { BmConfig } from '@bm/config';
+import { Notifier } from '@bm/messaging';
+import { PowerSync, PowerTargets, type PowerState, type PowerTarget } from '@bm/power';
+import { BM_CONFIG } from '@bm/service';
+
+/**
+ * Runs the power-state sync of this host's nodes every `power_sync_interval` seconds and emits
+ * `baremetal.node.power_state.changed` when a node's state changes.
+ */
+@Injectable()
+export class PowerSyncService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly log = new Logger('power-sync');
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<unknown>;
+
+  constructor(
+    @Inject(PowerSync) private readonly sync: PowerSync,
+    @Inject(PowerTargets) private readonly targets: PowerTargets,
+    @Inject(BM_CONFIG) private readonly config: BmConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const every = this.config.baremetal.power_sync_interval * 1000;
+    if (!every) return;
+    const tick = () => {
+      if (this.running) return; // a sweep never overlaps the previous one
+      this.running = this.sweepOnce().finally(() => (this.running = undefined));
+    };
+    this.timer = setInterval(tick, every);
+    setImmediate(tick);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  async sweepOnce(): Promise<void> {
+    try {
+      const r = await this.sync.sweep(await this.targets.ofHost(this.config.default.host));
+      if (r.failed || r.changed) this.log.log(`power sync: ${r.checked} checked, ${r.changed} changed, ${r.failed} failed, ${r.skipped} backing off (${r.durationMs} ms)`);
+    } catch (e) {
+      this.log.warn(`power sync failed: ${(e as Error).message}`);
+    }
+  }
+}
+
+/** The notification of a power change seen by the sync. */
+export function notifyChange(notifier: Notifier, host: string) {
+  return (t: PowerTarget, from: PowerState | null, to: PowerState) =>
+    notifier.info('baremetal.node.power_state.changed', { node_id: t.id, node_uuid: t.uuid, host, old_power_state: from, power_state: to }).catch(() => undefined);
+}

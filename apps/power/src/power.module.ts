@@ -1,0 +1,54 @@
+import { Module } from '@nestjs/common';
+import { getDataSourceToken } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import type { BmConfig } from '@bm/config';
+import { CommandRunner } from '@bm/exec';
+import { Notifier } from '@bm/messaging';
+import {
+  FakePowerDriver, IpmitoolDriver, NativeIpmiDriver, type PowerDriver, PowerManager, PowerSync, PowerTargets, TypeormPowerRecordStore,
+} from '@bm/power';
+import { BM_CONFIG } from '@bm/service';
+import { PowerRpcController } from './power-rpc.controller';
+import { PowerSyncService, notifyChange } from './power-sync.service';
+
+export const POWER_DRIVER = Symbol('POWER_DRIVER');
+
+/** `[baremetal] power_manager` → the driver: native IPMI 2.0 (default), ipmitool, or fake. */
+export function makeDriver(config: BmConfig, runner: CommandRunner): PowerDriver {
+  const deadlineMs = config.baremetal.ipmi_deadline * 1000;
+  switch (config.baremetal.power_manager) {
+    case 'ipmitool':
+      return new IpmitoolDriver(runner);
+    case 'fake':
+      return new FakePowerDriver();
+    default:
+      return new NativeIpmiDriver({ deadlineMs });
+  }
+}
+
+@Module({
+  controllers: [PowerRpcController],
+  providers: [
+    CommandRunner,
+    { provide: POWER_DRIVER, inject: [BM_CONFIG, CommandRunner], useFactory: makeDriver },
+    {
+      provide: PowerManager,
+      inject: [POWER_DRIVER, BM_CONFIG],
+      useFactory: (d: PowerDriver, c: BmConfig) =>
+        new PowerManager(d, { retries: c.baremetal.ipmi_power_retry, callDeadlineMs: c.baremetal.ipmi_deadline * 1000 }),
+    },
+    { provide: PowerTargets, inject: [getDataSourceToken()], useFactory: (ds: DataSource) => new PowerTargets(ds) },
+    {
+      provide: PowerSync,
+      inject: [POWER_DRIVER, getDataSourceToken(), BM_CONFIG, Notifier],
+      useFactory: (d: PowerDriver, ds: DataSource, c: BmConfig, n: Notifier) =>
+        new PowerSync(d, new TypeormPowerRecordStore(ds), {
+          intervalMs: Math.max(1, c.baremetal.power_sync_interval) * 1000,
+          deadlineMs: c.baremetal.ipmi_deadline * 1000,
+          onChange: notifyChange(n, c.default.host),
+        }),
+    },
+    PowerSyncService,
+  ],
+})
+export class PowerModule {}

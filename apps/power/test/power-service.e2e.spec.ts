@@ -1,0 +1,128 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import type { DataSource } from 'typeorm';
+import { BmNodePower, openDataSource, syncSchema } from '@bm/db';
+import { EnrollmentService } from '@bm/enrollment';
+import { SimulatedMachine, VirtualBmc } from '@bm/ipmi';
+import { AmqpConnection, NotificationListener, type ReceivedNotification, type RemoteError, RpcClient } from '@bm/messaging';
+import { TEST_AMQP_URL, eventually, uniqueName } from '../../../test/support/amqp';
+import { createScratchDatabase, type ScratchDatabase } from '../../../test/support/database';
+import { freeTcpPort } from '../../../test/support/ports';
+
+// The built power service (dist/apps/power/main.js) on RabbitMQ and PostgreSQL, driving our
+// virtual BMCs over real IPMI 2.0; called by a real Python oslo.messaging RPCClient and by ours.
+const ROOT = resolve(__dirname, '../../..');
+const PY_CLIENT = join(ROOT, 'test/peers/oslo/rpc_client.py');
+const run = promisify(execFile);
+const HOST = 'cn-power';
+const PASSWORD = 'bmc-Secret-9';
+
+describe('power service', () => {
+  let db: ScratchDatabase;
+  let ds: DataSource;
+  let service: ChildProcess;
+  let output = '';
+  let conn: AmqpConnection;
+  let client: RpcClient;
+  let listener: NotificationListener;
+  const notes: ReceivedNotification[] = [];
+  const exchange = uniqueName('power');
+  const bmcs: { bmc: VirtualBmc; machine: SimulatedMachine }[] = [];
+  let nodes: { id: number; uuid: string }[] = [];
+
+  const py = async (method: string, kwargs: Record<string, unknown>) => {
+    const { stdout } = await run('/usr/bin/python3', [PY_CLIENT, '--url', TEST_AMQP_URL, '--exchange', exchange, '--topic', 'baremetal-power', '--server', HOST, '--version', '1.0', '--timeout', '20', 'call', method, JSON.stringify(kwargs)], { timeout: 30_000 });
+    return JSON.parse(stdout.trim().split('\n').pop()!) as { result?: Record<string, unknown>; error?: { exc_type: string; message: string } };
+  };
+  const call = (method: string, kwargs: Record<string, unknown>) => client.call<Record<string, unknown>>({ topic: 'baremetal-power', server: HOST }, method, kwargs, { version: '1.0', timeout: 20 });
+
+  beforeAll(async () => {
+    if (!existsSync(join(ROOT, 'dist/apps/power/main.js'))) throw new Error('dist/apps/power/main.js is missing: npm run build');
+    db = await createScratchDatabase('bm_power');
+    ds = await openDataSource(db.url);
+    await syncSchema(ds);
+    const enroll = new EnrollmentService(ds, HOST);
+    for (let i = 0; i < 2; i++) {
+      const machine = new SimulatedMachine();
+      const bmc = new VirtualBmc({ port: 0, users: { admin: PASSWORD }, machine });
+      await bmc.start();
+      bmcs.push({ bmc, machine });
+      const n = await enroll.createNode({ macs: [`52:54:00:70:00:0${i}`], cpus: 1, memory_mb: 512, local_gb: 5, pm_address: `127.0.0.1:${bmc.port}`, pm_user: 'admin', pm_password: PASSWORD });
+      nodes.push({ id: n.id, uuid: n.uuid! });
+    }
+    conn = await AmqpConnection.open({ url: TEST_AMQP_URL });
+    client = new RpcClient(conn, { exchange });
+    listener = new NotificationListener(conn, { exchange, pool: uniqueName('pool'), handler: (n) => void notes.push(n) });
+    await listener.start();
+    service = spawn(process.execPath, [join(ROOT, 'dist/apps/power/main.js')], {
+      env: { PATH: process.env.PATH!, DATABASE_URL: db.url, TRANSPORT_URL: TEST_AMQP_URL, BM_CONTROL_EXCHANGE: exchange, BM_HOST: HOST, BM_HEALTH_PORT: String(await freeTcpPort()), BM_POWER_SYNC_INTERVAL: '1', BM_IPMI_DEADLINE: '2' },
+    });
+    service.stdout!.on('data', (d) => (output += d));
+    service.stderr!.on('data', (d) => (output += d));
+    await eventually(() => expect(output).toContain('rpc='), 20_000, 100);
+  }, 40_000);
+
+  afterAll(async () => {
+    service?.kill('SIGTERM');
+    await listener?.stop();
+    await conn?.close();
+    for (const b of bmcs) await b.bmc.stop();
+    await ds?.destroy();
+    await db?.drop();
+    // The BMC password never reaches the service's logs.
+    expect(output).not.toContain(PASSWORD);
+  });
+
+  it('a Python oslo client reads the power state, powers on and sets PXE boot', async () => {
+    expect((await py('get_power_state', { node: nodes[0].uuid })).result).toEqual({ node: nodes[0].uuid, power_state: 'off' });
+    expect((await py('power_on', { node: nodes[0].id })).result).toEqual({ node: nodes[0].uuid, power_state: 'on' });
+    expect(bmcs[0].machine.isPoweredOn()).toBe(true);
+    expect((await py('set_boot_device', { node: nodes[0].uuid, device: 'pxe', persistent: true })).result).toMatchObject({ boot_device: 'pxe', persistent: true });
+    expect(bmcs[0].machine.getBootFlags()).toMatchObject({ device: 'pxe', persistent: true, valid: true });
+  }, 30_000);
+
+  it('power_off and reboot (off, bootdev pxe persistent, on) through our client', async () => {
+    expect(await call('power_off', { node: nodes[1].id })).toMatchObject({ power_state: 'off' });
+    bmcs[1].machine.events.length = 0;
+    expect(await call('reboot', { node: nodes[1].uuid })).toMatchObject({ power_state: 'on' });
+    expect(bmcs[1].machine.events.map((e) => e.op === 'power' ? e.action : `boot ${e.boot!.device}${e.boot!.persistent ? ' persistent' : ''}`)).toEqual(['boot pxe persistent', 'on']);
+  });
+
+  it('bad arguments and unknown nodes get Nova-named errors', async () => {
+    const bad = await call('set_boot_device', { node: nodes[0].id, device: 'usb' }).catch((e: RemoteError) => e);
+    expect([bad.name, bad.message]).toEqual(['InvalidRpcArguments', 'Invalid arguments for set_boot_device: device: must be one of none, pxe, disk, safe, diag, cdrom, bios, floppy']);
+    const missing = await call('power_on', { node: 999 }).catch((e: RemoteError) => e);
+    expect([missing.name, missing.message]).toEqual(['NodeNotFound', 'Node 999 could not be found.']);
+    const pyMissing = await py('get_power_state', { node: 'no-such-node' });
+    expect(pyMissing.error).toMatchObject({ exc_type: 'NodeNotFound' });
+  });
+
+  it('the power sync records state and latency per node and notifies changes', async () => {
+    await eventually(async () => {
+      const rows = await ds.getRepository(BmNodePower).find({ order: { node_id: 'ASC' } });
+      expect(rows.map((r) => [r.node_id, r.power_state, r.error])).toEqual([[nodes[0].id, 'on', null], [nodes[1].id, 'on', null]]);
+      expect(rows.every((r) => r.latency_ms !== null && r.latency_ms < 1000)).toBe(true);
+    }, 10_000, 200);
+    bmcs[0].machine.power('off'); // someone pressed the button
+    await eventually(() => expect(notes.map((n) => [n.eventType, (n.payload as { node_uuid: string; power_state: string }).node_uuid, (n.payload as { power_state: string }).power_state]))
+      .toContainEqual(['baremetal.node.power_state.changed', nodes[0].uuid, 'off']), 10_000, 200);
+  }, 20_000);
+
+  it('a dead BMC backs off and does not delay the others', async () => {
+    await bmcs[1].bmc.stop();
+    await eventually(async () => {
+      const r = await ds.getRepository(BmNodePower).findOneByOrFail({ node_id: nodes[1].id });
+      expect(r.failures).toBeGreaterThanOrEqual(1);
+      expect(r.error).toMatch(/BmcUnreachable|no answer/);
+      expect(r.next_check_at.getTime() - r.checked_at.getTime()).toBeGreaterThanOrEqual(2000);
+    }, 15_000, 200);
+    // The live node is still read at the normal pace.
+    const before = (await ds.getRepository(BmNodePower).findOneByOrFail({ node_id: nodes[0].id })).checked_at.getTime();
+    await eventually(async () => {
+      const now = (await ds.getRepository(BmNodePower).findOneByOrFail({ node_id: nodes[0].id })).checked_at.getTime();
+      expect(now).toBeGreaterThan(before);
+    }, 5_000, 200);
+  }, 30_000);
+});

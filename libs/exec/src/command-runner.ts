@@ -1,0 +1,82 @@
+/**
+ * The one way this system runs an external program (ipmitool, sfdisk, dd, qemu-img, iscsiadm,
+ * tgtadm…): no shell, arguments as a list, secrets only through the environment or stdin (never
+ * argv, which every user of the machine can read in /proc), a timeout, and results that never
+ * echo the environment. Inject it; tests replace it with a recording double.
+ */
+import { spawn } from 'node:child_process';
+
+export interface RunOptions {
+  /** Extra environment variables (e.g. IPMI_PASSWORD); never logged or put in errors. */
+  env?: Record<string, string>;
+  input?: string | Buffer;
+  timeoutMs?: number;
+  cwd?: string;
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+export class CommandFailed extends Error {
+  override readonly name = 'CommandFailed';
+  constructor(
+    readonly program: string,
+    readonly args: readonly string[],
+    readonly result: RunResult | undefined,
+    reason: string,
+  ) {
+    super(`${program} ${args.join(' ')}: ${reason}`);
+  }
+}
+
+export class CommandRunner {
+  /** Runs a program to completion; a non-zero exit is a result, not an error. */
+  run(program: string, args: readonly string[], o: RunOptions = {}): Promise<RunResult> {
+    const started = Date.now();
+    return new Promise((resolve, reject) => {
+      const child = spawn(program, args, {
+        cwd: o.cwd,
+        env: { ...process.env, ...o.env },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      let timedOut = false;
+      const timer = o.timeoutMs
+        ? setTimeout(() => {
+            timedOut = true;
+            child.kill('SIGKILL');
+          }, o.timeoutMs)
+        : undefined;
+      child.stdout.on('data', (d: Buffer) => out.push(d));
+      child.stderr.on('data', (d: Buffer) => err.push(d));
+      child.on('error', (e) => {
+        clearTimeout(timer);
+        reject(new CommandFailed(program, args, undefined, `cannot run: ${e.message}`));
+      });
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
+        const result = { code, signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), durationMs: Date.now() - started };
+        if (timedOut) reject(new CommandFailed(program, args, result, `timed out after ${o.timeoutMs} ms`));
+        else resolve(result);
+      });
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(o.input ?? '');
+    });
+  }
+
+  /** Runs a program and requires exit status 0. */
+  async check(program: string, args: readonly string[], o: RunOptions = {}): Promise<RunResult> {
+    const r = await this.run(program, args, o);
+    if (r.code !== 0) {
+      const why = r.stderr.trim().split('\n').slice(-3).join(' / ') || `exit status ${r.code ?? r.signal}`;
+      throw new CommandFailed(program, args, r, why);
+    }
+    return r;
+  }
+}

@@ -1,0 +1,35 @@
+import type { BootDevice, PowerAction } from '@bm/ipmi';
+import type { PowerDriver, PowerState, PowerTarget } from './driver';
+
+/** For unit tests only: power in memory, every call recorded. Never offered for real nodes. */
+export class FakePowerDriver implements PowerDriver {
+  readonly name = 'fake';
+  readonly state = new Map<number, PowerState>();
+  readonly boot = new Map<number, { device: BootDevice; persistent: boolean; efi: boolean }>();
+  readonly calls: string[] = [];
+  /** Set to make the next calls fail with this error. */
+  failWith?: Error;
+  /** Set to make power actions not take effect (a node stuck in its state). */
+  stuck = false;
+
+  async getPowerState(t: PowerTarget): Promise<PowerState> {
+    this.calls.push(`status ${t.id}`);
+    if (this.failWith) throw this.failWith;
+    return this.state.get(t.id) ?? 'off';
+  }
+
+  async setPower(t: PowerTarget, action: PowerAction): Promise<void> {
+    this.calls.push(`${action} ${t.id}`);
+    if (this.failWith) throw this.failWith;
+    if (this.stuck) return;
+    this.state.set(t.id, action === 'off' || action === 'soft' ? 'off' : 'on');
+  }
+
+  async setBootDevice(t: PowerTarget, device: BootDevice, o: { persistent: boolean; efi: boolean }): Promise<void> {
+    this.calls.push(`bootdev ${device}${o.persistent ? ' persistent' : ''} ${t.id}`);
+    if (this.failWith) throw this.failWith;
+    this.boot.set(t.id, { device, ...o });
+  }
+
+  async close(): Promise<void> {}
+}

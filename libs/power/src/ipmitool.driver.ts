@@ -1,0 +1,61 @@
+import type { BootDevice, PowerAction } from '@bm/ipmi';
+import { CommandFailed, type CommandRunner } from '@bm/exec';
+import type { PowerDriver, PowerState, PowerTarget } from './driver';
+import { creds } from './native.driver';
+
+/**
+ * Compatibility with the seed's `power_manager=nova.virt.baremetal.ipmi.IPMI` as Nova ran it:
+ * `ipmitool -I lanplus` once per call. The password travels in the environment (`-E` reads
+ * IPMI_PASSWORD), never on the command line; an empty one is passed as a NUL, as Nova did,
+ * so ipmitool never stops to prompt for it (Nova bug 1237802).
+ */
+export class IpmitoolDriver implements PowerDriver {
+  readonly name = 'ipmitool';
+
+  constructor(
+    private readonly runner: CommandRunner,
+    private readonly opts: { program?: string; attempts?: number } = {},
+  ) {}
+
+  async getPowerState(t: PowerTarget, deadlineMs?: number): Promise<PowerState> {
+    const out = (await this.ipmitool(t, ['power', 'status'], deadlineMs)).trim();
+    if (out === 'Chassis Power is on') return 'on';
+    if (out === 'Chassis Power is off') return 'off';
+    throw new CommandFailed('ipmitool', ['power', 'status'], undefined, `unexpected answer '${out.slice(0, 80)}'`);
+  }
+
+  async setPower(t: PowerTarget, action: PowerAction, deadlineMs?: number): Promise<void> {
+    await this.ipmitool(t, ['power', action], deadlineMs);
+  }
+
+  async setBootDevice(t: PowerTarget, device: BootDevice, o: { persistent: boolean; efi: boolean }, deadlineMs?: number): Promise<void> {
+    const options = [o.persistent ? 'persistent' : '', o.efi ? 'efiboot' : ''].filter(Boolean);
+    await this.ipmitool(t, ['chassis', 'bootdev', device, ...(options.length ? [`options=${options.join(',')}`] : [])], deadlineMs);
+  }
+
+  async close(): Promise<void> {}
+
+  /** The arguments for one call (exported for tests: no password in them). */
+  argv(t: PowerTarget, words: string[]): string[] {
+    const c = creds(t);
+    return ['-I', 'lanplus', '-C', '3', '-H', c.host, '-p', String(c.port), '-U', c.user, '-E', ...words];
+  }
+
+  private async ipmitool(t: PowerTarget, words: string[], deadlineMs = 15_000): Promise<string> {
+    const attempts = this.opts.attempts ?? 3;
+    const until = Date.now() + deadlineMs;
+    let last: unknown;
+    for (let i = 0; i < attempts && Date.now() < until; i++) {
+      try {
+        const r = await this.runner.check(this.opts.program ?? 'ipmitool', this.argv(t, words), {
+          env: { IPMI_PASSWORD: t.pm_password === '' ? '\0' : t.pm_password },
+          timeoutMs: Math.max(1, until - Date.now()),
+        });
+        return r.stdout;
+      } catch (e) {
+        last = e;
+      }
+    }
+    throw last ?? new CommandFailed('ipmitool', words, undefined, 'deadline passed before the first attempt');
+  }
+}
