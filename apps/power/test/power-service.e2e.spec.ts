@@ -30,7 +30,7 @@ describe('power service', () => {
   const notes: ReceivedNotification[] = [];
   const exchange = uniqueName('power');
   const bmcs: { bmc: VirtualBmc; machine: SimulatedMachine }[] = [];
-  let nodes: { id: number; uuid: string }[] = [];
+  const nodes: { id: number; uuid: string }[] = [];
 
   const py = async (method: string, kwargs: Record<string, unknown>) => {
     const { stdout } = await run('/usr/bin/python3', [PY_CLIENT, '--url', TEST_AMQP_URL, '--exchange', exchange, '--topic', 'baremetal-power', '--server', HOST, '--version', '1.0', '--timeout', '20', 'call', method, JSON.stringify(kwargs)], { timeout: 30_000 });
