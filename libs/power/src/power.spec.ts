@@ -1,0 +1,129 @@
+import { CommandRunner, type RunOptions, type RunResult } from '@bm/exec';
+import { FakePowerDriver } from './fake.driver';
+import { IpmitoolDriver } from './ipmitool.driver';
+import { PowerActionFailed, PowerManager } from './power-manager';
+import { type PowerRecord, type PowerRecordStore, PowerSync } from './power-sync';
+import type { PowerTarget } from './driver';
+
+const node = (id: number, port = 6230 + id): PowerTarget => ({ id, uuid: `uuid-${id}`, pm_address: `127.0.0.1:${port}`, pm_user: 'admin', pm_password: 'pa$$word' });
+
+describe('PowerManager (Nova ipmi.py semantics)', () => {
+  it('sends the command once, then checks until the state is reached', async () => {
+    const d = new FakePowerDriver();
+    const pm = new PowerManager(d, { retries: 10, pollIntervalMs: 1 });
+    expect(await pm.powerOn(node(1))).toBe('on');
+    expect(d.calls).toEqual(['status 1', 'on 1', 'status 1']);
+  });
+
+  it('a node already in the state gets no command', async () => {
+    const d = new FakePowerDriver();
+    d.state.set(1, 'on');
+    expect(await new PowerManager(d, { retries: 10, pollIntervalMs: 1 }).powerOn(node(1))).toBe('on');
+    expect(d.calls).toEqual(['status 1']);
+  });
+
+  it('a node stuck in its state fails after retries+1 checks, named as Nova names it', async () => {
+    const d = new FakePowerDriver();
+    d.stuck = true;
+    const err = await new PowerManager(d, { retries: 3, pollIntervalMs: 1 }).powerOn(node(1)).catch((e) => e);
+    expect(err).toBeInstanceOf(PowerActionFailed);
+    expect([err.name, err.message]).toEqual(['InstancePowerOnFailure', 'node 1 is not powered on after 4 checks']);
+    expect(d.calls.filter((c) => c.startsWith('on'))).toHaveLength(1);
+    d.state.set(2, 'on');
+    const off = await new PowerManager(d, { retries: 1, pollIntervalMs: 1 }).powerOff(node(2)).catch((e) => e);
+    expect(off.name).toBe('InstancePowerOffFailure');
+  });
+
+  it('BMC errors are retried within the checks and reported at the end', async () => {
+    const d = new FakePowerDriver();
+    d.failWith = new Error('BMC 127.0.0.1:6231: no answer');
+    const err = await new PowerManager(d, { retries: 2, pollIntervalMs: 1 }).powerOn(node(1)).catch((e) => e);
+    expect(err.message).toBe('node 1 is not powered on after 3 checks: BMC 127.0.0.1:6231: no answer');
+  });
+
+  it('reboot is off, boot device PXE persistent, on', async () => {
+    const d = new FakePowerDriver();
+    d.state.set(1, 'on');
+    await new PowerManager(d, { retries: 2, pollIntervalMs: 1 }).reboot(node(1));
+    expect(d.calls).toEqual(['status 1', 'off 1', 'status 1', 'bootdev pxe persistent 1', 'status 1', 'on 1', 'status 1']);
+  });
+});
+
+describe('PowerSync', () => {
+  class MemoryStore implements PowerRecordStore {
+    readonly rows = new Map<number, PowerRecord>();
+    async load(ids: number[]) {
+      return new Map(ids.filter((i) => this.rows.has(i)).map((i) => [i, this.rows.get(i)!]));
+    }
+    async save(r: PowerRecord) {
+      this.rows.set(r.nodeId, r);
+    }
+  }
+
+  it('records state and latency, notifies changes, and backs off failing BMCs exponentially', async () => {
+    let clock = 1_000_000;
+    const d = new FakePowerDriver();
+    const store = new MemoryStore();
+    const changes: string[] = [];
+    const sync = new PowerSync(d, store, { intervalMs: 60_000, deadlineMs: 1000, now: () => clock, onChange: (t, from, to) => void changes.push(`${t.id}:${from}->${to}`) });
+    const targets = [node(1), node(2)];
+    d.state.set(1, 'on');
+    expect(await sync.sweep(targets)).toMatchObject({ checked: 2, failed: 0, changed: 2 });
+    expect(changes).toEqual(['1:null->on', '2:null->off']);
+    expect(store.rows.get(1)).toMatchObject({ state: 'on', failures: 0, error: null, latencyMs: 0 });
+
+    clock += 60_000;
+    d.failWith = new Error('no answer');
+    expect(await sync.sweep(targets)).toMatchObject({ checked: 2, failed: 2, changed: 0 });
+    expect(store.rows.get(1)).toMatchObject({ state: 'on', failures: 1, error: 'no answer' });
+    expect(store.rows.get(1)!.nextCheckAt.getTime() - clock).toBe(120_000);
+
+    clock += 60_000; // not due yet: skipped, not asked
+    const asked = d.calls.length;
+    expect(await sync.sweep(targets)).toMatchObject({ checked: 0, skipped: 2 });
+    expect(d.calls.length).toBe(asked);
+
+    clock += 60_000;
+    await sync.sweep(targets);
+    expect(store.rows.get(1)!.failures).toBe(2);
+    expect(store.rows.get(1)!.nextCheckAt.getTime() - clock).toBe(240_000);
+
+    clock += 240_000;
+    d.failWith = undefined;
+    d.state.set(1, 'off');
+    await sync.sweep(targets);
+    expect(store.rows.get(1)).toMatchObject({ state: 'off', failures: 0, error: null });
+    expect(changes).toEqual(['1:null->on', '2:null->off', '1:on->off']);
+  });
+});
+
+describe('IpmitoolDriver', () => {
+  class RecordingRunner extends CommandRunner {
+    readonly runs: { program: string; args: readonly string[]; env?: Record<string, string> }[] = [];
+    reply = 'Chassis Power is on\n';
+    override async run(program: string, args: readonly string[], o: RunOptions = {}): Promise<RunResult> {
+      this.runs.push({ program, args, env: o.env });
+      return { code: 0, signal: null, stdout: this.reply, stderr: '', durationMs: 1 };
+    }
+  }
+
+  it('never puts the password on the command line: -E and IPMI_PASSWORD', async () => {
+    const r = new RecordingRunner();
+    const d = new IpmitoolDriver(r);
+    expect(await d.getPowerState(node(1))).toBe('on');
+    await d.setBootDevice(node(1), 'pxe', { persistent: true, efi: false });
+    expect(r.runs.map((x) => x.args.join(' '))).toEqual([
+      '-I lanplus -C 3 -H 127.0.0.1 -p 6231 -U admin -E power status',
+      '-I lanplus -C 3 -H 127.0.0.1 -p 6231 -U admin -E chassis bootdev pxe options=persistent',
+    ]);
+    expect(r.runs.every((x) => !x.args.join(' ').includes('pa$$word') && x.env?.IPMI_PASSWORD === 'pa$$word')).toBe(true);
+  });
+
+  it('an empty password is sent as a NUL so ipmitool never prompts; odd answers are errors', async () => {
+    const r = new RecordingRunner();
+    await new IpmitoolDriver(r).setPower({ ...node(1), pm_password: '' }, 'on');
+    expect(r.runs[0].env?.IPMI_PASSWORD).toBe('\0');
+    r.reply = 'Chassis Power is unknown\n';
+    await expect(new IpmitoolDriver(r, { attempts: 1 }).getPowerState(node(1))).rejects.toThrow(/unexpected answer 'Chassis Power is unknown'/);
+  });
+});
