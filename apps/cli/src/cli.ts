@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { dbCommands } from './commands/db';
 import { interfaceCommands } from './commands/interface';
+import { ipmiCommands } from './commands/ipmi';
 import { nodeCommands } from './commands/node';
 import { queuesCommands } from './commands/queues';
 import { rpcCommands } from './commands/rpc';
@@ -18,7 +19,7 @@ export async function runCli(argv: string[], env: CliEnv): Promise<number> {
   const { io } = env;
   const session = new CliSession(env);
   const program = new Command('bmctl')
-    .description('Operate nova-bm: the nova_bm database, enrolled nodes, their interfaces, the message bus.')
+    .description('Operate nova-bm: the nova_bm database, enrolled nodes, their interfaces, the message bus, BMCs.')
     .option('--config-file <path>', 'nova.conf-style file (default: $BM_CONFIG_FILE)')
     .option('--json', 'print JSON instead of tables')
     .showHelpAfterError()
@@ -29,6 +30,7 @@ export async function runCli(argv: string[], env: CliEnv): Promise<number> {
   interfaceCommands(program, session);
   queuesCommands(program, session);
   rpcCommands(program, session);
+  ipmiCommands(program, session);
   // Every subcommand reports usage errors the same way.
   const override = (c: Command) => {
     c.exitOverride().showHelpAfterError();

@@ -1,6 +1,7 @@
 import { ConfigError, redactUrl } from '@bm/config';
 import { NovaBmError } from '@bm/domain';
 import { ConnectionLost, ManagementApiError } from '@bm/messaging';
+import { BmcUnreachable, IpmiError } from '@bm/ipmi';
 
 /** What bmctl's exit status means (README "bmctl"). */
 export const Exit = {
@@ -11,7 +12,7 @@ export const Exit = {
   TIMEOUT: 2,
   /** The configuration (nova.conf, environment) is invalid. */
   CONFIG: 3,
-  /** The database or the message broker cannot be reached (or the database has no schema yet). */
+  /** The database, the message broker or a BMC cannot be reached (or the database has no schema yet). */
   DATABASE: 4,
   /** Bad command line (unknown command or option, missing argument), as sysexits' EX_USAGE. */
   USAGE: 64,
@@ -33,7 +34,9 @@ export function describeError(e: unknown, dbUrl?: string): { message: string; co
   if (e instanceof CliError) return { message: e.message, code: e.exitCode };
   if (e instanceof ConfigError) return { message: e.message, code: Exit.CONFIG };
   if (e instanceof NovaBmError) return { message: `${e.name}: ${e.message}`, code: Exit.FAILED };
+  if (e instanceof BmcUnreachable) return { message: `${e.name}: ${e.message}`, code: Exit.DATABASE };
   if (e instanceof ConnectionLost || e instanceof ManagementApiError) return { message: e.message, code: Exit.DATABASE };
+  if (e instanceof IpmiError) return { message: `${e.name}: ${e.message}`, code: Exit.FAILED };
   const pg = e as PgError;
   const where = dbUrl ? redactUrl(dbUrl) : 'the database';
   switch (pg?.code) {
