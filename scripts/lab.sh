@@ -3,9 +3,10 @@
 #   1. install what is missing, start PostgreSQL and RabbitMQ, build;
 #   2. create and migrate the lab's nova_bm database;
 #   3. enroll the sample hardware, deploy/baremetal.csv (re-runs skip nodes already enrolled);
-#   4. start every service (compute, scheduler, power, netboot, deploy-helper), wait until each
-#      reports healthy, ask compute for its nodes over oslo RPC, show the message bus; then stop
-#      the services (or keep them: --keep).
+#   4. start a virtual BMC per lab node and every service (compute, scheduler, power, netboot,
+#      deploy-helper), wait until each reports healthy, ask compute for its nodes and the power
+#      service to set PXE boot and power node 1 on (real IPMI 2.0 to its virtual BMC), show the
+#      message bus; then stop everything (or keep it running: --keep).
 # Environment: DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/nova_bm_lab),
 # BM_CONFIG_FILE (a nova.conf), LAB_NODES (default deploy/baremetal.csv).
 set -euo pipefail
@@ -35,6 +36,14 @@ stop() {
 }
 trap stop EXIT
 
+echo '--- starting a virtual BMC for each lab node (bmctl vbmc start; ports from deploy/baremetal.csv)'
+printf 'password' > .lab/bmc-password
+chmod 600 .lab/bmc-password
+for port in 6231 6232 6233; do
+  bmctl vbmc start --port "$port" --user admin --password-file .lab/bmc-password >".lab/logs/vbmc-$port.log" 2>&1 &
+  pids+=($!)
+done
+
 echo '--- starting services (logs in .lab/logs/)'
 port=9101
 declare -A ports
@@ -63,6 +72,10 @@ done
 if [ $status = 0 ]; then
   echo "--- asking compute over RabbitMQ (oslo RPC) for its nodes: bmctl rpc call --topic compute --server $(hostname) get_available_nodes"
   bmctl rpc call --topic compute --server "$(hostname)" --version 6.0 get_available_nodes || status=1
+  echo '--- powering node 1 on through the power service (oslo RPC -> IPMI 2.0 -> its virtual BMC)'
+  bmctl rpc call --topic baremetal-power --server "$(hostname)" --version 1.0 set_boot_device '{"node": 1, "device": "pxe", "persistent": true}' || status=1
+  bmctl rpc call --topic baremetal-power --server "$(hostname)" --version 1.0 power_on '{"node": 1}' || status=1
+  bmctl ipmi --address 127.0.0.1:6231 --user admin --password-file .lab/bmc-password power status || status=1
   echo '--- the message bus (bmctl queues)'
   bmctl queues || status=1
 fi
