@@ -27,7 +27,7 @@ export interface BmcCredentials {
 
 /** What the client needs of a UDP socket (a real dgram socket, or a test double). */
 export interface DatagramSocket {
-  send(msg: Buffer, port: number, address: string): void;
+  send(msg: Buffer, port: number, address: string, callback?: (error: Error | null) => void): void;
   on(event: 'message', listener: (msg: Buffer, rinfo: { address: string; port: number }) => void): unknown;
   close(): void;
 }
@@ -45,6 +45,11 @@ export interface IpmiClientOptions {
   minIntervalMs?: number;
   /** A session unused for this long is re-established before the next command (ms). */
   sessionIdleMs?: number;
+  /**
+   * Logins in progress at once: a sweep of hundreds of fresh BMCs otherwise gets its replies in
+   * bursts larger than a UDP receive buffer, and every dropped reply costs a retransmission.
+   */
+  maxConcurrentLogins?: number;
 }
 
 interface Session {
@@ -62,6 +67,7 @@ type Match<T> = (p: Packet) => T | undefined;
 interface Waiter {
   match: Match<unknown>;
   resolve(v: unknown): void;
+  reject(e: Error): void;
 }
 
 const ROLE_ADMIN_NAME_ONLY = 0x10 | Privilege.ADMINISTRATOR;
@@ -70,15 +76,24 @@ const ROLE_ADMIN_NAME_ONLY = 0x10 | Privilege.ADMINISTRATOR;
 class BmcLink {
   readonly key: string;
   session?: Session;
+  /** The credentials the held session was opened with. */
+  sessionCreds?: string;
   waiter?: Waiter;
   private tail: Promise<unknown> = Promise.resolve();
   private lastSent = 0;
 
   constructor(
-    readonly creds: Required<BmcCredentials>,
+    public creds: Required<BmcCredentials>,
     private readonly client: IpmiClient,
   ) {
     this.key = `${creds.host}:${creds.port}`;
+  }
+
+  /** Fails the exchange in progress at once (the datagram could not even be sent). */
+  fail(e: Error): void {
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.reject(e);
   }
 
   /** Runs `op` when every earlier operation on this BMC has finished. */
@@ -107,14 +122,14 @@ class BmcLink {
     const gap = this.lastSent + o.minIntervalMs - Date.now();
     if (gap > 0) await sleep(Math.min(gap, Math.max(0, deadline - Date.now())));
     let timer: NodeJS.Timeout | undefined;
-    const answered = new Promise<T>((resolve) => {
-      this.waiter = { match, resolve: resolve as (v: unknown) => void };
+    const answered = new Promise<T>((resolve, reject) => {
+      this.waiter = { match, resolve: resolve as (v: unknown) => void, reject };
     });
     try {
       for (let attempt = 0, wait = o.retryMs; ; attempt++, wait = Math.min(wait * 2, o.maxRetryMs)) {
         const left = deadline - Date.now();
         if (left <= 0) throw new BmcUnreachable(this.key, `no answer to ${what} within the deadline (${attempt} attempts)`);
-        this.client.send(build(attempt), this.creds);
+        this.client.send(build(attempt), this);
         this.lastSent = Date.now();
         const tick = new Promise<'retry'>((r) => (timer = setTimeout(() => r('retry'), Math.min(wait, left))));
         const r = await Promise.race([answered, tick]);
@@ -134,6 +149,8 @@ export class IpmiClient {
   private readonly ownSocket: boolean;
   private readonly random: (n: number) => Buffer;
   private readonly links = new Map<string, BmcLink>();
+  private loginsInProgress = 0;
+  private readonly loginQueue: (() => void)[] = [];
   /** Datagrams that did not parse, or came from an unknown peer (for diagnostics). */
   dropped = 0;
 
@@ -144,6 +161,7 @@ export class IpmiClient {
       maxRetryMs: opts.maxRetryMs ?? 2000,
       minIntervalMs: opts.minIntervalMs ?? 0,
       sessionIdleMs: opts.sessionIdleMs ?? 30_000,
+      maxConcurrentLogins: opts.maxConcurrentLogins ?? 64,
     };
     this.random = opts.random ?? randomBytes;
     this.ownSocket = !opts.socket;
@@ -152,14 +170,21 @@ export class IpmiClient {
   }
 
   private static openSocket(): Socket {
-    const s = createSocket('udp4');
+    // A large receive buffer: replies from many BMCs arrive in bursts (the kernel caps it at
+    // net.core.rmem_max).
+    const s = createSocket({ type: 'udp4', recvBufferSize: 4 << 20 });
+    s.on('error', () => undefined); // per-send errors are reported to the caller, below
     s.bind(0);
     s.unref();
     return s;
   }
 
-  send(buf: Buffer, c: Required<BmcCredentials>): void {
-    this.socket.send(buf, c.port, c.host);
+  send(buf: Buffer, link: BmcLink): void {
+    const { host, port } = link.creds;
+    this.socket.send(buf, port, host, (err) => {
+      // e.g. a BMC host name that does not resolve: fail now, not at the deadline.
+      if (err) link.fail(new BmcUnreachable(link.key, `cannot send to it: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
+    });
   }
 
   private onDatagram(msg: Buffer, rinfo: { address: string; port: number }): void {
@@ -175,11 +200,12 @@ export class IpmiClient {
     link.onPacket(p);
   }
 
+  /** The one link of a BMC (host:port); new credentials take effect at its next operation. */
   private link(c: BmcCredentials): BmcLink {
     const creds = { ...c, port: c.port ?? 623 };
     const key = `${creds.host}:${creds.port}`;
     let l = this.links.get(key);
-    if (!l || l.creds.user !== creds.user || l.creds.password !== creds.password) {
+    if (!l) {
       l = new BmcLink(creds, this);
       this.links.set(key, l);
     }
@@ -214,7 +240,8 @@ export class IpmiClient {
     const link = this.link(bmc);
     const deadline = Date.now() + deadlineMs;
     return link.enqueue(async () => {
-      const fresh = !link.session || Date.now() - link.session.lastUsed > this.options.sessionIdleMs;
+      link.creds = { ...bmc, port: bmc.port ?? 623 };
+      const fresh = !link.session || link.sessionCreds !== credsKey(bmc) || Date.now() - link.session.lastUsed > this.options.sessionIdleMs;
       if (fresh) await this.login(link, deadline);
       // A held session the BMC forgot (restart, its own timeout) looks like silence: give it a
       // few retransmissions, then log in again once within what is left of the deadline.
@@ -262,7 +289,21 @@ export class IpmiClient {
   // --- session setup (§13.17–13.31) ---------------------------------------------------------
 
   private async login(link: BmcLink, deadline: number): Promise<void> {
+    if (this.loginsInProgress >= this.options.maxConcurrentLogins) {
+      await new Promise<void>((r) => this.loginQueue.push(r));
+    }
+    this.loginsInProgress++;
+    try {
+      await this.doLogin(link, deadline);
+    } finally {
+      this.loginsInProgress--;
+      this.loginQueue.shift()?.();
+    }
+  }
+
+  private async doLogin(link: BmcLink, deadline: number): Promise<void> {
     link.session = undefined;
+    link.sessionCreds = undefined;
     const bmc = link.key;
     const { user, password } = link.creds;
     const userBytes = Buffer.from(user, 'utf8');
@@ -312,6 +353,7 @@ export class IpmiClient {
     if (!safeEqual(rakp4Icv(keys.sik, fields), r4.icv)) throw new BmcSessionRefused(bmc, 'RAKP 4', undefined, 'integrity check value mismatch');
 
     link.session = { sidm, sidc: os.sidc.readUInt32LE(0), keys, seq: 0, rqSeq: 0, lastUsed: Date.now() };
+    link.sessionCreds = credsKey(link.creds);
     // 7. Administrator privilege for the session, and who the BMC is.
     await this.inSession(link, 'Set Session Privilege Level', NetFn.APP, Cmd.SET_SESSION_PRIVILEGE, Buffer.from([Privilege.ADMINISTRATOR]), deadline);
     link.session.deviceId = parseDeviceId(await this.inSession(link, 'Get Device ID', NetFn.APP, Cmd.GET_DEVICE_ID, Buffer.alloc(0), deadline));
@@ -349,6 +391,10 @@ export class IpmiClient {
       if (b.readUInt32LE(0) !== 0) return b;
     }
   }
+}
+
+function credsKey(c: BmcCredentials): string {
+  return `${c.user}\u0000${c.password}`;
 }
 
 const RAKP_AUTH_REASON: Record<number, string> = {

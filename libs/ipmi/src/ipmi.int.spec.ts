@@ -107,6 +107,33 @@ describe('IpmiClient ↔ VirtualBmc', () => {
     expect(tDead).toBeLessThan(2000);
   });
 
+  it('a BMC host name that does not resolve fails at once, not at the deadline', async () => {
+    const [err, t] = await elapsed(client.powerStatus({ host: 'no-such-bmc.invalid', user: USER, password: PASSWORD }, 3000));
+    expect(err).toBeInstanceOf(BmcUnreachable);
+    expect((err as Error).message).toBe('BMC no-such-bmc.invalid:623: cannot send to it: ENOTFOUND');
+    expect(t).toBeLessThan(1000);
+  });
+
+  it('new credentials for a BMC take effect at its next operation, on the same queue', async () => {
+    const { creds } = await start();
+    await expect(client.powerStatus({ ...creds, password: 'old-wrong' })).rejects.toBeInstanceOf(BmcAuthenticationFailed);
+    const [a, b] = await Promise.all([client.powerStatus(creds), client.powerStatus({ ...creds, password: 'wrong-again' }).catch((e) => e)]);
+    expect((a as { powerOn: boolean }).powerOn).toBe(false);
+    expect(b).toBeInstanceOf(BmcAuthenticationFailed);
+    expect((await client.powerStatus(creds)).powerOn).toBe(false);
+  });
+
+  it('many fresh BMCs at once: logins are limited, every one succeeds', async () => {
+    const many = await Promise.all(Array.from({ length: 40 }, () => start()));
+    const limited = new IpmiClient({ maxConcurrentLogins: 4, deadlineMs: 10_000 });
+    try {
+      const states = await Promise.all(many.map((m) => limited.powerStatus(m.creds)));
+      expect(states.every((x) => x.powerOn === false)).toBe(true);
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('a BMC that drops every other datagram still answers, through retransmission', async () => {
     const { creds, machine } = await start();
     const proxy = new UdpProxy({ host: '127.0.0.1', port: creds.port! });
