@@ -11,6 +11,8 @@ export interface ProxyBehaviour {
   delayMs?: number;
   /** Send this to the client before each real server→client datagram. */
   garbage?: () => Buffer;
+  /** Deliver every client→server datagram twice (a replay). */
+  duplicate?: boolean;
 }
 
 export class UdpProxy {
@@ -30,6 +32,7 @@ export class UdpProxy {
       const n = ++this.counts.c2s;
       if (this.behaviour.drop?.(n, 'c2s')) return;
       this.back!.send(m, this.target.port, this.target.host);
+      if (this.behaviour.duplicate) this.back!.send(m, this.target.port, this.target.host);
     });
     this.back.on('message', (m) => {
       const n = ++this.counts.s2c;

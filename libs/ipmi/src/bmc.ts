@@ -32,19 +32,26 @@ export interface VirtualBmcOptions {
 }
 
 interface BmcSession {
+  /** `address:port` of the console that opened it. */
+  peer: string;
   sidm: Buffer;
   sidc: Buffer;
   state: 'opened' | 'rakp2-sent' | 'active';
   openResponse: Buffer;
+  /** The RAKP 2 sent, resent as it was to a retransmitted RAKP 1. */
+  rakp2?: Buffer;
   fields?: RakpFields;
   userKey?: Buffer;
   keys?: SessionKeys;
   privilege: number;
   outSeq: number;
   highestIn: number;
+  /** Bit i set: sequence number highestIn - i was received (replay window). */
+  seenMask: number;
   lastSeen: number;
 }
 
+const HALF_OPEN_TTL_MS = 10_000;
 const CIPHER_SUITE_3_RECORD = Buffer.from([0xc0, 0x03, 0x01, 0x41, 0x81]);
 const BOOT_PARAM_NOT_SUPPORTED = 0x80;
 
@@ -81,7 +88,7 @@ export class VirtualBmc {
     });
     this.options.port = s.address().port;
     this.socket = s;
-    this.sweeper = setInterval(() => this.sweep(), 5000).unref();
+    this.sweeper = setInterval(() => this.sweep(), 2000).unref();
   }
 
   async stop(): Promise<void> {
@@ -100,7 +107,7 @@ export class VirtualBmc {
   private async onDatagram(msg: Buffer, address: string, port: number): Promise<void> {
     let reply: Buffer | undefined;
     try {
-      reply = await this.handle(decodePacket(msg));
+      reply = await this.handle(decodePacket(msg), `${address}:${port}`);
     } catch {
       reply = undefined;
     }
@@ -108,7 +115,7 @@ export class VirtualBmc {
     else this.dropped++;
   }
 
-  private async handle(p: Packet): Promise<Buffer | undefined> {
+  private async handle(p: Packet, peer: string): Promise<Buffer | undefined> {
     if (p.kind === 'v1.5') return encodeV15(this.preSession(decodeRequest(p.message)));
     if (p.payloadType === PayloadType.IPMI && p.sessionId === 0 && !p.authenticated) {
       // Sessionless RMCP+ request (ipmitool asks Get Channel Cipher Suites this way).
@@ -116,7 +123,7 @@ export class VirtualBmc {
     }
     switch (p.payloadType) {
       case PayloadType.OPEN_SESSION_REQUEST:
-        return this.openSession(p.payload);
+        return this.openSession(p.payload, peer);
       case PayloadType.RAKP1:
         return this.rakp1(p.payload);
       case PayloadType.RAKP3:
@@ -143,24 +150,25 @@ export class VirtualBmc {
     return respond(0xc1);
   }
 
-  private openSession(payload: Buffer): Buffer {
+  private openSession(payload: Buffer, peer: string): Buffer {
     const req = decodeOpenSessionRequest(payload);
     const fail = (status: number) =>
       encodeV20({ payloadType: PayloadType.OPEN_SESSION_RESPONSE, sessionId: 0, seq: 0, payload: encodeOpenSessionResponse({ tag: req.tag, status, maxPriv: 0, sidm: req.sidm, sidc: Buffer.alloc(4) }) });
-    // A retransmitted request gets the same answer, not a second session.
-    for (const s of this.sessions.values()) if (s.state === 'opened' && s.sidm.equals(req.sidm)) return s.openResponse;
+    // A retransmitted request (same console, same session id) gets the same answer, not a second
+    // session; consoles that all use one fixed id (ipmitool does) are told apart by address.
+    for (const s of this.sessions.values()) if (s.state === 'opened' && s.peer === peer && s.sidm.equals(req.sidm)) return s.openResponse;
     const a = req.algorithms;
     if (a.auth !== SUITE_3.auth) return fail(0x04);
     if (a.integrity !== SUITE_3.integrity) return fail(0x05);
     if (a.conf !== SUITE_3.conf) return fail(0x10);
-    if (this.sessions.size >= (this.options.maxSessions ?? 32)) return fail(0x01);
+    if (this.sessions.size >= (this.options.maxSessions ?? 32) && !this.evictHalfOpen()) return fail(0x01);
     let sidc: Buffer;
     do sidc = this.random(4);
     while (sidc.readUInt32LE(0) === 0 || this.sessions.has(sidc.readUInt32LE(0)));
     const maxPriv = req.maxPriv === 0 ? Privilege.ADMINISTRATOR : Math.min(req.maxPriv, Privilege.ADMINISTRATOR);
     const openResponse = encodeV20({ payloadType: PayloadType.OPEN_SESSION_RESPONSE, sessionId: 0, seq: 0, payload: encodeOpenSessionResponse({ tag: req.tag, status: 0, maxPriv, sidm: req.sidm, sidc, algorithms: SUITE_3 }) });
     this.sessions.set(sidc.readUInt32LE(0), {
-      sidm: req.sidm, sidc, state: 'opened', openResponse, privilege: Privilege.USER, outSeq: 0, highestIn: 0, lastSeen: Date.now(),
+      peer, sidm: req.sidm, sidc, state: 'opened', openResponse, privilege: Privilege.USER, outSeq: 0, highestIn: 0, seenMask: 0, lastSeen: Date.now(),
     });
     return openResponse;
   }
@@ -181,10 +189,14 @@ export class VirtualBmc {
       this.sessions.delete(s.sidc.readUInt32LE(0));
       return reply(0x09);
     }
+    if (s.state === 'rakp2-sent' && s.rakp2 && s.fields?.rm.equals(r.rm) && s.fields.role === r.role && s.fields.user.equals(r.user)) {
+      return s.rakp2; // a retransmission: the same Rc, or the console's keys would not match ours
+    }
     const userKey = kuid(password);
     const fields: RakpFields = { sidm: s.sidm, sidc: s.sidc, rm: r.rm, rc: this.random(16), guid: this.guid, role: r.role, user: r.user };
     Object.assign(s, { fields, userKey, state: 'rakp2-sent', privilege: (r.role & 0x0f) || Privilege.ADMINISTRATOR, lastSeen: Date.now() });
-    return reply(0, { rc: fields.rc, guid: fields.guid, authCode: rakp2AuthCode(userKey, fields) });
+    s.rakp2 = reply(0, { rc: fields.rc, guid: fields.guid, authCode: rakp2AuthCode(userKey, fields) });
+    return s.rakp2;
   }
 
   private rakp3(payload: Buffer): Buffer | undefined {
@@ -214,9 +226,7 @@ export class VirtualBmc {
     const s = this.sessions.get(p.sessionId);
     if (!s || s.state !== 'active' || !s.keys) return undefined;
     const req = decodeRequest(openV20(p, s.keys)); // throws on a bad AuthCode: dropped
-    // Replay protection: a sliding window of 16 (§6.12.13), seqs are per direction.
-    if (p.seq === 0 || p.seq + 16 <= s.highestIn) return undefined;
-    s.highestIn = Math.max(s.highestIn, p.seq);
+    if (!this.acceptSequence(s, p.seq)) return undefined;
     s.lastSeen = Date.now();
     const { cc, data } = await this.dispatch(s, req);
     s.outSeq = (s.outSeq + 1) >>> 0 || 1;
@@ -271,9 +281,40 @@ export class VirtualBmc {
     }
   }
 
+  /**
+   * Replay protection (§6.12.13): a sliding window of 16 sequence numbers below the highest seen;
+   * a number older than the window, or seen before, is dropped (a replayed "power cycle" must not
+   * cycle twice).
+   */
+  private acceptSequence(s: BmcSession, seq: number): boolean {
+    if (seq === 0) return false;
+    if (seq > s.highestIn) {
+      const shift = seq - s.highestIn;
+      s.seenMask = shift >= 32 ? 1 : ((s.seenMask << shift) | 1) >>> 0;
+      s.highestIn = seq;
+      return true;
+    }
+    const back = s.highestIn - seq;
+    if (back >= 16 || (s.seenMask >>> back) & 1) return false;
+    s.seenMask = (s.seenMask | (1 << back)) >>> 0;
+    return true;
+  }
+
+  /** Makes room by dropping the oldest session that never finished logging in. */
+  private evictHalfOpen(): boolean {
+    let oldest: [number, BmcSession] | undefined;
+    for (const e of this.sessions) if (e[1].state !== 'active' && (!oldest || e[1].lastSeen < oldest[1].lastSeen)) oldest = e;
+    if (oldest) this.sessions.delete(oldest[0]);
+    return oldest !== undefined;
+  }
+
+  /** Idle sessions go after `sessionTimeoutMs`; logins left half-done after 10 s. */
   private sweep(): void {
-    const limit = Date.now() - (this.options.sessionTimeoutMs ?? 60_000);
-    for (const [id, s] of this.sessions) if (s.lastSeen < limit) this.sessions.delete(id);
+    const now = Date.now();
+    const idle = now - (this.options.sessionTimeoutMs ?? 60_000);
+    for (const [id, s] of this.sessions) {
+      if (s.lastSeen < idle || (s.state !== 'active' && s.lastSeen < now - HALF_OPEN_TTL_MS)) this.sessions.delete(id);
+    }
   }
 }
 

@@ -6,6 +6,8 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { type SessionKeys, kuid, rakp2AuthCode, rakp3AuthCode, rakp4Icv, safeEqual, sessionKeys } from './crypto';
 import {
   type BootDevice, type BootFlags, type ChassisStatus, Cmd, type DeviceId, GET_BOOT_FLAGS_REQUEST, NetFn, POWER_ACTION,
@@ -75,6 +77,8 @@ const ROLE_ADMIN_NAME_ONLY = 0x10 | Privilege.ADMINISTRATOR;
 /** One BMC: its session, its queue and the exchange waiting for an answer. */
 class BmcLink {
   readonly key: string;
+  /** The BMC's IPv4 address (its host name resolved at login): where datagrams go and come from. */
+  address?: string;
   session?: Session;
   /** The credentials the held session was opened with. */
   sessionCreds?: string;
@@ -149,6 +153,8 @@ export class IpmiClient {
   private readonly ownSocket: boolean;
   private readonly random: (n: number) => Buffer;
   private readonly links = new Map<string, BmcLink>();
+  /** The same links by `<resolved address>:<port>`, the source of their answers. */
+  private readonly byPeer = new Map<string, BmcLink>();
   private loginsInProgress = 0;
   private readonly loginQueue: (() => void)[] = [];
   /** Datagrams that did not parse, or came from an unknown peer (for diagnostics). */
@@ -181,14 +187,14 @@ export class IpmiClient {
 
   send(buf: Buffer, link: BmcLink): void {
     const { host, port } = link.creds;
-    this.socket.send(buf, port, host, (err) => {
+    this.socket.send(buf, port, link.address ?? host, (err) => {
       // e.g. a BMC host name that does not resolve: fail now, not at the deadline.
       if (err) link.fail(new BmcUnreachable(link.key, `cannot send to it: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
     });
   }
 
   private onDatagram(msg: Buffer, rinfo: { address: string; port: number }): void {
-    const link = this.links.get(`${rinfo.address}:${rinfo.port}`);
+    const link = this.byPeer.get(`${rinfo.address}:${rinfo.port}`);
     let p: Packet;
     try {
       if (!link) throw new Error('unknown peer');
@@ -210,6 +216,22 @@ export class IpmiClient {
       this.links.set(key, l);
     }
     return l;
+  }
+
+  /** Resolves the BMC's host name (at each login, so a changed DNS entry is followed). */
+  private async resolve(link: BmcLink): Promise<void> {
+    const { host, port } = link.creds;
+    let address = host;
+    if (isIP(host) !== 4) {
+      try {
+        address = (await lookup(host, { family: 4 })).address;
+      } catch (e) {
+        throw new BmcUnreachable(link.key, `cannot resolve its address: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+    }
+    if (link.address) this.byPeer.delete(`${link.address}:${port}`);
+    link.address = address;
+    this.byPeer.set(`${address}:${port}`, link);
   }
 
   // --- operations ---------------------------------------------------------------------------
@@ -242,7 +264,10 @@ export class IpmiClient {
     return link.enqueue(async () => {
       link.creds = { ...bmc, port: bmc.port ?? 623 };
       const fresh = !link.session || link.sessionCreds !== credsKey(bmc) || Date.now() - link.session.lastUsed > this.options.sessionIdleMs;
-      if (fresh) await this.login(link, deadline);
+      if (fresh) {
+        await this.resolve(link);
+        await this.login(link, deadline);
+      }
       // A held session the BMC forgot (restart, its own timeout) looks like silence: give it a
       // few retransmissions, then log in again once within what is left of the deadline.
       const probe = fresh ? deadline : Math.min(deadline, Date.now() + this.options.retryMs * 3);
@@ -251,6 +276,7 @@ export class IpmiClient {
       } catch (e) {
         if (fresh || !(e instanceof BmcUnreachable) || Date.now() >= deadline) throw e;
         link.session = undefined;
+        await this.resolve(link);
         await this.login(link, deadline);
         return this.inSession(link, what, netFn, cmd, data, deadline);
       }

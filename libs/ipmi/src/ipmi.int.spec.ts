@@ -110,7 +110,7 @@ describe('IpmiClient ↔ VirtualBmc', () => {
   it('a BMC host name that does not resolve fails at once, not at the deadline', async () => {
     const [err, t] = await elapsed(client.powerStatus({ host: 'no-such-bmc.invalid', user: USER, password: PASSWORD }, 3000));
     expect(err).toBeInstanceOf(BmcUnreachable);
-    expect((err as Error).message).toBe('BMC no-such-bmc.invalid:623: cannot send to it: ENOTFOUND');
+    expect((err as Error).message).toBe('BMC no-such-bmc.invalid:623: cannot resolve its address: ENOTFOUND');
     expect(t).toBeLessThan(1000);
   });
 
@@ -162,6 +162,45 @@ describe('IpmiClient ↔ VirtualBmc', () => {
     const [err, t] = await elapsed(client.powerStatus({ ...creds, port }, 400));
     expect(err).toBeInstanceOf(BmcUnreachable);
     expect(t).toBeLessThan(800);
+  });
+
+  it('a link slower than the retransmission timer still logs in (retransmitted RAKP 1 gets the same RAKP 2)', async () => {
+    const { creds } = await start();
+    const proxy = new UdpProxy({ host: '127.0.0.1', port: creds.port! });
+    proxies.push(proxy);
+    const port = await proxy.start();
+    proxy.behaviour = { delayMs: 150 };
+    const eager = new IpmiClient({ deadlineMs: 5000, retryMs: 100 });
+    try {
+      expect((await eager.powerStatus({ ...creds, port })).powerOn).toBe(false);
+    } finally {
+      await eager.close();
+    }
+  });
+
+  it('a replayed request is not executed twice', async () => {
+    const { creds, machine } = await start();
+    const proxy = new UdpProxy({ host: '127.0.0.1', port: creds.port! });
+    proxies.push(proxy);
+    const port = await proxy.start();
+    const via = { ...creds, port };
+    await client.powerStatus(via);
+    proxy.behaviour = { duplicate: true };
+    await client.power(via, 'cycle');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(machine.events.filter((e) => e.action === 'cycle')).toHaveLength(1);
+  });
+
+  it('half-finished logins do not lock real users out', async () => {
+    const m = new SimulatedMachine();
+    const small = new VirtualBmc({ port: 0, users: { [USER]: PASSWORD }, machine: m, maxSessions: 4 });
+    await small.start();
+    started.push(small);
+    const creds = { host: '127.0.0.1', port: small.port, user: USER, password: PASSWORD };
+    const others = new IpmiClient({ deadlineMs: 1000 });
+    for (let i = 0; i < 6; i++) await others.powerStatus({ ...creds, password: `wrong-${i}` }).catch(() => undefined);
+    await others.close();
+    expect((await client.powerStatus(creds)).powerOn).toBe(false);
   });
 
   it('garbage and forged datagrams reaching the client are ignored', async () => {
