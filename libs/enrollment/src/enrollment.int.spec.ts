@@ -39,7 +39,7 @@ describe('EnrollmentService against PostgreSQL', () => {
     await db?.drop();
   });
   beforeEach(async () => {
-    await ds.query('TRUNCATE bm_interfaces, bm_nodes RESTART IDENTITY');
+    await ds.query('TRUNCATE bm_nodes RESTART IDENTITY CASCADE');
   });
 
   it('imports the sample baremetal.csv and lists it, passwords masked', async () => {
