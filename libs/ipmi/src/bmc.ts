@@ -1,11 +1,14 @@
 /**
- * A virtual BMC: the server side of the same codec. IPMI 2.0 / RMCP+ only, cipher suite 3 only
+ * A virtual BMC: the server side of the same codec. IPMI 2.0 / RMCP+ only, cipher suites 3 and 17
  * (never suite 0: a BMC that authenticates nothing is not offered), the chassis and app commands
  * a provisioning system uses. `ipmitool -I lanplus` drives it as it drives real hardware.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
-import { type SessionKeys, kuid, rakp2AuthCode, rakp3AuthCode, rakp4Icv, safeEqual, sessionKeys, type RakpFields } from './crypto';
+import {
+  CIPHER_SUITES, type CipherSuite, type SessionKeys, kuid, rakp2AuthCode, rakp3AuthCode, rakp4Icv, safeEqual, sessionKeys, suiteOf,
+  type RakpFields,
+} from './crypto';
 import {
   CHANNEL_AUTH_CAPABILITIES_V20, ChassisControl, Cmd, type DeviceId, NetFn, type PowerAction, Privilege, decodeBootFlags,
   encodeChassisStatus, encodeDeviceId, encodeGetBootFlagsResponse,
@@ -14,7 +17,7 @@ import type { BmcMachine } from './machine';
 import { type IpmiRequest, decodeRequest, encodeResponse } from './message';
 import { type Packet, PayloadType, type V20Packet, decodePacket, encodeV15, encodeV20, openV20 } from './packet';
 import {
-  SUITE_3, decodeOpenSessionRequest, decodeRakp1, decodeRakp3, encodeOpenSessionResponse, encodeRakp2, encodeRakp4,
+  decodeOpenSessionRequest, decodeRakp1, decodeRakp3, encodeOpenSessionResponse, encodeRakp2, encodeRakp4,
 } from './rakp';
 
 export interface VirtualBmcOptions {
@@ -29,6 +32,8 @@ export interface VirtualBmcOptions {
   sessionTimeoutMs?: number;
   maxSessions?: number;
   random?: (n: number) => Buffer;
+  /** Cipher suites offered (default 3 and 17); suite 0 never is. */
+  cipherSuites?: (3 | 17)[];
 }
 
 interface BmcSession {
@@ -36,6 +41,7 @@ interface BmcSession {
   peer: string;
   sidm: Buffer;
   sidc: Buffer;
+  suite: CipherSuite;
   state: 'opened' | 'rakp2-sent' | 'active';
   openResponse: Buffer;
   /** The RAKP 2 sent, resent as it was to a retransmitted RAKP 1. */
@@ -52,7 +58,6 @@ interface BmcSession {
 }
 
 const HALF_OPEN_TTL_MS = 10_000;
-const CIPHER_SUITE_3_RECORD = Buffer.from([0xc0, 0x03, 0x01, 0x41, 0x81]);
 const BOOT_PARAM_NOT_SUPPORTED = 0x80;
 
 export class VirtualBmc {
@@ -61,6 +66,7 @@ export class VirtualBmc {
   private readonly random: (n: number) => Buffer;
   private readonly guid: Buffer;
   private readonly deviceIdBytes: Buffer;
+  private readonly suites: CipherSuite[];
   private sweeper?: NodeJS.Timeout;
   /** Datagrams that were malformed, forged or for no session. */
   dropped = 0;
@@ -68,6 +74,7 @@ export class VirtualBmc {
   constructor(readonly options: VirtualBmcOptions) {
     this.random = options.random ?? randomBytes;
     this.guid = options.guid ?? this.random(16);
+    this.suites = (options.cipherSuites ?? [3, 17]).map((id) => CIPHER_SUITES.find((c) => c.id === id)!).filter(Boolean);
     this.deviceIdBytes = encodeDeviceId(options.deviceId ?? { deviceId: 0x20, deviceRevision: 1, firmware: '1.00', ipmiVersion: '2.0', manufacturerId: 0, productId: 0x6e62 });
   }
 
@@ -145,7 +152,8 @@ export class VirtualBmc {
     if (req.cmd === Cmd.GET_CHANNEL_CIPHER_SUITES) {
       // data: channel, payload type, list index (bit 7: by cipher suite); 16 record bytes per index.
       const index = (req.data[2] ?? 0) & 0x3f;
-      return respond(0, Buffer.concat([Buffer.from([0x01]), CIPHER_SUITE_3_RECORD.subarray(index * 16, index * 16 + 16)]));
+      const records = Buffer.concat(this.suites.map((c) => Buffer.from([0xc0, c.id, c.algorithms.auth, 0x40 | c.algorithms.integrity, 0x80 | c.algorithms.conf])));
+      return respond(0, Buffer.concat([Buffer.from([0x01]), records.subarray(index * 16, index * 16 + 16)]));
     }
     return respond(0xc1);
   }
@@ -158,17 +166,21 @@ export class VirtualBmc {
     // session; consoles that all use one fixed id (ipmitool does) are told apart by address.
     for (const s of this.sessions.values()) if (s.state === 'opened' && s.peer === peer && s.sidm.equals(req.sidm)) return s.openResponse;
     const a = req.algorithms;
-    if (a.auth !== SUITE_3.auth) return fail(0x04);
-    if (a.integrity !== SUITE_3.integrity) return fail(0x05);
-    if (a.conf !== SUITE_3.conf) return fail(0x10);
+    const suite = suiteOf(a);
+    if (!suite || !this.suites.includes(suite)) {
+      if (!this.suites.some((c) => c.algorithms.auth === a.auth)) return fail(0x04);
+      if (!this.suites.some((c) => c.algorithms.integrity === a.integrity)) return fail(0x05);
+      if (!this.suites.some((c) => c.algorithms.conf === a.conf)) return fail(0x10);
+      return fail(0x11);
+    }
     if (this.sessions.size >= (this.options.maxSessions ?? 32) && !this.evictHalfOpen()) return fail(0x01);
     let sidc: Buffer;
     do sidc = this.random(4);
     while (sidc.readUInt32LE(0) === 0 || this.sessions.has(sidc.readUInt32LE(0)));
     const maxPriv = req.maxPriv === 0 ? Privilege.ADMINISTRATOR : Math.min(req.maxPriv, Privilege.ADMINISTRATOR);
-    const openResponse = encodeV20({ payloadType: PayloadType.OPEN_SESSION_RESPONSE, sessionId: 0, seq: 0, payload: encodeOpenSessionResponse({ tag: req.tag, status: 0, maxPriv, sidm: req.sidm, sidc, algorithms: SUITE_3 }) });
+    const openResponse = encodeV20({ payloadType: PayloadType.OPEN_SESSION_RESPONSE, sessionId: 0, seq: 0, payload: encodeOpenSessionResponse({ tag: req.tag, status: 0, maxPriv, sidm: req.sidm, sidc, algorithms: suite.algorithms }) });
     this.sessions.set(sidc.readUInt32LE(0), {
-      peer, sidm: req.sidm, sidc, state: 'opened', openResponse, privilege: Privilege.USER, outSeq: 0, highestIn: 0, seenMask: 0, lastSeen: Date.now(),
+      peer, sidm: req.sidm, sidc, suite, state: 'opened', openResponse, privilege: Privilege.USER, outSeq: 0, highestIn: 0, seenMask: 0, lastSeen: Date.now(),
     });
     return openResponse;
   }
@@ -195,7 +207,7 @@ export class VirtualBmc {
     const userKey = kuid(password);
     const fields: RakpFields = { sidm: s.sidm, sidc: s.sidc, rm: r.rm, rc: this.random(16), guid: this.guid, role: r.role, user: r.user };
     Object.assign(s, { fields, userKey, state: 'rakp2-sent', privilege: (r.role & 0x0f) || Privilege.ADMINISTRATOR, lastSeen: Date.now() });
-    s.rakp2 = reply(0, { rc: fields.rc, guid: fields.guid, authCode: rakp2AuthCode(userKey, fields) });
+    s.rakp2 = reply(0, { rc: fields.rc, guid: fields.guid, authCode: rakp2AuthCode(userKey, fields, s.suite) });
     return s.rakp2;
   }
 
@@ -210,14 +222,14 @@ export class VirtualBmc {
       this.sessions.delete(id);
       return undefined;
     }
-    if (!safeEqual(rakp3AuthCode(s.userKey, s.fields), r.authCode)) {
+    if (!safeEqual(rakp3AuthCode(s.userKey, s.fields, s.suite), r.authCode)) {
       this.sessions.delete(id);
       return reply(0x0f);
     }
-    s.keys = sessionKeys(s.userKey, s.fields);
+    s.keys = sessionKeys(s.userKey, s.fields, s.suite);
     s.state = 'active';
     s.lastSeen = Date.now();
-    return reply(0, rakp4Icv(s.keys.sik, s.fields));
+    return reply(0, rakp4Icv(s.keys.sik, s.fields, s.suite));
   }
 
   // --- inside a session ---------------------------------------------------------------------

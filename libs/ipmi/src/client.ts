@@ -8,7 +8,9 @@ import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { type SessionKeys, kuid, rakp2AuthCode, rakp3AuthCode, rakp4Icv, safeEqual, sessionKeys } from './crypto';
+import {
+  CIPHER_SUITES, type CipherSuite, type SessionKeys, kuid, rakp2AuthCode, rakp3AuthCode, rakp4Icv, safeEqual, sessionKeys, suiteOf,
+} from './crypto';
 import {
   type BootDevice, type BootFlags, type ChassisStatus, Cmd, type DeviceId, GET_BOOT_FLAGS_REQUEST, NetFn, POWER_ACTION,
   type PowerAction, Privilege, encodeSetBootFlags, parseChassisStatus, parseDeviceId, parseGetBootFlags, supportsIpmi20,
@@ -17,7 +19,7 @@ import { BmcAuthenticationFailed, BmcCommandFailed, BmcSessionRefused, BmcUnreac
 import { type IpmiResponse, decodeResponse, encodeRequest } from './message';
 import { type Packet, PayloadType, type V20Packet, decodePacket, encodeV15, encodeV20, openV20 } from './packet';
 import {
-  SUITE_3, decodeOpenSessionResponse, decodeRakp2, decodeRakp4, encodeOpenSessionRequest, encodeRakp1, encodeRakp3,
+  decodeOpenSessionResponse, decodeRakp2, decodeRakp4, encodeOpenSessionRequest, encodeRakp1, encodeRakp3,
 } from './rakp';
 
 export interface BmcCredentials {
@@ -52,6 +54,11 @@ export interface IpmiClientOptions {
    * bursts larger than a UDP receive buffer, and every dropped reply costs a retransmission.
    */
   maxConcurrentLogins?: number;
+  /**
+   * Cipher suites to propose, in order (default 17, then 3). What a BMC accepts is remembered,
+   * so a BMC without suite 17 costs the extra round trip once. 0 is never proposed.
+   */
+  cipherSuites?: (3 | 17)[];
 }
 
 interface Session {
@@ -82,6 +89,8 @@ class BmcLink {
   session?: Session;
   /** The credentials the held session was opened with. */
   sessionCreds?: string;
+  /** The cipher suite this BMC agreed to last time. */
+  suite?: CipherSuite;
   waiter?: Waiter;
   private tail: Promise<unknown> = Promise.resolve();
   private lastSent = 0;
@@ -148,7 +157,8 @@ class BmcLink {
 }
 
 export class IpmiClient {
-  readonly options: Required<Omit<IpmiClientOptions, 'socket' | 'random'>>;
+  readonly options: Required<Omit<IpmiClientOptions, 'socket' | 'random' | 'cipherSuites'>>;
+  private readonly suites: CipherSuite[];
   private readonly socket: DatagramSocket;
   private readonly ownSocket: boolean;
   private readonly random: (n: number) => Buffer;
@@ -170,6 +180,8 @@ export class IpmiClient {
       maxConcurrentLogins: opts.maxConcurrentLogins ?? 64,
     };
     this.random = opts.random ?? randomBytes;
+    this.suites = (opts.cipherSuites ?? [17, 3]).map((id) => CIPHER_SUITES.find((c) => c.id === id)!).filter(Boolean);
+    if (!this.suites.length) throw new RangeError('cipherSuites: choose 3 and/or 17');
     this.ownSocket = !opts.socket;
     this.socket = opts.socket ?? IpmiClient.openSocket();
     this.socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
@@ -312,6 +324,11 @@ export class IpmiClient {
     return this.links.get(`${bmc.host}:${bmc.port ?? 623}`)?.session !== undefined;
   }
 
+  /** The cipher suite of the session held with this BMC, if any. */
+  sessionSuite(bmc: BmcCredentials): 3 | 17 | undefined {
+    return this.links.get(`${bmc.host}:${bmc.port ?? 623}`)?.session?.keys.suite.id;
+  }
+
   // --- session setup (§13.17–13.31) ---------------------------------------------------------
 
   private async login(link: BmcLink, deadline: number): Promise<void> {
@@ -351,34 +368,47 @@ export class IpmiClient {
     if (cap.cc !== 0) throw new BmcCommandFailed(bmc, 'Get Channel Authentication Capabilities', cap.cc);
     if (!supportsIpmi20(cap.data)) throw new BmcSessionRefused(bmc, 'login', undefined, 'the BMC does not offer IPMI 2.0 (RMCP+)');
 
-    // 2. Open Session: cipher suite 3 only; the BMC's choice is verified, never downgraded.
+    // 2. Open Session: our suites in order (17, 3), starting with the one this BMC took last
+    //    time; the BMC's choice is verified, and never anything weaker than suite 3.
     const sidm = this.sessionId();
-    const osReq = encodeV20({ payloadType: PayloadType.OPEN_SESSION_REQUEST, sessionId: 0, seq: 0, payload: encodeOpenSessionRequest({ tag: 2, maxPriv: 0, sidm, algorithms: SUITE_3 }) });
-    const os = await link.exchange('Open Session', () => osReq, setupPayload(PayloadType.OPEN_SESSION_RESPONSE, 2, decodeOpenSessionResponse), deadline);
-    if (os.status !== 0) throw new BmcSessionRefused(bmc, 'Open Session', os.status);
-    const a = os.algorithms!;
-    if (a.auth !== SUITE_3.auth || a.integrity !== SUITE_3.integrity || a.conf !== SUITE_3.conf) {
-      throw new BmcSessionRefused(bmc, 'Open Session', undefined, `the BMC chose algorithms ${a.auth}/${a.integrity}/${a.conf}, not cipher suite 3 (1/1/1)`);
+    const candidates = link.suite ? [link.suite, ...this.suites.filter((c) => c !== link.suite)] : this.suites;
+    let os: ReturnType<typeof decodeOpenSessionResponse> | undefined;
+    let suite: CipherSuite | undefined;
+    for (const [i, proposal] of candidates.entries()) {
+      const tag = i === 0 ? 2 : 0x20 + i;
+      const osReq = encodeV20({ payloadType: PayloadType.OPEN_SESSION_REQUEST, sessionId: 0, seq: 0, payload: encodeOpenSessionRequest({ tag, maxPriv: 0, sidm, algorithms: proposal.algorithms }) });
+      os = await link.exchange('Open Session', () => osReq, setupPayload(PayloadType.OPEN_SESSION_RESPONSE, tag, decodeOpenSessionResponse), deadline);
+      if (os.status === 0) {
+        suite = suiteOf(os.algorithms!);
+        break;
+      }
+      if (!UNSUPPORTED_ALGORITHM.has(os.status) || i === candidates.length - 1) throw new BmcSessionRefused(bmc, 'Open Session', os.status);
     }
-    if (!os.sidm.equals(sidm)) throw new BmcSessionRefused(bmc, 'Open Session', undefined, 'the answer names another session');
+    const a = os!.algorithms!;
+    if (!suite || !this.suites.includes(suite)) {
+      throw new BmcSessionRefused(bmc, 'Open Session', undefined, `the BMC chose algorithms ${a.auth}/${a.integrity}/${a.conf}, not cipher suite ${this.suites.map((c) => c.id).join(' or ')}`);
+    }
+    if (!os!.sidm.equals(sidm)) throw new BmcSessionRefused(bmc, 'Open Session', undefined, 'the answer names another session');
+    const sidc = os!.sidc;
 
     // 3–4. RAKP1 → RAKP2: the BMC proves it knows the password.
     const rm = this.random(16);
-    const r1 = encodeV20({ payloadType: PayloadType.RAKP1, sessionId: 0, seq: 0, payload: encodeRakp1({ tag: 3, sidc: os.sidc, rm, role: ROLE_ADMIN_NAME_ONLY, user: userBytes }) });
+    const r1 = encodeV20({ payloadType: PayloadType.RAKP1, sessionId: 0, seq: 0, payload: encodeRakp1({ tag: 3, sidc, rm, role: ROLE_ADMIN_NAME_ONLY, user: userBytes }) });
     const r2 = await link.exchange('RAKP 1', () => r1, setupPayload(PayloadType.RAKP2, 3, decodeRakp2), deadline);
     if (r2.status === 0x0d || r2.status === 0x09 || r2.status === 0x0a) throw new BmcAuthenticationFailed(bmc, `user '${user}' refused: ${RAKP_AUTH_REASON[r2.status]}`);
     if (r2.status !== 0) throw new BmcSessionRefused(bmc, 'RAKP 2', r2.status);
-    const fields = { sidm, sidc: os.sidc, rm, rc: r2.rc, guid: r2.guid, role: ROLE_ADMIN_NAME_ONLY, user: userBytes };
-    if (!safeEqual(rakp2AuthCode(kuidKey, fields), r2.authCode)) throw new BmcAuthenticationFailed(bmc, `wrong password for user '${user}'`);
-    const keys = sessionKeys(kuidKey, fields);
+    const fields = { sidm, sidc, rm, rc: r2.rc, guid: r2.guid, role: ROLE_ADMIN_NAME_ONLY, user: userBytes };
+    if (!safeEqual(rakp2AuthCode(kuidKey, fields, suite), r2.authCode)) throw new BmcAuthenticationFailed(bmc, `wrong password for user '${user}'`);
+    const keys = sessionKeys(kuidKey, fields, suite);
 
     // 5–6. RAKP3 → RAKP4: we prove it; the BMC's integrity check value proves the keys.
-    const r3 = encodeV20({ payloadType: PayloadType.RAKP3, sessionId: 0, seq: 0, payload: encodeRakp3({ tag: 4, status: 0, sidc: os.sidc, authCode: rakp3AuthCode(kuidKey, fields) }) });
-    const r4 = await link.exchange('RAKP 3', () => r3, setupPayload(PayloadType.RAKP4, 4, decodeRakp4), deadline);
+    const r3 = encodeV20({ payloadType: PayloadType.RAKP3, sessionId: 0, seq: 0, payload: encodeRakp3({ tag: 4, status: 0, sidc, authCode: rakp3AuthCode(kuidKey, fields, suite) }) });
+    const r4 = await link.exchange('RAKP 3', () => r3, setupPayload(PayloadType.RAKP4, 4, (b) => decodeRakp4(b, suite!.icvLength)), deadline);
     if (r4.status !== 0) throw new BmcSessionRefused(bmc, 'RAKP 4', r4.status);
-    if (!safeEqual(rakp4Icv(keys.sik, fields), r4.icv)) throw new BmcSessionRefused(bmc, 'RAKP 4', undefined, 'integrity check value mismatch');
+    if (!safeEqual(rakp4Icv(keys.sik, fields, suite), r4.icv)) throw new BmcSessionRefused(bmc, 'RAKP 4', undefined, 'integrity check value mismatch');
+    link.suite = suite;
 
-    link.session = { sidm, sidc: os.sidc.readUInt32LE(0), keys, seq: 0, rqSeq: 0, lastUsed: Date.now() };
+    link.session = { sidm, sidc: sidc.readUInt32LE(0), keys, seq: 0, rqSeq: 0, lastUsed: Date.now() };
     link.sessionCreds = credsKey(link.creds);
     // 7. Administrator privilege for the session, and who the BMC is.
     await this.inSession(link, 'Set Session Privilege Level', NetFn.APP, Cmd.SET_SESSION_PRIVILEGE, Buffer.from([Privilege.ADMINISTRATOR]), deadline);
@@ -422,6 +452,9 @@ export class IpmiClient {
 function credsKey(c: BmcCredentials): string {
   return `${c.user}\u0000${c.password}`;
 }
+
+/** Open Session statuses meaning "not these algorithms": try the next suite. */
+const UNSUPPORTED_ALGORITHM = new Set([0x04, 0x05, 0x10, 0x11]);
 
 const RAKP_AUTH_REASON: Record<number, string> = {
   0x09: 'invalid role',

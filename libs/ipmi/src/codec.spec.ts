@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import { kuid, rakp2AuthCode, rakp3AuthCode, rakp4Icv, safeEqual, sessionKeys, type RakpFields, type SessionKeys } from './crypto';
 import { MalformedPacket, checksum, decodeRequest, decodeResponse, encodeRequest, encodeResponse } from './message';
 import { PayloadType, type V20Packet, decodePacket, encodeV15, encodeV20, openV20 } from './packet';
+import { SUITE_3 } from './crypto';
 import {
-  SUITE_3, decodeOpenSessionRequest, decodeOpenSessionResponse, decodeRakp1, decodeRakp2, decodeRakp3, decodeRakp4,
+  decodeOpenSessionRequest, decodeOpenSessionResponse, decodeRakp1, decodeRakp2, decodeRakp3, decodeRakp4,
   encodeOpenSessionRequest, encodeOpenSessionResponse, encodeRakp1, encodeRakp2, encodeRakp3, encodeRakp4,
 } from './rakp';
 import { parseChassisStatus, parseDeviceId, parseGetBootFlags, encodeSetBootFlags } from './commands';
@@ -43,7 +44,7 @@ describe.each(CAPTURES)('capture %s', (name) => {
         case PayloadType.OPEN_SESSION_REQUEST: {
           const r = decodeOpenSessionRequest(p.payload);
           f.sidm = r.sidm;
-          expect(r.algorithms).toEqual(SUITE_3);
+          expect(r.algorithms).toEqual(SUITE_3.algorithms);
           expect(encodeV20({ ...p, payload: encodeOpenSessionRequest(r) })).toEqual(bytes);
           return;
         }
@@ -52,7 +53,7 @@ describe.each(CAPTURES)('capture %s', (name) => {
           expect(r.status).toBe(0);
           expect(r.sidm).toEqual(f.sidm);
           f.sidc = r.sidc;
-          expect(r.algorithms).toEqual(SUITE_3);
+          expect(r.algorithms).toEqual(SUITE_3.algorithms);
           expect(encodeV20({ ...p, payload: encodeOpenSessionResponse(r) })).toEqual(bytes);
           return;
         }

@@ -5,11 +5,42 @@
 import { createCipheriv, createDecipheriv, createHmac, timingSafeEqual } from 'node:crypto';
 import { MalformedPacket } from './message';
 
-export const hmacSha1 = (key: Buffer, ...parts: Buffer[]): Buffer => {
-  const h = createHmac('sha1', key);
+export const hmac = (hash: 'sha1' | 'sha256', key: Buffer, ...parts: Buffer[]): Buffer => {
+  const h = createHmac(hash, key);
   for (const p of parts) h.update(p);
   return h.digest();
 };
+
+export const hmacSha1 = (key: Buffer, ...parts: Buffer[]): Buffer => hmac('sha1', key, ...parts);
+
+/** Algorithm numbers of an RMCP+ cipher suite (Tables 13-17 to 13-19). */
+export interface Algorithms {
+  auth: number;
+  integrity: number;
+  conf: number;
+}
+
+/**
+ * The two suites we speak. 3: RAKP-HMAC-SHA1, HMAC-SHA1-96, AES-CBC-128. 17: RAKP-HMAC-SHA256,
+ * HMAC-SHA256-128, AES-CBC-128. Both authenticate and encrypt every packet; suite 0 (nothing)
+ * and the others are never offered or accepted.
+ */
+export interface CipherSuite {
+  id: 3 | 17;
+  algorithms: Algorithms;
+  hash: 'sha1' | 'sha256';
+  /** Bytes of the RAKP 4 integrity check value and of each packet's AuthCode. */
+  icvLength: number;
+  authCodeLength: number;
+}
+
+export const SUITE_3: CipherSuite = { id: 3, algorithms: { auth: 1, integrity: 1, conf: 1 }, hash: 'sha1', icvLength: 12, authCodeLength: 12 };
+export const SUITE_17: CipherSuite = { id: 17, algorithms: { auth: 3, integrity: 4, conf: 1 }, hash: 'sha256', icvLength: 16, authCodeLength: 16 };
+export const CIPHER_SUITES: readonly CipherSuite[] = [SUITE_17, SUITE_3];
+
+export function suiteOf(a: Algorithms): CipherSuite | undefined {
+  return CIPHER_SUITES.find((c) => c.algorithms.auth === a.auth && c.algorithms.integrity === a.integrity && c.algorithms.conf === a.conf);
+}
 
 /** Kuid: the user's password, NUL-padded to 20 bytes (longer ones are refused). */
 export function kuid(password: string): Buffer {
@@ -19,6 +50,7 @@ export function kuid(password: string): Buffer {
 }
 
 export interface SessionKeys {
+  suite: CipherSuite;
   sik: Buffer;
   /** Integrity key. */
   k1: Buffer;
@@ -39,14 +71,17 @@ export interface RakpFields {
 
 const roleUser = (f: RakpFields) => Buffer.concat([Buffer.from([f.role, f.user.length]), f.user]);
 
-export const rakp2AuthCode = (k: Buffer, f: RakpFields) => hmacSha1(k, f.sidm, f.sidc, f.rm, f.rc, f.guid, roleUser(f));
-export const rakp3AuthCode = (k: Buffer, f: RakpFields) => hmacSha1(k, f.rc, f.sidm, roleUser(f));
-export const rakp4Icv = (sik: Buffer, f: RakpFields) => hmacSha1(sik, f.rm, f.sidc, f.guid).subarray(0, 12);
+export const rakp2AuthCode = (k: Buffer, f: RakpFields, c: CipherSuite = SUITE_3) => hmac(c.hash, k, f.sidm, f.sidc, f.rm, f.rc, f.guid, roleUser(f));
+export const rakp3AuthCode = (k: Buffer, f: RakpFields, c: CipherSuite = SUITE_3) => hmac(c.hash, k, f.rc, f.sidm, roleUser(f));
+export const rakp4Icv = (sik: Buffer, f: RakpFields, c: CipherSuite = SUITE_3) => hmac(c.hash, sik, f.rm, f.sidc, f.guid).subarray(0, c.icvLength);
 
-/** SIK = HMAC(Kg, Rm ‖ Rc ‖ Role ‖ ULen ‖ UName), Kg = Kuid when the BMC key is null. */
-export function sessionKeys(kg: Buffer, f: RakpFields): SessionKeys {
-  const sik = hmacSha1(kg, f.rm, f.rc, roleUser(f));
-  return { sik, k1: hmacSha1(sik, Buffer.alloc(20, 1)), k2: hmacSha1(sik, Buffer.alloc(20, 2)) };
+/**
+ * SIK = HMAC(Kg, Rm ‖ Rc ‖ Role ‖ ULen ‖ UName), Kg = Kuid when the BMC key is null;
+ * K1 = HMAC(SIK, 20 × 0x01), K2 = HMAC(SIK, 20 × 0x02), with the suite's hash.
+ */
+export function sessionKeys(kg: Buffer, f: RakpFields, c: CipherSuite = SUITE_3): SessionKeys {
+  const sik = hmac(c.hash, kg, f.rm, f.rc, roleUser(f));
+  return { suite: c, sik, k1: hmac(c.hash, sik, Buffer.alloc(20, 1)), k2: hmac(c.hash, sik, Buffer.alloc(20, 2)) };
 }
 
 export function safeEqual(a: Buffer, b: Buffer): boolean {

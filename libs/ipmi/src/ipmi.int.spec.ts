@@ -60,6 +60,29 @@ describe('IpmiClient ↔ VirtualBmc', () => {
     expect(await client.deviceId(creds)).toMatchObject({ ipmiVersion: '2.0', productId: 0x6e62 });
   });
 
+  it('negotiates cipher suite 17 when both offer it, 3 otherwise, and never less', async () => {
+    const { creds } = await start();
+    await client.powerStatus(creds);
+    expect(client.sessionSuite(creds)).toBe(17);
+    const only3 = new IpmiClient({ cipherSuites: [3] });
+    const old = new VirtualBmc({ port: 0, users: { [USER]: PASSWORD }, machine: new SimulatedMachine(), cipherSuites: [3] });
+    await old.start();
+    started.push(old);
+    const oldCreds = { ...creds, port: old.port };
+    try {
+      await only3.powerStatus(creds);
+      expect(only3.sessionSuite(creds)).toBe(3);
+      await client.powerStatus(oldCreds); // proposes 17, refused, then 3
+      expect(client.sessionSuite(oldCreds)).toBe(3);
+      const strict = new IpmiClient({ cipherSuites: [17] });
+      const err = await strict.powerStatus(oldCreds).catch((e) => e);
+      await strict.close();
+      expect(err.message).toBe(`BMC 127.0.0.1:${old.port}: Open Session refused: invalid authentication algorithm`);
+    } finally {
+      await only3.close();
+    }
+  });
+
   it('keeps one session for many commands, and closes it', async () => {
     const { b, creds } = await start();
     for (let i = 0; i < 50; i++) await client.powerStatus(creds);

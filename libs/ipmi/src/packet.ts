@@ -2,7 +2,7 @@
  * Datagrams on UDP 623: the RMCP header, then an IPMI 1.5 session (only the pre-session Get
  * Channel Authentication Capabilities) or an RMCP+ (IPMI 2.0) session (§13.6, Table 13-8).
  */
-import { decryptPayload, encryptPayload, hmacSha1, safeEqual } from './crypto';
+import { type CipherSuite, SUITE_3, decryptPayload, encryptPayload, hmac, safeEqual } from './crypto';
 import { MalformedPacket } from './message';
 
 export const RMCP_HEADER = Buffer.from([0x06, 0x00, 0xff, 0x07]);
@@ -38,9 +38,10 @@ export interface V20Packet {
   seq: number;
   /** The payload as on the wire (still encrypted when `encrypted`). */
   payload: Buffer;
-  /** For integrity checking: the bytes from authType through nextHeader, and the AuthCode. */
-  signed?: Buffer;
-  authCode?: Buffer;
+  /** authType … payload length: the session header, signed with the payload and trailer. */
+  header: Buffer;
+  /** Authenticated packets: integrity pad, pad length, next header, AuthCode (its length depends on the suite). */
+  trailer?: Buffer;
 }
 
 export type Packet = V15Packet | V20Packet;
@@ -75,15 +76,11 @@ export function decodePacket(d: Buffer): Packet {
     sessionId,
     seq,
     payload: Buffer.from(d.subarray(start, start + len)),
+    header: Buffer.from(d.subarray(4, start)),
   };
   if (p.authenticated) {
-    // pad(FF…) padLen nextHeader authCode(12): find padLen from the end.
-    const end = d.length - 12;
-    if (end < start + len + 2 || d[end - 1] !== NEXT_HEADER) throw new MalformedPacket('bad RMCP+ integrity trailer');
-    const padLen = d[end - 2];
-    if (start + len + padLen + 2 !== end) throw new MalformedPacket('bad RMCP+ integrity pad length');
-    p.signed = Buffer.from(d.subarray(4, end));
-    p.authCode = Buffer.from(d.subarray(end));
+    p.trailer = Buffer.from(d.subarray(start + len));
+    if (p.trailer.length < 14) throw new MalformedPacket('truncated RMCP+ integrity trailer');
   }
   return p;
 }
@@ -93,13 +90,20 @@ export function encodeV15(message: Buffer): Buffer {
   return Buffer.concat([RMCP_HEADER, h, Buffer.from([message.length]), message]);
 }
 
+/** Session keys as packets need them: K1 signs, K2 encrypts, the suite says how. */
+export interface PacketKeys {
+  k1: Buffer;
+  k2: Buffer;
+  suite?: CipherSuite;
+}
+
 export interface V20Out {
   payloadType: number;
   sessionId: number;
   seq: number;
   payload: Buffer;
   /** Sign and encrypt with these keys (an established session); absent = cleartext setup packet. */
-  keys?: { k1: Buffer; k2: Buffer };
+  keys?: PacketKeys;
   /** The AES IV (16 random bytes) when encrypting. */
   iv?: Buffer;
 }
@@ -116,13 +120,21 @@ export function encodeV20(o: V20Out): Buffer {
   if (!secure) return Buffer.concat([RMCP_HEADER, h, payload]);
   const pad = (4 - ((12 + payload.length + 2) % 4)) % 4;
   const signed = Buffer.concat([h, payload, Buffer.alloc(pad, 0xff), Buffer.from([pad, NEXT_HEADER])]);
-  return Buffer.concat([RMCP_HEADER, signed, hmacSha1(o.keys!.k1, signed).subarray(0, 12)]);
+  const suite = o.keys!.suite ?? SUITE_3;
+  return Buffer.concat([RMCP_HEADER, signed, hmac(suite.hash, o.keys!.k1, signed).subarray(0, suite.authCodeLength)]);
 }
 
 /** Verifies a session packet's AuthCode and returns its decrypted payload. */
-export function openV20(p: V20Packet, keys: { k1: Buffer; k2: Buffer }): Buffer {
-  if (!p.authenticated || !p.signed || !p.authCode) throw new MalformedPacket('session packet is not authenticated');
-  if (!safeEqual(hmacSha1(keys.k1, p.signed).subarray(0, 12), p.authCode)) throw new MalformedPacket('bad integrity AuthCode (HMAC-SHA1-96)');
+export function openV20(p: V20Packet, keys: PacketKeys): Buffer {
+  if (!p.authenticated || !p.trailer) throw new MalformedPacket('session packet is not authenticated');
+  const suite = keys.suite ?? SUITE_3;
+  const t = p.trailer;
+  const authAt = t.length - suite.authCodeLength;
+  if (authAt < 2 || t[authAt - 1] !== NEXT_HEADER || t[authAt - 2] !== authAt - 2) throw new MalformedPacket('bad RMCP+ integrity trailer');
+  const signed = Buffer.concat([p.header, p.payload, t.subarray(0, authAt)]);
+  if (!safeEqual(hmac(suite.hash, keys.k1, signed).subarray(0, suite.authCodeLength), t.subarray(authAt))) {
+    throw new MalformedPacket(`bad integrity AuthCode (${suite.id === 3 ? 'HMAC-SHA1-96' : 'HMAC-SHA256-128'})`);
+  }
   if (!p.encrypted) throw new MalformedPacket('session packet is not encrypted');
   return decryptPayload(keys.k2, p.payload);
 }

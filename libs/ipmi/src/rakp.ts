@@ -2,11 +2,9 @@
  * RMCP+ session setup payloads (§13.17–13.23): Open Session Request/Response and RAKP 1–4,
  * for cipher suite 3 (algorithms 1/1/1). Encoders and decoders for both sides.
  */
+import type { Algorithms } from './crypto';
 import { MalformedPacket } from './message';
 
-export const AUTH_HMAC_SHA1 = 1;
-export const INTEGRITY_HMAC_SHA1_96 = 1;
-export const CONF_AES_CBC_128 = 1;
 
 /** RMCP+ status codes (Table 13-15), named. */
 export const RAKP_STATUS: Record<number, string> = {
@@ -33,13 +31,6 @@ export const RAKP_STATUS: Record<number, string> = {
 
 export const rakpStatusName = (s: number) => RAKP_STATUS[s] ?? `status 0x${s.toString(16)}`;
 
-export interface Algorithms {
-  auth: number;
-  integrity: number;
-  conf: number;
-}
-
-export const SUITE_3: Algorithms = { auth: AUTH_HMAC_SHA1, integrity: INTEGRITY_HMAC_SHA1_96, conf: CONF_AES_CBC_128 };
 
 function need(b: Buffer, n: number, what: string): void {
   if (b.length < n) throw new MalformedPacket(`${what} of ${b.length} bytes is too short`);
@@ -133,7 +124,8 @@ export function decodeRakp2(b: Buffer): Rakp2 {
   const r: Rakp2 = { tag: b[0], status: b[1], sidm: Buffer.from(b.subarray(4, 8)), rc: Buffer.alloc(0), guid: Buffer.alloc(0), authCode: Buffer.alloc(0) };
   if (r.status !== 0) return r;
   need(b, 60, 'RAKP2');
-  return { ...r, rc: Buffer.from(b.subarray(8, 24)), guid: Buffer.from(b.subarray(24, 40)), authCode: Buffer.from(b.subarray(40, 60)) };
+  // The key exchange AuthCode is 20 bytes (HMAC-SHA1) or 32 (HMAC-SHA256).
+  return { ...r, rc: Buffer.from(b.subarray(8, 24)), guid: Buffer.from(b.subarray(24, 40)), authCode: Buffer.from(b.subarray(40)) };
 }
 
 export interface Rakp3 {
@@ -147,7 +139,7 @@ export const encodeRakp3 = (r: Rakp3) => Buffer.concat([Buffer.from([r.tag, r.st
 
 export function decodeRakp3(b: Buffer): Rakp3 {
   need(b, 8, 'RAKP3');
-  return { tag: b[0], status: b[1], sidc: Buffer.from(b.subarray(4, 8)), authCode: Buffer.from(b.subarray(8, 28)) };
+  return { tag: b[0], status: b[1], sidc: Buffer.from(b.subarray(4, 8)), authCode: Buffer.from(b.subarray(8)) };
 }
 
 export interface Rakp4 {
@@ -159,10 +151,11 @@ export interface Rakp4 {
 
 export const encodeRakp4 = (r: Rakp4) => Buffer.concat([Buffer.from([r.tag, r.status, 0, 0]), r.sidm, r.status === 0 ? r.icv : Buffer.alloc(0)]);
 
-export function decodeRakp4(b: Buffer): Rakp4 {
+/** `icvLength`: 12 for cipher suite 3, 16 for 17. */
+export function decodeRakp4(b: Buffer, icvLength = 12): Rakp4 {
   need(b, 8, 'RAKP4');
   const r = { tag: b[0], status: b[1], sidm: Buffer.from(b.subarray(4, 8)), icv: Buffer.alloc(0) };
   if (r.status !== 0) return r;
-  need(b, 20, 'RAKP4');
-  return { ...r, icv: Buffer.from(b.subarray(8, 20)) };
+  need(b, 8 + icvLength, 'RAKP4');
+  return { ...r, icv: Buffer.from(b.subarray(8, 8 + icvLength)) };
 }

@@ -156,15 +156,21 @@ describe('IpmiClient ↔ OpenIPMI ipmi_sim', () => {
       for (let i = 0; i < n; i++) expect((await fresh.powerStatus(via)).powerOn).toBe(true);
       expect(fresh.hasSession(via)).toBe(true);
       expect((await logSince(from)).filter((l) => l === 'get power')).toHaveLength(n);
-      // One Get Channel Auth Cap, one Open Session, one RAKP1 and one RAKP3, then only session
-      // packets: Set Session Privilege, Get Device ID and the n status queries.
+      // One Get Channel Auth Cap, two Open Sessions (ipmi_sim refuses our first proposal,
+      // cipher suite 17, with "invalid authentication algorithm"; then suite 3), one RAKP1 and
+      // one RAKP3, then only session packets: Set Session Privilege, Get Device ID and the n
+      // status queries.
       expect(relay.count('v1.5')).toBe(1);
-      expect(relay.count(OPEN_SESSION_REQUEST)).toBe(1);
+      expect(relay.count(OPEN_SESSION_REQUEST)).toBe(2);
+      expect(fresh.sessionSuite(via)).toBe(3);
       expect(relay.count(RAKP1)).toBe(1);
       expect(relay.count(IPMI_PAYLOAD)).toBe(n + 2);
       await fresh.closeSession(via);
       expect(fresh.hasSession(via)).toBe(false);
       expect(relay.count(IPMI_PAYLOAD)).toBe(n + 3); // Close Session
+      // The next login remembers that this BMC takes suite 3: one Open Session only.
+      await fresh.powerStatus(via);
+      expect(relay.count(OPEN_SESSION_REQUEST)).toBe(3);
     } finally {
       await fresh.close();
       await relay.stop();
@@ -216,11 +222,8 @@ describe('IpmiClient ↔ OpenIPMI ipmi_sim', () => {
     }
   });
 
-  // KNOWN BUG (libs/ipmi/src/client.ts, fails until fixed): answers are routed to a BmcLink by
-  // the datagram's source `address:port`, but links are keyed by `creds.host` as given. For a
-  // host name (pm_address allows them: libs/domain/src/bmc-address.ts) the key is
-  // `localhost:<port>`, the answers come from `127.0.0.1:<port>`, nobody gets them, and every
-  // operation ends in BmcUnreachable. ipmitool -H localhost works.
+  // pm_address may be a host name: the client resolves it and routes the answers, which come
+  // from the resolved address, back to it (a regression test).
   it('accepts a BMC host name (localhost), as pm_address and ipmitool do', async () => {
     const byName = new IpmiClient({ deadlineMs: 1_500, retryMs: 100 });
     try {
