@@ -50,6 +50,11 @@ export interface IpmiClientOptions {
   /** A session unused for this long is re-established before the next command (ms). */
   sessionIdleMs?: number;
   /**
+   * Held sessions idle for this long get a keepalive (Get Device ID), so BMCs, which drop a
+   * session after ~60 s of silence, keep it between two power-state sweeps (ms; 0 = none).
+   */
+  keepaliveMs?: number;
+  /**
    * Logins in progress at once: a sweep of hundreds of fresh BMCs otherwise gets its replies in
    * bursts larger than a UDP receive buffer, and every dropped reply costs a retransmission.
    */
@@ -109,9 +114,17 @@ class BmcLink {
     w?.reject(e);
   }
 
+  private queued = 0;
+
+  /** Whether operations are queued or running on this BMC. */
+  get busy(): boolean {
+    return this.queued > 0;
+  }
+
   /** Runs `op` when every earlier operation on this BMC has finished. */
   enqueue<T>(op: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(op, op);
+    this.queued++;
+    const run = this.tail.then(op, op).finally(() => this.queued--);
     this.tail = run.catch(() => undefined);
     return run;
   }
@@ -176,7 +189,8 @@ export class IpmiClient {
       retryMs: opts.retryMs ?? 250,
       maxRetryMs: opts.maxRetryMs ?? 2000,
       minIntervalMs: opts.minIntervalMs ?? 0,
-      sessionIdleMs: opts.sessionIdleMs ?? 30_000,
+      sessionIdleMs: opts.sessionIdleMs ?? 90_000,
+      keepaliveMs: opts.keepaliveMs ?? 20_000,
       maxConcurrentLogins: opts.maxConcurrentLogins ?? 64,
     };
     this.random = opts.random ?? randomBytes;
@@ -185,6 +199,29 @@ export class IpmiClient {
     this.ownSocket = !opts.socket;
     this.socket = opts.socket ?? IpmiClient.openSocket();
     this.socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
+    if (this.options.keepaliveMs > 0) {
+      this.keepaliveTimer = setInterval(() => this.keepalive(), Math.max(1000, this.options.keepaliveMs / 4));
+      this.keepaliveTimer.unref();
+    }
+  }
+
+  private keepaliveTimer?: NodeJS.Timeout;
+
+  /** Pings held sessions that have been quiet for keepaliveMs; a session that does not answer is dropped. */
+  private keepalive(): void {
+    const quiet = Date.now() - this.options.keepaliveMs;
+    for (const link of this.links.values()) {
+      const s = link.session;
+      if (!s || s.lastUsed > quiet || link.busy) continue;
+      void link.enqueue(async () => {
+        if (link.session !== s || s.lastUsed > quiet) return;
+        try {
+          await this.inSession(link, 'keepalive (Get Device ID)', NetFn.APP, Cmd.GET_DEVICE_ID, Buffer.alloc(0), Date.now() + 2000);
+        } catch {
+          if (link.session === s) link.session = undefined; // the next command logs in again
+        }
+      }).catch(() => undefined);
+    }
   }
 
   private static openSocket(): Socket {
@@ -315,6 +352,7 @@ export class IpmiClient {
 
   /** Closes every session, then the socket (if the client opened it). */
   async close(): Promise<void> {
+    clearInterval(this.keepaliveTimer);
     await Promise.all([...this.links.values()].filter((l) => l.session).map((l) => this.closeSession(l.creds)));
     if (this.ownSocket) this.socket.close();
   }

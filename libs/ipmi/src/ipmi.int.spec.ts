@@ -93,6 +93,25 @@ describe('IpmiClient ↔ VirtualBmc', () => {
     expect(b.sessionCount).toBe(0);
   });
 
+  it('keeps an idle session alive with keepalives, so the BMC does not drop it', async () => {
+    const m = new SimulatedMachine();
+    const strict = new VirtualBmc({ port: 0, users: { [USER]: PASSWORD }, machine: m, sessionTimeoutMs: 1500 });
+    await strict.start();
+    started.push(strict);
+    const creds = { host: '127.0.0.1', port: strict.port, user: USER, password: PASSWORD };
+    const kept = new IpmiClient({ keepaliveMs: 500 });
+    try {
+      await kept.powerStatus(creds);
+      await new Promise((r) => setTimeout(r, 4500)); // > 2 BMC session timeouts (it sweeps every 2 s)
+      expect(strict.sessionCount).toBe(1);
+      expect(kept.hasSession(creds)).toBe(true);
+      expect((await kept.powerStatus(creds)).powerOn).toBe(false);
+      expect(strict.sessionCount).toBe(1);
+    } finally {
+      await kept.close();
+    }
+  });
+
   it('logs in again by itself when the BMC forgot the session (restart)', async () => {
     const { b, creds } = await start();
     await client.powerStatus(creds);
