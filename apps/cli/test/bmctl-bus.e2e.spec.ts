@@ -1,26 +1,9 @@
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { NodeNotFound } from '@bm/domain';
 import { AmqpConnection, JobQueue, RpcServer } from '@bm/messaging';
 import { TEST_AMQP_URL, eventually, uniqueName } from '../../../test/support/amqp';
+import { bmctl, requireBuilt } from '../../../test/support/bmctl';
 
 // bmctl's view of the message bus, against the real RabbitMQ (+ management plugin).
-const ROOT = resolve(__dirname, '../../..');
-const BIN = join(ROOT, 'node_modules/.bin/bmctl');
-
-function bmctl(args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(BIN, args, { cwd: ROOT, env: { PATH: process.env.PATH!, ...env } });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('error', fail);
-    child.on('close', (code) => done({ code: code ?? -1, out, err }));
-    child.stdin.end();
-  });
-}
 
 describe('bmctl queues and bmctl rpc', () => {
   const exchange = uniqueName('bmctl');
@@ -31,7 +14,7 @@ describe('bmctl queues and bmctl rpc', () => {
   const casts: unknown[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(join(ROOT, 'dist/apps/cli/main.js'))) throw new Error('dist/apps/cli/main.js is missing: npm run build');
+    requireBuilt();
     conn = await AmqpConnection.open({ url: TEST_AMQP_URL });
     server = new RpcServer(conn, {
       target: { exchange, topic, server: 'h1' },

@@ -1,28 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { freeUdpPort, ipmitool } from '../../../test/peers/ipmi/harness';
+import { BMCTL, ROOT, bmctl, requireBuilt } from '../../../test/support/bmctl';
 import { eventually } from '../../../test/support/amqp';
 
 // `bmctl vbmc start` (our virtual BMC in the foreground) driven by the real ipmitool and by
 // `bmctl ipmi` (our native client).
-const ROOT = resolve(__dirname, '../../..');
-const BIN = join(ROOT, 'node_modules/.bin/bmctl');
 const PASSWORD = 'lab-bmc-pw';
-
-function bmctl(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((done, fail) => {
-    const c = spawn(BIN, args, { cwd: ROOT, env: { PATH: process.env.PATH! } });
-    let out = '';
-    let err = '';
-    c.stdout.on('data', (d) => (out += d));
-    c.stderr.on('data', (d) => (err += d));
-    c.on('error', fail);
-    c.on('close', (code) => done({ code: code ?? -1, out, err }));
-    c.stdin.end();
-  });
-}
 
 describe('bmctl vbmc start + bmctl ipmi', () => {
   let vbmc: ChildProcess;
@@ -32,10 +18,11 @@ describe('bmctl vbmc start + bmctl ipmi', () => {
   const exited = () => new Promise<number | null>((r) => vbmc.on('exit', (code) => r(code)));
 
   beforeAll(async () => {
+    requireBuilt();
     port = await freeUdpPort();
     pwFile = join(mkdtempSync(join(tmpdir(), 'vbmc-')), 'pw');
     writeFileSync(pwFile, `${PASSWORD}\n`, { mode: 0o600 });
-    vbmc = spawn(BIN, ['vbmc', 'start', '--port', String(port), '--user', 'admin', '--password-file', pwFile, '--power', 'off'], { cwd: ROOT, env: { PATH: process.env.PATH! } });
+    vbmc = spawn(BMCTL, ['vbmc', 'start', '--port', String(port), '--user', 'admin', '--password-file', pwFile, '--power', 'off'], { cwd: ROOT, env: { PATH: process.env.PATH! } });
     vbmc.stdout!.on('data', (d) => (events += d));
     await eventually(() => expect(events).toContain(`virtual BMC listening on 127.0.0.1:${port}`), 10_000, 100);
   });

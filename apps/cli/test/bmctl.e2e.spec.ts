@@ -1,38 +1,17 @@
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { type BmctlRun, bmctl, requireBuilt } from '../../../test/support/bmctl';
 import { unusedDatabase, type ScratchDatabase } from '../../../test/support/database';
 
 // End to end: the built bmctl (npm run build) as an operator runs it, against real PostgreSQL.
-const ROOT = resolve(__dirname, '../../..');
-const BIN = join(ROOT, 'node_modules/.bin/bmctl');
 const SECRET = 'pw-Zq81,"quoted"';
-
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
-
-function bmctl(args: string[], env: Record<string, string> = {}, stdin?: string): Promise<Run> {
-  return new Promise((done, fail) => {
-    const child = spawn(BIN, args, { cwd: ROOT, env: { PATH: process.env.PATH!, TZ: process.env.TZ ?? 'UTC', ...env } });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('error', fail);
-    child.on('close', (code) => done({ code: code ?? -1, out, err }));
-    child.stdin.end(stdin ?? '');
-  });
-}
 
 describe('bmctl (built binary) against PostgreSQL', () => {
   let db: ScratchDatabase;
   let env: Record<string, string>;
   let dir: string;
-  const runs: Run[] = [];
+  const runs: BmctlRun[] = [];
   const run = async (args: string[], extraEnv: Record<string, string> = {}, stdin?: string) => {
     const r = await bmctl(args, { ...env, ...extraEnv }, stdin);
     runs.push(r);
@@ -40,9 +19,7 @@ describe('bmctl (built binary) against PostgreSQL', () => {
   };
 
   beforeAll(() => {
-    if (!existsSync(join(ROOT, 'dist/apps/cli/main.js'))) {
-      throw new Error('dist/apps/cli/main.js is missing: `npm run build` before the e2e tests (npm test does)');
-    }
+    requireBuilt();
     db = unusedDatabase('bm_e2e');
     env = { DATABASE_URL: db.url, BM_HOST: 'cn-e2e' };
     dir = mkdtempSync(join(tmpdir(), 'bmctl-'));

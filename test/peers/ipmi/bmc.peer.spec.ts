@@ -3,7 +3,6 @@
  * process on a loopback UDP port, driven by the real ipmitool (lanplus, password only in the
  * environment). Background: /work/shared/reference/ipmi.md.
  */
-import { spawn } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import {
   PayloadType, SUITE_3, SimulatedMachine, VirtualBmc, decodeOpenSessionResponse, decodePacket, encodeOpenSessionRequest, encodeV20,
@@ -41,34 +40,9 @@ afterAll(async () => {
   for (const b of running.splice(0)) await b.stop();
 });
 
-/**
- * ipmitool with a cipher suite option of our choosing (`[]` = none, so ipmitool asks Get Channel
- * Cipher Suites and picks one), password in IPMI_PASSWORD only. The harness's ipmitool() always
- * passes `-C 3`. Must be async: the BMC answers from this process's event loop.
- */
+/** ipmitool with `-C <suite>` of our choosing (`[]` = none: ipmitool asks Get Channel Cipher Suites). */
 function ipmitoolCs(port: number, cipher: string[], args: string[], o: { user?: string; password?: string; timeoutMs?: number } = {}): Promise<IpmitoolResult> {
-  const argv = ['-I', 'lanplus', ...cipher, '-H', HOST, '-p', String(port), '-U', o.user ?? USER, '-E', ...args];
-  const timeoutMs = o.timeoutMs ?? 5_000;
-  return new Promise((resolve, reject) => {
-    const child = spawn('ipmitool', argv, { env: { ...process.env, IPMI_PASSWORD: o.password ?? PASSWORD }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: timedOut ? 124 : (code ?? 128), stdout, stderr, timedOut });
-    });
-  });
+  return ipmitool(args, { port, user: o.user ?? USER, password: o.password ?? PASSWORD, timeoutMs: o.timeoutMs ?? 5_000, cipherSuite: cipher.length ? cipher[1] : null });
 }
 
 /**

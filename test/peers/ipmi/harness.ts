@@ -46,6 +46,8 @@ export interface IpmiPeerOptions {
 export interface IpmitoolOptions extends IpmiPeerOptions {
   /** Kill ipmitool after this long (default 10 000 ms). */
   timeoutMs?: number;
+  /** `-C <suite>` (default '3'); null = no -C, so ipmitool asks Get Channel Cipher Suites and picks. */
+  cipherSuite?: string | null;
 }
 
 export interface IpmitoolResult {
@@ -243,7 +245,8 @@ export function ipmitool(args: string[], opts: IpmitoolOptions): Promise<Ipmitoo
   const user = opts.user ?? DEFAULT_USER;
   const password = opts.password ?? DEFAULT_PASSWORD;
   const timeoutMs = opts.timeoutMs ?? 10_000;
-  const argv = ['-I', 'lanplus', '-C', '3', '-H', HOST, '-p', String(opts.port), '-U', user, '-E', ...args];
+  const suite = opts.cipherSuite === undefined ? '3' : opts.cipherSuite;
+  const argv = ['-I', 'lanplus', ...(suite === null ? [] : ['-C', suite]), '-H', HOST, '-p', String(opts.port), '-U', user, '-E', ...args];
   return new Promise((resolve, reject) => {
     const child = spawn(IPMITOOL, argv, {
       env: { ...process.env, IPMI_PASSWORD: password },
