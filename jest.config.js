@@ -12,7 +12,7 @@ const swc = [
   },
 ];
 const moduleNameMapper = {
-  '^@bm/(config|db|domain|enrollment|exec|ipmi|messaging|power|service)$': '<rootDir>/libs/$1/src',
+  '^@bm/(config|db|dhcp|domain|enrollment|exec|ipmi|messaging|power|pxe|service|tftp)$': '<rootDir>/libs/$1/src',
 };
 const base = {
   rootDir: __dirname,

@@ -1,0 +1,4 @@
+export * from './config';
+export * from './deploy-key';
+export * from './ipxe';
+export * from './layout';
