@@ -77,7 +77,30 @@ const DEFAULTS = {
     volume_driver: 'nova.virt.baremetal.volume_driver.LibvirtVolumeDriver',
     db_backend: 'sqlalchemy',
   },
+  netboot: {
+    dhcp_mode: 'full',
+    dhcp_range: null,
+    dhcp_netmask: '255.255.255.0',
+    dhcp_router: '',
+    dhcp_lease_time: 86400,
+    uefi_bootfile_name: 'bootx64.efi',
+    ipxe_script_url: '',
+    listen_address: '0.0.0.0',
+    dhcp_port: 67,
+    tftp_port: 69,
+  },
 };
+
+describe('[netboot]', () => {
+  it('reads the DHCP range, mode and ports, and names bad values', () => {
+    const c = loadConfigFromText('[netboot]\ndhcp_range = 10.77.0.100, 10.77.0.199\ndhcp_mode = Proxy\ndhcp_port = 1067\n', { env: {} });
+    expect(c.netboot).toMatchObject({ dhcp_range: { first: '10.77.0.100', last: '10.77.0.199' }, dhcp_mode: 'proxy', dhcp_port: 1067 });
+    expect(() => loadConfigFromText('[netboot]\ndhcp_range = 10.77.0.200,10.77.0.100\ndhcp_mode = relay\n', { file: 'n.conf', env: {} })).toThrow(
+      /n\.conf:2: \[netboot\] dhcp_range: '10\.77\.0\.200,10\.77\.0\.100': the first address is above the last[\s\S]*n\.conf:3: \[netboot\] dhcp_mode: 'relay' is not one of full, proxy, off/,
+    );
+    expect(loadConfigFromText('', { env: { BM_DHCP_ROUTER: '10.77.0.1' } }).netboot.dhcp_router).toBe('10.77.0.1');
+  });
+});
 
 describe('loadConfig with the seed excerpts', () => {
   it('loads the vegas-lab nova.conf completely', () => {

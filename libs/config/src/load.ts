@@ -4,6 +4,8 @@ import { ConfigError, ConfigIssue, ConfigProblem, ConfigWarning, makeIssue } fro
 import {
   BAREMETAL_SCHEMA,
   BaremetalOptions,
+  NETBOOT_SCHEMA,
+  NetbootOptions,
   DEFAULT_SCHEMA,
   DefaultOptions,
   envVarName,
@@ -21,6 +23,7 @@ export type Env = Readonly<Record<string, string | undefined>>;
 export interface BmConfig {
   readonly default: DefaultOptions;
   readonly baremetal: BaremetalOptions;
+  readonly netboot: NetbootOptions;
   readonly sources: { readonly file?: string };
   readonly warnings: readonly ConfigWarning[];
 }
@@ -137,6 +140,7 @@ function buildConfig(doc: IniDocument | undefined, env: Env): BmConfig {
   const sources: Sources = { doc, env, used: new Set(), report };
   const defaults = resolveGroup('DEFAULT', DEFAULT_SCHEMA, sources);
   const baremetal = resolveGroup('baremetal', BAREMETAL_SCHEMA, sources);
+  const netboot = resolveGroup('netboot', NETBOOT_SCHEMA, sources);
   if (doc !== undefined) warnUnused(doc, sources);
 
   const problems = report.problems();
@@ -144,6 +148,7 @@ function buildConfig(doc: IniDocument | undefined, env: Env): BmConfig {
   return Object.freeze({
     default: Object.freeze(defaults),
     baremetal: Object.freeze(baremetal),
+    netboot: Object.freeze(netboot),
     sources: Object.freeze(doc !== undefined ? { file: doc.file } : {}),
     warnings: Object.freeze(report.warnings()),
   });

@@ -10,14 +10,17 @@ import {
   show,
   keyValueList,
   nonEmptyString,
+  oneOf,
+  optionalIpv4,
+  ipv4Range,
   sqlConnection,
   string,
   transportUrl,
   ValueType,
 } from './value-types';
 
-export type OptionGroup = 'DEFAULT' | 'baremetal';
-export const OPTION_GROUPS: readonly OptionGroup[] = ['DEFAULT', 'baremetal'];
+export type OptionGroup = 'DEFAULT' | 'baremetal' | 'netboot';
+export const OPTION_GROUPS: readonly OptionGroup[] = ['DEFAULT', 'baremetal', 'netboot'];
 
 /** `native`: our own IPMI 2.0 client; `ipmitool`: shell out like nova did; `fake`: always succeeds. */
 export type PowerManagerKind = 'native' | 'ipmitool' | 'fake';
@@ -81,6 +84,21 @@ export interface BaremetalOptions {
   readonly vif_driver: string;
   readonly volume_driver: string;
   readonly db_backend: string;
+}
+
+/** `[netboot]` options (ours): the DHCP (PXE) and TFTP servers of the netboot service. */
+export interface NetbootOptions {
+  readonly dhcp_mode: 'full' | 'proxy' | 'off';
+  readonly dhcp_range: { readonly first: string; readonly last: string } | null;
+  readonly dhcp_netmask: string;
+  readonly dhcp_router: string;
+  /** Seconds. */
+  readonly dhcp_lease_time: number;
+  readonly uefi_bootfile_name: string;
+  readonly ipxe_script_url: string;
+  readonly listen_address: string;
+  readonly dhcp_port: number;
+  readonly tftp_port: number;
 }
 
 export interface OptionDef<T> {
@@ -257,7 +275,20 @@ export const BAREMETAL_SCHEMA: Schema<BaremetalOptions> = {
   db_backend: { type: string, default: 'sqlalchemy', help: 'Accepted for compatibility.' },
 };
 
-export const SCHEMAS = { DEFAULT: DEFAULT_SCHEMA, baremetal: BAREMETAL_SCHEMA } as const;
+export const NETBOOT_SCHEMA: Schema<NetbootOptions> = {
+  dhcp_mode: { type: oneOf(['full', 'proxy', 'off'] as const), default: 'full', help: 'full: addresses and PXE options; proxy: PXE options only (another DHCP server gives addresses); off: no DHCP.' },
+  dhcp_range: { type: ipv4Range, default: null, defaultText: '', help: 'Addresses to reserve for enrolled NICs, FIRST,LAST (needed in full mode).' },
+  dhcp_netmask: { type: ipv4, default: '255.255.255.0', help: 'Subnet mask given to nodes.' },
+  dhcp_router: { type: optionalIpv4, default: '', help: 'Default gateway given to nodes (empty: none).' },
+  dhcp_lease_time: { type: integer({ min: 60 }), default: 86400, help: 'Lease time in seconds; a MAC keeps its address across leases anyway.' },
+  uefi_bootfile_name: { type: nonEmptyString, default: 'bootx64.efi', help: 'Boot file for UEFI x64 PXE clients (option 93 = 7 or 9).' },
+  ipxe_script_url: { type: string, default: '', help: 'Given to iPXE clients instead of the TFTP boot file when set.' },
+  listen_address: { type: ipv4, default: '0.0.0.0', help: 'Address the DHCP and TFTP servers bind (on pxe_interface).' },
+  dhcp_port: { type: integer({ min: 1, max: 65535 }), default: 67, help: 'DHCP server port (a high port for unprivileged test runs).' },
+  tftp_port: { type: integer({ min: 1, max: 65535 }), default: 69, help: 'TFTP server port.' },
+};
+
+export const SCHEMAS = { DEFAULT: DEFAULT_SCHEMA, baremetal: BAREMETAL_SCHEMA, netboot: NETBOOT_SCHEMA } as const;
 
 /** `BM_<OPTION_NAME_UPPERCASE>`. */
 export function envVarName(option: string): string {
@@ -279,7 +310,7 @@ export interface OptionDescription {
 
 /** The option table, in schema order (the README is generated from it). */
 export function describeOptions(): OptionDescription[] {
-  return [...describeGroup('DEFAULT', DEFAULT_SCHEMA), ...describeGroup('baremetal', BAREMETAL_SCHEMA)];
+  return [...describeGroup('DEFAULT', DEFAULT_SCHEMA), ...describeGroup('baremetal', BAREMETAL_SCHEMA), ...describeGroup('netboot', NETBOOT_SCHEMA)];
 }
 
 function describeGroup<O>(group: OptionGroup, schema: Schema<O>): OptionDescription[] {

@@ -180,3 +180,35 @@ function checkRange(value: number, min?: number, max?: number): void {
   if (min !== undefined && value < min) throw new InvalidValue(`must be >= ${min} (got ${value})`);
   if (max !== undefined && value > max) throw new InvalidValue(`must be <= ${max} (got ${value})`);
 }
+
+/** `ipv4` or empty (an optional address). */
+export const optionalIpv4: ValueType<string> = {
+  description: 'IPv4 address or empty',
+  parse(raw, warn) {
+    return raw === '' ? '' : ipv4.parse(raw, warn);
+  },
+};
+
+/** `FIRST,LAST`: an IPv4 range, FIRST <= LAST; empty = none. */
+export const ipv4Range: ValueType<{ first: string; last: string } | null> = {
+  description: 'FIRST,LAST IPv4 range or empty',
+  parse(raw) {
+    if (raw.trim() === '') return null;
+    const parts = raw.split(',').map((p) => p.trim());
+    if (parts.length !== 2 || !parts.every((p) => isIPv4(p))) throw new InvalidValue(`${show(raw)} is not FIRST,LAST (two IPv4 addresses)`);
+    const n = (ip: string) => ip.split('.').reduce((a, b) => a * 256 + Number(b), 0);
+    if (n(parts[0]) > n(parts[1])) throw new InvalidValue(`${show(raw)}: the first address is above the last`);
+    return { first: parts[0], last: parts[1] };
+  },
+};
+
+export function oneOf<T extends string>(choices: readonly T[]): ValueType<T> {
+  return {
+    description: choices.join('|'),
+    parse(raw) {
+      const v = raw.trim().toLowerCase() as T;
+      if (!choices.includes(v)) throw new InvalidValue(`${show(raw)} is not one of ${choices.join(', ')}`);
+      return v;
+    },
+  };
+}
