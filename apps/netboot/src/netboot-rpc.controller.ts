@@ -1,0 +1,59 @@
+import { Inject } from '@nestjs/common';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import type { BmConfig } from '@bm/config';
+import { InstanceNotFound } from '@bm/domain';
+import { EnrollmentService } from '@bm/enrollment';
+import { OsloController } from '@bm/messaging';
+import { PxeLayout } from '@bm/pxe';
+import { BM_CONFIG } from '@bm/service';
+import { ActivateBootArgs, CleanArgs, PrepareDeployArgs } from './netboot-rpc.dto';
+
+/**
+ * The netboot service's RPC API (topic `baremetal-netboot.<host>`, version 1.0): the PXE side of
+ * Nova's activate_bootloader / switch_pxe_config / deactivate_bootloader.
+ */
+@OsloController()
+export class NetbootRpcController {
+  private readonly layout: PxeLayout;
+
+  constructor(
+    private readonly enrollment: EnrollmentService,
+    @Inject(BM_CONFIG) private readonly config: BmConfig,
+  ) {
+    this.layout = new PxeLayout(config.baremetal.tftp_root);
+  }
+
+  /** Writes the deploy + boot config (default deploy), the images and a 01-<mac> link per NIC. */
+  @MessagePattern('prepare_deploy')
+  async prepareDeploy(@Payload() a: PrepareDeployArgs) {
+    const node = await this.enrollment.getNode(a.node);
+    const macs = node.interfaces.map((i) => i.address!);
+    const path = await this.layout.prepare({
+      instanceUuid: a.instance,
+      nodeId: node.id,
+      deployKey: a.deploy_key,
+      appendParams: this.config.baremetal.pxe_append_params,
+      macs,
+      images: { kernel: a.images.kernel, ramdisk: a.images.ramdisk, deployKernel: a.images.deploy_kernel, deployRamdisk: a.images.deploy_ramdisk },
+    });
+    return { node: node.uuid, pxe_config_path: path, macs };
+  }
+
+  /** The deploy is written: `default boot` with the root filesystem's UUID (switch_pxe_config). */
+  @MessagePattern('activate_boot')
+  async activateBoot(@Payload() a: ActivateBootArgs) {
+    const node = await this.enrollment.getNode(a.node);
+    if (!node.instance_uuid) throw new InstanceNotFound(`(none on node ${node.id})`);
+    await this.layout.activateBoot(node.instance_uuid, a.root_uuid);
+    return { node: node.uuid, instance: node.instance_uuid, root_uuid: a.root_uuid };
+  }
+
+  /** Removes the node's PXE files and links (deactivate_bootloader); safe to repeat. */
+  @MessagePattern('clean')
+  async clean(@Payload() a: CleanArgs) {
+    const node = await this.enrollment.getNode(a.node);
+    const instance = a.instance ?? node.instance_uuid;
+    if (instance) await this.layout.clean(instance, node.interfaces.map((i) => i.address!));
+    return { node: node.uuid, instance: instance ?? null };
+  }
+}

@@ -1,0 +1,5 @@
+import { Module } from '@nestjs/common';
+import { NetbootRpcController } from './netboot-rpc.controller';
+
+@Module({ controllers: [NetbootRpcController] })
+export class NetbootModule {}

@@ -1,0 +1,94 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { lstat, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DataSource } from 'typeorm';
+import { openDataSource, syncSchema } from '@bm/db';
+import { EnrollmentService } from '@bm/enrollment';
+import { AmqpConnection, type RemoteError, RpcClient } from '@bm/messaging';
+import { TEST_AMQP_URL, eventually, uniqueName } from '../../../test/support/amqp';
+import { ROOT, requireBuilt } from '../../../test/support/bmctl';
+import { createScratchDatabase, type ScratchDatabase } from '../../../test/support/database';
+import { freeTcpPort } from '../../../test/support/ports';
+
+// The built netboot service on the bus: prepare_deploy / activate_boot / clean on a real TFTP tree.
+const HOST = 'cn-netboot';
+const INSTANCE = '6f1ad2c6-8d4e-4c55-9a4c-0c3e0b1f2a01';
+const KEY = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ012345';
+
+describe('netboot service RPC', () => {
+  let db: ScratchDatabase;
+  let ds: DataSource;
+  let svc: ChildProcess;
+  let out = '';
+  let conn: AmqpConnection;
+  let client: RpcClient;
+  let tftpRoot: string;
+  let images: Record<string, string>;
+  let nodeId: number;
+  const exchange = uniqueName('netboot');
+  const call = (m: string, a: Record<string, unknown>) => client.call<Record<string, unknown>>({ topic: 'baremetal-netboot', server: HOST }, m, a, { version: '1.0', timeout: 10 });
+
+  beforeAll(async () => {
+    requireBuilt('netboot');
+    db = await createScratchDatabase('bm_netboot');
+    ds = await openDataSource(db.url);
+    await syncSchema(ds);
+    const n = await new EnrollmentService(ds, HOST).createNode({ macs: ['52:54:00:80:00:01', '52:54:00:80:00:02'], cpus: 1, memory_mb: 512, local_gb: 5, pm_address: '10.0.0.1' });
+    nodeId = n.id;
+    await ds.query(`UPDATE bm_nodes SET instance_uuid = $1 WHERE id = $2`, [INSTANCE, nodeId]);
+    tftpRoot = await mkdtemp(join(tmpdir(), 'tftproot-'));
+    const src = await mkdtemp(join(tmpdir(), 'images-'));
+    images = {};
+    for (const k of ['kernel', 'ramdisk', 'deploy_kernel', 'deploy_ramdisk']) {
+      images[k] = join(src, k);
+      await writeFile(images[k], `bytes of ${k}`);
+    }
+    conn = await AmqpConnection.open({ url: TEST_AMQP_URL });
+    client = new RpcClient(conn, { exchange });
+    svc = spawn(process.execPath, [join(ROOT, 'dist/apps/netboot/main.js')], {
+      env: { PATH: process.env.PATH!, DATABASE_URL: db.url, TRANSPORT_URL: TEST_AMQP_URL, BM_CONTROL_EXCHANGE: exchange, BM_HOST: HOST, BM_TFTP_ROOT: tftpRoot, BM_HEALTH_PORT: String(await freeTcpPort()) },
+    });
+    svc.stdout!.on('data', (d) => (out += d));
+    svc.stderr!.on('data', (d) => (out += d));
+    await eventually(() => expect(out).toContain('rpc='), 20_000, 100);
+  });
+  afterAll(async () => {
+    svc?.kill('SIGTERM');
+    await conn?.close();
+    await ds?.destroy();
+    await db?.drop();
+  });
+
+  it('prepare_deploy writes the config, the images and a link per MAC', async () => {
+    const r = await call('prepare_deploy', { node: nodeId, instance: INSTANCE, images, deploy_key: KEY });
+    expect(r).toMatchObject({ pxe_config_path: join(tftpRoot, INSTANCE, 'config'), macs: ['52:54:00:80:00:01', '52:54:00:80:00:02'] });
+    const cfg = await readFile(join(tftpRoot, 'pxelinux.cfg', '01-52-54-00-80-00-02'), 'utf8');
+    expect(cfg).toMatch(/^default deploy\n/);
+    expect(cfg).toContain(`deployment_id=${nodeId} deployment_key=${KEY}`);
+    expect(cfg).toContain(`kernel ${tftpRoot}/${INSTANCE}/deploy_kernel`);
+    expect(await readFile(join(tftpRoot, INSTANCE, 'deploy_ramdisk'), 'utf8')).toBe('bytes of deploy_ramdisk');
+  });
+
+  it('activate_boot switches every MAC to the boot label with the root UUID', async () => {
+    await call('activate_boot', { node: nodeId, root_uuid: 'b3c2f4e8-1d2a-4d6f-9a7e-0123456789ab' });
+    const cfg = await readFile(join(tftpRoot, 'pxelinux.cfg', '01-52-54-00-80-00-01'), 'utf8');
+    expect(cfg).toMatch(/^default boot\n/);
+    expect(cfg).toContain('root=UUID=b3c2f4e8-1d2a-4d6f-9a7e-0123456789ab ro');
+  });
+
+  it('bad arguments are named', async () => {
+    const e = (await call('prepare_deploy', { node: nodeId, instance: 'nope', images: { ...images, kernel: 'relative' }, deploy_key: 'short' }).catch((x) => x)) as RemoteError;
+    expect(e.name).toBe('InvalidRpcArguments');
+    expect(e.message).toBe('Invalid arguments for prepare_deploy: instance: must be a UUID; images.kernel: must be an absolute path; deploy_key: must be 32 characters A-Z0-9');
+    const missing = (await call('clean', { node: 4242 }).catch((x) => x)) as RemoteError;
+    expect(missing.name).toBe('NodeNotFound');
+  });
+
+  it('clean removes the files and links, and can be repeated', async () => {
+    await call('clean', { node: nodeId });
+    await expect(lstat(join(tftpRoot, INSTANCE))).rejects.toThrow(/ENOENT/);
+    await expect(lstat(join(tftpRoot, 'pxelinux.cfg', '01-52-54-00-80-00-01'))).rejects.toThrow(/ENOENT/);
+    expect(await call('clean', { node: nodeId })).toMatchObject({ instance: INSTANCE });
+  });
+});
