@@ -1,20 +1,6 @@
 import { Type } from 'class-transformer';
-import { IsOptional, IsString, IsUUID, Matches, Validate, ValidateNested, ValidatorConstraint, type ValidatorConstraintInterface } from 'class-validator';
-
-@ValidatorConstraint({ name: 'nodeRef' })
-class NodeRef implements ValidatorConstraintInterface {
-  validate(v: unknown): boolean {
-    return (typeof v === 'number' && Number.isInteger(v) && v > 0) || (typeof v === 'string' && v.trim() !== '');
-  }
-  defaultMessage(): string {
-    return 'node must be a node id or UUID';
-  }
-}
-
-export class NodeArgs {
-  @Validate(NodeRef)
-  node: string | number;
-}
+import { IsOptional, IsString, IsUUID, Matches, ValidateNested } from 'class-validator';
+import { NodeArgs } from '@bm/domain';
 
 /** Local paths (on the netboot host) of the four images of a deployment. */
 export class BootImagesDto {

@@ -2,7 +2,8 @@ import { Inject } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import { OsloController } from '@bm/messaging';
 import { PowerManager, PowerTargets } from '@bm/power';
-import { NodeArgs, SetBootDeviceArgs } from './power-rpc.dto';
+import { NodeArgs } from '@bm/domain';
+import { SetBootDeviceArgs } from './power-rpc.dto';
 
 /**
  * The power service's RPC API (topic `baremetal-power`, `baremetal-power.<host>`, version 1.0).
