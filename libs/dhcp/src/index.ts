@@ -1,0 +1,4 @@
+export * from './ip';
+export * from './codec';
+export * from './leases';
+export * from './responder';
