@@ -24,5 +24,6 @@ describe('TypeORM CLI data source', () => {
     expect(stdout).toContain('[X] 1 NovaBmIcehouse1700000000010');
     expect(stdout).toContain('[X] 2 NodeCpuArch1700000000011');
     expect(stdout).toContain('[X] 3 NodePower1700000000012');
+    expect(stdout).toContain('[X] 4 DhcpReservations1700000000013');
   }, 60_000);
 });

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
+import { DhcpService } from './dhcp.service';
 import { NetbootRpcController } from './netboot-rpc.controller';
 
-@Module({ controllers: [NetbootRpcController] })
+@Module({ controllers: [NetbootRpcController], providers: [DhcpService] })
 export class NetbootModule {}

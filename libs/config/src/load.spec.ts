@@ -78,7 +78,7 @@ const DEFAULTS = {
     db_backend: 'sqlalchemy',
   },
   netboot: {
-    dhcp_mode: 'full',
+    dhcp_mode: 'off',
     dhcp_range: null,
     dhcp_netmask: '255.255.255.0',
     dhcp_router: '',
@@ -86,6 +86,7 @@ const DEFAULTS = {
     uefi_bootfile_name: 'bootx64.efi',
     ipxe_script_url: '',
     listen_address: '0.0.0.0',
+    dhcp_broadcast: '255.255.255.255',
     dhcp_port: 67,
     tftp_port: 69,
   },

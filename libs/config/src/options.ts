@@ -97,6 +97,8 @@ export interface NetbootOptions {
   readonly uefi_bootfile_name: string;
   readonly ipxe_script_url: string;
   readonly listen_address: string;
+  /** Where broadcast replies go: 255.255.255.255, or the subnet broadcast (no extra route needed). */
+  readonly dhcp_broadcast: string;
   readonly dhcp_port: number;
   readonly tftp_port: number;
 }
@@ -276,7 +278,7 @@ export const BAREMETAL_SCHEMA: Schema<BaremetalOptions> = {
 };
 
 export const NETBOOT_SCHEMA: Schema<NetbootOptions> = {
-  dhcp_mode: { type: oneOf(['full', 'proxy', 'off'] as const), default: 'full', help: 'full: addresses and PXE options; proxy: PXE options only (another DHCP server gives addresses); off: no DHCP.' },
+  dhcp_mode: { type: oneOf(['full', 'proxy', 'off'] as const), default: 'off', help: 'full: addresses and PXE options; proxy: PXE options only (another DHCP server gives addresses); off (default: a DHCP server must be asked for, never started by surprise on a network).' },
   dhcp_range: { type: ipv4Range, default: null, defaultText: '', help: 'Addresses to reserve for enrolled NICs, FIRST,LAST (needed in full mode).' },
   dhcp_netmask: { type: ipv4, default: '255.255.255.0', help: 'Subnet mask given to nodes.' },
   dhcp_router: { type: optionalIpv4, default: '', help: 'Default gateway given to nodes (empty: none).' },
@@ -284,6 +286,7 @@ export const NETBOOT_SCHEMA: Schema<NetbootOptions> = {
   uefi_bootfile_name: { type: nonEmptyString, default: 'bootx64.efi', help: 'Boot file for UEFI x64 PXE clients (option 93 = 7 or 9).' },
   ipxe_script_url: { type: string, default: '', help: 'Given to iPXE clients instead of the TFTP boot file when set.' },
   listen_address: { type: ipv4, default: '0.0.0.0', help: 'Address the DHCP and TFTP servers bind (on pxe_interface).' },
+  dhcp_broadcast: { type: ipv4, default: '255.255.255.255', help: 'Where broadcast replies go; the subnet broadcast (e.g. 10.77.0.255) needs no extra route in a namespace.' },
   dhcp_port: { type: integer({ min: 1, max: 65535 }), default: 67, help: 'DHCP server port (a high port for unprivileged test runs).' },
   tftp_port: { type: integer({ min: 1, max: 65535 }), default: 69, help: 'TFTP server port.' },
 };

@@ -3,9 +3,10 @@ import type { DataSourceOptions } from 'typeorm';
 import { BmInterface } from './entities/bm-interface.entity';
 import { BmNode } from './entities/bm-node.entity';
 import { BmNodePower } from './entities/bm-node-power.entity';
+import { BmDhcpReservation } from './entities/bm-dhcp-reservation.entity';
 import { MIGRATIONS } from './migrations';
 
-export const ENTITIES = [BmNode, BmInterface, BmNodePower];
+export const ENTITIES = [BmNode, BmInterface, BmNodePower, BmDhcpReservation];
 export const MIGRATIONS_TABLE = 'nova_bm_migrations';
 
 /**

@@ -61,7 +61,7 @@ describe('nova_bm migrations on PostgreSQL', () => {
   it('starts at version 0 and syncs to the latest version', async () => {
     expect(await schemaVersion(ds)).toBe(0);
     expect(await syncSchema(ds)).toEqual({ from: 0, to: LATEST_VERSION });
-    expect(await tables(ds)).toEqual(['bm_interfaces', 'bm_node_power', 'bm_nodes']);
+    expect(await tables(ds)).toEqual(['bm_dhcp_reservations', 'bm_interfaces', 'bm_node_power', 'bm_nodes']);
   });
 
   it('has the Icehouse columns, all nullable but id, plus our cpu_arch', async () => {
@@ -94,7 +94,7 @@ describe('nova_bm migrations on PostgreSQL', () => {
       `SELECT indexname FROM pg_indexes WHERE indexdef LIKE 'CREATE UNIQUE%' AND tablename LIKE 'bm_%' ORDER BY 1`,
     );
     expect(unique.map((u) => u.indexname)).toEqual([
-      'bm_interfaces_address_key', 'bm_interfaces_pkey', 'bm_interfaces_vif_uuid_key', 'bm_node_power_pkey', 'bm_nodes_pkey', 'uuid_ux',
+      'bm_dhcp_reservations_address_key', 'bm_dhcp_reservations_pkey', 'bm_interfaces_address_key', 'bm_interfaces_pkey', 'bm_interfaces_vif_uuid_key', 'bm_node_power_pkey', 'bm_nodes_pkey', 'uuid_ux',
     ]);
   });
 

@@ -2,3 +2,4 @@ export * from './ip';
 export * from './codec';
 export * from './leases';
 export * from './responder';
+export * from './server';

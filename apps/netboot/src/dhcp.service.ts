@@ -1,0 +1,96 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import type { BmConfig } from '@bm/config';
+import { BmDhcpReservation } from '@bm/db';
+import { DhcpServer, type EnrolledInterface, InMemoryLeaseStore, type ReservationChange, validateResponderConfig } from '@bm/dhcp';
+import { BM_CONFIG } from '@bm/service';
+
+/** How often the enrolled MACs are re-read from nova_bm (the responder's lookup is in memory). */
+const REFRESH_MS = 5000;
+
+/**
+ * The netboot DHCP server: `[netboot] dhcp_mode` full or proxy on `listen_address:dhcp_port`,
+ * answering only MACs enrolled on this host, with reservations kept in bm_dhcp_reservations.
+ */
+@Injectable()
+export class DhcpService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly log = new Logger('dhcp');
+  private server?: DhcpServer;
+  private enrolled = new Map<string, EnrolledInterface>();
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    @Inject(BM_CONFIG) private readonly config: BmConfig,
+    @InjectDataSource() private readonly ds: DataSource,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const n = this.config.netboot;
+    if (n.dhcp_mode === 'off') {
+      this.log.log('DHCP off ([netboot] dhcp_mode)');
+      return;
+    }
+    if (n.dhcp_mode === 'full' && !n.dhcp_range) throw new Error('[netboot] dhcp_range is required when dhcp_mode = full');
+    const my = this.config.default.my_ip;
+    const cfg = {
+      serverIp: my,
+      mode: n.dhcp_mode,
+      range: n.dhcp_range ?? { first: my, last: my },
+      netmask: n.dhcp_netmask,
+      ...(n.dhcp_router ? { router: n.dhcp_router } : {}),
+      leaseTimeS: n.dhcp_lease_time,
+      tftpServer: my,
+      bootfileBios: this.config.baremetal.pxe_bootfile_name,
+      bootfileUefi: n.uefi_bootfile_name,
+      ...(n.ipxe_script_url ? { ipxeScriptUrl: n.ipxe_script_url } : {}),
+      broadcastAddress: n.dhcp_broadcast,
+    };
+    validateResponderConfig(cfg);
+    await this.refresh();
+    this.timer = setInterval(() => void this.refresh(), REFRESH_MS).unref();
+    const rows = await this.ds.getRepository(BmDhcpReservation).find();
+    const leases = new InMemoryLeaseStore(cfg.range, {
+      exclude: [my, ...(n.dhcp_router ? [n.dhcp_router] : [])],
+      reservations: rows.map((r) => ({ mac: r.mac, ip: r.address, active: r.active })),
+      onChange: (c) => void this.persist(c),
+    });
+    this.server = new DhcpServer({
+      address: n.listen_address,
+      port: n.dhcp_port,
+      context: { config: cfg, lookup: (mac) => this.enrolled.get(mac), leases },
+      onLog: (e) => this.log.log(`${e.event} ${e.mac}${e.ip ? ` ${e.ip}` : ''}${e.bootfile ? ` ${e.bootfile}` : ''}${e.reason ? ` (${e.reason})` : ''}`),
+      onError: (e) => this.log.warn(e.message),
+    });
+    await this.server.start();
+    this.log.log(`DHCP (${n.dhcp_mode}) on ${n.listen_address}:${this.server.ports.join(',')}, next-server ${my}`);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    await this.server?.stop();
+  }
+
+  private async refresh(): Promise<void> {
+    try {
+      const rows: { address: string; node_id: number }[] = await this.ds.query(
+        `SELECT i.address, n.id AS node_id FROM bm_interfaces i JOIN bm_nodes n ON n.id = i.bm_node_id
+          WHERE n.deleted = false AND n.service_host = $1`,
+        [this.config.default.host],
+      );
+      this.enrolled = new Map(rows.map((r) => [r.address, { nodeId: String(r.node_id) }]));
+    } catch (e) {
+      this.log.warn(`cannot read enrolled interfaces: ${(e as Error).message}`);
+    }
+  }
+
+  private async persist(c: ReservationChange): Promise<void> {
+    const repo = this.ds.getRepository(BmDhcpReservation);
+    try {
+      if (c.event === 'forgotten') await repo.delete({ mac: c.mac });
+      else await repo.upsert({ mac: c.mac, address: c.ip, active: c.active, updated_at: new Date() }, ['mac']);
+    } catch (e) {
+      this.log.warn(`cannot persist the reservation of ${c.mac}: ${(e as Error).message}`);
+    }
+  }
+}
