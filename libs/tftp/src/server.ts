@@ -1,0 +1,533 @@
+/**
+ * A read-only TFTP server (RFC 1350 with RFC 2347/2348/2349 options and RFC 7440 windows),
+ * for PXE: every transfer runs on its own ephemeral UDP socket (its TID), retransmits with
+ * exponential backoff and is dropped (socket and timer released) after `retries` silent timeouts.
+ */
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import { TftpError, TftpErrorCode, TftpPacketError } from './errors';
+import { FsFileProvider } from './fs-provider';
+import { toNetascii } from './netascii';
+import { negotiateOptions, resolveLimits } from './options';
+import { type RequestPacket, type TftpMode, dataHeader, decodePacket, encodePacket, errorPacket } from './packet';
+import { normalizeRequestPath } from './paths';
+import { type FileProvider, LayeredFileProvider, type TftpFile } from './provider';
+
+export type TransferOutcome = 'complete' | 'timeout' | 'error' | 'aborted';
+
+export interface TransferStats {
+  /** `address:port` of the client (its TID). */
+  client: string;
+  /** The file name as the client sent it. */
+  file: string;
+  /** The normalized relative path, once the name passed confinement. */
+  path?: string;
+  request: 'RRQ' | 'WRQ';
+  mode: TftpMode;
+  /** Payload bytes acknowledged by the client (after netascii conversion). */
+  bytes: number;
+  /** Blocks acknowledged by the client. */
+  blocks: number;
+  /** Packets sent again (DATA and OACK) after a timeout or a go-back. */
+  retransmits: number;
+  durationMs: number;
+  outcome: TransferOutcome;
+  error?: string;
+  /** Negotiated values (defaults when not negotiated). */
+  blksize: number;
+  windowsize: number;
+  tsize?: number;
+}
+
+export interface TftpServerOptions {
+  /** Address to bind (default 0.0.0.0); on a multi-homed PXE host give the boot network's address. */
+  address?: string;
+  /** UDP port (69 in production, 0 = ephemeral). */
+  port: number;
+  /** Directory served; with `provider` too, the provider is consulted first. */
+  root?: string;
+  /** Absolute paths that also name `root` in requests (e.g. `/tftpboot`). */
+  rootAliases?: readonly string[];
+  provider?: FileProvider;
+  /** blksize cap, 8..65464 (default 65464). */
+  maxBlksize?: number;
+  /** windowsize cap, 1..65535 (default 64). */
+  maxWindowsize?: number;
+  /** First retransmission timeout when the client sends no timeout option (default 1000 ms). */
+  defaultTimeoutMs?: number;
+  /** Backoff ceiling (default 8000 ms, or the negotiated timeout if larger). */
+  maxTimeoutMs?: number;
+  /** Retransmissions without progress before the transfer is dropped (default 5). */
+  retries?: number;
+  /** Concurrent transfers; beyond, requests get ERROR 0 "server busy" (default 512). */
+  maxTransfers?: number;
+  onTransfer?: (stats: TransferStats) => void;
+}
+
+function clientKey(r: { address: string; port: number }): string {
+  return isIPv6(r.address) ? `[${r.address}]:${r.port}` : `${r.address}:${r.port}`;
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Reads a file as a sequence of blocks, converting to netascii on the fly. */
+class BlockStream {
+  private pending: Buffer = Buffer.alloc(0);
+  private offset = 0;
+  private eof = false;
+
+  constructor(
+    private readonly file: TftpFile,
+    private readonly blksize: number,
+    private readonly netascii: boolean,
+    private readonly chunk: number,
+  ) {}
+
+  async next(): Promise<Buffer> {
+    while (this.pending.length < this.blksize && !this.eof) {
+      const want = Math.min(this.chunk, this.file.size - this.offset);
+      const got = want > 0 ? await this.file.read(this.offset, want) : Buffer.alloc(0);
+      if (got.length < want || want <= 0 || this.offset + got.length >= this.file.size) this.eof = true;
+      this.offset += got.length;
+      const conv = this.netascii ? toNetascii(got) : got;
+      this.pending = this.pending.length === 0 ? conv : Buffer.concat([this.pending, conv]);
+    }
+    const block = this.pending.subarray(0, this.blksize);
+    this.pending = this.pending.subarray(block.length);
+    return block;
+  }
+}
+
+interface ServerContext {
+  address: string;
+  family: 'udp4' | 'udp6';
+  provider: FileProvider;
+  aliases: readonly string[];
+  maxBlksize: number;
+  maxWindowsize: number;
+  defaultTimeoutMs: number;
+  maxTimeoutMs: number;
+  retries: number;
+  ended(t: Transfer, stats: TransferStats): void;
+}
+
+type State = 'starting' | 'oack' | 'data' | 'done';
+
+class Transfer {
+  readonly key: string;
+  private state: State = 'starting';
+  private socket?: Socket;
+  private bound = false;
+  private file?: TftpFile;
+  private stream?: BlockStream;
+  private timer?: NodeJS.Timeout;
+  private readonly started = Date.now();
+  private path?: string;
+  private blksize = 512;
+  private windowsize = 1;
+  private tsize?: number;
+  private oack?: Buffer;
+  private baseTimeoutMs: number;
+  private timeoutMs: number;
+  private attempts = 0;
+  /** First unacknowledged block (absolute, 1-based; the wire carries it modulo 65536). */
+  private base = 1;
+  private highestSent = 0;
+  private produced = 0;
+  private lastBlock?: number;
+  private readonly cache = new Map<number, Buffer>();
+  private sending = false;
+  private again = false;
+  private bytes = 0;
+  private retransmits = 0;
+  private resolveClosed!: () => void;
+  readonly closed = new Promise<void>((r) => (this.resolveClosed = r));
+
+  constructor(
+    private readonly ctx: ServerContext,
+    private readonly client: RemoteInfo,
+    private readonly req: RequestPacket,
+    readonly raw: Buffer,
+  ) {
+    this.key = clientKey(client);
+    this.baseTimeoutMs = ctx.defaultTimeoutMs;
+    this.timeoutMs = ctx.defaultTimeoutMs;
+  }
+
+  get done(): boolean {
+    return this.state === 'done';
+  }
+
+  async run(): Promise<void> {
+    try {
+      const s = createSocket({ type: this.ctx.family });
+      this.socket = s;
+      s.on('message', (m, r) => this.onMessage(m, r));
+      s.on('error', (e) => this.finish('error', `socket error: ${e.message}`));
+      await new Promise<void>((resolve, reject) => {
+        s.once('listening', resolve);
+        s.once('error', reject);
+        s.once('close', () => reject(new Error('closed')));
+        s.bind(0, this.ctx.address);
+      });
+      this.bound = true;
+      if (this.done) return;
+      if (this.req.type === 'WRQ') return this.fail(TftpErrorCode.ACCESS_VIOLATION, 'access violation: this server is read-only');
+      this.path = normalizeRequestPath(this.req.filename, this.ctx.aliases);
+      // A provider that never answers must not pin the transfer: give it as long as the client would wait.
+      let budget = 0;
+      for (let i = 0, t = this.baseTimeoutMs; i <= this.ctx.retries; i++, t = Math.min(t * 2, Math.max(this.ctx.maxTimeoutMs, this.baseTimeoutMs))) budget += t;
+      this.timer = setTimeout(() => this.fail(TftpErrorCode.NOT_DEFINED, `file provider did not answer within ${budget} ms`), budget);
+      const file = await this.ctx.provider.open(this.path);
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      if (this.done) {
+        await file?.close().catch(() => undefined);
+        return;
+      }
+      if (file === undefined) return this.fail(TftpErrorCode.FILE_NOT_FOUND, `file not found: ${this.path}`);
+      this.file = file;
+      const n = negotiateOptions(this.req.options, { mode: this.req.mode, fileSize: file.size, maxBlksize: this.ctx.maxBlksize, maxWindowsize: this.ctx.maxWindowsize });
+      this.blksize = n.blksize;
+      this.windowsize = n.windowsize;
+      this.tsize = n.tsize;
+      if (n.timeoutMs !== undefined) this.baseTimeoutMs = this.timeoutMs = n.timeoutMs;
+      const chunk = Math.min(Math.max(this.blksize * this.windowsize, 256 * 1024), 8 * 1024 * 1024);
+      this.stream = new BlockStream(file, this.blksize, this.req.mode === 'netascii', chunk);
+      if (n.oack.size > 0) {
+        this.state = 'oack';
+        this.oack = encodePacket({ type: 'OACK', options: n.oack });
+        this.send(this.oack);
+        this.arm();
+      } else {
+        this.state = 'data';
+        await this.sendWindow();
+      }
+    } catch (e) {
+      if (this.done) return;
+      if (e instanceof TftpError) this.fail(e.code, e.message);
+      else this.fail(TftpErrorCode.NOT_DEFINED, `server error: ${messageOf(e)}`);
+    }
+  }
+
+  /** Ends the transfer from outside (server stop, client restarted with the same TID). */
+  abort(reason: string, notify: boolean): void {
+    this.finish('aborted', reason, notify ? errorPacket(TftpErrorCode.NOT_DEFINED, reason) : undefined);
+  }
+
+  private send(b: Buffer | Buffer[]): void {
+    const s = this.socket;
+    if (!s || this.done) return;
+    try {
+      s.send(b, this.client.port, this.client.address, () => undefined); // errors: retransmission covers them
+    } catch {
+      /* socket closing */
+    }
+  }
+
+  private onMessage(msg: Buffer, r: RemoteInfo): void {
+    if (this.done) return;
+    if (r.address !== this.client.address || r.port !== this.client.port) {
+      // RFC 1350: a packet from another TID is answered with ERROR 5 and does not disturb the transfer.
+      try {
+        this.socket?.send(errorPacket(TftpErrorCode.UNKNOWN_TID), r.port, r.address, () => undefined);
+      } catch {
+        /* closing */
+      }
+      return;
+    }
+    let p;
+    try {
+      p = decodePacket(msg);
+    } catch (e) {
+      return this.fail(TftpErrorCode.ILLEGAL_OPERATION, `malformed packet from client: ${messageOf(e)}`);
+    }
+    switch (p.type) {
+      case 'ACK':
+        return this.onAck(p.block);
+      case 'ERROR':
+        return this.finish('aborted', `client sent ERROR ${p.code}: ${p.message}`);
+      default:
+        return this.fail(TftpErrorCode.ILLEGAL_OPERATION, `unexpected ${p.type} from client`);
+    }
+  }
+
+  private onAck(n: number): void {
+    if (this.state === 'oack') {
+      if (n !== 0) return; // stale or bogus: the OACK timer keeps running
+      this.state = 'data';
+      this.progress();
+      void this.sendWindow();
+      return;
+    }
+    if (this.state !== 'data') return;
+    // The absolute block this ACK names, among base-1 … highestSent (≤ 65536 candidates: unique).
+    const prev = this.base - 1;
+    const k = prev + ((n - (prev & 0xffff)) & 0xffff);
+    if (k > this.highestSent || k < this.base) return; // stale/duplicate ACK: ignored (no Sorcerer's Apprentice)
+    for (let b = this.base; b <= k; b++) {
+      this.bytes += this.cache.get(b)?.length ?? 0;
+      this.cache.delete(b);
+    }
+    this.base = k + 1;
+    this.progress();
+    if (this.lastBlock !== undefined && k >= this.lastBlock) return this.finish('complete');
+    void this.sendWindow(); // resume from k+1 (RFC 7440: an ACK inside the window restarts after it)
+  }
+
+  private progress(): void {
+    this.attempts = 0;
+    this.timeoutMs = this.baseTimeoutMs;
+  }
+
+  private async block(k: number): Promise<Buffer> {
+    const hit = this.cache.get(k);
+    if (hit) return hit;
+    if (k !== this.produced + 1 || !this.stream) throw new Error(`block ${k} requested out of order`);
+    const b = await this.stream.next();
+    this.produced = k;
+    this.cache.set(k, b);
+    if (b.length < this.blksize) this.lastBlock = k;
+    return b;
+  }
+
+  /** Sends blocks base … base+windowsize-1 (or up to the last), then arms the timer. */
+  private async sendWindow(): Promise<void> {
+    if (this.sending) {
+      this.again = true;
+      return;
+    }
+    this.sending = true;
+    try {
+      do {
+        this.again = false;
+        const from = this.base;
+        for (let k = from; k < from + this.windowsize; k++) {
+          if (this.lastBlock !== undefined && k > this.lastBlock) break;
+          const b = await this.block(k);
+          if (this.done) return;
+          if (this.base !== from) {
+            this.again = true;
+            break;
+          }
+          if (k <= this.highestSent) this.retransmits++;
+          else this.highestSent = k;
+          this.send([dataHeader(k), b]);
+        }
+        this.arm();
+      } while (this.again && !this.done);
+    } catch (e) {
+      if (!this.done) this.fail(TftpErrorCode.NOT_DEFINED, `read error: ${messageOf(e)}`);
+    } finally {
+      this.sending = false;
+    }
+  }
+
+  private arm(): void {
+    if (this.done) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.onTimeout(), this.timeoutMs);
+  }
+
+  private onTimeout(): void {
+    this.timer = undefined;
+    if (this.done) return;
+    this.attempts++;
+    if (this.attempts > this.ctx.retries) {
+      const waited = Date.now() - this.started;
+      return this.finish('timeout', `no acknowledgement after ${this.ctx.retries} retransmissions (${waited} ms)`, errorPacket(TftpErrorCode.NOT_DEFINED, 'timeout'));
+    }
+    this.timeoutMs = Math.min(this.timeoutMs * 2, Math.max(this.ctx.maxTimeoutMs, this.baseTimeoutMs));
+    if (this.state === 'oack' && this.oack) {
+      this.retransmits++;
+      this.send(this.oack);
+      this.arm();
+    } else if (this.state === 'data') {
+      void this.sendWindow();
+    }
+  }
+
+  private fail(code: TftpErrorCode, message: string): void {
+    this.finish('error', message, errorPacket(code, message));
+  }
+
+  private finish(outcome: TransferOutcome, error?: string, last?: Buffer): void {
+    if (this.done) return;
+    this.state = 'done';
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.cache.clear();
+    const file = this.file;
+    this.file = undefined;
+    this.stream = undefined;
+    if (file) void Promise.resolve().then(() => file.close()).catch(() => undefined);
+    const s = this.socket;
+    const close = (): void => {
+      if (!s) return this.resolveClosed();
+      try {
+        s.close(() => this.resolveClosed());
+      } catch {
+        this.resolveClosed(); // already closed
+      }
+    };
+    if (s && last && this.bound) {
+      try {
+        s.send(last, this.client.port, this.client.address, () => close());
+      } catch {
+        close();
+      }
+    } else close();
+    const lastAcked = this.base - 1;
+    this.ctx.ended(this, {
+      client: this.key,
+      file: this.req.filename,
+      path: this.path,
+      request: this.req.type,
+      mode: this.req.mode,
+      bytes: this.bytes,
+      blocks: lastAcked,
+      retransmits: this.retransmits,
+      durationMs: Date.now() - this.started,
+      outcome,
+      ...(error !== undefined ? { error } : {}),
+      blksize: this.blksize,
+      windowsize: this.windowsize,
+      ...(this.tsize !== undefined ? { tsize: this.tsize } : {}),
+    });
+  }
+}
+
+export class TftpServer {
+  private socket?: Socket;
+  private readonly transfers = new Map<string, Transfer>();
+  private readonly ctx: ServerContext;
+  private readonly maxTransfers: number;
+  private stopping = false;
+
+  constructor(private readonly options: TftpServerOptions) {
+    if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) throw new RangeError(`bad port ${options.port}`);
+    const address = options.address ?? '0.0.0.0';
+    const layers: FileProvider[] = [];
+    if (options.provider) layers.push(options.provider);
+    const aliases: string[] = [];
+    if (options.root !== undefined) {
+      const fsProvider = new FsFileProvider({ root: options.root, aliases: options.rootAliases });
+      layers.push(fsProvider);
+      aliases.push(fsProvider.root, ...(options.rootAliases ?? []));
+    }
+    if (layers.length === 0) throw new Error('TftpServer needs a root or a provider');
+    const limits = resolveLimits({ maxBlksize: options.maxBlksize, maxWindowsize: options.maxWindowsize });
+    const positive = (v: number | undefined, d: number, what: string): number => {
+      const x = v ?? d;
+      if (!Number.isFinite(x) || x <= 0) throw new RangeError(`${what} must be > 0`);
+      return x;
+    };
+    const retries = options.retries ?? 5;
+    if (!Number.isInteger(retries) || retries < 0 || retries > 100) throw new RangeError('retries must be an integer in 0..100');
+    this.maxTransfers = positive(options.maxTransfers, 512, 'maxTransfers');
+    this.ctx = {
+      address,
+      family: isIPv6(address) ? 'udp6' : 'udp4',
+      provider: layers.length === 1 ? layers[0] : new LayeredFileProvider(layers),
+      aliases,
+      ...limits,
+      defaultTimeoutMs: positive(options.defaultTimeoutMs, 1000, 'defaultTimeoutMs'),
+      maxTimeoutMs: positive(options.maxTimeoutMs, 8000, 'maxTimeoutMs'),
+      retries,
+      ended: (t, stats) => {
+        if (this.transfers.get(t.key) === t) this.transfers.delete(t.key);
+        try {
+          this.options.onTransfer?.(stats);
+        } catch {
+          /* a failing observer must not break the server */
+        }
+      },
+    };
+  }
+
+  /** The bound port (the requested one before start()). */
+  get port(): number {
+    return this.socket ? this.socket.address().port : this.options.port;
+  }
+
+  get address(): string {
+    return this.ctx.address;
+  }
+
+  /** Transfers in progress (each holds one socket and at most one timer). */
+  get activeTransfers(): number {
+    return this.transfers.size;
+  }
+
+  async start(): Promise<void> {
+    if (this.socket) throw new Error('TftpServer already started');
+    this.stopping = false;
+    const s = createSocket({ type: this.ctx.family });
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.once('listening', () => {
+        s.off('error', reject);
+        resolve();
+      });
+      s.bind(this.options.port, this.ctx.address);
+    });
+    s.on('error', () => undefined); // UDP receive errors are not fatal
+    s.on('message', (m, r) => this.onRequest(m, r));
+    this.socket = s;
+  }
+
+  /** Closes the listening socket and every transfer (clients get ERROR 0). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const s = this.socket;
+    this.socket = undefined;
+    const transfers = [...this.transfers.values()];
+    for (const t of transfers) t.abort('server shutting down', true);
+    await Promise.all([
+      ...transfers.map((t) => t.closed),
+      new Promise<void>((resolve) => {
+        if (!s) return resolve();
+        try {
+          s.close(() => resolve());
+        } catch {
+          resolve();
+        }
+      }),
+    ]);
+  }
+
+  private reply(b: Buffer, r: RemoteInfo): void {
+    try {
+      this.socket?.send(b, r.port, r.address, () => undefined);
+    } catch {
+      /* closing */
+    }
+  }
+
+  private onRequest(msg: Buffer, r: RemoteInfo): void {
+    if (this.stopping) return;
+    let req: RequestPacket;
+    try {
+      const p = decodePacket(msg);
+      if (p.type === 'ERROR') return; // never answer an ERROR
+      if (p.type !== 'RRQ' && p.type !== 'WRQ') return this.reply(errorPacket(TftpErrorCode.ILLEGAL_OPERATION, `unexpected ${p.type} on the request port`), r);
+      req = p;
+    } catch (e) {
+      if (msg.length >= 2 && msg.readUInt16BE(0) === 5) return;
+      const why = e instanceof TftpPacketError ? e.message : messageOf(e);
+      return this.reply(errorPacket(TftpErrorCode.ILLEGAL_OPERATION, why), r);
+    }
+    const key = clientKey(r);
+    const existing = this.transfers.get(key);
+    if (existing) {
+      if (existing.raw.equals(msg)) return; // a retransmitted request: the transfer already answers it
+      existing.abort('client restarted the request', false);
+    }
+    if (this.transfers.size >= this.maxTransfers) return this.reply(errorPacket(TftpErrorCode.NOT_DEFINED, 'server busy'), r);
+    const t = new Transfer(this.ctx, r, req, Buffer.from(msg));
+    this.transfers.set(key, t);
+    void t.run();
+  }
+}
