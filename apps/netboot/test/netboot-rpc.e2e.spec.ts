@@ -1,4 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { promisify } from 'node:util';
 import { lstat, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +13,17 @@ import { ROOT, requireBuilt } from '../../../test/support/bmctl';
 import { createScratchDatabase, type ScratchDatabase } from '../../../test/support/database';
 import { freeTcpPort } from '../../../test/support/ports';
 
-// The built netboot service on the bus: prepare_deploy / activate_boot / clean on a real TFTP tree.
+// The built netboot service on the bus: prepare_deploy / activate_boot / clean on a real TFTP tree,
+// and that tree served by its TFTP server (curl as the client).
+const run = promisify(execFile);
+function freeUdpPort(): Promise<number> {
+  return new Promise((done) => {
+    const s = createSocket('udp4').bind(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => done(port));
+    });
+  });
+}
 const HOST = 'cn-netboot';
 const INSTANCE = '6f1ad2c6-8d4e-4c55-9a4c-0c3e0b1f2a01';
 const KEY = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ012345';
@@ -26,6 +38,7 @@ describe('netboot service RPC', () => {
   let tftpRoot: string;
   let images: Record<string, string>;
   let nodeId: number;
+  let tftpPort: number;
   const exchange = uniqueName('netboot');
   const call = (m: string, a: Record<string, unknown>) => client.call<Record<string, unknown>>({ topic: 'baremetal-netboot', server: HOST }, m, a, { version: '1.0', timeout: 10 });
 
@@ -46,8 +59,10 @@ describe('netboot service RPC', () => {
     }
     conn = await AmqpConnection.open({ url: TEST_AMQP_URL });
     client = new RpcClient(conn, { exchange });
+    tftpPort = await freeUdpPort();
     svc = spawn(process.execPath, [join(ROOT, 'dist/apps/netboot/main.js')], {
-      env: { PATH: process.env.PATH!, DATABASE_URL: db.url, TRANSPORT_URL: TEST_AMQP_URL, BM_CONTROL_EXCHANGE: exchange, BM_HOST: HOST, BM_TFTP_ROOT: tftpRoot, BM_HEALTH_PORT: String(await freeTcpPort()) },
+      env: { PATH: process.env.PATH!, DATABASE_URL: db.url, TRANSPORT_URL: TEST_AMQP_URL, BM_CONTROL_EXCHANGE: exchange, BM_HOST: HOST, BM_TFTP_ROOT: tftpRoot, BM_HEALTH_PORT: String(await freeTcpPort()),
+        BM_TFTP_ENABLED: 'true', BM_LISTEN_ADDRESS: '127.0.0.1', BM_TFTP_PORT: String(tftpPort) },
     });
     svc.stdout!.on('data', (d) => (out += d));
     svc.stderr!.on('data', (d) => (out += d));
@@ -68,6 +83,16 @@ describe('netboot service RPC', () => {
     expect(cfg).toContain(`deployment_id=${nodeId} deployment_key=${KEY}`);
     expect(cfg).toContain(`kernel ${tftpRoot}/${INSTANCE}/deploy_kernel`);
     expect(await readFile(join(tftpRoot, INSTANCE, 'deploy_ramdisk'), 'utf8')).toBe('bytes of deploy_ramdisk');
+  });
+
+  it('serves the files over TFTP: the 01-<mac> config and the absolute paths it names (curl)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fetched-'));
+    await run('curl', ['-sS', '--tftp-blksize', '1468', '-o', join(dir, 'cfg'), `tftp://127.0.0.1:${tftpPort}/pxelinux.cfg/01-52-54-00-80-00-01`]);
+    expect(await readFile(join(dir, 'cfg'), 'utf8')).toMatch(/^default deploy\n/);
+    await run('curl', ['-sS', '-o', join(dir, 'dk'), `tftp://127.0.0.1:${tftpPort}/${tftpRoot}/${INSTANCE}/deploy_kernel` /* "//tmp/…": curl then sends the absolute name, as pxelinux does */]);
+    expect(await readFile(join(dir, 'dk'), 'utf8')).toBe('bytes of deploy_kernel');
+    await expect(run('curl', ['-sS', '-o', join(dir, 'x'), `tftp://127.0.0.1:${tftpPort}/../../etc/passwd`])).rejects.toThrow();
+    await eventually(() => expect(out).toMatch(/complete 127\.0\.0\.1:\d+ pxelinux\.cfg\/01-52-54-00-80-00-01 \d+ bytes/));
   });
 
   it('activate_boot switches every MAC to the boot label with the root UUID', async () => {

@@ -88,6 +88,7 @@ const DEFAULTS = {
     listen_address: '0.0.0.0',
     dhcp_broadcast: '255.255.255.255',
     dhcp_port: 67,
+    tftp_enabled: false,
     tftp_port: 69,
   },
 };

@@ -100,6 +100,7 @@ export interface NetbootOptions {
   /** Where broadcast replies go: 255.255.255.255, or the subnet broadcast (no extra route needed). */
   readonly dhcp_broadcast: string;
   readonly dhcp_port: number;
+  readonly tftp_enabled: boolean;
   readonly tftp_port: number;
 }
 
@@ -288,6 +289,7 @@ export const NETBOOT_SCHEMA: Schema<NetbootOptions> = {
   listen_address: { type: ipv4, default: '0.0.0.0', help: 'Address the DHCP and TFTP servers bind (on pxe_interface).' },
   dhcp_broadcast: { type: ipv4, default: '255.255.255.255', help: 'Where broadcast replies go; the subnet broadcast (e.g. 10.77.0.255) needs no extra route in a namespace.' },
   dhcp_port: { type: integer({ min: 1, max: 65535 }), default: 67, help: 'DHCP server port (a high port for unprivileged test runs).' },
+  tftp_enabled: { type: boolean, default: false, help: 'Serve tftp_root over TFTP (off by default, like DHCP: a boot server is asked for).' },
   tftp_port: { type: integer({ min: 1, max: 65535 }), default: 69, help: 'TFTP server port.' },
 };
 

@@ -1,0 +1,39 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import type { BmConfig } from '@bm/config';
+import { TftpServer } from '@bm/tftp';
+import { BM_CONFIG } from '@bm/service';
+
+/**
+ * The netboot TFTP server: `tftp_root` read-only on `listen_address:tftp_port` when
+ * `[netboot] tftp_enabled`; requests for `<tftp_root>/…` (the absolute paths in Nova's configs)
+ * are served from the root. Every transfer is logged with its size and outcome.
+ */
+@Injectable()
+export class TftpService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly log = new Logger('tftp');
+  private server?: TftpServer;
+
+  constructor(@Inject(BM_CONFIG) private readonly config: BmConfig) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const n = this.config.netboot;
+    if (!n.tftp_enabled) {
+      this.log.log('TFTP off ([netboot] tftp_enabled)');
+      return;
+    }
+    const root = this.config.baremetal.tftp_root;
+    this.server = new TftpServer({
+      address: n.listen_address,
+      port: n.tftp_port,
+      root,
+      rootAliases: [root],
+      onTransfer: (s) => this.log.log(`${s.outcome} ${s.client} ${s.file} ${s.bytes} bytes${s.error ? ` (${s.error})` : ''}`),
+    });
+    await this.server.start();
+    this.log.log(`TFTP ${root} on ${n.listen_address}:${this.server.port}`);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.server?.stop();
+  }
+}
