@@ -10,20 +10,10 @@ import { createSocket } from 'node:dgram';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InMemoryLeaseStore, decodeDhcp, encodeDhcp, messageType, messageTypeName, respond, type DhcpResponderConfig } from '../src';
+import { LAB_CONFIG, LAB_IPXE_SCRIPT } from '../test/lab-config';
 
 const out = process.env.OUT_DIR ?? '.';
-const config: DhcpResponderConfig = {
-  serverIp: '10.77.0.1',
-  mode: 'full',
-  range: { first: '10.77.0.50', last: '10.77.0.99' },
-  netmask: '255.255.255.0',
-  router: '10.77.0.1',
-  leaseTimeS: 3600,
-  tftpServer: '10.77.0.1',
-  bootfileBios: 'pxelinux.0',
-  bootfileUefi: 'bootx64.efi',
-  ipxeScriptUrl: 'http://10.77.0.1:8080/boot.ipxe',
-};
+const config: DhcpResponderConfig = { ...LAB_CONFIG, ipxeScriptUrl: LAB_IPXE_SCRIPT };
 const leases = new InMemoryLeaseStore(config.range, { exclude: [config.serverIp] });
 const counters = new Map<string, number>();
 

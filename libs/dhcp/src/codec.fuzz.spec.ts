@@ -22,6 +22,7 @@ import {
 } from './codec';
 import { InMemoryLeaseStore } from './leases';
 import { respond, type DhcpResponderConfig, type ResponderContext } from './responder';
+import { LAB_CONFIG, LAB_IPXE_SCRIPT } from '../test/lab-config';
 
 /** xorshift32: small, fast, seedable; the seed makes every failure reproducible. */
 function prng(seed: number): () => number {
@@ -41,18 +42,7 @@ const SEEDS = readdirSync(DIR)
   .filter((f) => f.endsWith('.hex'))
   .map((f) => Buffer.from(readFileSync(join(DIR, f), 'utf8').split('\n').filter((l) => !l.startsWith('#')).join('').trim(), 'hex'));
 
-const config: DhcpResponderConfig = {
-  serverIp: '10.77.0.1',
-  mode: 'full',
-  range: { first: '10.77.0.50', last: '10.77.0.99' },
-  netmask: '255.255.255.0',
-  router: '10.77.0.1',
-  leaseTimeS: 3600,
-  tftpServer: '10.77.0.1',
-  bootfileBios: 'pxelinux.0',
-  bootfileUefi: 'bootx64.efi',
-  ipxeScriptUrl: 'http://10.77.0.1:8080/boot.ipxe',
-};
+const config: DhcpResponderConfig = { ...LAB_CONFIG, ipxeScriptUrl: LAB_IPXE_SCRIPT };
 
 const VIEWS: ((p: DhcpPacket) => unknown)[] = [
   messageType, requestedIp, serverId, subnetMask, routers, leaseTime, maxMessageSize, parameterRequestList,

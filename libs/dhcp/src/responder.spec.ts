@@ -23,24 +23,15 @@ import {
 } from './codec';
 import { InMemoryLeaseStore } from './leases';
 import { respond, validateResponderConfig, type Decision, type DhcpResponderConfig, type ReceivedOn, type ResponderContext } from './responder';
+import { LAB_CONFIG, LAB_IPXE_SCRIPT } from '../test/lab-config';
 
 const MAC = '52:54:00:77:00:20';
 const OTHER_MAC = '52:54:00:77:00:21';
 const STRANGER = '02:00:00:00:00:99';
 const PXE_VC = 'PXEClient:Arch:00000:UNDI:002001';
 
-const CONFIG: DhcpResponderConfig = {
-  serverIp: '10.77.0.1',
-  mode: 'full',
-  range: { first: '10.77.0.50', last: '10.77.0.99' },
-  netmask: '255.255.255.0',
-  router: '10.77.0.1',
-  leaseTimeS: 3600,
-  tftpServer: '10.77.0.1',
-  bootfileBios: 'pxelinux.0',
-  bootfileUefi: 'bootx64.efi',
-};
-const SCRIPT = 'http://10.77.0.1:8080/boot.ipxe';
+const CONFIG: DhcpResponderConfig = LAB_CONFIG;
+const SCRIPT = LAB_IPXE_SCRIPT;
 
 function ctx(config: Partial<DhcpResponderConfig> = {}, leases = new InMemoryLeaseStore(CONFIG.range, { exclude: ['10.77.0.1'] })): ResponderContext {
   const enrolled: Record<string, string> = { [MAC]: 'node-1', [OTHER_MAC]: 'node-2' };
