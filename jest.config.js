@@ -24,9 +24,8 @@ const base = {
 module.exports = {
   projects: [
     { ...base, displayName: 'unit', testMatch: ['**/*.spec.ts'], testPathIgnorePatterns: ['\\.int\\.spec\\.ts$', '\\.e2e\\.spec\\.ts$', '\\.peer\\.spec\\.ts$'] },
-    { ...base, displayName: 'integration', testMatch: ['**/*.int.spec.ts'], testTimeout: 15_000, globalSetup: '<rootDir>/test/support/global-setup.js', globalTeardown: '<rootDir>/test/support/global-teardown.js' },
-    { ...base, displayName: 'peer', testMatch: ['**/*.peer.spec.ts'], testTimeout: 30_000, globalSetup: '<rootDir>/test/support/global-setup.js', globalTeardown: '<rootDir>/test/support/global-teardown.js' },
-    // Each bmctl run is a process start (~0.3–0.5 s on 2 busy cores): e2e tests get 30 s.
-    { ...base, displayName: 'e2e', testMatch: ['**/*.e2e.spec.ts'], testTimeout: 30_000, globalSetup: '<rootDir>/test/support/global-setup.js', globalTeardown: '<rootDir>/test/support/global-teardown.js' },
+    { ...base, displayName: 'integration', testMatch: ['**/*.int.spec.ts'], setupFilesAfterEnv: ['<rootDir>/test/support/timeout-15s.js'], globalSetup: '<rootDir>/test/support/global-setup.js', globalTeardown: '<rootDir>/test/support/global-teardown.js' },
+    { ...base, displayName: 'peer', testMatch: ['**/*.peer.spec.ts'], setupFilesAfterEnv: ['<rootDir>/test/support/timeout-30s.js'], globalSetup: '<rootDir>/test/support/global-setup.js', globalTeardown: '<rootDir>/test/support/global-teardown.js' },
+    { ...base, displayName: 'e2e', testMatch: ['**/*.e2e.spec.ts'], setupFilesAfterEnv: ['<rootDir>/test/support/timeout-30s.js'], globalSetup: '<rootDir>/test/support/global-setup.js', globalTeardown: '<rootDir>/test/support/global-teardown.js' },
   ],
 };
