@@ -12,12 +12,13 @@ TFTP_ROOT=$1 MAC=$2 OUT=$3 TIMEOUT=${4:-90}
 mkdir -p "$OUT"
 R=$(head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n')
 NS=bmpxe-$R
-SRV_PID='' QEMU_PID=''
+SRV_PID='' QEMU_PID='' RA_PID=''
 
 cleanup() {
   set +e
   [ -n "$QEMU_PID" ] && kill "$QEMU_PID" 2>/dev/null
   [ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null
+  [ -n "$RA_PID" ] && kill "$RA_PID" 2>/dev/null
   wait 2>/dev/null
   ip netns del "$NS" 2>/dev/null
 }
@@ -29,6 +30,15 @@ ip -n "$NS" tuntap add dev tap0 mode tap
 ip -n "$NS" addr add 10.77.0.1/24 dev tap0
 ip -n "$NS" link set tap0 up
 ip -n "$NS" route add 255.255.255.255/32 dev tap0 # broadcast replies need a route in a namespace
+
+# IPv6 router advertisements only (dnsmasq RA mode takes no DHCP or TFTP port): without them iPXE
+# waits ~13 s for an IPv6 router before it boots (reference: netboot-lab.md).
+if command -v dnsmasq >/dev/null; then
+  ip -n "$NS" -6 addr add fd77::1/64 dev tap0 nodad
+  ip netns exec "$NS" dnsmasq --keep-in-foreground --port=0 --interface=tap0 --bind-interfaces --enable-ra \
+    --dhcp-range=::,constructor:tap0,ra-only,64 --pid-file= --conf-file=/dev/null >"$OUT/ra.log" 2>&1 &
+  RA_PID=$!
+fi
 
 (cd "$ROOT" && ADDRESS=10.77.0.1 RANGE=10.77.0.50,10.77.0.99 MACS="$MAC" TFTP_ROOT="$TFTP_ROOT" READY_FILE="$OUT/ready" \
   exec ip netns exec "$NS" node -r ts-node/register/transpile-only scripts/netboot/serve.ts) >"$OUT/servers.log" 2>&1 &
