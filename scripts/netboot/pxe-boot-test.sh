@@ -40,7 +40,7 @@ if command -v dnsmasq >/dev/null; then
   RA_PID=$!
 fi
 
-(cd "$ROOT" && ADDRESS=10.77.0.1 RANGE=10.77.0.50,10.77.0.99 MACS="$MAC" TFTP_ROOT="$TFTP_ROOT" READY_FILE="$OUT/ready" \
+(cd "$ROOT" && CAPTURE_DIR="${CAPTURE_DIR:-}" ADDRESS=10.77.0.1 RANGE=10.77.0.50,10.77.0.99 MACS="$MAC" TFTP_ROOT="$TFTP_ROOT" READY_FILE="$OUT/ready" \
   exec ip netns exec "$NS" node -r ts-node/register/transpile-only scripts/netboot/serve.ts) >"$OUT/servers.log" 2>&1 &
 SRV_PID=$!
 for _ in $(seq 100); do [ -f "$OUT/ready" ] && break; sleep 0.1; done

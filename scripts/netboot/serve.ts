@@ -7,9 +7,11 @@
  *   MACS        the enrolled MACs, comma-separated
  *   TFTP_ROOT   the directory served (absolute requests for TFTP_ROOT/... are accepted)
  *   READY_FILE  written once both servers listen
+ *   CAPTURE_DIR optional: every DHCP datagram received is written there as <n>.hex
  * Logs one JSON line per DHCP decision and per TFTP transfer on stdout.
  */
 import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { DhcpServer, InMemoryLeaseStore } from '../../libs/dhcp/src';
 import { TftpServer } from '../../libs/tftp/src';
 
@@ -23,6 +25,7 @@ const [first, last] = env('RANGE').split(',');
 const enrolled = new Set(env('MACS').toLowerCase().split(','));
 const root = env('TFTP_ROOT');
 
+let captured = 0;
 const config = {
   serverIp: address, mode: 'full' as const, range: { first, last }, netmask: '255.255.255.0', leaseTimeS: 3600,
   tftpServer: address, bootfileBios: 'pxelinux.0', bootfileUefi: 'bootx64.efi',
@@ -32,6 +35,9 @@ const dhcp = new DhcpServer({
   context: { config, leases: new InMemoryLeaseStore(config.range, { exclude: [address] }), lookup: (mac) => (enrolled.has(mac) ? { nodeId: mac } : undefined) },
   onLog: (e) => console.log(JSON.stringify({ dhcp: e.event, mac: e.mac, ip: e.ip, bootfile: e.bootfile, client: e.client })),
   onError: (e) => console.log(JSON.stringify({ dhcpError: e.message })),
+  onDatagram: (msg) => {
+    if (process.env.CAPTURE_DIR) writeFileSync(join(process.env.CAPTURE_DIR, `${++captured}.hex`), msg.toString('hex') + '\n');
+  },
 });
 const tftp = new TftpServer({
   port: 69, root, rootAliases: [root],

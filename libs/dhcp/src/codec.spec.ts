@@ -89,6 +89,8 @@ describe('captured packets (test-fixtures/*.hex)', () => {
         'dhclient-request-init-reboot.hex',
         'dhclient-release.hex',
         'synthetic-ipxe-discover.hex',
+        'ipxe-discover.hex',
+        'ipxe-request-selecting.hex',
       ]),
     );
   });
@@ -171,6 +173,18 @@ describe('captured packets (test-fixtures/*.hex)', () => {
     expect(encap.map((o) => o.code)).toEqual([0x13, 0x15, 0x17, 0x18, 0x21, 0x27, 0xeb, 0xb1]);
     expect(clientUuid(p)?.length).toBe(17);
     expect(maxMessageSize(p)).toBe(1472);
+  });
+});
+
+describe('the captured iPXE packets (QEMU iPXE ROM during the PXE boot test)', () => {
+  it('DISCOVER and REQUEST carry user class iPXE, option 175, PXE vendor class and arch 0', () => {
+    for (const f of ['ipxe-discover.hex', 'ipxe-request-selecting.hex']) {
+      const p = decodeDhcp(load(f));
+      expect(userClass(p)).toEqual(['iPXE']);
+      expect(vendorClass(p)).toBe('PXEClient:Arch:00000:UNDI:002001');
+      expect((ipxeEncapsulated(p) ?? []).length).toBeGreaterThan(0);
+      expect(macOf(p)).toBe('52:54:00:77:00:20');
+    }
   });
 });
 

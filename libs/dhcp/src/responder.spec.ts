@@ -228,6 +228,18 @@ describe('boot file by client architecture (option 93, RFC 4578) and iPXE', () =
   });
 });
 
+describe('the captured iPXE DISCOVER', () => {
+  it('gets the script when one is set, pxelinux.0 otherwise, and 175.176 = 1 either way', () => {
+    const hex = readFileSync(join(__dirname, '../test-fixtures/ipxe-discover.hex'), 'utf8').split('\n').filter((l) => !l.startsWith('#')).join('');
+    const withScript = respond(decodeDhcp(Buffer.from(hex, 'hex')), ctx({ ipxeScriptUrl: SCRIPT }));
+    expect(withScript.log).toMatchObject({ event: 'offer', client: 'ipxe', bootfile: SCRIPT });
+    expect(ipxeEncapsulated(wire(withScript))).toEqual([{ code: 176, data: Buffer.from([1]) }]);
+    const plain = respond(decodeDhcp(Buffer.from(hex, 'hex')), ctx({}));
+    expect(plain.log).toMatchObject({ event: 'offer', client: 'ipxe', bootfile: 'pxelinux.0' });
+    expect(ipxeEncapsulated(wire(plain))).toEqual([{ code: 176, data: Buffer.from([1]) }]);
+  });
+});
+
 describe('REQUEST → ACK / NAK', () => {
   const cases: { name: string; r: Req; event: 'ack' | 'nak'; dest: object; ciaddr?: string }[] = [
     { name: 'SELECTING, our server id, the offered address', r: { requested: '10.77.0.50', server: '10.77.0.1' }, event: 'ack', dest: BCAST },

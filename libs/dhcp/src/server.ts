@@ -16,6 +16,8 @@ export interface DhcpServerOptions {
   context: ResponderContext;
   onLog?(entry: DhcpLogEntry): void;
   onError?(e: Error): void;
+  /** Every datagram received, before decoding (for captures). */
+  onDatagram?(msg: Buffer, from: { address: string; port: number }): void;
 }
 
 export class DhcpServer {
@@ -52,6 +54,7 @@ export class DhcpServer {
   }
 
   private onDatagram(s: Socket, localPort: number, msg: Buffer, rinfo: { address: string; port: number }): void {
+    this.o.onDatagram?.(msg, rinfo);
     try {
       const d = respond(decodeDhcp(msg), this.o.context, { localPort, source: rinfo });
       if (d.log) this.o.onLog?.(d.log);
