@@ -3,13 +3,11 @@ import { In, type DataSource, type EntityManager } from 'typeorm';
 import { BmInterface, BmNode } from '@bm/db';
 import {
   Conflict, type FieldProblem, ImportRejected, InterfaceNotFound, InvalidParameterValue, NodeNotFound, validateDto,
-  normalizeMac,
+  nodeKey, normalizeMac,
 } from '@bm/domain';
 import { AddInterfaceDto, type NodeInput, validateNode } from './node.dto';
 import { detectFormat, parseNodeFile } from './node-file';
 import { type InterfaceView, type NodeView, interfaceView, nodeView } from './node-view';
-
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface ImportOptions {
   /** Name shown in errors (the file path). */
@@ -222,10 +220,8 @@ export class EnrollmentService {
   /** Looks a live node up by numeric id or UUID; `lock` takes a row lock for the transaction. */
   private async findNode(em: EntityManager, ref: string | number, lock = false): Promise<BmNode> {
     const text = String(ref).trim();
-    let where: { id: number } | { uuid: string };
-    if (/^[0-9]+$/.test(text) && Number(text) <= 2 ** 31 - 1) where = { id: Number(text) };
-    else if (UUID_RE.test(text)) where = { uuid: text.toLowerCase() };
-    else throw new NodeNotFound(text);
+    const where = nodeKey(text);
+    if (!where) throw new NodeNotFound(text);
     const node = await em.findOne(BmNode, {
       where: { ...where, deleted: false },
       ...(lock ? { lock: { mode: 'pessimistic_write' as const } } : {}),

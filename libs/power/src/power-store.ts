@@ -1,6 +1,6 @@
 import { type DataSource, In } from 'typeorm';
 import { BmNode, BmNodePower } from '@bm/db';
-import { NodeNotFound } from '@bm/domain';
+import { NodeNotFound, nodeKey } from '@bm/domain';
 import type { PowerState, PowerTarget } from './driver';
 import type { PowerRecord, PowerRecordStore } from './power-sync';
 
@@ -25,8 +25,6 @@ export class TypeormPowerRecordStore implements PowerRecordStore {
   }
 }
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 function toTarget(n: BmNode): PowerTarget {
   return { id: n.id, uuid: n.uuid ?? '', pm_address: n.pm_address ?? '', pm_user: n.pm_user ?? '', pm_password: n.pm_password ?? '' };
 }
@@ -38,7 +36,7 @@ export class PowerTargets {
   /** A live node by id or UUID. */
   async get(ref: string | number): Promise<PowerTarget> {
     const text = String(ref).trim();
-    const where = /^[0-9]{1,10}$/.test(text) ? { id: Number(text) } : UUID_RE.test(text) ? { uuid: text.toLowerCase() } : undefined;
+    const where = nodeKey(text);
     const n = where ? await this.ds.getRepository(BmNode).findOne({ where: { ...where, deleted: false } }) : null;
     if (!n || !n.pm_address) throw new NodeNotFound(text);
     return toTarget(n);

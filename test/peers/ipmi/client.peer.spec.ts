@@ -9,22 +9,12 @@ import { createSocket, type Socket } from 'node:dgram';
 import { type BmcCredentials, BmcAuthenticationFailed, BmcUnreachable, IpmiClient } from '@bm/ipmi';
 import { UdpProxy } from '../../support/udp-proxy';
 import { type FakeBmc, type FakeBmcEvent, type IpmiSim, freeUdpPort, startFakeBmc, startIpmiSim } from './harness';
+import { until } from '../../support/amqp';
 
 jest.setTimeout(20_000);
 
 const HOST = '127.0.0.1';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls `probe` until it returns `want` (or throws after timeoutMs). */
-async function eventually<T>(probe: () => Promise<T>, want: T, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let got = await probe();
-  while (got !== want) {
-    if (Date.now() > deadline) throw new Error(`expected ${String(want)}, still ${String(got)} after ${timeoutMs} ms`);
-    await sleep(25);
-    got = await probe();
-  }
-}
 
 /** Runs `p`, returns its value or error and how long it took. */
 async function timed<T>(p: Promise<T>): Promise<{ value?: T; error?: Error; ms: number }> {
@@ -126,7 +116,7 @@ describe('IpmiClient ↔ OpenIPMI ipmi_sim', () => {
     await client.power(creds, 'cycle');
     expect((await logSince(from)).filter((l) => l.startsWith('set '))).toEqual(['set power 0']);
     expect((await client.powerStatus(creds)).powerOn).toBe(false); // still in the "off" second
-    await eventually(() => sim.power(), 'on', 5_000);
+    await until(() => sim.power(), 'on', 5_000);
     expect((await logSince(from)).filter((l) => l.startsWith('set '))).toEqual(['set power 0', 'set power 1']);
     expect((await client.powerStatus(creds)).powerOn).toBe(true);
   });

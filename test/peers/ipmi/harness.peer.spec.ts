@@ -3,21 +3,11 @@
  * pyghmi fake BMC, both started and stopped by ./harness.
  */
 import { type FakeBmc, type FakeBmcEvent, type IpmiSim, freeUdpPort, ipmitool, startFakeBmc, startIpmiSim } from './harness';
+import { until } from '../../support/amqp';
 
 jest.setTimeout(30_000);
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls `probe` until it returns `want` (or throws after timeoutMs). */
-async function eventually<T>(probe: () => Promise<T>, want: T, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let got = await probe();
-  while (got !== want) {
-    if (Date.now() > deadline) throw new Error(`expected ${String(want)}, still ${String(got)} after ${timeoutMs} ms`);
-    await sleep(25);
-    got = await probe();
-  }
-}
 
 function isAlive(pid: number): boolean {
   try {
@@ -66,7 +56,7 @@ describe('ipmi_sim peer', () => {
     expect(r.code).toBe(0);
     // ipmi_sim runs `set power 0` before it answers, `set power 1` from a 1 s timer.
     expect((await sim.log()).slice(before).some((l) => / set power 0$/.test(l))).toBe(true);
-    await eventually(() => sim.power(), 'on', 5_000);
+    await until(() => sim.power(), 'on', 5_000);
     const sets = (await sim.log()).slice(before).filter((l) => l.includes(' set power '));
     expect(sets.map((l) => l.replace(/^\S+ /, ''))).toEqual(['set power 0', 'set power 1']);
     const [off, on] = sets.map((l) => Number(l.split(' ')[0]));
