@@ -4,6 +4,7 @@
  * namespace). Configuration from the environment:
  *   ADDRESS     our address on the boot network (next-server, server id), e.g. 10.77.0.1
  *   RANGE       FIRST,LAST addresses for the enrolled MACs
+ *   MODE        full (default) or proxy (ProxyDHCP: PXE options only, another server gives addresses)
  *   MACS        the enrolled MACs, comma-separated
  *   TFTP_ROOT   the directory served (absolute requests for TFTP_ROOT/... are accepted)
  *   READY_FILE  written once both servers listen
@@ -27,13 +28,13 @@ const root = env('TFTP_ROOT');
 
 let captured = 0;
 const config = {
-  serverIp: address, mode: 'full' as const, range: { first, last }, netmask: '255.255.255.0', leaseTimeS: 3600,
+  serverIp: address, mode: process.env.MODE === 'proxy' ? ('proxy' as const) : ('full' as const), range: { first, last }, netmask: '255.255.255.0', leaseTimeS: 3600,
   tftpServer: address, bootfileBios: 'pxelinux.0', bootfileUefi: 'bootx64.efi',
 };
 const dhcp = new DhcpServer({
   port: 67,
   context: { config, leases: new InMemoryLeaseStore(config.range, { exclude: [address] }), lookup: (mac) => (enrolled.has(mac) ? { nodeId: mac } : undefined) },
-  onLog: (e) => console.log(JSON.stringify({ dhcp: e.event, mac: e.mac, ip: e.ip, bootfile: e.bootfile, client: e.client })),
+  onLog: (e) => console.log(JSON.stringify({ dhcp: e.event, message: e.message, mac: e.mac, ip: e.ip, bootfile: e.bootfile, client: e.client, server: e.server, relay: e.relay, proxy: e.proxy, reason: e.reason })),
   onError: (e) => console.log(JSON.stringify({ dhcpError: e.message })),
   onDatagram: (msg) => {
     if (process.env.CAPTURE_DIR) writeFileSync(join(process.env.CAPTURE_DIR, `${++captured}.hex`), msg.toString('hex') + '\n');

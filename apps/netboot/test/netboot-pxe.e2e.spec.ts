@@ -1,0 +1,127 @@
+import { execFile } from 'node:child_process';
+import { copyFile, lstat, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { ChildProcess } from 'node:child_process';
+import type { DataSource } from 'typeorm';
+import { BmDhcpReservation, openDataSource, syncSchema } from '@bm/db';
+import { EnrollmentService } from '@bm/enrollment';
+import { AmqpConnection, RpcClient } from '@bm/messaging';
+import { generateDeployKey } from '@bm/pxe';
+import { TEST_AMQP_URL, eventually, uniqueName } from '../../../test/support/amqp';
+import { ROOT, requireBuilt } from '../../../test/support/bmctl';
+import { createScratchDatabase, type ScratchDatabase } from '../../../test/support/database';
+import { type Netns, bootNetwork, pxeBootVm, testNamespaces } from '../../../test/support/netns';
+
+// The seed's two boots through the built netboot service, as a compute host would drive it: the
+// service runs in a network namespace with a tap for a QEMU VM (its database and broker relayed in
+// from the host's loopback), reads the enrolled MAC from nova_bm, and is driven over the bus.
+//   1. prepare_deploy → the VM PXE-boots (our DHCP + TFTP) into the deploy kernel and ramdisk with
+//      Nova's deploy command line (deployment_id, deployment_key, iscsi_target_iqn, ipappend 3).
+//   2. activate_boot → the same VM boots the instance's kernel with root=UUID=…, at the same address.
+//   3. clean → the node's files and links are gone.
+// The kernel is Debian's; the "ramdisks" are a busybox initramfs printing its command line
+// (scripts/netboot/build-test-boot.sh). Each boot takes ~10 s under TCG.
+const run = promisify(execFile);
+const HOST = 'cn-pxe';
+const MAC = '52:54:00:77:00:31';
+const INSTANCE = '0b6ac7d1-3f3e-4d9a-8d0e-5a1c2b3c4d5e';
+const ROOT_UUID = 'c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f';
+
+describe('netboot service: a VM PXE-boots the deploy ramdisk, then the instance', () => {
+  let db: ScratchDatabase;
+  let ds: DataSource;
+  let ns: Netns | undefined;
+  let svc: ChildProcess;
+  let out = '';
+  let conn: AmqpConnection;
+  let client: RpcClient;
+  let work: string;
+  let tftpRoot: string;
+  let nodeId: number;
+  const images = join(ROOT, '.cache/netboot');
+  const exchange = uniqueName('pxe');
+  const namespacesBefore = testNamespaces();
+  const call = (m: string, a: Record<string, unknown>) => client.call<Record<string, unknown>>({ topic: 'baremetal-netboot', server: HOST }, m, a, { version: '1.0', timeout: 15 });
+
+  beforeAll(async () => {
+    requireBuilt('netboot');
+    await run('bash', [join(ROOT, 'scripts/netboot/build-test-boot.sh'), images], { timeout: 300_000 });
+    work = await mkdtemp(join(tmpdir(), 'netboot-pxe-'));
+    tftpRoot = join(work, 'tftpboot');
+    await run('mkdir', ['-p', tftpRoot]);
+    // What an operator installs once per host (Nova's install guide: pxelinux.0 into tftp_root).
+    for (const f of ['pxelinux.0', 'ldlinux.c32']) await copyFile(join(images, f), join(tftpRoot, f));
+
+    db = await createScratchDatabase('bm_pxe');
+    ds = await openDataSource(db.url);
+    await syncSchema(ds);
+    nodeId = (await new EnrollmentService(ds, HOST).createNode({ macs: [MAC], cpus: 1, memory_mb: 512, local_gb: 5, pm_address: '10.0.0.1' })).id;
+    await ds.query('UPDATE bm_nodes SET instance_uuid = $1 WHERE id = $2', [INSTANCE, nodeId]);
+
+    ns = await bootNetwork('pxe', work);
+    await ns.forwardHostPort(Number(new URL(db.url).port || 5432));
+    await ns.forwardHostPort(Number(new URL(TEST_AMQP_URL).port || 5672));
+    svc = ns.spawn(process.execPath, [join(ROOT, 'dist/apps/netboot/main.js')], {
+      env: {
+        PATH: process.env.PATH!, DATABASE_URL: db.url, TRANSPORT_URL: TEST_AMQP_URL, BM_CONTROL_EXCHANGE: exchange, BM_HOST: HOST,
+        BM_MY_IP: '10.77.0.1', BM_TFTP_ROOT: tftpRoot, BM_PXE_APPEND_PARAMS: 'console=ttyS0 panic=1 quiet',
+        BM_DHCP_MODE: 'full', BM_DHCP_RANGE: '10.77.0.50,10.77.0.99', BM_TFTP_ENABLED: 'true',
+      },
+    });
+    svc.stdout!.on('data', (d) => (out += d));
+    svc.stderr!.on('data', (d) => (out += d));
+    await eventually(() => expect(out).toContain('rpc='), 30_000, 100).catch((e: Error) => {
+      throw new Error(`${e.message}\nservice output:\n${out}`);
+    });
+    conn = await AmqpConnection.open({ url: TEST_AMQP_URL });
+    client = new RpcClient(conn, { exchange });
+  }, 320_000);
+
+  afterAll(async () => {
+    await conn?.close();
+    await ns?.destroy();
+    await ds?.destroy();
+    await db?.drop();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('prepare_deploy, then the VM boots the deploy ramdisk with Nova\'s command line from our DHCP and TFTP', async () => {
+    const key = generateDeployKey();
+    await call('prepare_deploy', {
+      node: nodeId, instance: INSTANCE, deploy_key: key,
+      images: { kernel: join(images, 'vmlinuz'), ramdisk: join(images, 'initrd.gz'), deploy_kernel: join(images, 'vmlinuz'), deploy_ramdisk: join(images, 'initrd.gz') },
+    });
+    const line = await pxeBootVm(ns!, MAC, join(work, 'deploy-boot.log'));
+    expect(line).toContain(`initrd=${tftpRoot}/${INSTANCE}/deploy_ramdisk selinux=0 disk=cciss/c0d0,sda,hda,vda iscsi_target_iqn=iqn-${INSTANCE} deployment_id=${nodeId} deployment_key=${key} troubleshoot=0 console=ttyS0`);
+    // ipappend 3, from our lease: address:next-server:gateway:netmask, and the NIC.
+    expect(line).toContain('ip=10.77.0.50:10.77.0.1:');
+    expect(line).toContain(`BOOTIF=01-${MAC.replace(/:/g, '-')}`);
+    expect(out).toMatch(new RegExp(`ack ${MAC} 10\\.77\\.0\\.50 pxelinux\\.0`));
+    expect(out).toMatch(new RegExp(`complete 10\\.77\\.0\\.50:\\d+ pxelinux\\.cfg/01-${MAC.replace(/:/g, '-')} \\d+ bytes`));
+    expect(out).toMatch(new RegExp(`complete 10\\.77\\.0\\.50:\\d+ ${tftpRoot}/${INSTANCE}/deploy_ramdisk \\d+ bytes`));
+    await eventually(async () => expect(await ds.getRepository(BmDhcpReservation).findOneBy({ mac: MAC })).toMatchObject({ address: '10.77.0.50', active: true }));
+  }, 150_000);
+
+  it('activate_boot, then the same VM boots the instance kernel with root=UUID at the same address', async () => {
+    await call('activate_boot', { node: nodeId, root_uuid: ROOT_UUID });
+    const line = await pxeBootVm(ns!, MAC, join(work, 'instance-boot.log'));
+    expect(line).toContain(`initrd=${tftpRoot}/${INSTANCE}/ramdisk root=UUID=${ROOT_UUID} ro console=ttyS0`);
+    expect(line).not.toContain('deployment_key');
+    // Nova's boot label has no ipappend: the address shows in our DHCP log, once per boot.
+    expect(out.match(new RegExp(`ack ${MAC} 10\\.77\\.0\\.50 `, 'g'))).toHaveLength(2);
+  }, 150_000);
+
+  it('clean removes the node\'s PXE files', async () => {
+    await call('clean', { node: nodeId });
+    await expect(lstat(join(tftpRoot, 'pxelinux.cfg', `01-${MAC.replace(/:/g, '-')}`))).rejects.toThrow(/ENOENT/);
+    await expect(lstat(join(tftpRoot, INSTANCE))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('leaves no namespace behind', async () => {
+    await ns!.destroy();
+    ns = undefined;
+    expect(testNamespaces()).toEqual(namespacesBefore);
+  });
+});

@@ -1,0 +1,159 @@
+import { type ChildProcess, execFileSync, spawn, type SpawnOptions } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { createConnection, createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * Private network namespaces for peer and e2e tests (root only; iproute2). Everything a test
+ * builds here (namespaces, veth pairs, taps, the processes inside) is removed by destroy(); no
+ * address is ever put on the host's own interfaces. Namespaces are named `bmt-<prefix>-<hex>` so
+ * a leak is easy to spot (`ip netns list`).
+ */
+export class Netns {
+  private readonly children: ChildProcess[] = [];
+  private readonly cleanups: (() => Promise<void> | void)[] = [];
+
+  private constructor(readonly name: string) {}
+
+  static create(prefix: string): Netns {
+    if (process.getuid?.() !== 0) throw new Error('network namespace tests need root (CI runs as root)');
+    const ns = new Netns(`bmt-${prefix}-${randomBytes(3).toString('hex')}`);
+    execFileSync('ip', ['netns', 'add', ns.name]);
+    ns.ip('link', 'set', 'lo', 'up');
+    return ns;
+  }
+
+  /** `ip -n <ns> …` */
+  ip(...args: string[]): string {
+    return execFileSync('ip', ['-n', this.name, ...args], { encoding: 'utf8' });
+  }
+
+  /** A process inside the namespace; killed (SIGTERM, then SIGKILL) by destroy(). */
+  spawn(cmd: string, args: string[], opts: SpawnOptions = {}): ChildProcess {
+    const child = spawn('ip', ['netns', 'exec', this.name, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+    this.children.push(child);
+    return child;
+  }
+
+  /** An interface with an address, up; `broadcastRoute` lets 255.255.255.255 go out on it (needed in a namespace). */
+  addAddress(dev: string, cidr: string, broadcastRoute = false): void {
+    this.ip('addr', 'add', cidr, 'dev', dev);
+    this.ip('link', 'set', dev, 'up');
+    if (broadcastRoute) this.ip('route', 'add', '255.255.255.255/32', 'dev', dev);
+  }
+
+  /** A veth pair: `dev` here, `peerDev` in `peer`. */
+  veth(dev: string, peer: Netns, peerDev: string): void {
+    this.ip('link', 'add', dev, 'type', 'veth', 'peer', 'name', peerDev, 'netns', peer.name);
+  }
+
+  /**
+   * Makes the host's 127.0.0.1:`port` (PostgreSQL, RabbitMQ) reachable as 127.0.0.1:`port` inside
+   * the namespace: a listener in here relays to a Unix socket (files cross namespaces) that this
+   * process relays to the host port.
+   */
+  async forwardHostPort(port: number): Promise<void> {
+    const path = join(tmpdir(), `${this.name}-${port}.sock`);
+    rmSync(path, { force: true });
+    const outside: Server = createServer((c) => {
+      const u = createConnection(port, '127.0.0.1');
+      c.pipe(u).pipe(c);
+      c.on('error', () => u.destroy());
+      u.on('error', () => c.destroy());
+    });
+    await new Promise<void>((ok, fail) => outside.once('error', fail).listen(path, ok));
+    this.cleanups.push(() => new Promise<void>((ok) => outside.close(() => ok())), () => rmSync(path, { force: true }));
+    const inside = this.spawn(process.execPath, [join(__dirname, 'unix-relay.js'), String(port), path]);
+    await new Promise<void>((ok, fail) => {
+      let said = '';
+      inside.stdout!.on('data', (d: Buffer) => {
+        said += d.toString();
+        if (said.includes('READY')) ok();
+      });
+      inside.stderr!.on('data', (d: Buffer) => (said += d.toString()));
+      inside.once('exit', (code) => fail(new Error(`relay for port ${port} exited ${code}: ${said}`)));
+    });
+  }
+
+  async destroy(): Promise<void> {
+    await Promise.all(this.children.map((c) => stop(c)));
+    for (const f of this.cleanups.reverse()) await f();
+    execFileSync('ip', ['netns', 'del', this.name]);
+  }
+}
+
+/** SIGTERM, and SIGKILL after 10 s; resolves once the process is gone. */
+export function stop(c: ChildProcess): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve();
+  return new Promise((ok) => {
+    const t = setTimeout(() => c.kill('SIGKILL'), 10_000);
+    c.once('exit', () => {
+      clearTimeout(t);
+      ok();
+    });
+    c.kill('SIGTERM');
+  });
+}
+
+/** Namespaces whose names start with `bmt-`, to check that a test left none behind. */
+export function testNamespaces(): string[] {
+  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith('bmt-')).map((l) => l.split(' ')[0]);
+}
+
+/**
+ * A boot network for QEMU: a namespace with `tap0` at 10.77.0.1/24 and IPv6 router advertisements
+ * from dnsmasq (RA only, no DHCP or TFTP port): without them iPXE waits ~13 s for an IPv6 router.
+ * With `bridge`, tap0 is a port of bridge `br0`, which holds the address (add veths to it for
+ * more hosts on the segment); `dnsmasqArgs` are added to that dnsmasq (e.g. a DHCPv4 range).
+ */
+export async function bootNetwork(prefix: string, logDir: string, opts: { bridge?: boolean; dnsmasqArgs?: string[] } = {}): Promise<Netns> {
+  const ns = Netns.create(prefix);
+  ns.ip('tuntap', 'add', 'dev', 'tap0', 'mode', 'tap');
+  let dev = 'tap0';
+  if (opts.bridge) {
+    dev = 'br0';
+    ns.ip('link', 'add', 'br0', 'type', 'bridge');
+    ns.ip('link', 'set', 'tap0', 'master', 'br0');
+    ns.ip('link', 'set', 'tap0', 'up');
+  }
+  ns.addAddress(dev, '10.77.0.1/24', true);
+  ns.ip('-6', 'addr', 'add', 'fd77::1/64', 'dev', dev, 'nodad');
+  const dnsmasq = ns.spawn('dnsmasq', ['--keep-in-foreground', '--port=0', `--interface=${dev}`, '--bind-interfaces', '--enable-ra',
+    `--dhcp-range=::,constructor:${dev},ra-only,64`, '--pid-file=', '--conf-file=/dev/null', `--log-facility=${join(logDir, 'dnsmasq.log')}`,
+    ...(opts.dnsmasqArgs ?? [])]);
+  dnsmasq.stderr!.on('data', () => undefined);
+  return ns;
+}
+
+export const BOOT_MARKER = 'NOVA-BM-TEST-INITRAMFS';
+
+/**
+ * Boots a QEMU VM (TCG, the iPXE ROM of ipxe-qemu, virtio-net on `tap0` of `ns`) with boot order
+ * network, and resolves with the first serial console line that starts with `marker` (the test
+ * initramfs of scripts/netboot/build-test-boot.sh prints it and powers off). Rejects with the
+ * console's tail after `timeoutMs` or if QEMU exits first.
+ */
+export async function pxeBootVm(ns: Netns, mac: string, serialLog: string, timeoutMs = 100_000, marker = BOOT_MARKER): Promise<string> {
+  rmSync(serialLog, { force: true });
+  const qemu = ns.spawn('qemu-system-x86_64', ['-machine', 'pc,accel=tcg', '-m', '512', '-display', 'none', '-monitor', 'none',
+    '-serial', `file:${serialLog}`, '-no-reboot', '-boot', 'n',
+    '-netdev', 'tap,id=n0,ifname=tap0,script=no,downscript=no', '-device', `virtio-net-pci,netdev=n0,mac=${mac}`]);
+  let stderr = '';
+  qemu.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const console = () => (existsSync(serialLog) ? readFileSync(serialLog, 'latin1') : '');
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      const line = console().split(/\r?\n/).find((l) => l.startsWith(marker));
+      if (line) return line;
+      if (qemu.exitCode !== null || Date.now() > deadline) {
+        throw new Error(`no ${marker} line after ${Math.round(timeoutMs / 1000)} s (qemu ${qemu.exitCode === null ? 'still running' : `exited ${qemu.exitCode}`}${stderr ? `: ${stderr.trim()}` : ''}); console tail:\n${console().slice(-2000)}`);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } finally {
+    await stop(qemu);
+  }
+}
