@@ -25,4 +25,17 @@ describe('CommandRunner', () => {
   it('a missing program is a clear error', async () => {
     await expect(r.run('/no/such/program', [])).rejects.toThrow(/cannot run/);
   });
+
+  it('start() runs a program until it is stopped, or until it exits by itself', async () => {
+    const p = await r.start('/bin/sleep', ['30']);
+    expect(p.isRunning()).toBe(true);
+    await p.stop();
+    expect(p.isRunning()).toBe(false);
+    expect(await p.exited).toEqual({ code: null, signal: 'SIGTERM' });
+    const q = await r.start('/bin/sh', ['-c', 'exit 4']);
+    expect(await q.exited).toEqual({ code: 4, signal: null });
+    expect(q.isRunning()).toBe(false);
+    await q.stop();
+    await expect(r.start('/no/such/program', [])).rejects.toThrow(/cannot run/);
+  });
 });

@@ -34,7 +34,52 @@ export class CommandFailed extends Error {
   }
 }
 
+/** A long-running program started by CommandRunner.start(). */
+export interface RunningProgram {
+  readonly pid: number | undefined;
+  /** Resolves when the program has exited (never rejects). */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  isRunning(): boolean;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once it is gone. */
+  stop(graceMs?: number): Promise<void>;
+}
+
 export class CommandRunner {
+  /**
+   * Starts a program that runs until stopped (a VM, a daemon): no shell, stdin closed, output to
+   * `logFile` (appended) or discarded. Rejects if it cannot be started at all.
+   */
+  start(program: string, args: readonly string[], o: Omit<RunOptions, 'input' | 'timeoutMs'> & { logFd?: number } = {}): Promise<RunningProgram> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(program, args, { cwd: o.cwd, env: { ...process.env, ...o.env }, stdio: ['ignore', o.logFd ?? 'ignore', o.logFd ?? 'ignore'] });
+      let running = true;
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
+        child.once('exit', (code, signal) => {
+          running = false;
+          done({ code, signal });
+        }),
+      );
+      child.once('error', (e) => {
+        running = false;
+        reject(new CommandFailed(program, args, undefined, `cannot run: ${e.message}`));
+      });
+      child.once('spawn', () =>
+        resolve({
+          pid: child.pid,
+          exited,
+          isRunning: () => running,
+          stop: async (graceMs = 5000) => {
+            if (!running) return;
+            const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+            child.kill('SIGTERM');
+            await exited;
+            clearTimeout(t);
+          },
+        }),
+      );
+    });
+  }
+
   /** Runs a program to completion; a non-zero exit is a result, not an error. */
   run(program: string, args: readonly string[], o: RunOptions = {}): Promise<RunResult> {
     const started = Date.now();

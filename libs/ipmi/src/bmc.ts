@@ -271,7 +271,11 @@ export class VirtualBmc {
       case `${NetFn.CHASSIS}:${Cmd.CHASSIS_CONTROL}`: {
         const action = CONTROL_ACTIONS[(req.data[0] ?? 0xff) & 0x0f];
         if (req.data.length < 1 || !action) return { cc: 0xcc };
-        await m.power(action);
+        try {
+          await m.power(action);
+        } catch {
+          return { cc: 0xff }; // unspecified error: the machine could not do it (e.g. the VM did not start)
+        }
         return { cc: 0 };
       }
       case `${NetFn.CHASSIS}:${Cmd.SET_SYSTEM_BOOT_OPTIONS}`: {

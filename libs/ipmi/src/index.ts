@@ -7,3 +7,4 @@ export * from './errors';
 export * from './client';
 export * from './machine';
 export * from './bmc';
+export * from './qemu-machine';

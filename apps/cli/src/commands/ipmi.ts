@@ -1,6 +1,7 @@
 import { Argument, type Command, InvalidArgumentError, Option } from 'commander';
 import { parseBmcAddress } from '@bm/domain';
-import { BOOT_DEVICES, type BmcCredentials, type BootDevice, IpmiClient, type PowerAction, SimulatedMachine, VirtualBmc } from '@bm/ipmi';
+import { CommandRunner } from '@bm/exec';
+import { BOOT_DEVICES, type BmcCredentials, type BootDevice, IpmiClient, type PowerAction, QemuMachine, SimulatedMachine, VirtualBmc } from '@bm/ipmi';
 import { table } from '../output';
 import { type CliSession, integer } from '../session';
 
@@ -14,6 +15,21 @@ function bmcAddress(value: string): { host: string; port: number } {
 
 async function readPassword(s: CliSession, file: string): Promise<string> {
   return (await s.env.readText(file)).replace(/\r?\n$/, '');
+}
+
+interface VbmcOptions {
+  port: number;
+  user: string;
+  passwordFile: string;
+  address: string;
+  power: 'on' | 'off';
+  qemuMac?: string;
+  qemuTap: string;
+  qemuNetns?: string;
+  qemuConsole: string;
+  qemuLog?: string;
+  qemuMemory: number;
+  qemuDisk?: string;
 }
 
 /**
@@ -88,14 +104,27 @@ export function ipmiCommands(program: Command, session: CliSession): void {
     .requiredOption('--user <user>', 'IPMI user')
     .requiredOption('--password-file <file>', 'file holding the password (- reads standard input)')
     .option('--address <address>', 'address to listen on', '127.0.0.1')
-    .addOption(new Option('--power <state>', 'initial power state').choices(['on', 'off']).default('off'))
-    .action(async (o: { port: number; user: string; passwordFile: string; address: string; power: 'on' | 'off' }, cmd: Command) => {
+    .addOption(new Option('--power <state>', 'initial power state (simulated machine)').choices(['on', 'off']).default('off'))
+    .option('--qemu-mac <mac>', 'drive a QEMU VM with this NIC MAC instead of a simulated machine (power = the VM process)')
+    .option('--qemu-tap <dev>', 'the tap device for the VM\'s NIC (must exist)', 'tap0')
+    .option('--qemu-netns <name>', 'network namespace holding the tap (QEMU runs there)')
+    .option('--qemu-console <file>', 'file the VM\'s serial console is appended to', 'vm-console.log')
+    .option('--qemu-log <file>', 'file for QEMU\'s own messages')
+    .option('--qemu-memory <mb>', 'VM memory', integer, 512)
+    .option('--qemu-disk <file>', 'raw disk image attached as a virtio disk')
+    .action(async (o: VbmcOptions, cmd: Command) => {
       const s = session.for(cmd);
-      const machine = new SimulatedMachine({ powerOn: o.power === 'on' });
+      const machine = o.qemuMac
+        ? new QemuMachine({
+            runner: new CommandRunner(), mac: o.qemuMac, tap: o.qemuTap, netns: o.qemuNetns, serialLog: o.qemuConsole,
+            qemuLog: o.qemuLog, memoryMb: o.qemuMemory, disk: o.qemuDisk,
+          })
+        : new SimulatedMachine({ powerOn: o.power === 'on' });
       const seen = machine.events.length;
       const bmc = new VirtualBmc({ port: o.port, address: o.address, users: { [o.user]: await readPassword(s, o.passwordFile) }, machine });
       await bmc.start();
-      s.env.io.out(`virtual BMC listening on ${o.address}:${bmc.port} (user ${o.user}, power ${o.power}); Ctrl-C stops it`);
+      const what = o.qemuMac ? `QEMU VM ${o.qemuMac} on ${o.qemuTap}${o.qemuNetns ? ` in netns ${o.qemuNetns}` : ''}, console ${o.qemuConsole}` : `power ${o.power}`;
+      s.env.io.out(`virtual BMC listening on ${o.address}:${bmc.port} (user ${o.user}, ${what}); Ctrl-C stops it`);
       let printed = seen;
       const timer = setInterval(() => {
         for (; printed < machine.events.length; printed++) s.env.io.out(JSON.stringify(machine.events[printed]));
@@ -106,5 +135,6 @@ export function ipmiCommands(program: Command, session: CliSession): void {
       });
       clearInterval(timer);
       await bmc.stop();
+      if (machine instanceof QemuMachine) await machine.shutdown();
     });
 }
