@@ -3,12 +3,19 @@
 #   1. install what is missing, start PostgreSQL and RabbitMQ, build;
 #   2. create and migrate the lab's nova_bm database;
 #   3. enroll the sample hardware, deploy/baremetal.csv (re-runs skip nodes already enrolled);
-#   4. start a virtual BMC per lab node and every service (compute, scheduler, power, netboot,
-#      deploy-helper), wait until each reports healthy, ask compute for its nodes and the power
-#      service to set PXE boot and power node 1 on (real IPMI 2.0 to its virtual BMC), show the
-#      message bus; then stop everything (or keep it running: --keep).
+#   4. build a boot network: namespace bmlab, bridge br0 10.77.0.1/24 with one tap per lab node
+#      (the host's own interfaces are never touched), the database and broker relayed into it;
+#   5. start a virtual BMC per lab node whose machine is a QEMU VM on its tap (bmctl vbmc start
+#      --qemu-mac), the netboot service inside the boot network (our DHCP + TFTP) and the other
+#      services on the host, and wait until each reports healthy;
+#   6. ask compute for its nodes over oslo RPC; have netboot prepare node 1's deploy (Nova's
+#      pxelinux config; the "images" are a Debian kernel and a test initramfs built by
+#      scripts/netboot/build-test-boot.sh); have the power service set PXE boot and power node 1 on
+#      (IPMI 2.0 to its virtual BMC, which starts the VM); wait for the VM to PXE-boot the deploy
+#      ramdisk and print its kernel command line; show the message bus;
+#   then stop everything (or keep it running: --keep).
 # Environment: DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/nova_bm_lab),
-# BM_CONFIG_FILE (a nova.conf), LAB_NODES (default deploy/baremetal.csv).
+# BM_CONFIG_FILE (a nova.conf), LAB_NODES (default deploy/baremetal.csv). Needs root (namespaces).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -28,19 +35,56 @@ bmctl node import --skip-enrolled "$nodes_file"
 echo '--- enrolled nodes'
 bmctl node list
 
-mkdir -p .lab/logs
+mkdir -p .lab/logs .lab/tftpboot
+rm -f .lab/logs/*
+NS=bmlab
 pids=()
 stop() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  ip netns del "$NS" 2>/dev/null || true
 }
 trap stop EXIT
 
-echo '--- starting a virtual BMC for each lab node (bmctl vbmc start; ports from deploy/baremetal.csv)'
+echo '--- boot images for the VMs (scripts/netboot/build-test-boot.sh → .cache/netboot)'
+bash scripts/netboot/build-test-boot.sh .cache/netboot >/dev/null
+cp -f .cache/netboot/pxelinux.0 .cache/netboot/ldlinux.c32 .lab/tftpboot/ # as an operator installs them in tftp_root
+
+echo "--- boot network: namespace $NS, br0 10.77.0.1/24, tap1..3 (one per VM)"
+ip netns del "$NS" 2>/dev/null || true
+ip netns add "$NS"
+ip -n "$NS" link set lo up
+ip -n "$NS" link add br0 type bridge
+for n in 1 2 3; do
+  ip -n "$NS" tuntap add dev "tap$n" mode tap
+  ip -n "$NS" link set "tap$n" master br0
+  ip -n "$NS" link set "tap$n" up
+done
+ip -n "$NS" addr add 10.77.0.1/24 dev br0
+ip -n "$NS" link set br0 up
+ip -n "$NS" route add 255.255.255.255/32 dev br0 # broadcast DHCP replies need a route in a namespace
+# IPv6 router advertisements only (no DHCP/TFTP): without them iPXE waits ~13 s for an IPv6 router.
+ip -n "$NS" -6 addr add fd77::1/64 dev br0 nodad
+ip netns exec "$NS" dnsmasq --keep-in-foreground --port=0 --interface=br0 --bind-interfaces --enable-ra \
+  --dhcp-range=::,constructor:br0,ra-only,64 --pid-file= --conf-file=/dev/null >.lab/logs/ra.log 2>&1 &
+pids+=($!)
+# PostgreSQL and RabbitMQ, relayed into the namespace through Unix sockets (scripts/netboot/relay.js).
+db_port=$(node -e 'console.log(new URL(process.argv[1]).port || 5432)' "$DATABASE_URL")
+for p in "$db_port" 5672; do
+  node scripts/netboot/relay.js "/tmp/bmlab-$p.sock" "127.0.0.1:$p" >/dev/null &
+  pids+=($!)
+  sleep 0.2
+  ip netns exec "$NS" node scripts/netboot/relay.js "127.0.0.1:$p" "/tmp/bmlab-$p.sock" >/dev/null &
+  pids+=($!)
+done
+
+echo '--- a virtual BMC per lab node, each driving a QEMU VM on its tap (ports and MACs from deploy/baremetal.csv)'
 printf 'password' > .lab/bmc-password
 chmod 600 .lab/bmc-password
-for port in 6231 6232 6233; do
-  bmctl vbmc start --port "$port" --user admin --password-file .lab/bmc-password >".lab/logs/vbmc-$port.log" 2>&1 &
+for n in 1 2 3; do
+  bmctl vbmc start --port "623$n" --user admin --password-file .lab/bmc-password \
+    --qemu-mac "52:54:00:b3:00:0$n" --qemu-netns "$NS" --qemu-tap "tap$n" \
+    --qemu-console ".lab/logs/node-$n-console.log" --qemu-log ".lab/logs/node-$n-qemu.log" >".lab/logs/vbmc-$n.log" 2>&1 &
   pids+=($!)
 done
 
@@ -48,7 +92,14 @@ echo '--- starting services (logs in .lab/logs/)'
 port=9101
 declare -A ports
 for app in compute scheduler power netboot deploy-helper; do
-  BM_HEALTH_PORT=$port node "dist/apps/$app/main.js" >".lab/logs/$app.log" 2>&1 &
+  if [ "$app" = netboot ]; then
+    # In the boot network: DHCP (full, for the enrolled MACs) and TFTP on br0, next-server 10.77.0.1.
+    ip netns exec "$NS" env BM_HEALTH_PORT=$port BM_MY_IP=10.77.0.1 BM_DHCP_MODE=full BM_DHCP_RANGE=10.77.0.50,10.77.0.99 \
+      BM_TFTP_ENABLED=true BM_TFTP_ROOT="$PWD/.lab/tftpboot" BM_PXE_APPEND_PARAMS='console=ttyS0 panic=1 quiet' \
+      node "dist/apps/$app/main.js" >".lab/logs/$app.log" 2>&1 &
+  else
+    BM_HEALTH_PORT=$port node "dist/apps/$app/main.js" >".lab/logs/$app.log" 2>&1 &
+  fi
   pids+=($!)
   ports[$app]=$port
   port=$((port + 1))
@@ -56,9 +107,11 @@ done
 status=0
 for app in compute scheduler power netboot deploy-helper; do
   url="http://127.0.0.1:${ports[$app]}/healthz"
+  in=()
+  [ "$app" = netboot ] && in=(ip netns exec "$NS")
   ok=no
   for _ in $(seq 1 100); do
-    if body=$(curl -fsS "$url" 2>/dev/null); then ok=yes; break; fi
+    if body=$("${in[@]}" curl -fsS "$url" 2>/dev/null); then ok=yes; break; fi
     sleep 0.2
   done
   if [ $ok = yes ]; then
@@ -72,10 +125,33 @@ done
 if [ $status = 0 ]; then
   echo "--- asking compute over RabbitMQ (oslo RPC) for its nodes: bmctl rpc call --topic compute --server $(hostname) get_available_nodes"
   bmctl rpc call --topic compute --server "$(hostname)" --version 6.0 get_available_nodes || status=1
-  echo '--- powering node 1 on through the power service (oslo RPC -> IPMI 2.0 -> its virtual BMC)'
-  bmctl rpc call --topic baremetal-power --server "$(hostname)" --version 1.0 set_boot_device '{"node": 1, "device": "pxe", "persistent": true}' || status=1
+  echo '--- netboot: prepare the deploy of node 1 (pxelinux config, images, 01-<mac> link)'
+  instance=$(node -e 'console.log(crypto.randomUUID())')
+  key=$(node -e 'const a="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";console.log(Array.from(crypto.randomBytes(32),(b)=>a[b%36]).join(""))')
+  img="$PWD/.cache/netboot"
+  bmctl rpc call --topic baremetal-netboot --server "$(hostname)" --version 1.0 prepare_deploy \
+    "{\"node\": 1, \"instance\": \"$instance\", \"deploy_key\": \"$key\", \"images\": {\"kernel\": \"$img/vmlinuz\", \"ramdisk\": \"$img/initrd.gz\", \"deploy_kernel\": \"$img/vmlinuz\", \"deploy_ramdisk\": \"$img/initrd.gz\"}}" || status=1
+  echo '--- powering node 1 on through the power service (oslo RPC -> IPMI 2.0 -> its virtual BMC -> QEMU)'
+  bmctl rpc call --topic baremetal-power --server "$(hostname)" --version 1.0 set_boot_device '{"node": 1, "device": "pxe"}' || status=1
   bmctl rpc call --topic baremetal-power --server "$(hostname)" --version 1.0 power_on '{"node": 1}' || status=1
   bmctl ipmi --address 127.0.0.1:6231 --user admin --password-file .lab/bmc-password power status || status=1
+  echo '--- waiting for node 1 to PXE-boot its deploy ramdisk (QEMU without KVM: ~10 s; console in .lab/logs/node-1-console.log)'
+  booted=no
+  for _ in $(seq 1 600); do
+    if line=$(grep -a -m1 '^NOVA-BM-TEST-INITRAMFS' .lab/logs/node-1-console.log 2>/dev/null); then booted=yes; break; fi
+    sleep 0.2
+  done
+  if [ $booted = yes ]; then
+    echo "node 1 booted the deploy ramdisk; its kernel command line:"
+    echo "  ${line#NOVA-BM-TEST-INITRAMFS }"
+    echo '--- what the netboot service did for it'
+    sed -E 's/\x1b\[[0-9;]*m//g' .lab/logs/netboot.log | grep -aE '\[(dhcp|tftp)\] ((offer|ack) 52:54:00:b3:00:01|complete .*(pxelinux|deploy_))' |
+      sed -E 's/^.*\[(dhcp|tftp)\] +/  \1: /' || true
+  else
+    echo "node 1 did not boot within 120 s; console tail:"
+    tail -c 1500 .lab/logs/node-1-console.log 2>/dev/null || true
+    status=1
+  fi
   echo '--- the message bus (bmctl queues)'
   bmctl queues || status=1
 fi

@@ -1,7 +1,8 @@
 // After the integration/e2e runs: remove the exchanges and queues tests made on the machine's
 // RabbitMQ (their names are `<prefix>_<8 hex digits>`, see test/support/amqp.ts uniqueName),
-// so the broker an operator inspects holds only real ones.
-const TEST_NAME = /^[a-z.-]+_[0-9a-f]{8}($|[._])/;
+// and the topic queues of the test service hosts (`<topic>.cn-<name>`: tests name their hosts
+// cn-…), so the broker an operator inspects holds only real ones.
+const TEST_NAME = /^[a-z.-]+_[0-9a-f]{8}($|[._])|^[a-z-]+\.cn-[a-z0-9-]+$/;
 
 module.exports = async () => {
   const base = process.env.TEST_RABBIT_MANAGEMENT_URL ?? 'http://127.0.0.1:15672';

@@ -65,7 +65,7 @@ export class Netns {
     });
     await new Promise<void>((ok, fail) => outside.once('error', fail).listen(path, ok));
     this.cleanups.push(() => new Promise<void>((ok) => outside.close(() => ok())), () => rmSync(path, { force: true }));
-    const inside = this.spawn(process.execPath, [join(__dirname, 'unix-relay.js'), String(port), path]);
+    const inside = this.spawn(process.execPath, [join(__dirname, '../../scripts/netboot/relay.js'), `127.0.0.1:${port}`, path]);
     await new Promise<void>((ok, fail) => {
       let said = '';
       inside.stdout!.on('data', (d: Buffer) => {
