@@ -1,16 +1,41 @@
 /** Dotted-quad IPv4 helpers shared by the codec, the responder and the lease store. No I/O. */
 
-const DOTTED = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+/**
+ * Parses a strict dotted quad (four decimal octets 0-255, no leading zeros, nothing else) into an
+ * unsigned 32-bit number, or -1. Hand-written: this runs for every address of every DHCP packet,
+ * where a regular expression was the largest cost in a profile of bench:dhcp.
+ */
+function parseDotted(s: string): number {
+  let n = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x2e) {
+      if (digits === 0 || dots === 3) return -1;
+      n = n * 256 + octet;
+      octet = 0;
+      digits = 0;
+      dots++;
+      continue;
+    }
+    if (c < 0x30 || c > 0x39 || (digits > 0 && octet === 0)) return -1; // not a digit, or a leading zero
+    octet = octet * 10 + (c - 0x30);
+    if (++digits > 3 || octet > 255) return -1;
+  }
+  return digits === 0 || dots !== 3 ? -1 : n * 256 + octet;
+}
 
 export function isIpv4(s: string): boolean {
-  return DOTTED.test(s);
+  return parseDotted(s) >= 0;
 }
 
 /** `'10.77.0.1'` → 0x0a4d0001 (an unsigned 32-bit number). Throws RangeError on anything else. */
 export function ipToInt(s: string): number {
-  if (!DOTTED.test(s)) throw new RangeError(`not a dotted-quad IPv4 address: ${JSON.stringify(s)}`);
-  const [a, b, c, d] = s.split('.').map(Number);
-  return ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
+  const n = parseDotted(s);
+  if (n < 0) throw new RangeError(`not a dotted-quad IPv4 address: ${JSON.stringify(s)}`);
+  return n;
 }
 
 export function intToIp(n: number): string {
