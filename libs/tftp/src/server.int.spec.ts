@@ -144,6 +144,35 @@ describe('TftpServer protocol (raw UDP peer)', () => {
     expect(s.activeTransfers).toBe(0);
   });
 
+  it('the retransmission timeout counts from the last DATA sent, not from the first', async () => {
+    // Each ACK comes after 60% of the timeout: the transfer outlasts several timeouts without one.
+    const { s, ended } = await server({ defaultTimeoutMs: 250 });
+    const p = await peer();
+    p.send(s.port, { type: 'RRQ', filename: 'small.bin', mode: 'octet', options: new Map() });
+    const seen: number[] = [];
+    for (let k = 1; k <= 3; k++) {
+      const d = await p.receive();
+      expect(d.packet).toMatchObject({ type: 'DATA', block: k });
+      seen.push(...(await p.collect(150)).map((g) => (g.packet.type === 'DATA' ? g.packet.block : -1)));
+      p.send(d.port, { type: 'ACK', block: k });
+    }
+    const [st] = await ended();
+    expect(seen).toEqual([]);
+    expect(st).toMatchObject({ outcome: 'complete', retransmits: 0, blocks: 3 });
+    // Silence after a block: the retransmission comes one timeout after that block, not sooner.
+    const q = await peer();
+    q.send(s.port, { type: 'RRQ', filename: 'small.bin', mode: 'octet', options: new Map() });
+    const d1 = await q.receive();
+    await new Promise((r) => setTimeout(r, 150));
+    q.send(d1.port, { type: 'ACK', block: 1 });
+    const d2 = await q.receive();
+    const again = await q.receive(1000);
+    expect(again.packet).toMatchObject({ type: 'DATA', block: 2 });
+    expect(again.at - d2.at).toBeGreaterThanOrEqual(230);
+    q.send(d1.port, { type: 'ERROR', code: 0, message: 'enough' });
+    expect((await ended(2))[1]).toMatchObject({ outcome: 'aborted', retransmits: 1 });
+  });
+
   it('an unacknowledged OACK is retransmitted too', async () => {
     const { s, ended } = await server({ defaultTimeoutMs: 30, retries: 2 });
     const p = await peer();

@@ -4,12 +4,14 @@
  * exponential backoff and is dropped (socket and timer released) after `retries` silent timeouts.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import { type LookupOneOptions, lookup as dnsLookup } from 'node:dns';
+import { isIP, isIPv6 } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { TftpError, TftpErrorCode, TftpPacketError } from './errors';
 import { FsFileProvider } from './fs-provider';
-import { toNetascii } from './netascii';
 import { negotiateOptions, resolveLimits } from './options';
-import { type RequestPacket, type TftpMode, dataHeader, decodePacket, encodePacket, errorPacket } from './packet';
+import { Opcode, type RequestPacket, type TftpMode, decodePacket, encodePacket, errorPacket } from './packet';
+import { PacketSource } from './packet-source';
 import { normalizeRequestPath } from './paths';
 import { type FileProvider, LayeredFileProvider, type TftpFile } from './provider';
 
@@ -72,34 +74,6 @@ function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** Reads a file as a sequence of blocks, converting to netascii on the fly. */
-class BlockStream {
-  private pending: Buffer = Buffer.alloc(0);
-  private offset = 0;
-  private eof = false;
-
-  constructor(
-    private readonly file: TftpFile,
-    private readonly blksize: number,
-    private readonly netascii: boolean,
-    private readonly chunk: number,
-  ) {}
-
-  async next(): Promise<Buffer> {
-    while (this.pending.length < this.blksize && !this.eof) {
-      const want = Math.min(this.chunk, this.file.size - this.offset);
-      const got = want > 0 ? await this.file.read(this.offset, want) : Buffer.alloc(0);
-      if (got.length < want || want <= 0 || this.offset + got.length >= this.file.size) this.eof = true;
-      this.offset += got.length;
-      const conv = this.netascii ? toNetascii(got) : got;
-      this.pending = this.pending.length === 0 ? conv : Buffer.concat([this.pending, conv]);
-    }
-    const block = this.pending.subarray(0, this.blksize);
-    this.pending = this.pending.subarray(block.length);
-    return block;
-  }
-}
-
 interface ServerContext {
   address: string;
   family: 'udp4' | 'udp6';
@@ -115,14 +89,37 @@ interface ServerContext {
 
 type State = 'starting' | 'oack' | 'data' | 'done';
 
+/**
+ * Name resolution for the transfer socket: the peer is always an IP literal (the client's rinfo),
+ * and dgram's default (dns.lookup) defers every send by a process.nextTick for one.
+ */
+let lastLiteral = '';
+function literalLookup(address: string, family: LookupOneOptions | number, cb: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const f = typeof family === 'number' ? family : (family.family as number | undefined) ?? 0;
+  if (address === lastLiteral || isIP(address) !== 0) {
+    lastLiteral = address; // a transfer sends to the same literal again and again: skip the regex
+    cb(null, address, f);
+  } else dnsLookup(address, f, cb);
+}
+
+const noop = (): void => undefined;
+
+/**
+ * One read transfer. The per-block path (ACK in, DATA out) is synchronous: packets come from a
+ * PacketSource that reads ahead, sends carry no callback (a packet buffer is never rewritten, so
+ * there is nothing to wait for), and the retransmission timer is one setTimeout per timeout
+ * period, not per block: arm() only moves a deadline, which the timer checks when it fires.
+ */
 class Transfer {
   readonly key: string;
   private state: State = 'starting';
   private socket?: Socket;
   private bound = false;
   private file?: TftpFile;
-  private stream?: BlockStream;
+  private source?: PacketSource;
   private timer?: NodeJS.Timeout;
+  /** When the retransmission timer is due (performance.now() time base). */
+  private deadline = 0;
   private readonly started = Date.now();
   private path?: string;
   private blksize = 512;
@@ -137,9 +134,13 @@ class Transfer {
   private highestSent = 0;
   private produced = 0;
   private lastBlock?: number;
-  private readonly cache = new Map<number, Buffer>();
-  private sending = false;
-  private again = false;
+  /** Packets base … produced (at most windowsize of them), block k at k % windowsize. */
+  private ring: (Buffer | undefined)[] = [];
+  /** The window pass in progress: next block to send, and the last one it sends. */
+  private cursor = 1;
+  private windowEnd = 0;
+  /** A pass is paused until the source has read more. */
+  private waiting = false;
   private bytes = 0;
   private retransmits = 0;
   private resolveClosed!: () => void;
@@ -162,7 +163,7 @@ class Transfer {
 
   async run(): Promise<void> {
     try {
-      const s = createSocket({ type: this.ctx.family });
+      const s = createSocket({ type: this.ctx.family, lookup: literalLookup });
       this.socket = s;
       s.on('message', (m, r) => this.onMessage(m, r));
       s.on('error', (e) => this.finish('error', `socket error: ${e.message}`));
@@ -193,9 +194,11 @@ class Transfer {
       this.blksize = n.blksize;
       this.windowsize = n.windowsize;
       this.tsize = n.tsize;
+      this.ring = new Array<Buffer | undefined>(this.windowsize);
       if (n.timeoutMs !== undefined) this.baseTimeoutMs = this.timeoutMs = n.timeoutMs;
-      const chunk = Math.min(Math.max(this.blksize * this.windowsize, 256 * 1024), 8 * 1024 * 1024);
-      this.stream = new BlockStream(file, this.blksize, this.req.mode === 'netascii', chunk);
+      // Chunks are read one ahead of use, so two of them are held at most.
+      const chunk = Math.min(Math.max(this.blksize * this.windowsize, 128 * 1024), 4 * 1024 * 1024);
+      this.source = new PacketSource(file, this.blksize, this.req.mode === 'netascii', chunk);
       if (n.oack.size > 0) {
         this.state = 'oack';
         this.oack = encodePacket({ type: 'OACK', options: n.oack });
@@ -203,7 +206,7 @@ class Transfer {
         this.arm();
       } else {
         this.state = 'data';
-        await this.sendWindow();
+        this.sendWindow();
       }
     } catch (e) {
       if (this.done) return;
@@ -217,11 +220,12 @@ class Transfer {
     this.finish('aborted', reason, notify ? errorPacket(TftpErrorCode.NOT_DEFINED, reason) : undefined);
   }
 
-  private send(b: Buffer | Buffer[]): void {
+  private send(b: Buffer): void {
     const s = this.socket;
     if (!s || this.done) return;
     try {
-      s.send(b, this.client.port, this.client.address, () => undefined); // errors: retransmission covers them
+      // No callback: a failed send is covered by retransmission, and `b` is never rewritten.
+      s.send(b, this.client.port, this.client.address);
     } catch {
       /* socket closing */
     }
@@ -229,15 +233,17 @@ class Transfer {
 
   private onMessage(msg: Buffer, r: RemoteInfo): void {
     if (this.done) return;
-    if (r.address !== this.client.address || r.port !== this.client.port) {
+    if (r.port !== this.client.port || r.address !== this.client.address) {
       // RFC 1350: a packet from another TID is answered with ERROR 5 and does not disturb the transfer.
       try {
-        this.socket?.send(errorPacket(TftpErrorCode.UNKNOWN_TID), r.port, r.address, () => undefined);
+        this.socket?.send(errorPacket(TftpErrorCode.UNKNOWN_TID), r.port, r.address, noop);
       } catch {
         /* closing */
       }
       return;
     }
+    // The common case without decodePacket's allocations: a well-formed ACK (exactly 4 bytes).
+    if (msg.length === 4 && msg[0] === 0 && msg[1] === Opcode.ACK) return this.onAck((msg[2] << 8) | msg[3]);
     let p;
     try {
       p = decodePacket(msg);
@@ -259,7 +265,7 @@ class Transfer {
       if (n !== 0) return; // stale or bogus: the OACK timer keeps running
       this.state = 'data';
       this.progress();
-      void this.sendWindow();
+      this.sendWindow();
       return;
     }
     if (this.state !== 'data') return;
@@ -267,14 +273,19 @@ class Transfer {
     const prev = this.base - 1;
     const k = prev + ((n - (prev & 0xffff)) & 0xffff);
     if (k > this.highestSent || k < this.base) return; // stale/duplicate ACK: ignored (no Sorcerer's Apprentice)
+    const ring = this.ring;
+    const ws = this.windowsize;
     for (let b = this.base; b <= k; b++) {
-      this.bytes += this.cache.get(b)?.length ?? 0;
-      this.cache.delete(b);
+      const p = ring[b % ws];
+      if (p !== undefined) {
+        this.bytes += p.length - 4;
+        ring[b % ws] = undefined;
+      }
     }
     this.base = k + 1;
     this.progress();
     if (this.lastBlock !== undefined && k >= this.lastBlock) return this.finish('complete');
-    void this.sendWindow(); // resume from k+1 (RFC 7440: an ACK inside the window restarts after it)
+    this.sendWindow(); // resume from k+1 (RFC 7440: an ACK inside the window restarts after it)
   }
 
   private progress(): void {
@@ -282,58 +293,67 @@ class Transfer {
     this.timeoutMs = this.baseTimeoutMs;
   }
 
-  private async block(k: number): Promise<Buffer> {
-    const hit = this.cache.get(k);
-    if (hit) return hit;
-    if (k !== this.produced + 1 || !this.stream) throw new Error(`block ${k} requested out of order`);
-    const b = await this.stream.next();
-    this.produced = k;
-    this.cache.set(k, b);
-    if (b.length < this.blksize) this.lastBlock = k;
-    return b;
+  /** Starts a pass over base … base+windowsize-1 (or up to the last block). */
+  private sendWindow(): void {
+    this.cursor = this.base;
+    this.windowEnd = this.base + this.windowsize - 1;
+    this.pump();
   }
 
-  /** Sends blocks base … base+windowsize-1 (or up to the last), then arms the timer. */
-  private async sendWindow(): Promise<void> {
-    if (this.sending) {
-      this.again = true;
-      return;
-    }
-    this.sending = true;
+  /** Sends the current pass from the cursor on; arms the timer once the pass is complete. */
+  private pump(): void {
+    if (this.waiting || this.done) return;
+    const ring = this.ring;
+    const ws = this.windowsize;
     try {
-      do {
-        this.again = false;
-        const from = this.base;
-        for (let k = from; k < from + this.windowsize; k++) {
-          if (this.lastBlock !== undefined && k > this.lastBlock) break;
-          const b = await this.block(k);
-          if (this.done) return;
-          if (this.base !== from) {
-            this.again = true;
-            break;
-          }
-          if (k <= this.highestSent) this.retransmits++;
-          else this.highestSent = k;
-          this.send([dataHeader(k), b]);
+      for (; this.cursor <= this.windowEnd; this.cursor++) {
+        const k = this.cursor;
+        if (this.lastBlock !== undefined && k > this.lastBlock) break;
+        let p = ring[k % ws];
+        if (p === undefined) {
+          if (k !== this.produced + 1 || !this.source) throw new Error(`block ${k} requested out of order`);
+          p = this.source.next(k & 0xffff);
+          if (p === undefined) return this.waitForData(this.source);
+          this.produced = k;
+          ring[k % ws] = p;
+          if (p.length - 4 < this.blksize) this.lastBlock = k;
         }
-        this.arm();
-      } while (this.again && !this.done);
+        if (k <= this.highestSent) this.retransmits++;
+        else this.highestSent = k;
+        this.send(p);
+      }
     } catch (e) {
-      if (!this.done) this.fail(TftpErrorCode.NOT_DEFINED, `read error: ${messageOf(e)}`);
-    } finally {
-      this.sending = false;
+      return this.fail(TftpErrorCode.NOT_DEFINED, `read error: ${messageOf(e)}`);
     }
+    this.arm();
+  }
+
+  private waitForData(source: PacketSource): void {
+    this.waiting = true;
+    void source.wait().then(() => {
+      this.waiting = false;
+      this.pump();
+    });
   }
 
   private arm(): void {
     if (this.done) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.onTimeout(), this.timeoutMs);
+    this.deadline = performance.now() + this.timeoutMs;
+    if (this.timer === undefined) this.timer = setTimeout(this.onTimer, this.timeoutMs);
   }
 
-  private onTimeout(): void {
+  private readonly onTimer = (): void => {
     this.timer = undefined;
     if (this.done) return;
+    const left = this.deadline - performance.now();
+    if (left >= 1) {
+      this.timer = setTimeout(this.onTimer, Math.ceil(left));
+      return;
+    }
+    this.onTimeout();
+  };
+
+  private onTimeout(): void {
     this.attempts++;
     if (this.attempts > this.ctx.retries) {
       const waited = Date.now() - this.started;
@@ -345,7 +365,7 @@ class Transfer {
       this.send(this.oack);
       this.arm();
     } else if (this.state === 'data') {
-      void this.sendWindow();
+      this.sendWindow();
     }
   }
 
@@ -358,10 +378,10 @@ class Transfer {
     this.state = 'done';
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    this.cache.clear();
+    this.ring = [];
     const file = this.file;
     this.file = undefined;
-    this.stream = undefined;
+    this.source = undefined;
     if (file) void Promise.resolve().then(() => file.close()).catch(() => undefined);
     const s = this.socket;
     const close = (): void => {
