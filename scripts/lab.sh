@@ -94,7 +94,7 @@ declare -A ports
 for app in compute scheduler power netboot deploy-helper; do
   if [ "$app" = netboot ]; then
     # In the boot network: DHCP (full, for the enrolled MACs) and TFTP on br0, next-server 10.77.0.1.
-    ip netns exec "$NS" env BM_HEALTH_PORT=$port BM_MY_IP=10.77.0.1 BM_DHCP_MODE=full BM_DHCP_RANGE=10.77.0.50,10.77.0.99 \
+    ip netns exec "$NS" env BM_HEALTH_PORT=$port BM_MY_IP=10.77.0.1 BM_PXE_INTERFACE=br0 BM_DHCP_MODE=full BM_DHCP_RANGE=10.77.0.50,10.77.0.99 \
       BM_TFTP_ENABLED=true BM_TFTP_ROOT="$PWD/.lab/tftpboot" BM_PXE_APPEND_PARAMS='console=ttyS0 panic=1 quiet' \
       node "dist/apps/$app/main.js" >".lab/logs/$app.log" 2>&1 &
   else

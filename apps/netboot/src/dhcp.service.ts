@@ -5,6 +5,8 @@ import type { BmConfig } from '@bm/config';
 import { BmDhcpReservation } from '@bm/db';
 import { DhcpServer, type EnrolledInterface, InMemoryLeaseStore, type ReservationChange, validateResponderConfig } from '@bm/dhcp';
 import { BM_CONFIG } from '@bm/service';
+import { CommandRunner } from '@bm/exec';
+import { readHostInterfaces, resolveBootNetwork } from './pxe-interface';
 
 /** How often the enrolled MACs are re-read from nova_bm (the responder's lookup is in memory). */
 const REFRESH_MS = 5000;
@@ -23,6 +25,7 @@ export class DhcpService implements OnApplicationBootstrap, OnApplicationShutdow
   constructor(
     @Inject(BM_CONFIG) private readonly config: BmConfig,
     @InjectDataSource() private readonly ds: DataSource,
+    private readonly runner: CommandRunner,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -47,6 +50,11 @@ export class DhcpService implements OnApplicationBootstrap, OnApplicationShutdow
       broadcastAddress: n.dhcp_broadcast,
     };
     validateResponderConfig(cfg);
+    const net = resolveBootNetwork(
+      { pxeInterface: this.config.baremetal.pxe_interface, listenAddress: n.listen_address, myIp: my, dhcpMode: n.dhcp_mode, range: n.dhcp_range ?? undefined },
+      this.config.baremetal.pxe_interface ? await readHostInterfaces(this.runner) : {},
+    );
+    for (const note of net.notes) this.log.warn(note);
     await this.refresh();
     this.timer = setInterval(() => void this.refresh(), REFRESH_MS).unref();
     const rows = await this.ds.getRepository(BmDhcpReservation).find();
@@ -56,14 +64,14 @@ export class DhcpService implements OnApplicationBootstrap, OnApplicationShutdow
       onChange: (c) => void this.persist(c),
     });
     this.server = new DhcpServer({
-      address: n.listen_address,
+      address: net.dhcpAddress,
       port: n.dhcp_port,
       context: { config: cfg, lookup: (mac) => this.enrolled.get(mac), leases },
       onLog: (e) => this.log.log(`${e.event} ${e.mac}${e.ip ? ` ${e.ip}` : ''}${e.bootfile ? ` ${e.bootfile}` : ''}${e.reason ? ` (${e.reason})` : ''}`),
       onError: (e) => this.log.warn(e.message),
     });
     await this.server.start();
-    this.log.log(`DHCP (${n.dhcp_mode}) on ${n.listen_address}:${this.server.ports.join(',')}, next-server ${my}`);
+    this.log.log(`DHCP (${n.dhcp_mode}) on ${net.dhcpAddress}:${this.server.ports.join(',')}${this.config.baremetal.pxe_interface ? ` (all interfaces hear broadcasts; pxe_interface ${this.config.baremetal.pxe_interface})` : ''}, next-server ${my}`);
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -2,6 +2,8 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplica
 import type { BmConfig } from '@bm/config';
 import { TftpServer } from '@bm/tftp';
 import { BM_CONFIG } from '@bm/service';
+import { CommandRunner } from '@bm/exec';
+import { readHostInterfaces, resolveBootNetwork } from './pxe-interface';
 
 /**
  * The netboot TFTP server: `tftp_root` read-only on `listen_address:tftp_port` when
@@ -13,7 +15,10 @@ export class TftpService implements OnApplicationBootstrap, OnApplicationShutdow
   private readonly log = new Logger('tftp');
   private server?: TftpServer;
 
-  constructor(@Inject(BM_CONFIG) private readonly config: BmConfig) {}
+  constructor(
+    @Inject(BM_CONFIG) private readonly config: BmConfig,
+    private readonly runner: CommandRunner,
+  ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     const n = this.config.netboot;
@@ -22,15 +27,19 @@ export class TftpService implements OnApplicationBootstrap, OnApplicationShutdow
       return;
     }
     const root = this.config.baremetal.tftp_root;
+    const net = resolveBootNetwork(
+      { pxeInterface: this.config.baremetal.pxe_interface, listenAddress: n.listen_address, myIp: this.config.default.my_ip, dhcpMode: 'off' },
+      this.config.baremetal.pxe_interface ? await readHostInterfaces(this.runner) : {},
+    );
     this.server = new TftpServer({
-      address: n.listen_address,
+      address: net.tftpAddress,
       port: n.tftp_port,
       root,
       rootAliases: [root],
       onTransfer: (s) => this.log.log(`${s.outcome} ${s.client} ${s.file} ${s.bytes} bytes${s.error ? ` (${s.error})` : ''}`),
     });
     await this.server.start();
-    this.log.log(`TFTP ${root} on ${n.listen_address}:${this.server.port}`);
+    this.log.log(`TFTP ${root} on ${net.tftpAddress}:${this.server.port}`);
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -66,7 +66,7 @@ describe('netboot service: a VM PXE-boots the deploy ramdisk, then the instance'
     svc = ns.spawn(process.execPath, [join(ROOT, 'dist/apps/netboot/main.js')], {
       env: {
         PATH: process.env.PATH!, DATABASE_URL: db.url, TRANSPORT_URL: TEST_AMQP_URL, BM_CONTROL_EXCHANGE: exchange, BM_HOST: HOST,
-        BM_MY_IP: '10.77.0.1', BM_TFTP_ROOT: tftpRoot, BM_PXE_APPEND_PARAMS: 'console=ttyS0 panic=1 quiet',
+        BM_MY_IP: '10.77.0.1', BM_PXE_INTERFACE: 'tap0', BM_TFTP_ROOT: tftpRoot, BM_PXE_APPEND_PARAMS: 'console=ttyS0 panic=1 quiet',
         BM_DHCP_MODE: 'full', BM_DHCP_RANGE: '10.77.0.50,10.77.0.99', BM_TFTP_ENABLED: 'true',
       },
     });
@@ -98,6 +98,9 @@ describe('netboot service: a VM PXE-boots the deploy ramdisk, then the instance'
     // ipappend 3, from our lease: address:next-server:gateway:netmask, and the NIC.
     expect(line).toContain('ip=10.77.0.50:10.77.0.1:');
     expect(line).toContain(`BOOTIF=01-${MAC.replace(/:/g, '-')}`);
+    // pxe_interface tap0: TFTP on its address, DHCP on the wildcard (broadcasts).
+    expect(out).toContain(`TFTP ${tftpRoot} on 10.77.0.1:69`);
+    expect(out).toContain('DHCP (full) on 0.0.0.0:67 (all interfaces hear broadcasts; pxe_interface tap0)');
     expect(out).toMatch(new RegExp(`ack ${MAC} 10\\.77\\.0\\.50 pxelinux\\.0`));
     expect(out).toMatch(new RegExp(`complete 10\\.77\\.0\\.50:\\d+ pxelinux\\.cfg/01-${MAC.replace(/:/g, '-')} \\d+ bytes`));
     expect(out).toMatch(new RegExp(`complete 10\\.77\\.0\\.50:\\d+ ${tftpRoot}/${INSTANCE}/deploy_ramdisk \\d+ bytes`));

@@ -259,7 +259,7 @@ export const BAREMETAL_SCHEMA: Schema<BaremetalOptions> = {
     help: 'Glance id of the deploy ramdisk (a flavor can override it).',
     deprecatedNames: ['baremetal_deploy_ramdisk'],
   },
-  pxe_interface: { type: string, default: '', help: 'Network interface that serves PXE/TFTP.' },
+  pxe_interface: { type: string, default: '', help: 'Network interface of the boot network: TFTP binds its address, the DHCP range must be on its subnet (DHCP itself hears all interfaces: Node cannot bind UDP to a device).' },
   baremetal_type: { type: nonEmptyString, default: 'baremetal', help: 'Hypervisor type reported for bm nodes.' },
   pxe_deploy_timeout: { type: integer({ min: 0 }), default: 0, help: 'Seconds to wait for a deploy; 0 = no limit.' },
   pxe_network_config: { type: boolean, default: false, help: 'Pass network configuration to the deploy ramdisk on the kernel command line.' },
