@@ -65,7 +65,7 @@ const DEFAULTS = {
     deploy_ramdisk: '',
     pxe_interface: '',
     baremetal_type: 'baremetal',
-    pxe_deploy_timeout: 0,
+    pxe_deploy_timeout: 1800,
     pxe_network_config: false,
     use_file_injection: false,
     ipmi_power_retry: 10,

@@ -70,7 +70,7 @@ export interface BaremetalOptions {
   readonly deploy_ramdisk: string;
   readonly pxe_interface: string;
   readonly baremetal_type: string;
-  /** Seconds; 0 = no limit. */
+  /** Seconds compute waits in each of prepared and deploying; 0 = no limit (compatibility, warned). */
   readonly pxe_deploy_timeout: number;
   readonly pxe_network_config: boolean;
   readonly use_file_injection: boolean;
@@ -261,7 +261,7 @@ export const BAREMETAL_SCHEMA: Schema<BaremetalOptions> = {
   },
   pxe_interface: { type: string, default: '', help: 'Network interface of the boot network: TFTP binds its address, the DHCP range must be on its subnet (DHCP itself hears all interfaces: Node cannot bind UDP to a device).' },
   baremetal_type: { type: nonEmptyString, default: 'baremetal', help: 'Hypervisor type reported for bm nodes.' },
-  pxe_deploy_timeout: { type: integer({ min: 0 }), default: 0, help: 'Seconds to wait for a deploy; 0 = no limit.' },
+  pxe_deploy_timeout: { type: integer({ min: 0 }), default: 1800, help: 'Seconds a node may stay prepared (waiting for the deploy ramdisk) and then deploying before the spawn fails; 0 is accepted for compatibility: no limit, logged as a warning.' },
   pxe_network_config: { type: boolean, default: false, help: 'Pass network configuration to the deploy ramdisk on the kernel command line.' },
   use_file_injection: { type: boolean, default: false, help: 'Inject files and network configuration into the image.' },
   ipmi_power_retry: { type: integer({ min: 0 }), default: 10, help: 'Power state polls before an IPMI power change fails.' },

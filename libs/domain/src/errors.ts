@@ -1,3 +1,5 @@
+import type { BmTaskState } from './states';
+
 /**
  * One error hierarchy for the whole system, named like Nova's exceptions where Nova has a name
  * (nova/exception.py, nova/virt/baremetal/db/sqlalchemy/api.py). The names travel over RPC in
@@ -80,6 +82,20 @@ export class ImportRejected extends NovaBmError {
       `${file}: rejected, nothing was enrolled (${rows} bad row${rows === 1 ? '' : 's'}):\n` +
         problems.map((p) => `  ${formatProblem(p)}`).join('\n'),
     );
+  }
+}
+
+/** A node state machine event that its current task_state does not allow (see node-state.ts). */
+export class InvalidNodeStateTransition extends NovaBmError {
+  readonly name = 'InvalidNodeStateTransition';
+  readonly kind = 'conflict';
+  constructor(
+    readonly from: BmTaskState,
+    readonly event: string,
+    readonly allowedFrom: readonly BmTaskState[],
+  ) {
+    const show = (s: BmTaskState) => (s === null ? 'NULL' : `'${s}'`);
+    super(`Event ${event} is not allowed in task_state ${show(from)} (only from ${allowedFrom.map(show).join(', ')}).`);
   }
 }
 

@@ -15,3 +15,6 @@ export const BmState = {
 } as const;
 
 export type BmTaskState = (typeof BmState)[keyof typeof BmState];
+
+/** Every task_state value, NULL first: for tables and exhaustive tests. */
+export const BM_TASK_STATES: readonly BmTaskState[] = Object.values(BmState);
