@@ -4,3 +4,7 @@ export * from './bmc-address';
 export * from './states';
 export * from './validate';
 export * from './node-args';
+export * from './node-state';
+export * from './extra-specs';
+export * from './host-manager';
+export * from './resources';

@@ -1,0 +1,288 @@
+/**
+ * The scheduler's view of bare-metal nodes: Nova's BaremetalHostManager, with the Juno fix of the
+ * legacy bug 1260265 built in (a node is consumed whole, whatever the flavor's size). Pure code: the
+ * scheduler service feeds it the compute hosts' resource reports and asks it for destinations.
+ *
+ * One host state per (compute host, node uuid). Filters, each naming why it rejects a node:
+ *   RetryFilter             not a node this request already failed on
+ *   ComputeFilter           the report is fresh (stale hosts expire)
+ *   ExactCore/Ram/DiskFilter   (policy `exact`, Nova's): the flavor equals the node's free resources
+ *   Core/Ram/DiskFilter        (policy `at-least`): the node has at least what the flavor asks
+ *   ComputeCapabilitiesFilter  flavor extra specs (e.g. `cpu_arch: x86_64`) against the node's stats
+ * Among the nodes that pass, `exact` keeps Nova's order (most free RAM first, then host and node
+ * name, so runs are repeatable); `at-least` picks the smallest node that fits (least RAM, then
+ * fewest CPUs, then least disk), as MAAS does, so big nodes stay free for big flavors.
+ */
+import { NovaBmError } from './errors';
+import { capabilityKey, matchExtraSpec } from './extra-specs';
+
+/** A compute host's report for one node: the fields of Nova's get_available_resource(nodename). */
+export interface NodeResourceReport {
+  host: string;
+  hypervisor_hostname: string;
+  vcpus: number;
+  memory_mb: number;
+  local_gb: number;
+  vcpus_used: number;
+  memory_mb_used: number;
+  local_gb_used: number;
+  cpu_info?: string;
+  /** Extra specs as the node reports them: an object, or the JSON string Icehouse stored. */
+  stats?: Record<string, string> | string;
+}
+
+export interface Flavor {
+  name?: string;
+  vcpus: number;
+  memory_mb: number;
+  root_gb: number;
+  ephemeral_gb?: number;
+  /** MB. */
+  swap?: number;
+  extra_specs?: Record<string, string>;
+}
+
+export type MatchPolicy = 'exact' | 'at-least';
+
+/** One schedulable node. Numbers are what is free now, after the consumption this process did. */
+export class BaremetalNodeState {
+  vcpusTotal = 0;
+  vcpusUsed = 0;
+  totalRamMb = 0;
+  freeRamMb = 0;
+  freeDiskMb = 0;
+  stats: Record<string, string> = {};
+  updatedAt = 0;
+
+  constructor(
+    readonly host: string,
+    readonly nodename: string,
+  ) {}
+
+  update(r: NodeResourceReport, now: number): void {
+    this.vcpusTotal = r.vcpus;
+    this.vcpusUsed = r.vcpus_used;
+    this.totalRamMb = r.memory_mb;
+    this.freeRamMb = r.memory_mb - r.memory_mb_used;
+    this.freeDiskMb = (r.local_gb - r.local_gb_used) * 1024;
+    this.stats = typeof r.stats === 'string' ? parseStats(r.stats) : { ...(r.stats ?? {}) };
+    this.updatedAt = now;
+  }
+
+  /** A bare-metal node runs one instance: all of it is taken, whatever the flavor asked. */
+  consumeWhole(): void {
+    this.vcpusUsed = this.vcpusTotal;
+    this.freeRamMb = 0;
+    this.freeDiskMb = 0;
+  }
+
+  get vcpusFree(): number {
+    return this.vcpusTotal - this.vcpusUsed;
+  }
+
+  /** A capability by name: the host state's own figures, else its stats (Nova H+ lookup order). */
+  capability(key: string): string | undefined {
+    const own: Record<string, number> = {
+      vcpus_total: this.vcpusTotal, vcpus_used: this.vcpusUsed, free_ram_mb: this.freeRamMb,
+      total_usable_ram_mb: this.totalRamMb, free_disk_mb: this.freeDiskMb,
+    };
+    return key in own ? String(own[key]) : this.stats[key];
+  }
+}
+
+function parseStats(json: string): Record<string, string> {
+  try {
+    const v = JSON.parse(json) as unknown;
+    if (v && typeof v === 'object' && !Array.isArray(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, String(x)]));
+  } catch {
+    // fall through: unreadable stats are no stats
+  }
+  return {};
+}
+
+/** Why a node was not chosen: the first filter that rejected it. */
+export interface Rejection {
+  host: string;
+  nodename: string;
+  filter: string;
+  reason: string;
+}
+
+/** No node passes the filters; `rejections` says which filter stopped each node. */
+export class NoValidHost extends NovaBmError {
+  readonly name = 'NoValidHost';
+  readonly kind = 'conflict';
+  constructor(
+    readonly reason: string,
+    readonly rejections: Rejection[],
+  ) {
+    super(`No valid host was found. ${reason}`);
+  }
+}
+
+export interface SelectRequest {
+  flavor: Flavor;
+  /** How many instances (each on its own node). */
+  count?: number;
+  /** (host, node) pairs already tried for this request (Nova's filter_properties.retry.hosts). */
+  tried?: [string, string][];
+}
+
+interface Filter {
+  name: string;
+  /** undefined = passes; a string = why not. Only called on the nodes `pass` rejected, when a request fails. */
+  check(n: BaremetalNodeState, f: Flavor): string | undefined;
+  /** The fast test (no strings built); defaults to `check(...) === undefined`. */
+  pass?(n: BaremetalNodeState, f: Flavor): boolean;
+}
+
+const diskMbOf = (f: Flavor) => 1024 * (f.root_gb + (f.ephemeral_gb ?? 0)) + (f.swap ?? 0);
+
+const EXACT: Filter[] = [
+  {
+    name: 'ExactCoreFilter',
+    pass: (n, f) => n.vcpusTotal !== 0 && f.vcpus === n.vcpusFree,
+    check: (n, f) => (n.vcpusTotal === 0 ? 'reports 0 vCPUs' : f.vcpus === n.vcpusFree ? undefined : `${n.vcpusFree} free vCPUs, flavor asks ${f.vcpus}`),
+  },
+  {
+    name: 'ExactRamFilter',
+    pass: (n, f) => f.memory_mb === n.freeRamMb,
+    check: (n, f) => (f.memory_mb === n.freeRamMb ? undefined : `${n.freeRamMb} MB free RAM, flavor asks ${f.memory_mb}`),
+  },
+  {
+    name: 'ExactDiskFilter',
+    pass: (n, f) => diskMbOf(f) === n.freeDiskMb,
+    check: (n, f) => (diskMbOf(f) === n.freeDiskMb ? undefined : `${n.freeDiskMb} MB free disk, flavor asks ${diskMbOf(f)}`),
+  },
+];
+
+const AT_LEAST: Filter[] = [
+  {
+    name: 'CoreFilter',
+    pass: (n, f) => n.vcpusTotal !== 0 && n.vcpusUsed === 0 && f.vcpus <= n.vcpusFree,
+    check: (n, f) => (n.vcpusTotal === 0 ? 'reports 0 vCPUs' : n.vcpusUsed > 0 ? 'in use' : f.vcpus <= n.vcpusFree ? undefined : `${n.vcpusFree} free vCPUs, flavor asks ${f.vcpus}`),
+  },
+  {
+    name: 'RamFilter',
+    pass: (n, f) => f.memory_mb <= n.freeRamMb,
+    check: (n, f) => (f.memory_mb <= n.freeRamMb ? undefined : `${n.freeRamMb} MB free RAM, flavor asks ${f.memory_mb}`),
+  },
+  {
+    name: 'DiskFilter',
+    pass: (n, f) => diskMbOf(f) <= n.freeDiskMb,
+    check: (n, f) => (diskMbOf(f) <= n.freeDiskMb ? undefined : `${n.freeDiskMb} MB free disk, flavor asks ${diskMbOf(f)}`),
+  },
+];
+
+const CAPABILITIES: Filter = {
+  name: 'ComputeCapabilitiesFilter',
+  check: (n, f) => {
+    for (const [key, want] of Object.entries(f.extra_specs ?? {})) {
+      const cap = capabilityKey(key);
+      if (cap === undefined) continue;
+      const have = n.capability(cap);
+      if (!matchExtraSpec(have, want)) return `${cap} is ${have === undefined ? 'not reported' : JSON.stringify(have)}, flavor asks ${JSON.stringify(want)}`;
+    }
+    return undefined;
+  },
+};
+
+export interface HostManagerOptions {
+  policy?: MatchPolicy;
+  /** A node whose last report is older than this is not scheduled to (ms; default 3 report periods). */
+  staleAfterMs?: number;
+  now?: () => number;
+}
+
+export class BaremetalHostManager {
+  private readonly nodes = new Map<string, BaremetalNodeState>();
+  private readonly policy: MatchPolicy;
+  private readonly staleAfterMs: number;
+  private readonly now: () => number;
+
+  constructor(o: HostManagerOptions = {}) {
+    this.policy = o.policy ?? 'exact';
+    this.staleAfterMs = o.staleAfterMs ?? 180_000;
+    this.now = o.now ?? Date.now;
+  }
+
+  /** A compute host's report for one node (new node, or fresh figures for a known one). */
+  report(r: NodeResourceReport): void {
+    const key = `${r.host}\u0000${r.hypervisor_hostname}`;
+    let n = this.nodes.get(key);
+    if (!n) this.nodes.set(key, (n = new BaremetalNodeState(r.host, r.hypervisor_hostname)));
+    n.update(r, this.now());
+  }
+
+  /** Forgets a node (deleted on its compute host). */
+  remove(host: string, nodename: string): void {
+    this.nodes.delete(`${host}\u0000${nodename}`);
+  }
+
+  /** Drops nodes whose reports stopped; returns how many. */
+  expireStale(): number {
+    const cutoff = this.now() - this.staleAfterMs;
+    let n = 0;
+    for (const [k, s] of this.nodes) if (s.updatedAt < cutoff && this.nodes.delete(k)) n++;
+    return n;
+  }
+
+  get size(): number {
+    return this.nodes.size;
+  }
+
+  states(): BaremetalNodeState[] {
+    return [...this.nodes.values()];
+  }
+
+  /**
+   * Picks a node for each of `count` instances, consuming each whole (so one request never gets
+   * the same node twice, and the next request does not see it free until a report says so).
+   * Throws NoValidHost naming, per filter, how many nodes it stopped.
+   */
+  select(req: SelectRequest): BaremetalNodeState[] {
+    const count = req.count ?? 1;
+    const tried = new Set((req.tried ?? []).map(([h, n]) => `${h}\u0000${n}`));
+    const cutoff = this.now() - this.staleAfterMs;
+    const filters: Filter[] = [
+      {
+        name: 'RetryFilter',
+        pass: (n) => tried.size === 0 || !tried.has(`${n.host}\u0000${n.nodename}`),
+        check: (n) => (tried.has(`${n.host}\u0000${n.nodename}`) ? 'already tried for this request' : undefined),
+      },
+      {
+        name: 'ComputeFilter',
+        pass: (n) => n.updatedAt >= cutoff,
+        check: (n) => (n.updatedAt < cutoff ? `no report for ${Math.round((this.now() - n.updatedAt) / 1000)} s` : undefined),
+      },
+      ...(this.policy === 'exact' ? EXACT : AT_LEAST),
+      CAPABILITIES,
+    ];
+    const passed: BaremetalNodeState[] = [];
+    const failed: [BaremetalNodeState, Filter][] = [];
+    for (const n of this.nodes.values()) {
+      const stop = filters.find((f) => !(f.pass ? f.pass(n, req.flavor) : f.check(n, req.flavor) === undefined));
+      if (stop) failed.push([n, stop]);
+      else passed.push(n);
+    }
+    if (passed.length < count) {
+      const rejections: Rejection[] = failed.map(([n, f]) => ({ host: n.host, nodename: n.nodename, filter: f.name, reason: f.check(n, req.flavor) ?? '' }));
+      const summary = filters
+        .map((f) => [f.name, rejections.filter((r) => r.filter === f.name).length] as const)
+        .filter(([, k]) => k > 0)
+        .map(([f, k]) => `${f} rejected ${k}`)
+        .join(', ');
+      const what = `${passed.length} of ${this.nodes.size} nodes fit flavor ${req.flavor.name ?? `${req.flavor.vcpus} vCPU/${req.flavor.memory_mb} MB/${req.flavor.root_gb} GB`}${count > 1 ? `, ${count} needed` : ''}`;
+      throw new NoValidHost(`${what}${summary ? ` (${summary})` : ''}.`, rejections);
+    }
+    passed.sort(this.policy === 'exact' ? byMostFreeRam : bySmallest);
+    const chosen = passed.slice(0, count);
+    for (const n of chosen) n.consumeWhole();
+    return chosen;
+  }
+}
+
+const byName = (a: BaremetalNodeState, b: BaremetalNodeState) => (a.host < b.host ? -1 : a.host > b.host ? 1 : a.nodename < b.nodename ? -1 : a.nodename > b.nodename ? 1 : 0);
+const byMostFreeRam = (a: BaremetalNodeState, b: BaremetalNodeState) => b.freeRamMb - a.freeRamMb || byName(a, b);
+const bySmallest = (a: BaremetalNodeState, b: BaremetalNodeState) =>
+  a.freeRamMb - b.freeRamMb || a.vcpusFree - b.vcpusFree || a.freeDiskMb - b.freeDiskMb || byName(a, b);
