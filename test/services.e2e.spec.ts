@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openDataSource, syncSchema, LATEST_VERSION } from '@bm/db';
@@ -7,6 +6,7 @@ import { AmqpConnection, RpcClient } from '@bm/messaging';
 import { TEST_AMQP_URL, uniqueName } from './support/amqp';
 import { createScratchDatabase, type ScratchDatabase } from './support/database';
 import { freeTcpPort } from './support/ports';
+import { startService } from './support/service';
 import { projects } from '../nest-cli.json';
 
 // Each service starts as `node dist/apps/<app>/main.js` (after npm run build), answers
@@ -17,23 +17,7 @@ const SERVICES = Object.entries(projects)
   .map(([name]) => name);
 
 
-interface Proc {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function start(app: string, env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, [join(ROOT, 'dist/apps', app, 'main.js')], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH!, ...env },
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
-  return { child, output: () => out, exited };
-}
+const start = startService;
 
 async function health(port: number, deadlineMs = 20_000): Promise<{ status: number; body: Record<string, unknown> }> {
   const until = Date.now() + deadlineMs;

@@ -25,5 +25,6 @@ describe('TypeORM CLI data source', () => {
     expect(stdout).toContain('[X] 2 NodeCpuArch1700000000011');
     expect(stdout).toContain('[X] 3 NodePower1700000000012');
     expect(stdout).toContain('[X] 4 DhcpReservations1700000000013');
+    expect(stdout).toContain('[X] 5 ComputeNodes1700000000014');
   }, 60_000);
 });

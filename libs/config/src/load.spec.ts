@@ -36,6 +36,8 @@ const DEFAULTS = {
     compute_driver: 'baremetal',
     firewall_driver: 'nova.virt.firewall.NoopFirewallDriver',
     scheduler_host_manager: 'baremetal',
+    scheduler_max_attempts: 3,
+    scheduler_match_policy: 'exact',
     ram_allocation_ratio: 1.0,
     reserved_host_memory_mb: 0,
     dhcp_options_enabled: false,

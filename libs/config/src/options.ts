@@ -35,6 +35,10 @@ export interface DefaultOptions {
   readonly compute_driver: ComputeDriverKind;
   readonly firewall_driver: string;
   readonly scheduler_host_manager: HostManagerKind;
+  /** How many nodes one boot request may try before NoValidHost (Nova's scheduler_max_attempts). */
+  readonly scheduler_max_attempts: number;
+  /** `exact`: flavor == node (Nova's exact filters); `at-least`: the smallest node that fits. */
+  readonly scheduler_match_policy: 'exact' | 'at-least';
   readonly ram_allocation_ratio: number;
   readonly reserved_host_memory_mb: number;
   readonly dhcp_options_enabled: boolean;
@@ -172,6 +176,12 @@ export const DEFAULT_SCHEMA: Schema<DefaultOptions> = {
     default: 'baremetal',
     defaultText: 'nova.scheduler.baremetal_host_manager.BaremetalHostManager',
     help: 'Scheduler host manager; only the baremetal host manager is provided.',
+  },
+  scheduler_max_attempts: { type: integer({ min: 1 }), default: 3, help: 'Nodes one boot request may be tried on (rescheduling when a claim fails) before NoValidHost.' },
+  scheduler_match_policy: {
+    type: oneOf(['exact', 'at-least'] as const),
+    default: 'exact',
+    help: "exact: a flavor matches a node with exactly its vCPUs, RAM and disk (Nova's Exact*Filters); at-least: the smallest node with at least as much (MAAS-style). A node is consumed whole either way.",
   },
   ram_allocation_ratio: { type: floatAbove(0), default: 1.0, help: 'RAM overcommit ratio; keep 1.0 for bare metal.' },
   reserved_host_memory_mb: { type: integer({ min: 0 }), default: 0, help: 'Memory (MB) reserved per node; keep 0 for bare metal.' },

@@ -4,9 +4,10 @@ import { BmInterface } from './entities/bm-interface.entity';
 import { BmNode } from './entities/bm-node.entity';
 import { BmNodePower } from './entities/bm-node-power.entity';
 import { BmDhcpReservation } from './entities/bm-dhcp-reservation.entity';
+import { ComputeNode } from './entities/compute-node.entity';
 import { MIGRATIONS } from './migrations';
 
-export const ENTITIES = [BmNode, BmInterface, BmNodePower, BmDhcpReservation];
+export const ENTITIES = [BmNode, BmInterface, BmNodePower, BmDhcpReservation, ComputeNode];
 export const MIGRATIONS_TABLE = 'nova_bm_migrations';
 
 /**
