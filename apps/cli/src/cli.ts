@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { dbCommands } from './commands/db';
 import { interfaceCommands } from './commands/interface';
+import { hypervisorCommands } from './commands/hypervisor';
 import { ipmiCommands } from './commands/ipmi';
 import { nodeCommands } from './commands/node';
 import { queuesCommands } from './commands/queues';
@@ -28,6 +29,7 @@ export async function runCli(argv: string[], env: CliEnv): Promise<number> {
   dbCommands(program, session);
   nodeCommands(program, session);
   interfaceCommands(program, session);
+  hypervisorCommands(program, session);
   queuesCommands(program, session);
   rpcCommands(program, session);
   ipmiCommands(program, session);

@@ -3,6 +3,7 @@ import { ComputeNode, openDataSource, syncSchema } from '@bm/db';
 import { EnrollmentService } from '@bm/enrollment';
 import { AmqpConnection, type RemoteError, RpcClient } from '@bm/messaging';
 import { TEST_AMQP_URL, eventually, uniqueName } from '../../../test/support/amqp';
+import { bmctl } from '../../../test/support/bmctl';
 import { createScratchDatabase, type ScratchDatabase } from '../../../test/support/database';
 import { freeTcpPort } from '../../../test/support/ports';
 import { type ServiceProcess, startService } from '../../../test/support/service';
@@ -73,6 +74,17 @@ describe('compute resource reports and the scheduler', () => {
       [uuids[2], 2, 4096, 40, 0, 'baremetal', 'baremetal cpu'],
     ]);
     expect(JSON.parse(rows[0].stats)).toEqual({ baremetal_driver: 'nova.virt.baremetal.pxe.PXE', cpu_arch: 'x86_64', rack: 'r1' });
+  });
+
+  it('bmctl hypervisor list and show', async () => {
+    const list = await bmctl(['hypervisor', 'list', '--json'], { DATABASE_URL: db.url });
+    expect((JSON.parse(list.out) as { hypervisor_hostname: string }[]).map((h) => h.hypervisor_hostname)).toEqual(uuids);
+    const human = await bmctl(['hypervisor', 'list'], { DATABASE_URL: db.url });
+    expect(human.out).toMatch(new RegExp(`${uuids[2]} │ cn-sched │ 0/2 +│ 0/4096 +│ 0/40 +│ x86_64`));
+    const one = JSON.parse((await bmctl(['hypervisor', 'show', uuids[0], '--json'], { DATABASE_URL: db.url })).out);
+    expect(one).toMatchObject({ hypervisor_hostname: uuids[0], host: HOST, vcpus: 1, cpu_info: 'baremetal cpu', stats: { cpu_arch: 'x86_64', rack: 'r1' } });
+    const missing = await bmctl(['hypervisor', 'show', 'nope'], { DATABASE_URL: db.url });
+    expect([missing.code, missing.err.trim()]).toEqual([1, 'bmctl: HypervisorNotFound: Hypervisor nope could not be found.']);
   });
 
   it('compute answers get_available_resource for its nodes, {} for others', async () => {

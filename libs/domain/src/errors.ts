@@ -103,3 +103,11 @@ export function formatProblem(p: FieldProblem): string {
   const where = p.line !== undefined ? `line ${p.line}: ` : p.entry !== undefined ? `entry ${p.entry}: ` : '';
   return `${where}${p.field}: ${p.message}`;
 }
+
+export class HypervisorNotFound extends NovaBmError {
+  readonly name = 'HypervisorNotFound';
+  readonly kind = 'not_found';
+  constructor(readonly ref: string) {
+    super(`Hypervisor ${ref} could not be found.`);
+  }
+}
