@@ -91,6 +91,7 @@ export class ResourceReporter implements OnApplicationBootstrap, OnApplicationSh
 
   private async reportNow(why: string): Promise<void> {
     const host = this.config.default.host;
+    const started = Date.now();
     try {
       // Taken before the nodes are read: a change during the report triggers the next one.
       this.fingerprint = await this.nodeTableFingerprint();
@@ -126,7 +127,7 @@ export class ResourceReporter implements OnApplicationBootstrap, OnApplicationSh
       });
       const report: CapabilitiesReport = { service_name: 'compute', host, capabilities: dicts };
       await this.rpc.fanoutCast('scheduler', 'update_service_capabilities', { ...report }, { version: '4.0' });
-      this.log.log(`reported ${dicts.length} node(s) (${why})`);
+      this.log.log(`reported ${dicts.length} node(s) in ${Date.now() - started} ms (${why})`);
     } catch (e) {
       this.fingerprint = ''; // try again at the next check
       this.log.warn(`resource report failed (${why}): ${(e as Error).message}`);

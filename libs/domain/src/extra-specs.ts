@@ -38,18 +38,24 @@ const OPERATORS: Record<string, Compare> = {
   '<in>': (a, b) => a.includes(b),
 };
 
-/** Does the capability `have` (undefined = the node does not report it) satisfy `requirement`? */
-export function matchExtraSpec(have: string | undefined, requirement: string): boolean {
+/** Compiles a requirement once into a test of capability values (the scheduler runs it per node). */
+export function compileExtraSpec(requirement: string): (have: string | undefined) => boolean {
   const words = requirement.split(/\s+/).filter(Boolean);
   const op = words.shift();
   const compare = op === undefined ? undefined : OPERATORS[op];
-  if (op !== '<or>' && !compare) return have === requirement;
-  if (have === undefined) return false;
+  if (op !== '<or>' && !compare) return (have) => have === requirement;
   if (op === '<or>') {
     // `<or> a <or> b`: the values sit at every other position after the first operator.
-    return words.filter((_, i) => i % 2 === 0).includes(have);
+    const values = new Set(words.filter((_, i) => i % 2 === 0));
+    return (have) => have !== undefined && values.has(have);
   }
-  return words.length > 0 && compare!(have, words[0]);
+  const operand = words[0];
+  return (have) => have !== undefined && operand !== undefined && compare!(have, operand);
+}
+
+/** Does the capability `have` (undefined = the node does not report it) satisfy `requirement`? */
+export function matchExtraSpec(have: string | undefined, requirement: string): boolean {
+  return compileExtraSpec(requirement)(have);
 }
 
 /**

@@ -130,3 +130,38 @@ describe('BaremetalHostManager, at-least policy (MAAS-style: the smallest node t
     expect(() => m.select({ flavor: flavor(1, 1024, 50) })).toThrow(/DiskFilter rejected 4/);
   });
 });
+
+describe('BaremetalHostManager with many nodes (size buckets, partial selection)', () => {
+  it('picks exactly what a full sort would, for both policies', () => {
+    let seed = 11;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+    const sizes: [number, number, number][] = [[1, 1024, 10], [2, 2048, 20], [2, 4096, 40], [4, 8192, 80]];
+    for (const policy of ['exact', 'at-least'] as const) {
+      const m = new BaremetalHostManager({ policy, now: () => 0 });
+      const all: { host: string; name: string; size: [number, number, number] }[] = [];
+      for (let i = 0; i < 400; i++) {
+        const size = sizes[rnd(4)];
+        const e = { host: `cn${rnd(5)}`, name: `node-${rnd(100000)}-${i}`, size };
+        all.push(e);
+        m.report(node(e.host, e.name, ...size));
+      }
+      const free = new Set(all);
+      for (let k = 0; k < 60; k++) {
+        const want = sizes[rnd(4)];
+        const count = 1 + rnd(3);
+        const fits = [...free].filter((e) => (policy === 'exact'
+          ? e.size.every((v, j) => v === want[j])
+          : e.size.every((v, j) => v >= want[j])));
+        fits.sort((a, b) => (policy === 'exact' ? 0 : a.size[1] - b.size[1] || a.size[0] - b.size[0] || a.size[2] - b.size[2])
+          || (a.host < b.host ? -1 : a.host > b.host ? 1 : a.name < b.name ? -1 : 1));
+        if (fits.length < count) {
+          expect(() => m.select({ flavor: flavor(...want), count })).toThrow(NoValidHost);
+          continue;
+        }
+        const got = names(m.select({ flavor: flavor(...want), count }));
+        expect(got).toEqual(fits.slice(0, count).map((e) => e.name));
+        for (const e of fits.slice(0, count)) free.delete(e);
+      }
+    }
+  });
+});
