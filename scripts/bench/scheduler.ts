@@ -42,7 +42,7 @@ const flavorOf = (k: number): Flavor => {
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 
 function service(app: string, env: Record<string, string>): { child: ChildProcess; waitFor: (re: RegExp, ms: number) => Promise<RegExpMatchArray> } {
-  const child = spawn(process.execPath, [join(ROOT, 'dist/apps', app, 'main.js')], { cwd: ROOT, env: { PATH: process.env.PATH!, NO_COLOR: '1', ...env } });
+  const child = spawn(process.execPath, [join(ROOT, 'dist/apps', app, 'main.js')], { cwd: ROOT, env: { PATH: process.env.PATH!, NO_COLOR: '1', ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}), ...env } });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
