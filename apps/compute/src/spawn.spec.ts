@@ -1,0 +1,139 @@
+import { type BmTaskState, Conflict } from '@bm/domain';
+import { DeployFailed, type SpawnNode, type SpawnNodes, type SpawnServices, Spawner } from './spawn';
+
+const NODE = 'c0ffee00-0000-4000-8000-000000000001';
+const INSTANCE = '0b6ac7d1-3f3e-4d9a-8d0e-5a1c2b3c4d5e';
+const IMAGES = { kernel: '/img/k', ramdisk: '/img/r', deploy_kernel: '/img/dk', deploy_ramdisk: '/img/dr' };
+
+/** One node in memory, and a record of every state it went through and every service call. */
+function world(opts: { fail?: Partial<Record<keyof SpawnServices, string>>; taken?: boolean } = {}) {
+  const row: SpawnNode & { instance_name: string | null; deploy_key: string | null } = { id: 7, task_state: opts.taken ? 'active' : null, instance_uuid: opts.taken ? 'someone-else' : null, instance_name: null, deploy_key: null };
+  const states: BmTaskState[] = [];
+  const calls: string[] = [];
+  const nodes: SpawnNodes = {
+    associate: async (uuid, instance, name) => {
+      if (uuid !== NODE) throw new Error('no such node');
+      if (row.instance_uuid !== null) throw new Conflict(`Node ${uuid} is associated with instance ${row.instance_uuid}`, 'NodeAssociated');
+      Object.assign(row, { instance_uuid: instance, instance_name: name, task_state: 'building' });
+      states.push('building');
+      return { ...row };
+    },
+    read: async () => ({ ...row }),
+    update: async (_id, instance, from, to, fields) => {
+      if (row.instance_uuid !== instance || row.task_state !== from) throw new Error(`stale update ${from}->${to}`);
+      row.task_state = to;
+      if (fields?.deploy_key) row.deploy_key = fields.deploy_key;
+      if (states[states.length - 1] !== to) states.push(to);
+    },
+    release: async () => {
+      Object.assign(row, { task_state: 'deleted', instance_uuid: null, instance_name: null, deploy_key: null });
+      states.push('deleted');
+    },
+  };
+  const svc = (name: keyof SpawnServices) => async () => {
+    calls.push(name);
+    if (opts.fail?.[name]) throw new Error(opts.fail[name]);
+    return { pxe_config_path: '/tftpboot/x/config' } as never;
+  };
+  const services: SpawnServices = {
+    prepareDeploy: svc('prepareDeploy'), cleanDeploy: svc('cleanDeploy'), setBootDevicePxe: svc('setBootDevicePxe'), powerOff: svc('powerOff'), powerOn: svc('powerOn'),
+  };
+  const clock = { t: 0 };
+  return { row, states, calls, nodes, services, clock };
+}
+
+/** A deploy helper that moves the row on each poll: `script` is the sequence of states it sets. */
+function spawner(w: ReturnType<typeof world>, script: BmTaskState[], deployTimeoutS = 600) {
+  const steps = [...script];
+  return new Spawner(w.nodes, w.services, {
+    deployTimeoutS,
+    now: () => w.clock.t,
+    sleep: async (ms) => {
+      w.clock.t += ms;
+      const next = steps.shift();
+      if (next !== undefined) {
+        w.row.task_state = next;
+        w.states.push(next);
+      }
+    },
+  });
+}
+
+const request = { instanceUuid: INSTANCE, instanceName: 'bm-1', nodeUuid: NODE, images: IMAGES };
+
+describe('Spawner (BareMetalDriver.spawn)', () => {
+  it('building → prepared (PXE ready, boot device PXE, power off/on) → deploying → deploy complete → active', async () => {
+    const w = world();
+    const done = await spawner(w, ['deploying', 'deploy complete']).spawn(request);
+    expect(done).toMatchObject({ id: 7, task_state: 'active', instance_uuid: INSTANCE });
+    expect(w.states).toEqual(['building', 'prepared', 'deploying', 'deploy complete', 'active']);
+    expect(w.calls).toEqual(['prepareDeploy', 'setBootDevicePxe', 'powerOff', 'powerOn']);
+    expect(w.row.deploy_key).toMatch(/^[A-Z0-9]{32}$/);
+  });
+
+  it('deploy failed: error, power off, netboot clean, deleted with the association cleared; the error reaches the caller', async () => {
+    const w = world();
+    await expect(spawner(w, ['deploying', 'deploy failed']).spawn(request)).rejects.toThrow(new DeployFailed(`PXE deploy failed for instance ${INSTANCE}`));
+    expect(w.states).toEqual(['building', 'prepared', 'deploying', 'deploy failed', 'error', 'deleted']);
+    expect(w.calls.slice(-2)).toEqual(['powerOff', 'cleanDeploy']);
+    expect([w.row.instance_uuid, w.row.deploy_key]).toEqual([null, null]);
+  });
+
+  it('no callback within pxe_deploy_timeout: timeout, cleaned up', async () => {
+    const w = world();
+    await expect(spawner(w, [], 5).spawn(request)).rejects.toThrow(/Timeout reached while waiting for PXE deploy/);
+    expect(w.clock.t).toBeGreaterThan(5000);
+    expect(w.clock.t).toBeLessThan(8000);
+    expect(w.states.slice(-2)).toEqual(['error', 'deleted']);
+  });
+
+  it('each waiting state has its own deadline: a deploy that started in time may take its own timeout', async () => {
+    const w = world();
+    // 4 s in prepared, then deploying for 4 s, then done: never more than 5 s in one state.
+    const steps: (BmTaskState | undefined)[] = [undefined, undefined, undefined, 'deploying', undefined, undefined, undefined, 'deploy complete'];
+    const s = new Spawner(w.nodes, w.services, {
+      deployTimeoutS: 5,
+      now: () => w.clock.t,
+      sleep: async (ms) => {
+        w.clock.t += ms;
+        const next = steps.shift();
+        if (next) w.row.task_state = next;
+      },
+    });
+    await expect(s.spawn(request)).resolves.toMatchObject({ task_state: 'active' });
+  });
+
+  it('netboot unreachable: nothing half-done is left, the node is free again', async () => {
+    const w = world({ fail: { prepareDeploy: 'RPC timeout: baremetal-netboot' } });
+    await expect(spawner(w, []).spawn(request)).rejects.toThrow('RPC timeout: baremetal-netboot');
+    expect(w.states).toEqual(['building', 'error', 'deleted']);
+    expect(w.calls).toEqual(['prepareDeploy', 'powerOff', 'cleanDeploy']);
+  });
+
+  it('a failing cleanup step does not stop the others', async () => {
+    const w = world({ fail: { powerOn: 'BMC unreachable', powerOff: 'BMC unreachable' } });
+    await expect(spawner(w, []).spawn(request)).rejects.toThrow('BMC unreachable');
+    expect(w.calls.slice(-2)).toEqual(['powerOff', 'cleanDeploy']);
+    expect(w.row.instance_uuid).toBeNull();
+  });
+
+  it('a node already carrying an instance is refused before anything is touched', async () => {
+    const w = world({ taken: true });
+    await expect(spawner(w, []).spawn(request)).rejects.toThrow(Conflict);
+    expect(w.calls).toEqual([]);
+    expect(w.row.instance_uuid).toBe('someone-else');
+  });
+
+  it('the node taken by another instance while waiting: fail, and leave that instance alone', async () => {
+    const w = world();
+    const s = new Spawner(w.nodes, w.services, {
+      deployTimeoutS: 600, now: () => w.clock.t,
+      sleep: async () => {
+        w.row.instance_uuid = 'intruder';
+      },
+    });
+    await expect(s.spawn(request)).rejects.toThrow(/associated with another instance/);
+    expect(w.row.instance_uuid).toBe('intruder');
+    expect(w.calls).not.toContain('cleanDeploy');
+  });
+});

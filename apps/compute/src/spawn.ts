@@ -1,0 +1,147 @@
+/**
+ * BareMetalDriver.spawn, as the seed and Nova (Icehouse) run it, over ports so that it can be
+ * tested without processes:
+ *
+ *   associate the instance with the node atomically      task_state building
+ *   netboot.prepare_deploy (pxelinux config, images, a new deploy key)
+ *   power: boot device PXE, off, on                       task_state prepared
+ *   wait for the deploy helper (the database is the truth): deploying, then deploy complete,
+ *     within pxe_deploy_timeout per waiting state        task_state active
+ *
+ * On any failure: task_state error (the instance stays associated while cleaning, so nobody else
+ * takes the node), power off, netboot clean, deploy fields cleared, task_state deleted with the
+ * association cleared; the error is re-raised so the caller can reschedule.
+ */
+import { type BmTaskState, BmState, deadlineFor, transition, waitOutcome } from '@bm/domain';
+import { generateDeployKey } from '@bm/pxe';
+
+export interface SpawnImages {
+  kernel: string;
+  ramdisk: string;
+  deploy_kernel: string;
+  deploy_ramdisk: string;
+}
+
+export interface SpawnRequest {
+  instanceUuid: string;
+  instanceName: string;
+  nodeUuid: string;
+  images: SpawnImages;
+}
+
+/** The node row as the spawn sees it. */
+export interface SpawnNode {
+  id: number;
+  task_state: BmTaskState;
+  instance_uuid: string | null;
+}
+
+/** nova_bm access the spawn needs (compute implements it in SQL; tests with a map). */
+export interface SpawnNodes {
+  /** Claims a free node of this host for the instance (task_state building); throws naming why not. */
+  associate(nodeUuid: string, instanceUuid: string, instanceName: string): Promise<SpawnNode>;
+  read(id: number): Promise<SpawnNode | undefined>;
+  /** Sets task_state (and deploy fields) only if the row is still in `from` for this instance. */
+  update(id: number, instanceUuid: string, from: BmTaskState, to: BmTaskState, fields?: { deploy_key?: string; pxe_config_path?: string }): Promise<void>;
+  /** After cleanup: task_state deleted, instance and deploy fields cleared. */
+  release(id: number, instanceUuid: string): Promise<void>;
+}
+
+/** The other services, over the bus. */
+export interface SpawnServices {
+  prepareDeploy(nodeId: number, instanceUuid: string, images: SpawnImages, deployKey: string): Promise<{ pxe_config_path: string }>;
+  cleanDeploy(nodeId: number, instanceUuid: string): Promise<void>;
+  setBootDevicePxe(nodeId: number): Promise<void>;
+  powerOff(nodeId: number): Promise<void>;
+  powerOn(nodeId: number): Promise<void>;
+}
+
+export interface SpawnOptions {
+  /** `[baremetal] pxe_deploy_timeout` (s); 0 = no deadline. */
+  deployTimeoutS: number;
+  pollMs?: number;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  log?: (message: string) => void;
+}
+
+export class Spawner {
+  constructor(
+    private readonly nodes: SpawnNodes,
+    private readonly services: SpawnServices,
+    private readonly o: SpawnOptions,
+  ) {}
+
+  /** Runs the whole spawn; resolves once the node is active. */
+  async spawn(r: SpawnRequest): Promise<SpawnNode> {
+    const log = this.o.log ?? (() => undefined);
+    const node = await this.nodes.associate(r.nodeUuid, r.instanceUuid, r.instanceName);
+    let state: BmTaskState = BmState.BUILDING;
+    try {
+      const key = generateDeployKey();
+      const prepared = await this.services.prepareDeploy(node.id, r.instanceUuid, r.images, key);
+      await this.nodes.update(node.id, r.instanceUuid, state, state, { deploy_key: key, pxe_config_path: prepared.pxe_config_path });
+      await this.services.setBootDevicePxe(node.id);
+      await this.services.powerOff(node.id);
+      await this.services.powerOn(node.id);
+      state = await this.move(node.id, r.instanceUuid, state, 'prepared');
+      await this.waitForDeploy(node.id, r.instanceUuid, log);
+      const row = await this.nodes.read(node.id);
+      state = await this.move(node.id, r.instanceUuid, row!.task_state, 'activated');
+      log(`instance ${r.instanceUuid} active on node ${node.id}`);
+      return { ...node, task_state: state, instance_uuid: r.instanceUuid };
+    } catch (e) {
+      log(`spawn of ${r.instanceUuid} on node ${node.id} failed: ${(e as Error).message}; cleaning up`);
+      await this.cleanUp(node.id, r.instanceUuid, log);
+      throw e;
+    }
+  }
+
+  private async move(id: number, instance: string, from: BmTaskState, event: 'prepared' | 'activated'): Promise<BmTaskState> {
+    const to = transition(from, event);
+    await this.nodes.update(id, instance, from, to);
+    return to;
+  }
+
+  /** Nova's activate_node poll: the row decides; each waiting state has its own deadline. */
+  private async waitForDeploy(id: number, instance: string, log: (m: string) => void): Promise<void> {
+    const now = this.o.now ?? Date.now;
+    const sleep = this.o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    let seen: BmTaskState = BmState.PREPARED;
+    let enteredAt = new Date(now());
+    let started = false;
+    for (;;) {
+      const row = await this.nodes.read(id);
+      if (row && row.task_state !== seen) {
+        seen = row.task_state;
+        enteredAt = new Date(now());
+      }
+      const deadline = row ? deadlineFor(row.task_state, enteredAt, this.o.deployTimeoutS) : undefined;
+      const outcome = waitOutcome(row && { task_state: row.task_state, instance_uuid: row.instance_uuid }, instance, deadline !== undefined && now() > deadline.getTime());
+      if (outcome.kind === 'done') return;
+      if (outcome.kind === 'failed') throw new DeployFailed(outcome.reason);
+      if (outcome.started && !started) {
+        started = true;
+        log(`PXE deploy started for instance ${instance}`);
+      }
+      await sleep(this.o.pollMs ?? 1000);
+    }
+  }
+
+  private async cleanUp(id: number, instance: string, log: (m: string) => void): Promise<void> {
+    const row = await this.nodes.read(id).catch(() => undefined);
+    if (row?.instance_uuid !== instance) return; // not ours any more: leave it alone
+    await this.nodes.update(id, instance, row.task_state, BmState.ERROR).catch((e: Error) => log(`cannot mark node ${id} error: ${e.message}`));
+    const steps: [string, () => Promise<void>][] = [
+      ['power off', () => this.services.powerOff(id)],
+      ['netboot clean', () => this.services.cleanDeploy(id, instance)],
+    ];
+    for (const [what, step] of steps) await step().catch((e: Error) => log(`cleanup of node ${id}: ${what} failed: ${e.message}`));
+    await this.nodes.release(id, instance);
+  }
+}
+
+/** The deploy did not finish: it failed, timed out, or the node was taken away. */
+export class DeployFailed extends Error {
+  override readonly name = 'InstanceDeployFailure';
+}
