@@ -4,7 +4,8 @@ import type { BmConfig } from '@bm/config';
 import { EnrollmentService } from '@bm/enrollment';
 import { OsloController } from '@bm/messaging';
 import { BM_CONFIG } from '@bm/service';
-import { GetAvailableResourceArgs } from './compute-rpc.dto';
+import { GetAvailableResourceArgs, RunInstanceArgs } from './compute-rpc.dto';
+import { InstancesService, instanceRef, spawnImages } from './instances.service';
 import { ResourceReporter } from './resource-reporter';
 
 /**
@@ -17,6 +18,7 @@ export class ComputeRpcController {
     private readonly enrollment: EnrollmentService,
     @Inject(BM_CONFIG) private readonly config: BmConfig,
     private readonly resources: ResourceReporter,
+    private readonly instances: InstancesService,
   ) {}
 
   /** BareMetalDriver.get_available_nodes: the uuid of every node this host owns, free or busy. */
@@ -30,5 +32,22 @@ export class ComputeRpcController {
   @MessagePattern('get_available_resource')
   async getAvailableResource(@Payload() a: GetAvailableResourceArgs) {
     return (await this.resources.forNode(a.nodename)) ?? {};
+  }
+
+  /**
+   * Nova's run_instance (cast by the scheduler; build_and_run_instance is the same): the spawn of
+   * §2 of the seed, from the atomic claim of the node to `active`. As a call it answers once the
+   * node is active (call-monitor heartbeats keep a patient caller waiting); a failure comes back
+   * as the error, after the node was cleaned up and released.
+   */
+  @MessagePattern('run_instance')
+  async runInstance(@Payload() a: RunInstanceArgs) {
+    const node = await this.instances.spawn(instanceRef(a.instance), a.node, spawnImages(a.image, this.config));
+    return { node: a.node, node_id: node.id, task_state: node.task_state };
+  }
+
+  @MessagePattern('build_and_run_instance')
+  buildAndRunInstance(@Payload() a: RunInstanceArgs) {
+    return this.runInstance(a);
   }
 }

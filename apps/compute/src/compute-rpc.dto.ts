@@ -1,7 +1,55 @@
-import { IsString, MaxLength, MinLength } from 'class-validator';
+import { IsObject, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
 
 export class GetAvailableResourceArgs {
   /** A node uuid (Nova's nodename for a bare-metal hypervisor). */
   @IsString() @MinLength(1) @MaxLength(255)
   nodename: string;
+}
+
+/**
+ * run_instance / build_and_run_instance. `instance` is a plain dict (Grizzly) or a Nova object
+ * primitive; Nova's other arguments (request_spec, filter_properties, admin_password, …) are
+ * accepted and not used. There is no image service here: `image` names the files, absolute paths
+ * on the compute host (`kernel`, `ramdisk`; `deploy_kernel`, `deploy_ramdisk` default to
+ * `[baremetal] deploy_kernel` / `deploy_ramdisk` when those are paths).
+ */
+export class RunInstanceArgs {
+  @IsObject()
+  instance: Record<string, unknown>;
+
+  @IsString() @MinLength(1) @MaxLength(255)
+  node: string;
+
+  @IsObject()
+  image: Record<string, unknown>;
+
+  @IsOptional() @IsObject()
+  instance_type?: Record<string, unknown>;
+
+  @IsOptional() @IsObject()
+  flavor?: Record<string, unknown>;
+
+  @IsOptional() @IsObject()
+  request_spec?: Record<string, unknown>;
+
+  @IsOptional() @IsObject()
+  filter_properties?: Record<string, unknown>;
+
+  @IsOptional()
+  admin_password?: unknown;
+
+  @IsOptional()
+  injected_files?: unknown;
+
+  @IsOptional()
+  requested_networks?: unknown;
+
+  @IsOptional()
+  block_device_mapping?: unknown;
+
+  @IsOptional()
+  legacy_bdm_in_spec?: unknown;
+
+  @IsOptional()
+  is_first_time?: unknown;
 }

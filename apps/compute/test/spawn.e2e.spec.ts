@@ -1,0 +1,148 @@
+import { lstat, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DataSource } from 'typeorm';
+import { openDataSource, syncSchema } from '@bm/db';
+import { EnrollmentService } from '@bm/enrollment';
+import { SimulatedMachine, VirtualBmc } from '@bm/ipmi';
+import { AmqpConnection, NotificationListener, type ReceivedNotification, type RemoteError, RpcClient } from '@bm/messaging';
+import { TEST_AMQP_URL, eventually, uniqueName } from '../../../test/support/amqp';
+import { createScratchDatabase, type ScratchDatabase } from '../../../test/support/database';
+import { freeTcpPort } from '../../../test/support/ports';
+import { type ServiceProcess, startService } from '../../../test/support/service';
+
+// The seed's spawn across the built services on the real broker and database: compute claims the
+// node, has netboot write the PXE files and the power service (real IPMI 2.0 to a virtual BMC) set
+// PXE and power-cycle it, then waits for the deploy. The test stands in for the deploy helper
+// (the next issue) by moving task_state as it would: deploying, then deploy complete.
+const HOST = 'cn-spawn';
+const PASSWORD = 'bmc-Secret-7';
+const INSTANCE_A = '6f1ad2c6-8d4e-4c55-9a4c-0c3e0b1f2a0a';
+const INSTANCE_B = '6f1ad2c6-8d4e-4c55-9a4c-0c3e0b1f2a0b';
+const INSTANCE_C = '6f1ad2c6-8d4e-4c55-9a4c-0c3e0b1f2a0c';
+const DEPLOY_TIMEOUT_S = 4;
+
+describe('spawn: compute → netboot + power → deploy → active', () => {
+  let db: ScratchDatabase;
+  let ds: DataSource;
+  let work: string;
+  let images: Record<string, string>;
+  const services: ServiceProcess[] = [];
+  let conn: AmqpConnection;
+  let rpc: RpcClient;
+  let listener: NotificationListener;
+  const notes: ReceivedNotification[] = [];
+  const exchange = uniqueName('spawn');
+  const nodes: { id: number; uuid: string; mac: string; bmc: VirtualBmc; machine: SimulatedMachine }[] = [];
+
+  const row = async (id: number) => (await ds.query('SELECT task_state, instance_uuid, instance_name, deploy_key, pxe_config_path FROM bm_nodes WHERE id = $1', [id]))[0];
+  const run = (instance: string, node: string, how: 'call' | 'cast' = 'call') => {
+    const args = { instance: { uuid: instance, hostname: `vm-${instance.slice(-1)}`, memory_mb: 512 }, node, image: images, request_spec: { num_instances: 1 }, filter_properties: {} };
+    return how === 'cast'
+      ? rpc.cast({ topic: 'compute', server: HOST }, 'run_instance', args, { version: '6.0' })
+      : rpc.call<Record<string, unknown>>({ topic: 'compute', server: HOST }, 'run_instance', args, { version: '6.0', timeout: 30 });
+  };
+  const linkOf = (mac: string) => join(work, 'tftpboot', 'pxelinux.cfg', `01-${mac.replace(/:/g, '-')}`);
+  const machineLog = (m: SimulatedMachine) => m.events.map((e) => (e.op === 'boot' ? `boot ${e.boot!.device}` : `power ${e.action}`));
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'spawn-'));
+    images = {};
+    for (const k of ['kernel', 'ramdisk', 'deploy_kernel', 'deploy_ramdisk']) {
+      images[k] = join(work, k);
+      await writeFile(images[k], `bytes of ${k}`);
+    }
+    db = await createScratchDatabase('bm_spawn');
+    ds = await openDataSource(db.url);
+    await syncSchema(ds);
+    const enroll = new EnrollmentService(ds, HOST);
+    for (let i = 0; i < 3; i++) {
+      const machine = new SimulatedMachine();
+      const bmc = new VirtualBmc({ port: 0, users: { admin: PASSWORD }, machine });
+      await bmc.start();
+      const mac = `52:54:00:a0:00:0${i + 1}`;
+      const n = await enroll.createNode({ macs: [mac], cpus: 1, memory_mb: 512, local_gb: 5, pm_address: `127.0.0.1:${bmc.port}`, pm_user: 'admin', pm_password: PASSWORD });
+      nodes.push({ id: n.id, uuid: n.uuid!, mac, bmc, machine });
+    }
+    conn = await AmqpConnection.open({ url: TEST_AMQP_URL });
+    rpc = new RpcClient(conn, { exchange });
+    listener = new NotificationListener(conn, { exchange, pool: uniqueName('pool'), handler: (n) => void notes.push(n) });
+    await listener.start();
+    const env = async (extra: Record<string, string> = {}) => ({
+      DATABASE_URL: db.url, TRANSPORT_URL: TEST_AMQP_URL, BM_CONTROL_EXCHANGE: exchange, BM_HOST: HOST, BM_HEALTH_PORT: String(await freeTcpPort()), ...extra,
+    });
+    services.push(startService('power', await env({ BM_IPMI_DEADLINE: '3' })));
+    services.push(startService('netboot', await env({ BM_TFTP_ROOT: join(work, 'tftpboot') })));
+    services.push(startService('compute', await env({ BM_PXE_DEPLOY_TIMEOUT: String(DEPLOY_TIMEOUT_S) })));
+    for (const s of services) await s.waitFor('rpc=');
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const s of services) await s.stop();
+    await listener?.stop();
+    await conn?.close();
+    for (const n of nodes) await n.bmc.stop();
+    await ds?.destroy();
+    await db?.drop();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('run_instance: building → prepared with the PXE files in place and the node power-cycled into PXE', async () => {
+    const a = nodes[0];
+    await run(INSTANCE_A, a.uuid, 'cast');
+    const prepared = await eventually(async () => {
+      const r = await row(a.id);
+      expect(r.task_state).toBe('prepared');
+      return r;
+    }, 20_000, 100);
+    expect(prepared).toMatchObject({ instance_uuid: INSTANCE_A, instance_name: 'vm-a' });
+    // The node was off: the power service skips a power off that is not needed (as Nova's IPMI driver).
+    expect(machineLog(a.machine)).toEqual(['boot pxe', 'power on']);
+    expect(a.machine.isPoweredOn()).toBe(true);
+    const cfg = await readFile(linkOf(a.mac), 'utf8');
+    expect(cfg).toContain(`deployment_id=${a.id} deployment_key=${prepared.deploy_key}`);
+    expect(prepared.pxe_config_path).toBe(join(work, 'tftpboot', INSTANCE_A, 'config'));
+  }, 30_000);
+
+  it('the deploy helper\'s states (deploying, deploy complete) → active; create.start and create.end notified', async () => {
+    const a = nodes[0];
+    await ds.query(`UPDATE bm_nodes SET task_state = 'deploying' WHERE id = $1`, [a.id]);
+    await new Promise((r) => setTimeout(r, 1500));
+    await ds.query(`UPDATE bm_nodes SET task_state = 'deploy complete' WHERE id = $1`, [a.id]);
+    await eventually(async () => expect((await row(a.id)).task_state).toBe('active'), 10_000, 100);
+    await eventually(() => expect(notes.map((n) => n.eventType)).toEqual(expect.arrayContaining(['compute.instance.create.start', 'compute.instance.create.end'])));
+    expect(notes.find((n) => n.eventType === 'compute.instance.create.end')!.payload).toMatchObject({ instance_id: INSTANCE_A, node: a.uuid, host: HOST, state: 'active' });
+  }, 20_000);
+
+  it('a node carrying an instance is refused (NodeAssociated), nothing touched', async () => {
+    const a = nodes[0];
+    const before = a.machine.events.length;
+    const e = (await run(INSTANCE_C, a.uuid).catch((x) => x)) as RemoteError;
+    expect([e.name, e.message]).toEqual(['NodeAssociated', `Node ${a.uuid} is associated with instance ${INSTANCE_A}`]);
+    expect(a.machine.events.length).toBe(before);
+    expect((await row(a.id)).instance_uuid).toBe(INSTANCE_A);
+  });
+
+  it('two spawns racing for one node: one claim wins; no callback before the deadline → error, cleaned up, node released', async () => {
+    const b = nodes[1];
+    const results = await Promise.allSettled([run(INSTANCE_B, b.uuid), run(INSTANCE_C, b.uuid)]);
+    const errors = results.map((r) => (r.status === 'rejected' ? (r.reason as RemoteError) : undefined));
+    expect(errors.map((e) => e?.name).sort()).toEqual(['InstanceDeployFailure', 'NodeAssociated']);
+    const timeout = errors.find((e) => e?.name === 'InstanceDeployFailure')!;
+    expect(timeout.message).toMatch(/^Timeout reached while waiting for PXE deploy of instance /);
+    expect(await row(b.id)).toMatchObject({ task_state: 'deleted', instance_uuid: null, instance_name: null, deploy_key: null, pxe_config_path: null });
+    await expect(lstat(linkOf(b.mac))).rejects.toThrow(/ENOENT/);
+    expect(machineLog(b.machine)).toEqual(['boot pxe', 'power on', 'power off']);
+    await eventually(() => expect(notes.filter((n) => n.eventType === 'compute.instance.create.error').map((n) => n.priority)).toContain('ERROR'));
+  }, 40_000);
+
+  it('bad arguments are named', async () => {
+    const e = (await rpc.call({ topic: 'compute', server: HOST }, 'run_instance',
+      { instance: { uuid: 'nope' }, node: nodes[2].uuid, image: { kernel: 'relative' } }, { version: '6.0', timeout: 10 }).catch((x) => x)) as RemoteError;
+    expect([e.name, e.message]).toEqual(['InvalidParameterValue', 'Invalid instance: instance.uuid: must be a UUID']);
+    const img = (await rpc.call({ topic: 'compute', server: HOST }, 'run_instance',
+      { instance: { uuid: INSTANCE_C }, node: nodes[2].uuid, image: { kernel: 'relative' } }, { version: '6.0', timeout: 10 }).catch((x) => x)) as RemoteError;
+    expect(img.message).toBe('Invalid image: image.kernel: must be an absolute path on the compute host; image.ramdisk: must be an absolute path on the compute host; image.deploy_kernel: must be an absolute path on the compute host; image.deploy_ramdisk: must be an absolute path on the compute host');
+    expect((await row(nodes[2].id)).instance_uuid).toBeNull();
+  });
+});
