@@ -4,7 +4,7 @@ import type { BmConfig } from '@bm/config';
 import { EnrollmentService } from '@bm/enrollment';
 import { OsloController } from '@bm/messaging';
 import { BM_CONFIG } from '@bm/service';
-import { GetAvailableResourceArgs, RunInstanceArgs } from './compute-rpc.dto';
+import { GetAvailableResourceArgs, InstanceArgs, RunInstanceArgs } from './compute-rpc.dto';
 import { InstancesService, instanceRef, spawnImages } from './instances.service';
 import { ResourceReporter } from './resource-reporter';
 
@@ -49,5 +49,35 @@ export class ComputeRpcController {
   @MessagePattern('build_and_run_instance')
   buildAndRunInstance(@Payload() a: RunInstanceArgs) {
     return this.runInstance(a);
+  }
+
+  @MessagePattern('terminate_instance')
+  terminateInstance(@Payload() a: InstanceArgs) {
+    return this.instances.destroy(instanceRef(a.instance));
+  }
+
+  @MessagePattern('reboot_instance')
+  rebootInstance(@Payload() a: InstanceArgs) {
+    return this.instances.reboot(instanceRef(a.instance));
+  }
+
+  @MessagePattern('start_instance')
+  startInstance(@Payload() a: InstanceArgs) {
+    return this.instances.power(instanceRef(a.instance), true);
+  }
+
+  @MessagePattern('stop_instance')
+  stopInstance(@Payload() a: InstanceArgs) {
+    return this.instances.power(instanceRef(a.instance), false);
+  }
+
+  @MessagePattern('get_info')
+  getInfo(@Payload() a: InstanceArgs) {
+    return this.instances.info(instanceRef(a.instance));
+  }
+
+  @MessagePattern('list_instances')
+  listInstances() {
+    return this.instances.list();
   }
 }

@@ -1,4 +1,4 @@
-import { IsObject, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
+import { IsIn, IsObject, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
 
 export class GetAvailableResourceArgs {
   /** A node uuid (Nova's nodename for a bare-metal hypervisor). */
@@ -52,4 +52,28 @@ export class RunInstanceArgs {
 
   @IsOptional()
   is_first_time?: unknown;
+}
+
+/** terminate/reboot/start/stop_instance, get_info: the instance, and Nova's other arguments (unused). */
+export class InstanceArgs {
+  @IsObject()
+  instance: Record<string, unknown>;
+
+  @IsOptional() @IsIn(['SOFT', 'HARD'])
+  reboot_type?: string;
+
+  @IsOptional()
+  bdms?: unknown;
+
+  @IsOptional()
+  reservations?: unknown;
+
+  @IsOptional()
+  block_device_info?: unknown;
+
+  @IsOptional()
+  network_info?: unknown;
+
+  @IsOptional()
+  clean_shutdown?: unknown;
 }

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { isAbsolute } from 'node:path';
 import type { DataSource } from 'typeorm';
 import type { BmConfig } from '@bm/config';
-import { type FieldProblem, InvalidParameterValue, deployTimeoutWarning } from '@bm/domain';
+import { type BmTaskState, BmState, Conflict, type FieldProblem, InstanceNotFound, InvalidParameterValue, deployTimeoutWarning, transition } from '@bm/domain';
 import { Notifier, RpcClient } from '@bm/messaging';
 import { BM_CONFIG } from '@bm/service';
 import { RpcSpawnServices, SqlSpawnNodes } from './spawn-adapters';
@@ -51,15 +51,18 @@ export class InstancesService implements OnApplicationBootstrap {
   private readonly log = new Logger('instances');
   private readonly spawner: Spawner;
 
+  private readonly services: RpcSpawnServices;
+
   constructor(
     @Inject(BM_CONFIG) private readonly config: BmConfig,
-    @InjectDataSource() ds: DataSource,
-    rpc: RpcClient,
+    @InjectDataSource() private readonly ds: DataSource,
+    private readonly rpc: RpcClient,
     private readonly notifier: Notifier,
     private readonly resources: ResourceReporter,
   ) {
     const host = config.default.host;
-    this.spawner = new Spawner(new SqlSpawnNodes(ds, host), new RpcSpawnServices(rpc, host, config.default.rpc_response_timeout), {
+    this.services = new RpcSpawnServices(rpc, host, config.default.rpc_response_timeout);
+    this.spawner = new Spawner(new SqlSpawnNodes(ds, host), this.services, {
       deployTimeoutS: config.baremetal.pxe_deploy_timeout,
       log: (m) => this.log.log(m),
     });
@@ -85,5 +88,99 @@ export class InstancesService implements OnApplicationBootstrap {
     } finally {
       void this.resources.report('instance changed');
     }
+  }
+
+  /** The node carrying `instance` on this host (Nova: "sent to wrong service host" → InstanceNotFound). */
+  private async nodeOf(instance: InstanceRef): Promise<{ id: number; uuid: string; task_state: string | null; cpus: number; memory_mb: number }> {
+    const [n] = await this.ds.query(
+      `SELECT id, uuid, task_state, cpus, memory_mb FROM bm_nodes WHERE instance_uuid = $1 AND service_host = $2 AND deleted = false`,
+      [instance.uuid, this.config.default.host],
+    );
+    if (!n) throw new InstanceNotFound(instance.uuid);
+    return n;
+  }
+
+  /** Runs `work` between compute.instance.<event>.start and .end (or .error, re-raising). */
+  private async notified<T>(event: string, instance: InstanceRef, work: () => Promise<T>): Promise<T> {
+    const payload = (extra: Record<string, unknown> = {}) => ({ instance_id: instance.uuid, display_name: instance.name, host: this.config.default.host, ...extra });
+    await this.notifier.info(`compute.instance.${event}.start`, payload());
+    try {
+      const r = await work();
+      await this.notifier.info(`compute.instance.${event}.end`, payload());
+      return r;
+    } catch (e) {
+      await this.notifier.error(`compute.instance.${event}.error`, payload({ message: (e as Error).message, exception: (e as Error).name }));
+      throw e;
+    }
+  }
+
+  /**
+   * BareMetalDriver.destroy: power off, PXE files removed, deploy fields cleared, task_state deleted
+   * and the node released. On failure the node goes to error and stays associated (nobody else
+   * can take a node in an unknown state). An instance on no node of this host: warned, done.
+   */
+  async destroy(instance: InstanceRef): Promise<{ node: string | null }> {
+    const n = await this.nodeOf(instance).catch((e: unknown) => {
+      if (e instanceof InstanceNotFound) return undefined;
+      throw e;
+    });
+    if (!n) {
+      this.log.warn(`destroy: instance ${instance.uuid} is on no node of this host`);
+      return { node: null };
+    }
+    transition(n.task_state as BmTaskState, 'destroyed'); // refuses a node whose spawn has not begun
+    return this.notified('delete', instance, async () => {
+      try {
+        await this.services.powerOff(n.id);
+        await this.services.cleanDeploy(n.id, instance.uuid);
+        await new SqlSpawnNodes(this.ds, this.config.default.host).release(n.id, instance.uuid);
+      } catch (e) {
+        await this.ds.query(`UPDATE bm_nodes SET task_state = $3 WHERE id = $1 AND instance_uuid = $2`, [n.id, instance.uuid, BmState.ERROR]);
+        throw e;
+      } finally {
+        void this.resources.report('instance changed');
+      }
+      return { node: n.uuid };
+    });
+  }
+
+  /** BareMetalDriver.reboot (soft and hard alike): off, boot device PXE, on; task_state stays active. */
+  async reboot(instance: InstanceRef): Promise<{ node: string; task_state: string }> {
+    const n = await this.nodeOf(instance);
+    const to = transition(n.task_state as BmTaskState, 'reboot');
+    return this.notified('reboot', instance, async () => {
+      const r = await this.rpc.call<{ power_state: string }>({ topic: 'baremetal-power', server: this.config.default.host }, 'reboot', { node: n.id }, { version: '1.0', timeout: this.config.default.rpc_response_timeout });
+      if (r.power_state !== 'on') throw new Conflict(`Node ${n.uuid} did not come back on after the reboot (${r.power_state})`, 'InstanceRebootFailure');
+      return { node: n.uuid, task_state: String(to) };
+    });
+  }
+
+  /** power_on / power_off: the power service only; task_state is not touched (as Nova). */
+  async power(instance: InstanceRef, on: boolean): Promise<{ node: string; power_state: string }> {
+    const n = await this.nodeOf(instance);
+    return this.notified(on ? 'power_on' : 'power_off', instance, async () => {
+      if (on) await this.services.powerOn(n.id);
+      else await this.services.powerOff(n.id);
+      return { node: n.uuid, power_state: on ? 'on' : 'off' };
+    });
+  }
+
+  /** BareMetalDriver.get_info: Nova power_state codes (1 RUNNING, 4 SHUTDOWN, 0 NOSTATE) and the node's size. */
+  async info(instance: InstanceRef): Promise<{ state: number; max_mem: number; mem: number; num_cpu: number; cpu_time: number }> {
+    const n = await this.nodeOf(instance);
+    const r = await this.rpc
+      .call<{ power_state: string }>({ topic: 'baremetal-power', server: this.config.default.host }, 'get_power_state', { node: n.id }, { version: '1.0', timeout: this.config.default.rpc_response_timeout })
+      .catch(() => ({ power_state: 'unknown' }));
+    const state = r.power_state === 'on' ? 1 : r.power_state === 'off' ? 4 : 0;
+    return { state, max_mem: n.memory_mb, mem: n.memory_mb, num_cpu: n.cpus, cpu_time: 0 };
+  }
+
+  /** BareMetalDriver.list_instances: the instance names on this host's nodes. */
+  async list(): Promise<string[]> {
+    const rows: { instance_name: string | null; instance_uuid: string }[] = await this.ds.query(
+      `SELECT instance_name, instance_uuid FROM bm_nodes WHERE service_host = $1 AND deleted = false AND instance_uuid IS NOT NULL ORDER BY id`,
+      [this.config.default.host],
+    );
+    return rows.map((r) => r.instance_name ?? r.instance_uuid);
   }
 }

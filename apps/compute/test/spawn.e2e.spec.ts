@@ -114,6 +114,28 @@ describe('spawn: compute → netboot + power → deploy → active', () => {
     expect(notes.find((n) => n.eventType === 'compute.instance.create.end')!.payload).toMatchObject({ instance_id: INSTANCE_A, node: a.uuid, host: HOST, state: 'active' });
   }, 20_000);
 
+  const act = (method: string, instance: string, extra: Record<string, unknown> = {}) =>
+    rpc.call<Record<string, unknown>>({ topic: 'compute', server: HOST }, method, { instance: { uuid: instance }, ...extra }, { version: '6.0', timeout: 20 });
+
+  it('list_instances, get_info, reboot (off, PXE, on), stop/start without touching task_state', async () => {
+    const a = nodes[0];
+    expect(await rpc.call({ topic: 'compute', server: HOST }, 'list_instances', {}, { version: '6.0', timeout: 10 })).toEqual(['vm-a']);
+    expect(await act('get_info', INSTANCE_A)).toEqual({ state: 1, max_mem: 512, mem: 512, num_cpu: 1, cpu_time: 0 });
+    const before = a.machine.events.length;
+    expect(await act('reboot_instance', INSTANCE_A, { reboot_type: 'HARD' })).toEqual({ node: a.uuid, task_state: 'active' });
+    expect(machineLog(a.machine).slice(before)).toEqual(['power off', 'boot pxe', 'power on']);
+    await act('stop_instance', INSTANCE_A);
+    expect(a.machine.isPoweredOn()).toBe(false);
+    expect((await act('get_info', INSTANCE_A)).state).toBe(4);
+    await act('start_instance', INSTANCE_A);
+    expect(a.machine.isPoweredOn()).toBe(true);
+    expect((await row(a.id)).task_state).toBe('active');
+    const missing = (await act('reboot_instance', INSTANCE_C).catch((x) => x)) as RemoteError;
+    expect([missing.name, missing.message]).toEqual(['InstanceNotFound', `Instance ${INSTANCE_C} could not be found.`]);
+    await eventually(() => expect(notes.map((n) => n.eventType)).toEqual(expect.arrayContaining([
+      'compute.instance.reboot.end', 'compute.instance.power_off.end', 'compute.instance.power_on.end'])));
+  }, 30_000);
+
   it('a node carrying an instance is refused (NodeAssociated), nothing touched', async () => {
     const a = nodes[0];
     const before = a.machine.events.length;
@@ -135,6 +157,17 @@ describe('spawn: compute → netboot + power → deploy → active', () => {
     expect(machineLog(b.machine)).toEqual(['boot pxe', 'power on', 'power off']);
     await eventually(() => expect(notes.filter((n) => n.eventType === 'compute.instance.create.error').map((n) => n.priority)).toContain('ERROR'));
   }, 40_000);
+
+  it('terminate_instance: power off, PXE files removed, node released; an unknown instance is a no-op', async () => {
+    const a = nodes[0];
+    expect(await act('terminate_instance', INSTANCE_A)).toEqual({ node: a.uuid });
+    expect(await row(a.id)).toMatchObject({ task_state: 'deleted', instance_uuid: null, deploy_key: null, pxe_config_path: null });
+    expect(a.machine.isPoweredOn()).toBe(false);
+    await expect(lstat(linkOf(a.mac))).rejects.toThrow(/ENOENT/);
+    await expect(lstat(join(work, 'tftpboot', INSTANCE_A))).rejects.toThrow(/ENOENT/);
+    expect(await act('terminate_instance', INSTANCE_A)).toEqual({ node: null });
+    await eventually(() => expect(notes.map((n) => n.eventType)).toContain('compute.instance.delete.end'));
+  }, 20_000);
 
   it('bad arguments are named', async () => {
     const e = (await rpc.call({ topic: 'compute', server: HOST }, 'run_instance',
