@@ -1,12 +1,16 @@
+import { execFile, spawn } from 'node:child_process';
 import { lstat, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
 import type { DataSource } from 'typeorm';
 import { openDataSource, syncSchema } from '@bm/db';
 import { EnrollmentService } from '@bm/enrollment';
 import { SimulatedMachine, VirtualBmc } from '@bm/ipmi';
 import { AmqpConnection, NotificationListener, type ReceivedNotification, type RemoteError, RpcClient } from '@bm/messaging';
 import { TEST_AMQP_URL, eventually, uniqueName } from '../../../test/support/amqp';
+import { ROOT } from '../../../test/support/bmctl';
 import { createScratchDatabase, type ScratchDatabase } from '../../../test/support/database';
 import { freeTcpPort } from '../../../test/support/ports';
 import { type ServiceProcess, startService } from '../../../test/support/service';
@@ -21,6 +25,9 @@ const INSTANCE_A = '6f1ad2c6-8d4e-4c55-9a4c-0c3e0b1f2a0a';
 const INSTANCE_B = '6f1ad2c6-8d4e-4c55-9a4c-0c3e0b1f2a0b';
 const INSTANCE_C = '6f1ad2c6-8d4e-4c55-9a4c-0c3e0b1f2a0c';
 const DEPLOY_TIMEOUT_S = 4;
+const INSTANCE_P = '6f1ad2c6-8d4e-4c55-9a4c-0c3e0b1f2a0f';
+const PEERS = join(ROOT, 'test/peers/oslo');
+const execP = promisify(execFile);
 
 describe('spawn: compute → netboot + power → deploy → active', () => {
   let db: ScratchDatabase;
@@ -169,13 +176,46 @@ describe('spawn: compute → netboot + power → deploy → active', () => {
     await eventually(() => expect(notes.map((n) => n.eventType)).toContain('compute.instance.delete.end'));
   }, 20_000);
 
+  it('a Python oslo.messaging client makes the same calls; a Python listener hears create.end', async () => {
+    const c = nodes[2];
+    const py = async (method: string, kwargs: Record<string, unknown>) => {
+      const { stdout } = await execP('/usr/bin/python3', [join(PEERS, 'rpc_client.py'), '--url', TEST_AMQP_URL, '--exchange', exchange, '--topic', 'compute',
+        '--server', HOST, '--version', '6.0', '--timeout', '30', 'call', method, JSON.stringify(kwargs)], { timeout: 40_000, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
+      return JSON.parse(stdout.trim().split('\n').pop()!) as { result?: unknown; error?: { exc_type: string; message: string } };
+    };
+    const listener = spawn('/usr/bin/python3', [join(PEERS, 'listen.py'), '--url', TEST_AMQP_URL, '--exchange', exchange, '--pool', uniqueName('pypool'), '--count', '2', '--timeout', '40'],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
+    const heard: { event_type: string; payload: Record<string, unknown> }[] = [];
+    await new Promise<void>((ok, fail) => {
+      listener.once('exit', (code) => fail(new Error(`listen.py exited ${code} before READY`)));
+      createInterface({ input: listener.stdout! }).on('line', (l) => (l === 'READY' ? ok() : heard.push(JSON.parse(l))));
+    });
+    const done = new Promise<number | null>((r) => listener.on('exit', r));
+
+    expect((await py('get_available_nodes', {})).result).toEqual(nodes.map((n) => n.uuid));
+    expect((await py('get_available_resource', { nodename: c.uuid })).result).toMatchObject({ hypervisor_hostname: c.uuid, vcpus: 1, memory_mb: 512, cpu_info: 'baremetal cpu' });
+    // run_instance from Python waits until active; meanwhile the test plays the deploy helper.
+    const running = py('run_instance', { instance: { uuid: INSTANCE_P, hostname: 'py-vm' }, node: c.uuid, image: images });
+    await eventually(async () => expect((await row(c.id)).task_state).toBe('prepared'), 20_000, 100);
+    await ds.query(`UPDATE bm_nodes SET task_state = 'deploying' WHERE id = $1`, [c.id]);
+    await ds.query(`UPDATE bm_nodes SET task_state = 'deploy complete' WHERE id = $1`, [c.id]);
+    expect((await running).result).toEqual({ node: c.uuid, node_id: c.id, task_state: 'active' });
+    expect((await py('list_instances', {})).result).toEqual(['py-vm']);
+    const bad = await py('get_info', { instance: { uuid: INSTANCE_B } });
+    expect(bad.error).toMatchObject({ exc_type: 'InstanceNotFound', message: expect.stringContaining(`Instance ${INSTANCE_B} could not be found.`) });
+
+    expect(await done).toBe(0);
+    expect(heard.map((h) => h.event_type)).toEqual(['compute.instance.create.start', 'compute.instance.create.end']);
+    expect(heard[1].payload).toMatchObject({ instance_id: INSTANCE_P, display_name: 'py-vm', node: c.uuid, state: 'active' });
+  }, 60_000);
+
   it('bad arguments are named', async () => {
     const e = (await rpc.call({ topic: 'compute', server: HOST }, 'run_instance',
-      { instance: { uuid: 'nope' }, node: nodes[2].uuid, image: { kernel: 'relative' } }, { version: '6.0', timeout: 10 }).catch((x) => x)) as RemoteError;
+      { instance: { uuid: 'nope' }, node: nodes[1].uuid, image: { kernel: 'relative' } }, { version: '6.0', timeout: 10 }).catch((x) => x)) as RemoteError;
     expect([e.name, e.message]).toEqual(['InvalidParameterValue', 'Invalid instance: instance.uuid: must be a UUID']);
     const img = (await rpc.call({ topic: 'compute', server: HOST }, 'run_instance',
-      { instance: { uuid: INSTANCE_C }, node: nodes[2].uuid, image: { kernel: 'relative' } }, { version: '6.0', timeout: 10 }).catch((x) => x)) as RemoteError;
+      { instance: { uuid: INSTANCE_C }, node: nodes[1].uuid, image: { kernel: 'relative' } }, { version: '6.0', timeout: 10 }).catch((x) => x)) as RemoteError;
     expect(img.message).toBe('Invalid image: image.kernel: must be an absolute path on the compute host; image.ramdisk: must be an absolute path on the compute host; image.deploy_kernel: must be an absolute path on the compute host; image.deploy_ramdisk: must be an absolute path on the compute host');
-    expect((await row(nodes[2].id)).instance_uuid).toBeNull();
+    expect((await row(nodes[1].id)).instance_uuid).toBeNull();
   });
 });
