@@ -1,8 +1,8 @@
-import { Inject } from '@nestjs/common';
+import { Inject, Logger } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import type { BmConfig } from '@bm/config';
 import { EnrollmentService } from '@bm/enrollment';
-import { OsloController } from '@bm/messaging';
+import { OsloController, RpcClient } from '@bm/messaging';
 import { BM_CONFIG } from '@bm/service';
 import { GetAvailableResourceArgs, InstanceArgs, RunInstanceArgs } from './compute-rpc.dto';
 import { InstancesService, instanceRef, spawnImages } from './instances.service';
@@ -19,7 +19,10 @@ export class ComputeRpcController {
     @Inject(BM_CONFIG) private readonly config: BmConfig,
     private readonly resources: ResourceReporter,
     private readonly instances: InstancesService,
+    private readonly rpc: RpcClient,
   ) {}
+
+  private readonly log = new Logger('compute');
 
   /** BareMetalDriver.get_available_nodes: the uuid of every node this host owns, free or busy. */
   @MessagePattern('get_available_nodes')
@@ -42,8 +45,21 @@ export class ComputeRpcController {
    */
   @MessagePattern('run_instance')
   async runInstance(@Payload() a: RunInstanceArgs) {
-    const node = await this.instances.spawn(instanceRef(a.instance), a.node, spawnImages(a.image, this.config));
-    return { node: a.node, node_id: node.id, task_state: node.task_state };
+    const instance = instanceRef(a.instance);
+    const images = spawnImages(a.image, this.config);
+    try {
+      const node = await this.instances.spawn(instance, a.node, images);
+      return { node: a.node, node_id: node.id, task_state: node.task_state };
+    } catch (e) {
+      // Sent by the scheduler (filter_properties.retry names this node): give the instance back
+      // for another node, as Nova's compute reschedules a failed build (not a deleted instance).
+      const final = ['InstanceNotFound', 'InvalidParameterValue', 'InvalidRpcArguments'].includes((e as Error).name);
+      if (a.filter_properties?.retry && a.request_spec && !final) {
+        this.log.warn(`run_instance ${instance.uuid} on ${a.node} failed (${(e as Error).name}): rescheduling`);
+        await this.rpc.cast({ topic: 'scheduler' }, 'run_instance', { request_spec: a.request_spec, filter_properties: a.filter_properties }, { version: '4.0' });
+      }
+      throw e;
+    }
   }
 
   @MessagePattern('build_and_run_instance')

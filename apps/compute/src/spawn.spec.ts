@@ -136,4 +136,16 @@ describe('Spawner (BareMetalDriver.spawn)', () => {
     expect(w.row.instance_uuid).toBe('intruder');
     expect(w.calls).not.toContain('cleanDeploy');
   });
+
+  it('the instance terminated while its deploy was awaited: InstanceNotFound (not a deploy failure to reschedule)', async () => {
+    const w = world();
+    const s = new Spawner(w.nodes, w.services, {
+      deployTimeoutS: 600, now: () => w.clock.t,
+      sleep: async () => {
+        Object.assign(w.row, { instance_uuid: null, task_state: 'deleted' });
+      },
+    });
+    await expect(s.spawn(request)).rejects.toMatchObject({ name: 'InstanceNotFound' });
+    expect(w.calls).not.toContain('cleanDeploy');
+  });
 });

@@ -12,7 +12,7 @@
  * takes the node), power off, netboot clean, deploy fields cleared, task_state deleted with the
  * association cleared; the error is re-raised so the caller can reschedule.
  */
-import { type BmTaskState, BmState, deadlineFor, transition, waitOutcome } from '@bm/domain';
+import { type BmTaskState, BmState, InstanceNotFound, deadlineFor, transition, waitOutcome } from '@bm/domain';
 import { generateDeployKey } from '@bm/pxe';
 
 export interface SpawnImages {
@@ -112,6 +112,8 @@ export class Spawner {
     let started = false;
     for (;;) {
       const row = await this.nodes.read(id);
+      // terminate_instance released the node while we waited: the instance is gone, not failed.
+      if (row && row.instance_uuid === null) throw new InstanceNotFound(instance);
       if (row && row.task_state !== seen) {
         seen = row.task_state;
         enteredAt = new Date(now());

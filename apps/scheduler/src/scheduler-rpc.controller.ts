@@ -1,12 +1,12 @@
 import { Inject, Logger } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import type { BmConfig } from '@bm/config';
-import { NoValidHost } from '@bm/domain';
-import { OsloController } from '@bm/messaging';
+import { InvalidParameterValue, NoValidHost } from '@bm/domain';
+import { Notifier, OsloController, RpcClient } from '@bm/messaging';
 import { BM_CONFIG } from '@bm/service';
 import { HostStates } from './host-states.service';
 import { flavorOf, reportsOf, retryOf } from './request';
-import { SelectDestinationsArgs, UpdateServiceCapabilitiesArgs } from './scheduler-rpc.dto';
+import { SchedulerRunInstanceArgs, SelectDestinationsArgs, UpdateServiceCapabilitiesArgs } from './scheduler-rpc.dto';
 
 /**
  * The scheduler RPC API (topic `scheduler`, version 4.x as Nova's): compute hosts report their
@@ -19,6 +19,8 @@ export class SchedulerRpcController {
   constructor(
     private readonly hosts: HostStates,
     @Inject(BM_CONFIG) private readonly config: BmConfig,
+    private readonly rpc: RpcClient,
+    private readonly notifier: Notifier,
   ) {}
 
   /** A compute host's resource report, one dict per node (get_available_resource). */
@@ -33,12 +35,52 @@ export class SchedulerRpcController {
    */
   @MessagePattern('select_destinations')
   selectDestinations(@Payload() a: SelectDestinationsArgs): { host: string; nodename: string; limits: Record<string, never> }[] {
+    return this.select(a.request_spec, a.filter_properties ?? {});
+  }
+
+  /**
+   * Nova's scheduler run_instance (cast): a node per instance (request_spec.instance_uuids, or
+   * instance_properties.uuid), then run_instance cast to each node's compute host with the node
+   * added to filter_properties.retry, so that a compute whose claim or deploy fails can send the
+   * instance back here for another node (at most scheduler_max_attempts). NoValidHost is
+   * reported as the notification scheduler.run_instance (priority ERROR) per instance.
+   */
+  @MessagePattern('run_instance')
+  async runInstance(@Payload() a: SchedulerRunInstanceArgs): Promise<void> {
+    const spec = a.request_spec;
     const props = a.filter_properties ?? {};
-    const flavor = flavorOf(a.request_spec, props);
+    const base = (spec.instance_properties ?? {}) as Record<string, unknown>;
+    const uuids = Array.isArray(spec.instance_uuids) ? (spec.instance_uuids as unknown[]) : [base.uuid];
+    if (!uuids.length || uuids.some((u) => typeof u !== 'string')) {
+      throw new InvalidParameterValue([{ field: 'request_spec.instance_uuids', message: 'must list the instances (or set instance_properties.uuid)' }]);
+    }
+    let chosen: { host: string; nodename: string }[];
+    try {
+      chosen = this.select({ ...spec, num_instances: uuids.length }, props);
+    } catch (e) {
+      for (const uuid of uuids) {
+        await this.notifier.error('scheduler.run_instance', { instance_id: uuid, reason: (e as Error).message, exception: (e as Error).name });
+      }
+      if (e instanceof NoValidHost) return;
+      throw e;
+    }
+    const retry = retryOf(props);
+    await Promise.all(chosen.map(async (d, i) => {
+      const filterProperties = { ...props, retry: { num_attempts: retry.attempts + 1, hosts: [...retry.tried, [d.host, d.nodename]] } };
+      const instance = { ...base, uuid: uuids[i] };
+      await this.rpc.cast({ topic: 'compute', server: d.host }, 'run_instance', {
+        instance, node: d.nodename, image: spec.image ?? {}, request_spec: { ...spec, instance_uuids: [uuids[i]], num_instances: 1 }, filter_properties: filterProperties,
+      }, { version: '6.0' });
+      await this.notifier.info('scheduler.run_instance.scheduled', { instance_id: uuids[i], host: d.host, node: d.nodename });
+    }));
+  }
+
+  private select(spec: Record<string, unknown>, props: Record<string, unknown>) {
+    const flavor = flavorOf(spec, props);
     const retry = retryOf(props);
     const max = this.config.default.scheduler_max_attempts;
-    if (retry.attempts > max) throw new NoValidHost(`Exceeded max scheduling attempts ${max} for this request.`, []);
-    const count = typeof a.request_spec.num_instances === 'number' ? a.request_spec.num_instances : 1;
+    if (retry.attempts >= max) throw new NoValidHost(`Exceeded max scheduling attempts ${max} for this request.`, []);
+    const count = typeof spec.num_instances === 'number' ? spec.num_instances : 1;
     const chosen = this.hosts.manager.select({ flavor, count, tried: retry.tried });
     this.log.log(`${flavor.name ?? 'flavor'} → ${chosen.map((n) => `${n.host}/${n.nodename}`).join(', ')}`);
     return chosen.map((n) => ({ host: n.host, nodename: n.nodename, limits: {} }));

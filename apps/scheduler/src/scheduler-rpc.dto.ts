@@ -20,3 +20,27 @@ export class SelectDestinationsArgs {
   @IsOptional() @IsObject()
   filter_properties?: Record<string, unknown>;
 }
+
+/** Nova's scheduler run_instance (cast): pick nodes, cast run_instance to their compute hosts. */
+export class SchedulerRunInstanceArgs {
+  @IsObject()
+  request_spec: Record<string, unknown>;
+
+  @IsOptional() @IsObject()
+  filter_properties?: Record<string, unknown>;
+
+  @IsOptional()
+  admin_password?: unknown;
+
+  @IsOptional()
+  injected_files?: unknown;
+
+  @IsOptional()
+  requested_networks?: unknown;
+
+  @IsOptional()
+  is_first_time?: unknown;
+
+  @IsOptional()
+  legacy_bdm_in_spec?: unknown;
+}
