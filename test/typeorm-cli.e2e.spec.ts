@@ -26,5 +26,6 @@ describe('TypeORM CLI data source', () => {
     expect(stdout).toContain('[X] 3 NodePower1700000000012');
     expect(stdout).toContain('[X] 4 DhcpReservations1700000000013');
     expect(stdout).toContain('[X] 5 ComputeNodes1700000000014');
+    expect(stdout).toContain('[X] 6 Flavors1700000000015');
   }, 60_000);
 });

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { dbCommands } from './commands/db';
 import { interfaceCommands } from './commands/interface';
 import { hypervisorCommands } from './commands/hypervisor';
+import { instanceCommands } from './commands/instance';
 import { ipmiCommands } from './commands/ipmi';
 import { nodeCommands } from './commands/node';
 import { queuesCommands } from './commands/queues';
@@ -30,6 +31,7 @@ export async function runCli(argv: string[], env: CliEnv): Promise<number> {
   nodeCommands(program, session);
   interfaceCommands(program, session);
   hypervisorCommands(program, session);
+  instanceCommands(program, session);
   queuesCommands(program, session);
   rpcCommands(program, session);
   ipmiCommands(program, session);

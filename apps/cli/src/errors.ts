@@ -1,6 +1,6 @@
 import { ConfigError, redactUrl } from '@bm/config';
 import { NovaBmError } from '@bm/domain';
-import { ConnectionLost, ManagementApiError } from '@bm/messaging';
+import { ConnectionLost, ManagementApiError, MessagingTimeout, RemoteError } from '@bm/messaging';
 import { BmcUnreachable, IpmiError } from '@bm/ipmi';
 
 /** What bmctl's exit status means (README "bmctl"). */
@@ -36,6 +36,8 @@ export function describeError(e: unknown, dbUrl?: string): { message: string; co
   if (e instanceof NovaBmError) return { message: `${e.name}: ${e.message}`, code: Exit.FAILED };
   if (e instanceof BmcUnreachable) return { message: `${e.name}: ${e.message}`, code: Exit.DATABASE };
   if (e instanceof ConnectionLost || e instanceof ManagementApiError) return { message: e.message, code: Exit.DATABASE };
+  if (e instanceof RemoteError) return { message: `${e.name}: ${e.message}`, code: Exit.FAILED };
+  if (e instanceof MessagingTimeout) return { message: e.message, code: Exit.TIMEOUT };
   if (e instanceof IpmiError) return { message: `${e.name}: ${e.message}`, code: Exit.FAILED };
   const pg = e as PgError;
   const where = dbUrl ? redactUrl(dbUrl) : 'the database';

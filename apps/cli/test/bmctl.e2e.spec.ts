@@ -40,11 +40,11 @@ describe('bmctl (built binary) against PostgreSQL', () => {
 
   it('db sync --create-database creates and migrates; db version reports it', async () => {
     const r = await run(['db', 'sync', '--create-database']);
-    expect([r.code, r.out.trim()]).toEqual([0, 'nova_bm schema: version 0 -> 14']);
-    expect((await run(['db', 'version'])).out.trim()).toBe('14');
-    expect((await run(['db', 'sync', '--version', '10'])).out.trim()).toBe('nova_bm schema: version 14 -> 10');
-    expect(JSON.parse((await run(['db', 'version', '--json'])).out)).toEqual({ version: 10, latest: 14 });
-    expect((await run(['db', 'sync'])).out.trim()).toBe('nova_bm schema: version 10 -> 14');
+    expect([r.code, r.out.trim()]).toEqual([0, 'nova_bm schema: version 0 -> 15']);
+    expect((await run(['db', 'version'])).out.trim()).toBe('15');
+    expect((await run(['db', 'sync', '--version', '10'])).out.trim()).toBe('nova_bm schema: version 15 -> 10');
+    expect(JSON.parse((await run(['db', 'version', '--json'])).out)).toEqual({ version: 10, latest: 15 });
+    expect((await run(['db', 'sync'])).out.trim()).toBe('nova_bm schema: version 10 -> 15');
   });
 
   it('imports deploy/baremetal.csv and lists the nodes', async () => {

@@ -5,9 +5,10 @@ import { BmNode } from './entities/bm-node.entity';
 import { BmNodePower } from './entities/bm-node-power.entity';
 import { BmDhcpReservation } from './entities/bm-dhcp-reservation.entity';
 import { ComputeNode } from './entities/compute-node.entity';
+import { Flavor } from './entities/flavor.entity';
 import { MIGRATIONS } from './migrations';
 
-export const ENTITIES = [BmNode, BmInterface, BmNodePower, BmDhcpReservation, ComputeNode];
+export const ENTITIES = [BmNode, BmInterface, BmNodePower, BmDhcpReservation, ComputeNode, Flavor];
 export const MIGRATIONS_TABLE = 'nova_bm_migrations';
 
 /**

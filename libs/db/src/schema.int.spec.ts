@@ -40,7 +40,7 @@ async function indexes(ds: DataSource, table: string): Promise<Record<string, st
 
 async function tables(ds: DataSource): Promise<string[]> {
   const rows: { tablename: string }[] = await ds.query(
-    `SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND (tablename LIKE 'bm_%' OR tablename = 'compute_nodes') ORDER BY 1`,
+    `SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND (tablename LIKE 'bm_%' OR tablename IN ('compute_nodes', 'flavors')) ORDER BY 1`,
   );
   return rows.map((r) => r.tablename);
 }
@@ -61,7 +61,7 @@ describe('nova_bm migrations on PostgreSQL', () => {
   it('starts at version 0 and syncs to the latest version', async () => {
     expect(await schemaVersion(ds)).toBe(0);
     expect(await syncSchema(ds)).toEqual({ from: 0, to: LATEST_VERSION });
-    expect(await tables(ds)).toEqual(['bm_dhcp_reservations', 'bm_interfaces', 'bm_node_power', 'bm_nodes', 'compute_nodes']);
+    expect(await tables(ds)).toEqual(['bm_dhcp_reservations', 'bm_interfaces', 'bm_node_power', 'bm_nodes', 'compute_nodes', 'flavors']);
   });
 
   it('has the Icehouse columns, all nullable but id, plus our cpu_arch', async () => {
@@ -91,11 +91,11 @@ describe('nova_bm migrations on PostgreSQL', () => {
       idx_bm_interfaces_bm_node_id_deleted: '(bm_node_id, deleted)',
     });
     const unique: { indexname: string }[] = await ds.query(
-      `SELECT indexname FROM pg_indexes WHERE indexdef LIKE 'CREATE UNIQUE%' AND (tablename LIKE 'bm_%' OR tablename = 'compute_nodes') ORDER BY 1`,
+      `SELECT indexname FROM pg_indexes WHERE indexdef LIKE 'CREATE UNIQUE%' AND (tablename LIKE 'bm_%' OR tablename IN ('compute_nodes', 'flavors')) ORDER BY 1`,
     );
     expect(unique.map((u) => u.indexname)).toEqual([
       'bm_dhcp_reservations_address_key', 'bm_dhcp_reservations_pkey', 'bm_interfaces_address_key', 'bm_interfaces_pkey', 'bm_interfaces_vif_uuid_key', 'bm_node_power_pkey', 'bm_nodes_pkey',
-      'compute_nodes_host_hypervisor_hostname_key', 'compute_nodes_pkey', 'uuid_ux',
+      'compute_nodes_host_hypervisor_hostname_key', 'compute_nodes_pkey', 'flavors_name_key', 'flavors_pkey', 'uuid_ux',
     ]);
   });
 

@@ -72,6 +72,8 @@ export interface ListenerOptions {
   priorities?: Priority[];
   /** A pool gets its own queue (named after it) bound to the same keys, as oslo's listener pools. */
   pool?: string;
+  /** The pool's queue lives as long as this listener's connection (exclusive, auto-delete): for a one-off watcher such as `bmctl boot`. */
+  transient?: boolean;
   handler(n: ReceivedNotification): Promise<void> | void;
 }
 
@@ -100,7 +102,7 @@ export class NotificationListener {
       );
       const queues = this.opts.pool ? [this.opts.pool] : keys;
       for (const q of queues) {
-        await ch.assertQueue(q, sharedQueueOptions);
+        await ch.assertQueue(q, this.opts.pool && this.opts.transient ? { durable: false, exclusive: true, autoDelete: true } : sharedQueueOptions);
         for (const k of this.opts.pool ? keys : [q]) await ch.bindQueue(q, ex.name, k);
         await ch.consume(q, (m) => m && void this.onMessage(ch, m));
       }
