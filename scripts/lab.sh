@@ -8,11 +8,13 @@
 #   5. start a virtual BMC per lab node whose machine is a QEMU VM on its tap (bmctl vbmc start
 #      --qemu-mac), the netboot service inside the boot network (our DHCP + TFTP) and the other
 #      services on the host, and wait until each reports healthy;
-#   6. ask compute for its nodes over oslo RPC; have netboot prepare node 1's deploy (Nova's
-#      pxelinux config; the "images" are a Debian kernel and a test initramfs built by
-#      scripts/netboot/build-test-boot.sh); have the power service set PXE boot and power node 1 on
-#      (IPMI 2.0 to its virtual BMC, which starts the VM); wait for the VM to PXE-boot the deploy
-#      ramdisk and print its kernel command line; show the message bus;
+#   6. ask compute for its nodes over oslo RPC; show them as hypervisors (compute's resource
+#      reports); create a flavor equal to node 1 and `bmctl boot` an instance with it: the
+#      scheduler picks node 1, compute claims it, has netboot write Nova's pxelinux config (the
+#      "images" are a Debian kernel and a test initramfs built by scripts/netboot/build-test-boot.sh)
+#      and the power service set PXE and power it on (IPMI 2.0 to its virtual BMC, which starts the
+#      VM); wait for the VM to PXE-boot the deploy ramdisk and print its kernel command line;
+#      delete the instance; show the message bus;
 #   then stop everything (or keep it running: --keep).
 # Environment: DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/nova_bm_lab),
 # BM_CONFIG_FILE (a nova.conf), LAB_NODES (default deploy/baremetal.csv). Needs root (namespaces).
@@ -125,15 +127,17 @@ done
 if [ $status = 0 ]; then
   echo "--- asking compute over RabbitMQ (oslo RPC) for its nodes: bmctl rpc call --topic compute --server $(hostname) get_available_nodes"
   bmctl rpc call --topic compute --server "$(hostname)" --version 6.0 get_available_nodes || status=1
-  echo '--- netboot: prepare the deploy of node 1 (pxelinux config, images, 01-<mac> link)'
-  instance=$(node -e 'console.log(crypto.randomUUID())')
-  key=$(node -e 'const a="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";console.log(Array.from(crypto.randomBytes(32),(b)=>a[b%36]).join(""))')
-  img="$PWD/.cache/netboot"
-  bmctl rpc call --topic baremetal-netboot --server "$(hostname)" --version 1.0 prepare_deploy \
-    "{\"node\": 1, \"instance\": \"$instance\", \"deploy_key\": \"$key\", \"images\": {\"kernel\": \"$img/vmlinuz\", \"ramdisk\": \"$img/initrd.gz\", \"deploy_kernel\": \"$img/vmlinuz\", \"deploy_ramdisk\": \"$img/initrd.gz\"}}" || status=1
-  echo '--- powering node 1 on through the power service (oslo RPC -> IPMI 2.0 -> its virtual BMC -> QEMU)'
-  bmctl rpc call --topic baremetal-power --server "$(hostname)" --version 1.0 set_boot_device '{"node": 1, "device": "pxe"}' || status=1
-  bmctl rpc call --topic baremetal-power --server "$(hostname)" --version 1.0 power_on '{"node": 1}' || status=1
+  echo '--- the nodes as hypervisors, from compute'"'"'s resource reports (bmctl hypervisor list)'
+  for _ in $(seq 1 50); do
+    [ "$(bmctl hypervisor list --json | node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>console.log(JSON.parse(s).length))')" = 3 ] && break
+    sleep 0.2
+  done
+  bmctl hypervisor list || status=1
+  echo '--- a flavor equal to node 1, and a boot: scheduler -> compute -> netboot (PXE files) + power (IPMI -> virtual BMC -> QEMU)'
+  bmctl flavor list --json | grep -q '"name": "lab.small"' ||
+    bmctl flavor create lab.small --vcpus 1 --ram 1024 --disk 10 --extra-spec cpu_arch=x86_64 || status=1
+  if bmctl instance show lab-vm1 >/dev/null 2>&1; then bmctl delete lab-vm1 >/dev/null || status=1; fi # left by an interrupted run
+  bmctl boot lab-vm1 --flavor lab.small --image .cache/netboot --wait-for prepared --timeout 60 || status=1
   bmctl ipmi --address 127.0.0.1:6231 --user admin --password-file .lab/bmc-password power status || status=1
   echo '--- waiting for node 1 to PXE-boot its deploy ramdisk (QEMU without KVM: ~10 s; console in .lab/logs/node-1-console.log)'
   booted=no
@@ -152,6 +156,10 @@ if [ $status = 0 ]; then
     tail -c 1500 .lab/logs/node-1-console.log 2>/dev/null || true
     status=1
   fi
+  echo '--- the instance (the deploy helper that writes the image comes next; it stays "prepared" until then)'
+  bmctl instance list || status=1
+  echo '--- deleting it: power off, PXE files removed, node 1 released (bmctl delete)'
+  bmctl delete lab-vm1 || status=1
   echo '--- the message bus (bmctl queues)'
   bmctl queues || status=1
 fi
