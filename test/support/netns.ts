@@ -157,3 +157,40 @@ export async function pxeBootVm(ns: Netns, mac: string, serialLog: string, timeo
     await stop(qemu);
   }
 }
+
+/** scripts/netboot/serve.ts (our DHCP + TFTP alone) running in a namespace, with its JSON log. */
+export interface StandaloneServers {
+  /** One entry per DHCP decision and per TFTP transfer, as serve.ts prints them. */
+  log: Record<string, unknown>[];
+  /** Whatever else it printed (errors), for failure messages. */
+  output: () => string;
+}
+
+/**
+ * Starts serve.ts inside `ns` with `env` (ADDRESS, RANGE, MACS, TFTP_ROOT, MODE…; see the
+ * script) and resolves once it has written `readyFile`.
+ */
+export async function serveInNamespace(ns: Netns, env: Record<string, string>, readyFile: string): Promise<StandaloneServers> {
+  const root = join(__dirname, '../..');
+  const child = ns.spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'scripts/netboot/serve.ts'], {
+    cwd: root, env: { ...process.env, ...env, READY_FILE: readyFile },
+  });
+  const log: Record<string, unknown>[] = [];
+  let partial = '';
+  let other = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    const lines = (partial + d.toString()).split('\n');
+    partial = lines.pop()!;
+    for (const l of lines) {
+      if (l.startsWith('{')) log.push(JSON.parse(l) as Record<string, unknown>);
+      else other += `${l}\n`;
+    }
+  });
+  child.stderr!.on('data', (d: Buffer) => (other += d.toString()));
+  const deadline = Date.now() + 20_000;
+  while (!existsSync(readyFile)) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`serve.ts did not start in ${ns.name}:\n${other}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { log, output: () => other };
+}

@@ -7,7 +7,7 @@ import { PxeLayout, generateDeployKey } from '@bm/pxe';
 import { freeUdpPort, ipmitool } from '../../../test/peers/ipmi/harness';
 import { eventually } from '../../../test/support/amqp';
 import { BMCTL, ROOT, requireBuilt } from '../../../test/support/bmctl';
-import { BOOT_MARKER, type Netns, bootNetwork, stop } from '../../../test/support/netns';
+import { BOOT_MARKER, type Netns, bootNetwork, serveInNamespace, stop } from '../../../test/support/netns';
 
 // A lab node as the power service sees it: `bmctl vbmc start --qemu-mac …` is a virtual BMC whose
 // machine is a QEMU VM (its tap in a boot network namespace). The real ipmitool sets PXE for the
@@ -38,11 +38,7 @@ describe('bmctl vbmc start --qemu-mac: IPMI drives a real VM', () => {
       images: { kernel: join(images, 'vmlinuz'), ramdisk: join(images, 'initrd.gz'), deployKernel: join(images, 'vmlinuz'), deployRamdisk: join(images, 'initrd.gz') },
     });
     ns = await bootNetwork('vbmc', work);
-    const srv = ns.spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'scripts/netboot/serve.ts'], {
-      cwd: ROOT, env: { ...process.env, ADDRESS: '10.77.0.1', RANGE: '10.77.0.50,10.77.0.99', MACS: MAC, TFTP_ROOT: tftpRoot, READY_FILE: join(work, 'ready') },
-    });
-    srv.stdout!.on('data', () => undefined);
-    await eventually(() => run('test', ['-f', join(work, 'ready')]), 20_000, 100);
+    await serveInNamespace(ns, { ADDRESS: '10.77.0.1', RANGE: '10.77.0.50,10.77.0.99', MACS: MAC, TFTP_ROOT: tftpRoot }, join(work, 'ready'));
 
     port = await freeUdpPort();
     await writeFile(join(work, 'pw'), PASSWORD, { mode: 0o600 });

@@ -4,7 +4,7 @@ import type { BmConfig } from '@bm/config';
 import { EnrollmentService } from '@bm/enrollment';
 import { OsloController, RpcClient } from '@bm/messaging';
 import { BM_CONFIG } from '@bm/service';
-import { GetAvailableResourceArgs, InstanceArgs, RunInstanceArgs } from './compute-rpc.dto';
+import { GetAvailableResourceArgs, InstanceArgs, RebuildInstanceArgs, RunInstanceArgs } from './compute-rpc.dto';
 import { InstancesService, instanceRef, spawnImages } from './instances.service';
 import { ResourceReporter } from './resource-reporter';
 
@@ -95,5 +95,11 @@ export class ComputeRpcController {
   @MessagePattern('list_instances')
   listInstances() {
     return this.instances.list();
+  }
+
+  @MessagePattern('rebuild_instance')
+  async rebuildInstance(@Payload() a: RebuildInstanceArgs) {
+    const node = await this.instances.rebuild(instanceRef(a.instance), spawnImages(a.image, this.config), a.preserve_ephemeral ?? false);
+    return { node_id: node.id, task_state: node.task_state };
   }
 }

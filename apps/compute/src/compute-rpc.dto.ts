@@ -1,4 +1,5 @@
-import { IsIn, IsObject, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
+import { IsBoolean, IsIn, IsObject, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
+import { NovaBuildArgs } from '@bm/domain';
 
 export class GetAvailableResourceArgs {
   /** A node uuid (Nova's nodename for a bare-metal hypervisor). */
@@ -13,7 +14,7 @@ export class GetAvailableResourceArgs {
  * on the compute host (`kernel`, `ramdisk`; `deploy_kernel`, `deploy_ramdisk` default to
  * `[baremetal] deploy_kernel` / `deploy_ramdisk` when those are paths).
  */
-export class RunInstanceArgs {
+export class RunInstanceArgs extends NovaBuildArgs {
   @IsObject()
   instance: Record<string, unknown>;
 
@@ -31,27 +32,6 @@ export class RunInstanceArgs {
 
   @IsOptional() @IsObject()
   request_spec?: Record<string, unknown>;
-
-  @IsOptional() @IsObject()
-  filter_properties?: Record<string, unknown>;
-
-  @IsOptional()
-  admin_password?: unknown;
-
-  @IsOptional()
-  injected_files?: unknown;
-
-  @IsOptional()
-  requested_networks?: unknown;
-
-  @IsOptional()
-  block_device_mapping?: unknown;
-
-  @IsOptional()
-  legacy_bdm_in_spec?: unknown;
-
-  @IsOptional()
-  is_first_time?: unknown;
 }
 
 /** terminate/reboot/start/stop_instance, get_info: the instance, and Nova's other arguments (unused). */
@@ -76,4 +56,37 @@ export class InstanceArgs {
 
   @IsOptional()
   clean_shutdown?: unknown;
+}
+
+/** rebuild_instance (Icehouse): new images for the same node; preserve_ephemeral keeps that partition. */
+export class RebuildInstanceArgs extends InstanceArgs {
+  @IsObject()
+  image: Record<string, unknown>;
+
+  @IsOptional() @IsBoolean()
+  preserve_ephemeral?: boolean;
+
+  @IsOptional()
+  orig_image_ref?: unknown;
+
+  @IsOptional()
+  image_ref?: unknown;
+
+  @IsOptional()
+  injected_files?: unknown;
+
+  @IsOptional()
+  new_pass?: unknown;
+
+  @IsOptional()
+  orig_sys_metadata?: unknown;
+
+  @IsOptional()
+  recreate?: unknown;
+
+  @IsOptional()
+  on_shared_storage?: unknown;
+
+  @IsOptional()
+  host?: unknown;
 }

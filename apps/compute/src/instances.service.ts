@@ -90,6 +90,17 @@ export class InstancesService implements OnApplicationBootstrap {
     }
   }
 
+  /** Icehouse's rebuild_instance: the deploy again on the same node, preserving ephemeral if asked. */
+  async rebuild(instance: InstanceRef, images: SpawnImages, preserveEphemeral: boolean): Promise<SpawnNode> {
+    return this.notified('rebuild', instance, async () => {
+      try {
+        return await this.spawner.rebuild({ instanceUuid: instance.uuid, instanceName: instance.name, images }, preserveEphemeral);
+      } finally {
+        void this.resources.report('instance changed');
+      }
+    });
+  }
+
   /** The node carrying `instance` on this host (Nova: "sent to wrong service host" → InstanceNotFound). */
   private async nodeOf(instance: InstanceRef): Promise<{ id: number; uuid: string; task_state: string | null; cpus: number; memory_mb: number }> {
     const [n] = await this.ds.query(

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { type BmTaskState, BmState, Conflict, NodeNotFound, transition } from '@bm/domain';
+import { type BmTaskState, BmState, Conflict, InstanceNotFound, NodeNotFound, transition } from '@bm/domain';
 import type { RpcClient } from '@bm/messaging';
 import type { SpawnImages, SpawnNode, SpawnNodes, SpawnServices } from './spawn';
 
@@ -28,6 +28,23 @@ export class SqlSpawnNodes implements SpawnNodes {
     if (row.instance_uuid !== null) throw new Conflict(`Node ${nodeUuid} is associated with instance ${row.instance_uuid}`, 'NodeAssociated');
     transition(row.task_state, 'associate'); // throws InvalidNodeStateTransition naming the state
     throw new Conflict(`Node ${nodeUuid} changed while it was being claimed`, 'NodeAssociated');
+  }
+
+  async claimForRebuild(instanceUuid: string, preserveEphemeral: boolean): Promise<SpawnNode> {
+    const [rows] = await this.ds.query(
+      `UPDATE bm_nodes SET task_state = $3, preserve_ephemeral = $4, updated_at = now() AT TIME ZONE 'UTC'
+        WHERE instance_uuid = $1 AND service_host = $2 AND deleted = false AND task_state = $5
+        RETURNING id, task_state, instance_uuid`,
+      [instanceUuid, this.host, BmState.BUILDING, preserveEphemeral, BmState.ACTIVE],
+    );
+    if (rows.length === 1) return rows[0] as SpawnNode;
+    const [row]: { task_state: BmTaskState }[] = await this.ds.query(
+      `SELECT task_state FROM bm_nodes WHERE instance_uuid = $1 AND service_host = $2 AND deleted = false`,
+      [instanceUuid, this.host],
+    );
+    if (!row) throw new InstanceNotFound(instanceUuid);
+    transition(row.task_state, 'rebuild'); // throws InvalidNodeStateTransition naming the state
+    throw new Conflict(`Instance ${instanceUuid} changed while its rebuild began`, 'NodeStateChanged');
   }
 
   async read(id: number): Promise<SpawnNode | undefined> {

@@ -18,6 +18,12 @@ function world(opts: { fail?: Partial<Record<keyof SpawnServices, string>>; take
       states.push('building');
       return { ...row };
     },
+    claimForRebuild: async (instance) => {
+      if (row.instance_uuid !== instance || row.task_state !== 'active') throw new Conflict(`not active: ${row.task_state}`, 'InvalidNodeStateTransition');
+      row.task_state = 'building';
+      states.push('building');
+      return { ...row };
+    },
     read: async () => ({ ...row }),
     update: async (_id, instance, from, to, fields) => {
       if (row.instance_uuid !== instance || row.task_state !== from) throw new Error(`stale update ${from}->${to}`);
@@ -147,5 +153,16 @@ describe('Spawner (BareMetalDriver.spawn)', () => {
     });
     await expect(s.spawn(request)).rejects.toMatchObject({ name: 'InstanceNotFound' });
     expect(w.calls).not.toContain('cleanDeploy');
+  });
+
+  it('rebuild: the active instance deployed again on its own node, back to active; refused when not active', async () => {
+    const w = world();
+    await spawner(w, ['deploying', 'deploy complete']).spawn(request);
+    const again = await spawner(w, ['deploying', 'deploy complete']).rebuild({ instanceUuid: INSTANCE, instanceName: 'bm-1', images: IMAGES }, true);
+    expect(again.task_state).toBe('active');
+    expect(w.states.slice(-5)).toEqual(['building', 'prepared', 'deploying', 'deploy complete', 'active']);
+    expect(w.calls.filter((c) => c === 'prepareDeploy')).toHaveLength(2);
+    w.row.task_state = 'prepared';
+    await expect(spawner(w, []).rebuild({ instanceUuid: INSTANCE, instanceName: 'bm-1', images: IMAGES }, false)).rejects.toThrow(/not active/);
   });
 });

@@ -40,6 +40,8 @@ export interface SpawnNode {
 export interface SpawnNodes {
   /** Claims a free node of this host for the instance (task_state building); throws naming why not. */
   associate(nodeUuid: string, instanceUuid: string, instanceName: string): Promise<SpawnNode>;
+  /** Rebuild: the instance's own node, active → building, with preserve_ephemeral recorded. */
+  claimForRebuild(instanceUuid: string, preserveEphemeral: boolean): Promise<SpawnNode>;
   read(id: number): Promise<SpawnNode | undefined>;
   /** Sets task_state (and deploy fields) only if the row is still in `from` for this instance. */
   update(id: number, instanceUuid: string, from: BmTaskState, to: BmTaskState, fields?: { deploy_key?: string; pxe_config_path?: string }): Promise<void>;
@@ -74,8 +76,19 @@ export class Spawner {
 
   /** Runs the whole spawn; resolves once the node is active. */
   async spawn(r: SpawnRequest): Promise<SpawnNode> {
+    return this.deploy(r, await this.nodes.associate(r.nodeUuid, r.instanceUuid, r.instanceName));
+  }
+
+  /**
+   * Icehouse's rebuild: the same deploy again on the instance's own node (active → building);
+   * `preserveEphemeral` is recorded for the deploy helper, which keeps the ephemeral partition.
+   */
+  async rebuild(r: Omit<SpawnRequest, 'nodeUuid'>, preserveEphemeral: boolean): Promise<SpawnNode> {
+    return this.deploy(r, await this.nodes.claimForRebuild(r.instanceUuid, preserveEphemeral));
+  }
+
+  private async deploy(r: Omit<SpawnRequest, 'nodeUuid'>, node: SpawnNode): Promise<SpawnNode> {
     const log = this.o.log ?? (() => undefined);
-    const node = await this.nodes.associate(r.nodeUuid, r.instanceUuid, r.instanceName);
     let state: BmTaskState = BmState.BUILDING;
     try {
       const key = generateDeployKey();

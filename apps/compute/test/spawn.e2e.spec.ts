@@ -137,10 +137,16 @@ describe('spawn: compute → netboot + power → deploy → active', () => {
     await act('start_instance', INSTANCE_A);
     expect(a.machine.isPoweredOn()).toBe(true);
     expect((await row(a.id)).task_state).toBe('active');
+    // rebuild (Icehouse): the same node, building → prepared again; the deploy helper's states → active.
+    const rebuilt = act('rebuild_instance', INSTANCE_A, { image: images, preserve_ephemeral: true });
+    await eventually(async () => expect((await row(a.id)).task_state).toBe('prepared'), 20_000, 100);
+    expect((await ds.query('SELECT preserve_ephemeral FROM bm_nodes WHERE id = $1', [a.id]))[0].preserve_ephemeral).toBe(true);
+    await ds.query(`UPDATE bm_nodes SET task_state = 'deploy complete' WHERE id = $1`, [a.id]);
+    expect(await rebuilt).toEqual({ node_id: a.id, task_state: 'active' });
     const missing = (await act('reboot_instance', INSTANCE_C).catch((x) => x)) as RemoteError;
     expect([missing.name, missing.message]).toEqual(['InstanceNotFound', `Instance ${INSTANCE_C} could not be found.`]);
     await eventually(() => expect(notes.map((n) => n.eventType)).toEqual(expect.arrayContaining([
-      'compute.instance.reboot.end', 'compute.instance.power_off.end', 'compute.instance.power_on.end'])));
+      'compute.instance.reboot.end', 'compute.instance.power_off.end', 'compute.instance.power_on.end', 'compute.instance.rebuild.end'])));
   }, 30_000);
 
   it('a node carrying an instance is refused (NodeAssociated), nothing touched', async () => {

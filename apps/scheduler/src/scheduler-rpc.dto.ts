@@ -1,4 +1,5 @@
 import { IsArray, IsIn, IsObject, IsOptional, IsString, MinLength } from 'class-validator';
+import { NovaBuildArgs } from '@bm/domain';
 
 /** The compute hosts' fanout report (Nova's update_service_capabilities). */
 export class UpdateServiceCapabilitiesArgs {
@@ -22,25 +23,7 @@ export class SelectDestinationsArgs {
 }
 
 /** Nova's scheduler run_instance (cast): pick nodes, cast run_instance to their compute hosts. */
-export class SchedulerRunInstanceArgs {
+export class SchedulerRunInstanceArgs extends NovaBuildArgs {
   @IsObject()
   request_spec: Record<string, unknown>;
-
-  @IsOptional() @IsObject()
-  filter_properties?: Record<string, unknown>;
-
-  @IsOptional()
-  admin_password?: unknown;
-
-  @IsOptional()
-  injected_files?: unknown;
-
-  @IsOptional()
-  requested_networks?: unknown;
-
-  @IsOptional()
-  is_first_time?: unknown;
-
-  @IsOptional()
-  legacy_bdm_in_spec?: unknown;
 }

@@ -1,10 +1,8 @@
-import { type ChildProcess, execFile } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { eventually } from '../../../test/support/amqp';
-import { Netns, testNamespaces } from '../../../test/support/netns';
+import { Netns, serveInNamespace, testNamespaces } from '../../../test/support/netns';
 
 // Our DHCP server (scripts/netboot/serve.ts, full mode) on a routed network of private namespaces:
 //
@@ -15,8 +13,6 @@ import { Netns, testNamespaces } from '../../../test/support/netns';
 //
 // busybox udhcpc, as the deploy ramdisk runs it, is the client. Needs root, busybox-static and
 // dnsmasq (deploy/apt-packages.txt).
-const ROOT = resolve(__dirname, '../../..');
-const run = promisify(execFile);
 const ENROLLED = '52:54:00:77:00:40';
 const STRANGER = '52:54:00:77:00:99';
 
@@ -26,8 +22,7 @@ describe('udhcpc through a real relay, an unenrolled MAC, another DHCP server on
   let sw: Netns, srv: Netns, relay: Netns, cli: Netns, other: Netns, cli2: Netns;
   let work: string;
   let hook: string;
-  const log: Record<string, unknown>[] = [];
-  let text = '';
+  let log: Record<string, unknown>[] = [];
 
   const ns = (name: string) => {
     const n = Netns.create(name);
@@ -77,23 +72,10 @@ describe('udhcpc through a real relay, an unenrolled MAC, another DHCP server on
     cli2.ip('link', 'set', 'eth0', 'up');
 
     // Ours: the range is the relayed subnet (giaddr 10.78.0.1 must be inside it).
-    const ours: ChildProcess = srv.spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'scripts/netboot/serve.ts'], {
-      cwd: ROOT,
-      env: { ...process.env, ADDRESS: '10.77.0.1', RANGE: '10.78.0.50,10.78.0.99', MACS: ENROLLED, TFTP_ROOT: work, READY_FILE: join(work, 'ready') },
-    });
-    ours.stdout!.on('data', (d: Buffer) => {
-      text += d.toString();
-      const lines = text.split('\n');
-      text = lines.pop()!;
-      log.push(...lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>));
-    });
-    ours.stderr!.on('data', (d: Buffer) => (text += d.toString()));
+    log = (await serveInNamespace(srv, { ADDRESS: '10.77.0.1', RANGE: '10.78.0.50,10.78.0.99', MACS: ENROLLED, TFTP_ROOT: work }, join(work, 'ready'))).log;
     // A real relay agent: dnsmasq in relay mode (no DHCP range of its own).
     relay.spawn('dnsmasq', ['--keep-in-foreground', '--port=0', '--conf-file=/dev/null', '--pid-file=', '--dhcp-relay=10.78.0.1,10.77.0.1',
       `--log-facility=${join(work, 'relay.log')}`, '--log-dhcp']);
-    await eventually(() => run('test', ['-f', join(work, 'ready')]), 20_000, 100).catch(() => {
-      throw new Error(`our server did not start: ${text}`);
-    });
   }, 60_000);
 
   afterAll(async () => {

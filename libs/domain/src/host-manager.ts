@@ -15,21 +15,15 @@
  */
 import { NovaBmError } from './errors';
 import { capabilityKey, compileExtraSpec } from './extra-specs';
+import type { ResourceDict } from './resources';
 
-/** A compute host's report for one node: the fields of Nova's get_available_resource(nodename). */
-export interface NodeResourceReport {
+/** A compute host's report for one node: the fields of Nova's get_available_resource(nodename) the scheduler reads. */
+export type NodeResourceReport = Pick<ResourceDict, 'hypervisor_hostname' | 'vcpus' | 'memory_mb' | 'local_gb' | 'vcpus_used' | 'memory_mb_used' | 'local_gb_used'> & {
   host: string;
-  hypervisor_hostname: string;
-  vcpus: number;
-  memory_mb: number;
-  local_gb: number;
-  vcpus_used: number;
-  memory_mb_used: number;
-  local_gb_used: number;
   cpu_info?: string;
   /** Extra specs as the node reports them: an object, or the JSON string Icehouse stored. */
   stats?: Record<string, string> | string;
-}
+};
 
 export interface Flavor {
   name?: string;

@@ -8,3 +8,4 @@ export * from './node-state';
 export * from './extra-specs';
 export * from './host-manager';
 export * from './resources';
+export * from './nova-build-args';

@@ -1,12 +1,10 @@
 import { execFile } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { PxeLayout, generateDeployKey } from '@bm/pxe';
-import { eventually } from '../../support/amqp';
-import { Netns, bootNetwork, pxeBootVm, testNamespaces } from '../../support/netns';
+import { Netns, bootNetwork, pxeBootVm, serveInNamespace, testNamespaces } from '../../support/netns';
 
 // ProxyDHCP (PXE 2.1), for a boot network that already has a DHCP server: dnsmasq hands out the
 // addresses (no boot options), our DHCP server in proxy mode (libs/dhcp via scripts/netboot/serve.ts,
@@ -24,9 +22,7 @@ describe('proxy-DHCP: dnsmasq gives the address, we give the boot', () => {
   let work: string;
   let net: Netns | undefined;
   let host: Netns | undefined;
-  let ours: ChildProcess;
-  const log: Record<string, unknown>[] = [];
-  let text = '';
+  let log: Record<string, unknown>[] = [];
   const before = testNamespaces();
 
   beforeAll(async () => {
@@ -52,20 +48,7 @@ describe('proxy-DHCP: dnsmasq gives the address, we give the boot', () => {
     net.ip('link', 'set', 'v-ours', 'master', 'br0');
     net.ip('link', 'set', 'v-ours', 'up');
     host.addAddress('eth0', '10.77.0.2/24', true);
-    ours = host.spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'scripts/netboot/serve.ts'], {
-      cwd: ROOT,
-      env: { ...process.env, MODE: 'proxy', ADDRESS: '10.77.0.2', RANGE: '10.77.0.2,10.77.0.2', MACS: MAC, TFTP_ROOT: tftpRoot, READY_FILE: join(work, 'ready') },
-    });
-    ours.stdout!.on('data', (d: Buffer) => {
-      text += d.toString();
-      const lines = text.split('\n');
-      text = lines.pop()!;
-      log.push(...lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>));
-    });
-    ours.stderr!.on('data', (d: Buffer) => (text += d.toString()));
-    await eventually(async () => run('test', ['-f', join(work, 'ready')]), 20_000, 100).catch(() => {
-      throw new Error(`our server did not start: ${text}`);
-    });
+    log = (await serveInNamespace(host, { MODE: 'proxy', ADDRESS: '10.77.0.2', RANGE: '10.77.0.2,10.77.0.2', MACS: MAC, TFTP_ROOT: tftpRoot }, join(work, 'ready'))).log;
   }, 320_000);
 
   afterAll(async () => {
