@@ -102,4 +102,10 @@ export class ComputeRpcController {
     const node = await this.instances.rebuild(instanceRef(a.instance), spawnImages(a.image, this.config), a.preserve_ephemeral ?? false);
     return { node_id: node.id, task_state: node.task_state };
   }
+
+  /** A scheduler that just started asks every compute host for its nodes (fanout cast). */
+  @MessagePattern('publish_service_capabilities')
+  async publishServiceCapabilities(): Promise<void> {
+    await this.resources.report('scheduler asked');
+  }
 }

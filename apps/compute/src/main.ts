@@ -3,10 +3,12 @@
 import { runService } from '@bm/service';
 import { ComputeModule } from './compute.module';
 
-// Two oslo endpoints, as Nova's compute manager: current callers (6.x) and Grizzly-era ones (2.x).
+// Two oslo endpoints, as Nova's compute manager: current callers (6.x, minors up to 6.4) and
+// Grizzly-era ones (Grizzly's compute RPC API ends at 2.27). oslo accepts a request whose major
+// matches and whose minor is at most the endpoint's.
 void runService({
   name: 'compute',
   healthPort: 9101,
   imports: [ComputeModule],
-  rpc: { topic: 'compute', endpoints: [{ version: '6.0' }, { version: '2.0' }] },
+  rpc: { topic: 'compute', endpoints: [{ version: '6.4' }, { version: '2.27' }] },
 });

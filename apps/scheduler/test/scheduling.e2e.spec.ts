@@ -91,6 +91,10 @@ describe('compute resource reports and the scheduler', () => {
     const r = await rpc.call<Record<string, unknown>>({ topic: 'compute', server: HOST }, 'get_available_resource', { nodename: uuids[1] }, { version: '6.0', timeout: 10 });
     expect(r).toMatchObject({ vcpus: 2, memory_mb: 2048, local_gb: 20, memory_mb_used: 0, hypervisor_hostname: uuids[1], supported_instances: '[["x86_64","baremetal","baremetal"]]' });
     expect(await rpc.call({ topic: 'compute', server: HOST }, 'get_available_resource', { nodename: 'nope' }, { version: '6.0', timeout: 10 })).toEqual({});
+    // Grizzly-era callers send 2.x; both endpoints serve the same methods.
+    expect(await rpc.call({ topic: 'compute', server: HOST }, 'get_available_resource', { nodename: uuids[1] }, { version: '2.27', timeout: 10 })).toMatchObject({ hypervisor_hostname: uuids[1] });
+    const unsupported = (await rpc.call({ topic: 'compute', server: HOST }, 'get_available_nodes', {}, { version: '7.0', timeout: 10 }).catch((x) => x)) as RemoteError;
+    expect(unsupported.name).toBe('UnsupportedVersion');
   });
 
   it('select_destinations: the node equal to the flavor; extra specs matched; the node consumed', async () => {
@@ -129,6 +133,7 @@ describe('compute resource reports and the scheduler', () => {
     scheduler = startService('scheduler', await env());
     await scheduler.waitFor('rpc=');
     expect(scheduler.output()).toContain('4 node(s) from compute_nodes; policy exact');
+    await eventually(() => expect(compute.output()).toMatch(/reported 4 node\(s\) in \d+ ms \(scheduler asked\)/), 10_000, 100);
     expect(await select(flavor(1, 1024, 10))).toEqual([{ host: HOST, nodename: uuids[0], limits: {} }]);
   }, 30_000);
 });
