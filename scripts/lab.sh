@@ -42,7 +42,16 @@ rm -f .lab/logs/*
 NS=bmlab
 pids=()
 stop() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  # Newest first: the services stop while their database and broker relays are still there.
+  local i
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill -TERM "${pids[i]}" 2>/dev/null || true; done
+  for _ in $(seq 1 50); do
+    alive=no
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=yes; done
+    [ $alive = no ] && break
+    sleep 0.2
+  done
+  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   ip netns del "$NS" 2>/dev/null || true
 }
@@ -84,7 +93,8 @@ echo '--- a virtual BMC per lab node, each driving a QEMU VM on its tap (ports a
 printf 'password' > .lab/bmc-password
 chmod 600 .lab/bmc-password
 for n in 1 2 3; do
-  bmctl vbmc start --port "623$n" --user admin --password-file .lab/bmc-password \
+  # node directly (not the bmctl function, whose `&` would record a subshell's pid)
+  node dist/apps/cli/main.js vbmc start --port "623$n" --user admin --password-file .lab/bmc-password \
     --qemu-mac "52:54:00:b3:00:0$n" --qemu-netns "$NS" --qemu-tap "tap$n" \
     --qemu-console ".lab/logs/node-$n-console.log" --qemu-log ".lab/logs/node-$n-qemu.log" >".lab/logs/vbmc-$n.log" 2>&1 &
   pids+=($!)
