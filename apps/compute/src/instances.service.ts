@@ -52,6 +52,7 @@ export class InstancesService implements OnApplicationBootstrap {
   private readonly spawner: Spawner;
 
   private readonly services: RpcSpawnServices;
+  private readonly nodes: SqlSpawnNodes;
 
   constructor(
     @Inject(BM_CONFIG) private readonly config: BmConfig,
@@ -62,7 +63,8 @@ export class InstancesService implements OnApplicationBootstrap {
   ) {
     const host = config.default.host;
     this.services = new RpcSpawnServices(rpc, host, config.default.rpc_response_timeout);
-    this.spawner = new Spawner(new SqlSpawnNodes(ds, host), this.services, {
+    this.nodes = new SqlSpawnNodes(ds, host);
+    this.spawner = new Spawner(this.nodes, this.services, {
       deployTimeoutS: config.baremetal.pxe_deploy_timeout,
       log: (m) => this.log.log(m),
     });
@@ -144,7 +146,7 @@ export class InstancesService implements OnApplicationBootstrap {
       try {
         await this.services.powerOff(n.id);
         await this.services.cleanDeploy(n.id, instance.uuid);
-        await new SqlSpawnNodes(this.ds, this.config.default.host).release(n.id, instance.uuid);
+        await this.nodes.release(n.id, instance.uuid);
       } catch (e) {
         await this.ds.query(`UPDATE bm_nodes SET task_state = $3 WHERE id = $1 AND instance_uuid = $2`, [n.id, instance.uuid, BmState.ERROR]);
         throw e;
