@@ -82,7 +82,7 @@ export class SchedulerRpcController {
     if (retry.attempts >= max) throw new NoValidHost(`Exceeded max scheduling attempts ${max} for this request.`, []);
     const count = typeof spec.num_instances === 'number' ? spec.num_instances : 1;
     const chosen = this.hosts.manager.select({ flavor, count, tried: retry.tried });
-    this.log.log(`${flavor.name ?? 'flavor'} → ${chosen.map((n) => `${n.host}/${n.nodename}`).join(', ')}`);
+    this.log.debug(`${flavor.name ?? 'flavor'} → ${chosen.map((n) => `${n.host}/${n.nodename}`).join(', ')}`);
     return chosen.map((n) => ({ host: n.host, nodename: n.nodename, limits: {} }));
   }
 }

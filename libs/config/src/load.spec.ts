@@ -31,6 +31,7 @@ function warningLines(config: BmConfig): string[] {
 
 const DEFAULTS = {
   default: {
+    debug: false,
     host: hostname(),
     my_ip: '127.0.0.1',
     compute_driver: 'baremetal',
@@ -45,6 +46,7 @@ const DEFAULTS = {
     control_exchange: 'nova',
     periodic_interval: 60,
     rpc_response_timeout: 60,
+    rpc_ping_enabled: false,
     rabbit_management_url: '',
     instances_path: '/var/lib/nova-bm/instances',
     state_path: '/var/lib/nova-bm',

@@ -30,6 +30,8 @@ export type NodeDriverKind = 'pxe';
 
 /** `[DEFAULT]` options; field names are the nova.conf option names. */
 export interface DefaultOptions {
+  /** oslo.log's `debug`: log at DEBUG level too (each scheduling decision, for one). */
+  readonly debug: boolean;
   readonly host: string;
   readonly my_ip: string;
   readonly compute_driver: ComputeDriverKind;
@@ -48,6 +50,8 @@ export interface DefaultOptions {
   readonly periodic_interval: number;
   /** Seconds an RPC call waits for its reply (oslo's rpc_response_timeout). */
   readonly rpc_response_timeout: number;
+  /** oslo's rpc_ping_enabled: every RPC server answers `oslo_rpc_server_ping` with "pong". */
+  readonly rpc_ping_enabled: boolean;
   /** RabbitMQ management API (for `bmctl queues`); '' = http://<broker host>:15672 with the transport's credentials. */
   readonly rabbit_management_url: string;
   readonly instances_path: string;
@@ -159,6 +163,7 @@ export const DEFAULT_SCHEMA: Schema<DefaultOptions> = {
     defaultText: "this machine's hostname",
     help: 'Name of this service host; bm nodes are bound to the host that manages them.',
   },
+  debug: { type: boolean, default: false, help: "Log at DEBUG level as well (oslo.log's debug), e.g. the scheduler's choice for every request." },
   my_ip: { type: ipv4, default: '127.0.0.1', help: 'IP address of this host: the TFTP/DHCP server address given to nodes.' },
   compute_driver: {
     type: computeDriver,
@@ -195,6 +200,7 @@ export const DEFAULT_SCHEMA: Schema<DefaultOptions> = {
   control_exchange: { type: nonEmptyString, default: 'nova', help: 'Broker exchange that RPC topics live in.' },
   periodic_interval: { type: integer({ min: 1 }), default: 60, help: 'Seconds between periodic tasks.' },
   rpc_response_timeout: { type: integer({ min: 1 }), default: 60, help: 'Seconds an RPC call waits for its reply.' },
+  rpc_ping_enabled: { type: boolean, default: false, help: "Answer oslo's oslo_rpc_server_ping call with \"pong\" on every RPC server of the service (a liveness probe over the bus)." },
   rabbit_management_url: {
     type: string,
     default: '',

@@ -105,6 +105,17 @@ describe('BaremetalHostManager, exact policy (Nova: flavor == node)', () => {
     for (const [h, u] of [['cn2', 'x'], ['cn1', 'z'], ['cn1', 'y']]) m.report(node(h, u, 1, 1024, 10));
     expect(names(m.select({ flavor: flavor(1, 1024, 10), count: 3 }))).toEqual(['y', 'z', 'x']);
   });
+  it('the walk of the flavor\'s size bucket skips nodes other filters reject, and a freed node goes back in name order', () => {
+    const m = new BaremetalHostManager({ now: () => 0 });
+    m.report(node('cn1', 'a', 1, 1024, 10, { stats: { cpu_arch: 'aarch64' } }));
+    for (const u of ['d', 'c', 'b']) m.report(node('cn1', u, 1, 1024, 10));
+    const x86 = flavor(1, 1024, 10, { cpu_arch: 'x86_64' });
+    expect(names(m.select({ flavor: x86, tried: [['cn1', 'b']] }))).toEqual(['c']);
+    expect(names(m.select({ flavor: x86 }))).toEqual(['b']);
+    m.report(node('cn1', 'c', 1, 1024, 10)); // c's instance deleted: free again
+    expect(names(m.select({ flavor: x86, count: 2 }))).toEqual(['c', 'd']);
+    expect(() => m.select({ flavor: x86 })).toThrow(/ComputeCapabilitiesFilter rejected 1/);
+  });
 });
 
 describe('BaremetalHostManager, at-least policy (MAAS-style: the smallest node that fits)', () => {

@@ -201,12 +201,13 @@ const sizeKey = (vcpus: number, ramMb: number, diskMb: number) => `${vcpus}/${ra
 export class BaremetalHostManager {
   private readonly nodes = new Map<string, BaremetalNodeState>();
   /**
-   * Nodes by their free (vCPUs, RAM, disk): under the exact policy only the bucket equal to the
-   * flavor can pass, so a request looks at that bucket instead of every node (10 000 nodes:
-   * ~0.02 ms instead of ~1 ms). The full scan still runs when the bucket is not enough, to name
-   * why every node was rejected.
+   * Nodes by their free (vCPUs, RAM, disk), each bucket kept in name order: under the exact
+   * policy only the bucket equal to the flavor can pass, and all of its nodes weigh the same, so
+   * a request walks that bucket in order and stops at the first nodes that pass (the same choice
+   * as weighing them all, without looking at the rest). The full scan still runs when the bucket
+   * is not enough, to name why every node was rejected.
    */
-  private readonly bySize = new Map<string, Set<BaremetalNodeState>>();
+  private readonly bySize = new Map<string, BaremetalNodeState[]>();
   private readonly keyOf = new Map<BaremetalNodeState, string>();
   private readonly policy: MatchPolicy;
   private readonly staleAfterMs: number;
@@ -238,18 +239,18 @@ export class BaremetalHostManager {
 
   private index(n: BaremetalNodeState): void {
     const k = sizeKey(n.vcpusFree, n.freeRamMb, n.freeDiskMb);
-    let set = this.bySize.get(k);
-    if (!set) this.bySize.set(k, (set = new Set()));
-    set.add(n);
+    let bucket = this.bySize.get(k);
+    if (!bucket) this.bySize.set(k, (bucket = []));
+    bucket.splice(firstNotBefore(bucket, n), 0, n);
     this.keyOf.set(n, k);
   }
 
   private unindex(n: BaremetalNodeState): void {
     const k = this.keyOf.get(n);
     if (k === undefined) return;
-    const set = this.bySize.get(k)!;
-    set.delete(n);
-    if (set.size === 0) this.bySize.delete(k);
+    const bucket = this.bySize.get(k)!;
+    bucket.splice(firstNotBefore(bucket, n), 1);
+    if (bucket.length === 0) this.bySize.delete(k);
     this.keyOf.delete(n);
   }
 
@@ -297,18 +298,20 @@ export class BaremetalHostManager {
       ...(this.policy === 'exact' ? EXACT : AT_LEAST),
       capabilitiesFilter(req.flavor),
     ];
-    const scan = (nodes: Iterable<BaremetalNodeState>) => {
+    const scan = (nodes: Iterable<BaremetalNodeState>, enough = Infinity) => {
       const passed: BaremetalNodeState[] = [];
       const failed: [BaremetalNodeState, Filter][] = [];
       for (const n of nodes) {
         const stop = filters.find((f) => !(f.pass ? f.pass(n, req.flavor) : f.check(n, req.flavor) === undefined));
         if (stop) failed.push([n, stop]);
-        else passed.push(n);
+        else if (passed.push(n) === enough) break;
       }
       return { passed, failed };
     };
     const f = req.flavor;
-    let { passed, failed } = scan(this.policy === 'exact' ? (this.bySize.get(sizeKey(f.vcpus, f.memory_mb, diskMbOf(f))) ?? []) : this.nodes.values());
+    let { passed, failed } = this.policy === 'exact'
+      ? scan(this.bySize.get(sizeKey(f.vcpus, f.memory_mb, diskMbOf(f))) ?? [], count)
+      : scan(this.nodes.values());
     if (passed.length < count && this.policy === 'exact') ({ passed, failed } = scan(this.nodes.values()));
     if (passed.length < count) {
       const rejections: Rejection[] = failed.map(([n, f]) => ({ host: n.host, nodename: n.nodename, filter: f.name, reason: f.check(n, req.flavor) ?? '' }));
@@ -331,6 +334,17 @@ export class BaremetalHostManager {
 }
 
 const byName = (a: BaremetalNodeState, b: BaremetalNodeState) => (a.host < b.host ? -1 : a.host > b.host ? 1 : a.nodename < b.nodename ? -1 : a.nodename > b.nodename ? 1 : 0);
+/** Where `n` goes in a bucket kept in name order (binary search). */
+function firstNotBefore(bucket: BaremetalNodeState[], n: BaremetalNodeState): number {
+  let lo = 0;
+  let hi = bucket.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (byName(bucket[mid], n) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
 const byMostFreeRam = (a: BaremetalNodeState, b: BaremetalNodeState) => b.freeRamMb - a.freeRamMb || byName(a, b);
 const bySmallest = (a: BaremetalNodeState, b: BaremetalNodeState) =>
   a.freeRamMb - b.freeRamMb || a.vcpusFree - b.vcpusFree || a.freeDiskMb - b.freeDiskMb || byName(a, b);

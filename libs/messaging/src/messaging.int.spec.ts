@@ -119,6 +119,17 @@ describe('messaging against the real RabbitMQ', () => {
     expect(await c.call({ topic, server: 'h1' }, 'ping', {}, { version: '2.0' })).toBe('grizzly');
   });
 
+  it("oslo's ping endpoint (rpc_ping_enabled): pong at version 1.0, absent unless enabled", async () => {
+    const pingTopic = uniqueName('ping');
+    const on = new RpcServer(serverConn, { target: { exchange, topic: pingTopic, server: 'p' }, endpoints: [{ version: '6.0', methods: {} }], pingEnabled: true });
+    await on.start();
+    const c = client();
+    expect(await c.call({ topic: pingTopic, server: 'p' }, 'oslo_rpc_server_ping', {}, { version: '1.0' })).toBe('pong');
+    await on.stop();
+    // The shared servers were built without it: oslo's answer for a method nobody serves at 1.0.
+    expect((await failure(c.call({ topic, server: 'h1' }, 'oslo_rpc_server_ping', {}, { version: '1.0' }))).name).toBe('UnsupportedVersion');
+  });
+
   it('cast and fanout cast', async () => {
     const c = client();
     await c.cast({ topic, server: 'h1' }, 'cast_me', { n: 1 }, { version: '6.0' });

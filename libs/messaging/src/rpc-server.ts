@@ -17,11 +17,22 @@ export interface RpcServerOptions {
   maxMessageBytes?: number;
   /** How many `_unique_id`s are remembered to drop redelivered duplicates (default 1024). */
   duplicateWindow?: number;
+  /**
+   * oslo's `rpc_ping_enabled`: an extra endpoint (version 1.0, no namespace) whose
+   * `oslo_rpc_server_ping` answers "pong", unless an endpoint already has that method.
+   */
+  pingEnabled?: boolean;
 }
+
+/** oslo's PingEndpoint. */
+export const PING_METHOD = 'oslo_rpc_server_ping';
+const pingEndpoint: Endpoint = { version: '1.0', methods: { [PING_METHOD]: () => 'pong' } };
 
 /**
  * An oslo RPC server: declares `<topic>`, `<topic>.<server>` and a `<topic>_fanout_<uuid>`
- * queue with oslo's flags, acks each message on receipt (as oslo: at most once), dispatches
+ * queue with oslo's flags, consumes without acknowledgements (oslo acks each message on receipt,
+ * with no prefetch limit: at most once; no-ack consumption means the same, minus an ack frame
+ * per request), dispatches
  * on `method` with `args` as keyword arguments, and replies to `_reply_q` — with heartbeats
  * while a method runs when the caller asked for a call-monitor timeout. Bad messages are
  * logged, answered with an error when a reply is possible, and never stop the server.
@@ -34,6 +45,7 @@ export class RpcServer {
   private channel?: amqp.Channel;
   private unregister?: () => void;
   private inFlight = 0;
+  private readonly endpoints: Endpoint[];
 
   constructor(
     private readonly conn: AmqpConnection,
@@ -42,6 +54,8 @@ export class RpcServer {
     this.fanoutQueue = fanoutQueueName(opts.target.topic);
     this.maxBytes = opts.maxMessageBytes ?? 16 * 1024 * 1024;
     this.window = opts.duplicateWindow ?? 1024;
+    const pingTaken = opts.endpoints.some((ep) => Object.hasOwn(ep.methods, PING_METHOD));
+    this.endpoints = opts.pingEnabled && !pingTaken ? [...opts.endpoints, pingEndpoint] : opts.endpoints;
   }
 
   /** The queues this server consumes. */
@@ -75,13 +89,12 @@ export class RpcServer {
     for (const [queue, source, key, options] of bindings) {
       await ch.assertQueue(queue, options);
       await ch.bindQueue(queue, source, key);
-      await ch.consume(queue, (m) => m && this.onMessage(ch, m));
+      await ch.consume(queue, (m) => m && this.onMessage(m), { noAck: true });
     }
     this.channel = ch;
   }
 
-  private onMessage(ch: amqp.Channel, m: amqp.ConsumeMessage): void {
-    ch.ack(m);
+  private onMessage(m: amqp.ConsumeMessage): void {
     this.inFlight++;
     this.handle(m.content)
       .catch((e: unknown) => this.conn.logger.error(`RPC server (${this.opts.target.topic}): ${(e as Error).message}`))
@@ -122,7 +135,7 @@ export class RpcServer {
     let result: unknown = null;
     let failure: unknown;
     try {
-      const method = resolveMethod(this.opts.endpoints, req);
+      const method = resolveMethod(this.endpoints, req);
       result = await invoke(method, req.args, {
         context, method: req.method, namespace: req.namespace, version: req.version, msgId: req._msg_id,
       });

@@ -38,7 +38,7 @@ export async function runService(spec: ServiceSpec, argv = process.argv, env = p
   }
   for (const w of config.warnings) log.warn(String(w));
   const app = await NestFactory.create(ServiceModule.forRoot(spec.name, config, spec.imports), {
-    logger: ['log', 'warn', 'error'],
+    logger: config.default.debug ? ['debug', 'log', 'warn', 'error'] : ['log', 'warn', 'error'],
   });
   if (spec.rpc) {
     app.connectMicroservice({
@@ -48,6 +48,7 @@ export async function runService(spec: ServiceSpec, argv = process.argv, env = p
         topic: spec.rpc.topic,
         server: config.default.host,
         endpoints: spec.rpc.endpoints,
+        pingEnabled: config.default.rpc_ping_enabled,
         logger: { log: (m) => log.log(m), warn: (m) => log.warn(m), error: (m) => log.error(m) },
       }),
     });

@@ -23,6 +23,8 @@ export interface OsloTransportOptions {
   endpoints: { version: string; namespace?: string }[];
   logger?: Logger;
   maxMessageBytes?: number;
+  /** oslo's `rpc_ping_enabled`: answer `oslo_rpc_server_ping` with "pong". */
+  pingEnabled?: boolean;
 }
 
 /**
@@ -45,6 +47,7 @@ export class OsloTransport extends Server implements CustomTransportStrategy {
         target: { exchange: this.options.exchange, topic: this.options.topic, server: this.options.server },
         endpoints: this.buildEndpoints(),
         maxMessageBytes: this.options.maxMessageBytes,
+        pingEnabled: this.options.pingEnabled,
       });
       await this.rpc.start();
       callback();
