@@ -1,6 +1,7 @@
 import { Inject, Logger } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import type { BmConfig } from '@bm/config';
+import { DEPLOY_EVENT, DeployStateChangedArgs } from '@bm/domain';
 import { EnrollmentService } from '@bm/enrollment';
 import { OsloController, RpcClient } from '@bm/messaging';
 import { BM_CONFIG } from '@bm/service';
@@ -101,6 +102,12 @@ export class ComputeRpcController {
   async rebuildInstance(@Payload() a: RebuildInstanceArgs) {
     const node = await this.instances.rebuild(instanceRef(a.instance), spawnImages(a.image, this.config), a.preserve_ephemeral ?? false);
     return { node_id: node.id, task_state: node.task_state };
+  }
+
+  /** From the deploy helper (cast, our `baremetal` namespace): a node's deploy moved on. */
+  @MessagePattern({ method: DEPLOY_EVENT.method, namespace: DEPLOY_EVENT.namespace })
+  deployStateChanged(@Payload() a: DeployStateChangedArgs): void {
+    this.instances.deployStateChanged(a.node_id, a.instance_uuid, a.task_state);
   }
 
   /** A scheduler that just started asks every compute host for its nodes (fanout cast). */

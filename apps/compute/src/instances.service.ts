@@ -7,6 +7,7 @@ import { type BmTaskState, BmState, Conflict, type FieldProblem, InstanceNotFoun
 import { Notifier, RpcClient } from '@bm/messaging';
 import { BM_CONFIG } from '@bm/service';
 import { RpcSpawnServices, SqlSpawnNodes } from './spawn-adapters';
+import { DeployWaits } from './deploy-waits';
 import { type SpawnImages, type SpawnNode, Spawner } from './spawn';
 import { ResourceReporter } from './resource-reporter';
 
@@ -53,6 +54,8 @@ export class InstancesService implements OnApplicationBootstrap {
 
   private readonly services: RpcSpawnServices;
   private readonly nodes: SqlSpawnNodes;
+  /** Spawns waiting on a deploy, woken by the deploy helper's events and by terminate. */
+  private readonly waits = new DeployWaits();
 
   constructor(
     @Inject(BM_CONFIG) private readonly config: BmConfig,
@@ -66,6 +69,8 @@ export class InstancesService implements OnApplicationBootstrap {
     this.nodes = new SqlSpawnNodes(ds, host);
     this.spawner = new Spawner(this.nodes, this.services, {
       deployTimeoutS: config.baremetal.pxe_deploy_timeout,
+      pollMs: config.baremetal.deploy_poll_interval * 1000,
+      sleep: (ms, nodeId) => this.waits.wait(nodeId, ms),
       log: (m) => this.log.log(m),
     });
   }
@@ -90,6 +95,15 @@ export class InstancesService implements OnApplicationBootstrap {
     } finally {
       void this.resources.report('instance changed');
     }
+  }
+
+  /**
+   * The deploy helper's deploy_state_changed: the spawn waiting on that node re-reads its row now
+   * (the row decides; the event only saves the wait for the next poll).
+   */
+  deployStateChanged(nodeId: number, instanceUuid: string, taskState: BmTaskState): void {
+    const woken = this.waits.wake(nodeId);
+    this.log.debug(`deploy of ${instanceUuid} on node ${nodeId}: ${String(taskState)} (${woken} spawn(s) woken)`);
   }
 
   /** Icehouse's rebuild_instance: the deploy again on the same node, preserving ephemeral if asked. */
@@ -147,6 +161,7 @@ export class InstancesService implements OnApplicationBootstrap {
         await this.services.powerOff(n.id);
         await this.services.cleanDeploy(n.id, instance.uuid);
         await this.nodes.release(n.id, instance.uuid);
+        this.waits.wake(n.id); // a spawn still waiting on this node learns at once that it is gone
       } catch (e) {
         await this.ds.query(`UPDATE bm_nodes SET task_state = $3 WHERE id = $1 AND instance_uuid = $2`, [n.id, instance.uuid, BmState.ERROR]);
         throw e;

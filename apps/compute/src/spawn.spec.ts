@@ -109,6 +109,21 @@ describe('Spawner (BareMetalDriver.spawn)', () => {
     await expect(s.spawn(request)).resolves.toMatchObject({ task_state: 'active' });
   });
 
+  it('a poll interval longer than the deadline: the wait still ends just past the deadline, not at the next poll', async () => {
+    const w = world();
+    const waits: number[] = [];
+    const s = new Spawner(w.nodes, w.services, {
+      deployTimeoutS: 5, pollMs: 60_000, now: () => w.clock.t,
+      sleep: async (ms, nodeId) => {
+        expect(nodeId).toBe(7);
+        waits.push(ms);
+        w.clock.t += ms;
+      },
+    });
+    await expect(s.spawn(request)).rejects.toThrow(/Timeout reached/);
+    expect(waits).toEqual([5001]);
+  });
+
   it('netboot unreachable: nothing half-done is left, the node is free again', async () => {
     const w = world({ fail: { prepareDeploy: 'RPC timeout: baremetal-netboot' } });
     await expect(spawner(w, []).spawn(request)).rejects.toThrow('RPC timeout: baremetal-netboot');

@@ -7,6 +7,8 @@
  *   power: boot device PXE, off, on                       task_state prepared
  *   wait for the deploy helper (the database is the truth): deploying, then deploy complete,
  *     within pxe_deploy_timeout per waiting state        task_state active
+ *     (the row is read every poll interval, at each deadline, and at once when the deploy
+ *     helper's deploy_state_changed event wakes the wait)
  *
  * On any failure: task_state error (the instance stays associated while cleaning, so nobody else
  * takes the node), power off, netboot clean, deploy fields cleared, task_state deleted with the
@@ -61,9 +63,11 @@ export interface SpawnServices {
 export interface SpawnOptions {
   /** `[baremetal] pxe_deploy_timeout` (s); 0 = no deadline. */
   deployTimeoutS: number;
+  /** How often the row is read while no event comes (default 1000 ms, Nova's loop). */
   pollMs?: number;
   now?: () => number;
-  sleep?: (ms: number) => Promise<void>;
+  /** Waits up to `ms` for news of the node (default: a plain timer; compute wakes it on events). */
+  sleep?: (ms: number, nodeId: number) => Promise<void>;
   log?: (message: string) => void;
 }
 
@@ -120,6 +124,7 @@ export class Spawner {
   private async waitForDeploy(id: number, instance: string, log: (m: string) => void): Promise<void> {
     const now = this.o.now ?? Date.now;
     const sleep = this.o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    const pollMs = this.o.pollMs ?? 1000;
     let seen: BmTaskState = BmState.PREPARED;
     let enteredAt = new Date(now());
     let started = false;
@@ -139,7 +144,9 @@ export class Spawner {
         started = true;
         log(`PXE deploy started for instance ${instance}`);
       }
-      await sleep(this.o.pollMs ?? 1000);
+      // Until the next poll, or just past the deadline if that comes first.
+      const untilDeadline = deadline ? deadline.getTime() - now() + 1 : Infinity;
+      await sleep(Math.max(1, Math.min(pollMs, untilDeadline)), id);
     }
   }
 

@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import type { DataSource } from 'typeorm';
 import { openDataSource, syncSchema } from '@bm/db';
+import { DEPLOY_EVENT } from '@bm/domain';
 import { EnrollmentService } from '@bm/enrollment';
 import { SimulatedMachine, VirtualBmc } from '@bm/ipmi';
 import { AmqpConnection, NotificationListener, type ReceivedNotification, type RemoteError, RpcClient } from '@bm/messaging';
@@ -18,13 +19,16 @@ import { type ServiceProcess, startService } from '../../../test/support/service
 // The seed's spawn across the built services on the real broker and database: compute claims the
 // node, has netboot write the PXE files and the power service (real IPMI 2.0 to a virtual BMC) set
 // PXE and power-cycle it, then waits for the deploy. The test stands in for the deploy helper
-// (the next issue) by moving task_state as it would: deploying, then deploy complete.
+// (the next issue) by doing what it does: task_state deploying, then deploy complete, each
+// written to the row and then announced with a deploy_state_changed cast. Compute polls the row
+// only every 30 s here, so a spawn that finishes in seconds was woken by the event.
 const HOST = 'cn-spawn';
 const PASSWORD = 'bmc-Secret-7';
 const INSTANCE_A = '6f1ad2c6-8d4e-4c55-9a4c-0c3e0b1f2a0a';
 const INSTANCE_B = '6f1ad2c6-8d4e-4c55-9a4c-0c3e0b1f2a0b';
 const INSTANCE_C = '6f1ad2c6-8d4e-4c55-9a4c-0c3e0b1f2a0c';
 const DEPLOY_TIMEOUT_S = 4;
+const POLL_S = 30;
 const INSTANCE_P = '6f1ad2c6-8d4e-4c55-9a4c-0c3e0b1f2a0f';
 const PEERS = join(ROOT, 'test/peers/oslo');
 const execP = promisify(execFile);
@@ -48,6 +52,12 @@ describe('spawn: compute → netboot + power → deploy → active', () => {
     return how === 'cast'
       ? rpc.cast({ topic: 'compute', server: HOST }, 'run_instance', args, { version: '6.0' })
       : rpc.call<Record<string, unknown>>({ topic: 'compute', server: HOST }, 'run_instance', args, { version: '6.0', timeout: 30 });
+  };
+  /** The deploy helper's part: the row first (the truth), then the event that wakes compute. */
+  const deployHelper = async (node: { id: number }, instance: string, taskState: 'deploying' | 'deploy complete') => {
+    await ds.query(`UPDATE bm_nodes SET task_state = $2 WHERE id = $1`, [node.id, taskState]);
+    await rpc.cast({ topic: DEPLOY_EVENT.topic, server: HOST }, DEPLOY_EVENT.method, { node_id: node.id, instance_uuid: instance, task_state: taskState },
+      { version: DEPLOY_EVENT.version, namespace: DEPLOY_EVENT.namespace });
   };
   const linkOf = (mac: string) => join(work, 'tftpboot', 'pxelinux.cfg', `01-${mac.replace(/:/g, '-')}`);
   const machineLog = (m: SimulatedMachine) => m.events.map((e) => (e.op === 'boot' ? `boot ${e.boot!.device}` : `power ${e.action}`));
@@ -80,7 +90,7 @@ describe('spawn: compute → netboot + power → deploy → active', () => {
     });
     services.push(startService('power', await env({ BM_IPMI_DEADLINE: '3' })));
     services.push(startService('netboot', await env({ BM_TFTP_ROOT: join(work, 'tftpboot') })));
-    services.push(startService('compute', await env({ BM_PXE_DEPLOY_TIMEOUT: String(DEPLOY_TIMEOUT_S) })));
+    services.push(startService('compute', await env({ BM_PXE_DEPLOY_TIMEOUT: String(DEPLOY_TIMEOUT_S), BM_DEPLOY_POLL_INTERVAL: String(POLL_S), BM_DEBUG: 'true' })));
     for (const s of services) await s.waitFor('rpc=');
   }, 60_000);
 
@@ -111,12 +121,16 @@ describe('spawn: compute → netboot + power → deploy → active', () => {
     expect(prepared.pxe_config_path).toBe(join(work, 'tftpboot', INSTANCE_A, 'config'));
   }, 30_000);
 
-  it('the deploy helper\'s states (deploying, deploy complete) → active; create.start and create.end notified', async () => {
+  it('the deploy helper\'s events (deploying, deploy complete) → active at once; create.start and create.end notified', async () => {
     const a = nodes[0];
-    await ds.query(`UPDATE bm_nodes SET task_state = 'deploying' WHERE id = $1`, [a.id]);
+    await deployHelper(a, INSTANCE_A, 'deploying');
     await new Promise((r) => setTimeout(r, 1500));
-    await ds.query(`UPDATE bm_nodes SET task_state = 'deploy complete' WHERE id = $1`, [a.id]);
-    await eventually(async () => expect((await row(a.id)).task_state).toBe('active'), 10_000, 100);
+    const t0 = Date.now();
+    await deployHelper(a, INSTANCE_A, 'deploy complete');
+    await eventually(async () => expect((await row(a.id)).task_state).toBe('active'), 10_000, 20);
+    // Woken by the event (compute says so at DEBUG), not by the 30 s poll or the 4 s deadline.
+    await services[2].waitFor(`deploy of ${INSTANCE_A} on node ${a.id}: deploy complete (1 spawn(s) woken)`, 1000);
+    expect(Date.now() - t0).toBeLessThan(1000);
     await eventually(() => expect(notes.map((n) => n.eventType)).toEqual(expect.arrayContaining(['compute.instance.create.start', 'compute.instance.create.end'])));
     expect(notes.find((n) => n.eventType === 'compute.instance.create.end')!.payload).toMatchObject({ instance_id: INSTANCE_A, node: a.uuid, host: HOST, state: 'active' });
   }, 20_000);
@@ -141,7 +155,8 @@ describe('spawn: compute → netboot + power → deploy → active', () => {
     const rebuilt = act('rebuild_instance', INSTANCE_A, { image: images, preserve_ephemeral: true });
     await eventually(async () => expect((await row(a.id)).task_state).toBe('prepared'), 20_000, 100);
     expect((await ds.query('SELECT preserve_ephemeral FROM bm_nodes WHERE id = $1', [a.id]))[0].preserve_ephemeral).toBe(true);
-    await ds.query(`UPDATE bm_nodes SET task_state = 'deploy complete' WHERE id = $1`, [a.id]);
+    await deployHelper(a, INSTANCE_A, 'deploying');
+    await deployHelper(a, INSTANCE_A, 'deploy complete');
     expect(await rebuilt).toEqual({ node_id: a.id, task_state: 'active' });
     const missing = (await act('reboot_instance', INSTANCE_C).catch((x) => x)) as RemoteError;
     expect([missing.name, missing.message]).toEqual(['InstanceNotFound', `Instance ${INSTANCE_C} could not be found.`]);
@@ -203,8 +218,8 @@ describe('spawn: compute → netboot + power → deploy → active', () => {
     // run_instance from Python waits until active; meanwhile the test plays the deploy helper.
     const running = py('run_instance', { instance: { uuid: INSTANCE_P, hostname: 'py-vm' }, node: c.uuid, image: images });
     await eventually(async () => expect((await row(c.id)).task_state).toBe('prepared'), 20_000, 100);
-    await ds.query(`UPDATE bm_nodes SET task_state = 'deploying' WHERE id = $1`, [c.id]);
-    await ds.query(`UPDATE bm_nodes SET task_state = 'deploy complete' WHERE id = $1`, [c.id]);
+    await deployHelper(c, INSTANCE_P, 'deploying');
+    await deployHelper(c, INSTANCE_P, 'deploy complete');
     expect((await running).result).toEqual({ node: c.uuid, node_id: c.id, task_state: 'active' });
     expect((await py('list_instances', {})).result).toEqual(['py-vm']);
     const bad = await py('get_info', { instance: { uuid: INSTANCE_B } });

@@ -69,6 +69,7 @@ const DEFAULTS = {
     deploy_ramdisk: '',
     pxe_interface: '',
     baremetal_type: 'baremetal',
+    deploy_poll_interval: 1,
     pxe_deploy_timeout: 1800,
     pxe_network_config: false,
     use_file_injection: false,

@@ -80,6 +80,8 @@ export interface BaremetalOptions {
   readonly baremetal_type: string;
   /** Seconds compute waits in each of prepared and deploying; 0 = no limit (compatibility, warned). */
   readonly pxe_deploy_timeout: number;
+  /** Seconds between reads of a deploying node's row when no deploy event comes. */
+  readonly deploy_poll_interval: number;
   readonly pxe_network_config: boolean;
   readonly use_file_injection: boolean;
   readonly ipmi_power_retry: number;
@@ -277,6 +279,7 @@ export const BAREMETAL_SCHEMA: Schema<BaremetalOptions> = {
   },
   pxe_interface: { type: string, default: '', help: 'Network interface of the boot network: TFTP binds its address, the DHCP range must be on its subnet (DHCP itself hears all interfaces: Node cannot bind UDP to a device).' },
   baremetal_type: { type: nonEmptyString, default: 'baremetal', help: 'Hypervisor type reported for bm nodes.' },
+  deploy_poll_interval: { type: integer({ min: 1 }), default: 1, help: "Seconds between compute's reads of a deploying node's row (Nova's 1 s loop). The deploy helper's deploy_state_changed cast wakes the wait at once; the poll catches a lost cast, and a deadline is checked when it falls due whatever this is." },
   pxe_deploy_timeout: { type: integer({ min: 0 }), default: 1800, help: 'Seconds a node may stay prepared (waiting for the deploy ramdisk) and then deploying before the spawn fails; 0 is accepted for compatibility: no limit, logged as a warning.' },
   pxe_network_config: { type: boolean, default: false, help: 'Pass network configuration to the deploy ramdisk on the kernel command line.' },
   use_file_injection: { type: boolean, default: false, help: 'Inject files and network configuration into the image.' },

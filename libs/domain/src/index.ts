@@ -9,3 +9,4 @@ export * from './extra-specs';
 export * from './host-manager';
 export * from './resources';
 export * from './nova-build-args';
+export * from './deploy-events';
