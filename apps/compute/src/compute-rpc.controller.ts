@@ -49,7 +49,7 @@ export class ComputeRpcController {
     const instance = instanceRef(a.instance);
     const images = spawnImages(a.image, this.config);
     try {
-      const node = await this.instances.spawn(instance, a.node, images);
+      const node = await this.instances.spawn(instance, a.node, images, a.instance_type ?? a.flavor ?? a.request_spec?.instance_type);
       return { node: a.node, node_id: node.id, task_state: node.task_state };
     } catch (e) {
       // Sent by the scheduler (filter_properties.retry names this node): give the instance back

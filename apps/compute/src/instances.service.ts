@@ -3,7 +3,9 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { isAbsolute } from 'node:path';
 import type { DataSource } from 'typeorm';
 import type { BmConfig } from '@bm/config';
-import { type BmTaskState, BmState, Conflict, type FieldProblem, InstanceNotFound, InvalidParameterValue, deployTimeoutWarning, transition } from '@bm/domain';
+import {
+  type BmTaskState, BmState, Conflict, type FieldProblem, InstanceNotFound, InvalidParameterValue, deployTimeoutWarning, legacyInstancePayload, transition, unwrapObject,
+} from '@bm/domain';
 import { Notifier, RpcClient } from '@bm/messaging';
 import { BM_CONFIG } from '@bm/service';
 import { RpcSpawnServices, SqlSpawnNodes } from './spawn-adapters';
@@ -11,21 +13,37 @@ import { DeployWaits } from './deploy-waits';
 import { type SpawnImages, type SpawnNode, Spawner } from './spawn';
 import { ResourceReporter } from './resource-reporter';
 
-/** What run_instance needs from Nova's instance (plain dict or versioned-object primitive). */
+/** What compute needs from Nova's instance (plain dict or versioned-object primitive). */
 export interface InstanceRef {
   uuid: string;
   name: string;
+  /** The instance's fields as sent (the primitive's data), for the notification payloads. */
+  fields: Record<string, unknown>;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function instanceRef(raw: Record<string, unknown>): InstanceRef {
-  const data = (raw['nova_object.data'] as Record<string, unknown> | undefined) ?? raw;
+  const data = unwrapObject(raw) as Record<string, unknown>;
   const uuid = data.uuid;
   if (typeof uuid !== 'string' || !UUID.test(uuid)) throw new InvalidParameterValue([{ field: 'instance.uuid', message: 'must be a UUID' }], 'Invalid instance');
   const name = [data.hostname, data.display_name, data.name].find((v): v is string => typeof v === 'string' && v.length > 0) ?? `instance-${uuid}`;
-  return { uuid, name };
+  return { uuid, name, fields: data };
 }
+
+/**
+ * Nova's vm_state and task_state while each announced step runs (start) and after it (end), as
+ * the legacy compute.instance.* notifications carry them (payload `state`, `state_description`).
+ */
+const STEPS = {
+  create: { start: ['building', 'spawning'], end: ['active', null] },
+  delete: { start: ['active', 'deleting'], end: ['deleted', null] },
+  reboot: { start: ['active', 'rebooting'], end: ['active', null] },
+  power_off: { start: ['active', 'powering-off'], end: ['stopped', null] },
+  power_on: { start: ['stopped', 'powering-on'], end: ['active', null] },
+  rebuild: { start: ['active', 'rebuilding'], end: ['active', null] },
+} as const satisfies Record<string, Record<'start' | 'end', readonly [string, string | null]>>;
+type Step = keyof typeof STEPS;
 
 export function spawnImages(image: Record<string, unknown>, config: BmConfig): SpawnImages {
   const pick = (k: keyof SpawnImages, fallback?: string) => {
@@ -80,21 +98,15 @@ export class InstancesService implements OnApplicationBootstrap {
     if (warning) this.log.warn(warning);
   }
 
-  async spawn(instance: InstanceRef, nodeUuid: string, images: SpawnImages): Promise<SpawnNode> {
-    const payload = (extra: Record<string, unknown> = {}) => ({
-      instance_id: instance.uuid, display_name: instance.name, host: this.config.default.host, node: nodeUuid, ...extra,
-    });
-    await this.notifier.info('compute.instance.create.start', payload({ state: 'building' }));
-    try {
-      const node = await this.spawner.spawn({ instanceUuid: instance.uuid, instanceName: instance.name, nodeUuid, images });
-      await this.notifier.info('compute.instance.create.end', payload({ state: 'active', message: 'Success' }));
-      return node;
-    } catch (e) {
-      await this.notifier.error('compute.instance.create.error', payload({ state: 'error', message: (e as Error).message, exception: (e as Error).name }));
-      throw e;
-    } finally {
-      void this.resources.report('instance changed');
-    }
+  /** `flavor`: the flavor sent beside the instance (request_spec.instance_type), for the payloads. */
+  async spawn(instance: InstanceRef, nodeUuid: string, images: SpawnImages, flavor?: unknown): Promise<SpawnNode> {
+    return this.notified('create', instance, async () => {
+      try {
+        return await this.spawner.spawn({ instanceUuid: instance.uuid, instanceName: instance.name, nodeUuid, images });
+      } finally {
+        void this.resources.report('instance changed');
+      }
+    }, { node: nodeUuid, flavor });
   }
 
   /**
@@ -108,13 +120,14 @@ export class InstancesService implements OnApplicationBootstrap {
 
   /** Icehouse's rebuild_instance: the deploy again on the same node, preserving ephemeral if asked. */
   async rebuild(instance: InstanceRef, images: SpawnImages, preserveEphemeral: boolean): Promise<SpawnNode> {
+    const node = await this.nodeOf(instance).then((n) => n.uuid, () => undefined); // for the payloads; the claim decides
     return this.notified('rebuild', instance, async () => {
       try {
         return await this.spawner.rebuild({ instanceUuid: instance.uuid, instanceName: instance.name, images }, preserveEphemeral);
       } finally {
         void this.resources.report('instance changed');
       }
-    });
+    }, { node });
   }
 
   /** The node carrying `instance` on this host (Nova: "sent to wrong service host" → InstanceNotFound). */
@@ -127,18 +140,31 @@ export class InstancesService implements OnApplicationBootstrap {
     return n;
   }
 
-  /** Runs `work` between compute.instance.<event>.start and .end (or .error, re-raising). */
-  private async notified<T>(event: string, instance: InstanceRef, work: () => Promise<T>): Promise<T> {
-    const payload = (extra: Record<string, unknown> = {}) => ({ instance_id: instance.uuid, display_name: instance.name, host: this.config.default.host, ...extra });
-    await this.notifier.info(`compute.instance.${event}.start`, payload());
+  /**
+   * Runs `work` between compute.instance.<step>.start and .end (or .error, re-raising), each with
+   * Nova's legacy payload. `.end` of create says `message: Success` and stamps launched_at (as
+   * rebuild does); delete stamps terminated_at and deleted_at; `.error` adds the error's message
+   * and name (`exception`), with state `error`.
+   */
+  private async notified<T>(step: Step, instance: InstanceRef, work: () => Promise<T>, on: { node?: string; flavor?: unknown } = {}): Promise<T> {
+    const payload = (vmState: string, taskState: string | null, extra: Record<string, unknown> = {}, times: { launched_at?: Date; terminated_at?: Date; deleted_at?: Date } = {}) => ({
+      ...legacyInstancePayload(instance.fields, { host: this.config.default.host, node: on.node, flavor: on.flavor, vm_state: vmState, task_state: taskState, ...times }),
+      ...extra,
+    });
+    const [startState, startTask] = STEPS[step].start;
+    await this.notifier.info(`compute.instance.${step}.start`, payload(startState, startTask));
+    let r: T;
     try {
-      const r = await work();
-      await this.notifier.info(`compute.instance.${event}.end`, payload());
-      return r;
+      r = await work();
     } catch (e) {
-      await this.notifier.error(`compute.instance.${event}.error`, payload({ message: (e as Error).message, exception: (e as Error).name }));
+      await this.notifier.error(`compute.instance.${step}.error`, payload('error', null, { message: (e as Error).message, exception: (e as Error).name }));
       throw e;
     }
+    const [endState, endTask] = STEPS[step].end;
+    const now = new Date();
+    const times = step === 'delete' ? { terminated_at: now, deleted_at: now } : step === 'create' || step === 'rebuild' ? { launched_at: now } : {};
+    await this.notifier.info(`compute.instance.${step}.end`, payload(endState, endTask, step === 'create' ? { message: 'Success' } : {}, times));
+    return r;
   }
 
   /**
@@ -169,7 +195,7 @@ export class InstancesService implements OnApplicationBootstrap {
         void this.resources.report('instance changed');
       }
       return { node: n.uuid };
-    });
+    }, { node: n.uuid });
   }
 
   /** BareMetalDriver.reboot (soft and hard alike): off, boot device PXE, on; task_state stays active. */
@@ -180,7 +206,7 @@ export class InstancesService implements OnApplicationBootstrap {
       const r = await this.rpc.call<{ power_state: string }>({ topic: 'baremetal-power', server: this.config.default.host }, 'reboot', { node: n.id }, { version: '1.0', timeout: this.config.default.rpc_response_timeout });
       if (r.power_state !== 'on') throw new Conflict(`Node ${n.uuid} did not come back on after the reboot (${r.power_state})`, 'InstanceRebootFailure');
       return { node: n.uuid, task_state: String(to) };
-    });
+    }, { node: n.uuid });
   }
 
   /** power_on / power_off: the power service only; task_state is not touched (as Nova). */
@@ -190,7 +216,7 @@ export class InstancesService implements OnApplicationBootstrap {
       if (on) await this.services.powerOn(n.id);
       else await this.services.powerOff(n.id);
       return { node: n.uuid, power_state: on ? 'on' : 'off' };
-    });
+    }, { node: n.uuid });
   }
 
   /** BareMetalDriver.get_info: Nova power_state codes (1 RUNNING, 4 SHUTDOWN, 0 NOSTATE) and the node's size. */

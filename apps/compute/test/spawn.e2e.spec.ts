@@ -48,7 +48,7 @@ describe('spawn: compute → netboot + power → deploy → active', () => {
 
   const row = async (id: number) => (await ds.query('SELECT task_state, instance_uuid, instance_name, deploy_key, pxe_config_path FROM bm_nodes WHERE id = $1', [id]))[0];
   const run = (instance: string, node: string, how: 'call' | 'cast' = 'call') => {
-    const args = { instance: { uuid: instance, hostname: `vm-${instance.slice(-1)}`, memory_mb: 512 }, node, image: images, request_spec: { num_instances: 1 }, filter_properties: {} };
+    const args = { instance: { uuid: instance, hostname: `vm-${instance.slice(-1)}`, memory_mb: 512, project_id: 'p1', user_id: 'u1' }, node, image: images, request_spec: { num_instances: 1, instance_type: { name: 'bm.test', flavorid: 'f1', vcpus: 1, memory_mb: 512, root_gb: 5, ephemeral_gb: 0 } }, filter_properties: {} };
     return how === 'cast'
       ? rpc.cast({ topic: 'compute', server: HOST }, 'run_instance', args, { version: '6.0' })
       : rpc.call<Record<string, unknown>>({ topic: 'compute', server: HOST }, 'run_instance', args, { version: '6.0', timeout: 30 });
@@ -132,7 +132,13 @@ describe('spawn: compute → netboot + power → deploy → active', () => {
     await services[2].waitFor(`deploy of ${INSTANCE_A} on node ${a.id}: deploy complete (1 spawn(s) woken)`, 1000);
     expect(Date.now() - t0).toBeLessThan(1000);
     await eventually(() => expect(notes.map((n) => n.eventType)).toEqual(expect.arrayContaining(['compute.instance.create.start', 'compute.instance.create.end'])));
-    expect(notes.find((n) => n.eventType === 'compute.instance.create.end')!.payload).toMatchObject({ instance_id: INSTANCE_A, node: a.uuid, host: HOST, state: 'active' });
+    // Nova's legacy payload (info_from_instance), from the instance and flavor the caller sent.
+    expect(notes.find((n) => n.eventType === 'compute.instance.create.start')!.payload).toMatchObject({ instance_id: INSTANCE_A, state: 'building', state_description: 'spawning', launched_at: '' });
+    expect(notes.find((n) => n.eventType === 'compute.instance.create.end')!.payload).toMatchObject({
+      instance_id: INSTANCE_A, node: a.uuid, host: HOST, state: 'active', state_description: '', tenant_id: 'p1', user_id: 'u1', display_name: 'vm-a', hostname: 'vm-a',
+      instance_type: 'bm.test', instance_flavor_id: 'f1', memory_mb: 512, vcpus: 1, root_gb: 5, disk_gb: 5, message: 'Success',
+      launched_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/),
+    });
   }, 20_000);
 
   const act = (method: string, instance: string, extra: Record<string, unknown> = {}) =>
@@ -195,6 +201,7 @@ describe('spawn: compute → netboot + power → deploy → active', () => {
     await expect(lstat(join(work, 'tftpboot', INSTANCE_A))).rejects.toThrow(/ENOENT/);
     expect(await act('terminate_instance', INSTANCE_A)).toEqual({ node: null });
     await eventually(() => expect(notes.map((n) => n.eventType)).toContain('compute.instance.delete.end'));
+    expect(notes.find((n) => n.eventType === 'compute.instance.delete.end')!.payload).toMatchObject({ instance_id: INSTANCE_A, node: a.uuid, state: 'deleted', deleted_at: expect.stringMatching(/T/) });
   }, 20_000);
 
   it('a Python oslo.messaging client makes the same calls; a Python listener hears create.end', async () => {

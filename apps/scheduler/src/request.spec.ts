@@ -1,4 +1,5 @@
-import { flavorOf, reportsOf, retryOf, unwrapObject } from './request';
+import { unwrapObject } from '@bm/domain';
+import { flavorOf, reportsOf, retryOf } from './request';
 
 const legacy = { id: 3, name: 'bm.small', vcpus: 1, memory_mb: 1024, root_gb: 10, ephemeral_gb: 0, swap: 0, flavorid: '3', rxtx_factor: 1.0, extra_specs: { cpu_arch: 'x86_64' } };
 

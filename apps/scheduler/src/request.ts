@@ -6,7 +6,7 @@
  */
 import { plainToInstance } from 'class-transformer';
 import { IsInt, IsObject, IsOptional, IsString, Min, validateSync } from 'class-validator';
-import { type FieldProblem, type Flavor, InvalidParameterValue, type NodeResourceReport, validationProblems } from '@bm/domain';
+import { type FieldProblem, type Flavor, InvalidParameterValue, type NodeResourceReport, unwrapObject, validationProblems } from '@bm/domain';
 
 class FlavorFields {
   @IsOptional() @IsString()
@@ -54,10 +54,6 @@ class ReportFields {
   local_gb_used: number;
 }
 
-/** `nova_object` primitives → their data; plain dicts as they are. */
-export function unwrapObject(v: unknown): unknown {
-  return v && typeof v === 'object' && 'nova_object.data' in v ? (v as Record<string, unknown>)['nova_object.data'] : v;
-}
 
 function check<T extends object>(cls: new () => T, value: unknown, field: string): { value?: T; problems: FieldProblem[] } {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return { problems: [{ field, message: 'must be an object' }] };

@@ -10,3 +10,4 @@ export * from './host-manager';
 export * from './resources';
 export * from './nova-build-args';
 export * from './deploy-events';
+export * from './instance-notifications';
