@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { type Socket, createConnection, createServer } from 'node:net';
 import { promisify } from 'node:util';
 import { TEST_AMQP_URL, eventually, uniqueName } from '../../../test/support/amqp';
 import { AmqpConnection, ConnectionLost, RpcClient, RpcServer } from '.';
@@ -72,4 +73,33 @@ describe('broker restart during a stream of calls', () => {
     expect(by('after').length).toBeGreaterThan(3);
     expect(by('after').every((o) => o.ok)).toBe(true);
   }, 60_000);
+});
+
+// A broker that stops answering on a live TCP connection (here: a relay that stops forwarding)
+// must not hold up a shutdown: close() gives up after closeTimeoutMs.
+describe('closing while the broker does not answer', () => {
+  it('close() resolves after closeTimeoutMs instead of waiting for close-ok forever', async () => {
+    const broker = new URL(TEST_AMQP_URL.replace(/^rabbit:/, 'amqp:'));
+    let frozen = false;
+    const sockets: Socket[] = [];
+    const relay = createServer((c) => {
+      const u = createConnection(Number(broker.port || 5672), broker.hostname);
+      sockets.push(c, u);
+      c.on('data', (d) => frozen || u.write(d));
+      u.on('data', (d) => frozen || c.write(d));
+      c.on('error', () => u.destroy());
+      u.on('error', () => c.destroy());
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    const port = (relay.address() as { port: number }).port;
+    const conn = await AmqpConnection.open({ url: `amqp://${broker.username}:${broker.password}@127.0.0.1:${port}/`, closeTimeoutMs: 500 });
+    frozen = true;
+    const t = Date.now();
+    await conn.close();
+    const took = Date.now() - t;
+    expect(took).toBeGreaterThanOrEqual(450);
+    expect(took).toBeLessThan(1500);
+    for (const s of sockets) s.destroy();
+    relay.close();
+  });
 });

@@ -34,6 +34,11 @@ export interface ConnectionOptions {
   maxDelayMs?: number;
   /** Attempts before the first connection gives up (then open() rejects). Default: 5. */
   initialMaxRetries?: number;
+  /**
+   * How long close() waits for the broker's close-ok (default 2000 ms). A broker that stopped
+   * answering on a live TCP connection (a paused relay, a hung node) must not hold up a SIGTERM.
+   */
+  closeTimeoutMs?: number;
 }
 
 /** `rabbit://user:pass@host:port/vhost` (oslo transport_url) → `amqp://…`. */
@@ -147,8 +152,16 @@ export class AmqpConnection extends EventEmitter {
     });
   }
 
+  /**
+   * Stops reconnecting and closes the connection; resolves within `closeTimeoutMs` whatever the
+   * broker does (the socket goes with the process, or with the next reconnect that never comes).
+   */
   async close(): Promise<void> {
     this.closing = true;
-    await this.model?.close().catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), this.opts.closeTimeoutMs ?? 2000)));
+    const outcome = await Promise.race([this.model?.close().catch(() => undefined), gaveUp]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') this.logger.warn('AMQP close: no answer from the broker; closed without it');
   }
 }
