@@ -85,8 +85,12 @@ describe('bmctl flavor, boot, instance, delete', () => {
     expect(JSON.parse(r.out)).toMatchObject({ name: 'vm1', task_state: 'prepared', node: uuids[0], host: HOST });
     expect(r.err).toMatch(new RegExp(`node ${uuids[0]} on ${HOST}: (building|prepared)`));
     expect(bmcs[0].machine.isPoweredOn()).toBe(true);
-    // The deploy helper's part (next issue): the image written, deploy complete → compute makes it active.
-    await ds.query(`UPDATE bm_nodes SET task_state = 'deploy complete' WHERE uuid = $1`, [uuids[0]]);
+    // The deploy helper's part (next issue): the image written, deploy complete in the row, then
+    // its deploy_state_changed event (sent here with bmctl rpc) → compute makes it active.
+    const [{ id, instance_uuid }] = await ds.query(`UPDATE bm_nodes SET task_state = 'deploy complete' WHERE uuid = $1 RETURNING id, instance_uuid`, [uuids[0]]);
+    const event = await cli('rpc', 'cast', 'deploy_state_changed', JSON.stringify({ node_id: id, instance_uuid, task_state: 'deploy complete' }),
+      '--topic', 'compute', '--server', HOST, '--namespace', 'baremetal', '--version', '1.0');
+    expect(event.code).toBe(0);
     await eventually(async () => expect(JSON.parse((await cli('instance', 'list', '--json')).out)).toMatchObject([{ name: 'vm1', task_state: 'active', node: uuids[0] }]), 10_000, 300);
     expect((await cli('instance', 'show', 'vm1')).out).toMatch(/task_state\s+│ active/);
   }, 40_000);
