@@ -1,12 +1,16 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { BmConfig } from '@bm/config';
 import { Notifier } from '@bm/messaging';
-import { PowerSync, PowerTargets, type PowerState, type PowerTarget } from '@bm/power';
+import { type PowerDriver, PowerSync, PowerTargets, type PowerState, type PowerTarget } from '@bm/power';
 import { BM_CONFIG } from '@bm/service';
+import { POWER_DRIVER } from './tokens';
 
 /**
  * Runs the power-state sync of this host's nodes every `power_sync_interval` seconds and emits
- * `baremetal.node.power_state.changed` when a node's state changes.
+ * `baremetal.node.power_state.changed` when a node's state changes. At shutdown, once the last
+ * sweep is over, it closes the driver: the native client sends Close Session to every BMC it
+ * holds a session with (BMCs have few session slots; an abandoned one stays taken until the
+ * BMC times it out).
  */
 @Injectable()
 export class PowerSyncService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -18,6 +22,7 @@ export class PowerSyncService implements OnApplicationBootstrap, OnApplicationSh
     @Inject(PowerSync) private readonly sync: PowerSync,
     @Inject(PowerTargets) private readonly targets: PowerTargets,
     @Inject(BM_CONFIG) private readonly config: BmConfig,
+    @Inject(POWER_DRIVER) private readonly driver: PowerDriver,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -34,6 +39,7 @@ export class PowerSyncService implements OnApplicationBootstrap, OnApplicationSh
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
     await this.running;
+    await this.driver.close().catch((e: Error) => this.log.warn(`closing the power driver: ${e.message}`));
   }
 
   async sweepOnce(): Promise<void> {

@@ -10,8 +10,9 @@ import {
 import { BM_CONFIG } from '@bm/service';
 import { PowerRpcController } from './power-rpc.controller';
 import { PowerSyncService, notifyChange } from './power-sync.service';
+import { POWER_DRIVER } from './tokens';
 
-export const POWER_DRIVER = Symbol('POWER_DRIVER');
+export { POWER_DRIVER };
 
 /** `[baremetal] power_manager` → the driver: native IPMI 2.0 (default), ipmitool, or fake. */
 export function makeDriver(config: BmConfig, runner: CommandRunner): PowerDriver {

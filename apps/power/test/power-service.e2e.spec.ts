@@ -125,4 +125,13 @@ describe('power service', () => {
       expect(now).toBeGreaterThan(before);
     }, 5_000, 200);
   }, 30_000);
+
+  it('SIGTERM: the service closes its IPMI sessions (Close Session) before it exits 0', async () => {
+    const live = bmcs[0].bmc;
+    await eventually(() => expect(live.sessionCount).toBeGreaterThan(0), 10_000, 100); // the power sync holds one
+    const exited = new Promise<number | null>((r) => service.once('exit', r));
+    service.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(live.sessionCount).toBe(0);
+  }, 20_000);
 });
