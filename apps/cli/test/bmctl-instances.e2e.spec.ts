@@ -96,11 +96,13 @@ describe('bmctl flavor, boot, instance, delete', () => {
   }, 40_000);
 
   it('boot with no node left for the flavor: NoValidHost, exit 1; an unknown flavor: FlavorNotFound', async () => {
-    const r = await cli('boot', 'vm2', '--flavor', 'bm.small', '--image', imageDir, '--timeout', '20');
+    const r = await cli('boot', '--name', 'vm2', '--flavor', 'bm.small', '--image', imageDir, '--timeout', '20');
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/NoValidHost: No valid host was found\. 0 of 2 nodes fit flavor bm\.small/);
     const f = await cli('boot', 'vm3', '--flavor', 'nope', '--image', imageDir);
     expect([f.code, f.err.trim()]).toEqual([1, 'bmctl: FlavorNotFound: Flavor nope could not be found.']);
+    const unnamed = await cli('boot', '--flavor', 'bm.small', '--image', imageDir);
+    expect([unnamed.code, unnamed.err.trim()]).toEqual([64, 'bmctl: an instance name is needed: bmctl boot NAME, or --name NAME']);
   }, 30_000);
 
   it('reboot, power-off, power-on, delete', async () => {

@@ -85,14 +85,18 @@ export function instanceCommands(program: Command, session: CliSession): void {
 
   program.command('boot')
     .description('boot an instance: the scheduler picks a node for the flavor, compute deploys it; waits for --wait-for')
-    .argument('<name>', 'instance name (hostname)')
+    .argument('[name]', 'instance name (hostname); or --name')
+    .option('--name <name>', 'instance name, as nova boot --name (instead of the argument)')
     .requiredOption('--flavor <name>', 'flavor name')
     .requiredOption('--image <dir>', 'directory with the instance kernel and initramfs (vmlinuz + initrd.gz, or kernel + ramdisk)')
     .option('--deploy-image <dir>', 'directory with the deploy kernel and ramdisk (default: [baremetal] deploy_kernel/deploy_ramdisk, else --image)')
     .option('--wait-for <state>', 'return once the node reaches this task_state: building, prepared or active', 'active')
     .option('--timeout <seconds>', 'give up waiting after this long (exit 2)', positiveNumber, 600)
-    .action(async (name: string, o: { flavor: string; image: string; deployImage?: string; waitFor: string; timeout: number }, cmd: Command) => {
+    .action(async (arg: string | undefined, o: { name?: string; flavor: string; image: string; deployImage?: string; waitFor: string; timeout: number }, cmd: Command) => {
       const s = session.for(cmd);
+      if (arg && o.name && arg !== o.name) throw new CliError(`two names given: ${arg} and --name ${o.name}`, Exit.USAGE);
+      const name = arg ?? o.name;
+      if (!name) throw new CliError('an instance name is needed: bmctl boot NAME, or --name NAME', Exit.USAGE);
       if (!['building', 'prepared', 'active'].includes(o.waitFor)) throw new CliError('--wait-for must be building, prepared or active', Exit.USAGE);
       const ds = await s.dataSource();
       const f = await ds.getRepository(Flavor).findOneBy({ name: o.flavor, deleted: false });
