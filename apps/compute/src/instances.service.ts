@@ -96,6 +96,35 @@ export class InstancesService implements OnApplicationBootstrap {
   onApplicationBootstrap(): void {
     const warning = deployTimeoutWarning(this.config.baremetal.pxe_deploy_timeout);
     if (warning) this.log.warn(warning);
+    void this.resumeInterrupted().catch((e: Error) => this.log.error(`cannot look for interrupted spawns: ${e.message}`));
+  }
+
+  /**
+   * Nova's init_host for bare metal: the spawns this host was running when it stopped are in the
+   * rows (building … deploy complete/failed with an instance); each is taken up where it stopped
+   * (Spawner.resume) and ends with compute.instance.create.end or .error, as it would have.
+   */
+  async resumeInterrupted(): Promise<number> {
+    const rows: { id: number; uuid: string; instance_uuid: string; instance_name: string | null; task_state: BmTaskState; ago_ms: number }[] = await this.ds.query(
+      `SELECT id, uuid, instance_uuid, instance_name, task_state,
+              greatest(0, extract(epoch FROM (now() AT TIME ZONE 'UTC' - coalesce(updated_at, created_at))) * 1000)::float8 AS ago_ms
+         FROM bm_nodes
+        WHERE service_host = $1 AND deleted = false AND instance_uuid IS NOT NULL AND task_state = ANY($2)
+        ORDER BY id`,
+      [this.config.default.host, [BmState.BUILDING, BmState.PREPARED, BmState.DEPLOYING, BmState.DEPLOYDONE, BmState.DEPLOYFAIL]],
+    );
+    for (const r of rows) {
+      this.log.warn(`node ${r.id}: the spawn of ${r.instance_uuid} was interrupted in '${String(r.task_state)}'; taking it up`);
+      const instance: InstanceRef = { uuid: r.instance_uuid, name: r.instance_name ?? r.instance_uuid, fields: { uuid: r.instance_uuid, display_name: r.instance_name } };
+      void this.notified('create', instance, async () => {
+        try {
+          return await this.spawner.resume({ id: r.id, instanceUuid: r.instance_uuid, task_state: r.task_state, enteredAgoMs: Number(r.ago_ms) });
+        } finally {
+          void this.resources.report('instance changed');
+        }
+      }, { node: r.uuid, resumed: true }).catch(() => undefined); // the outcome is logged and notified
+    }
+    return rows.length;
   }
 
   /** `flavor`: the flavor sent beside the instance (request_spec.instance_type), for the payloads. */
@@ -146,13 +175,14 @@ export class InstancesService implements OnApplicationBootstrap {
    * rebuild does); delete stamps terminated_at and deleted_at; `.error` adds the error's message
    * and name (`exception`), with state `error`.
    */
-  private async notified<T>(step: Step, instance: InstanceRef, work: () => Promise<T>, on: { node?: string; flavor?: unknown } = {}): Promise<T> {
+  private async notified<T>(step: Step, instance: InstanceRef, work: () => Promise<T>, on: { node?: string; flavor?: unknown; resumed?: boolean } = {}): Promise<T> {
     const payload = (vmState: string, taskState: string | null, extra: Record<string, unknown> = {}, times: { launched_at?: Date; terminated_at?: Date; deleted_at?: Date } = {}) => ({
       ...legacyInstancePayload(instance.fields, { host: this.config.default.host, node: on.node, flavor: on.flavor, vm_state: vmState, task_state: taskState, ...times }),
       ...extra,
     });
     const [startState, startTask] = STEPS[step].start;
-    await this.notifier.info(`compute.instance.${step}.start`, payload(startState, startTask));
+    // A resumed step announced its start before the restart.
+    if (!on.resumed) await this.notifier.info(`compute.instance.${step}.start`, payload(startState, startTask));
     let r: T;
     try {
       r = await work();

@@ -181,3 +181,51 @@ describe('Spawner (BareMetalDriver.spawn)', () => {
     await expect(spawner(w, []).rebuild({ instanceUuid: INSTANCE, instanceName: 'bm-1', images: IMAGES }, false)).rejects.toThrow(/not active/);
   });
 });
+
+describe('Spawner.resume (compute restarted during a spawn)', () => {
+  const interrupted = (w: ReturnType<typeof world>, task_state: BmTaskState, enteredAgoMs = 0) => {
+    Object.assign(w.row, { instance_uuid: INSTANCE, instance_name: 'bm-1', task_state });
+    return { id: 7, instanceUuid: INSTANCE, task_state, enteredAgoMs };
+  };
+
+  it('prepared: waits for the deploy again, then active; nothing is prepared or powered twice', async () => {
+    const w = world();
+    const r = interrupted(w, 'prepared');
+    await expect(spawner(w, ['deploying', 'deploy complete']).resume(r)).resolves.toMatchObject({ task_state: 'active' });
+    expect(w.states).toEqual(['deploying', 'deploy complete', 'active']);
+    expect(w.calls).toEqual([]);
+  });
+
+  it('the deadline counts from when the state was entered before the restart', async () => {
+    const w = world();
+    const r = interrupted(w, 'deploying', 4000);
+    const waits: number[] = [];
+    const s = new Spawner(w.nodes, w.services, {
+      deployTimeoutS: 5, pollMs: 60_000, now: () => w.clock.t,
+      sleep: async (ms) => {
+        waits.push(ms);
+        w.clock.t += ms;
+      },
+    });
+    await expect(s.resume(r)).rejects.toThrow(/Timeout reached/);
+    expect(waits).toEqual([1001]);
+    expect(w.states.slice(-2)).toEqual(['error', 'deleted']);
+    expect(w.calls).toEqual(['powerOff', 'cleanDeploy']);
+  });
+
+  it('deploy complete: straight to active', async () => {
+    const w = world();
+    await expect(spawner(w, []).resume(interrupted(w, 'deploy complete'))).resolves.toMatchObject({ task_state: 'active' });
+    expect(w.states).toEqual(['active']);
+  });
+
+  it('building (cut off half-way) or deploy failed: cleaned up, the node released', async () => {
+    for (const state of ['building', 'deploy failed'] as const) {
+      const w = world();
+      await expect(spawner(w, []).resume(interrupted(w, state))).rejects.toThrow(`interrupted in task_state ${state}`);
+      expect(w.states).toEqual(['error', 'deleted']);
+      expect(w.calls).toEqual(['powerOff', 'cleanDeploy']);
+      expect(w.row.instance_uuid).toBeNull();
+    }
+  });
+});

@@ -13,6 +13,12 @@
  * On any failure: task_state error (the instance stays associated while cleaning, so nobody else
  * takes the node), power off, netboot clean, deploy fields cleared, task_state deleted with the
  * association cleared; the error is re-raised so the caller can reschedule.
+ *
+ * A compute that restarts finds its interrupted spawns in the rows and takes each up where it
+ * stopped (`resume`, as Nova's init_host looks at each instance): a node still waiting for its
+ * deploy (prepared, deploying) is waited for again, against the deadline of the state it has
+ * been in since before the restart; deploy complete becomes active; a spawn cut off while
+ * building, or a failed deploy, is cleaned up and the node released.
  */
 import { type BmTaskState, BmState, InstanceNotFound, deadlineFor, transition, waitOutcome } from '@bm/domain';
 import { generateDeployKey } from '@bm/pxe';
@@ -114,6 +120,31 @@ export class Spawner {
     }
   }
 
+  /**
+   * Takes up a spawn interrupted by a restart: resolves with the node once active; rejects (after
+   * cleaning up and releasing the node) when the spawn cannot go on.
+   */
+  async resume(r: InterruptedSpawn): Promise<SpawnNode> {
+    const log = this.o.log ?? (() => undefined);
+    const now = this.o.now ?? Date.now;
+    try {
+      if (r.task_state === BmState.PREPARED || r.task_state === BmState.DEPLOYING) {
+        await this.waitForDeploy(r.id, r.instanceUuid, log, { state: r.task_state, enteredAt: new Date(now() - r.enteredAgoMs) });
+      } else if (r.task_state !== BmState.DEPLOYDONE) {
+        throw new DeployFailed(`the spawn of instance ${r.instanceUuid} was interrupted in task_state ${String(r.task_state)}`);
+      }
+      const row = await this.nodes.read(r.id);
+      if (row?.instance_uuid !== r.instanceUuid) throw new InstanceNotFound(r.instanceUuid);
+      const state = await this.move(r.id, r.instanceUuid, row.task_state, 'activated');
+      log(`instance ${r.instanceUuid} active on node ${r.id} (resumed after a restart)`);
+      return { id: r.id, task_state: state, instance_uuid: r.instanceUuid };
+    } catch (e) {
+      log(`resumed spawn of ${r.instanceUuid} on node ${r.id} failed: ${(e as Error).message}; cleaning up`);
+      if (!(e instanceof InstanceNotFound)) await this.cleanUp(r.id, r.instanceUuid, log);
+      throw e;
+    }
+  }
+
   private async move(id: number, instance: string, from: BmTaskState, event: 'prepared' | 'activated'): Promise<BmTaskState> {
     const to = transition(from, event);
     await this.nodes.update(id, instance, from, to);
@@ -121,12 +152,12 @@ export class Spawner {
   }
 
   /** Nova's activate_node poll: the row decides; each waiting state has its own deadline. */
-  private async waitForDeploy(id: number, instance: string, log: (m: string) => void): Promise<void> {
+  private async waitForDeploy(id: number, instance: string, log: (m: string) => void, from?: { state: BmTaskState; enteredAt: Date }): Promise<void> {
     const now = this.o.now ?? Date.now;
     const sleep = this.o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
     const pollMs = this.o.pollMs ?? 1000;
-    let seen: BmTaskState = BmState.PREPARED;
-    let enteredAt = new Date(now());
+    let seen: BmTaskState = from?.state ?? BmState.PREPARED;
+    let enteredAt = from?.enteredAt ?? new Date(now());
     let started = false;
     for (;;) {
       const row = await this.nodes.read(id);
@@ -161,6 +192,15 @@ export class Spawner {
     for (const [what, step] of steps) await step().catch((e: Error) => log(`cleanup of node ${id}: ${what} failed: ${e.message}`));
     await this.nodes.release(id, instance);
   }
+}
+
+/** A spawn in flight when compute stopped, as its row shows it. */
+export interface InterruptedSpawn {
+  id: number;
+  instanceUuid: string;
+  task_state: BmTaskState;
+  /** How long ago the row entered its current state (its updated_at). */
+  enteredAgoMs: number;
 }
 
 /** The deploy did not finish: it failed, timed out, or the node was taken away. */

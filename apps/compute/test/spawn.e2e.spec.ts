@@ -30,6 +30,7 @@ const INSTANCE_C = '6f1ad2c6-8d4e-4c55-9a4c-0c3e0b1f2a0c';
 const DEPLOY_TIMEOUT_S = 4;
 const POLL_S = 30;
 const INSTANCE_P = '6f1ad2c6-8d4e-4c55-9a4c-0c3e0b1f2a0f';
+const INSTANCE_R = '6f1ad2c6-8d4e-4c55-9a4c-0c3e0b1f2a0e';
 const PEERS = join(ROOT, 'test/peers/oslo');
 const execP = promisify(execFile);
 
@@ -39,6 +40,7 @@ describe('spawn: compute → netboot + power → deploy → active', () => {
   let work: string;
   let images: Record<string, string>;
   const services: ServiceProcess[] = [];
+  let computeEnv: Record<string, string>;
   let conn: AmqpConnection;
   let rpc: RpcClient;
   let listener: NotificationListener;
@@ -55,7 +57,7 @@ describe('spawn: compute → netboot + power → deploy → active', () => {
   };
   /** The deploy helper's part: the row first (the truth), then the event that wakes compute. */
   const deployHelper = async (node: { id: number }, instance: string, taskState: 'deploying' | 'deploy complete') => {
-    await ds.query(`UPDATE bm_nodes SET task_state = $2 WHERE id = $1`, [node.id, taskState]);
+    await ds.query(`UPDATE bm_nodes SET task_state = $2, updated_at = now() AT TIME ZONE 'UTC' WHERE id = $1`, [node.id, taskState]);
     await rpc.cast({ topic: DEPLOY_EVENT.topic, server: HOST }, DEPLOY_EVENT.method, { node_id: node.id, instance_uuid: instance, task_state: taskState },
       { version: DEPLOY_EVENT.version, namespace: DEPLOY_EVENT.namespace });
   };
@@ -90,7 +92,8 @@ describe('spawn: compute → netboot + power → deploy → active', () => {
     });
     services.push(startService('power', await env({ BM_IPMI_DEADLINE: '3' })));
     services.push(startService('netboot', await env({ BM_TFTP_ROOT: join(work, 'tftpboot') })));
-    services.push(startService('compute', await env({ BM_PXE_DEPLOY_TIMEOUT: String(DEPLOY_TIMEOUT_S), BM_DEPLOY_POLL_INTERVAL: String(POLL_S), BM_DEBUG: 'true' })));
+    computeEnv = await env({ BM_PXE_DEPLOY_TIMEOUT: String(DEPLOY_TIMEOUT_S), BM_DEPLOY_POLL_INTERVAL: String(POLL_S), BM_DEBUG: 'true' });
+    services.push(startService('compute', computeEnv));
     for (const s of services) await s.waitFor('rpc=');
   }, 60_000);
 
@@ -246,4 +249,19 @@ describe('spawn: compute → netboot + power → deploy → active', () => {
     expect(img.message).toBe('Invalid image: image.kernel: must be an absolute path on the compute host; image.ramdisk: must be an absolute path on the compute host; image.deploy_kernel: must be an absolute path on the compute host; image.deploy_ramdisk: must be an absolute path on the compute host');
     expect((await row(nodes[1].id)).instance_uuid).toBeNull();
   });
+
+  it('compute killed while a node waits for its deploy: the restarted compute takes the spawn up; the deploy completes → active', async () => {
+    const b = nodes[1];
+    await run(INSTANCE_R, b.uuid, 'cast');
+    await eventually(async () => expect((await row(b.id)).task_state).toBe('prepared'), 20_000, 100);
+    services[2].child.kill('SIGKILL');
+    await services[2].exited;
+    await deployHelper(b, INSTANCE_R, 'deploying'); // the deploy goes on while compute is away
+    services[2] = startService('compute', computeEnv);
+    await services[2].waitFor(`node ${b.id}: the spawn of ${INSTANCE_R} was interrupted in 'deploying'; taking it up`);
+    await deployHelper(b, INSTANCE_R, 'deploy complete');
+    await eventually(async () => expect((await row(b.id)).task_state).toBe('active'), 10_000, 100);
+    await services[2].waitFor(`instance ${INSTANCE_R} active on node ${b.id} (resumed after a restart)`);
+    await eventually(() => expect(notes.filter((n) => n.eventType === 'compute.instance.create.end').map((n) => (n.payload as { instance_id: string }).instance_id)).toContain(INSTANCE_R));
+  }, 40_000);
 });
