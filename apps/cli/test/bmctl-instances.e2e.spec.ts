@@ -1,9 +1,8 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
 import { openDataSource, syncSchema } from '@bm/db';
-import { EnrollmentService } from '@bm/enrollment';
 import { SimulatedMachine, VirtualBmc } from '@bm/ipmi';
 import { TEST_AMQP_URL, eventually, uniqueName } from '../../../test/support/amqp';
 import { bmctl } from '../../../test/support/bmctl';
@@ -37,16 +36,22 @@ describe('bmctl flavor, boot, instance, delete', () => {
     db = await createScratchDatabase('bm_cli_inst');
     ds = await openDataSource(db.url);
     await syncSchema(ds);
-    const enroll = new EnrollmentService(ds, HOST);
+    env = { DATABASE_URL: db.url, TRANSPORT_URL: TEST_AMQP_URL, BM_CONTROL_EXCHANGE: exchange, BM_HOST: HOST };
+    // The hardware is enrolled the operator's way: bmctl node import of a baremetal.csv.
+    const csv = ['mac,pm_user,pm_password,pm_address,cpus,memory_mb,local_gb,cpu_arch,service_host,terminal_port'];
     for (const [i, [cpus, mem, disk]] of [[1, 512, 5], [2, 1024, 10]].entries()) {
       const machine = new SimulatedMachine();
       const bmc = new VirtualBmc({ port: 0, users: { admin: PASSWORD }, machine });
       await bmc.start();
       bmcs.push({ bmc, machine });
-      const n = await enroll.createNode({ macs: [`52:54:00:d0:00:0${i + 1}`], cpus, memory_mb: mem, local_gb: disk, cpu_arch: 'x86_64', pm_address: `127.0.0.1:${bmc.port}`, pm_user: 'admin', pm_password: PASSWORD });
-      uuids.push(n.uuid!);
+      csv.push(`52:54:00:d0:00:0${i + 1},admin,${PASSWORD},127.0.0.1:${bmc.port},${cpus},${mem},${disk},x86_64,,`);
     }
-    env = { DATABASE_URL: db.url, TRANSPORT_URL: TEST_AMQP_URL, BM_CONTROL_EXCHANGE: exchange, BM_HOST: HOST };
+    await writeFile(join(work, 'baremetal.csv'), `${csv.join('\n')}\n`);
+    const imported = await cli('node', 'import', join(work, 'baremetal.csv'));
+    expect(imported.code).toBe(0);
+    const listed = JSON.parse((await cli('node', 'list', '--json')).out) as { uuid: string; service_host: string }[];
+    expect(listed.map((n) => n.service_host)).toEqual([HOST, HOST]);
+    uuids.push(...listed.map((n) => n.uuid));
     const svc = async (app: string, extra: Record<string, string> = {}) => {
       const p = startService(app, { ...env, BM_HEALTH_PORT: String(await freeTcpPort()), ...extra });
       services.push(p);
@@ -85,6 +90,9 @@ describe('bmctl flavor, boot, instance, delete', () => {
     expect(JSON.parse(r.out)).toMatchObject({ name: 'vm1', task_state: 'prepared', node: uuids[0], host: HOST });
     expect(r.err).toMatch(new RegExp(`node ${uuids[0]} on ${HOST}: (building|prepared)`));
     expect(bmcs[0].machine.isPoweredOn()).toBe(true);
+    // On its virtual BMC: boot device PXE, then power on; its pxelinux config is in the TFTP root.
+    expect(bmcs[0].machine.events.map((e) => (e.op === 'boot' ? `boot ${e.boot!.device}` : `power ${e.action}`))).toEqual(['boot pxe', 'power on']);
+    expect(await readFile(join(work, 'tftpboot', 'pxelinux.cfg', '01-52-54-00-d0-00-01'), 'utf8')).toMatch(/deployment_key=[A-Z0-9]{32}/);
     // The deploy helper's part (next issue): the image written, deploy complete in the row, then
     // its deploy_state_changed event (sent here with bmctl rpc) → compute makes it active.
     const [{ id, instance_uuid }] = await ds.query(`UPDATE bm_nodes SET task_state = 'deploy complete' WHERE uuid = $1 RETURNING id, instance_uuid`, [uuids[0]]);
