@@ -16,6 +16,16 @@ describe('DeployWaits', () => {
     await b;
     expect(order).toEqual(['node 1', 'node 1 again', 'node 2']);
     expect(w.size).toBe(0);
-    expect(w.wake(2)).toBe(0);
+  });
+
+  it('a wake with nobody waiting is kept for that node\'s next wait (no lost event), once', async () => {
+    const w = new DeployWaits();
+    expect(w.wake(3)).toBe(0);
+    const t0 = Date.now();
+    await w.wait(3, 5000);
+    expect(Date.now() - t0).toBeLessThan(100);
+    const second = w.wait(3, 50);
+    expect(w.size).toBe(1); // used up: the next wait sleeps
+    await second;
   });
 });

@@ -1,13 +1,17 @@
 /**
  * Wake-ups for spawns waiting on a node's deploy: the spawn sleeps until the next poll (or its
  * deadline), and a deploy_state_changed cast from the deploy helper, or a terminate of the same
- * instance, wakes it at once to re-read the row.
+ * instance, wakes it at once to re-read the row. A wake that finds nobody waiting is kept for the
+ * node's next wait (the event may land between the spawn's read of the row and its sleep); at
+ * worst that costs one extra read of the row.
  */
 export class DeployWaits {
   private readonly waiting = new Map<number, Set<() => void>>();
+  private readonly pending = new Set<number>();
 
   /** Resolves after `ms`, or earlier when `wake(nodeId)` is called. */
   wait(nodeId: number, ms: number): Promise<void> {
+    if (this.pending.delete(nodeId)) return Promise.resolve();
     return new Promise((resolve) => {
       let set = this.waiting.get(nodeId);
       if (!set) this.waiting.set(nodeId, (set = new Set()));
@@ -25,7 +29,10 @@ export class DeployWaits {
   /** Wakes every spawn waiting on the node; returns how many there were. */
   wake(nodeId: number): number {
     const set = this.waiting.get(nodeId);
-    if (!set) return 0;
+    if (!set) {
+      this.pending.add(nodeId);
+      return 0;
+    }
     const n = set.size;
     for (const done of [...set]) done();
     return n;
