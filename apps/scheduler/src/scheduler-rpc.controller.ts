@@ -42,8 +42,11 @@ export class SchedulerRpcController {
    * Nova's scheduler run_instance (cast): a node per instance (request_spec.instance_uuids, or
    * instance_properties.uuid), then run_instance cast to each node's compute host with the node
    * added to filter_properties.retry, so that a compute whose claim or deploy fails can send the
-   * instance back here for another node (at most scheduler_max_attempts). NoValidHost is
-   * reported as the notification scheduler.run_instance (priority ERROR) per instance.
+   * instance back here for another node (at most scheduler_max_attempts). Notified as Nova's
+   * filter scheduler does: scheduler.run_instance.start and .end around the request (payload
+   * `request_spec`), .scheduled per instance (`request_spec`, `weighted_host`, `instance_id`;
+   * with `host` and `node`), and NoValidHost as scheduler.run_instance (priority ERROR) per
+   * instance (`instance_id`, `state` error, `method`, `reason`; and `exception`).
    */
   @MessagePattern('run_instance')
   async runInstance(@Payload() a: SchedulerRunInstanceArgs): Promise<void> {
@@ -54,13 +57,17 @@ export class SchedulerRpcController {
     if (!uuids.length || uuids.some((u) => typeof u !== 'string')) {
       throw new InvalidParameterValue([{ field: 'request_spec.instance_uuids', message: 'must list the instances (or set instance_properties.uuid)' }]);
     }
+    await this.notifier.info('scheduler.run_instance.start', { request_spec: spec });
     let chosen: { host: string; nodename: string }[];
     try {
       chosen = this.select({ ...spec, num_instances: uuids.length }, props);
     } catch (e) {
       for (const uuid of uuids) {
-        await this.notifier.error('scheduler.run_instance', { instance_id: uuid, reason: (e as Error).message, exception: (e as Error).name });
+        await this.notifier.error('scheduler.run_instance', {
+          request_spec: spec, instance_properties: base, instance_id: uuid, state: 'error', method: 'run_instance', reason: (e as Error).message, exception: (e as Error).name,
+        });
       }
+      await this.notifier.info('scheduler.run_instance.end', { request_spec: spec });
       if (e instanceof NoValidHost) return;
       throw e;
     }
@@ -71,8 +78,11 @@ export class SchedulerRpcController {
       await this.rpc.cast({ topic: 'compute', server: d.host }, 'run_instance', {
         instance, node: d.nodename, image: spec.image ?? {}, request_spec: { ...spec, instance_uuids: [uuids[i]], num_instances: 1 }, filter_properties: filterProperties,
       }, { version: '6.0' });
-      await this.notifier.info('scheduler.run_instance.scheduled', { instance_id: uuids[i], host: d.host, node: d.nodename });
+      await this.notifier.info('scheduler.run_instance.scheduled', {
+        request_spec: spec, weighted_host: { host: d.host, nodename: d.nodename }, instance_id: uuids[i], host: d.host, node: d.nodename,
+      });
     }));
+    await this.notifier.info('scheduler.run_instance.end', { request_spec: spec });
   }
 
   private select(spec: Record<string, unknown>, props: Record<string, unknown>) {

@@ -89,6 +89,10 @@ describe('boot storm: 200 requests, 50 nodes', () => {
     await eventually(async () => expect(await count(`instance_uuid = '${uuid}' AND task_state = 'prepared'`)).toBe(1), 20_000, 200);
     const scheduled = notes.filter((n) => n.eventType === 'scheduler.run_instance.scheduled' && (n.payload as { instance_id: string }).instance_id === uuid);
     expect(scheduled.map((n) => (n.payload as { node: string }).node)).toEqual([first.uuid, expect.not.stringMatching(first.uuid)]);
+    expect(scheduled[0].payload).toMatchObject({ weighted_host: { host: HOST, nodename: first.uuid }, request_spec: { instance_properties: { uuid } } });
+    // Nova's filter scheduler brackets each request (the first pick and the retry) with start and end.
+    const mine = (t: string) => notes.filter((n) => n.eventType === t && (n.payload as { request_spec: { instance_properties: { uuid: string } } }).request_spec.instance_properties.uuid === uuid);
+    expect([mine('scheduler.run_instance.start').length, mine('scheduler.run_instance.end').length]).toEqual([2, 2]);
     expect(notes.some((n) => n.eventType === 'compute.instance.create.error' && (n.payload as { exception: string }).exception === 'NodeAssociated')).toBe(true);
 
     // Put everything back: the instance terminated, the stray association cleared; wait for the reports.
