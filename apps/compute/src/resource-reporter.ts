@@ -98,27 +98,31 @@ export class ResourceReporter implements OnApplicationBootstrap, OnApplicationSh
       const dicts = await this.nodes();
       await this.ds.transaction(async (m) => {
         const now = new Date();
-        for (const d of dicts) {
-          const row = [
-            host, d.hypervisor_hostname, d.vcpus, d.memory_mb, d.local_gb, d.vcpus_used, d.memory_mb_used, d.local_gb_used,
-            d.memory_mb - d.memory_mb_used, d.local_gb - d.local_gb_used, d.vcpus_used > 0 ? 1 : 0,
-            d.hypervisor_type, d.hypervisor_version, d.cpu_info, d.supported_instances, JSON.stringify(d.stats), now,
-          ];
-          await m.query(
-            `INSERT INTO compute_nodes (host, hypervisor_hostname, vcpus, memory_mb, local_gb, vcpus_used, memory_mb_used, local_gb_used,
-                                        free_ram_mb, free_disk_gb, running_vms, hypervisor_type, hypervisor_version, cpu_info,
-                                        supported_instances, stats, created_at, updated_at, deleted)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, false)
-             ON CONFLICT (host, hypervisor_hostname) DO UPDATE SET
-               vcpus = EXCLUDED.vcpus, memory_mb = EXCLUDED.memory_mb, local_gb = EXCLUDED.local_gb, vcpus_used = EXCLUDED.vcpus_used,
-               memory_mb_used = EXCLUDED.memory_mb_used, local_gb_used = EXCLUDED.local_gb_used, free_ram_mb = EXCLUDED.free_ram_mb,
-               free_disk_gb = EXCLUDED.free_disk_gb, running_vms = EXCLUDED.running_vms, hypervisor_type = EXCLUDED.hypervisor_type,
-               hypervisor_version = EXCLUDED.hypervisor_version, cpu_info = EXCLUDED.cpu_info,
-               supported_instances = EXCLUDED.supported_instances, stats = EXCLUDED.stats,
-               updated_at = EXCLUDED.updated_at, deleted = false, deleted_at = NULL`,
-            row,
-          );
-        }
+        // One statement for every node (columns as arrays, unnest into rows): one round trip
+        // instead of one per node.
+        const col = <K extends keyof ResourceDict>(k: K) => dicts.map((d) => d[k]);
+        await m.query(
+          `INSERT INTO compute_nodes (host, hypervisor_hostname, vcpus, memory_mb, local_gb, vcpus_used, memory_mb_used, local_gb_used,
+                                      free_ram_mb, free_disk_gb, running_vms, hypervisor_type, hypervisor_version, cpu_info,
+                                      supported_instances, stats, created_at, updated_at, deleted)
+           SELECT $1, u.name, u.vcpus, u.mem, u.disk, u.vcpus_used, u.mem_used, u.disk_used, u.mem - u.mem_used, u.disk - u.disk_used,
+                  CASE WHEN u.vcpus_used > 0 THEN 1 ELSE 0 END, u.htype, u.hversion, u.cpu_info, u.supported, u.stats, $2, $2, false
+             FROM unnest($3::varchar[], $4::int[], $5::int[], $6::int[], $7::int[], $8::int[], $9::int[], $10::varchar[], $11::int[],
+                         $12::text[], $13::text[], $14::text[])
+                  AS u(name, vcpus, mem, disk, vcpus_used, mem_used, disk_used, htype, hversion, cpu_info, supported, stats)
+           ON CONFLICT (host, hypervisor_hostname) DO UPDATE SET
+             vcpus = EXCLUDED.vcpus, memory_mb = EXCLUDED.memory_mb, local_gb = EXCLUDED.local_gb, vcpus_used = EXCLUDED.vcpus_used,
+             memory_mb_used = EXCLUDED.memory_mb_used, local_gb_used = EXCLUDED.local_gb_used, free_ram_mb = EXCLUDED.free_ram_mb,
+             free_disk_gb = EXCLUDED.free_disk_gb, running_vms = EXCLUDED.running_vms, hypervisor_type = EXCLUDED.hypervisor_type,
+             hypervisor_version = EXCLUDED.hypervisor_version, cpu_info = EXCLUDED.cpu_info,
+             supported_instances = EXCLUDED.supported_instances, stats = EXCLUDED.stats,
+             updated_at = EXCLUDED.updated_at, deleted = false, deleted_at = NULL`,
+          [
+            host, now, col('hypervisor_hostname'), col('vcpus'), col('memory_mb'), col('local_gb'), col('vcpus_used'), col('memory_mb_used'),
+            col('local_gb_used'), col('hypervisor_type'), col('hypervisor_version'), col('cpu_info'), col('supported_instances'),
+            dicts.map((d) => JSON.stringify(d.stats)),
+          ],
+        );
         // Nodes deleted or moved to another host stop being hypervisors here.
         await m.query(
           `UPDATE compute_nodes SET deleted = true, deleted_at = $2 WHERE host = $1 AND deleted = false AND NOT (hypervisor_hostname = ANY($3))`,
