@@ -171,6 +171,12 @@ describe('spawn: compute → netboot + power → deploy → active', () => {
     expect([missing.name, missing.message]).toEqual(['InstanceNotFound', `Instance ${INSTANCE_C} could not be found.`]);
     await eventually(() => expect(notes.map((n) => n.eventType)).toEqual(expect.arrayContaining([
       'compute.instance.reboot.end', 'compute.instance.power_off.end', 'compute.instance.power_on.end', 'compute.instance.rebuild.end'])));
+    // Nova's vm_state / task_state for each step.
+    const states = (t: string) => notes.filter((n) => n.eventType === t).map((n) => { const p = n.payload as { state: string; state_description: string; node: string }; return [p.state, p.state_description, p.node]; })[0];
+    expect(states('compute.instance.reboot.start')).toEqual(['active', 'rebooting', a.uuid]);
+    expect(states('compute.instance.power_off.end')).toEqual(['stopped', '', a.uuid]);
+    expect(states('compute.instance.power_on.start')).toEqual(['stopped', 'powering-on', a.uuid]);
+    expect(states('compute.instance.rebuild.end')).toEqual(['active', '', a.uuid]);
   }, 30_000);
 
   it('a node carrying an instance is refused (NodeAssociated), nothing touched', async () => {
