@@ -30,9 +30,9 @@ const pingEndpoint: Endpoint = { version: '1.0', methods: { [PING_METHOD]: () =>
 
 /**
  * An oslo RPC server: declares `<topic>`, `<topic>.<server>` and a `<topic>_fanout_<uuid>`
- * queue with oslo's flags, consumes without acknowledgements (oslo acks each message on receipt,
- * with no prefetch limit: at most once; no-ack consumption means the same, minus an ack frame
- * per request), dispatches
+ * queue with oslo's flags, acks each message on receipt (as oslo: at most once; a message the
+ * broker delivered but this process never took in goes back to the queue when the channel
+ * closes, which a no-ack consumer would lose), dispatches
  * on `method` with `args` as keyword arguments, and replies to `_reply_q` — with heartbeats
  * while a method runs when the caller asked for a call-monitor timeout. Bad messages are
  * logged, answered with an error when a reply is possible, and never stop the server.
@@ -89,12 +89,13 @@ export class RpcServer {
     for (const [queue, source, key, options] of bindings) {
       await ch.assertQueue(queue, options);
       await ch.bindQueue(queue, source, key);
-      await ch.consume(queue, (m) => m && this.onMessage(m), { noAck: true });
+      await ch.consume(queue, (m) => m && this.onMessage(ch, m));
     }
     this.channel = ch;
   }
 
-  private onMessage(m: amqp.ConsumeMessage): void {
+  private onMessage(ch: amqp.Channel, m: amqp.ConsumeMessage): void {
+    ch.ack(m);
     this.inFlight++;
     this.handle(m.content)
       .catch((e: unknown) => this.conn.logger.error(`RPC server (${this.opts.target.topic}): ${(e as Error).message}`))
