@@ -165,12 +165,13 @@ function makeOurServer(server: string): RpcServer {
       },
       { version: '5.2', namespace: 'baremetal', methods: { ping: (a) => ({ pong: a.arg, namespace: 'baremetal' }) } },
     ],
+    pingEnabled: server === 'h1',
   });
 }
 
 beforeAll(async () => {
   const py = Promise.all(
-    ['p1', 'p2'].map(async (s) => (pyServers[s] = await PyProcess.start('rpc_server.py', ['--topic', pyTopic, '--server', s, '--version', VERSION]))),
+    ['p1', 'p2'].map(async (s) => (pyServers[s] = await PyProcess.start('rpc_server.py', ['--topic', pyTopic, '--server', s, '--version', VERSION, ...(s === 'p1' ? ['--ping'] : [])]))),
   );
   serverConn = await AmqpConnection.open({ url: TEST_AMQP_URL });
   clientConn = await AmqpConnection.open({ url: TEST_AMQP_URL });
@@ -216,6 +217,12 @@ describe('a Python oslo RPCClient calls our RpcServer', () => {
     expect(direct).toEqual({ result: { pong: 'hi', server: 'h2' } });
     expect(shared).toEqual({ result: { pong: [1, { a: null }], server: expect.stringMatching(/^h[12]$/) } });
     expect(ns).toEqual({ result: { pong: 'ns', namespace: 'baremetal' } });
+  });
+
+  it("oslo's ping (rpc_ping_enabled): pong at 1.0 from our server that enables it, UnsupportedVersion from one that does not", async () => {
+    expect(await pyRpc('call', 'oslo_rpc_server_ping', {}, { topic: oursTopic, server: 'h1', version: '1.0' })).toEqual({ result: 'pong' });
+    const off = (await pyRpc('call', 'oslo_rpc_server_ping', {}, { topic: oursTopic, server: 'h2', version: '1.0' })) as { error?: { exc_type: string } };
+    expect(off.error?.exc_type).toBe('UnsupportedVersion');
   });
 
   it('cast reaches the method', async () => {
@@ -303,6 +310,10 @@ describe('our RpcClient calls a Python oslo rpc_server.py', () => {
   });
   afterAll(() => client.close());
   const seen = (server: string, tag: string) => pyServers[server].lines.filter((l) => (l as { args?: { arg?: unknown } }).args?.arg === tag);
+
+  it("oslo's own ping endpoint (rpc_ping_enabled on the Python server) answers our call at 1.0 with pong", async () => {
+    expect(await client.call({ topic: pyTopic, server: 'p1' }, 'oslo_rpc_server_ping', {}, { version: '1.0' })).toBe('pong');
+  });
 
   it('call: server-directed and shared', async () => {
     expect(await client.call({ topic: pyTopic, server: 'p1' }, 'ping', { arg: 'hi' }, { version: VERSION })).toEqual({ pong: 'hi', server: 'p1' });

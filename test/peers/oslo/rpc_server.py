@@ -59,9 +59,15 @@ def main():
     p.add_argument('--version', required=True)
     p.add_argument('--namespace')
     p.add_argument('--quiet', action='store_true', help='do not print a line per call')
+    p.add_argument('--ping', action='store_true', help='rpc_ping_enabled: answer oslo_rpc_server_ping')
     a = p.parse_args()
 
     conf = common.setup(a.exchange)
+    if a.ping:
+        # oslo registers the option when the dispatcher is built; register it first to set it.
+        from oslo_messaging.rpc import dispatcher
+        conf.register_opts(dispatcher._dispatcher_opts)
+        conf.set_override('rpc_ping_enabled', True)
     transport = oslo_messaging.get_rpc_transport(conf, url=a.url)
     target = oslo_messaging.Target(exchange=a.exchange, topic=a.topic, server=a.server)
     endpoint = Endpoint(a.server, a.version, a.namespace, a.quiet)
