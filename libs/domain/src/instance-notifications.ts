@@ -80,7 +80,7 @@ export function legacyInstancePayload(instance: unknown, s: InstanceEventState):
     access_ip_v4: i.access_ip_v4 ?? null,
     access_ip_v6: i.access_ip_v6 ?? null,
     fixed_ips: [],
-    image_meta: asRecord(i.image_meta ?? i.system_metadata_image),
+    image_meta: asRecord(i.image_meta),
     metadata: meta && typeof meta === 'object' && !Array.isArray(meta) ? meta : {},
   };
 }
