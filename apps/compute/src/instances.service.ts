@@ -116,26 +116,15 @@ export class InstancesService implements OnApplicationBootstrap {
     for (const r of rows) {
       this.log.warn(`node ${r.id}: the spawn of ${r.instance_uuid} was interrupted in '${String(r.task_state)}'; taking it up`);
       const instance: InstanceRef = { uuid: r.instance_uuid, name: r.instance_name ?? r.instance_uuid, fields: { uuid: r.instance_uuid, display_name: r.instance_name } };
-      void this.notified('create', instance, async () => {
-        try {
-          return await this.spawner.resume({ id: r.id, instanceUuid: r.instance_uuid, task_state: r.task_state, enteredAgoMs: Number(r.ago_ms) });
-        } finally {
-          void this.resources.report('instance changed');
-        }
-      }, { node: r.uuid, resumed: true }).catch(() => undefined); // the outcome is logged and notified
+      const resume = () => this.spawner.resume({ id: r.id, instanceUuid: r.instance_uuid, task_state: r.task_state, enteredAgoMs: Number(r.ago_ms) });
+      void this.notified('create', instance, resume, { node: r.uuid, resumed: true }).catch(() => undefined); // the outcome is logged and notified
     }
     return rows.length;
   }
 
   /** `flavor`: the flavor sent beside the instance (request_spec.instance_type), for the payloads. */
   async spawn(instance: InstanceRef, nodeUuid: string, images: SpawnImages, flavor?: unknown): Promise<SpawnNode> {
-    return this.notified('create', instance, async () => {
-      try {
-        return await this.spawner.spawn({ instanceUuid: instance.uuid, instanceName: instance.name, nodeUuid, images });
-      } finally {
-        void this.resources.report('instance changed');
-      }
-    }, { node: nodeUuid, flavor });
+    return this.notified('create', instance, () => this.spawner.spawn({ instanceUuid: instance.uuid, instanceName: instance.name, nodeUuid, images }), { node: nodeUuid, flavor });
   }
 
   /**
@@ -150,13 +139,7 @@ export class InstancesService implements OnApplicationBootstrap {
   /** Icehouse's rebuild_instance: the deploy again on the same node, preserving ephemeral if asked. */
   async rebuild(instance: InstanceRef, images: SpawnImages, preserveEphemeral: boolean): Promise<SpawnNode> {
     const node = await this.nodeOf(instance).then((n) => n.uuid, () => undefined); // for the payloads; the claim decides
-    return this.notified('rebuild', instance, async () => {
-      try {
-        return await this.spawner.rebuild({ instanceUuid: instance.uuid, instanceName: instance.name, images }, preserveEphemeral);
-      } finally {
-        void this.resources.report('instance changed');
-      }
-    }, { node });
+    return this.notified('rebuild', instance, () => this.spawner.rebuild({ instanceUuid: instance.uuid, instanceName: instance.name, images }, preserveEphemeral), { node });
   }
 
   /** The node carrying `instance` on this host (Nova: "sent to wrong service host" → InstanceNotFound). */
@@ -173,7 +156,8 @@ export class InstancesService implements OnApplicationBootstrap {
    * Runs `work` between compute.instance.<step>.start and .end (or .error, re-raising), each with
    * Nova's legacy payload. `.end` of create says `message: Success` and stamps launched_at (as
    * rebuild does); delete stamps terminated_at and deleted_at; `.error` adds the error's message
-   * and name (`exception`), with state `error`.
+   * and name (`exception`), with state `error`. A step that takes or frees a node (create,
+   * delete, rebuild) is followed by a resource report, whatever its outcome.
    */
   private async notified<T>(step: Step, instance: InstanceRef, work: () => Promise<T>, on: { node?: string; flavor?: unknown; resumed?: boolean } = {}): Promise<T> {
     const payload = (vmState: string, taskState: string | null, extra: Record<string, unknown> = {}, times: { launched_at?: Date; terminated_at?: Date; deleted_at?: Date } = {}) => ({
@@ -189,6 +173,8 @@ export class InstancesService implements OnApplicationBootstrap {
     } catch (e) {
       await this.notifier.error(`compute.instance.${step}.error`, payload('error', null, { message: (e as Error).message, exception: (e as Error).name }));
       throw e;
+    } finally {
+      if (step === 'create' || step === 'delete' || step === 'rebuild') void this.resources.report('instance changed');
     }
     const [endState, endTask] = STEPS[step].end;
     const now = new Date();
@@ -221,8 +207,6 @@ export class InstancesService implements OnApplicationBootstrap {
       } catch (e) {
         await this.ds.query(`UPDATE bm_nodes SET task_state = $3 WHERE id = $1 AND instance_uuid = $2`, [n.id, instance.uuid, BmState.ERROR]);
         throw e;
-      } finally {
-        void this.resources.report('instance changed');
       }
       return { node: n.uuid };
     }, { node: n.uuid });

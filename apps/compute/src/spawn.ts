@@ -109,10 +109,7 @@ export class Spawner {
       await this.services.powerOn(node.id);
       state = await this.move(node.id, r.instanceUuid, state, 'prepared');
       await this.waitForDeploy(node.id, r.instanceUuid, log);
-      const row = await this.nodes.read(node.id);
-      state = await this.move(node.id, r.instanceUuid, row!.task_state, 'activated');
-      log(`instance ${r.instanceUuid} active on node ${node.id}`);
-      return { ...node, task_state: state, instance_uuid: r.instanceUuid };
+      return await this.activate(node.id, r.instanceUuid, log, '');
     } catch (e) {
       log(`spawn of ${r.instanceUuid} on node ${node.id} failed: ${(e as Error).message}; cleaning up`);
       await this.cleanUp(node.id, r.instanceUuid, log);
@@ -133,16 +130,21 @@ export class Spawner {
       } else if (r.task_state !== BmState.DEPLOYDONE) {
         throw new DeployFailed(`the spawn of instance ${r.instanceUuid} was interrupted in task_state ${String(r.task_state)}`);
       }
-      const row = await this.nodes.read(r.id);
-      if (row?.instance_uuid !== r.instanceUuid) throw new InstanceNotFound(r.instanceUuid);
-      const state = await this.move(r.id, r.instanceUuid, row.task_state, 'activated');
-      log(`instance ${r.instanceUuid} active on node ${r.id} (resumed after a restart)`);
-      return { id: r.id, task_state: state, instance_uuid: r.instanceUuid };
+      return await this.activate(r.id, r.instanceUuid, log, ' (resumed after a restart)');
     } catch (e) {
       log(`resumed spawn of ${r.instanceUuid} on node ${r.id} failed: ${(e as Error).message}; cleaning up`);
       if (!(e instanceof InstanceNotFound)) await this.cleanUp(r.id, r.instanceUuid, log);
       throw e;
     }
+  }
+
+  /** deploy complete → active, from the row as it is now (still this instance's, or InstanceNotFound). */
+  private async activate(id: number, instance: string, log: (m: string) => void, how: string): Promise<SpawnNode> {
+    const row = await this.nodes.read(id);
+    if (row?.instance_uuid !== instance) throw new InstanceNotFound(instance);
+    const state = await this.move(id, instance, row.task_state, 'activated');
+    log(`instance ${instance} active on node ${id}${how}`);
+    return { id, task_state: state, instance_uuid: instance };
   }
 
   private async move(id: number, instance: string, from: BmTaskState, event: 'prepared' | 'activated'): Promise<BmTaskState> {

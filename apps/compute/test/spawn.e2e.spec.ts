@@ -254,6 +254,11 @@ describe('spawn: compute → netboot + power → deploy → active', () => {
       { instance: { uuid: INSTANCE_C }, node: nodes[1].uuid, image: { kernel: 'relative' } }, { version: '6.0', timeout: 10 }).catch((x) => x)) as RemoteError;
     expect(img.message).toBe('Invalid image: image.kernel: must be an absolute path on the compute host; image.ramdisk: must be an absolute path on the compute host; image.deploy_kernel: must be an absolute path on the compute host; image.deploy_ramdisk: must be an absolute path on the compute host');
     expect((await row(nodes[1].id)).instance_uuid).toBeNull();
+    // The deploy helper's event is validated too (sent as a call here, so the error comes back).
+    const ev = (await rpc.call({ topic: DEPLOY_EVENT.topic, server: HOST }, DEPLOY_EVENT.method, { node_id: 0, instance_uuid: 'x', task_state: 'active' },
+      { version: DEPLOY_EVENT.version, namespace: DEPLOY_EVENT.namespace, timeout: 10 }).catch((x) => x)) as RemoteError;
+    expect(ev.name).toBe('InvalidRpcArguments');
+    expect(ev.message).toMatch(/node_id.*instance_uuid.*task_state/s);
   });
 
   it('compute killed while a node waits for its deploy: the restarted compute takes the spawn up; the deploy completes → active', async () => {

@@ -54,7 +54,6 @@ class ReportFields {
   local_gb_used: number;
 }
 
-
 function check<T extends object>(cls: new () => T, value: unknown, field: string): { value?: T; problems: FieldProblem[] } {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return { problems: [{ field, message: 'must be an object' }] };
   const dto = plainToInstance(cls, value);
