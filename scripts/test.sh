@@ -26,7 +26,7 @@ jest_project() {
   npx jest --selectProjects "$1" --ci --json --outputFile=".jest/$1.json" "${@:2}"
 }
 
-stage lint npx eslint .
+stage lint npm run -s lint
 stage typecheck npx tsc -p tsconfig.json --noEmit
 stage unit jest_project unit
 stage integration jest_project integration --runInBand
