@@ -23,9 +23,35 @@ const base = {
 };
 module.exports = {
   projects: [
-    { ...base, displayName: 'unit', testMatch: ['**/*.spec.ts'], testPathIgnorePatterns: ['\\.int\\.spec\\.ts$', '\\.e2e\\.spec\\.ts$', '\\.peer\\.spec\\.ts$'] },
-    { ...base, displayName: 'integration', testMatch: ['**/*.int.spec.ts'], setupFilesAfterEnv: ['<rootDir>/test/support/timeout-15s.js'], globalSetup: '<rootDir>/test/support/global-setup.js', globalTeardown: '<rootDir>/test/support/global-teardown.js' },
-    { ...base, displayName: 'peer', testMatch: ['**/*.peer.spec.ts'], setupFilesAfterEnv: ['<rootDir>/test/support/timeout-30s.js'], globalSetup: '<rootDir>/test/support/global-setup.js', globalTeardown: '<rootDir>/test/support/global-teardown.js' },
-    { ...base, displayName: 'e2e', testMatch: ['**/*.e2e.spec.ts'], setupFilesAfterEnv: ['<rootDir>/test/support/timeout-30s.js'], globalSetup: '<rootDir>/test/support/global-setup.js', globalTeardown: '<rootDir>/test/support/global-teardown.js' },
+    {
+      ...base,
+      displayName: 'unit',
+      testMatch: ['**/*.spec.ts'],
+      testPathIgnorePatterns: ['\\.int\\.spec\\.ts$', '\\.e2e\\.spec\\.ts$', '\\.peer\\.spec\\.ts$'],
+    },
+    {
+      ...base,
+      displayName: 'integration',
+      testMatch: ['**/*.int.spec.ts'],
+      setupFilesAfterEnv: ['<rootDir>/test/support/timeout-15s.js'],
+      globalSetup: '<rootDir>/test/support/global-setup.js',
+      globalTeardown: '<rootDir>/test/support/global-teardown.js',
+    },
+    {
+      ...base,
+      displayName: 'peer',
+      testMatch: ['**/*.peer.spec.ts'],
+      setupFilesAfterEnv: ['<rootDir>/test/support/timeout-30s.js'],
+      globalSetup: '<rootDir>/test/support/global-setup.js',
+      globalTeardown: '<rootDir>/test/support/global-teardown.js',
+    },
+    {
+      ...base,
+      displayName: 'e2e',
+      testMatch: ['**/*.e2e.spec.ts'],
+      setupFilesAfterEnv: ['<rootDir>/test/support/timeout-30s.js'],
+      globalSetup: '<rootDir>/test/support/global-setup.js',
+      globalTeardown: '<rootDir>/test/support/global-teardown.js',
+    },
   ],
 };

@@ -11,7 +11,9 @@ const apps = Object.entries(projects)
   .map(([name]) => name);
 for (const app of apps) {
   const t = Date.now();
-  const r = spawnSync(process.execPath, [require.resolve('@nestjs/cli/bin/nest.js'), 'build', app], { stdio: 'inherit' });
+  const r = spawnSync(process.execPath, [require.resolve('@nestjs/cli/bin/nest.js'), 'build', app], {
+    stdio: 'inherit',
+  });
   if (r.status !== 0) {
     process.stderr.write(`build of ${app} failed\n`);
     process.exit(r.status ?? 1);

@@ -16,7 +16,6 @@ const SERVICES = Object.entries(projects)
   .filter(([name, p]) => p.type === 'application' && name !== 'cli')
   .map(([name]) => name);
 
-
 const start = startService;
 
 async function health(port: number, deadlineMs = 20_000): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -37,7 +36,8 @@ describe('service processes', () => {
 
   beforeAll(async () => {
     for (const app of SERVICES) {
-      if (!existsSync(join(ROOT, 'dist/apps', app, 'main.js'))) throw new Error(`dist/apps/${app}/main.js missing: npm run build`);
+      if (!existsSync(join(ROOT, 'dist/apps', app, 'main.js')))
+        throw new Error(`dist/apps/${app}/main.js missing: npm run build`);
     }
     db = await createScratchDatabase('bm_svc');
   });
@@ -52,28 +52,52 @@ describe('service processes', () => {
   it('reports 503 until the schema is migrated, then 200; stops on SIGTERM', async () => {
     const port = await freeTcpPort();
     const exchange = uniqueName('svc');
-    const p = start('compute', { DATABASE_URL: db.url, BM_HEALTH_PORT: String(port), BM_HOST: 'cn-svc', BM_CONTROL_EXCHANGE: exchange });
+    const p = start('compute', {
+      DATABASE_URL: db.url,
+      BM_HEALTH_PORT: String(port),
+      BM_HOST: 'cn-svc',
+      BM_CONTROL_EXCHANGE: exchange,
+    });
     try {
       const before = await health(port);
       expect(before.status).toBe(503);
-      expect(before.body).toMatchObject({ service: 'compute', status: 'degraded', database: { reachable: true, schema_version: 0 } });
+      expect(before.body).toMatchObject({
+        service: 'compute',
+        status: 'degraded',
+        database: { reachable: true, schema_version: 0 },
+      });
       const ds = await openDataSource(db.url);
       await syncSchema(ds);
       await ds.destroy();
       const after = await health(port);
-      expect([after.status, after.body]).toEqual([200, {
-        service: 'compute', status: 'ok',
-        database: { reachable: true, schema_version: LATEST_VERSION, latest: LATEST_VERSION },
-        broker: { connected: true },
-      }]);
+      expect([after.status, after.body]).toEqual([
+        200,
+        {
+          service: 'compute',
+          status: 'ok',
+          database: { reachable: true, schema_version: LATEST_VERSION, latest: LATEST_VERSION },
+          broker: { connected: true },
+        },
+      ]);
 
       // compute serves oslo RPC on compute.<host>: its nodes, from the database.
       const ds2 = await openDataSource(db.url);
-      const node = await new EnrollmentService(ds2, 'cn-svc').createNode({ macs: ['52:54:00:ee:00:01'], cpus: 1, memory_mb: 512, local_gb: 5, pm_address: '10.0.0.1' });
+      const node = await new EnrollmentService(ds2, 'cn-svc').createNode({
+        macs: ['52:54:00:ee:00:01'],
+        cpus: 1,
+        memory_mb: 512,
+        local_gb: 5,
+        pm_address: '10.0.0.1',
+      });
       await ds2.destroy();
       const conn = await AmqpConnection.open({ url: TEST_AMQP_URL });
       try {
-        const nodes = await new RpcClient(conn, { exchange, timeout: 10 }).call({ topic: 'compute', server: 'cn-svc' }, 'get_available_nodes', {}, { version: '6.0' });
+        const nodes = await new RpcClient(conn, { exchange, timeout: 10 }).call(
+          { topic: 'compute', server: 'cn-svc' },
+          'get_available_nodes',
+          {},
+          { version: '6.0' },
+        );
         expect(nodes).toEqual([node.uuid]);
       } finally {
         await conn.close();

@@ -111,7 +111,10 @@ function setupNetwork(kind: Kind): void {
   ip('netns', 'add', srv);
   ip('netns', 'add', cli);
   ip('-n', srv, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', cli);
-  for (const [n, addr] of [[srv, SERVER_IP], [cli, CLIENT_IP]]) {
+  for (const [n, addr] of [
+    [srv, SERVER_IP],
+    [cli, CLIENT_IP],
+  ]) {
     ip('-n', n, 'link', 'set', 'lo', 'up');
     ip('-n', n, 'addr', 'add', `${addr}/${PREFIX}`, 'dev', 'eth0');
     ip('-n', n, 'link', 'set', 'eth0', 'up');
@@ -125,14 +128,31 @@ function startServer(kind: Kind): Promise<{ proc: ChildProcess; output: () => st
     kind === 'ours'
       ? [...pin, process.execPath, '-r', 'ts-node/register/transpile-only', join(ROOT, 'scripts/bench/dhcp-serve.ts')]
       : [
-          ...pin, DNSMASQ, '--keep-in-foreground', '--conf-file=/dev/null', '--port=0', '--user=root', '--pid-file=',
-          '--interface=eth0', `--dhcp-range=${RANGE.first},${RANGE.last},${NETMASK},${LEASE_S}`, '--dhcp-authoritative',
-          `--dhcp-lease-max=${MACS * 2}`, '--leasefile-ro',
-          `--dhcp-boot=pxelinux.0,,${SERVER_IP}`, '--no-ping', '--quiet-dhcp', '--log-facility=/dev/null',
+          ...pin,
+          DNSMASQ,
+          '--keep-in-foreground',
+          '--conf-file=/dev/null',
+          '--port=0',
+          '--user=root',
+          '--pid-file=',
+          '--interface=eth0',
+          `--dhcp-range=${RANGE.first},${RANGE.last},${NETMASK},${LEASE_S}`,
+          '--dhcp-authoritative',
+          `--dhcp-lease-max=${MACS * 2}`,
+          '--leasefile-ro',
+          `--dhcp-boot=pxelinux.0,,${SERVER_IP}`,
+          '--no-ping',
+          '--quiet-dhcp',
+          '--log-facility=/dev/null',
         ];
   const env = {
     ...process.env,
-    ADDRESS: SERVER_IP, RANGE: `${RANGE.first},${RANGE.last}`, NETMASK, LEASE_S: String(LEASE_S), MAC_BASE, MACS: String(MACS),
+    ADDRESS: SERVER_IP,
+    RANGE: `${RANGE.first},${RANGE.last}`,
+    NETMASK,
+    LEASE_S: String(LEASE_S),
+    MAC_BASE,
+    MACS: String(MACS),
   };
   const proc = spawn(argv[0], argv.slice(1), { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(proc);
@@ -173,21 +193,46 @@ async function stopServer(proc: ChildProcess): Promise<void> {
 
 function perfdhcp(kind: Kind, rate: number, seconds: number): Promise<PerfRun> {
   const args = [
-    'netns', 'exec', pair(kind).cli, 'taskset', '-c', CLIENT_CPU, PERFDHCP, '-4', '-g', 'single', '-l', 'eth0',
-    '-b', `mac=${MAC_BASE}`, '-R', String(MACS), '-r', String(rate), '-p', String(seconds), SERVER_IP,
+    'netns',
+    'exec',
+    pair(kind).cli,
+    'taskset',
+    '-c',
+    CLIENT_CPU,
+    PERFDHCP,
+    '-4',
+    '-g',
+    'single',
+    '-l',
+    'eth0',
+    '-b',
+    `mac=${MAC_BASE}`,
+    '-R',
+    String(MACS),
+    '-r',
+    String(rate),
+    '-p',
+    String(seconds),
+    SERVER_IP,
   ];
   return new Promise((resolve, reject) => {
     // Exit status 3 means "some exchanges were not completed": expected near and past capacity.
-    const child = execFile('ip', args, { timeout: (seconds + 30) * 1000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      children.delete(child);
-      const code = (err as { code?: unknown } | null)?.code;
-      if (err && code !== 3) return reject(new Error(`perfdhcp -r ${rate} failed (${String(code)}): ${stderr || err.message}`));
-      try {
-        resolve(parsePerf(stdout, rate, seconds));
-      } catch (e) {
-        reject(e);
-      }
-    });
+    const child = execFile(
+      'ip',
+      args,
+      { timeout: (seconds + 30) * 1000, maxBuffer: 16 << 20 },
+      (err, stdout, stderr) => {
+        children.delete(child);
+        const code = (err as { code?: unknown } | null)?.code;
+        if (err && code !== 3)
+          return reject(new Error(`perfdhcp -r ${rate} failed (${String(code)}): ${stderr || err.message}`));
+        try {
+          resolve(parsePerf(stdout, rate, seconds));
+        } catch (e) {
+          reject(e);
+        }
+      },
+    );
     children.add(child);
   });
 }
@@ -223,8 +268,10 @@ function parsePerf(out: string, rate: number, seconds: number): PerfRun {
 const ok = (r: PerfRun) => r.loss <= LOSS_MAX;
 /** perfdhcp did not start the exchanges it was asked for: the generator, not the server, was the limit. */
 const generatorShort = (r: PerfRun) => r.discovers < 0.97 * r.rate * r.seconds;
-const median = <T>(xs: T[], key: (x: T) => number): T => [...xs].sort((a, b) => key(a) - key(b))[Math.floor(xs.length / 2)];
-const fmt = (r: PerfRun) => `-r ${String(r.rate).padStart(5)} ${r.seconds}s: ${r.dora.toFixed(0).padStart(6)} DORA/s, loss ${(100 * r.loss).toFixed(2)}%`;
+const median = <T>(xs: T[], key: (x: T) => number): T =>
+  [...xs].sort((a, b) => key(a) - key(b))[Math.floor(xs.length / 2)];
+const fmt = (r: PerfRun) =>
+  `-r ${String(r.rate).padStart(5)} ${r.seconds}s: ${r.dora.toFixed(0).padStart(6)} DORA/s, loss ${(100 * r.loss).toFixed(2)}%`;
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 interface Search {
@@ -259,7 +306,8 @@ async function search(kind: Kind): Promise<Search> {
   let note: string | undefined;
   if (hi === 0) note = `sustained the highest probe rate (${MAX_RATE}/s): the load generator may be the limit`;
   else {
-    if (generatorLimited) note = 'perfdhcp fell short of the asked rate without losses: the load generator may be the limit';
+    if (generatorLimited)
+      note = 'perfdhcp fell short of the asked rate without losses: the load generator may be the limit';
     while (hi - lo > Math.max(50, lo * 0.03)) {
       const mid = Math.round((lo + hi) / 2 / 50) * 50;
       if (await probe(mid)) lo = mid;
@@ -277,11 +325,19 @@ async function main(): Promise<void> {
   if (cpus().length < 2) throw new Error('bench:dhcp pins the server and perfdhcp to two different CPUs: needs 2');
   for (const f of [PERFDHCP, DNSMASQ]) execFileSync('test', ['-x', f]);
   const versions = {
-    dnsmasq: execFileSync(DNSMASQ, ['--version']).toString().split('\n')[0].replace(/\s+Copyright.*/, ''),
-    perfdhcp: execFileSync(PERFDHCP, ['-v']).toString().trim().replace(/^VERSION:\s*/, ''),
+    dnsmasq: execFileSync(DNSMASQ, ['--version'])
+      .toString()
+      .split('\n')[0]
+      .replace(/\s+Copyright.*/, ''),
+    perfdhcp: execFileSync(PERFDHCP, ['-v'])
+      .toString()
+      .trim()
+      .replace(/^VERSION:\s*/, ''),
   };
   const loadBefore = loadavg();
-  log(`load average before: ${loadBefore}${Number(loadBefore.split(' ')[0]) > 0.5 ? ' (other work on this machine: expect noise)' : ''}`);
+  log(
+    `load average before: ${loadBefore}${Number(loadBefore.split(' ')[0]) > 0.5 ? ' (other work on this machine: expect noise)' : ''}`,
+  );
   const servers = new Map<Kind, Awaited<ReturnType<typeof startServer>>>();
   try {
     for (const kind of KINDS) {
@@ -331,16 +387,23 @@ async function main(): Promise<void> {
       `rate: the highest with <= ${100 * LOSS_MAX}% exchanges lost (${PROBE_S} s probes); DORA/s: median of ${REPS} x ${SECONDS} s at it, ` +
         `runs alternating between the servers; overload: one ${SECONDS} s run at -r ${OVERLOAD_RATE}`,
     );
-    console.log(`${'server'.padEnd(9)} ${'-r'.padStart(6)} ${'DORA/s'.padStart(8)} ${'runs'.padStart(20)} ${'loss'.padStart(7)} ${'overload DORA/s'.padStart(16)}`);
+    console.log(
+      `${'server'.padEnd(9)} ${'-r'.padStart(6)} ${'DORA/s'.padStart(8)} ${'runs'.padStart(20)} ${'loss'.padStart(7)} ${'overload DORA/s'.padStart(16)}`,
+    );
     for (const k of KINDS) {
       const b = best(k);
       console.log(
-        `${k.padEnd(9)} ${String(rates.get(k)).padStart(6)} ${b.dora.toFixed(0).padStart(8)} ${runs.get(k)!.map((x) => x.dora.toFixed(0)).join(' ').padStart(20)} ` +
+        `${k.padEnd(9)} ${String(rates.get(k)).padStart(6)} ${b.dora.toFixed(0).padStart(8)} ${runs
+          .get(k)!
+          .map((x) => x.dora.toFixed(0))
+          .join(' ')
+          .padStart(20)} ` +
           `${(100 * b.loss).toFixed(2).padStart(6)}% ${overload.get(k)!.dora.toFixed(0).padStart(16)}`,
       );
       const note = searches.get(k)!.note;
       if (note) console.log(`  ${k}: ${note}`);
-      if (b.loss > LOSS_MAX) console.log(`  ${k}: the median run still lost ${(100 * b.loss).toFixed(2)}% of its exchanges`);
+      if (b.loss > LOSS_MAX)
+        console.log(`  ${k}: the median run still lost ${(100 * b.loss).toFixed(2)}% of its exchanges`);
     }
     const [peer, ours] = [best('dnsmasq').dora, best('ours').dora];
     console.log(`RESULT dhcp ours=${ours.toFixed(0)} peer=${peer.toFixed(0)} ratio=${(ours / peer).toFixed(2)}`);

@@ -43,7 +43,12 @@ const WATCHDOG_MS = 240_000; // the whole run (normally 40–55 s)
 async function serve(n: number): Promise<void> {
   const bmcs: VirtualBmc[] = [];
   for (let i = 0; i < n; i++) {
-    const b = new VirtualBmc({ port: 0, address: HOST, users: { [USER]: PASSWORD }, machine: new SimulatedMachine({ powerOn: i % 2 === 1 }) });
+    const b = new VirtualBmc({
+      port: 0,
+      address: HOST,
+      users: { [USER]: PASSWORD },
+      machine: new SimulatedMachine({ powerOn: i % 2 === 1 }),
+    });
     await b.start();
     bmcs.push(b);
   }
@@ -79,7 +84,11 @@ async function startFarm(n: number): Promise<BmcFarm> {
   const proc = spawn(
     process.execPath,
     ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', __filename, '--serve', String(n)],
-    { cwd: ROOT, env: { ...process.env, TS_NODE_PROJECT: join(ROOT, 'tsconfig.json') }, stdio: ['pipe', 'pipe', 'pipe'] },
+    {
+      cwd: ROOT,
+      env: { ...process.env, TS_NODE_PROJECT: join(ROOT, 'tsconfig.json') },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
   );
   children.add(proc);
   proc.stdin!.on('error', () => undefined);
@@ -89,7 +98,10 @@ async function startFarm(n: number): Promise<BmcFarm> {
   const lines = createInterface({ input: proc.stdout! });
   const waitLine = (pred: (l: string) => boolean, ms: number, what: string) =>
     new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => (lines.off('line', onLine), reject(new Error(`BMC farm: no ${what} within ${ms} ms\n${stderr}`))), ms);
+      const timer = setTimeout(
+        () => (lines.off('line', onLine), reject(new Error(`BMC farm: no ${what} within ${ms} ms\n${stderr}`))),
+        ms,
+      );
       const onLine = (l: string) => {
         if (!pred(l)) return;
         clearTimeout(timer);
@@ -97,12 +109,18 @@ async function startFarm(n: number): Promise<BmcFarm> {
         resolve(l);
       };
       lines.on('line', onLine);
-      void exited.then(() => (clearTimeout(timer), reject(new Error(`BMC farm exited (${proc.exitCode ?? proc.signalCode})\n${stderr}`))));
+      void exited.then(
+        () => (
+          clearTimeout(timer),
+          reject(new Error(`BMC farm exited (${proc.exitCode ?? proc.signalCode})\n${stderr}`))
+        ),
+      );
     });
   const portsLine = waitLine((l) => l.startsWith('PORTS '), 60_000, 'PORTS');
   await waitLine((l) => l === 'READY', 60_000, 'READY');
   const ports = (await portsLine).slice(6).split(',').map(Number);
-  if (ports.length !== n || ports.some((p) => !Number.isInteger(p) || p <= 0)) throw new Error(`BMC farm: bad PORTS line`);
+  if (ports.length !== n || ports.some((p) => !Number.isInteger(p) || p <= 0))
+    throw new Error(`BMC farm: bad PORTS line`);
   return {
     ports,
     async stopSome(some) {
@@ -149,7 +167,9 @@ interface Sweep {
 
 function udpRcvbufErrors(): number {
   try {
-    const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
+    const lines = readFileSync('/proc/net/snmp', 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('Udp:'));
     const head = lines[0].split(/\s+/);
     const vals = lines[1].split(/\s+/);
     return Number(vals[head.indexOf('RcvbufErrors')]) || 0;
@@ -172,7 +192,12 @@ async function ipmitoolSweep(ports: number[], workers: number): Promise<Sweep> {
       while (next < ports.length) {
         const i = next++;
         const t = now();
-        const r = await ipmitool(['chassis', 'power', 'status'], { port: ports[i], user: USER, password: PASSWORD, timeoutMs: IPMITOOL_TIMEOUT_MS });
+        const r = await ipmitool(['chassis', 'power', 'status'], {
+          port: ports[i],
+          user: USER,
+          password: PASSWORD,
+          timeoutMs: IPMITOOL_TIMEOUT_MS,
+        });
         perBmcMs[i] = now() - t;
         const m = /Chassis Power is (on|off)/.exec(r.stdout);
         ok[i] = r.code === 0 && m !== null && (m[1] === 'on') === expectedOn(i);
@@ -183,7 +208,12 @@ async function ipmitoolSweep(ports: number[], workers: number): Promise<Sweep> {
   return { totalMs: now() - t0, perBmcMs, ok, errors, rcvbufErrors: udpRcvbufErrors() - drops0 };
 }
 
-async function ourSweep(client: IpmiClient, creds: BmcCredentials[], deadlineMs: number, expect = expectedOn): Promise<Sweep & { errorNames: string[] }> {
+async function ourSweep(
+  client: IpmiClient,
+  creds: BmcCredentials[],
+  deadlineMs: number,
+  expect = expectedOn,
+): Promise<Sweep & { errorNames: string[] }> {
   const perBmcMs: number[] = new Array(creds.length).fill(NaN);
   const ok: boolean[] = new Array(creds.length).fill(false);
   const errors: string[] = [];
@@ -217,7 +247,8 @@ const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
 
 function table(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
@@ -234,8 +265,11 @@ function arg(name: string, dflt: number, min = 1, max = 100_000): number {
 
 function versions(): Promise<string> {
   return new Promise((resolve) =>
-    execFile('dpkg-query', ['-W', '-f', '${Package} ${Version}; ', 'ipmitool', 'openipmi', 'python3-pyghmi'], { timeout: 10_000 }, (err, out) =>
-      resolve(err ? '(dpkg-query failed)' : out.trim().replace(/;$/, '')),
+    execFile(
+      'dpkg-query',
+      ['-W', '-f', '${Package} ${Version}; ', 'ipmitool', 'openipmi', 'python3-pyghmi'],
+      { timeout: 10_000 },
+      (err, out) => resolve(err ? '(dpkg-query failed)' : out.trim().replace(/;$/, '')),
     ),
   );
 }
@@ -258,9 +292,15 @@ async function peerRow(label: string, port: number, queries: number): Promise<Pe
   const ipmitoolMs: number[] = [];
   for (let i = 0; i < 11; i++) {
     const t = now();
-    const r = await ipmitool(['chassis', 'power', 'status'], { port, user: USER, password: PASSWORD, timeoutMs: IPMITOOL_TIMEOUT_MS });
+    const r = await ipmitool(['chassis', 'power', 'status'], {
+      port,
+      user: USER,
+      password: PASSWORD,
+      timeoutMs: IPMITOOL_TIMEOUT_MS,
+    });
     const ms = now() - t;
-    if (r.code !== 0 || !/Chassis Power is (on|off)/.test(r.stdout)) errors.push(`ipmitool: code ${r.code} ${r.stderr.trim().split('\n').pop()}`);
+    if (r.code !== 0 || !/Chassis Power is (on|off)/.test(r.stdout))
+      errors.push(`ipmitool: code ${r.code} ${r.stderr.trim().split('\n').pop()}`);
     else if (i > 0) ipmitoolMs.push(ms); // the first one is untimed (page cache)
   }
   const freshMs: number[] = [];
@@ -304,7 +344,9 @@ async function main(): Promise<void> {
   if (o.dead >= o.bmcs) throw new Error('--dead must be below --bmcs');
   const cpuModel = cpus()[0]?.model ?? '?';
   console.log(
-    `bench:ipmi ${new Date().toISOString()} | ${cpus().length} CPUs (${cpuModel}), ${Math.round(totalmem() / 2 ** 30)} GB, load ${loadavg().map((x) => x.toFixed(2)).join(' ')} | node ${process.version} | ${await versions()}`,
+    `bench:ipmi ${new Date().toISOString()} | ${cpus().length} CPUs (${cpuModel}), ${Math.round(totalmem() / 2 ** 30)} GB, load ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')} | node ${process.version} | ${await versions()}`,
   );
   console.log(
     `${o.bmcs} VirtualBmcs (cipher suite 3) in one child process on 127.0.0.1; sweep = Get Chassis Status of every BMC, answers checked; ` +
@@ -360,13 +402,22 @@ async function main(): Promise<void> {
       await farm.stopSome([...deadIdx].map((i) => farm.ports[i]));
       // (d1) sessions were held with the dead BMCs too: the client first retransmits in the
       // session, then tries a new login, all within the deadline.
-      deadRuns.push({ label: `(d1) held sessions, deadline ${o.deadDeadline} ms`, s: await ourSweep(held, creds, o.deadDeadline) });
+      deadRuns.push({
+        label: `(d1) held sessions, deadline ${o.deadDeadline} ms`,
+        s: await ourSweep(held, creds, o.deadDeadline),
+      });
       // (d2) a new client: every BMC needs a login; the dead ones never answer the first step.
       for (let r = 0; r < 2; r++) {
         const fresh = new IpmiClient({ deadlineMs: DEADLINE_MS });
         try {
-          deadRuns.push({ label: `(d2) fresh sessions, deadline ${o.deadDeadline} ms`, s: await ourSweep(fresh, creds, o.deadDeadline) });
-          deadRuns.push({ label: `(d3) then held, deadline ${o.deadDeadline} ms`, s: await ourSweep(fresh, creds, o.deadDeadline) });
+          deadRuns.push({
+            label: `(d2) fresh sessions, deadline ${o.deadDeadline} ms`,
+            s: await ourSweep(fresh, creds, o.deadDeadline),
+          });
+          deadRuns.push({
+            label: `(d3) then held, deadline ${o.deadDeadline} ms`,
+            s: await ourSweep(fresh, creds, o.deadDeadline),
+          });
         } finally {
           await fresh.close();
         }
@@ -398,7 +449,11 @@ async function main(): Promise<void> {
 
     // --- report ---
     const med = (xs: Sweep[]) => median(xs.map((s) => s.totalMs));
-    const pooled = (xs: Sweep[], q: number) => quantile(xs.flatMap((s) => s.perBmcMs), q);
+    const pooled = (xs: Sweep[], q: number) =>
+      quantile(
+        xs.flatMap((s) => s.perBmcMs),
+        q,
+      );
     const failures = (xs: Sweep[]) => xs.reduce((n, s) => n + s.ok.filter((x) => !x).length, 0);
     const drops = (xs: Sweep[]) => xs.reduce((n, s) => n + s.rcvbufErrors, 0);
     const runs = (xs: Sweep[]) => xs.map((s) => f(s.totalMs)).join(' ');
@@ -408,11 +463,21 @@ async function main(): Promise<void> {
       [`(c1) IpmiClient, fresh sessions, ${o.bmcs} at once`, c1],
       [`(c2) IpmiClient, held sessions, ${o.bmcs} at once`, c2],
     ];
-    console.log(`\npower-status sweep of ${o.bmcs} BMCs (per BMC: (a)/(b) one ipmitool process; (c) from the start of the sweep to its answer)`);
+    console.log(
+      `\npower-status sweep of ${o.bmcs} BMCs (per BMC: (a)/(b) one ipmitool process; (c) from the start of the sweep to its answer)`,
+    );
     console.log(
       table(
         ['scenario', 'sweep ms (median)', 'runs ms', 'per BMC p50 ms', 'per BMC p99 ms', 'wrong/failed', 'udp drops'],
-        rows.map(([l, xs]) => [l, f(med(xs)), runs(xs), f(pooled(xs, 0.5), 2), f(pooled(xs, 0.99), 2), String(failures(xs)), String(drops(xs))]),
+        rows.map(([l, xs]) => [
+          l,
+          f(med(xs)),
+          runs(xs),
+          f(pooled(xs, 0.5), 2),
+          f(pooled(xs, 0.99), 2),
+          String(failures(xs)),
+          String(drops(xs)),
+        ]),
       ),
     );
     for (const [l, xs] of rows) {
@@ -438,20 +503,36 @@ async function main(): Promise<void> {
     console.log(`\nratios (sweep time of the peer / ours; > 1 = we are faster):`);
     console.log(`  a/c2 ${f(A / C2)}   b/c2 ${f(B / C2)}   a/c1 ${f(A / C1)}   b/c1 ${f(B / C1)}`);
     const allOk = failures([...a, ...b, ...c1, ...c2]) === 0;
-    const goal = (name: string, met: boolean, detail: string) => console.log(`  ${met ? 'MET    ' : 'NOT MET'}  ${name}: ${detail}`);
+    const goal = (name: string, met: boolean, detail: string) =>
+      console.log(`  ${met ? 'MET    ' : 'NOT MET'}  ${name}: ${detail}`);
     console.log('goals:');
     goal('held-session sweep >= 50x faster than (a)', A / C2 >= 50, `a/c2 = ${f(A / C2)}`);
     goal('held-session sweep >= 100x faster than (b)', B / C2 >= 100, `b/c2 = ${f(B / C2)}`);
     goal('fresh-session sweep >= 10x faster than (a)', A / C1 >= 10, `a/c1 = ${f(A / C1)}`);
-    goal('p99 per BMC < 20 ms (held sessions, c2)', p99c2 < 20, `${f(p99c2, 2)} ms (fresh sessions, c1: ${f(p99c1, 2)} ms)`);
+    goal(
+      'p99 per BMC < 20 ms (held sessions, c2)',
+      p99c2 < 20,
+      `${f(p99c2, 2)} ms (fresh sessions, c1: ${f(p99c1, 2)} ms)`,
+    );
     if (!allOk) console.log('  (some answers were wrong or failed: see above; the ratios are not valid)');
 
-    console.log(`\n${o.dead} of ${o.bmcs} BMCs stopped (ports closed), per-call deadline ${o.deadDeadline} ms; before: c1 ${f(C1)} ms, c2 ${f(C2)} ms`);
+    console.log(
+      `\n${o.dead} of ${o.bmcs} BMCs stopped (ports closed), per-call deadline ${o.deadDeadline} ms; before: c1 ${f(C1)} ms, c2 ${f(C2)} ms`,
+    );
     const healthy = (s: Sweep) => s.perBmcMs.filter((_, i) => !deadIdx.has(i));
     const dead = (s: Sweep) => s.perBmcMs.filter((_, i) => deadIdx.has(i));
     console.log(
       table(
-        ['sweep', `${o.bmcs - o.dead} healthy: all done ms`, 'healthy p99 ms', 'healthy ok', `${o.dead} dead: last error ms`, 'dead first error ms', 'dead BmcUnreachable', 'udp drops'],
+        [
+          'sweep',
+          `${o.bmcs - o.dead} healthy: all done ms`,
+          'healthy p99 ms',
+          'healthy ok',
+          `${o.dead} dead: last error ms`,
+          'dead first error ms',
+          'dead BmcUnreachable',
+          'udp drops',
+        ],
         deadRuns.map(({ label, s }) => [
           label,
           f(Math.max(...healthy(s))),
@@ -467,16 +548,34 @@ async function main(): Promise<void> {
     for (const { label, s } of deadRuns) {
       const other = s.errors.filter((e) => !e.startsWith('BmcUnreachable'));
       const healthyErr = s.errorNames.filter((n, i) => n !== '' && !deadIdx.has(i)).length;
-      if (other.length || healthyErr) console.log(`  ${label}: ${healthyErr} healthy BMCs failed; first other error: ${other[0] ?? s.errors[0]}`);
+      if (other.length || healthyErr)
+        console.log(`  ${label}: ${healthyErr} healthy BMCs failed; first other error: ${other[0] ?? s.errors[0]}`);
     }
 
-    console.log(`\none BMC at a time: ipmitool one-shot vs our client (median of 10 ipmitool runs, 5 fresh logins, ${o.queries} held queries)`);
+    console.log(
+      `\none BMC at a time: ipmitool one-shot vs our client (median of 10 ipmitool runs, 5 fresh logins, ${o.queries} held queries)`,
+    );
     console.log(
       table(
-        ['BMC', 'ipmitool one-shot ms', 'ours fresh login+status ms', 'ours held status p50 ms', 'held p99 ms', 'held max ms', 'one-shot/fresh', 'errors'],
+        [
+          'BMC',
+          'ipmitool one-shot ms',
+          'ours fresh login+status ms',
+          'ours held status p50 ms',
+          'held p99 ms',
+          'held max ms',
+          'one-shot/fresh',
+          'errors',
+        ],
         peers.map((p) => [
-          p.label, f(median(p.ipmitoolMs), 2), f(median(p.freshMs), 2), f(median(p.heldMs), 3), f(quantile(p.heldMs, 0.99), 3),
-          f(Math.max(...p.heldMs), 3), f(median(p.ipmitoolMs) / median(p.freshMs)), String(p.errors.length),
+          p.label,
+          f(median(p.ipmitoolMs), 2),
+          f(median(p.freshMs), 2),
+          f(median(p.heldMs), 3),
+          f(quantile(p.heldMs, 0.99), 3),
+          f(Math.max(...p.heldMs), 3),
+          f(median(p.ipmitoolMs) / median(p.freshMs)),
+          String(p.errors.length),
         ]),
       ),
     );

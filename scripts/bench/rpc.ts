@@ -125,36 +125,104 @@ async function startServer(cmd: string, args: string[], env: NodeJS.ProcessEnv):
 function ourServer(exchange: string, topic: string, server: string) {
   return startServer(
     process.execPath,
-    ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', __filename, '--serve', exchange, topic, server],
+    [
+      '-r',
+      'ts-node/register/transpile-only',
+      '-r',
+      'tsconfig-paths/register',
+      __filename,
+      '--serve',
+      exchange,
+      topic,
+      server,
+    ],
     { ...process.env, TS_NODE_PROJECT: join(ROOT, 'tsconfig.json') },
   );
 }
 
 function pythonServer(exchange: string, topic: string, server: string) {
-  return startServer(PYTHON, [join(PEERS, 'rpc_server.py'), '--url', URL_, '--exchange', exchange, '--topic', topic, '--server', server, '--version', VERSION, '--quiet'], PY_ENV);
+  return startServer(
+    PYTHON,
+    [
+      join(PEERS, 'rpc_server.py'),
+      '--url',
+      URL_,
+      '--exchange',
+      exchange,
+      '--topic',
+      topic,
+      '--server',
+      server,
+      '--version',
+      VERSION,
+      '--quiet',
+    ],
+    PY_ENV,
+  );
 }
 
 /**
  * rpc_client.py in benchmark mode: `warmup` untimed calls, then `calls` calls (or as many as
  * `seconds` allow) from `concurrency` threads.
  */
-function pythonClient(exchange: string, topic: string, server: string, calls: number, concurrency: number, warmup: number, seconds?: number): Promise<Run> {
+function pythonClient(
+  exchange: string,
+  topic: string,
+  server: string,
+  calls: number,
+  concurrency: number,
+  warmup: number,
+  seconds?: number,
+): Promise<Run> {
   const args = [
-    join(PEERS, 'rpc_client.py'), '--url', URL_, '--exchange', exchange, '--topic', topic, '--server', server, '--version', VERSION,
-    '--timeout', String(CALL_TIMEOUT_S), '--repeat', String(calls), '--concurrency', String(concurrency), '--warmup', String(warmup),
-    ...(seconds ? ['--duration', String(seconds)] : []), 'call', 'ping', '{"arg": "x"}',
+    join(PEERS, 'rpc_client.py'),
+    '--url',
+    URL_,
+    '--exchange',
+    exchange,
+    '--topic',
+    topic,
+    '--server',
+    server,
+    '--version',
+    VERSION,
+    '--timeout',
+    String(CALL_TIMEOUT_S),
+    '--repeat',
+    String(calls),
+    '--concurrency',
+    String(concurrency),
+    '--warmup',
+    String(warmup),
+    ...(seconds ? ['--duration', String(seconds)] : []),
+    'call',
+    'ping',
+    '{"arg": "x"}',
   ];
   return new Promise((resolve, reject) =>
     execFile(PYTHON, args, { env: PY_ENV, timeout: 180_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`rpc_client.py: ${err.message}\n${stderr.slice(-3000)}`));
       const r = JSON.parse(stdout.trim().split('\n').pop()!);
-      resolve({ latenciesMs: r.latencies_ms, elapsedS: r.elapsed_s, errors: r.errors, firstError: r.first_error ? `${r.first_error.type}: ${r.first_error.message}` : undefined, maxInFlight: r.max_in_flight });
+      resolve({
+        latenciesMs: r.latencies_ms,
+        elapsedS: r.elapsed_s,
+        errors: r.errors,
+        firstError: r.first_error ? `${r.first_error.type}: ${r.first_error.message}` : undefined,
+        maxInFlight: r.max_in_flight,
+      });
     }),
   );
 }
 
 /** Our RpcClient: `calls` calls (or as many as `seconds` allow) from `concurrency` async callers sharing the one client. */
-async function ourClientRun(cli: RpcClient, topic: string, server: string, calls: number, concurrency: number, seconds?: number): Promise<Run> {
+async function ourClientRun(
+  cli: RpcClient,
+  topic: string,
+  server: string,
+  calls: number,
+  concurrency: number,
+  seconds?: number,
+): Promise<Run> {
   const latenciesMs: number[] = [];
   let errors = 0;
   let firstError: string | undefined;
@@ -191,21 +259,31 @@ function quantile(sorted: number[], q: number): number {
 
 function stats(r: Run) {
   const s = [...r.latenciesMs].sort((x, y) => x - y);
-  return { median: quantile(s, 0.5), p99: quantile(s, 0.99), rate: r.latenciesMs.length / r.elapsedS, n: r.latenciesMs.length };
+  return {
+    median: quantile(s, 0.5),
+    p99: quantile(s, 0.99),
+    rate: r.latenciesMs.length / r.elapsedS,
+    n: r.latenciesMs.length,
+  };
 }
 
 const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
 
 function versions(): Promise<{ python: string; oslo: string; rabbit: string }> {
   const py = new Promise<string>((resolve) =>
-    execFile(PYTHON, ['-c', 'import sys, importlib.metadata as m; print(sys.version.split()[0], m.version("oslo.messaging"))'], { timeout: 10_000 }, (err, out) =>
-      resolve(err ? '? ?' : out.trim()),
+    execFile(
+      PYTHON,
+      ['-c', 'import sys, importlib.metadata as m; print(sys.version.split()[0], m.version("oslo.messaging"))'],
+      { timeout: 10_000 },
+      (err, out) => resolve(err ? '? ?' : out.trim()),
     ),
   );
   const rabbit = amqp
     .connect(amqpUrl(URL_))
     .then(async (c) => {
-      const v = String((c.connection as unknown as { serverProperties?: { version?: unknown } }).serverProperties?.version ?? '?');
+      const v = String(
+        (c.connection as unknown as { serverProperties?: { version?: unknown } }).serverProperties?.version ?? '?',
+      );
       await c.close();
       return v;
     })
@@ -228,7 +306,9 @@ async function main(): Promise<void> {
   const topics = { a: `${exchange}_a`, b: `${exchange}_b`, c: `${exchange}_c` };
   const server = 'bench1';
   const v = await versions();
-  console.log(`bench:rpc ${new Date().toISOString()} | ${cpus().length} CPUs | node ${process.version} | python ${v.python}, oslo.messaging ${v.oslo} | RabbitMQ ${v.rabbit} on loopback`);
+  console.log(
+    `bench:rpc ${new Date().toISOString()} | ${cpus().length} CPUs | node ${process.version} | python ${v.python}, oslo.messaging ${v.oslo} | RabbitMQ ${v.rabbit} on loopback`,
+  );
   console.log(
     `each scenario: ${o.warmup} warm-up calls, ${o.calls} sequential calls, then ${o.concurrency} concurrent callers on one client ` +
       `for ${o.seconds} s (at most ${o.maxCalls} calls); ping(arg) -> {pong, server}; server in its own process\n`,
@@ -271,7 +351,8 @@ async function main(): Promise<void> {
     await cli.close();
     // Remove what the run declared (the Python clients' reply queues expire by themselves).
     const ch = await conn.channel();
-    for (const t of Object.values(topics)) for (const q of [t, `${t}.${server}`]) await ch.deleteQueue(q).catch(() => undefined);
+    for (const t of Object.values(topics))
+      for (const q of [t, `${t}.${server}`]) await ch.deleteQueue(q).catch(() => undefined);
     await ch.deleteQueue(cli.replyQueue).catch(() => undefined);
     await ch.deleteExchange(exchange).catch(() => undefined);
     await ch.close().catch(() => undefined);
@@ -280,16 +361,41 @@ async function main(): Promise<void> {
 
   // --- report ---
   const rows = results.map((r) => ({
-    label: r.label, seq: stats(r.seq), conc: stats(r.conc), maxInFlight: r.conc.maxInFlight,
-    errors: r.seq.errors + r.conc.errors, firstError: r.seq.firstError ?? r.conc.firstError,
+    label: r.label,
+    seq: stats(r.seq),
+    conc: stats(r.conc),
+    maxInFlight: r.conc.maxInFlight,
+    errors: r.seq.errors + r.conc.errors,
+    firstError: r.seq.firstError ?? r.conc.firstError,
   }));
   const cx = `x${o.concurrency}`;
-  const head = ['scenario', 'seq median ms', 'seq p99 ms', 'seq calls/s', `${cx} calls/s`, `${cx} median ms`, `${cx} p99 ms`, `${cx} calls`, 'max in flight', 'errors'];
+  const head = [
+    'scenario',
+    'seq median ms',
+    'seq p99 ms',
+    'seq calls/s',
+    `${cx} calls/s`,
+    `${cx} median ms`,
+    `${cx} p99 ms`,
+    `${cx} calls`,
+    'max in flight',
+    'errors',
+  ];
   const table = rows.map((r) => [
-    r.label, f(r.seq.median), f(r.seq.p99), f(r.seq.rate, 0), f(r.conc.rate, 0), f(r.conc.median), f(r.conc.p99), String(r.conc.n), String(r.maxInFlight), String(r.errors),
+    r.label,
+    f(r.seq.median),
+    f(r.seq.p99),
+    f(r.seq.rate, 0),
+    f(r.conc.rate, 0),
+    f(r.conc.median),
+    f(r.conc.p99),
+    String(r.conc.n),
+    String(r.maxInFlight),
+    String(r.errors),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...table.map((t) => t[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   console.log(line(head));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const t of table) console.log(line(t));
@@ -297,7 +403,10 @@ async function main(): Promise<void> {
 
   const [a, b, c] = rows;
   console.log('\nratios against (a) (> 1 = better than Python -> Python):');
-  for (const [name, x] of [['b/a', b], ['c/a', c]] as const) {
+  for (const [name, x] of [
+    ['b/a', b],
+    ['c/a', c],
+  ] as const) {
     console.log(
       `  ${name}: throughput x${o.concurrency} ${f(x.conc.rate / a.conc.rate)}, sequential calls/s ${f(x.seq.rate / a.seq.rate)}, ` +
         `sequential median latency ${f(a.seq.median / x.seq.median)} (a/${name[0]}), p99 ${f(a.seq.p99 / x.seq.p99)} (a/${name[0]})`,

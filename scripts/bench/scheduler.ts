@@ -27,7 +27,13 @@ import { AmqpConnection, RpcClient } from '@bm/messaging';
 const ROOT = join(__dirname, '..', '..');
 const SERVER_URL = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
 const AMQP_URL = process.env.TEST_AMQP_URL ?? 'rabbit://guest:guest@127.0.0.1:5672/';
-const SIZES: [number, number, number][] = [[1, 1024, 10], [2, 2048, 20], [4, 8192, 100], [8, 16384, 200], [16, 65536, 500]];
+const SIZES: [number, number, number][] = [
+  [1, 1024, 10],
+  [2, 2048, 20],
+  [4, 8192, 100],
+  [8, 16384, 200],
+  [16, 65536, 500],
+];
 const GOAL_P99_MS = 5;
 
 function arg(name: string, def: number): number {
@@ -41,12 +47,36 @@ const SELECTS = arg('selects', 1000);
 
 const flavorOf = (k: number): Flavor => {
   const [vcpus, memory_mb, root_gb] = SIZES[k % SIZES.length];
-  return { name: `bm.${vcpus}`, vcpus, memory_mb, root_gb, ephemeral_gb: 0, swap: 0, extra_specs: { cpu_arch: 'x86_64' } };
+  return {
+    name: `bm.${vcpus}`,
+    vcpus,
+    memory_mb,
+    root_gb,
+    ephemeral_gb: 0,
+    swap: 0,
+    extra_specs: { cpu_arch: 'x86_64' },
+  };
 };
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 
-function service(app: string, env: Record<string, string>): { child: ChildProcess; waitFor: (re: RegExp, ms: number) => Promise<RegExpMatchArray> } {
-  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(ROOT, 'dist/apps', app, 'main.js')], { cwd: ROOT, env: { PATH: process.env.PATH!, NO_COLOR: '1', ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}), ...env } });
+function service(
+  app: string,
+  env: Record<string, string>,
+): { child: ChildProcess; waitFor: (re: RegExp, ms: number) => Promise<RegExpMatchArray> } {
+  const child = spawn(
+    process.execPath,
+    [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(ROOT, 'dist/apps', app, 'main.js')],
+    {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH!,
+        NO_COLOR: '1',
+        ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
+        ...env,
+      },
+    },
+  );
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
@@ -55,7 +85,8 @@ function service(app: string, env: Record<string, string>): { child: ChildProces
     for (;;) {
       const m = out.match(re);
       if (m) return m;
-      if (Date.now() > until || child.exitCode !== null) throw new Error(`${app}: no ${re} within ${ms} ms:\n${out.slice(-2000)}`);
+      if (Date.now() > until || child.exitCode !== null)
+        throw new Error(`${app}: no ${re} within ${ms} ms:\n${out.slice(-2000)}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   };
@@ -84,7 +115,14 @@ async function main(): Promise<void> {
     );
     await ds.destroy();
     const exchange = `bench_${randomBytes(4).toString('hex')}`;
-    const env = { DATABASE_URL: url.toString(), TRANSPORT_URL: AMQP_URL, BM_CONTROL_EXCHANGE: exchange, BM_HOST: 'bench', BM_INSTANCE_TYPE_EXTRA_SPECS: 'cpu_arch:x86_64', BM_RPC_PING_ENABLED: 'true' };
+    const env = {
+      DATABASE_URL: url.toString(),
+      TRANSPORT_URL: AMQP_URL,
+      BM_CONTROL_EXCHANGE: exchange,
+      BM_HOST: 'bench',
+      BM_INSTANCE_TYPE_EXTRA_SPECS: 'cpu_arch:x86_64',
+      BM_RPC_PING_ENABLED: 'true',
+    };
 
     const sched = service('scheduler', { ...env, BM_HEALTH_PORT: '19102' });
     procs.push(sched.child);
@@ -96,9 +134,14 @@ async function main(): Promise<void> {
     conn = await AmqpConnection.open({ url: AMQP_URL });
     const rpc = new RpcClient(conn, { exchange });
     const select = (k: number) =>
-      rpc.call({ topic: 'scheduler' }, 'select_destinations', { request_spec: { instance_type: flavorOf(k), num_instances: 1 }, filter_properties: {} }, { version: '4.0', timeout: 10 });
+      rpc.call(
+        { topic: 'scheduler' },
+        'select_destinations',
+        { request_spec: { instance_type: flavorOf(k), num_instances: 1 }, filter_properties: {} },
+        { version: '4.0', timeout: 10 },
+      );
     // The fanout report must have reached the scheduler: retry the first select until it succeeds.
-    for (let t = Date.now(); ; ) {
+    for (let t = Date.now(); ;) {
       try {
         await select(0);
         break;
@@ -113,7 +156,10 @@ async function main(): Promise<void> {
       await f();
       into.push(Number(process.hrtime.bigint() - t) / 1e6);
     };
-    for (let k = 1; k < 50; k++) { await select(k); await ping(); } // warm-up
+    for (let k = 1; k < 50; k++) {
+      await select(k);
+      await ping();
+    } // warm-up
     const rpcMs: number[] = [];
     const pingMs: number[] = [];
     for (let k = 0; k < SELECTS; k++) {
@@ -131,7 +177,17 @@ async function main(): Promise<void> {
     const m = new BaremetalHostManager({ now: () => 0 });
     for (let i = 0; i < NODES; i++) {
       const [vcpus, memory_mb, local_gb] = SIZES[i % 5];
-      m.report({ host: 'bench', hypervisor_hostname: `n${i}`, vcpus, memory_mb, local_gb, vcpus_used: 0, memory_mb_used: 0, local_gb_used: 0, stats: { cpu_arch: 'x86_64' } });
+      m.report({
+        host: 'bench',
+        hypervisor_hostname: `n${i}`,
+        vcpus,
+        memory_mb,
+        local_gb,
+        vcpus_used: 0,
+        memory_mb_used: 0,
+        local_gb_used: 0,
+        stats: { cpu_arch: 'x86_64' },
+      });
     }
     for (let k = 0; k < 50; k++) m.select({ flavor: flavorOf(k) });
     const libMs: number[] = [];
@@ -142,11 +198,19 @@ async function main(): Promise<void> {
     }
 
     const p99 = pct(rpcMs, 99);
-    console.log(`nodes ${NODES} (5 sizes), ${SELECTS} sequential select_destinations (exact policy, cpu_arch extra spec), node ${process.version}`);
-    console.log(`resource report cycle (compute, start): ${cycle} ms for ${NODES} nodes (period 60 000 ms: ${((cycle / 60_000) * 100).toFixed(1)}%)`);
+    console.log(
+      `nodes ${NODES} (5 sizes), ${SELECTS} sequential select_destinations (exact policy, cpu_arch extra spec), node ${process.version}`,
+    );
+    console.log(
+      `resource report cycle (compute, start): ${cycle} ms for ${NODES} nodes (period 60 000 ms: ${((cycle / 60_000) * 100).toFixed(1)}%)`,
+    );
     console.log(`select_destinations over RPC: p50 ${pct(rpcMs, 50).toFixed(2)} ms  p99 ${p99.toFixed(2)} ms`);
-    console.log(`oslo_rpc_server_ping (no-op) over RPC, same run: p50 ${pct(pingMs, 50).toFixed(2)} ms  p99 ${pct(pingMs, 99).toFixed(2)} ms`);
-    console.log(`BaremetalHostManager.select alone: p50 ${pct(libMs, 50).toFixed(2)} ms  p99 ${pct(libMs, 99).toFixed(2)} ms`);
+    console.log(
+      `oslo_rpc_server_ping (no-op) over RPC, same run: p50 ${pct(pingMs, 50).toFixed(2)} ms  p99 ${pct(pingMs, 99).toFixed(2)} ms`,
+    );
+    console.log(
+      `BaremetalHostManager.select alone: p50 ${pct(libMs, 50).toFixed(2)} ms  p99 ${pct(libMs, 99).toFixed(2)} ms`,
+    );
     console.log(`RESULT scheduler ours=${p99.toFixed(2)} peer=${GOAL_P99_MS} ratio=${(GOAL_P99_MS / p99).toFixed(2)}`);
   } finally {
     await conn?.close();

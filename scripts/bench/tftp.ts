@@ -38,9 +38,21 @@ const SERVERS: { kind: Kind; address: string }[] = [
 
 const CLIENTS: { name: string; argv: (host: string, out: string) => [string, string[]] }[] = [
   { name: 'tftp-hpa (512)', argv: (h, o) => ['tftp', [h, String(PORT), '-m', 'binary', '-c', 'get', 'big.bin', o]] },
-  { name: 'curl blksize 1468', argv: (h, o) => ['curl', ['-sS', '--tftp-blksize', '1468', '-o', o, `tftp://${h}:${PORT}/big.bin`]] },
-  { name: 'atftp blksize 1468', argv: (h, o) => ['atftp', ['--get', '-r', 'big.bin', '-l', o, '--option', 'blksize 1468', h, String(PORT)]] },
-  { name: 'atftp 1468 + windowsize 8', argv: (h, o) => ['atftp', ['--get', '-r', 'big.bin', '-l', o, '--option', 'blksize 1468', '--option', 'windowsize 8', h, String(PORT)]] },
+  {
+    name: 'curl blksize 1468',
+    argv: (h, o) => ['curl', ['-sS', '--tftp-blksize', '1468', '-o', o, `tftp://${h}:${PORT}/big.bin`]],
+  },
+  {
+    name: 'atftp blksize 1468',
+    argv: (h, o) => ['atftp', ['--get', '-r', 'big.bin', '-l', o, '--option', 'blksize 1468', h, String(PORT)]],
+  },
+  {
+    name: 'atftp 1468 + windowsize 8',
+    argv: (h, o) => [
+      'atftp',
+      ['--get', '-r', 'big.bin', '-l', o, '--option', 'blksize 1468', '--option', 'windowsize 8', h, String(PORT)],
+    ],
+  },
 ];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -71,7 +83,11 @@ async function outside(): Promise<number> {
     // dnsmasq binds only addresses an interface has: give lo one per server.
     for (const s of SERVERS) ip(['-n', ns, 'addr', 'add', `${s.address}/8`, 'dev', 'lo']);
     const argv = [process.execPath, '-r', 'ts-node/register/transpile-only', __filename];
-    child = spawn('ip', ['netns', 'exec', ns, ...argv], { cwd: ROOT, stdio: 'inherit', env: { ...process.env, [NS_ENV]: ns } });
+    child = spawn('ip', ['netns', 'exec', ns, ...argv], {
+      cwd: ROOT,
+      stdio: 'inherit',
+      env: { ...process.env, [NS_ENV]: ns },
+    });
     return await new Promise<number>((resolve) => child!.once('exit', (code, sig) => resolve(code ?? (sig ? 1 : 0))));
   } finally {
     process.off('SIGINT', onSignal);
@@ -88,9 +104,32 @@ function serverArgv(kind: Kind, address: string, root: string): string[] {
     case 'tftpd-hpa':
       return ['/usr/sbin/in.tftpd', '-L', '-u', 'root', '-s', '-B', '65464', '-a', `${address}:${PORT}`, root];
     case 'dnsmasq':
-      return ['/usr/sbin/dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', '--port=0', '--user=root', '--pid-file=', '--log-facility=/dev/null', '--quiet-tftp', '--enable-tftp', `--tftp-root=${root}`, `--listen-address=${address}`, '--bind-interfaces'];
+      return [
+        '/usr/sbin/dnsmasq',
+        '--keep-in-foreground',
+        '--conf-file=/dev/null',
+        '--no-resolv',
+        '--no-hosts',
+        '--port=0',
+        '--user=root',
+        '--pid-file=',
+        '--log-facility=/dev/null',
+        '--quiet-tftp',
+        '--enable-tftp',
+        `--tftp-root=${root}`,
+        `--listen-address=${address}`,
+        '--bind-interfaces',
+      ];
     case 'ours':
-      return [process.execPath, '-r', 'ts-node/register/transpile-only', join(ROOT, 'scripts/bench/tftp-serve.ts'), root, String(PORT), address];
+      return [
+        process.execPath,
+        '-r',
+        'ts-node/register/transpile-only',
+        join(ROOT, 'scripts/bench/tftp-serve.ts'),
+        root,
+        String(PORT),
+        address,
+      ];
   }
 }
 
@@ -149,20 +188,31 @@ async function inside(ns: string): Promise<void> {
           const t = process.hrtime.bigint();
           await run('taskset', ['-c', CPU, cmd, ...args], { timeout: 120_000 });
           const ms = Number(process.hrtime.bigint() - t) / 1e6;
-          if (createHash('sha256').update(readFileSync(out)).digest('hex') !== sha) throw new Error(`${s.kind}/${c.name}: sha256 mismatch`);
+          if (createHash('sha256').update(readFileSync(out)).digest('hex') !== sha)
+            throw new Error(`${s.kind}/${c.name}: sha256 mismatch`);
           rmSync(out);
           const key = `${c.name}|${s.kind}`;
           times.set(key, [...(times.get(key) ?? []), ms]);
         }
       }
-      for (const s of SERVERS) process.stderr.write(`  ${s.kind.padEnd(9)} ${c.name.padEnd(28)} ${times.get(`${c.name}|${s.kind}`)!.map((x) => x.toFixed(0)).join(' ')} ms\n`);
+      for (const s of SERVERS)
+        process.stderr.write(
+          `  ${s.kind.padEnd(9)} ${c.name.padEnd(28)} ${times
+            .get(`${c.name}|${s.kind}`)!
+            .map((x) => x.toFixed(0))
+            .join(' ')} ms\n`,
+        );
     }
     const median = (c: string, k: Kind): number => {
       const xs = [...times.get(`${c}|${k}`)!].sort((a, b) => a - b);
       return xs[Math.floor(xs.length / 2)];
     };
-    console.log(`64 MiB over TFTP on loopback (netns ${ns}, port 69), every server and client pinned to CPU ${CPU} (median of ${REPS}, interleaved, sha256 checked)`);
-    console.log(`${'client, options'.padEnd(28)} ${'tftpd-hpa ms'.padStart(12)} ${'dnsmasq ms'.padStart(10)} ${'ours ms'.padStart(8)} ${'MiB/s ours'.padStart(10)} ${'vs hpa'.padStart(7)} ${'vs dnsmasq'.padStart(10)}`);
+    console.log(
+      `64 MiB over TFTP on loopback (netns ${ns}, port 69), every server and client pinned to CPU ${CPU} (median of ${REPS}, interleaved, sha256 checked)`,
+    );
+    console.log(
+      `${'client, options'.padEnd(28)} ${'tftpd-hpa ms'.padStart(12)} ${'dnsmasq ms'.padStart(10)} ${'ours ms'.padStart(8)} ${'MiB/s ours'.padStart(10)} ${'vs hpa'.padStart(7)} ${'vs dnsmasq'.padStart(10)}`,
+    );
     let worst = { ratio: Infinity, ours: 0, peer: 0 };
     for (const c of CLIENTS) {
       const hpa = median(c.name, 'tftpd-hpa');
@@ -170,9 +220,13 @@ async function inside(ns: string): Promise<void> {
       const ours = median(c.name, 'ours');
       const ratio = hpa / ours;
       if (ratio < worst.ratio) worst = { ratio, ours, peer: hpa };
-      console.log(`${c.name.padEnd(28)} ${hpa.toFixed(0).padStart(12)} ${dns.toFixed(0).padStart(10)} ${ours.toFixed(0).padStart(8)} ${(64 / (ours / 1000)).toFixed(0).padStart(10)} ${ratio.toFixed(2).padStart(7)} ${(dns / ours).toFixed(2).padStart(10)}`);
+      console.log(
+        `${c.name.padEnd(28)} ${hpa.toFixed(0).padStart(12)} ${dns.toFixed(0).padStart(10)} ${ours.toFixed(0).padStart(8)} ${(64 / (ours / 1000)).toFixed(0).padStart(10)} ${ratio.toFixed(2).padStart(7)} ${(dns / ours).toFixed(2).padStart(10)}`,
+      );
     }
-    console.log(`RESULT tftp ours=${worst.ours.toFixed(0)} peer=${worst.peer.toFixed(0)} ratio=${worst.ratio.toFixed(2)}`);
+    console.log(
+      `RESULT tftp ours=${worst.ours.toFixed(0)} peer=${worst.peer.toFixed(0)} ratio=${worst.ratio.toFixed(2)}`,
+    );
   } finally {
     await Promise.all(children.map(stopServer));
     rmSync(dir, { recursive: true, force: true });

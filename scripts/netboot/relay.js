@@ -7,7 +7,10 @@
 const net = require('node:net');
 const fs = require('node:fs');
 
-const endpoint = (e) => (e.startsWith('/') ? { path: e } : { host: e.slice(0, e.lastIndexOf(':')), port: Number(e.slice(e.lastIndexOf(':') + 1)) });
+const endpoint = (e) =>
+  e.startsWith('/')
+    ? { path: e }
+    : { host: e.slice(0, e.lastIndexOf(':')), port: Number(e.slice(e.lastIndexOf(':') + 1)) };
 const [listen, connect] = process.argv.slice(2).map(endpoint);
 if (!listen || !connect) {
   console.error('usage: node relay.js <listen host:port|/socket> <connect host:port|/socket>');

@@ -28,20 +28,47 @@ const root = env('TFTP_ROOT');
 
 let captured = 0;
 const config = {
-  serverIp: address, mode: process.env.MODE === 'proxy' ? ('proxy' as const) : ('full' as const), range: { first, last }, netmask: '255.255.255.0', leaseTimeS: 3600,
-  tftpServer: address, bootfileBios: 'pxelinux.0', bootfileUefi: 'bootx64.efi',
+  serverIp: address,
+  mode: process.env.MODE === 'proxy' ? ('proxy' as const) : ('full' as const),
+  range: { first, last },
+  netmask: '255.255.255.0',
+  leaseTimeS: 3600,
+  tftpServer: address,
+  bootfileBios: 'pxelinux.0',
+  bootfileUefi: 'bootx64.efi',
 };
 const dhcp = new DhcpServer({
   port: 67,
-  context: { config, leases: new InMemoryLeaseStore(config.range, { exclude: [address] }), lookup: (mac) => (enrolled.has(mac) ? { nodeId: mac } : undefined) },
-  onLog: (e) => console.log(JSON.stringify({ dhcp: e.event, message: e.message, mac: e.mac, ip: e.ip, bootfile: e.bootfile, client: e.client, server: e.server, relay: e.relay, proxy: e.proxy, reason: e.reason })),
+  context: {
+    config,
+    leases: new InMemoryLeaseStore(config.range, { exclude: [address] }),
+    lookup: (mac) => (enrolled.has(mac) ? { nodeId: mac } : undefined),
+  },
+  onLog: (e) =>
+    console.log(
+      JSON.stringify({
+        dhcp: e.event,
+        message: e.message,
+        mac: e.mac,
+        ip: e.ip,
+        bootfile: e.bootfile,
+        client: e.client,
+        server: e.server,
+        relay: e.relay,
+        proxy: e.proxy,
+        reason: e.reason,
+      }),
+    ),
   onError: (e) => console.log(JSON.stringify({ dhcpError: e.message })),
   onDatagram: (msg) => {
-    if (process.env.CAPTURE_DIR) writeFileSync(join(process.env.CAPTURE_DIR, `${++captured}.hex`), msg.toString('hex') + '\n');
+    if (process.env.CAPTURE_DIR)
+      writeFileSync(join(process.env.CAPTURE_DIR, `${++captured}.hex`), msg.toString('hex') + '\n');
   },
 });
 const tftp = new TftpServer({
-  port: 69, root, rootAliases: [root],
+  port: 69,
+  root,
+  rootAliases: [root],
   onTransfer: (s) => console.log(JSON.stringify({ tftp: s.file, bytes: s.bytes, outcome: s.outcome })),
 });
 

@@ -10,8 +10,15 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { NodeNotFound } from '@bm/domain';
 import {
-  AmqpConnection, type CallInfo, MessagingTimeout, NotificationListener, Notifier, type ReceivedNotification, RemoteError,
-  RpcClient, RpcServer,
+  AmqpConnection,
+  type CallInfo,
+  MessagingTimeout,
+  NotificationListener,
+  Notifier,
+  type ReceivedNotification,
+  RemoteError,
+  RpcClient,
+  RpcServer,
 } from '@bm/messaging';
 import { TEST_AMQP_URL, eventually, uniqueName } from '../support/amqp';
 
@@ -50,7 +57,12 @@ interface PyCallOptions {
 }
 
 /** Runs rpc_client.py once; resolves with its one JSON line. */
-function pyRpc(kind: 'call' | 'cast', method: string, kwargs: Record<string, unknown>, o: PyCallOptions): Promise<PyOutcome> {
+function pyRpc(
+  kind: 'call' | 'cast',
+  method: string,
+  kwargs: Record<string, unknown>,
+  o: PyCallOptions,
+): Promise<PyOutcome> {
   const args = [join(PEERS, 'rpc_client.py'), '--url', TEST_AMQP_URL, '--exchange', exchange, '--topic', o.topic];
   if (o.server) args.push('--server', o.server);
   args.push('--version', o.version ?? VERSION);
@@ -79,7 +91,10 @@ class PyProcess {
   private stderr = '';
   private readonly exited: Promise<number | null>;
 
-  private constructor(readonly name: string, private readonly proc: ChildProcess) {
+  private constructor(
+    readonly name: string,
+    private readonly proc: ChildProcess,
+  ) {
     proc.stderr!.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-20_000)));
     this.exited = new Promise((resolve) => proc.on('exit', (code) => resolve(code)));
   }
@@ -171,7 +186,18 @@ function makeOurServer(server: string): RpcServer {
 
 beforeAll(async () => {
   const py = Promise.all(
-    ['p1', 'p2'].map(async (s) => (pyServers[s] = await PyProcess.start('rpc_server.py', ['--topic', pyTopic, '--server', s, '--version', VERSION, ...(s === 'p1' ? ['--ping'] : [])]))),
+    ['p1', 'p2'].map(
+      async (s) =>
+        (pyServers[s] = await PyProcess.start('rpc_server.py', [
+          '--topic',
+          pyTopic,
+          '--server',
+          s,
+          '--version',
+          VERSION,
+          ...(s === 'p1' ? ['--ping'] : []),
+        ])),
+    ),
   );
   serverConn = await AmqpConnection.open({ url: TEST_AMQP_URL });
   clientConn = await AmqpConnection.open({ url: TEST_AMQP_URL });
@@ -189,7 +215,8 @@ afterAll(async () => {
   if (clientConn) {
     // The shared queues outlive their consumers (oslo's flags): remove what this file made.
     const ch = await clientConn.channel();
-    for (const q of [oursTopic, `${oursTopic}.h1`, `${oursTopic}.h2`, pyTopic, `${pyTopic}.p1`, `${pyTopic}.p2`]) await ch.deleteQueue(q);
+    for (const q of [oursTopic, `${oursTopic}.h1`, `${oursTopic}.h2`, pyTopic, `${pyTopic}.p1`, `${pyTopic}.p2`])
+      await ch.deleteQueue(q);
     await ch.deleteExchange(exchange);
     await ch.close();
   }
@@ -199,7 +226,10 @@ afterAll(async () => {
 
 /** The error a call is rejected with; fails the test if it succeeds. */
 async function rejection(p: Promise<unknown>): Promise<RemoteError> {
-  const r = await p.then((v) => ({ resolved: v }), (e: unknown) => ({ rejected: e }));
+  const r = await p.then(
+    (v) => ({ resolved: v }),
+    (e: unknown) => ({ rejected: e }),
+  );
   if ('resolved' in r) throw new Error(`expected the call to fail, it returned ${JSON.stringify(r.resolved)}`);
   return r.rejected as RemoteError;
 }
@@ -220,26 +250,46 @@ describe('a Python oslo RPCClient calls our RpcServer', () => {
   });
 
   it("oslo's ping (rpc_ping_enabled): pong at 1.0 from our server that enables it, UnsupportedVersion from one that does not", async () => {
-    expect(await pyRpc('call', 'oslo_rpc_server_ping', {}, { topic: oursTopic, server: 'h1', version: '1.0' })).toEqual({ result: 'pong' });
-    const off = (await pyRpc('call', 'oslo_rpc_server_ping', {}, { topic: oursTopic, server: 'h2', version: '1.0' })) as { error?: { exc_type: string } };
+    expect(await pyRpc('call', 'oslo_rpc_server_ping', {}, { topic: oursTopic, server: 'h1', version: '1.0' })).toEqual(
+      { result: 'pong' },
+    );
+    const off = (await pyRpc(
+      'call',
+      'oslo_rpc_server_ping',
+      {},
+      { topic: oursTopic, server: 'h2', version: '1.0' },
+    )) as { error?: { exc_type: string } };
     expect(off.error?.exc_type).toBe('UnsupportedVersion');
   });
 
   it('cast reaches the method', async () => {
     const tag = uniqueName('cast');
     expect(await pyRpc('cast', 'record', { tag }, { topic: oursTopic, server: 'h1' })).toEqual({ result: null });
-    await eventually(() => expect(ourCasts.filter((c) => c.args.tag === tag)).toEqual([{ server: 'h1', args: { tag } }]));
+    await eventually(() =>
+      expect(ourCasts.filter((c) => c.args.tag === tag)).toEqual([{ server: 'h1', args: { tag } }]),
+    );
   });
 
   it('fanout cast reaches both of our servers', async () => {
     const tag = uniqueName('fan');
     await pyRpc('cast', 'record', { tag }, { topic: oursTopic, fanout: true });
-    await eventually(() => expect(ourCasts.filter((c) => c.args.tag === tag).map((c) => c.server).sort()).toEqual(['h1', 'h2']));
+    await eventually(() =>
+      expect(
+        ourCasts
+          .filter((c) => c.args.tag === tag)
+          .map((c) => c.server)
+          .sort(),
+      ).toEqual(['h1', 'h2']),
+    );
   });
 
   it('our NovaBmError is a RemoteError with exc_type NodeNotFound and its message', async () => {
     const out = await pyRpc('call', 'missing_node', { node: 7 }, { topic: oursTopic, server: 'h1' });
-    expect(out.error).toMatchObject({ type: 'RemoteError', module: 'oslo_messaging.rpc.client', exc_type: 'NodeNotFound' });
+    expect(out.error).toMatchObject({
+      type: 'RemoteError',
+      module: 'oslo_messaging.rpc.client',
+      exc_type: 'NodeNotFound',
+    });
     expect(firstLine(out.error!)).toBe('Remote error: NodeNotFound Node 7 could not be found.');
   });
 
@@ -252,20 +302,30 @@ describe('a Python oslo RPCClient calls our RpcServer', () => {
     ]);
     expect(theirs.error).toBeDefined();
     expect(ours.error).toBeDefined();
-    expect([ours.error!.type, ours.error!.module, ours.error!.exc_type, firstLine(ours.error!)])
-      .toEqual([theirs.error!.type, theirs.error!.module, theirs.error!.exc_type, firstLine(theirs.error!)]);
+    expect([ours.error!.type, ours.error!.module, ours.error!.exc_type, firstLine(ours.error!)]).toEqual([
+      theirs.error!.type,
+      theirs.error!.module,
+      theirs.error!.exc_type,
+      firstLine(theirs.error!),
+    ]);
     return theirs.error!;
   };
 
   it('NoSuchMethod as a Python oslo server makes the client raise it', async () => {
     const e = await sameFailure('nosuch', {});
-    expect([e.type, e.exc_type, firstLine(e)]).toEqual(['RemoteError', 'NoSuchMethod', 'Remote error: NoSuchMethod Endpoint does not support RPC method nosuch']);
+    expect([e.type, e.exc_type, firstLine(e)]).toEqual([
+      'RemoteError',
+      'NoSuchMethod',
+      'Remote error: NoSuchMethod Endpoint does not support RPC method nosuch',
+    ]);
   });
 
   it('UnsupportedVersion (version not served) as a Python oslo server makes the client raise it', async () => {
     const e = await sameFailure('ping', { version: '6.0' });
     expect([e.type, e.exc_type, firstLine(e)]).toEqual([
-      'RemoteError', 'UnsupportedVersion', 'Remote error: UnsupportedVersion Endpoint does not support RPC version 6.0. Attempted method: ping',
+      'RemoteError',
+      'UnsupportedVersion',
+      'Remote error: UnsupportedVersion Endpoint does not support RPC version 6.0. Attempted method: ping',
     ]);
   });
 
@@ -274,7 +334,7 @@ describe('a Python oslo RPCClient calls our RpcServer', () => {
     expect([e.type, e.exc_type]).toEqual(['RemoteError', 'UnsupportedVersion']);
   });
 
-  it('a client that allows oslo_messaging.rpc.dispatcher exceptions rebuilds ours as it rebuilds oslo\'s', async () => {
+  it("a client that allows oslo_messaging.rpc.dispatcher exceptions rebuilds ours as it rebuilds oslo's", async () => {
     // With the module allowed, the client re-creates the class from failure.args/kwargs; a failure
     // it cannot re-create falls back to RemoteError, so extra kwargs would show up here.
     const allowed = { allowedRemoteExmods: ['oslo_messaging.rpc.dispatcher'] };
@@ -285,9 +345,19 @@ describe('a Python oslo RPCClient calls our RpcServer', () => {
   });
 
   it('a 3 s method with call_monitor_timeout=2 succeeds (heartbeats) and gets the context', async () => {
-    const context = { request_id: 'req-00000000-0000-0000-0000-000000000007', user_id: 'u1', project_id: 'p1', is_admin: true };
+    const context = {
+      request_id: 'req-00000000-0000-0000-0000-000000000007',
+      user_id: 'u1',
+      project_id: 'p1',
+      is_admin: true,
+    };
     const t0 = Date.now();
-    const out = await pyRpc('call', 'slow', { seconds: 3 }, { topic: oursTopic, server: 'h1', timeout: 10, callMonitorTimeout: 2, context });
+    const out = await pyRpc(
+      'call',
+      'slow',
+      { seconds: 3 },
+      { topic: oursTopic, server: 'h1', timeout: 10, callMonitorTimeout: 2, context },
+    );
     expect(out).toEqual({ result: { seconds: 3, context: { ...context, client_timeout: 2 } } });
     expect(Date.now() - t0).toBeGreaterThanOrEqual(3000);
   });
@@ -309,15 +379,24 @@ describe('our RpcClient calls a Python oslo rpc_server.py', () => {
     client = new RpcClient(clientConn, { exchange, timeout: 10 });
   });
   afterAll(() => client.close());
-  const seen = (server: string, tag: string) => pyServers[server].lines.filter((l) => (l as { args?: { arg?: unknown } }).args?.arg === tag);
+  const seen = (server: string, tag: string) =>
+    pyServers[server].lines.filter((l) => (l as { args?: { arg?: unknown } }).args?.arg === tag);
 
   it("oslo's own ping endpoint (rpc_ping_enabled on the Python server) answers our call at 1.0 with pong", async () => {
-    expect(await client.call({ topic: pyTopic, server: 'p1' }, 'oslo_rpc_server_ping', {}, { version: '1.0' })).toBe('pong');
+    expect(await client.call({ topic: pyTopic, server: 'p1' }, 'oslo_rpc_server_ping', {}, { version: '1.0' })).toBe(
+      'pong',
+    );
   });
 
   it('call: server-directed and shared', async () => {
-    expect(await client.call({ topic: pyTopic, server: 'p1' }, 'ping', { arg: 'hi' }, { version: VERSION })).toEqual({ pong: 'hi', server: 'p1' });
-    expect(await client.call({ topic: pyTopic }, 'ping', { arg: { n: 1.5 } }, { version: '5.0' })).toEqual({ pong: { n: 1.5 }, server: expect.stringMatching(/^p[12]$/) });
+    expect(await client.call({ topic: pyTopic, server: 'p1' }, 'ping', { arg: 'hi' }, { version: VERSION })).toEqual({
+      pong: 'hi',
+      server: 'p1',
+    });
+    expect(await client.call({ topic: pyTopic }, 'ping', { arg: { n: 1.5 } }, { version: '5.0' })).toEqual({
+      pong: { n: 1.5 },
+      server: expect.stringMatching(/^p[12]$/),
+    });
   });
 
   it('cast reaches the Python method', async () => {
@@ -337,51 +416,91 @@ describe('our RpcClient calls a Python oslo rpc_server.py', () => {
   });
 
   it('a Python ValueError is a RemoteError named ValueError from module builtins', async () => {
-    const e = await rejection(client.call({ topic: pyTopic, server: 'p1' }, 'fail', { message: 'disk on fire' }, { version: VERSION }));
+    const e = await rejection(
+      client.call({ topic: pyTopic, server: 'p1' }, 'fail', { message: 'disk on fire' }, { version: VERSION }),
+    );
     expect(e).toBeInstanceOf(RemoteError);
-    expect([e.name, e.message, e.remote.module, e.remote.args, e.remote.kwargs]).toEqual(['ValueError', 'disk on fire', 'builtins', ['disk on fire'], {}]);
+    expect([e.name, e.message, e.remote.module, e.remote.args, e.remote.kwargs]).toEqual([
+      'ValueError',
+      'disk on fire',
+      'builtins',
+      ['disk on fire'],
+      {},
+    ]);
     expect(e.remote.tb.join('')).toContain('raise ValueError(message)');
   });
 
   it('NoSuchMethod and UnsupportedVersion from Python', async () => {
     const e1 = await rejection(client.call({ topic: pyTopic, server: 'p1' }, 'nosuch', {}, { version: VERSION }));
     expect(e1).toBeInstanceOf(RemoteError);
-    expect([e1.name, e1.remote.module, e1.message]).toEqual(['NoSuchMethod', 'oslo_messaging.rpc.dispatcher', 'Endpoint does not support RPC method nosuch']);
+    expect([e1.name, e1.remote.module, e1.message]).toEqual([
+      'NoSuchMethod',
+      'oslo_messaging.rpc.dispatcher',
+      'Endpoint does not support RPC method nosuch',
+    ]);
     const e2 = await rejection(client.call({ topic: pyTopic, server: 'p1' }, 'ping', {}, { version: '5.1' }));
-    expect([e2.name, e2.message]).toEqual(['UnsupportedVersion', 'Endpoint does not support RPC version 5.1. Attempted method: ping']);
+    expect([e2.name, e2.message]).toEqual([
+      'UnsupportedVersion',
+      'Endpoint does not support RPC version 5.1. Attempted method: ping',
+    ]);
   });
 
   it('MessagingTimeout for a server that does not exist', async () => {
     const t0 = Date.now();
-    const e = await rejection(client.call({ topic: pyTopic, server: 'nohost' }, 'ping', {}, { version: VERSION, timeout: 0.5 }));
+    const e = await rejection(
+      client.call({ topic: pyTopic, server: 'nohost' }, 'ping', {}, { version: VERSION, timeout: 0.5 }),
+    );
     expect(e).toBeInstanceOf(MessagingTimeout);
     expect(Date.now() - t0).toBeLessThan(2000);
   });
 
   it('the context round-trips through echo_context', async () => {
-    const context = { request_id: 'req-2', user_id: 'u2', project_id: 'p2', is_admin: false, roles: ['member'], nested: { a: [1, 2] } };
-    expect(await client.call({ topic: pyTopic, server: 'p2' }, 'echo_context', {}, { version: VERSION, context })).toEqual({ ...context, client_timeout: null });
+    const context = {
+      request_id: 'req-2',
+      user_id: 'u2',
+      project_id: 'p2',
+      is_admin: false,
+      roles: ['member'],
+      nested: { a: [1, 2] },
+    };
+    expect(
+      await client.call({ topic: pyTopic, server: 'p2' }, 'echo_context', {}, { version: VERSION, context }),
+    ).toEqual({ ...context, client_timeout: null });
   });
 
   it('Python heartbeats keep a 3 s call alive past call_monitor_timeout=2', async () => {
     const t0 = Date.now();
-    expect(await client.call({ topic: pyTopic, server: 'p1' }, 'slow', { seconds: 3 }, { version: VERSION, timeout: 10, callMonitorTimeout: 2 })).toBe(3);
+    expect(
+      await client.call(
+        { topic: pyTopic, server: 'p1' },
+        'slow',
+        { seconds: 3 },
+        { version: VERSION, timeout: 10, callMonitorTimeout: 2 },
+      ),
+    ).toBe(3);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(3000);
   });
 });
 
 describe('notifications', () => {
   const context = { request_id: 'req-3', user_id: 'u1', project_id: 'p1' };
-  const payload = { instance_id: '6f1ad2c6-8d4e-4c55-9a4c-0c3e0b1f2a01', display_name: 'node-01', state: 'active', memory_mb: 4096 };
+  const payload = {
+    instance_id: '6f1ad2c6-8d4e-4c55-9a4c-0c3e0b1f2a01',
+    display_name: 'node-01',
+    state: 'active',
+    memory_mb: 4096,
+  };
   const topics: string[] = [];
   afterAll(async () => {
     const ch = await clientConn.channel();
     // Both listeners declare <topic>.<priority> for every priority.
-    for (const t of topics) for (const p of ['audit', 'debug', 'info', 'warn', 'error', 'critical', 'sample']) await ch.deleteQueue(`${t}.${p}`);
+    for (const t of topics)
+      for (const p of ['audit', 'debug', 'info', 'warn', 'error', 'critical', 'sample'])
+        await ch.deleteQueue(`${t}.${p}`);
     await ch.close();
   });
 
-  it('a Python notification listener receives our Notifier\'s notification', async () => {
+  it("a Python notification listener receives our Notifier's notification", async () => {
     const topic = uniqueName('notif');
     topics.push(topic);
     const listener = await PyProcess.start('listen.py', ['--topic', topic, '--count', '2', '--timeout', '15']);
@@ -401,24 +520,52 @@ describe('notifications', () => {
       event_type: 'compute.instance.create.end',
       payload,
       ctxt: { ...context, client_timeout: null },
-      metadata: { message_id: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/), timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$/) },
+      metadata: {
+        message_id: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
+        timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$/),
+      },
     });
-    expect(error).toMatchObject({ priority: 'error', event_type: 'compute.instance.create.error', payload: { reason: 'no valid host' }, ctxt: { client_timeout: null } });
+    expect(error).toMatchObject({
+      priority: 'error',
+      event_type: 'compute.instance.create.error',
+      payload: { reason: 'no valid host' },
+      ctxt: { client_timeout: null },
+    });
   });
 
-  it('our NotificationListener receives a Python Notifier\'s notification', async () => {
+  it("our NotificationListener receives a Python Notifier's notification", async () => {
     const topic = uniqueName('notif');
     topics.push(topic);
     const got: ReceivedNotification[] = [];
-    const listener = new NotificationListener(serverConn, { exchange, topics: [topic], handler: (n) => void got.push(n) });
+    const listener = new NotificationListener(serverConn, {
+      exchange,
+      topics: [topic],
+      handler: (n) => void got.push(n),
+    });
     await listener.start();
     try {
       const args = [
-        join(PEERS, 'notify.py'), '--url', TEST_AMQP_URL, '--exchange', exchange, '--topic', topic, '--publisher-id', 'compute.p1',
-        '--event-type', 'compute.instance.delete.end', '--priority', 'info', '--context', JSON.stringify(context), JSON.stringify(payload),
+        join(PEERS, 'notify.py'),
+        '--url',
+        TEST_AMQP_URL,
+        '--exchange',
+        exchange,
+        '--topic',
+        topic,
+        '--publisher-id',
+        'compute.p1',
+        '--event-type',
+        'compute.instance.delete.end',
+        '--priority',
+        'info',
+        '--context',
+        JSON.stringify(context),
+        JSON.stringify(payload),
       ];
       await new Promise<void>((resolve, reject) =>
-        execFile(PYTHON, args, { env: PY_ENV, timeout: 20_000 }, (err, _out, stderr) => (err ? reject(new Error(`notify.py: ${err.message}\n${stderr}`)) : resolve())),
+        execFile(PYTHON, args, { env: PY_ENV, timeout: 20_000 }, (err, _out, stderr) =>
+          err ? reject(new Error(`notify.py: ${err.message}\n${stderr}`)) : resolve(),
+        ),
       );
       await eventually(() => expect(got).toHaveLength(1));
     } finally {
@@ -430,7 +577,10 @@ describe('notifications', () => {
       eventType: 'compute.instance.delete.end',
       priority: 'INFO',
       payload,
-      metadata: { message_id: expect.stringMatching(/^[0-9a-f-]{36}$/), timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$/) },
+      metadata: {
+        message_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$/),
+      },
     });
   });
 });

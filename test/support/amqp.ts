@@ -23,8 +23,12 @@ export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 500
 
 /** Polls `probe` until it returns `want` (strict equality), or throws after timeoutMs. */
 export async function until<T>(probe: () => Promise<T>, want: T, timeoutMs = 5000): Promise<void> {
-  await eventually(async () => {
-    const got = await probe();
-    if (got !== want) throw new Error(`expected ${String(want)}, still ${String(got)} after ${timeoutMs} ms`);
-  }, timeoutMs, 25);
+  await eventually(
+    async () => {
+      const got = await probe();
+      if (got !== want) throw new Error(`expected ${String(want)}, still ${String(got)} after ${timeoutMs} ms`);
+    },
+    timeoutMs,
+    25,
+  );
 }

@@ -22,7 +22,10 @@ export function requireBuilt(app = 'cli'): void {
 /** Runs bmctl with only PATH (and TZ) from this environment plus `env`; stdin gets `stdin`. */
 export function bmctl(args: string[], env: Record<string, string> = {}, stdin?: string): Promise<BmctlRun> {
   return new Promise((done, fail) => {
-    const child = spawn(BMCTL, args, { cwd: ROOT, env: { PATH: process.env.PATH!, TZ: process.env.TZ ?? 'UTC', ...env } });
+    const child = spawn(BMCTL, args, {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH!, TZ: process.env.TZ ?? 'UTC', ...env },
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));

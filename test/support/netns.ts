@@ -32,7 +32,10 @@ export class Netns {
 
   /** A process inside the namespace; killed (SIGTERM, then SIGKILL) by destroy(). */
   spawn(cmd: string, args: string[], opts: SpawnOptions = {}): ChildProcess {
-    const child = spawn('ip', ['netns', 'exec', this.name, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+    const child = spawn('ip', ['netns', 'exec', this.name, cmd, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...opts,
+    });
     this.children.push(child);
     return child;
   }
@@ -64,8 +67,15 @@ export class Netns {
       u.on('error', () => c.destroy());
     });
     await new Promise<void>((ok, fail) => outside.once('error', fail).listen(path, ok));
-    this.cleanups.push(() => new Promise<void>((ok) => outside.close(() => ok())), () => rmSync(path, { force: true }));
-    const inside = this.spawn(process.execPath, [join(__dirname, '../../scripts/netboot/relay.js'), `127.0.0.1:${port}`, path]);
+    this.cleanups.push(
+      () => new Promise<void>((ok) => outside.close(() => ok())),
+      () => rmSync(path, { force: true }),
+    );
+    const inside = this.spawn(process.execPath, [
+      join(__dirname, '../../scripts/netboot/relay.js'),
+      `127.0.0.1:${port}`,
+      path,
+    ]);
     await new Promise<void>((ok, fail) => {
       let said = '';
       inside.stdout!.on('data', (d: Buffer) => {
@@ -99,7 +109,10 @@ export function stop(c: ChildProcess): Promise<void> {
 
 /** Namespaces whose names start with `bmt-`, to check that a test left none behind. */
 export function testNamespaces(): string[] {
-  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith('bmt-')).map((l) => l.split(' ')[0]);
+  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => l.startsWith('bmt-'))
+    .map((l) => l.split(' ')[0]);
 }
 
 /**
@@ -108,7 +121,11 @@ export function testNamespaces(): string[] {
  * With `bridge`, tap0 is a port of bridge `br0`, which holds the address (add veths to it for
  * more hosts on the segment); `dnsmasqArgs` are added to that dnsmasq (e.g. a DHCPv4 range).
  */
-export async function bootNetwork(prefix: string, logDir: string, opts: { bridge?: boolean; dnsmasqArgs?: string[] } = {}): Promise<Netns> {
+export async function bootNetwork(
+  prefix: string,
+  logDir: string,
+  opts: { bridge?: boolean; dnsmasqArgs?: string[] } = {},
+): Promise<Netns> {
   const ns = Netns.create(prefix);
   ns.ip('tuntap', 'add', 'dev', 'tap0', 'mode', 'tap');
   let dev = 'tap0';
@@ -120,9 +137,18 @@ export async function bootNetwork(prefix: string, logDir: string, opts: { bridge
   }
   ns.addAddress(dev, '10.77.0.1/24', true);
   ns.ip('-6', 'addr', 'add', 'fd77::1/64', 'dev', dev, 'nodad');
-  const dnsmasq = ns.spawn('dnsmasq', ['--keep-in-foreground', '--port=0', `--interface=${dev}`, '--bind-interfaces', '--enable-ra',
-    `--dhcp-range=::,constructor:${dev},ra-only,64`, '--pid-file=', '--conf-file=/dev/null', `--log-facility=${join(logDir, 'dnsmasq.log')}`,
-    ...(opts.dnsmasqArgs ?? [])]);
+  const dnsmasq = ns.spawn('dnsmasq', [
+    '--keep-in-foreground',
+    '--port=0',
+    `--interface=${dev}`,
+    '--bind-interfaces',
+    '--enable-ra',
+    `--dhcp-range=::,constructor:${dev},ra-only,64`,
+    '--pid-file=',
+    '--conf-file=/dev/null',
+    `--log-facility=${join(logDir, 'dnsmasq.log')}`,
+    ...(opts.dnsmasqArgs ?? []),
+  ]);
   dnsmasq.stderr!.on('data', () => undefined);
   return ns;
 }
@@ -135,21 +161,47 @@ export const BOOT_MARKER = 'NOVA-BM-TEST-INITRAMFS';
  * initramfs of scripts/netboot/build-test-boot.sh prints it and powers off). Rejects with the
  * console's tail after `timeoutMs` or if QEMU exits first.
  */
-export async function pxeBootVm(ns: Netns, mac: string, serialLog: string, timeoutMs = 100_000, marker = BOOT_MARKER): Promise<string> {
+export async function pxeBootVm(
+  ns: Netns,
+  mac: string,
+  serialLog: string,
+  timeoutMs = 100_000,
+  marker = BOOT_MARKER,
+): Promise<string> {
   rmSync(serialLog, { force: true });
-  const qemu = ns.spawn('qemu-system-x86_64', ['-machine', 'pc,accel=tcg', '-m', '512', '-display', 'none', '-monitor', 'none',
-    '-serial', `file:${serialLog}`, '-no-reboot', '-boot', 'n',
-    '-netdev', 'tap,id=n0,ifname=tap0,script=no,downscript=no', '-device', `virtio-net-pci,netdev=n0,mac=${mac}`]);
+  const qemu = ns.spawn('qemu-system-x86_64', [
+    '-machine',
+    'pc,accel=tcg',
+    '-m',
+    '512',
+    '-display',
+    'none',
+    '-monitor',
+    'none',
+    '-serial',
+    `file:${serialLog}`,
+    '-no-reboot',
+    '-boot',
+    'n',
+    '-netdev',
+    'tap,id=n0,ifname=tap0,script=no,downscript=no',
+    '-device',
+    `virtio-net-pci,netdev=n0,mac=${mac}`,
+  ]);
   let stderr = '';
   qemu.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const console = () => (existsSync(serialLog) ? readFileSync(serialLog, 'latin1') : '');
   const deadline = Date.now() + timeoutMs;
   try {
     for (;;) {
-      const line = console().split(/\r?\n/).find((l) => l.startsWith(marker));
+      const line = console()
+        .split(/\r?\n/)
+        .find((l) => l.startsWith(marker));
       if (line) return line;
       if (qemu.exitCode !== null || Date.now() > deadline) {
-        throw new Error(`no ${marker} line after ${Math.round(timeoutMs / 1000)} s (qemu ${qemu.exitCode === null ? 'still running' : `exited ${qemu.exitCode}`}${stderr ? `: ${stderr.trim()}` : ''}); console tail:\n${console().slice(-2000)}`);
+        throw new Error(
+          `no ${marker} line after ${Math.round(timeoutMs / 1000)} s (qemu ${qemu.exitCode === null ? 'still running' : `exited ${qemu.exitCode}`}${stderr ? `: ${stderr.trim()}` : ''}); console tail:\n${console().slice(-2000)}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -170,10 +222,15 @@ export interface StandaloneServers {
  * Starts serve.ts inside `ns` with `env` (ADDRESS, RANGE, MACS, TFTP_ROOT, MODE…; see the
  * script) and resolves once it has written `readyFile`.
  */
-export async function serveInNamespace(ns: Netns, env: Record<string, string>, readyFile: string): Promise<StandaloneServers> {
+export async function serveInNamespace(
+  ns: Netns,
+  env: Record<string, string>,
+  readyFile: string,
+): Promise<StandaloneServers> {
   const root = join(__dirname, '../..');
   const child = ns.spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'scripts/netboot/serve.ts'], {
-    cwd: root, env: { ...process.env, ...env, READY_FILE: readyFile },
+    cwd: root,
+    env: { ...process.env, ...env, READY_FILE: readyFile },
   });
   const log: Record<string, unknown>[] = [];
   let partial = '';
@@ -189,7 +246,8 @@ export async function serveInNamespace(ns: Netns, env: Record<string, string>, r
   child.stderr!.on('data', (d: Buffer) => (other += d.toString()));
   const deadline = Date.now() + 20_000;
   while (!existsSync(readyFile)) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`serve.ts did not start in ${ns.name}:\n${other}`);
+    if (Date.now() > deadline || child.exitCode !== null)
+      throw new Error(`serve.ts did not start in ${ns.name}:\n${other}`);
     await new Promise((r) => setTimeout(r, 100));
   }
   return { log, output: () => other };

@@ -17,7 +17,10 @@ export interface ServiceProcess {
 /** Starts a built service with only PATH from this environment, plus `env`. */
 export function startService(app: string, env: Record<string, string>): ServiceProcess {
   requireBuilt(app);
-  const child = spawn(process.execPath, [join(ROOT, 'dist/apps', app, 'main.js')], { cwd: ROOT, env: { PATH: process.env.PATH!, ...env } });
+  const child = spawn(process.execPath, [join(ROOT, 'dist/apps', app, 'main.js')], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH!, ...env },
+  });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));

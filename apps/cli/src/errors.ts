@@ -19,7 +19,10 @@ export const Exit = {
 } as const;
 
 export class CliError extends Error {
-  constructor(message: string, readonly exitCode: number) {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
     super(message);
   }
 }
@@ -35,7 +38,8 @@ export function describeError(e: unknown, dbUrl?: string): { message: string; co
   if (e instanceof ConfigError) return { message: e.message, code: Exit.CONFIG };
   if (e instanceof NovaBmError) return { message: `${e.name}: ${e.message}`, code: Exit.FAILED };
   if (e instanceof BmcUnreachable) return { message: `${e.name}: ${e.message}`, code: Exit.DATABASE };
-  if (e instanceof ConnectionLost || e instanceof ManagementApiError) return { message: e.message, code: Exit.DATABASE };
+  if (e instanceof ConnectionLost || e instanceof ManagementApiError)
+    return { message: e.message, code: Exit.DATABASE };
   if (e instanceof RemoteError) return { message: `${e.name}: ${e.message}`, code: Exit.FAILED };
   if (e instanceof MessagingTimeout) return { message: e.message, code: Exit.TIMEOUT };
   if (e instanceof IpmiError) return { message: `${e.name}: ${e.message}`, code: Exit.FAILED };
@@ -48,14 +52,18 @@ export function describeError(e: unknown, dbUrl?: string): { message: string; co
     case 'EHOSTUNREACH':
       return { message: `cannot reach PostgreSQL at ${where} (${pg.code})`, code: Exit.DATABASE };
     case '3D000':
-      return { message: `${pg.message} (${where}); create it with \`bmctl db sync --create-database\``, code: Exit.DATABASE };
+      return {
+        message: `${pg.message} (${where}); create it with \`bmctl db sync --create-database\``,
+        code: Exit.DATABASE,
+      };
     case '42P01':
       return { message: `${where} has no nova_bm schema yet; run \`bmctl db sync\``, code: Exit.DATABASE };
     case '28P01':
     case '28000':
       return { message: `PostgreSQL refused the login for ${where}: ${pg.message}`, code: Exit.DATABASE };
   }
-  if (pg?.code === 'ENOENT' || pg?.code === 'EACCES' || pg?.code === 'EISDIR') return { message: pg.message, code: Exit.FAILED };
+  if (pg?.code === 'ENOENT' || pg?.code === 'EACCES' || pg?.code === 'EISDIR')
+    return { message: pg.message, code: Exit.FAILED };
   if (e instanceof SyntaxError || e instanceof RangeError) return { message: e.message, code: Exit.FAILED };
   // Unknown failures: the message only (driver errors carry query parameters, which may hold
   // a BMC password, in other properties).

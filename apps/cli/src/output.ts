@@ -25,11 +25,37 @@ export function table(head: string[], rows: unknown[][]): string {
 /** The columns of `nova baremetal-node-list`, plus what our schema adds. */
 export function nodesTable(nodes: NodeView[]): string {
   return table(
-    ['ID', 'UUID', 'Host', 'CPUs', 'Memory_MB', 'Disk_GB', 'Arch', 'MAC Address', 'PM Address', 'PM Username', 'PM Password', 'Terminal Port', 'Instance', 'State'],
+    [
+      'ID',
+      'UUID',
+      'Host',
+      'CPUs',
+      'Memory_MB',
+      'Disk_GB',
+      'Arch',
+      'MAC Address',
+      'PM Address',
+      'PM Username',
+      'PM Password',
+      'Terminal Port',
+      'Instance',
+      'State',
+    ],
     nodes.map((n) => [
-      n.id, n.uuid, n.service_host, n.cpus, n.memory_mb, n.local_gb, n.cpu_arch,
-      n.interfaces.map((i) => i.address).join('\n'), n.pm_address, n.pm_user, n.pm_password,
-      n.terminal_port, n.instance_uuid, n.task_state,
+      n.id,
+      n.uuid,
+      n.service_host,
+      n.cpus,
+      n.memory_mb,
+      n.local_gb,
+      n.cpu_arch,
+      n.interfaces.map((i) => i.address).join('\n'),
+      n.pm_address,
+      n.pm_user,
+      n.pm_password,
+      n.terminal_port,
+      n.instance_uuid,
+      n.task_state,
     ]),
   );
 }
@@ -44,5 +70,8 @@ export function nodeTable(n: NodeView): string {
 
 /** The columns of `nova baremetal-interface-list`. */
 export function interfacesTable(ifaces: InterfaceView[]): string {
-  return table(['ID', 'Datapath_ID', 'Port_No', 'Address'], ifaces.map((i) => [i.id, i.datapath_id, i.port_no, i.address]));
+  return table(
+    ['ID', 'Datapath_ID', 'Port_No', 'Address'],
+    ifaces.map((i) => [i.id, i.datapath_id, i.port_no, i.address]),
+  );
 }

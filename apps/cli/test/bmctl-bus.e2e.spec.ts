@@ -18,15 +18,19 @@ describe('bmctl queues and bmctl rpc', () => {
     conn = await AmqpConnection.open({ url: TEST_AMQP_URL });
     server = new RpcServer(conn, {
       target: { exchange, topic, server: 'h1' },
-      endpoints: [{
-        version: '1.3',
-        methods: {
-          ping: (a, call) => ({ pong: a.arg, user: call.context.user_id }),
-          missing: () => { throw new NodeNotFound(9); },
-          note: (a) => void casts.push(a),
-          slow: () => new Promise((r) => setTimeout(r, 5000)),
+      endpoints: [
+        {
+          version: '1.3',
+          methods: {
+            ping: (a, call) => ({ pong: a.arg, user: call.context.user_id }),
+            missing: () => {
+              throw new NodeNotFound(9);
+            },
+            note: (a) => void casts.push(a),
+            slow: () => new Promise((r) => setTimeout(r, 5000)),
+          },
         },
-      }],
+      ],
     });
     await server.start();
   });
@@ -36,7 +40,10 @@ describe('bmctl queues and bmctl rpc', () => {
   });
 
   it('rpc call prints the JSON result', async () => {
-    const r = await bmctl(['rpc', 'call', '--topic', topic, '--server', 'h1', '--version', '1.0', 'ping', '{"arg": [1, "two"]}'], env);
+    const r = await bmctl(
+      ['rpc', 'call', '--topic', topic, '--server', 'h1', '--version', '1.0', 'ping', '{"arg": [1, "two"]}'],
+      env,
+    );
     expect([r.code, JSON.parse(r.out)]).toEqual([0, { pong: [1, 'two'], user: 'bmctl' }]);
   });
 
@@ -44,12 +51,18 @@ describe('bmctl queues and bmctl rpc', () => {
     const r = await bmctl(['rpc', 'call', '--topic', topic, 'missing'], env);
     expect([r.code, r.err.trim()]).toEqual([1, 'bmctl: NodeNotFound: Node 9 could not be found.']);
     const v = await bmctl(['rpc', 'call', '--topic', topic, '--version', '2.0', 'ping'], env);
-    expect([v.code, v.err.trim()]).toEqual([1, 'bmctl: UnsupportedVersion: Endpoint does not support RPC version 2.0. Attempted method: ping']);
+    expect([v.code, v.err.trim()]).toEqual([
+      1,
+      'bmctl: UnsupportedVersion: Endpoint does not support RPC version 2.0. Attempted method: ping',
+    ]);
   });
 
   it('a timeout exits 2', async () => {
     const r = await bmctl(['rpc', 'call', '--topic', topic, '--server', 'nobody', '--timeout', '0.5', 'ping'], env);
-    expect([r.code, r.err]).toEqual([2, expect.stringMatching(/^bmctl: MessagingTimeout: Timed out waiting for a reply to ping on .*\.nobody/)]);
+    expect([r.code, r.err]).toEqual([
+      2,
+      expect.stringMatching(/^bmctl: MessagingTimeout: Timed out waiting for a reply to ping on .*\.nobody/),
+    ]);
   });
 
   it('cast and fanout cast', async () => {
@@ -61,8 +74,14 @@ describe('bmctl queues and bmctl rpc', () => {
   it('bad kwargs are a usage error; an unreachable broker exits 4', async () => {
     const bad = await bmctl(['rpc', 'call', '--topic', topic, 'ping', '{oops'], env);
     expect([bad.code, bad.err]).toEqual([64, expect.stringContaining('kwargs is not JSON')]);
-    const down = await bmctl(['rpc', 'call', '--topic', topic, 'ping'], { ...env, TRANSPORT_URL: 'rabbit://guest:secret@127.0.0.1:1/' });
-    expect([down.code, down.err.trim()]).toEqual([4, 'bmctl: cannot reach the message broker at rabbit://guest:****@127.0.0.1:1/ (ECONNREFUSED)']);
+    const down = await bmctl(['rpc', 'call', '--topic', topic, 'ping'], {
+      ...env,
+      TRANSPORT_URL: 'rabbit://guest:secret@127.0.0.1:1/',
+    });
+    expect([down.code, down.err.trim()]).toEqual([
+      4,
+      'bmctl: cannot reach the message broker at rabbit://guest:****@127.0.0.1:1/ (ECONNREFUSED)',
+    ]);
   });
 
   it('queues lists our exchanges and queues with depth, consumers and dead-lettered jobs', async () => {
@@ -72,14 +91,20 @@ describe('bmctl queues and bmctl rpc', () => {
       throw new Error('boom');
     });
     await jobs.publish({ n: 1 });
-    const r = await eventually(async () => {
-      const out = await bmctl(['queues', '--json'], env);
-      const view = JSON.parse(out.out);
-      const q = view.queues.find((x: { name: string }) => x.name === jobsQueue);
-      expect(q.dead).toBe(1);
-      return view;
-    }, 15_000, 500);
-    expect(r.exchanges).toEqual(expect.arrayContaining([{ name: exchange, vhost: '/', type: 'topic', durable: false, autoDelete: false }]));
+    const r = await eventually(
+      async () => {
+        const out = await bmctl(['queues', '--json'], env);
+        const view = JSON.parse(out.out);
+        const q = view.queues.find((x: { name: string }) => x.name === jobsQueue);
+        expect(q.dead).toBe(1);
+        return view;
+      },
+      15_000,
+      500,
+    );
+    expect(r.exchanges).toEqual(
+      expect.arrayContaining([{ name: exchange, vhost: '/', type: 'topic', durable: false, autoDelete: false }]),
+    );
     const own = r.queues.find((q: { name: string }) => q.name === `${topic}.h1`);
     expect(own).toMatchObject({ consumers: 1, durable: false });
     const human = await bmctl(['queues'], env);
@@ -87,6 +112,9 @@ describe('bmctl queues and bmctl rpc', () => {
     expect(human.out).toMatch(/reply_\* queues hidden/);
     await jobs.stop();
     const down = await bmctl(['queues'], { ...env, BM_RABBIT_MANAGEMENT_URL: 'http://guest:guest@127.0.0.1:1/' });
-    expect([down.code, down.err]).toEqual([4, expect.stringContaining('cannot reach the RabbitMQ management API at http://127.0.0.1:1/')]);
+    expect([down.code, down.err]).toEqual([
+      4,
+      expect.stringContaining('cannot reach the RabbitMQ management API at http://127.0.0.1:1/'),
+    ]);
   }, 30_000);
 });

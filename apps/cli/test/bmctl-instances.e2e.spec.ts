@@ -39,7 +39,10 @@ describe('bmctl flavor, boot, instance, delete', () => {
     env = { DATABASE_URL: db.url, TRANSPORT_URL: TEST_AMQP_URL, BM_CONTROL_EXCHANGE: exchange, BM_HOST: HOST };
     // The hardware is enrolled the operator's way: bmctl node import of a baremetal.csv.
     const csv = ['mac,pm_user,pm_password,pm_address,cpus,memory_mb,local_gb,cpu_arch,service_host,terminal_port'];
-    for (const [i, [cpus, mem, disk]] of [[1, 512, 5], [2, 1024, 10]].entries()) {
+    for (const [i, [cpus, mem, disk]] of [
+      [1, 512, 5],
+      [2, 1024, 10],
+    ].entries()) {
       const machine = new SimulatedMachine();
       const bmc = new VirtualBmc({ port: 0, users: { admin: PASSWORD }, machine });
       await bmc.start();
@@ -72,34 +75,101 @@ describe('bmctl flavor, boot, instance, delete', () => {
   });
 
   it('flavor create and list; a duplicate name is refused', async () => {
-    expect((await cli('flavor', 'create', 'bm.small', '--vcpus', '1', '--ram', '512', '--disk', '5', '--extra-spec', 'cpu_arch=x86_64')).out).toMatch(/^created flavor bm\.small \(id \d+\)/);
+    expect(
+      (
+        await cli(
+          'flavor',
+          'create',
+          'bm.small',
+          '--vcpus',
+          '1',
+          '--ram',
+          '512',
+          '--disk',
+          '5',
+          '--extra-spec',
+          'cpu_arch=x86_64',
+        )
+      ).out,
+    ).toMatch(/^created flavor bm\.small \(id \d+\)/);
     const dup = await cli('flavor', 'create', 'bm.small', '--vcpus', '1', '--ram', '512', '--disk', '5');
     expect([dup.code, dup.err.trim()]).toEqual([1, 'bmctl: FlavorExists: Flavor bm.small already exists']);
     expect(JSON.parse((await cli('flavor', 'list', '--json')).out)).toEqual([
-      { id: expect.any(Number), name: 'bm.small', vcpus: 1, memory_mb: 512, root_gb: 5, ephemeral_gb: 0, swap: 0, extra_specs: { cpu_arch: 'x86_64' } },
+      {
+        id: expect.any(Number),
+        name: 'bm.small',
+        vcpus: 1,
+        memory_mb: 512,
+        root_gb: 5,
+        ephemeral_gb: 0,
+        swap: 0,
+        extra_specs: { cpu_arch: 'x86_64' },
+      },
     ]);
   });
 
   it('the nodes are hypervisors', async () => {
-    await eventually(async () => expect((JSON.parse((await cli('hypervisor', 'list', '--json')).out) as unknown[]).length).toBe(2), 15_000, 300);
+    await eventually(
+      async () => expect((JSON.parse((await cli('hypervisor', 'list', '--json')).out) as unknown[]).length).toBe(2),
+      15_000,
+      300,
+    );
   });
 
   it('boot: the scheduler picks the node equal to the flavor, compute prepares it; bmctl shows the states', async () => {
-    const r = await cli('boot', 'vm1', '--flavor', 'bm.small', '--image', imageDir, '--wait-for', 'prepared', '--timeout', '30', '--json');
+    const r = await cli(
+      'boot',
+      'vm1',
+      '--flavor',
+      'bm.small',
+      '--image',
+      imageDir,
+      '--wait-for',
+      'prepared',
+      '--timeout',
+      '30',
+      '--json',
+    );
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out)).toMatchObject({ name: 'vm1', task_state: 'prepared', node: uuids[0], host: HOST });
     expect(r.err).toMatch(new RegExp(`node ${uuids[0]} on ${HOST}: (building|prepared)`));
     expect(bmcs[0].machine.isPoweredOn()).toBe(true);
     // On its virtual BMC: boot device PXE, then power on; its pxelinux config is in the TFTP root.
-    expect(bmcs[0].machine.events.map((e) => (e.op === 'boot' ? `boot ${e.boot!.device}` : `power ${e.action}`))).toEqual(['boot pxe', 'power on']);
-    expect(await readFile(join(work, 'tftpboot', 'pxelinux.cfg', '01-52-54-00-d0-00-01'), 'utf8')).toMatch(/deployment_key=[A-Z0-9]{32}/);
+    expect(
+      bmcs[0].machine.events.map((e) => (e.op === 'boot' ? `boot ${e.boot!.device}` : `power ${e.action}`)),
+    ).toEqual(['boot pxe', 'power on']);
+    expect(await readFile(join(work, 'tftpboot', 'pxelinux.cfg', '01-52-54-00-d0-00-01'), 'utf8')).toMatch(
+      /deployment_key=[A-Z0-9]{32}/,
+    );
     // The deploy helper's part (next issue): the image written, deploy complete in the row, then
     // its deploy_state_changed event (sent here with bmctl rpc) → compute makes it active.
-    const [{ id, instance_uuid }] = await ds.query(`UPDATE bm_nodes SET task_state = 'deploy complete' WHERE uuid = $1 RETURNING id, instance_uuid`, [uuids[0]]);
-    const event = await cli('rpc', 'cast', 'deploy_state_changed', JSON.stringify({ node_id: id, instance_uuid, task_state: 'deploy complete' }),
-      '--topic', 'compute', '--server', HOST, '--namespace', 'baremetal', '--version', '1.0');
+    const [{ id, instance_uuid }] = await ds.query(
+      `UPDATE bm_nodes SET task_state = 'deploy complete' WHERE uuid = $1 RETURNING id, instance_uuid`,
+      [uuids[0]],
+    );
+    const event = await cli(
+      'rpc',
+      'cast',
+      'deploy_state_changed',
+      JSON.stringify({ node_id: id, instance_uuid, task_state: 'deploy complete' }),
+      '--topic',
+      'compute',
+      '--server',
+      HOST,
+      '--namespace',
+      'baremetal',
+      '--version',
+      '1.0',
+    );
     expect(event.code).toBe(0);
-    await eventually(async () => expect(JSON.parse((await cli('instance', 'list', '--json')).out)).toMatchObject([{ name: 'vm1', task_state: 'active', node: uuids[0] }]), 10_000, 300);
+    await eventually(
+      async () =>
+        expect(JSON.parse((await cli('instance', 'list', '--json')).out)).toMatchObject([
+          { name: 'vm1', task_state: 'active', node: uuids[0] },
+        ]),
+      10_000,
+      300,
+    );
     expect((await cli('instance', 'show', 'vm1')).out).toMatch(/task_state\s+│ active/);
   }, 40_000);
 
@@ -110,7 +180,10 @@ describe('bmctl flavor, boot, instance, delete', () => {
     const f = await cli('boot', 'vm3', '--flavor', 'nope', '--image', imageDir);
     expect([f.code, f.err.trim()]).toEqual([1, 'bmctl: FlavorNotFound: Flavor nope could not be found.']);
     const unnamed = await cli('boot', '--flavor', 'bm.small', '--image', imageDir);
-    expect([unnamed.code, unnamed.err.trim()]).toEqual([64, 'bmctl: an instance name is needed: bmctl boot NAME, or --name NAME']);
+    expect([unnamed.code, unnamed.err.trim()]).toEqual([
+      64,
+      'bmctl: an instance name is needed: bmctl boot NAME, or --name NAME',
+    ]);
   }, 30_000);
 
   it('reboot, power-off, power-on, delete', async () => {
@@ -122,7 +195,10 @@ describe('bmctl flavor, boot, instance, delete', () => {
     expect((await cli('power-on', 'vm1')).code).toBe(0);
     expect(m.isPoweredOn()).toBe(true);
     const d = await cli('delete', 'vm1');
-    expect([d.code, d.out.trim()]).toEqual([0, expect.stringMatching(/^delete: instance [0-9a-f-]{36} \(vm1\) on node .*: done$/)]);
+    expect([d.code, d.out.trim()]).toEqual([
+      0,
+      expect.stringMatching(/^delete: instance [0-9a-f-]{36} \(vm1\) on node .*: done$/),
+    ]);
     expect(m.isPoweredOn()).toBe(false);
     expect(JSON.parse((await cli('instance', 'list', '--json')).out)).toEqual([]);
     const gone = await cli('reboot', 'vm1');

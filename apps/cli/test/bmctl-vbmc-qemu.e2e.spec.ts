@@ -34,18 +34,52 @@ describe('bmctl vbmc start --qemu-mac: IPMI drives a real VM', () => {
     await mkdir(tftpRoot);
     for (const f of ['pxelinux.0', 'ldlinux.c32']) await copyFile(join(images, f), join(tftpRoot, f));
     await new PxeLayout(tftpRoot).prepare({
-      instanceUuid: '5d0c7a10-2b8e-4f3e-9a51-7c3e2d1f0b9a', nodeId: 7, deployKey: generateDeployKey(), macs: [MAC], appendParams: 'console=ttyS0 panic=1 quiet',
-      images: { kernel: join(images, 'vmlinuz'), ramdisk: join(images, 'initrd.gz'), deployKernel: join(images, 'vmlinuz'), deployRamdisk: join(images, 'initrd.gz') },
+      instanceUuid: '5d0c7a10-2b8e-4f3e-9a51-7c3e2d1f0b9a',
+      nodeId: 7,
+      deployKey: generateDeployKey(),
+      macs: [MAC],
+      appendParams: 'console=ttyS0 panic=1 quiet',
+      images: {
+        kernel: join(images, 'vmlinuz'),
+        ramdisk: join(images, 'initrd.gz'),
+        deployKernel: join(images, 'vmlinuz'),
+        deployRamdisk: join(images, 'initrd.gz'),
+      },
     });
     ns = await bootNetwork('vbmc', work);
-    await serveInNamespace(ns, { ADDRESS: '10.77.0.1', RANGE: '10.77.0.50,10.77.0.99', MACS: MAC, TFTP_ROOT: tftpRoot }, join(work, 'ready'));
+    await serveInNamespace(
+      ns,
+      { ADDRESS: '10.77.0.1', RANGE: '10.77.0.50,10.77.0.99', MACS: MAC, TFTP_ROOT: tftpRoot },
+      join(work, 'ready'),
+    );
 
     port = await freeUdpPort();
     await writeFile(join(work, 'pw'), PASSWORD, { mode: 0o600 });
     // The BMC listens on the host's loopback (where the power service is); only its VM is in the namespace.
-    vbmc = spawn(BMCTL, ['vbmc', 'start', '--port', String(port), '--user', 'admin', '--password-file', join(work, 'pw'),
-      '--qemu-mac', MAC, '--qemu-netns', ns.name, '--qemu-tap', 'tap0', '--qemu-console', join(work, 'console.log'), '--qemu-log', join(work, 'qemu.log')],
-    { cwd: ROOT, env: { PATH: process.env.PATH! } });
+    vbmc = spawn(
+      BMCTL,
+      [
+        'vbmc',
+        'start',
+        '--port',
+        String(port),
+        '--user',
+        'admin',
+        '--password-file',
+        join(work, 'pw'),
+        '--qemu-mac',
+        MAC,
+        '--qemu-netns',
+        ns.name,
+        '--qemu-tap',
+        'tap0',
+        '--qemu-console',
+        join(work, 'console.log'),
+        '--qemu-log',
+        join(work, 'qemu.log'),
+      ],
+      { cwd: ROOT, env: { PATH: process.env.PATH! } },
+    );
     vbmc.stdout!.on('data', (d) => (events += d));
     vbmc.stderr!.on('data', (d) => (events += d));
     await eventually(() => expect(events).toContain(`virtual BMC listening on 127.0.0.1:${port}`), 10_000, 100);
@@ -61,17 +95,29 @@ describe('bmctl vbmc start --qemu-mac: IPMI drives a real VM', () => {
     expect((await ipmi('chassis', 'bootdev', 'pxe')).code).toBe(0);
     expect((await ipmi('chassis', 'power', 'on')).code).toBe(0);
     expect((await ipmi('chassis', 'power', 'status')).stdout.trim()).toBe('Chassis Power is on');
-    const line = await eventually(async () => {
-      const l = (await readFile(join(work, 'console.log'), 'latin1').catch(() => '')).split(/\r?\n/).find((x) => x.startsWith(BOOT_MARKER));
-      if (!l) throw new Error('no marker yet');
-      return l;
-    }, 100_000, 250).catch(async (e: Error) => {
-      throw new Error(`${e.message}; console tail:\n${(await readFile(join(work, 'console.log'), 'latin1').catch(() => '')).slice(-1500)}\nqemu: ${await readFile(join(work, 'qemu.log'), 'utf8').catch(() => '')}`);
+    const line = await eventually(
+      async () => {
+        const l = (await readFile(join(work, 'console.log'), 'latin1').catch(() => ''))
+          .split(/\r?\n/)
+          .find((x) => x.startsWith(BOOT_MARKER));
+        if (!l) throw new Error('no marker yet');
+        return l;
+      },
+      100_000,
+      250,
+    ).catch(async (e: Error) => {
+      throw new Error(
+        `${e.message}; console tail:\n${(await readFile(join(work, 'console.log'), 'latin1').catch(() => '')).slice(-1500)}\nqemu: ${await readFile(join(work, 'qemu.log'), 'utf8').catch(() => '')}`,
+      );
     });
     expect(line).toContain('deployment_id=7');
     expect(line).toContain(`BOOTIF=01-${MAC.replace(/:/g, '-')}`);
     // The initramfs runs `poweroff -f`: the VM is gone, the chassis is off, the override used up.
-    await eventually(async () => expect((await ipmi('chassis', 'power', 'status')).stdout.trim()).toBe('Chassis Power is off'), 20_000, 500);
+    await eventually(
+      async () => expect((await ipmi('chassis', 'power', 'status')).stdout.trim()).toBe('Chassis Power is off'),
+      20_000,
+      500,
+    );
     expect((await ipmi('chassis', 'bootparam', 'get', '5')).stdout).toMatch(/Boot Device Selector : No override/);
   }, 150_000);
 
@@ -83,7 +129,15 @@ describe('bmctl vbmc start --qemu-mac: IPMI drives a real VM', () => {
     expect((await ipmi('chassis', 'power', 'off')).code).toBe(0);
     await expect(run('pgrep', ['-af', `mac=${MAC}`])).rejects.toThrow();
     expect((await ipmi('chassis', 'power', 'status')).stdout.trim()).toBe('Chassis Power is off');
-    const powerEvents = () => events.split('\n').filter((l) => l.startsWith('{"at"') && l.includes('"op":"power"')).map((l) => JSON.parse(l) as { action: string; after: string });
-    await eventually(() => expect(powerEvents().map((e) => `${e.action}->${e.after}`)).toEqual(['on->on', 'on->on', 'off->off']), 3000, 100);
+    const powerEvents = () =>
+      events
+        .split('\n')
+        .filter((l) => l.startsWith('{"at"') && l.includes('"op":"power"'))
+        .map((l) => JSON.parse(l) as { action: string; after: string });
+    await eventually(
+      () => expect(powerEvents().map((e) => `${e.action}->${e.after}`)).toEqual(['on->on', 'on->on', 'off->off']),
+      3000,
+      100,
+    );
   }, 30_000);
 });

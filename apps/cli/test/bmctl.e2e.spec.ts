@@ -56,18 +56,29 @@ describe('bmctl (built binary) against PostgreSQL', () => {
     for (const mac of ['52:54:00:b3:00:01', '52:54:00:b3:00:02', '52:54:00:b3:00:03']) expect(list.out).toContain(mac);
     expect(list.out).toContain('******');
     const nodes = JSON.parse((await run(['node', 'list', '--json'])).out);
-    expect(nodes.map((n: { id: number; service_host: string; pm_password: string }) => [n.id, n.service_host, n.pm_password])).toEqual([
-      [1, 'cn-e2e', '******'], [2, 'cn-e2e', '******'], [3, 'cn-e2e', '******'],
+    expect(
+      nodes.map((n: { id: number; service_host: string; pm_password: string }) => [
+        n.id,
+        n.service_host,
+        n.pm_password,
+      ]),
+    ).toEqual([
+      [1, 'cn-e2e', '******'],
+      [2, 'cn-e2e', '******'],
+      [3, 'cn-e2e', '******'],
     ]);
   });
 
   it('a file with one bad row changes nothing and names the row', async () => {
     const file = join(dir, 'more.csv');
-    writeFileSync(file, [
-      `52:54:00:c0:00:01,admin,"${SECRET.replace(/"/g, '""')}",10.2.0.1,4,8192,100`,
-      `52:54:00:c0:00:02,admin,"${SECRET.replace(/"/g, '""')}",10.2.0.2,4,0,100`,
-      `52:54:00:c0:00:03,admin,"${SECRET.replace(/"/g, '""')}",10.2.0.3,4,8192,100`,
-    ].join('\n'));
+    writeFileSync(
+      file,
+      [
+        `52:54:00:c0:00:01,admin,"${SECRET.replace(/"/g, '""')}",10.2.0.1,4,8192,100`,
+        `52:54:00:c0:00:02,admin,"${SECRET.replace(/"/g, '""')}",10.2.0.2,4,0,100`,
+        `52:54:00:c0:00:03,admin,"${SECRET.replace(/"/g, '""')}",10.2.0.3,4,8192,100`,
+      ].join('\n'),
+    );
     const before = (await run(['node', 'list', '--json'])).out;
     const r = await run(['node', 'import', file]);
     expect(r.code).toBe(1);
@@ -84,7 +95,10 @@ describe('bmctl (built binary) against PostgreSQL', () => {
     const file = join(dir, 'ok.csv');
     writeFileSync(file, `52:54:00:c1:00:01,admin,"${SECRET.replace(/"/g, '""')}",10.2.1.1,4,8192,100\n`);
     const dry = await run(['node', 'import', '--dry-run', file]);
-    expect([dry.code, dry.out]).toEqual([0, expect.stringContaining('1 node would be enrolled (dry run: nothing was written)')]);
+    expect([dry.code, dry.out]).toEqual([
+      0,
+      expect.stringContaining('1 node would be enrolled (dry run: nothing was written)'),
+    ]);
     expect(JSON.parse((await run(['node', 'list', '--json'])).out)).toHaveLength(3);
     const skip = await run(['node', 'import', '--skip-enrolled', 'deploy/baremetal.csv']);
     expect(skip.code).toBe(0);
@@ -94,21 +108,61 @@ describe('bmctl (built binary) against PostgreSQL', () => {
   it('node create / show / interface add, list, remove / node delete', async () => {
     const pwFile = join(dir, 'pw');
     writeFileSync(pwFile, SECRET + '\n', { mode: 0o600 });
-    const c = await run(['node', 'create', '--json', '--mac', '52:54:00:d0:00:01', '--cpus', '8', '--memory-mb', '16384',
-      '--local-gb', '200', '--pm-address', 'bmc-9.lab:6239', '--pm-user', 'root', '--pm-password-file', pwFile, '--cpu-arch', 'x86_64']);
+    const c = await run([
+      'node',
+      'create',
+      '--json',
+      '--mac',
+      '52:54:00:d0:00:01',
+      '--cpus',
+      '8',
+      '--memory-mb',
+      '16384',
+      '--local-gb',
+      '200',
+      '--pm-address',
+      'bmc-9.lab:6239',
+      '--pm-user',
+      'root',
+      '--pm-password-file',
+      pwFile,
+      '--cpu-arch',
+      'x86_64',
+    ]);
     expect(c.code).toBe(0);
     const node = JSON.parse(c.out);
     expect(node).toMatchObject({ id: 4, pm_address: 'bmc-9.lab:6239', pm_password: '******', service_host: 'cn-e2e' });
 
-    const stdinPw = await run(['node', 'create', '--mac', '52:54:00:d0:00:09', '--cpus', '1', '--memory-mb', '512', '--local-gb', '5',
-      '--pm-address', '10.9.0.9', '--pm-password-file', '-'], {}, SECRET);
+    const stdinPw = await run(
+      [
+        'node',
+        'create',
+        '--mac',
+        '52:54:00:d0:00:09',
+        '--cpus',
+        '1',
+        '--memory-mb',
+        '512',
+        '--local-gb',
+        '5',
+        '--pm-address',
+        '10.9.0.9',
+        '--pm-password-file',
+        '-',
+      ],
+      {},
+      SECRET,
+    );
     expect(stdinPw.code).toBe(0);
 
     expect((await run(['interface', 'add', node.uuid, '52-54-00-D0-00-02', '--port-no', '7'])).code).toBe(0);
     const list = await run(['interface', 'list', '4']);
     expect(list.out).toMatch(/52:54:00:d0:00:01[\s\S]*52:54:00:d0:00:02/);
     const dup = await run(['interface', 'add', '4', '52:54:00:b3:00:01']);
-    expect([dup.code, dup.err.trim()]).toEqual([1, 'bmctl: DuplicateMac: MAC 52:54:00:b3:00:01 is already enrolled on node 1']);
+    expect([dup.code, dup.err.trim()]).toEqual([
+      1,
+      'bmctl: DuplicateMac: MAC 52:54:00:b3:00:01 is already enrolled on node 1',
+    ]);
     expect((await run(['interface', 'remove', '4', '52:54:00:d0:00:02'])).code).toBe(0);
 
     const show = await run(['node', 'show', '4']);
@@ -119,7 +173,20 @@ describe('bmctl (built binary) against PostgreSQL', () => {
   });
 
   it('bad input gets a clear error and a meaningful exit code', async () => {
-    const bad = await run(['node', 'create', '--mac', 'nope', '--cpus', '1', '--memory-mb', '1', '--local-gb', '1', '--pm-address', '10.0.0.1']);
+    const bad = await run([
+      'node',
+      'create',
+      '--mac',
+      'nope',
+      '--cpus',
+      '1',
+      '--memory-mb',
+      '1',
+      '--local-gb',
+      '1',
+      '--pm-address',
+      '10.0.0.1',
+    ]);
     expect([bad.code, bad.err]).toEqual([1, expect.stringContaining("macs: 'nope' is not a MAC address")]);
     const usage = await run(['node', 'frobnicate']);
     expect([usage.code, usage.err]).toEqual([64, expect.stringContaining("unknown command 'frobnicate'")]);
@@ -137,6 +204,9 @@ describe('bmctl (built binary) against PostgreSQL', () => {
     const badEnv = await run(['node', 'list'], { BM_PXE_DEPLOY_TIMEOUT: 'soon' });
     expect([badEnv.code, badEnv.err]).toEqual([3, expect.stringContaining('pxe_deploy_timeout')]);
     const down = await run(['node', 'list'], { DATABASE_URL: 'postgresql://postgres:hunter2@127.0.0.1:1/nova_bm' });
-    expect([down.code, down.err.trim()]).toEqual([4, 'bmctl: cannot reach PostgreSQL at postgresql://postgres:****@127.0.0.1:1/nova_bm (ECONNREFUSED)']);
+    expect([down.code, down.err.trim()]).toEqual([
+      4,
+      'bmctl: cannot reach PostgreSQL at postgresql://postgres:****@127.0.0.1:1/nova_bm (ECONNREFUSED)',
+    ]);
   });
 });

@@ -49,7 +49,12 @@ export class ComputeRpcController {
     const instance = instanceRef(a.instance);
     const images = spawnImages(a.image, this.config);
     try {
-      const node = await this.instances.spawn(instance, a.node, images, a.instance_type ?? a.flavor ?? a.request_spec?.instance_type);
+      const node = await this.instances.spawn(
+        instance,
+        a.node,
+        images,
+        a.instance_type ?? a.flavor ?? a.request_spec?.instance_type,
+      );
       return { node: a.node, node_id: node.id, task_state: node.task_state };
     } catch (e) {
       // Sent by the scheduler (filter_properties.retry names this node): give the instance back
@@ -57,7 +62,12 @@ export class ComputeRpcController {
       const final = ['InstanceNotFound', 'InvalidParameterValue', 'InvalidRpcArguments'].includes((e as Error).name);
       if (a.filter_properties?.retry && a.request_spec && !final) {
         this.log.warn(`run_instance ${instance.uuid} on ${a.node} failed (${(e as Error).name}): rescheduling`);
-        await this.rpc.cast({ topic: 'scheduler' }, 'run_instance', { request_spec: a.request_spec, filter_properties: a.filter_properties }, { version: '4.0' });
+        await this.rpc.cast(
+          { topic: 'scheduler' },
+          'run_instance',
+          { request_spec: a.request_spec, filter_properties: a.filter_properties },
+          { version: '4.0' },
+        );
       }
       throw e;
     }
@@ -100,7 +110,11 @@ export class ComputeRpcController {
 
   @MessagePattern('rebuild_instance')
   async rebuildInstance(@Payload() a: RebuildInstanceArgs) {
-    const node = await this.instances.rebuild(instanceRef(a.instance), spawnImages(a.image, this.config), a.preserve_ephemeral ?? false);
+    const node = await this.instances.rebuild(
+      instanceRef(a.instance),
+      spawnImages(a.image, this.config),
+      a.preserve_ephemeral ?? false,
+    );
     return { node_id: node.id, task_state: node.task_state };
   }
 

@@ -3,7 +3,9 @@ import { NovaBuildArgs } from '@bm/domain';
 
 export class GetAvailableResourceArgs {
   /** A node uuid (Nova's nodename for a bare-metal hypervisor). */
-  @IsString() @MinLength(1) @MaxLength(255)
+  @IsString()
+  @MinLength(1)
+  @MaxLength(255)
   nodename: string;
 }
 
@@ -18,19 +20,24 @@ export class RunInstanceArgs extends NovaBuildArgs {
   @IsObject()
   instance: Record<string, unknown>;
 
-  @IsString() @MinLength(1) @MaxLength(255)
+  @IsString()
+  @MinLength(1)
+  @MaxLength(255)
   node: string;
 
   @IsObject()
   image: Record<string, unknown>;
 
-  @IsOptional() @IsObject()
+  @IsOptional()
+  @IsObject()
   instance_type?: Record<string, unknown>;
 
-  @IsOptional() @IsObject()
+  @IsOptional()
+  @IsObject()
   flavor?: Record<string, unknown>;
 
-  @IsOptional() @IsObject()
+  @IsOptional()
+  @IsObject()
   request_spec?: Record<string, unknown>;
 }
 
@@ -39,7 +46,8 @@ export class InstanceArgs {
   @IsObject()
   instance: Record<string, unknown>;
 
-  @IsOptional() @IsIn(['SOFT', 'HARD'])
+  @IsOptional()
+  @IsIn(['SOFT', 'HARD'])
   reboot_type?: string;
 
   @IsOptional()
@@ -63,7 +71,8 @@ export class RebuildInstanceArgs extends InstanceArgs {
   @IsObject()
   image: Record<string, unknown>;
 
-  @IsOptional() @IsBoolean()
+  @IsOptional()
+  @IsBoolean()
   preserve_ephemeral?: boolean;
 
   @IsOptional()

@@ -18,7 +18,7 @@ describe('DeployWaits', () => {
     expect(w.size).toBe(0);
   });
 
-  it('a wake with nobody waiting is kept for that node\'s next wait (no lost event), once', async () => {
+  it("a wake with nobody waiting is kept for that node's next wait (no lost event), once", async () => {
     const w = new DeployWaits();
     expect(w.wake(3)).toBe(0);
     const t0 = Date.now();

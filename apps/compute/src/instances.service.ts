@@ -4,7 +4,16 @@ import { isAbsolute } from 'node:path';
 import type { DataSource } from 'typeorm';
 import type { BmConfig } from '@bm/config';
 import {
-  type BmTaskState, BmState, Conflict, type FieldProblem, InstanceNotFound, InvalidParameterValue, deployTimeoutWarning, legacyInstancePayload, transition, unwrapObject,
+  type BmTaskState,
+  BmState,
+  Conflict,
+  type FieldProblem,
+  InstanceNotFound,
+  InvalidParameterValue,
+  deployTimeoutWarning,
+  legacyInstancePayload,
+  transition,
+  unwrapObject,
 } from '@bm/domain';
 import { Notifier, RpcClient } from '@bm/messaging';
 import { BM_CONFIG } from '@bm/service';
@@ -26,8 +35,11 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export function instanceRef(raw: Record<string, unknown>): InstanceRef {
   const data = unwrapObject(raw) as Record<string, unknown>;
   const uuid = data.uuid;
-  if (typeof uuid !== 'string' || !UUID.test(uuid)) throw new InvalidParameterValue([{ field: 'instance.uuid', message: 'must be a UUID' }], 'Invalid instance');
-  const name = [data.hostname, data.display_name, data.name].find((v): v is string => typeof v === 'string' && v.length > 0) ?? `instance-${uuid}`;
+  if (typeof uuid !== 'string' || !UUID.test(uuid))
+    throw new InvalidParameterValue([{ field: 'instance.uuid', message: 'must be a UUID' }], 'Invalid instance');
+  const name =
+    [data.hostname, data.display_name, data.name].find((v): v is string => typeof v === 'string' && v.length > 0) ??
+    `instance-${uuid}`;
   return { uuid, name, fields: data };
 }
 
@@ -56,7 +68,9 @@ export function spawnImages(image: Record<string, unknown>, config: BmConfig): S
     deploy_kernel: pick('deploy_kernel', config.baremetal.deploy_kernel),
     deploy_ramdisk: pick('deploy_ramdisk', config.baremetal.deploy_ramdisk),
   };
-  const problems: FieldProblem[] = Object.entries(images).filter(([, v]) => v === undefined).map(([k]) => ({ field: `image.${k}`, message: 'must be an absolute path on the compute host' }));
+  const problems: FieldProblem[] = Object.entries(images)
+    .filter(([, v]) => v === undefined)
+    .map(([k]) => ({ field: `image.${k}`, message: 'must be an absolute path on the compute host' }));
   if (problems.length) throw new InvalidParameterValue(problems, 'Invalid image');
   return images as SpawnImages;
 }
@@ -96,7 +110,9 @@ export class InstancesService implements OnApplicationBootstrap {
   onApplicationBootstrap(): void {
     const warning = deployTimeoutWarning(this.config.baremetal.pxe_deploy_timeout);
     if (warning) this.log.warn(warning);
-    void this.resumeInterrupted().catch((e: Error) => this.log.error(`cannot look for interrupted spawns: ${e.message}`));
+    void this.resumeInterrupted().catch((e: Error) =>
+      this.log.error(`cannot look for interrupted spawns: ${e.message}`),
+    );
   }
 
   /**
@@ -105,18 +121,40 @@ export class InstancesService implements OnApplicationBootstrap {
    * (Spawner.resume) and ends with compute.instance.create.end or .error, as it would have.
    */
   async resumeInterrupted(): Promise<number> {
-    const rows: { id: number; uuid: string; instance_uuid: string; instance_name: string | null; task_state: BmTaskState; ago_ms: number }[] = await this.ds.query(
+    const rows: {
+      id: number;
+      uuid: string;
+      instance_uuid: string;
+      instance_name: string | null;
+      task_state: BmTaskState;
+      ago_ms: number;
+    }[] = await this.ds.query(
       `SELECT id, uuid, instance_uuid, instance_name, task_state,
               greatest(0, extract(epoch FROM (now() AT TIME ZONE 'UTC' - coalesce(updated_at, created_at))) * 1000)::float8 AS ago_ms
          FROM bm_nodes
         WHERE service_host = $1 AND deleted = false AND instance_uuid IS NOT NULL AND task_state = ANY($2)
         ORDER BY id`,
-      [this.config.default.host, [BmState.BUILDING, BmState.PREPARED, BmState.DEPLOYING, BmState.DEPLOYDONE, BmState.DEPLOYFAIL]],
+      [
+        this.config.default.host,
+        [BmState.BUILDING, BmState.PREPARED, BmState.DEPLOYING, BmState.DEPLOYDONE, BmState.DEPLOYFAIL],
+      ],
     );
     for (const r of rows) {
-      this.log.warn(`node ${r.id}: the spawn of ${r.instance_uuid} was interrupted in '${String(r.task_state)}'; taking it up`);
-      const instance: InstanceRef = { uuid: r.instance_uuid, name: r.instance_name ?? r.instance_uuid, fields: { uuid: r.instance_uuid, display_name: r.instance_name } };
-      const resume = () => this.spawner.resume({ id: r.id, instanceUuid: r.instance_uuid, task_state: r.task_state, enteredAgoMs: Number(r.ago_ms) });
+      this.log.warn(
+        `node ${r.id}: the spawn of ${r.instance_uuid} was interrupted in '${String(r.task_state)}'; taking it up`,
+      );
+      const instance: InstanceRef = {
+        uuid: r.instance_uuid,
+        name: r.instance_name ?? r.instance_uuid,
+        fields: { uuid: r.instance_uuid, display_name: r.instance_name },
+      };
+      const resume = () =>
+        this.spawner.resume({
+          id: r.id,
+          instanceUuid: r.instance_uuid,
+          task_state: r.task_state,
+          enteredAgoMs: Number(r.ago_ms),
+        });
       void this.notified('create', instance, resume, { node: r.uuid, resumed: true }).catch(() => undefined); // the outcome is logged and notified
     }
     return rows.length;
@@ -124,7 +162,12 @@ export class InstancesService implements OnApplicationBootstrap {
 
   /** `flavor`: the flavor sent beside the instance (request_spec.instance_type), for the payloads. */
   async spawn(instance: InstanceRef, nodeUuid: string, images: SpawnImages, flavor?: unknown): Promise<SpawnNode> {
-    return this.notified('create', instance, () => this.spawner.spawn({ instanceUuid: instance.uuid, instanceName: instance.name, nodeUuid, images }), { node: nodeUuid, flavor });
+    return this.notified(
+      'create',
+      instance,
+      () => this.spawner.spawn({ instanceUuid: instance.uuid, instanceName: instance.name, nodeUuid, images }),
+      { node: nodeUuid, flavor },
+    );
   }
 
   /**
@@ -138,12 +181,23 @@ export class InstancesService implements OnApplicationBootstrap {
 
   /** Icehouse's rebuild_instance: the deploy again on the same node, preserving ephemeral if asked. */
   async rebuild(instance: InstanceRef, images: SpawnImages, preserveEphemeral: boolean): Promise<SpawnNode> {
-    const node = await this.nodeOf(instance).then((n) => n.uuid, () => undefined); // for the payloads; the claim decides
-    return this.notified('rebuild', instance, () => this.spawner.rebuild({ instanceUuid: instance.uuid, instanceName: instance.name, images }, preserveEphemeral), { node });
+    const node = await this.nodeOf(instance).then(
+      (n) => n.uuid,
+      () => undefined,
+    ); // for the payloads; the claim decides
+    return this.notified(
+      'rebuild',
+      instance,
+      () =>
+        this.spawner.rebuild({ instanceUuid: instance.uuid, instanceName: instance.name, images }, preserveEphemeral),
+      { node },
+    );
   }
 
   /** The node carrying `instance` on this host (Nova: "sent to wrong service host" → InstanceNotFound). */
-  private async nodeOf(instance: InstanceRef): Promise<{ id: number; uuid: string; task_state: string | null; cpus: number; memory_mb: number }> {
+  private async nodeOf(
+    instance: InstanceRef,
+  ): Promise<{ id: number; uuid: string; task_state: string | null; cpus: number; memory_mb: number }> {
     const [n] = await this.ds.query(
       `SELECT id, uuid, task_state, cpus, memory_mb FROM bm_nodes WHERE instance_uuid = $1 AND service_host = $2 AND deleted = false`,
       [instance.uuid, this.config.default.host],
@@ -159,9 +213,26 @@ export class InstancesService implements OnApplicationBootstrap {
    * and name (`exception`), with state `error`. A step that takes or frees a node (create,
    * delete, rebuild) is followed by a resource report, whatever its outcome.
    */
-  private async notified<T>(step: Step, instance: InstanceRef, work: () => Promise<T>, on: { node?: string; flavor?: unknown; resumed?: boolean } = {}): Promise<T> {
-    const payload = (vmState: string, taskState: string | null, extra: Record<string, unknown> = {}, times: { launched_at?: Date; terminated_at?: Date; deleted_at?: Date } = {}) => ({
-      ...legacyInstancePayload(instance.fields, { host: this.config.default.host, node: on.node, flavor: on.flavor, vm_state: vmState, task_state: taskState, ...times }),
+  private async notified<T>(
+    step: Step,
+    instance: InstanceRef,
+    work: () => Promise<T>,
+    on: { node?: string; flavor?: unknown; resumed?: boolean } = {},
+  ): Promise<T> {
+    const payload = (
+      vmState: string,
+      taskState: string | null,
+      extra: Record<string, unknown> = {},
+      times: { launched_at?: Date; terminated_at?: Date; deleted_at?: Date } = {},
+    ) => ({
+      ...legacyInstancePayload(instance.fields, {
+        host: this.config.default.host,
+        node: on.node,
+        flavor: on.flavor,
+        vm_state: vmState,
+        task_state: taskState,
+        ...times,
+      }),
       ...extra,
     });
     const [startState, startTask] = STEPS[step].start;
@@ -171,15 +242,26 @@ export class InstancesService implements OnApplicationBootstrap {
     try {
       r = await work();
     } catch (e) {
-      await this.notifier.error(`compute.instance.${step}.error`, payload('error', null, { message: (e as Error).message, exception: (e as Error).name }));
+      await this.notifier.error(
+        `compute.instance.${step}.error`,
+        payload('error', null, { message: (e as Error).message, exception: (e as Error).name }),
+      );
       throw e;
     } finally {
       if (step === 'create' || step === 'delete' || step === 'rebuild') void this.resources.report('instance changed');
     }
     const [endState, endTask] = STEPS[step].end;
     const now = new Date();
-    const times = step === 'delete' ? { terminated_at: now, deleted_at: now } : step === 'create' || step === 'rebuild' ? { launched_at: now } : {};
-    await this.notifier.info(`compute.instance.${step}.end`, payload(endState, endTask, step === 'create' ? { message: 'Success' } : {}, times));
+    const times =
+      step === 'delete'
+        ? { terminated_at: now, deleted_at: now }
+        : step === 'create' || step === 'rebuild'
+          ? { launched_at: now }
+          : {};
+    await this.notifier.info(
+      `compute.instance.${step}.end`,
+      payload(endState, endTask, step === 'create' ? { message: 'Success' } : {}, times),
+    );
     return r;
   }
 
@@ -198,46 +280,81 @@ export class InstancesService implements OnApplicationBootstrap {
       return { node: null };
     }
     transition(n.task_state as BmTaskState, 'destroyed'); // refuses a node whose spawn has not begun
-    return this.notified('delete', instance, async () => {
-      try {
-        await this.services.powerOff(n.id);
-        await this.services.cleanDeploy(n.id, instance.uuid);
-        await this.nodes.release(n.id, instance.uuid);
-        this.waits.wake(n.id); // a spawn still waiting on this node learns at once that it is gone
-      } catch (e) {
-        await this.ds.query(`UPDATE bm_nodes SET task_state = $3 WHERE id = $1 AND instance_uuid = $2`, [n.id, instance.uuid, BmState.ERROR]);
-        throw e;
-      }
-      return { node: n.uuid };
-    }, { node: n.uuid });
+    return this.notified(
+      'delete',
+      instance,
+      async () => {
+        try {
+          await this.services.powerOff(n.id);
+          await this.services.cleanDeploy(n.id, instance.uuid);
+          await this.nodes.release(n.id, instance.uuid);
+          this.waits.wake(n.id); // a spawn still waiting on this node learns at once that it is gone
+        } catch (e) {
+          await this.ds.query(`UPDATE bm_nodes SET task_state = $3 WHERE id = $1 AND instance_uuid = $2`, [
+            n.id,
+            instance.uuid,
+            BmState.ERROR,
+          ]);
+          throw e;
+        }
+        return { node: n.uuid };
+      },
+      { node: n.uuid },
+    );
   }
 
   /** BareMetalDriver.reboot (soft and hard alike): off, boot device PXE, on; task_state stays active. */
   async reboot(instance: InstanceRef): Promise<{ node: string; task_state: string }> {
     const n = await this.nodeOf(instance);
     const to = transition(n.task_state as BmTaskState, 'reboot');
-    return this.notified('reboot', instance, async () => {
-      const r = await this.rpc.call<{ power_state: string }>({ topic: 'baremetal-power', server: this.config.default.host }, 'reboot', { node: n.id }, { version: '1.0', timeout: this.config.default.rpc_response_timeout });
-      if (r.power_state !== 'on') throw new Conflict(`Node ${n.uuid} did not come back on after the reboot (${r.power_state})`, 'InstanceRebootFailure');
-      return { node: n.uuid, task_state: String(to) };
-    }, { node: n.uuid });
+    return this.notified(
+      'reboot',
+      instance,
+      async () => {
+        const r = await this.rpc.call<{ power_state: string }>(
+          { topic: 'baremetal-power', server: this.config.default.host },
+          'reboot',
+          { node: n.id },
+          { version: '1.0', timeout: this.config.default.rpc_response_timeout },
+        );
+        if (r.power_state !== 'on')
+          throw new Conflict(
+            `Node ${n.uuid} did not come back on after the reboot (${r.power_state})`,
+            'InstanceRebootFailure',
+          );
+        return { node: n.uuid, task_state: String(to) };
+      },
+      { node: n.uuid },
+    );
   }
 
   /** power_on / power_off: the power service only; task_state is not touched (as Nova). */
   async power(instance: InstanceRef, on: boolean): Promise<{ node: string; power_state: string }> {
     const n = await this.nodeOf(instance);
-    return this.notified(on ? 'power_on' : 'power_off', instance, async () => {
-      if (on) await this.services.powerOn(n.id);
-      else await this.services.powerOff(n.id);
-      return { node: n.uuid, power_state: on ? 'on' : 'off' };
-    }, { node: n.uuid });
+    return this.notified(
+      on ? 'power_on' : 'power_off',
+      instance,
+      async () => {
+        if (on) await this.services.powerOn(n.id);
+        else await this.services.powerOff(n.id);
+        return { node: n.uuid, power_state: on ? 'on' : 'off' };
+      },
+      { node: n.uuid },
+    );
   }
 
   /** BareMetalDriver.get_info: Nova power_state codes (1 RUNNING, 4 SHUTDOWN, 0 NOSTATE) and the node's size. */
-  async info(instance: InstanceRef): Promise<{ state: number; max_mem: number; mem: number; num_cpu: number; cpu_time: number }> {
+  async info(
+    instance: InstanceRef,
+  ): Promise<{ state: number; max_mem: number; mem: number; num_cpu: number; cpu_time: number }> {
     const n = await this.nodeOf(instance);
     const r = await this.rpc
-      .call<{ power_state: string }>({ topic: 'baremetal-power', server: this.config.default.host }, 'get_power_state', { node: n.id }, { version: '1.0', timeout: this.config.default.rpc_response_timeout })
+      .call<{ power_state: string }>(
+        { topic: 'baremetal-power', server: this.config.default.host },
+        'get_power_state',
+        { node: n.id },
+        { version: '1.0', timeout: this.config.default.rpc_response_timeout },
+      )
       .catch(() => ({ power_state: 'unknown' }));
     const state = r.power_state === 'on' ? 1 : r.power_state === 'off' ? 4 : 0;
     return { state, max_mem: n.memory_mb, mem: n.memory_mb, num_cpu: n.cpus, cpu_time: 0 };

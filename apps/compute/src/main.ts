@@ -12,5 +12,12 @@ void runService({
   name: 'compute',
   healthPort: 9101,
   imports: [ComputeModule],
-  rpc: { topic: 'compute', endpoints: [{ version: '6.4' }, { version: '2.27' }, { version: DEPLOY_EVENT.version, namespace: DEPLOY_EVENT.namespace }] },
+  rpc: {
+    topic: 'compute',
+    endpoints: [
+      { version: '6.4' },
+      { version: '2.27' },
+      { version: DEPLOY_EVENT.version, namespace: DEPLOY_EVENT.namespace },
+    ],
+  },
 });

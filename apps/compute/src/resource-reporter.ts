@@ -61,7 +61,13 @@ export class ResourceReporter implements OnApplicationBootstrap, OnApplicationSh
       [this.config.default.host],
     );
     const b = this.config.baremetal;
-    return rows.map((n) => availableResource(n, { extraSpecs: b.instance_type_extra_specs, hypervisorType: b.baremetal_type, driverClass: PXE_DRIVER_CLASS }));
+    return rows.map((n) =>
+      availableResource(n, {
+        extraSpecs: b.instance_type_extra_specs,
+        hypervisorType: b.baremetal_type,
+        driverClass: PXE_DRIVER_CLASS,
+      }),
+    );
   }
 
   /** One report now (reports never overlap; a caller arriving during one waits for it). */
@@ -118,8 +124,19 @@ export class ResourceReporter implements OnApplicationBootstrap, OnApplicationSh
              supported_instances = EXCLUDED.supported_instances, stats = EXCLUDED.stats,
              updated_at = EXCLUDED.updated_at, deleted = false, deleted_at = NULL`,
           [
-            host, now, col('hypervisor_hostname'), col('vcpus'), col('memory_mb'), col('local_gb'), col('vcpus_used'), col('memory_mb_used'),
-            col('local_gb_used'), col('hypervisor_type'), col('hypervisor_version'), col('cpu_info'), col('supported_instances'),
+            host,
+            now,
+            col('hypervisor_hostname'),
+            col('vcpus'),
+            col('memory_mb'),
+            col('local_gb'),
+            col('vcpus_used'),
+            col('memory_mb_used'),
+            col('local_gb_used'),
+            col('hypervisor_type'),
+            col('hypervisor_version'),
+            col('cpu_info'),
+            col('supported_instances'),
             dicts.map((d) => JSON.stringify(d.stats)),
           ],
         );

@@ -25,7 +25,8 @@ export class SqlSpawnNodes implements SpawnNodes {
       [nodeUuid, this.host],
     );
     if (!row) throw new NodeNotFound(nodeUuid);
-    if (row.instance_uuid !== null) throw new Conflict(`Node ${nodeUuid} is associated with instance ${row.instance_uuid}`, 'NodeAssociated');
+    if (row.instance_uuid !== null)
+      throw new Conflict(`Node ${nodeUuid} is associated with instance ${row.instance_uuid}`, 'NodeAssociated');
     transition(row.task_state, 'associate'); // throws InvalidNodeStateTransition naming the state
     throw new Conflict(`Node ${nodeUuid} changed while it was being claimed`, 'NodeAssociated');
   }
@@ -48,17 +49,30 @@ export class SqlSpawnNodes implements SpawnNodes {
   }
 
   async read(id: number): Promise<SpawnNode | undefined> {
-    const [row] = await this.ds.query(`SELECT id, task_state, instance_uuid FROM bm_nodes WHERE id = $1 AND deleted = false`, [id]);
+    const [row] = await this.ds.query(
+      `SELECT id, task_state, instance_uuid FROM bm_nodes WHERE id = $1 AND deleted = false`,
+      [id],
+    );
     return row as SpawnNode | undefined;
   }
 
-  async update(id: number, instanceUuid: string, from: BmTaskState, to: BmTaskState, fields: { deploy_key?: string; pxe_config_path?: string } = {}): Promise<void> {
+  async update(
+    id: number,
+    instanceUuid: string,
+    from: BmTaskState,
+    to: BmTaskState,
+    fields: { deploy_key?: string; pxe_config_path?: string } = {},
+  ): Promise<void> {
     const [, n] = await this.ds.query(
       `UPDATE bm_nodes SET task_state = $4, deploy_key = coalesce($5, deploy_key), pxe_config_path = coalesce($6, pxe_config_path), updated_at = now() AT TIME ZONE 'UTC'
         WHERE id = $1 AND instance_uuid = $2 AND task_state IS NOT DISTINCT FROM $3`,
       [id, instanceUuid, from, to, fields.deploy_key ?? null, fields.pxe_config_path ?? null],
     );
-    if (n !== 1) throw new Conflict(`Node ${id} left '${from ?? 'NULL'}' for instance ${instanceUuid} under the spawn`, 'NodeStateChanged');
+    if (n !== 1)
+      throw new Conflict(
+        `Node ${id} left '${from ?? 'NULL'}' for instance ${instanceUuid} under the spawn`,
+        'NodeStateChanged',
+      );
   }
 
   async release(id: number, instanceUuid: string): Promise<void> {
@@ -84,7 +98,12 @@ export class RpcSpawnServices implements SpawnServices {
   }
 
   prepareDeploy(nodeId: number, instanceUuid: string, images: SpawnImages, deployKey: string) {
-    return this.call<{ pxe_config_path: string }>('baremetal-netboot', 'prepare_deploy', { node: nodeId, instance: instanceUuid, images: { ...images }, deploy_key: deployKey });
+    return this.call<{ pxe_config_path: string }>('baremetal-netboot', 'prepare_deploy', {
+      node: nodeId,
+      instance: instanceUuid,
+      images: { ...images },
+      deploy_key: deployKey,
+    });
   }
 
   async cleanDeploy(nodeId: number, instanceUuid: string): Promise<void> {

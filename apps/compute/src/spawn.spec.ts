@@ -7,19 +7,27 @@ const IMAGES = { kernel: '/img/k', ramdisk: '/img/r', deploy_kernel: '/img/dk', 
 
 /** One node in memory, and a record of every state it went through and every service call. */
 function world(opts: { fail?: Partial<Record<keyof SpawnServices, string>>; taken?: boolean } = {}) {
-  const row: SpawnNode & { instance_name: string | null; deploy_key: string | null } = { id: 7, task_state: opts.taken ? 'active' : null, instance_uuid: opts.taken ? 'someone-else' : null, instance_name: null, deploy_key: null };
+  const row: SpawnNode & { instance_name: string | null; deploy_key: string | null } = {
+    id: 7,
+    task_state: opts.taken ? 'active' : null,
+    instance_uuid: opts.taken ? 'someone-else' : null,
+    instance_name: null,
+    deploy_key: null,
+  };
   const states: BmTaskState[] = [];
   const calls: string[] = [];
   const nodes: SpawnNodes = {
     associate: async (uuid, instance, name) => {
       if (uuid !== NODE) throw new Error('no such node');
-      if (row.instance_uuid !== null) throw new Conflict(`Node ${uuid} is associated with instance ${row.instance_uuid}`, 'NodeAssociated');
+      if (row.instance_uuid !== null)
+        throw new Conflict(`Node ${uuid} is associated with instance ${row.instance_uuid}`, 'NodeAssociated');
       Object.assign(row, { instance_uuid: instance, instance_name: name, task_state: 'building' });
       states.push('building');
       return { ...row };
     },
     claimForRebuild: async (instance) => {
-      if (row.instance_uuid !== instance || row.task_state !== 'active') throw new Conflict(`not active: ${row.task_state}`, 'InvalidNodeStateTransition');
+      if (row.instance_uuid !== instance || row.task_state !== 'active')
+        throw new Conflict(`not active: ${row.task_state}`, 'InvalidNodeStateTransition');
       row.task_state = 'building';
       states.push('building');
       return { ...row };
@@ -42,7 +50,11 @@ function world(opts: { fail?: Partial<Record<keyof SpawnServices, string>>; take
     return { pxe_config_path: '/tftpboot/x/config' } as never;
   };
   const services: SpawnServices = {
-    prepareDeploy: svc('prepareDeploy'), cleanDeploy: svc('cleanDeploy'), setBootDevicePxe: svc('setBootDevicePxe'), powerOff: svc('powerOff'), powerOn: svc('powerOn'),
+    prepareDeploy: svc('prepareDeploy'),
+    cleanDeploy: svc('cleanDeploy'),
+    setBootDevicePxe: svc('setBootDevicePxe'),
+    powerOff: svc('powerOff'),
+    powerOn: svc('powerOn'),
   };
   const clock = { t: 0 };
   return { row, states, calls, nodes, services, clock };
@@ -79,7 +91,9 @@ describe('Spawner (BareMetalDriver.spawn)', () => {
 
   it('deploy failed: error, power off, netboot clean, deleted with the association cleared; the error reaches the caller', async () => {
     const w = world();
-    await expect(spawner(w, ['deploying', 'deploy failed']).spawn(request)).rejects.toThrow(new DeployFailed(`PXE deploy failed for instance ${INSTANCE}`));
+    await expect(spawner(w, ['deploying', 'deploy failed']).spawn(request)).rejects.toThrow(
+      new DeployFailed(`PXE deploy failed for instance ${INSTANCE}`),
+    );
     expect(w.states).toEqual(['building', 'prepared', 'deploying', 'deploy failed', 'error', 'deleted']);
     expect(w.calls.slice(-2)).toEqual(['powerOff', 'cleanDeploy']);
     expect([w.row.instance_uuid, w.row.deploy_key]).toEqual([null, null]);
@@ -96,7 +110,16 @@ describe('Spawner (BareMetalDriver.spawn)', () => {
   it('each waiting state has its own deadline: a deploy that started in time may take its own timeout', async () => {
     const w = world();
     // 4 s in prepared, then deploying for 4 s, then done: never more than 5 s in one state.
-    const steps: (BmTaskState | undefined)[] = [undefined, undefined, undefined, 'deploying', undefined, undefined, undefined, 'deploy complete'];
+    const steps: (BmTaskState | undefined)[] = [
+      undefined,
+      undefined,
+      undefined,
+      'deploying',
+      undefined,
+      undefined,
+      undefined,
+      'deploy complete',
+    ];
     const s = new Spawner(w.nodes, w.services, {
       deployTimeoutS: 5,
       now: () => w.clock.t,
@@ -113,7 +136,9 @@ describe('Spawner (BareMetalDriver.spawn)', () => {
     const w = world();
     const waits: number[] = [];
     const s = new Spawner(w.nodes, w.services, {
-      deployTimeoutS: 5, pollMs: 60_000, now: () => w.clock.t,
+      deployTimeoutS: 5,
+      pollMs: 60_000,
+      now: () => w.clock.t,
       sleep: async (ms, nodeId) => {
         expect(nodeId).toBe(7);
         waits.push(ms);
@@ -148,7 +173,8 @@ describe('Spawner (BareMetalDriver.spawn)', () => {
   it('the node taken by another instance while waiting: fail, and leave that instance alone', async () => {
     const w = world();
     const s = new Spawner(w.nodes, w.services, {
-      deployTimeoutS: 600, now: () => w.clock.t,
+      deployTimeoutS: 600,
+      now: () => w.clock.t,
       sleep: async () => {
         w.row.instance_uuid = 'intruder';
       },
@@ -161,7 +187,8 @@ describe('Spawner (BareMetalDriver.spawn)', () => {
   it('the instance terminated while its deploy was awaited: InstanceNotFound (not a deploy failure to reschedule)', async () => {
     const w = world();
     const s = new Spawner(w.nodes, w.services, {
-      deployTimeoutS: 600, now: () => w.clock.t,
+      deployTimeoutS: 600,
+      now: () => w.clock.t,
       sleep: async () => {
         Object.assign(w.row, { instance_uuid: null, task_state: 'deleted' });
       },
@@ -173,12 +200,17 @@ describe('Spawner (BareMetalDriver.spawn)', () => {
   it('rebuild: the active instance deployed again on its own node, back to active; refused when not active', async () => {
     const w = world();
     await spawner(w, ['deploying', 'deploy complete']).spawn(request);
-    const again = await spawner(w, ['deploying', 'deploy complete']).rebuild({ instanceUuid: INSTANCE, instanceName: 'bm-1', images: IMAGES }, true);
+    const again = await spawner(w, ['deploying', 'deploy complete']).rebuild(
+      { instanceUuid: INSTANCE, instanceName: 'bm-1', images: IMAGES },
+      true,
+    );
     expect(again.task_state).toBe('active');
     expect(w.states.slice(-5)).toEqual(['building', 'prepared', 'deploying', 'deploy complete', 'active']);
     expect(w.calls.filter((c) => c === 'prepareDeploy')).toHaveLength(2);
     w.row.task_state = 'prepared';
-    await expect(spawner(w, []).rebuild({ instanceUuid: INSTANCE, instanceName: 'bm-1', images: IMAGES }, false)).rejects.toThrow(/not active/);
+    await expect(
+      spawner(w, []).rebuild({ instanceUuid: INSTANCE, instanceName: 'bm-1', images: IMAGES }, false),
+    ).rejects.toThrow(/not active/);
   });
 });
 
@@ -191,7 +223,9 @@ describe('Spawner.resume (compute restarted during a spawn)', () => {
   it('prepared: waits for the deploy again, then active; nothing is prepared or powered twice', async () => {
     const w = world();
     const r = interrupted(w, 'prepared');
-    await expect(spawner(w, ['deploying', 'deploy complete']).resume(r)).resolves.toMatchObject({ task_state: 'active' });
+    await expect(spawner(w, ['deploying', 'deploy complete']).resume(r)).resolves.toMatchObject({
+      task_state: 'active',
+    });
     expect(w.states).toEqual(['deploying', 'deploy complete', 'active']);
     expect(w.calls).toEqual([]);
   });
@@ -201,7 +235,9 @@ describe('Spawner.resume (compute restarted during a spawn)', () => {
     const r = interrupted(w, 'deploying', 4000);
     const waits: number[] = [];
     const s = new Spawner(w.nodes, w.services, {
-      deployTimeoutS: 5, pollMs: 60_000, now: () => w.clock.t,
+      deployTimeoutS: 5,
+      pollMs: 60_000,
+      now: () => w.clock.t,
       sleep: async (ms) => {
         waits.push(ms);
         w.clock.t += ms;
@@ -215,7 +251,9 @@ describe('Spawner.resume (compute restarted during a spawn)', () => {
 
   it('deploy complete: straight to active', async () => {
     const w = world();
-    await expect(spawner(w, []).resume(interrupted(w, 'deploy complete'))).resolves.toMatchObject({ task_state: 'active' });
+    await expect(spawner(w, []).resume(interrupted(w, 'deploy complete'))).resolves.toMatchObject({
+      task_state: 'active',
+    });
     expect(w.states).toEqual(['active']);
   });
 

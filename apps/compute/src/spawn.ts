@@ -52,14 +52,25 @@ export interface SpawnNodes {
   claimForRebuild(instanceUuid: string, preserveEphemeral: boolean): Promise<SpawnNode>;
   read(id: number): Promise<SpawnNode | undefined>;
   /** Sets task_state (and deploy fields) only if the row is still in `from` for this instance. */
-  update(id: number, instanceUuid: string, from: BmTaskState, to: BmTaskState, fields?: { deploy_key?: string; pxe_config_path?: string }): Promise<void>;
+  update(
+    id: number,
+    instanceUuid: string,
+    from: BmTaskState,
+    to: BmTaskState,
+    fields?: { deploy_key?: string; pxe_config_path?: string },
+  ): Promise<void>;
   /** After cleanup: task_state deleted, instance and deploy fields cleared. */
   release(id: number, instanceUuid: string): Promise<void>;
 }
 
 /** The other services, over the bus. */
 export interface SpawnServices {
-  prepareDeploy(nodeId: number, instanceUuid: string, images: SpawnImages, deployKey: string): Promise<{ pxe_config_path: string }>;
+  prepareDeploy(
+    nodeId: number,
+    instanceUuid: string,
+    images: SpawnImages,
+    deployKey: string,
+  ): Promise<{ pxe_config_path: string }>;
   cleanDeploy(nodeId: number, instanceUuid: string): Promise<void>;
   setBootDevicePxe(nodeId: number): Promise<void>;
   powerOff(nodeId: number): Promise<void>;
@@ -103,7 +114,10 @@ export class Spawner {
     try {
       const key = generateDeployKey();
       const prepared = await this.services.prepareDeploy(node.id, r.instanceUuid, r.images, key);
-      await this.nodes.update(node.id, r.instanceUuid, state, state, { deploy_key: key, pxe_config_path: prepared.pxe_config_path });
+      await this.nodes.update(node.id, r.instanceUuid, state, state, {
+        deploy_key: key,
+        pxe_config_path: prepared.pxe_config_path,
+      });
       await this.services.setBootDevicePxe(node.id);
       await this.services.powerOff(node.id);
       await this.services.powerOn(node.id);
@@ -126,9 +140,14 @@ export class Spawner {
     const now = this.o.now ?? Date.now;
     try {
       if (r.task_state === BmState.PREPARED || r.task_state === BmState.DEPLOYING) {
-        await this.waitForDeploy(r.id, r.instanceUuid, log, { state: r.task_state, enteredAt: new Date(now() - r.enteredAgoMs) });
+        await this.waitForDeploy(r.id, r.instanceUuid, log, {
+          state: r.task_state,
+          enteredAt: new Date(now() - r.enteredAgoMs),
+        });
       } else if (r.task_state !== BmState.DEPLOYDONE) {
-        throw new DeployFailed(`the spawn of instance ${r.instanceUuid} was interrupted in task_state ${String(r.task_state)}`);
+        throw new DeployFailed(
+          `the spawn of instance ${r.instanceUuid} was interrupted in task_state ${String(r.task_state)}`,
+        );
       }
       return await this.activate(r.id, r.instanceUuid, log, ' (resumed after a restart)');
     } catch (e) {
@@ -147,14 +166,24 @@ export class Spawner {
     return { id, task_state: state, instance_uuid: instance };
   }
 
-  private async move(id: number, instance: string, from: BmTaskState, event: 'prepared' | 'activated'): Promise<BmTaskState> {
+  private async move(
+    id: number,
+    instance: string,
+    from: BmTaskState,
+    event: 'prepared' | 'activated',
+  ): Promise<BmTaskState> {
     const to = transition(from, event);
     await this.nodes.update(id, instance, from, to);
     return to;
   }
 
   /** Nova's activate_node poll: the row decides; each waiting state has its own deadline. */
-  private async waitForDeploy(id: number, instance: string, log: (m: string) => void, from?: { state: BmTaskState; enteredAt: Date }): Promise<void> {
+  private async waitForDeploy(
+    id: number,
+    instance: string,
+    log: (m: string) => void,
+    from?: { state: BmTaskState; enteredAt: Date },
+  ): Promise<void> {
     const now = this.o.now ?? Date.now;
     const sleep = this.o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
     const pollMs = this.o.pollMs ?? 1000;
@@ -170,7 +199,11 @@ export class Spawner {
         enteredAt = new Date(now());
       }
       const deadline = row ? deadlineFor(row.task_state, enteredAt, this.o.deployTimeoutS) : undefined;
-      const outcome = waitOutcome(row && { task_state: row.task_state, instance_uuid: row.instance_uuid }, instance, deadline !== undefined && now() > deadline.getTime());
+      const outcome = waitOutcome(
+        row && { task_state: row.task_state, instance_uuid: row.instance_uuid },
+        instance,
+        deadline !== undefined && now() > deadline.getTime(),
+      );
       if (outcome.kind === 'done') return;
       if (outcome.kind === 'failed') throw new DeployFailed(outcome.reason);
       if (outcome.started && !started) {
@@ -186,12 +219,15 @@ export class Spawner {
   private async cleanUp(id: number, instance: string, log: (m: string) => void): Promise<void> {
     const row = await this.nodes.read(id).catch(() => undefined);
     if (row?.instance_uuid !== instance) return; // not ours any more: leave it alone
-    await this.nodes.update(id, instance, row.task_state, BmState.ERROR).catch((e: Error) => log(`cannot mark node ${id} error: ${e.message}`));
+    await this.nodes
+      .update(id, instance, row.task_state, BmState.ERROR)
+      .catch((e: Error) => log(`cannot mark node ${id} error: ${e.message}`));
     const steps: [string, () => Promise<void>][] = [
       ['power off', () => this.services.powerOff(id)],
       ['netboot clean', () => this.services.cleanDeploy(id, instance)],
     ];
-    for (const [what, step] of steps) await step().catch((e: Error) => log(`cleanup of node ${id}: ${what} failed: ${e.message}`));
+    for (const [what, step] of steps)
+      await step().catch((e: Error) => log(`cleanup of node ${id}: ${what} failed: ${e.message}`));
     await this.nodes.release(id, instance);
   }
 }

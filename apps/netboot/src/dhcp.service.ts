@@ -3,7 +3,13 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import type { BmConfig } from '@bm/config';
 import { BmDhcpReservation } from '@bm/db';
-import { DhcpServer, type EnrolledInterface, InMemoryLeaseStore, type ReservationChange, validateResponderConfig } from '@bm/dhcp';
+import {
+  DhcpServer,
+  type EnrolledInterface,
+  InMemoryLeaseStore,
+  type ReservationChange,
+  validateResponderConfig,
+} from '@bm/dhcp';
 import { BM_CONFIG } from '@bm/service';
 import { CommandRunner } from '@bm/exec';
 import { readHostInterfaces, resolveBootNetwork } from './pxe-interface';
@@ -34,7 +40,8 @@ export class DhcpService implements OnApplicationBootstrap, OnApplicationShutdow
       this.log.log('DHCP off ([netboot] dhcp_mode)');
       return;
     }
-    if (n.dhcp_mode === 'full' && !n.dhcp_range) throw new Error('[netboot] dhcp_range is required when dhcp_mode = full');
+    if (n.dhcp_mode === 'full' && !n.dhcp_range)
+      throw new Error('[netboot] dhcp_range is required when dhcp_mode = full');
     const my = this.config.default.my_ip;
     const cfg = {
       serverIp: my,
@@ -51,7 +58,13 @@ export class DhcpService implements OnApplicationBootstrap, OnApplicationShutdow
     };
     validateResponderConfig(cfg);
     const net = resolveBootNetwork(
-      { pxeInterface: this.config.baremetal.pxe_interface, listenAddress: n.listen_address, myIp: my, dhcpMode: n.dhcp_mode, range: n.dhcp_range ?? undefined },
+      {
+        pxeInterface: this.config.baremetal.pxe_interface,
+        listenAddress: n.listen_address,
+        myIp: my,
+        dhcpMode: n.dhcp_mode,
+        range: n.dhcp_range ?? undefined,
+      },
       this.config.baremetal.pxe_interface ? await readHostInterfaces(this.runner) : {},
     );
     for (const note of net.notes) this.log.warn(note);
@@ -67,11 +80,16 @@ export class DhcpService implements OnApplicationBootstrap, OnApplicationShutdow
       address: net.dhcpAddress,
       port: n.dhcp_port,
       context: { config: cfg, lookup: (mac) => this.enrolled.get(mac), leases },
-      onLog: (e) => this.log.log(`${e.event} ${e.mac}${e.ip ? ` ${e.ip}` : ''}${e.bootfile ? ` ${e.bootfile}` : ''}${e.reason ? ` (${e.reason})` : ''}`),
+      onLog: (e) =>
+        this.log.log(
+          `${e.event} ${e.mac}${e.ip ? ` ${e.ip}` : ''}${e.bootfile ? ` ${e.bootfile}` : ''}${e.reason ? ` (${e.reason})` : ''}`,
+        ),
       onError: (e) => this.log.warn(e.message),
     });
     await this.server.start();
-    this.log.log(`DHCP (${n.dhcp_mode}) on ${net.dhcpAddress}:${this.server.ports.join(',')}${this.config.baremetal.pxe_interface ? ` (all interfaces hear broadcasts; pxe_interface ${this.config.baremetal.pxe_interface})` : ''}, next-server ${my}`);
+    this.log.log(
+      `DHCP (${n.dhcp_mode}) on ${net.dhcpAddress}:${this.server.ports.join(',')}${this.config.baremetal.pxe_interface ? ` (all interfaces hear broadcasts; pxe_interface ${this.config.baremetal.pxe_interface})` : ''}, next-server ${my}`,
+    );
   }
 
   async onApplicationShutdown(): Promise<void> {

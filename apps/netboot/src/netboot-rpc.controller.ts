@@ -34,7 +34,12 @@ export class NetbootRpcController {
       deployKey: a.deploy_key,
       appendParams: this.config.baremetal.pxe_append_params,
       macs,
-      images: { kernel: a.images.kernel, ramdisk: a.images.ramdisk, deployKernel: a.images.deploy_kernel, deployRamdisk: a.images.deploy_ramdisk },
+      images: {
+        kernel: a.images.kernel,
+        ramdisk: a.images.ramdisk,
+        deployKernel: a.images.deploy_kernel,
+        deployRamdisk: a.images.deploy_ramdisk,
+      },
     });
     return { node: node.uuid, pxe_config_path: path, macs };
   }
@@ -53,7 +58,11 @@ export class NetbootRpcController {
   async clean(@Payload() a: CleanArgs) {
     const node = await this.enrollment.getNode(a.node);
     const instance = a.instance ?? node.instance_uuid;
-    if (instance) await this.layout.clean(instance, node.interfaces.map((i) => i.address!));
+    if (instance)
+      await this.layout.clean(
+        instance,
+        node.interfaces.map((i) => i.address!),
+      );
     return { node: node.uuid, instance: instance ?? null };
   }
 }

@@ -4,16 +4,20 @@ import { NodeArgs } from '@bm/domain';
 
 /** Local paths (on the netboot host) of the four images of a deployment. */
 export class BootImagesDto {
-  @IsString() @Matches(/^\//, { message: 'kernel must be an absolute path' })
+  @IsString()
+  @Matches(/^\//, { message: 'kernel must be an absolute path' })
   kernel: string;
 
-  @IsString() @Matches(/^\//, { message: 'ramdisk must be an absolute path' })
+  @IsString()
+  @Matches(/^\//, { message: 'ramdisk must be an absolute path' })
   ramdisk: string;
 
-  @IsString() @Matches(/^\//, { message: 'deploy_kernel must be an absolute path' })
+  @IsString()
+  @Matches(/^\//, { message: 'deploy_kernel must be an absolute path' })
   deploy_kernel: string;
 
-  @IsString() @Matches(/^\//, { message: 'deploy_ramdisk must be an absolute path' })
+  @IsString()
+  @Matches(/^\//, { message: 'deploy_ramdisk must be an absolute path' })
   deploy_ramdisk: string;
 }
 
@@ -21,7 +25,8 @@ export class PrepareDeployArgs extends NodeArgs {
   @IsUUID()
   instance: string;
 
-  @ValidateNested() @Type(() => BootImagesDto)
+  @ValidateNested()
+  @Type(() => BootImagesDto)
   images: BootImagesDto;
 
   @Matches(/^[A-Z0-9]{32}$/, { message: 'deploy_key must be 32 characters A-Z0-9' })
@@ -35,6 +40,7 @@ export class ActivateBootArgs extends NodeArgs {
 
 export class CleanArgs extends NodeArgs {
   /** The instance whose files to remove; default: the node's current instance. */
-  @IsOptional() @IsUUID()
+  @IsOptional()
+  @IsUUID()
   instance?: string;
 }

@@ -17,15 +17,20 @@ export type HostInterfaces = Record<string, InterfaceAddress[]>;
  */
 export async function readHostInterfaces(runner: CommandRunner): Promise<HostInterfaces> {
   const r = await runner.check('ip', ['-j', 'addr', 'show'], { timeoutMs: 5000 });
-  const links = JSON.parse(r.stdout) as { ifname: string; addr_info?: { family: string; local: string; prefixlen: number }[] }[];
+  const links = JSON.parse(r.stdout) as {
+    ifname: string;
+    addr_info?: { family: string; local: string; prefixlen: number }[];
+  }[];
   return Object.fromEntries(
     links.map((l) => [
       l.ifname,
-      (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => ({
-        address: a.local,
-        netmask: intToIp(a.prefixlen === 0 ? 0 : (0xffffffff << (32 - a.prefixlen)) >>> 0),
-        cidr: `${a.local}/${a.prefixlen}`,
-      })),
+      (l.addr_info ?? [])
+        .filter((a) => a.family === 'inet')
+        .map((a) => ({
+          address: a.local,
+          netmask: intToIp(a.prefixlen === 0 ? 0 : (0xffffffff << (32 - a.prefixlen)) >>> 0),
+          cidr: `${a.local}/${a.prefixlen}`,
+        })),
     ]),
   );
 }
@@ -66,16 +71,26 @@ export function resolveBootNetwork(c: BootNetworkConfig, interfaces: HostInterfa
   const addrs = interfaces[c.pxeInterface];
   if (!addrs) {
     const known = Object.keys(interfaces).sort().join(', ');
-    throw new Error(`[baremetal] pxe_interface: no interface named '${c.pxeInterface}' on this host (it has: ${known})`);
+    throw new Error(
+      `[baremetal] pxe_interface: no interface named '${c.pxeInterface}' on this host (it has: ${known})`,
+    );
   }
   const v4 = addrs;
   if (v4.length === 0) throw new Error(`[baremetal] pxe_interface: '${c.pxeInterface}' has no IPv4 address`);
   const own = v4.find((a) => a.address === c.myIp) ?? v4[0];
   if (own.address !== c.myIp) {
-    notes.push(`[DEFAULT] my_ip ${c.myIp} is not an address of ${c.pxeInterface} (${v4.map((a) => a.address).join(', ')}): nodes will be sent to ${c.myIp} for TFTP`);
+    notes.push(
+      `[DEFAULT] my_ip ${c.myIp} is not an address of ${c.pxeInterface} (${v4.map((a) => a.address).join(', ')}): nodes will be sent to ${c.myIp} for TFTP`,
+    );
   }
-  if (c.dhcpMode === 'full' && c.range && !(inSubnet(c.range.first, own.address, own.netmask) && inSubnet(c.range.last, own.address, own.netmask))) {
-    throw new Error(`[netboot] dhcp_range ${c.range.first}-${c.range.last} is not on ${c.pxeInterface}'s network ${own.cidr}`);
+  if (
+    c.dhcpMode === 'full' &&
+    c.range &&
+    !(inSubnet(c.range.first, own.address, own.netmask) && inSubnet(c.range.last, own.address, own.netmask))
+  ) {
+    throw new Error(
+      `[netboot] dhcp_range ${c.range.first}-${c.range.last} is not on ${c.pxeInterface}'s network ${own.cidr}`,
+    );
   }
   const wildcard = c.listenAddress === '0.0.0.0';
   if (!wildcard && !v4.some((a) => a.address === c.listenAddress)) {

@@ -28,7 +28,12 @@ export class TftpService implements OnApplicationBootstrap, OnApplicationShutdow
     }
     const root = this.config.baremetal.tftp_root;
     const net = resolveBootNetwork(
-      { pxeInterface: this.config.baremetal.pxe_interface, listenAddress: n.listen_address, myIp: this.config.default.my_ip, dhcpMode: 'off' },
+      {
+        pxeInterface: this.config.baremetal.pxe_interface,
+        listenAddress: n.listen_address,
+        myIp: this.config.default.my_ip,
+        dhcpMode: 'off',
+      },
       this.config.baremetal.pxe_interface ? await readHostInterfaces(this.runner) : {},
     );
     this.server = new TftpServer({
@@ -36,7 +41,8 @@ export class TftpService implements OnApplicationBootstrap, OnApplicationShutdow
       port: n.tftp_port,
       root,
       rootAliases: [root],
-      onTransfer: (s) => this.log.log(`${s.outcome} ${s.client} ${s.file} ${s.bytes} bytes${s.error ? ` (${s.error})` : ''}`),
+      onTransfer: (s) =>
+        this.log.log(`${s.outcome} ${s.client} ${s.file} ${s.bytes} bytes${s.error ? ` (${s.error})` : ''}`),
     });
     await this.server.start();
     this.log.log(`TFTP ${root} on ${net.tftpAddress}:${this.server.port}`);

@@ -4,7 +4,14 @@ import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
 import { BmDhcpReservation, openDataSource, syncSchema } from '@bm/db';
 import {
-  BOOTREQUEST, DhcpMessageType, type DhcpPacket, decodeDhcp, encodeDhcp, messageType, option, bootfileName,
+  BOOTREQUEST,
+  DhcpMessageType,
+  type DhcpPacket,
+  decodeDhcp,
+  encodeDhcp,
+  messageType,
+  option,
+  bootfileName,
 } from '@bm/dhcp';
 import { EnrollmentService } from '@bm/enrollment';
 import { TEST_AMQP_URL, eventually, uniqueName } from '../../../test/support/amqp';
@@ -28,9 +35,20 @@ function freeUdpPort(): Promise<number> {
 
 function request(type: number, mac: string, xid: number, extra: DhcpPacket['options'] = []): Buffer {
   return encodeDhcp({
-    op: BOOTREQUEST, htype: 1, hlen: 6, hops: 0, xid, secs: 0, flags: 0x8000,
-    ciaddr: '0.0.0.0', yiaddr: '0.0.0.0', siaddr: '0.0.0.0', giaddr: '0.0.0.0',
-    chaddr: Buffer.from(mac.split(':').map((h) => parseInt(h, 16))), sname: '', file: '',
+    op: BOOTREQUEST,
+    htype: 1,
+    hlen: 6,
+    hops: 0,
+    xid,
+    secs: 0,
+    flags: 0x8000,
+    ciaddr: '0.0.0.0',
+    yiaddr: '0.0.0.0',
+    siaddr: '0.0.0.0',
+    giaddr: '0.0.0.0',
+    chaddr: Buffer.from(mac.split(':').map((h) => parseInt(h, 16))),
+    sname: '',
+    file: '',
     options: [option.u8(53, type), option.text(60, 'PXEClient:Arch:00000:UNDI:002001'), option.u16(93, 0), ...extra],
   });
 }
@@ -48,9 +66,18 @@ describe('netboot DHCP server (process, loopback)', () => {
     out = '';
     svc = spawn(process.execPath, [join(ROOT, 'dist/apps/netboot/main.js')], {
       env: {
-        PATH: process.env.PATH!, DATABASE_URL: db.url, TRANSPORT_URL: TEST_AMQP_URL, BM_CONTROL_EXCHANGE: uniqueName('dhcp'), BM_HOST: HOST,
-        BM_HEALTH_PORT: String(await freeTcpPort()), BM_MY_IP: '10.99.0.1', BM_DHCP_MODE: 'full', BM_DHCP_RANGE: '10.99.0.10,10.99.0.20',
-        BM_LISTEN_ADDRESS: '127.0.0.1', BM_DHCP_PORT: String(port), BM_DHCP_BROADCAST: '127.0.0.1',
+        PATH: process.env.PATH!,
+        DATABASE_URL: db.url,
+        TRANSPORT_URL: TEST_AMQP_URL,
+        BM_CONTROL_EXCHANGE: uniqueName('dhcp'),
+        BM_HOST: HOST,
+        BM_HEALTH_PORT: String(await freeTcpPort()),
+        BM_MY_IP: '10.99.0.1',
+        BM_DHCP_MODE: 'full',
+        BM_DHCP_RANGE: '10.99.0.10,10.99.0.20',
+        BM_LISTEN_ADDRESS: '127.0.0.1',
+        BM_DHCP_PORT: String(port),
+        BM_DHCP_BROADCAST: '127.0.0.1',
       },
     });
     svc.stdout!.on('data', (d) => (out += d));
@@ -73,11 +100,15 @@ describe('netboot DHCP server (process, loopback)', () => {
       expect(replies.filter((r) => r.xid === xid)).toEqual([]);
       return undefined;
     }
-    return eventually(() => {
-      const r = replies.slice(before).find((x) => x.xid === xid);
-      if (!r) throw new Error('no reply yet');
-      return r;
-    }, 5000, 20);
+    return eventually(
+      () => {
+        const r = replies.slice(before).find((x) => x.xid === xid);
+        if (!r) throw new Error('no reply yet');
+        return r;
+      },
+      5000,
+      20,
+    );
   };
 
   beforeAll(async () => {
@@ -85,7 +116,13 @@ describe('netboot DHCP server (process, loopback)', () => {
     db = await createScratchDatabase('bm_dhcp');
     ds = await openDataSource(db.url);
     await syncSchema(ds);
-    await new EnrollmentService(ds, HOST).createNode({ macs: [MAC], cpus: 1, memory_mb: 512, local_gb: 5, pm_address: '10.0.0.1' });
+    await new EnrollmentService(ds, HOST).createNode({
+      macs: [MAC],
+      cpus: 1,
+      memory_mb: 512,
+      local_gb: 5,
+      pm_address: '10.0.0.1',
+    });
     port = await freeUdpPort();
     client = createSocket({ type: 'udp4', reuseAddr: true });
     client.on('message', (m) => {
@@ -107,10 +144,23 @@ describe('netboot DHCP server (process, loopback)', () => {
 
   it('DISCOVER → OFFER and REQUEST → ACK with the reserved address, next-server and pxelinux.0', async () => {
     const offer = (await exchange(request(DhcpMessageType.DISCOVER, MAC, 0x1001), 0x1001))!;
-    expect([messageType(offer), offer.yiaddr, offer.siaddr, bootfileName(offer) ?? offer.file]).toEqual([DhcpMessageType.OFFER, '10.99.0.10', '10.99.0.1', 'pxelinux.0']);
-    const ack = (await exchange(request(DhcpMessageType.REQUEST, MAC, 0x1002, [option.ip(50, '10.99.0.10'), option.ip(54, '10.99.0.1')]), 0x1002))!;
+    expect([messageType(offer), offer.yiaddr, offer.siaddr, bootfileName(offer) ?? offer.file]).toEqual([
+      DhcpMessageType.OFFER,
+      '10.99.0.10',
+      '10.99.0.1',
+      'pxelinux.0',
+    ]);
+    const ack = (await exchange(
+      request(DhcpMessageType.REQUEST, MAC, 0x1002, [option.ip(50, '10.99.0.10'), option.ip(54, '10.99.0.1')]),
+      0x1002,
+    ))!;
     expect([messageType(ack), ack.yiaddr]).toEqual([DhcpMessageType.ACK, '10.99.0.10']);
-    await eventually(async () => expect(await ds.getRepository(BmDhcpReservation).findOneBy({ mac: MAC })).toMatchObject({ address: '10.99.0.10', active: true }));
+    await eventually(async () =>
+      expect(await ds.getRepository(BmDhcpReservation).findOneBy({ mac: MAC })).toMatchObject({
+        address: '10.99.0.10',
+        active: true,
+      }),
+    );
   });
 
   it('an unenrolled MAC gets no answer', async () => {

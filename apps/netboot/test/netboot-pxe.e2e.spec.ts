@@ -43,7 +43,11 @@ describe('netboot service: a VM PXE-boots the deploy ramdisk, then the instance'
   const images = join(ROOT, '.cache/netboot');
   const exchange = uniqueName('pxe');
   const namespacesBefore = testNamespaces();
-  const call = (m: string, a: Record<string, unknown>) => client.call<Record<string, unknown>>({ topic: 'baremetal-netboot', server: HOST }, m, a, { version: '1.0', timeout: 15 });
+  const call = (m: string, a: Record<string, unknown>) =>
+    client.call<Record<string, unknown>>({ topic: 'baremetal-netboot', server: HOST }, m, a, {
+      version: '1.0',
+      timeout: 15,
+    });
 
   beforeAll(async () => {
     requireBuilt('netboot');
@@ -57,7 +61,15 @@ describe('netboot service: a VM PXE-boots the deploy ramdisk, then the instance'
     db = await createScratchDatabase('bm_pxe');
     ds = await openDataSource(db.url);
     await syncSchema(ds);
-    nodeId = (await new EnrollmentService(ds, HOST).createNode({ macs: [MAC], cpus: 1, memory_mb: 512, local_gb: 5, pm_address: '10.0.0.1' })).id;
+    nodeId = (
+      await new EnrollmentService(ds, HOST).createNode({
+        macs: [MAC],
+        cpus: 1,
+        memory_mb: 512,
+        local_gb: 5,
+        pm_address: '10.0.0.1',
+      })
+    ).id;
     await ds.query('UPDATE bm_nodes SET instance_uuid = $1 WHERE id = $2', [INSTANCE, nodeId]);
 
     ns = await bootNetwork('pxe', work);
@@ -65,9 +77,18 @@ describe('netboot service: a VM PXE-boots the deploy ramdisk, then the instance'
     await ns.forwardHostPort(Number(new URL(TEST_AMQP_URL).port || 5672));
     svc = ns.spawn(process.execPath, [join(ROOT, 'dist/apps/netboot/main.js')], {
       env: {
-        PATH: process.env.PATH!, DATABASE_URL: db.url, TRANSPORT_URL: TEST_AMQP_URL, BM_CONTROL_EXCHANGE: exchange, BM_HOST: HOST,
-        BM_MY_IP: '10.77.0.1', BM_PXE_INTERFACE: 'tap0', BM_TFTP_ROOT: tftpRoot, BM_PXE_APPEND_PARAMS: 'console=ttyS0 panic=1 quiet',
-        BM_DHCP_MODE: 'full', BM_DHCP_RANGE: '10.77.0.50,10.77.0.99', BM_TFTP_ENABLED: 'true',
+        PATH: process.env.PATH!,
+        DATABASE_URL: db.url,
+        TRANSPORT_URL: TEST_AMQP_URL,
+        BM_CONTROL_EXCHANGE: exchange,
+        BM_HOST: HOST,
+        BM_MY_IP: '10.77.0.1',
+        BM_PXE_INTERFACE: 'tap0',
+        BM_TFTP_ROOT: tftpRoot,
+        BM_PXE_APPEND_PARAMS: 'console=ttyS0 panic=1 quiet',
+        BM_DHCP_MODE: 'full',
+        BM_DHCP_RANGE: '10.77.0.50,10.77.0.99',
+        BM_TFTP_ENABLED: 'true',
       },
     });
     svc.stdout!.on('data', (d) => (out += d));
@@ -87,14 +108,23 @@ describe('netboot service: a VM PXE-boots the deploy ramdisk, then the instance'
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it('prepare_deploy, then the VM boots the deploy ramdisk with Nova\'s command line from our DHCP and TFTP', async () => {
+  it("prepare_deploy, then the VM boots the deploy ramdisk with Nova's command line from our DHCP and TFTP", async () => {
     const key = generateDeployKey();
     await call('prepare_deploy', {
-      node: nodeId, instance: INSTANCE, deploy_key: key,
-      images: { kernel: join(images, 'vmlinuz'), ramdisk: join(images, 'initrd.gz'), deploy_kernel: join(images, 'vmlinuz'), deploy_ramdisk: join(images, 'initrd.gz') },
+      node: nodeId,
+      instance: INSTANCE,
+      deploy_key: key,
+      images: {
+        kernel: join(images, 'vmlinuz'),
+        ramdisk: join(images, 'initrd.gz'),
+        deploy_kernel: join(images, 'vmlinuz'),
+        deploy_ramdisk: join(images, 'initrd.gz'),
+      },
     });
     const line = await pxeBootVm(ns!, MAC, join(work, 'deploy-boot.log'));
-    expect(line).toContain(`initrd=${tftpRoot}/${INSTANCE}/deploy_ramdisk selinux=0 disk=cciss/c0d0,sda,hda,vda iscsi_target_iqn=iqn-${INSTANCE} deployment_id=${nodeId} deployment_key=${key} troubleshoot=0 console=ttyS0`);
+    expect(line).toContain(
+      `initrd=${tftpRoot}/${INSTANCE}/deploy_ramdisk selinux=0 disk=cciss/c0d0,sda,hda,vda iscsi_target_iqn=iqn-${INSTANCE} deployment_id=${nodeId} deployment_key=${key} troubleshoot=0 console=ttyS0`,
+    );
     // ipappend 3, from our lease: address:next-server:gateway:netmask, and the NIC.
     expect(line).toContain('ip=10.77.0.50:10.77.0.1:');
     expect(line).toContain(`BOOTIF=01-${MAC.replace(/:/g, '-')}`);
@@ -102,9 +132,16 @@ describe('netboot service: a VM PXE-boots the deploy ramdisk, then the instance'
     expect(out).toContain(`TFTP ${tftpRoot} on 10.77.0.1:69`);
     expect(out).toContain('DHCP (full) on 0.0.0.0:67 (all interfaces hear broadcasts; pxe_interface tap0)');
     expect(out).toMatch(new RegExp(`ack ${MAC} 10\\.77\\.0\\.50 pxelinux\\.0`));
-    expect(out).toMatch(new RegExp(`complete 10\\.77\\.0\\.50:\\d+ pxelinux\\.cfg/01-${MAC.replace(/:/g, '-')} \\d+ bytes`));
+    expect(out).toMatch(
+      new RegExp(`complete 10\\.77\\.0\\.50:\\d+ pxelinux\\.cfg/01-${MAC.replace(/:/g, '-')} \\d+ bytes`),
+    );
     expect(out).toMatch(new RegExp(`complete 10\\.77\\.0\\.50:\\d+ ${tftpRoot}/${INSTANCE}/deploy_ramdisk \\d+ bytes`));
-    await eventually(async () => expect(await ds.getRepository(BmDhcpReservation).findOneBy({ mac: MAC })).toMatchObject({ address: '10.77.0.50', active: true }));
+    await eventually(async () =>
+      expect(await ds.getRepository(BmDhcpReservation).findOneBy({ mac: MAC })).toMatchObject({
+        address: '10.77.0.50',
+        active: true,
+      }),
+    );
   }, 150_000);
 
   it('activate_boot, then the same VM boots the instance kernel with root=UUID at the same address', async () => {
@@ -116,7 +153,7 @@ describe('netboot service: a VM PXE-boots the deploy ramdisk, then the instance'
     expect(out.match(new RegExp(`ack ${MAC} 10\\.77\\.0\\.50 `, 'g'))).toHaveLength(2);
   }, 150_000);
 
-  it('clean removes the node\'s PXE files', async () => {
+  it("clean removes the node's PXE files", async () => {
     await call('clean', { node: nodeId });
     await expect(lstat(join(tftpRoot, 'pxelinux.cfg', `01-${MAC.replace(/:/g, '-')}`))).rejects.toThrow(/ENOENT/);
     await expect(lstat(join(tftpRoot, INSTANCE))).rejects.toThrow(/ENOENT/);

@@ -40,14 +40,24 @@ describe('netboot service RPC', () => {
   let nodeId: number;
   let tftpPort: number;
   const exchange = uniqueName('netboot');
-  const call = (m: string, a: Record<string, unknown>) => client.call<Record<string, unknown>>({ topic: 'baremetal-netboot', server: HOST }, m, a, { version: '1.0', timeout: 10 });
+  const call = (m: string, a: Record<string, unknown>) =>
+    client.call<Record<string, unknown>>({ topic: 'baremetal-netboot', server: HOST }, m, a, {
+      version: '1.0',
+      timeout: 10,
+    });
 
   beforeAll(async () => {
     requireBuilt('netboot');
     db = await createScratchDatabase('bm_netboot');
     ds = await openDataSource(db.url);
     await syncSchema(ds);
-    const n = await new EnrollmentService(ds, HOST).createNode({ macs: ['52:54:00:80:00:01', '52:54:00:80:00:02'], cpus: 1, memory_mb: 512, local_gb: 5, pm_address: '10.0.0.1' });
+    const n = await new EnrollmentService(ds, HOST).createNode({
+      macs: ['52:54:00:80:00:01', '52:54:00:80:00:02'],
+      cpus: 1,
+      memory_mb: 512,
+      local_gb: 5,
+      pm_address: '10.0.0.1',
+    });
     nodeId = n.id;
     await ds.query(`UPDATE bm_nodes SET instance_uuid = $1 WHERE id = $2`, [INSTANCE, nodeId]);
     tftpRoot = await mkdtemp(join(tmpdir(), 'tftproot-'));
@@ -61,8 +71,18 @@ describe('netboot service RPC', () => {
     client = new RpcClient(conn, { exchange });
     tftpPort = await freeUdpPort();
     svc = spawn(process.execPath, [join(ROOT, 'dist/apps/netboot/main.js')], {
-      env: { PATH: process.env.PATH!, DATABASE_URL: db.url, TRANSPORT_URL: TEST_AMQP_URL, BM_CONTROL_EXCHANGE: exchange, BM_HOST: HOST, BM_TFTP_ROOT: tftpRoot, BM_HEALTH_PORT: String(await freeTcpPort()),
-        BM_TFTP_ENABLED: 'true', BM_LISTEN_ADDRESS: '127.0.0.1', BM_TFTP_PORT: String(tftpPort) },
+      env: {
+        PATH: process.env.PATH!,
+        DATABASE_URL: db.url,
+        TRANSPORT_URL: TEST_AMQP_URL,
+        BM_CONTROL_EXCHANGE: exchange,
+        BM_HOST: HOST,
+        BM_TFTP_ROOT: tftpRoot,
+        BM_HEALTH_PORT: String(await freeTcpPort()),
+        BM_TFTP_ENABLED: 'true',
+        BM_LISTEN_ADDRESS: '127.0.0.1',
+        BM_TFTP_PORT: String(tftpPort),
+      },
     });
     svc.stdout!.on('data', (d) => (out += d));
     svc.stderr!.on('data', (d) => (out += d));
@@ -77,7 +97,10 @@ describe('netboot service RPC', () => {
 
   it('prepare_deploy writes the config, the images and a link per MAC', async () => {
     const r = await call('prepare_deploy', { node: nodeId, instance: INSTANCE, images, deploy_key: KEY });
-    expect(r).toMatchObject({ pxe_config_path: join(tftpRoot, INSTANCE, 'config'), macs: ['52:54:00:80:00:01', '52:54:00:80:00:02'] });
+    expect(r).toMatchObject({
+      pxe_config_path: join(tftpRoot, INSTANCE, 'config'),
+      macs: ['52:54:00:80:00:01', '52:54:00:80:00:02'],
+    });
     const cfg = await readFile(join(tftpRoot, 'pxelinux.cfg', '01-52-54-00-80-00-02'), 'utf8');
     expect(cfg).toMatch(/^default deploy\n/);
     expect(cfg).toContain(`deployment_id=${nodeId} deployment_key=${KEY}`);
@@ -87,12 +110,28 @@ describe('netboot service RPC', () => {
 
   it('serves the files over TFTP: the 01-<mac> config and the absolute paths it names (curl)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'fetched-'));
-    await run('curl', ['-sS', '--tftp-blksize', '1468', '-o', join(dir, 'cfg'), `tftp://127.0.0.1:${tftpPort}/pxelinux.cfg/01-52-54-00-80-00-01`]);
+    await run('curl', [
+      '-sS',
+      '--tftp-blksize',
+      '1468',
+      '-o',
+      join(dir, 'cfg'),
+      `tftp://127.0.0.1:${tftpPort}/pxelinux.cfg/01-52-54-00-80-00-01`,
+    ]);
     expect(await readFile(join(dir, 'cfg'), 'utf8')).toMatch(/^default deploy\n/);
-    await run('curl', ['-sS', '-o', join(dir, 'dk'), `tftp://127.0.0.1:${tftpPort}/${tftpRoot}/${INSTANCE}/deploy_kernel` /* "//tmp/…": curl then sends the absolute name, as pxelinux does */]);
+    await run('curl', [
+      '-sS',
+      '-o',
+      join(dir, 'dk'),
+      `tftp://127.0.0.1:${tftpPort}/${tftpRoot}/${INSTANCE}/deploy_kernel` /* "//tmp/…": curl then sends the absolute name, as pxelinux does */,
+    ]);
     expect(await readFile(join(dir, 'dk'), 'utf8')).toBe('bytes of deploy_kernel');
-    await expect(run('curl', ['-sS', '-o', join(dir, 'x'), `tftp://127.0.0.1:${tftpPort}/../../etc/passwd`])).rejects.toThrow();
-    await eventually(() => expect(out).toMatch(/complete 127\.0\.0\.1:\d+ pxelinux\.cfg\/01-52-54-00-80-00-01 \d+ bytes/));
+    await expect(
+      run('curl', ['-sS', '-o', join(dir, 'x'), `tftp://127.0.0.1:${tftpPort}/../../etc/passwd`]),
+    ).rejects.toThrow();
+    await eventually(() =>
+      expect(out).toMatch(/complete 127\.0\.0\.1:\d+ pxelinux\.cfg\/01-52-54-00-80-00-01 \d+ bytes/),
+    );
   });
 
   it('activate_boot switches every MAC to the boot label with the root UUID', async () => {
@@ -103,9 +142,16 @@ describe('netboot service RPC', () => {
   });
 
   it('bad arguments are named', async () => {
-    const e = (await call('prepare_deploy', { node: nodeId, instance: 'nope', images: { ...images, kernel: 'relative' }, deploy_key: 'short' }).catch((x) => x)) as RemoteError;
+    const e = (await call('prepare_deploy', {
+      node: nodeId,
+      instance: 'nope',
+      images: { ...images, kernel: 'relative' },
+      deploy_key: 'short',
+    }).catch((x) => x)) as RemoteError;
     expect(e.name).toBe('InvalidRpcArguments');
-    expect(e.message).toBe('Invalid arguments for prepare_deploy: instance: must be a UUID; images.kernel: must be an absolute path; deploy_key: must be 32 characters A-Z0-9');
+    expect(e.message).toBe(
+      'Invalid arguments for prepare_deploy: instance: must be a UUID; images.kernel: must be an absolute path; deploy_key: must be 32 characters A-Z0-9',
+    );
     const missing = (await call('clean', { node: 4242 }).catch((x) => x)) as RemoteError;
     expect(missing.name).toBe('NodeNotFound');
   });

@@ -6,9 +6,11 @@ export class SetBootDeviceArgs extends NodeArgs {
   @IsIn(Object.keys(BOOT_DEVICES), { message: `device must be one of ${Object.keys(BOOT_DEVICES).join(', ')}` })
   device: BootDevice;
 
-  @IsOptional() @IsBoolean()
+  @IsOptional()
+  @IsBoolean()
   persistent?: boolean;
 
-  @IsOptional() @IsBoolean()
+  @IsOptional()
+  @IsBoolean()
   efi?: boolean;
 }

@@ -45,7 +45,10 @@ export class PowerSyncService implements OnApplicationBootstrap, OnApplicationSh
   async sweepOnce(): Promise<void> {
     try {
       const r = await this.sync.sweep(await this.targets.ofHost(this.config.default.host));
-      if (r.failed || r.changed) this.log.log(`power sync: ${r.checked} checked, ${r.changed} changed, ${r.failed} failed, ${r.skipped} backing off (${r.durationMs} ms)`);
+      if (r.failed || r.changed)
+        this.log.log(
+          `power sync: ${r.checked} checked, ${r.changed} changed, ${r.failed} failed, ${r.skipped} backing off (${r.durationMs} ms)`,
+        );
     } catch (e) {
       this.log.warn(`power sync failed: ${(e as Error).message}`);
     }
@@ -55,5 +58,13 @@ export class PowerSyncService implements OnApplicationBootstrap, OnApplicationSh
 /** The notification of a power change seen by the sync. */
 export function notifyChange(notifier: Notifier, host: string) {
   return (t: PowerTarget, from: PowerState | null, to: PowerState) =>
-    notifier.info('baremetal.node.power_state.changed', { node_id: t.id, node_uuid: t.uuid, host, old_power_state: from, power_state: to }).catch(() => undefined);
+    notifier
+      .info('baremetal.node.power_state.changed', {
+        node_id: t.id,
+        node_uuid: t.uuid,
+        host,
+        old_power_state: from,
+        power_state: to,
+      })
+      .catch(() => undefined);
 }

@@ -5,7 +5,14 @@ import type { BmConfig } from '@bm/config';
 import { CommandRunner } from '@bm/exec';
 import { Notifier } from '@bm/messaging';
 import {
-  FakePowerDriver, IpmitoolDriver, NativeIpmiDriver, type PowerDriver, PowerManager, PowerSync, PowerTargets, TypeormPowerRecordStore,
+  FakePowerDriver,
+  IpmitoolDriver,
+  NativeIpmiDriver,
+  type PowerDriver,
+  PowerManager,
+  PowerSync,
+  PowerTargets,
+  TypeormPowerRecordStore,
 } from '@bm/power';
 import { BM_CONFIG } from '@bm/service';
 import { PowerRpcController } from './power-rpc.controller';
@@ -36,7 +43,10 @@ export function makeDriver(config: BmConfig, runner: CommandRunner): PowerDriver
       provide: PowerManager,
       inject: [POWER_DRIVER, BM_CONFIG],
       useFactory: (d: PowerDriver, c: BmConfig) =>
-        new PowerManager(d, { retries: c.baremetal.ipmi_power_retry, callDeadlineMs: c.baremetal.ipmi_deadline * 1000 }),
+        new PowerManager(d, {
+          retries: c.baremetal.ipmi_power_retry,
+          callDeadlineMs: c.baremetal.ipmi_deadline * 1000,
+        }),
     },
     { provide: PowerTargets, inject: [getDataSourceToken()], useFactory: (ds: DataSource) => new PowerTargets(ds) },
     {

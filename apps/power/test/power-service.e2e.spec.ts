@@ -6,7 +6,13 @@ import type { DataSource } from 'typeorm';
 import { BmNodePower, openDataSource, syncSchema } from '@bm/db';
 import { EnrollmentService } from '@bm/enrollment';
 import { SimulatedMachine, VirtualBmc } from '@bm/ipmi';
-import { AmqpConnection, NotificationListener, type ReceivedNotification, type RemoteError, RpcClient } from '@bm/messaging';
+import {
+  AmqpConnection,
+  NotificationListener,
+  type ReceivedNotification,
+  type RemoteError,
+  RpcClient,
+} from '@bm/messaging';
 import { TEST_AMQP_URL, eventually, uniqueName } from '../../../test/support/amqp';
 import { createScratchDatabase, type ScratchDatabase } from '../../../test/support/database';
 import { freeTcpPort } from '../../../test/support/ports';
@@ -33,13 +39,42 @@ describe('power service', () => {
   const nodes: { id: number; uuid: string }[] = [];
 
   const py = async (method: string, kwargs: Record<string, unknown>) => {
-    const { stdout } = await run('/usr/bin/python3', [PY_CLIENT, '--url', TEST_AMQP_URL, '--exchange', exchange, '--topic', 'baremetal-power', '--server', HOST, '--version', '1.0', '--timeout', '20', 'call', method, JSON.stringify(kwargs)], { timeout: 30_000 });
-    return JSON.parse(stdout.trim().split('\n').pop()!) as { result?: Record<string, unknown>; error?: { exc_type: string; message: string } };
+    const { stdout } = await run(
+      '/usr/bin/python3',
+      [
+        PY_CLIENT,
+        '--url',
+        TEST_AMQP_URL,
+        '--exchange',
+        exchange,
+        '--topic',
+        'baremetal-power',
+        '--server',
+        HOST,
+        '--version',
+        '1.0',
+        '--timeout',
+        '20',
+        'call',
+        method,
+        JSON.stringify(kwargs),
+      ],
+      { timeout: 30_000 },
+    );
+    return JSON.parse(stdout.trim().split('\n').pop()!) as {
+      result?: Record<string, unknown>;
+      error?: { exc_type: string; message: string };
+    };
   };
-  const call = (method: string, kwargs: Record<string, unknown>) => client.call<Record<string, unknown>>({ topic: 'baremetal-power', server: HOST }, method, kwargs, { version: '1.0', timeout: 20 });
+  const call = (method: string, kwargs: Record<string, unknown>) =>
+    client.call<Record<string, unknown>>({ topic: 'baremetal-power', server: HOST }, method, kwargs, {
+      version: '1.0',
+      timeout: 20,
+    });
 
   beforeAll(async () => {
-    if (!existsSync(join(ROOT, 'dist/apps/power/main.js'))) throw new Error('dist/apps/power/main.js is missing: npm run build');
+    if (!existsSync(join(ROOT, 'dist/apps/power/main.js')))
+      throw new Error('dist/apps/power/main.js is missing: npm run build');
     db = await createScratchDatabase('bm_power');
     ds = await openDataSource(db.url);
     await syncSchema(ds);
@@ -49,15 +84,36 @@ describe('power service', () => {
       const bmc = new VirtualBmc({ port: 0, users: { admin: PASSWORD }, machine });
       await bmc.start();
       bmcs.push({ bmc, machine });
-      const n = await enroll.createNode({ macs: [`52:54:00:70:00:0${i}`], cpus: 1, memory_mb: 512, local_gb: 5, pm_address: `127.0.0.1:${bmc.port}`, pm_user: 'admin', pm_password: PASSWORD });
+      const n = await enroll.createNode({
+        macs: [`52:54:00:70:00:0${i}`],
+        cpus: 1,
+        memory_mb: 512,
+        local_gb: 5,
+        pm_address: `127.0.0.1:${bmc.port}`,
+        pm_user: 'admin',
+        pm_password: PASSWORD,
+      });
       nodes.push({ id: n.id, uuid: n.uuid! });
     }
     conn = await AmqpConnection.open({ url: TEST_AMQP_URL });
     client = new RpcClient(conn, { exchange });
-    listener = new NotificationListener(conn, { exchange, pool: uniqueName('pool'), handler: (n) => void notes.push(n) });
+    listener = new NotificationListener(conn, {
+      exchange,
+      pool: uniqueName('pool'),
+      handler: (n) => void notes.push(n),
+    });
     await listener.start();
     service = spawn(process.execPath, [join(ROOT, 'dist/apps/power/main.js')], {
-      env: { PATH: process.env.PATH!, DATABASE_URL: db.url, TRANSPORT_URL: TEST_AMQP_URL, BM_CONTROL_EXCHANGE: exchange, BM_HOST: HOST, BM_HEALTH_PORT: String(await freeTcpPort()), BM_POWER_SYNC_INTERVAL: '1', BM_IPMI_DEADLINE: '2' },
+      env: {
+        PATH: process.env.PATH!,
+        DATABASE_URL: db.url,
+        TRANSPORT_URL: TEST_AMQP_URL,
+        BM_CONTROL_EXCHANGE: exchange,
+        BM_HOST: HOST,
+        BM_HEALTH_PORT: String(await freeTcpPort()),
+        BM_POWER_SYNC_INTERVAL: '1',
+        BM_IPMI_DEADLINE: '2',
+      },
     });
     service.stdout!.on('data', (d) => (output += d));
     service.stderr!.on('data', (d) => (output += d));
@@ -76,10 +132,15 @@ describe('power service', () => {
   });
 
   it('a Python oslo client reads the power state, powers on and sets PXE boot', async () => {
-    expect((await py('get_power_state', { node: nodes[0].uuid })).result).toEqual({ node: nodes[0].uuid, power_state: 'off' });
+    expect((await py('get_power_state', { node: nodes[0].uuid })).result).toEqual({
+      node: nodes[0].uuid,
+      power_state: 'off',
+    });
     expect((await py('power_on', { node: nodes[0].id })).result).toEqual({ node: nodes[0].uuid, power_state: 'on' });
     expect(bmcs[0].machine.isPoweredOn()).toBe(true);
-    expect((await py('set_boot_device', { node: nodes[0].uuid, device: 'pxe', persistent: true })).result).toMatchObject({ boot_device: 'pxe', persistent: true });
+    expect(
+      (await py('set_boot_device', { node: nodes[0].uuid, device: 'pxe', persistent: true })).result,
+    ).toMatchObject({ boot_device: 'pxe', persistent: true });
     expect(bmcs[0].machine.getBootFlags()).toMatchObject({ device: 'pxe', persistent: true, valid: true });
   }, 30_000);
 
@@ -87,12 +148,19 @@ describe('power service', () => {
     expect(await call('power_off', { node: nodes[1].id })).toMatchObject({ power_state: 'off' });
     bmcs[1].machine.events.length = 0;
     expect(await call('reboot', { node: nodes[1].uuid })).toMatchObject({ power_state: 'on' });
-    expect(bmcs[1].machine.events.map((e) => e.op === 'power' ? e.action : `boot ${e.boot!.device}${e.boot!.persistent ? ' persistent' : ''}`)).toEqual(['boot pxe persistent', 'on']);
+    expect(
+      bmcs[1].machine.events.map((e) =>
+        e.op === 'power' ? e.action : `boot ${e.boot!.device}${e.boot!.persistent ? ' persistent' : ''}`,
+      ),
+    ).toEqual(['boot pxe persistent', 'on']);
   });
 
   it('bad arguments and unknown nodes get Nova-named errors', async () => {
     const bad = await call('set_boot_device', { node: nodes[0].id, device: 'usb' }).catch((e: RemoteError) => e);
-    expect([bad.name, bad.message]).toEqual(['InvalidRpcArguments', 'Invalid arguments for set_boot_device: device: must be one of none, pxe, disk, safe, diag, cdrom, bios, floppy']);
+    expect([bad.name, bad.message]).toEqual([
+      'InvalidRpcArguments',
+      'Invalid arguments for set_boot_device: device: must be one of none, pxe, disk, safe, diag, cdrom, bios, floppy',
+    ]);
     const missing = await call('power_on', { node: 999 }).catch((e: RemoteError) => e);
     expect([missing.name, missing.message]).toEqual(['NodeNotFound', 'Node 999 could not be found.']);
     const pyMissing = await py('get_power_state', { node: 'no-such-node' });
@@ -100,30 +168,57 @@ describe('power service', () => {
   });
 
   it('the power sync records state and latency per node and notifies changes', async () => {
-    await eventually(async () => {
-      const rows = await ds.getRepository(BmNodePower).find({ order: { node_id: 'ASC' } });
-      expect(rows.map((r) => [r.node_id, r.power_state, r.error])).toEqual([[nodes[0].id, 'on', null], [nodes[1].id, 'on', null]]);
-      expect(rows.every((r) => r.latency_ms !== null && r.latency_ms < 1000)).toBe(true);
-    }, 10_000, 200);
+    await eventually(
+      async () => {
+        const rows = await ds.getRepository(BmNodePower).find({ order: { node_id: 'ASC' } });
+        expect(rows.map((r) => [r.node_id, r.power_state, r.error])).toEqual([
+          [nodes[0].id, 'on', null],
+          [nodes[1].id, 'on', null],
+        ]);
+        expect(rows.every((r) => r.latency_ms !== null && r.latency_ms < 1000)).toBe(true);
+      },
+      10_000,
+      200,
+    );
     bmcs[0].machine.power('off'); // someone pressed the button
-    await eventually(() => expect(notes.map((n) => [n.eventType, (n.payload as { node_uuid: string; power_state: string }).node_uuid, (n.payload as { power_state: string }).power_state]))
-      .toContainEqual(['baremetal.node.power_state.changed', nodes[0].uuid, 'off']), 10_000, 200);
+    await eventually(
+      () =>
+        expect(
+          notes.map((n) => [
+            n.eventType,
+            (n.payload as { node_uuid: string; power_state: string }).node_uuid,
+            (n.payload as { power_state: string }).power_state,
+          ]),
+        ).toContainEqual(['baremetal.node.power_state.changed', nodes[0].uuid, 'off']),
+      10_000,
+      200,
+    );
   }, 20_000);
 
   it('a dead BMC backs off and does not delay the others', async () => {
     await bmcs[1].bmc.stop();
-    await eventually(async () => {
-      const r = await ds.getRepository(BmNodePower).findOneByOrFail({ node_id: nodes[1].id });
-      expect(r.failures).toBeGreaterThanOrEqual(1);
-      expect(r.error).toMatch(/BmcUnreachable|no answer/);
-      expect(r.next_check_at.getTime() - r.checked_at.getTime()).toBeGreaterThanOrEqual(2000);
-    }, 15_000, 200);
+    await eventually(
+      async () => {
+        const r = await ds.getRepository(BmNodePower).findOneByOrFail({ node_id: nodes[1].id });
+        expect(r.failures).toBeGreaterThanOrEqual(1);
+        expect(r.error).toMatch(/BmcUnreachable|no answer/);
+        expect(r.next_check_at.getTime() - r.checked_at.getTime()).toBeGreaterThanOrEqual(2000);
+      },
+      15_000,
+      200,
+    );
     // The live node is still read at the normal pace.
     const before = (await ds.getRepository(BmNodePower).findOneByOrFail({ node_id: nodes[0].id })).checked_at.getTime();
-    await eventually(async () => {
-      const now = (await ds.getRepository(BmNodePower).findOneByOrFail({ node_id: nodes[0].id })).checked_at.getTime();
-      expect(now).toBeGreaterThan(before);
-    }, 5_000, 200);
+    await eventually(
+      async () => {
+        const now = (
+          await ds.getRepository(BmNodePower).findOneByOrFail({ node_id: nodes[0].id })
+        ).checked_at.getTime();
+        expect(now).toBeGreaterThan(before);
+      },
+      5_000,
+      200,
+    );
   }, 30_000);
 
   it('SIGTERM: the service closes its IPMI sessions (Close Session) before it exits 0', async () => {

@@ -6,28 +6,44 @@
  */
 import { plainToInstance } from 'class-transformer';
 import { IsInt, IsObject, IsOptional, IsString, Min, validateSync } from 'class-validator';
-import { type FieldProblem, type Flavor, InvalidParameterValue, type NodeResourceReport, unwrapObject, validationProblems } from '@bm/domain';
+import {
+  type FieldProblem,
+  type Flavor,
+  InvalidParameterValue,
+  type NodeResourceReport,
+  unwrapObject,
+  validationProblems,
+} from '@bm/domain';
 
 class FlavorFields {
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   name?: string;
 
-  @Min(0) @IsInt()
+  @Min(0)
+  @IsInt()
   vcpus: number;
 
-  @Min(0) @IsInt()
+  @Min(0)
+  @IsInt()
   memory_mb: number;
 
-  @Min(0) @IsInt()
+  @Min(0)
+  @IsInt()
   root_gb: number;
 
-  @IsOptional() @Min(0) @IsInt()
+  @IsOptional()
+  @Min(0)
+  @IsInt()
   ephemeral_gb?: number;
 
-  @IsOptional() @Min(0) @IsInt()
+  @IsOptional()
+  @Min(0)
+  @IsInt()
   swap?: number;
 
-  @IsOptional() @IsObject()
+  @IsOptional()
+  @IsObject()
   extra_specs?: Record<string, string>;
 }
 
@@ -35,27 +51,38 @@ class ReportFields {
   @IsString()
   hypervisor_hostname: string;
 
-  @Min(0) @IsInt()
+  @Min(0)
+  @IsInt()
   vcpus: number;
 
-  @Min(0) @IsInt()
+  @Min(0)
+  @IsInt()
   memory_mb: number;
 
-  @Min(0) @IsInt()
+  @Min(0)
+  @IsInt()
   local_gb: number;
 
-  @Min(0) @IsInt()
+  @Min(0)
+  @IsInt()
   vcpus_used: number;
 
-  @Min(0) @IsInt()
+  @Min(0)
+  @IsInt()
   memory_mb_used: number;
 
-  @Min(0) @IsInt()
+  @Min(0)
+  @IsInt()
   local_gb_used: number;
 }
 
-function check<T extends object>(cls: new () => T, value: unknown, field: string): { value?: T; problems: FieldProblem[] } {
-  if (!value || typeof value !== 'object' || Array.isArray(value)) return { problems: [{ field, message: 'must be an object' }] };
+function check<T extends object>(
+  cls: new () => T,
+  value: unknown,
+  field: string,
+): { value?: T; problems: FieldProblem[] } {
+  if (!value || typeof value !== 'object' || Array.isArray(value))
+    return { problems: [{ field, message: 'must be an object' }] };
   const dto = plainToInstance(cls, value);
   const problems = validationProblems(validateSync(dto)).map((p) => ({ ...p, field: `${field}.${p.field}` }));
   return { value: dto, problems };
@@ -67,14 +94,27 @@ export function flavorOf(requestSpec: Record<string, unknown>, filterProperties:
   const { value, problems } = check(FlavorFields, raw, 'request_spec.instance_type');
   if (problems.length) throw new InvalidParameterValue(problems, 'Invalid flavor');
   const specs = Object.fromEntries(Object.entries(value!.extra_specs ?? {}).map(([k, v]) => [k, String(v)]));
-  return { name: value!.name, vcpus: value!.vcpus, memory_mb: value!.memory_mb, root_gb: value!.root_gb, ephemeral_gb: value!.ephemeral_gb ?? 0, swap: value!.swap ?? 0, extra_specs: specs };
+  return {
+    name: value!.name,
+    vcpus: value!.vcpus,
+    memory_mb: value!.memory_mb,
+    root_gb: value!.root_gb,
+    ephemeral_gb: value!.ephemeral_gb ?? 0,
+    swap: value!.swap ?? 0,
+    extra_specs: specs,
+  };
 }
 
 /** filter_properties.retry: how many attempts so far and the (host, node) pairs already tried. */
 export function retryOf(filterProperties: Record<string, unknown>): { attempts: number; tried: [string, string][] } {
   const retry = filterProperties.retry as { num_attempts?: unknown; hosts?: unknown } | undefined;
   const hosts = Array.isArray(retry?.hosts) ? retry!.hosts : [];
-  const tried = hosts.filter((h): h is [string, string] => Array.isArray(h) && h.length >= 2 && typeof h[0] === 'string' && typeof h[1] === 'string').map(([h, n]) => [h, n] as [string, string]);
+  const tried = hosts
+    .filter(
+      (h): h is [string, string] =>
+        Array.isArray(h) && h.length >= 2 && typeof h[0] === 'string' && typeof h[1] === 'string',
+    )
+    .map(([h, n]) => [h, n] as [string, string]);
   return { attempts: typeof retry?.num_attempts === 'number' ? retry.num_attempts : 0, tried };
 }
 
@@ -87,7 +127,12 @@ export function reportsOf(host: string, capabilities: unknown[]): NodeResourceRe
     problems.push(...r.problems);
     if (!r.problems.length) {
       const x = c as Record<string, unknown>;
-      out.push({ ...r.value!, host, cpu_info: typeof x.cpu_info === 'string' ? x.cpu_info : undefined, stats: x.stats as NodeResourceReport['stats'] });
+      out.push({
+        ...r.value!,
+        host,
+        cpu_info: typeof x.cpu_info === 'string' ? x.cpu_info : undefined,
+        stats: x.stats as NodeResourceReport['stats'],
+      });
     }
   });
   if (problems.length) throw new InvalidParameterValue(problems, `Invalid capabilities from ${host}`);

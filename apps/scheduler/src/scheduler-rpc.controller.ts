@@ -34,7 +34,9 @@ export class SchedulerRpcController {
    * NoValidHost says which filter stopped how many nodes.
    */
   @MessagePattern('select_destinations')
-  selectDestinations(@Payload() a: SelectDestinationsArgs): { host: string; nodename: string; limits: Record<string, never> }[] {
+  selectDestinations(
+    @Payload() a: SelectDestinationsArgs,
+  ): { host: string; nodename: string; limits: Record<string, never> }[] {
     return this.select(a.request_spec, a.filter_properties ?? {});
   }
 
@@ -55,7 +57,9 @@ export class SchedulerRpcController {
     const base = (spec.instance_properties ?? {}) as Record<string, unknown>;
     const uuids = Array.isArray(spec.instance_uuids) ? (spec.instance_uuids as unknown[]) : [base.uuid];
     if (!uuids.length || uuids.some((u) => typeof u !== 'string')) {
-      throw new InvalidParameterValue([{ field: 'request_spec.instance_uuids', message: 'must list the instances (or set instance_properties.uuid)' }]);
+      throw new InvalidParameterValue([
+        { field: 'request_spec.instance_uuids', message: 'must list the instances (or set instance_properties.uuid)' },
+      ]);
     }
     await this.notifier.info('scheduler.run_instance.start', { request_spec: spec });
     let chosen: { host: string; nodename: string }[];
@@ -64,7 +68,13 @@ export class SchedulerRpcController {
     } catch (e) {
       for (const uuid of uuids) {
         await this.notifier.error('scheduler.run_instance', {
-          request_spec: spec, instance_properties: base, instance_id: uuid, state: 'error', method: 'run_instance', reason: (e as Error).message, exception: (e as Error).name,
+          request_spec: spec,
+          instance_properties: base,
+          instance_id: uuid,
+          state: 'error',
+          method: 'run_instance',
+          reason: (e as Error).message,
+          exception: (e as Error).name,
         });
       }
       await this.notifier.info('scheduler.run_instance.end', { request_spec: spec });
@@ -72,16 +82,34 @@ export class SchedulerRpcController {
       throw e;
     }
     const retry = retryOf(props);
-    await Promise.all(chosen.map(async (d, i) => {
-      const filterProperties = { ...props, retry: { num_attempts: retry.attempts + 1, hosts: [...retry.tried, [d.host, d.nodename]] } };
-      const instance = { ...base, uuid: uuids[i] };
-      await this.rpc.cast({ topic: 'compute', server: d.host }, 'run_instance', {
-        instance, node: d.nodename, image: spec.image ?? {}, request_spec: { ...spec, instance_uuids: [uuids[i]], num_instances: 1 }, filter_properties: filterProperties,
-      }, { version: '6.0' });
-      await this.notifier.info('scheduler.run_instance.scheduled', {
-        request_spec: spec, weighted_host: { host: d.host, nodename: d.nodename }, instance_id: uuids[i], host: d.host, node: d.nodename,
-      });
-    }));
+    await Promise.all(
+      chosen.map(async (d, i) => {
+        const filterProperties = {
+          ...props,
+          retry: { num_attempts: retry.attempts + 1, hosts: [...retry.tried, [d.host, d.nodename]] },
+        };
+        const instance = { ...base, uuid: uuids[i] };
+        await this.rpc.cast(
+          { topic: 'compute', server: d.host },
+          'run_instance',
+          {
+            instance,
+            node: d.nodename,
+            image: spec.image ?? {},
+            request_spec: { ...spec, instance_uuids: [uuids[i]], num_instances: 1 },
+            filter_properties: filterProperties,
+          },
+          { version: '6.0' },
+        );
+        await this.notifier.info('scheduler.run_instance.scheduled', {
+          request_spec: spec,
+          weighted_host: { host: d.host, nodename: d.nodename },
+          instance_id: uuids[i],
+          host: d.host,
+          node: d.nodename,
+        });
+      }),
+    );
     await this.notifier.info('scheduler.run_instance.end', { request_spec: spec });
   }
 

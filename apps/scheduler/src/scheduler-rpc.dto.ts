@@ -6,7 +6,8 @@ export class UpdateServiceCapabilitiesArgs {
   @IsIn(['compute'])
   service_name: string;
 
-  @IsString() @MinLength(1)
+  @IsString()
+  @MinLength(1)
   host: string;
 
   @IsArray()
@@ -18,7 +19,8 @@ export class SelectDestinationsArgs {
   @IsObject()
   request_spec: Record<string, unknown>;
 
-  @IsOptional() @IsObject()
+  @IsOptional()
+  @IsObject()
   filter_properties?: Record<string, unknown>;
 }
 

@@ -19,7 +19,15 @@ const HOST = 'cn-storm';
 const PASSWORD = 'bmc-Storm-1';
 const NODES = 50;
 const REQUESTS = 200;
-const FLAVOR = { name: 'bm.small', vcpus: 1, memory_mb: 512, root_gb: 5, ephemeral_gb: 0, swap: 0, extra_specs: { cpu_arch: 'x86_64' } };
+const FLAVOR = {
+  name: 'bm.small',
+  vcpus: 1,
+  memory_mb: 512,
+  root_gb: 5,
+  ephemeral_gb: 0,
+  swap: 0,
+  extra_specs: { cpu_arch: 'x86_64' },
+};
 
 describe('boot storm: 200 requests, 50 nodes', () => {
   let db: ScratchDatabase;
@@ -43,21 +51,46 @@ describe('boot storm: 200 requests, 50 nodes', () => {
       await bmc.start();
       bmcs.push(bmc);
       const mac = `52:54:00:c0:00:${i.toString(16).padStart(2, '0')}`;
-      await enroll.createNode({ macs: [mac], cpus: 1, memory_mb: 512, local_gb: 5, cpu_arch: 'x86_64', pm_address: `127.0.0.1:${bmc.port}`, pm_user: 'admin', pm_password: PASSWORD });
+      await enroll.createNode({
+        macs: [mac],
+        cpus: 1,
+        memory_mb: 512,
+        local_gb: 5,
+        cpu_arch: 'x86_64',
+        pm_address: `127.0.0.1:${bmc.port}`,
+        pm_user: 'admin',
+        pm_password: PASSWORD,
+      });
     }
     for (const k of ['kernel', 'ramdisk', 'deploy_kernel', 'deploy_ramdisk']) await writeFile(join(work, k), k);
     conn = await AmqpConnection.open({ url: TEST_AMQP_URL });
-    listener = new NotificationListener(conn, { exchange, pool: uniqueName('pool'), handler: (n) => void notes.push(n) });
+    listener = new NotificationListener(conn, {
+      exchange,
+      pool: uniqueName('pool'),
+      handler: (n) => void notes.push(n),
+    });
     await listener.start();
     const env = async (extra: Record<string, string> = {}) => ({
-      DATABASE_URL: db.url, TRANSPORT_URL: TEST_AMQP_URL, BM_CONTROL_EXCHANGE: exchange, BM_HOST: HOST, BM_HEALTH_PORT: String(await freeTcpPort()), ...extra,
+      DATABASE_URL: db.url,
+      TRANSPORT_URL: TEST_AMQP_URL,
+      BM_CONTROL_EXCHANGE: exchange,
+      BM_HOST: HOST,
+      BM_HEALTH_PORT: String(await freeTcpPort()),
+      ...extra,
     });
     services.push(startService('power', await env({ BM_IPMI_DEADLINE: '10' })));
     services.push(startService('netboot', await env({ BM_TFTP_ROOT: join(work, 'tftpboot') })));
     services.push(startService('compute', await env({ BM_PXE_DEPLOY_TIMEOUT: '120' })));
     for (const s of services) await s.waitFor('rpc=');
     // The scheduler starts once compute has recorded every node, and loads them from compute_nodes.
-    await eventually(async () => expect(Number((await ds.query('SELECT count(*) AS n FROM compute_nodes WHERE deleted = false'))[0].n)).toBe(NODES), 20_000, 200);
+    await eventually(
+      async () =>
+        expect(Number((await ds.query('SELECT count(*) AS n FROM compute_nodes WHERE deleted = false'))[0].n)).toBe(
+          NODES,
+        ),
+      20_000,
+      200,
+    );
     const scheduler = startService('scheduler', await env());
     services.push(scheduler);
     await scheduler.waitFor('rpc=');
@@ -74,31 +107,88 @@ describe('boot storm: 200 requests, 50 nodes', () => {
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  const image = () => Object.fromEntries(['kernel', 'ramdisk', 'deploy_kernel', 'deploy_ramdisk'].map((k) => [k, join(work, k)]));
-  const count = async (where: string) => Number((await ds.query(`SELECT count(*) AS n FROM bm_nodes WHERE ${where}`))[0].n);
+  const image = () =>
+    Object.fromEntries(['kernel', 'ramdisk', 'deploy_kernel', 'deploy_ramdisk'].map((k) => [k, join(work, k)]));
+  const count = async (where: string) =>
+    Number((await ds.query(`SELECT count(*) AS n FROM bm_nodes WHERE ${where}`))[0].n);
 
   it('a failed claim goes back to the scheduler, which picks another node (RetryFilter)', async () => {
     const rpc = new RpcClient(conn, { exchange });
     // Behind the scheduler's back (no report), the node it would pick first gets an instance.
     const [first] = await ds.query('SELECT id, uuid FROM bm_nodes ORDER BY uuid LIMIT 1');
-    await ds.query(`UPDATE bm_nodes SET instance_uuid = $2, task_state = 'active' WHERE id = $1`, [first.id, randomUUID()]);
+    await ds.query(`UPDATE bm_nodes SET instance_uuid = $2, task_state = 'active' WHERE id = $1`, [
+      first.id,
+      randomUUID(),
+    ]);
     const uuid = randomUUID();
-    await rpc.cast({ topic: 'scheduler' }, 'run_instance', {
-      request_spec: { instance_properties: { uuid, hostname: 'retry-me' }, instance_type: FLAVOR, image: image(), num_instances: 1 }, filter_properties: {},
-    }, { version: '4.0' });
-    await eventually(async () => expect(await count(`instance_uuid = '${uuid}' AND task_state = 'prepared'`)).toBe(1), 20_000, 200);
-    const scheduled = notes.filter((n) => n.eventType === 'scheduler.run_instance.scheduled' && (n.payload as { instance_id: string }).instance_id === uuid);
-    expect(scheduled.map((n) => (n.payload as { node: string }).node)).toEqual([first.uuid, expect.not.stringMatching(first.uuid)]);
-    expect(scheduled[0].payload).toMatchObject({ weighted_host: { host: HOST, nodename: first.uuid }, request_spec: { instance_properties: { uuid } } });
+    await rpc.cast(
+      { topic: 'scheduler' },
+      'run_instance',
+      {
+        request_spec: {
+          instance_properties: { uuid, hostname: 'retry-me' },
+          instance_type: FLAVOR,
+          image: image(),
+          num_instances: 1,
+        },
+        filter_properties: {},
+      },
+      { version: '4.0' },
+    );
+    await eventually(
+      async () => expect(await count(`instance_uuid = '${uuid}' AND task_state = 'prepared'`)).toBe(1),
+      20_000,
+      200,
+    );
+    const scheduled = notes.filter(
+      (n) =>
+        n.eventType === 'scheduler.run_instance.scheduled' &&
+        (n.payload as { instance_id: string }).instance_id === uuid,
+    );
+    expect(scheduled.map((n) => (n.payload as { node: string }).node)).toEqual([
+      first.uuid,
+      expect.not.stringMatching(first.uuid),
+    ]);
+    expect(scheduled[0].payload).toMatchObject({
+      weighted_host: { host: HOST, nodename: first.uuid },
+      request_spec: { instance_properties: { uuid } },
+    });
     // Nova's filter scheduler brackets each request (the first pick and the retry) with start and end.
-    const mine = (t: string) => notes.filter((n) => n.eventType === t && (n.payload as { request_spec: { instance_properties: { uuid: string } } }).request_spec.instance_properties.uuid === uuid);
+    const mine = (t: string) =>
+      notes.filter(
+        (n) =>
+          n.eventType === t &&
+          (n.payload as { request_spec: { instance_properties: { uuid: string } } }).request_spec.instance_properties
+            .uuid === uuid,
+      );
     expect([mine('scheduler.run_instance.start').length, mine('scheduler.run_instance.end').length]).toEqual([2, 2]);
-    expect(notes.some((n) => n.eventType === 'compute.instance.create.error' && (n.payload as { exception: string }).exception === 'NodeAssociated')).toBe(true);
+    expect(
+      notes.some(
+        (n) =>
+          n.eventType === 'compute.instance.create.error' &&
+          (n.payload as { exception: string }).exception === 'NodeAssociated',
+      ),
+    ).toBe(true);
 
     // Put everything back: the instance terminated, the stray association cleared; wait for the reports.
-    await rpc.call({ topic: 'compute', server: HOST }, 'terminate_instance', { instance: { uuid } }, { version: '6.0', timeout: 20 });
-    await ds.query(`UPDATE bm_nodes SET instance_uuid = NULL, task_state = 'deleted', updated_at = now() AT TIME ZONE 'UTC' WHERE id = $1`, [first.id]);
-    await eventually(async () => expect(Number((await ds.query('SELECT count(*) AS n FROM compute_nodes WHERE vcpus_used = 0'))[0].n)).toBe(NODES), 20_000, 200);
+    await rpc.call(
+      { topic: 'compute', server: HOST },
+      'terminate_instance',
+      { instance: { uuid } },
+      { version: '6.0', timeout: 20 },
+    );
+    await ds.query(
+      `UPDATE bm_nodes SET instance_uuid = NULL, task_state = 'deleted', updated_at = now() AT TIME ZONE 'UTC' WHERE id = $1`,
+      [first.id],
+    );
+    await eventually(
+      async () =>
+        expect(Number((await ds.query('SELECT count(*) AS n FROM compute_nodes WHERE vcpus_used = 0'))[0].n)).toBe(
+          NODES,
+        ),
+      20_000,
+      200,
+    );
     await new Promise((r) => setTimeout(r, 1000)); // the fanout of that report reaches the scheduler
   }, 60_000);
 
@@ -106,10 +196,24 @@ describe('boot storm: 200 requests, 50 nodes', () => {
     const rpc = new RpcClient(conn, { exchange });
     notes.length = 0;
     const instances = Array.from({ length: REQUESTS }, () => randomUUID());
-    await Promise.all(instances.map((uuid) => rpc.cast({ topic: 'scheduler' }, 'run_instance', {
-      request_spec: { instance_properties: { uuid, hostname: `storm-${uuid.slice(0, 8)}` }, instance_type: FLAVOR, image: image(), num_instances: 1 },
-      filter_properties: {},
-    }, { version: '4.0' })));
+    await Promise.all(
+      instances.map((uuid) =>
+        rpc.cast(
+          { topic: 'scheduler' },
+          'run_instance',
+          {
+            request_spec: {
+              instance_properties: { uuid, hostname: `storm-${uuid.slice(0, 8)}` },
+              instance_type: FLAVOR,
+              image: image(),
+              num_instances: 1,
+            },
+            filter_properties: {},
+          },
+          { version: '4.0' },
+        ),
+      ),
+    );
 
     const refused = () => notes.filter((n) => n.eventType === 'scheduler.run_instance' && n.priority === 'ERROR');
     await eventually(() => expect(refused()).toHaveLength(REQUESTS - NODES), 30_000, 200).catch((e: Error) => {
@@ -123,7 +227,9 @@ describe('boot storm: 200 requests, 50 nodes', () => {
     await ds.query(`UPDATE bm_nodes SET task_state = 'deploy complete' WHERE task_state = 'prepared'`);
     await eventually(async () => expect(await count(`task_state = 'active'`)).toBe(NODES), 30_000, 500);
 
-    const rows: { instance_uuid: string }[] = await ds.query('SELECT instance_uuid FROM bm_nodes WHERE instance_uuid IS NOT NULL');
+    const rows: { instance_uuid: string }[] = await ds.query(
+      'SELECT instance_uuid FROM bm_nodes WHERE instance_uuid IS NOT NULL',
+    );
     expect(rows).toHaveLength(NODES);
     expect(new Set(rows.map((r) => r.instance_uuid)).size).toBe(NODES);
     const winners = new Set(rows.map((r) => r.instance_uuid));

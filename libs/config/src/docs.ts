@@ -17,9 +17,15 @@ export function renderOptionsMarkdown(): string {
   for (const group of ['DEFAULT', 'baremetal', 'netboot'] as const) {
     lines.push('', `## [${group}]`, '', '| option | environment | default | meaning |', '|---|---|---|---|');
     for (const o of describeOptions().filter((d) => d.group === group)) {
-      const names = [`\`${o.name}\``, ...o.otherNames.map((n) => `\`${n}\``), ...o.deprecatedNames.map((n) => `\`${n}\` (old)`)];
+      const names = [
+        `\`${o.name}\``,
+        ...o.otherNames.map((n) => `\`${n}\``),
+        ...o.deprecatedNames.map((n) => `\`${n}\` (old)`),
+      ];
       const env = [o.env, ...o.envAliases].map((e) => `\`${e}\``).join(', ');
-      lines.push(`| ${names.join('<br>')} | ${env} | ${o.default === '' ? '(empty)' : `\`${cell(o.default)}\``} | ${cell(o.help)} (${o.type}) |`);
+      lines.push(
+        `| ${names.join('<br>')} | ${env} | ${o.default === '' ? '(empty)' : `\`${cell(o.default)}\``} | ${cell(o.help)} (${o.type}) |`,
+      );
     }
   }
   return lines.join('\n') + '\n';

@@ -51,12 +51,21 @@ describe('parseIni', () => {
     const doc = parseIni('[baremetal]\na=1\na=2\n', 'a.conf');
     expect(doc.sections.get('baremetal')?.entries.get('a')).toEqual({ key: 'a', value: '2', line: 3 });
     expect(doc.warnings).toEqual([
-      { file: 'a.conf', line: 3, section: 'baremetal', key: 'a', message: 'set again (first set at line 2); the last value wins' },
+      {
+        file: 'a.conf',
+        line: 3,
+        section: 'baremetal',
+        key: 'a',
+        message: 'set again (first set at line 2); the last value wins',
+      },
     ]);
   });
 
   it('reports unparseable lines with their line numbers and does not echo them', () => {
-    const doc = parseIni('[baremetal]\nfoo\nok=1\n[unclosed\n[]\n= x\n[a] b\nsql_connection: mysql://u:secret@h/db\n', 'a.conf');
+    const doc = parseIni(
+      '[baremetal]\nfoo\nok=1\n[unclosed\n[]\n= x\n[a] b\nsql_connection: mysql://u:secret@h/db\n',
+      'a.conf',
+    );
     expect(doc.errors.map((error) => [error.line, error.message])).toEqual([
       [2, "expected 'key = value', '[section]' or a comment"],
       [4, "section header is missing ']'"],

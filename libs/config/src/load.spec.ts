@@ -100,9 +100,21 @@ const DEFAULTS = {
 
 describe('[netboot]', () => {
   it('reads the DHCP range, mode and ports, and names bad values', () => {
-    const c = loadConfigFromText('[netboot]\ndhcp_range = 10.77.0.100, 10.77.0.199\ndhcp_mode = Proxy\ndhcp_port = 1067\n', { env: {} });
-    expect(c.netboot).toMatchObject({ dhcp_range: { first: '10.77.0.100', last: '10.77.0.199' }, dhcp_mode: 'proxy', dhcp_port: 1067 });
-    expect(() => loadConfigFromText('[netboot]\ndhcp_range = 10.77.0.200,10.77.0.100\ndhcp_mode = relay\n', { file: 'n.conf', env: {} })).toThrow(
+    const c = loadConfigFromText(
+      '[netboot]\ndhcp_range = 10.77.0.100, 10.77.0.199\ndhcp_mode = Proxy\ndhcp_port = 1067\n',
+      { env: {} },
+    );
+    expect(c.netboot).toMatchObject({
+      dhcp_range: { first: '10.77.0.100', last: '10.77.0.199' },
+      dhcp_mode: 'proxy',
+      dhcp_port: 1067,
+    });
+    expect(() =>
+      loadConfigFromText('[netboot]\ndhcp_range = 10.77.0.200,10.77.0.100\ndhcp_mode = relay\n', {
+        file: 'n.conf',
+        env: {},
+      }),
+    ).toThrow(
       /n\.conf:2: \[netboot\] dhcp_range: '10\.77\.0\.200,10\.77\.0\.100': the first address is above the last[\s\S]*n\.conf:3: \[netboot\] dhcp_mode: 'relay' is not one of full, proxy, off/,
     );
     expect(loadConfigFromText('', { env: { BM_DHCP_ROUTER: '10.77.0.1' } }).netboot.dhcp_router).toBe('10.77.0.1');
@@ -149,7 +161,10 @@ describe('loadConfig with the seed excerpts', () => {
   });
 
   it('loads nova sample nova.conf once DATABASE_URL points at PostgreSQL, with warnings', () => {
-    const config = loadConfig({ configFile: SAMPLE, env: { DATABASE_URL: 'postgresql://bm:s3cret@db.example/nova_bm' } });
+    const config = loadConfig({
+      configFile: SAMPLE,
+      env: { DATABASE_URL: 'postgresql://bm:s3cret@db.example/nova_bm' },
+    });
     expect(config.default.compute_driver).toBe('baremetal');
     expect(config.default.scheduler_host_manager).toBe('baremetal');
     expect(config.baremetal).toMatchObject({
@@ -214,8 +229,14 @@ describe('loadConfig basics', () => {
   });
 
   it('accepts quoted values', () => {
-    const config = load(`[baremetal]\npxe_append_params = "nofb nomodeset"\nterminal_cert_dir = ''\npxe_interface='eth0'\n`);
-    expect(config.baremetal).toMatchObject({ pxe_append_params: 'nofb nomodeset', terminal_cert_dir: '', pxe_interface: 'eth0' });
+    const config = load(
+      `[baremetal]\npxe_append_params = "nofb nomodeset"\nterminal_cert_dir = ''\npxe_interface='eth0'\n`,
+    );
+    expect(config.baremetal).toMatchObject({
+      pxe_append_params: 'nofb nomodeset',
+      terminal_cert_dir: '',
+      pxe_interface: 'eth0',
+    });
   });
 
   it.each([
@@ -270,7 +291,12 @@ describe('invalid values', () => {
     ['my_ip = 10.1.2', 'DEFAULT', 'my_ip', "'10.1.2' is not an IPv4 address"],
     ['my_ip = fe80::1', 'DEFAULT', 'my_ip', "'fe80::1' is not an IPv4 address"],
     ['host =', 'DEFAULT', 'host', 'must not be empty'],
-    ['transport_url = http://guest:pw@broker/', 'DEFAULT', 'transport_url', "'http://guest:****@broker/' is not a rabbit:// or amqp:// URL"],
+    [
+      'transport_url = http://guest:pw@broker/',
+      'DEFAULT',
+      'transport_url',
+      "'http://guest:****@broker/' is not a rabbit:// or amqp:// URL",
+    ],
     ['transport_url = rabbit:nohost', 'DEFAULT', 'transport_url', "'rabbit:nohost' has no host"],
     ['transport_url = broker:5672', 'DEFAULT', 'transport_url', 'is not a rabbit:// or amqp:// URL'],
     ['compute_driver = libvirt.LibvirtDriver', 'DEFAULT', 'compute_driver', 'only the baremetal driver is provided'],
@@ -280,21 +306,66 @@ describe('invalid values', () => {
       'scheduler_host_manager',
       'only the baremetal host manager is provided',
     ],
-    ['[baremetal]\ndriver = nova.virt.baremetal.tilera.Tilera', 'baremetal', 'driver', "'nova.virt.baremetal.tilera.Tilera' is not supported"],
-    ['[baremetal]\npower_manager = nova.virt.baremetal.tilera_pdu.Pdu', 'baremetal', 'power_manager', 'is not supported'],
+    [
+      '[baremetal]\ndriver = nova.virt.baremetal.tilera.Tilera',
+      'baremetal',
+      'driver',
+      "'nova.virt.baremetal.tilera.Tilera' is not supported",
+    ],
+    [
+      '[baremetal]\npower_manager = nova.virt.baremetal.tilera_pdu.Pdu',
+      'baremetal',
+      'power_manager',
+      'is not supported',
+    ],
     ['[baremetal]\nipmi_power_retry = -1', 'baremetal', 'ipmi_power_retry', 'must be >= 0 (got -1)'],
     ['[baremetal]\npxe_deploy_timeout = -5', 'baremetal', 'pxe_deploy_timeout', 'must be >= 0 (got -5)'],
     ['[baremetal]\nuse_unsafe_iscsi = 2', 'baremetal', 'use_unsafe_iscsi', "'2' is not a boolean"],
-    ['[baremetal]\ninstance_type_extra_specs = cpu_arch', 'baremetal', 'instance_type_extra_specs', "'cpu_arch' is not a key:value pair"],
-    ['[baremetal]\ninstance_type_extra_specs = a:b, :x', 'baremetal', 'instance_type_extra_specs', "':x' has an empty key"],
+    [
+      '[baremetal]\ninstance_type_extra_specs = cpu_arch',
+      'baremetal',
+      'instance_type_extra_specs',
+      "'cpu_arch' is not a key:value pair",
+    ],
+    [
+      '[baremetal]\ninstance_type_extra_specs = a:b, :x',
+      'baremetal',
+      'instance_type_extra_specs',
+      "':x' has an empty key",
+    ],
     ['[baremetal]\ntftp_root = tftpboot', 'baremetal', 'tftp_root', "'tftpboot' is not an absolute path"],
-    ['[baremetal]\nsql_connection = sqlite:///nova_bm.sqlite', 'baremetal', 'sql_connection', 'sqlite:// is not supported'],
-    ['[baremetal]\nsql_connection = mysql+pymysql://u:pw@h/nova_bm', 'baremetal', 'sql_connection', 'mysql+pymysql:// is not supported yet'],
-    ['[baremetal]\nsql_connection = oracle://u:pw@h/nova_bm', 'baremetal', 'sql_connection', 'oracle:// is not supported'],
+    [
+      '[baremetal]\nsql_connection = sqlite:///nova_bm.sqlite',
+      'baremetal',
+      'sql_connection',
+      'sqlite:// is not supported',
+    ],
+    [
+      '[baremetal]\nsql_connection = mysql+pymysql://u:pw@h/nova_bm',
+      'baremetal',
+      'sql_connection',
+      'mysql+pymysql:// is not supported yet',
+    ],
+    [
+      '[baremetal]\nsql_connection = oracle://u:pw@h/nova_bm',
+      'baremetal',
+      'sql_connection',
+      'oracle:// is not supported',
+    ],
     ['[baremetal]\nsql_connection = nova_bm', 'baremetal', 'sql_connection', "'nova_bm' is not a URL"],
-    ['[baremetal]\nsql_connection = postgresql://u:pw@h', 'baremetal', 'sql_connection', "'postgresql://u:****@h' names no database"],
+    [
+      '[baremetal]\nsql_connection = postgresql://u:pw@h',
+      'baremetal',
+      'sql_connection',
+      "'postgresql://u:****@h' names no database",
+    ],
     ['[baremetal]\nsql_connection = postgresql:///nova_bm', 'baremetal', 'sql_connection', 'has no host'],
-    ['[baremetal]\nsql_connection = postgresql://u:pw@[bad/nova_bm', 'baremetal', 'sql_connection', 'is not a valid URL'],
+    [
+      '[baremetal]\nsql_connection = postgresql://u:pw@[bad/nova_bm',
+      'baremetal',
+      'sql_connection',
+      'is not a valid URL',
+    ],
   ])('%s', (text, group, option, why) => {
     const found = problems(() => load(`${text}\n`));
     expect(found).toHaveLength(1);
@@ -314,7 +385,9 @@ describe('invalid values', () => {
       "t.conf:4: [baremetal] ipmi_power_retry: 'x' is not an integer",
       "t.conf:5: [baremetal] tftp_root: 'tftpboot' is not an absolute path",
     ]);
-    expect(error.message).toBe(`invalid nova-bm configuration (4 problems):\n${error.problems.map((p) => `  ${String(p)}`).join('\n')}`);
+    expect(error.message).toBe(
+      `invalid nova-bm configuration (4 problems):\n${error.problems.map((p) => `  ${String(p)}`).join('\n')}`,
+    );
     expect(error.name).toBe('ConfigError');
     expect(error).toBeInstanceOf(Error);
   });
@@ -348,7 +421,9 @@ describe('environment variables', () => {
 
   it('accept DATABASE_URL for sql_connection, with BM_SQL_CONNECTION winning', () => {
     const file = '[baremetal]\nsql_connection = postgresql://file@h/nova_bm\n';
-    expect(load(file, { DATABASE_URL: 'postgres://alias@h/nova_bm' }).baremetal.sql_connection).toBe('postgres://alias@h/nova_bm');
+    expect(load(file, { DATABASE_URL: 'postgres://alias@h/nova_bm' }).baremetal.sql_connection).toBe(
+      'postgres://alias@h/nova_bm',
+    );
     const both = { DATABASE_URL: 'postgres://alias@h/nova_bm', BM_SQL_CONNECTION: 'postgresql://bm@h/nova_bm' };
     expect(load(file, both).baremetal.sql_connection).toBe('postgresql://bm@h/nova_bm');
   });
@@ -362,7 +437,9 @@ describe('environment variables', () => {
   it('never echo a password from DATABASE_URL', () => {
     const error = configError(() => load('', { DATABASE_URL: 'mysql://nova:hunter2@db/nova_bm' }));
     expect(error.problems).toHaveLength(1);
-    expect(String(error.problems[0])).toMatch(/^environment DATABASE_URL: \[baremetal\] sql_connection: mysql:\/\/ is not supported yet/);
+    expect(String(error.problems[0])).toMatch(
+      /^environment DATABASE_URL: \[baremetal\] sql_connection: mysql:\/\/ is not supported yet/,
+    );
     expect(error.message).not.toContain('hunter2');
     const invalid = configError(() => load('', { DATABASE_URL: 'postgresql://nova:hunter2@db' }));
     expect(invalid.message).toContain('postgresql://nova:****@db');
@@ -416,11 +493,15 @@ describe('option names and places', () => {
   it('does not apply [baremetal] options found in [DEFAULT]', () => {
     const config = load('tftp_root = /srv/tftp\n');
     expect(config.baremetal.tftp_root).toBe('/tftpboot');
-    expect(warningLines(config)).toEqual(['t.conf:1: [DEFAULT] tftp_root: unknown option in [DEFAULT], ignored: move it to [baremetal]']);
+    expect(warningLines(config)).toEqual([
+      't.conf:1: [DEFAULT] tftp_root: unknown option in [DEFAULT], ignored: move it to [baremetal]',
+    ]);
   });
 
   it('warns about unknown options and sections with their lines', () => {
-    const config = load('verbose = true\n[baremetal]\ntype = baremetal\n[database]\nconnection = x\n[BAREMETAL]\ndriver = pxe\n');
+    const config = load(
+      'verbose = true\n[baremetal]\ntype = baremetal\n[database]\nconnection = x\n[BAREMETAL]\ndriver = pxe\n',
+    );
     expect(warningLines(config)).toEqual([
       't.conf:1: [DEFAULT] verbose: unknown option, ignored',
       't.conf:3: [baremetal] type: unknown option, ignored',
@@ -438,7 +519,9 @@ describe('option names and places', () => {
   });
 
   it('accepts a case-only mismatch in a class path with a warning naming the right spelling', () => {
-    const config = load('compute_driver = nova.virt.baremetal.driver.baremetaldriver\n[baremetal]\ndriver = nova.virt.baremetal.pxe.Pxe\n');
+    const config = load(
+      'compute_driver = nova.virt.baremetal.driver.baremetaldriver\n[baremetal]\ndriver = nova.virt.baremetal.pxe.Pxe\n',
+    );
     expect(config.default.compute_driver).toBe('baremetal');
     expect(config.baremetal.driver).toBe('pxe');
     expect(warningLines(config)).toEqual([
@@ -450,7 +533,9 @@ describe('option names and places', () => {
   it('warns about a repeated extra spec key', () => {
     const config = load('[baremetal]\ninstance_type_extra_specs = a:1,a:2\n');
     expect(config.baremetal.instance_type_extra_specs).toEqual({ a: '2' });
-    expect(warningLines(config)).toEqual(["t.conf:2: [baremetal] instance_type_extra_specs: key 'a' is given twice; the last value wins"]);
+    expect(warningLines(config)).toEqual([
+      "t.conf:2: [baremetal] instance_type_extra_specs: key 'a' is given twice; the last value wins",
+    ]);
   });
 });
 

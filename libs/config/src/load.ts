@@ -134,7 +134,13 @@ function buildConfig(doc: IniDocument | undefined, env: Env): BmConfig {
   const report = new Report();
   for (const error of doc?.errors ?? []) report.problem({ file: error.file, line: error.line, message: error.message });
   for (const warning of doc?.warnings ?? []) {
-    report.warn({ file: warning.file, line: warning.line, group: warning.section, option: warning.key, message: warning.message });
+    report.warn({
+      file: warning.file,
+      line: warning.line,
+      group: warning.section,
+      option: warning.key,
+      message: warning.message,
+    });
   }
 
   const sources: Sources = { doc, env, used: new Set(), report };
@@ -164,7 +170,12 @@ function resolveOption<T>(group: OptionGroup, name: string, def: OptionDef<T>, s
   const hits = sources.doc !== undefined ? findInFile(sources.doc, group, name, def) : [];
   for (const hit of hits) sources.used.add(hit.entry);
   const [chosen, ...ignored] = hits;
-  const where = (hit: FileHit) => ({ file: sources.doc?.file, line: hit.entry.line, group: hit.section, option: hit.entry.key });
+  const where = (hit: FileHit) => ({
+    file: sources.doc?.file,
+    line: hit.entry.line,
+    group: hit.section,
+    option: hit.entry.key,
+  });
   if (chosen?.note !== undefined) sources.report.warn({ ...where(chosen), message: chosen.note });
   for (const hit of ignored) {
     const winner = `[${chosen.section}] ${chosen.entry.key} (line ${chosen.entry.line})`;
@@ -222,7 +233,9 @@ function warnUnused(doc: IniDocument, { used, report }: Sources): void {
     for (const entry of section.entries.values()) {
       if (used.has(entry)) continue;
       const misplaced = section.name === 'DEFAULT' && Object.hasOwn(BAREMETAL_SCHEMA, entry.key);
-      const message = misplaced ? 'unknown option in [DEFAULT], ignored: move it to [baremetal]' : 'unknown option, ignored';
+      const message = misplaced
+        ? 'unknown option in [DEFAULT], ignored: move it to [baremetal]'
+        : 'unknown option, ignored';
       report.warn({ file: doc.file, line: entry.line, group: section.name, option: entry.key, message });
     }
   }

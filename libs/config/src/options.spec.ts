@@ -6,7 +6,9 @@ describe('describeOptions', () => {
   it('gives every option a unique environment variable (aliases included)', () => {
     const names = table.flatMap((option) => [option.env, ...option.envAliases]);
     expect(new Set(names).size).toBe(names.length);
-    expect(names).toEqual(expect.arrayContaining(['BM_MY_IP', 'BM_TFTP_ROOT', 'BM_SQL_CONNECTION', 'DATABASE_URL', 'TRANSPORT_URL']));
+    expect(names).toEqual(
+      expect.arrayContaining(['BM_MY_IP', 'BM_TFTP_ROOT', 'BM_SQL_CONNECTION', 'DATABASE_URL', 'TRANSPORT_URL']),
+    );
     // BM_CONFIG_FILE names the file; no option may claim it.
     expect(names).not.toContain('BM_CONFIG_FILE');
   });
@@ -31,8 +33,16 @@ describe('describeOptions', () => {
     });
     expect(byName.get('tftp_root')).toMatchObject({ env: 'BM_TFTP_ROOT', deprecatedNames: ['baremetal_tftp_root'] });
     expect(byName.get('instance_type_extra_specs')).toMatchObject({ otherNames: ['flavor_extra_specs'], default: '' });
-    expect(byName.get('my_ip')).toMatchObject({ group: 'DEFAULT', env: 'BM_MY_IP', default: '127.0.0.1', type: 'IPv4 address' });
-    expect(byName.get('transport_url')).toMatchObject({ default: 'rabbit://guest:****@127.0.0.1:5672/', envAliases: ['TRANSPORT_URL'] });
+    expect(byName.get('my_ip')).toMatchObject({
+      group: 'DEFAULT',
+      env: 'BM_MY_IP',
+      default: '127.0.0.1',
+      type: 'IPv4 address',
+    });
+    expect(byName.get('transport_url')).toMatchObject({
+      default: 'rabbit://guest:****@127.0.0.1:5672/',
+      envAliases: ['TRANSPORT_URL'],
+    });
     expect(byName.get('health_port')).toMatchObject({ type: 'integer 0..65535', default: '0' });
     expect(table.every((option) => option.help.length > 0)).toBe(true);
   });

@@ -132,7 +132,8 @@ export type Schema<O> = { readonly [K in keyof O]: OptionDef<O[K]> };
 
 const computeDriver = classPath<ComputeDriverKind>(
   [{ kind: 'baremetal', spellings: ['nova.virt.baremetal.driver.BareMetalDriver', 'baremetal.BareMetalDriver'] }],
-  (raw) => `${show(raw)} is not supported: only the baremetal driver is provided (nova.virt.baremetal.driver.BareMetalDriver)`,
+  (raw) =>
+    `${show(raw)} is not supported: only the baremetal driver is provided (nova.virt.baremetal.driver.BareMetalDriver)`,
 );
 
 const hostManager = classPath<HostManagerKind>(
@@ -165,8 +166,16 @@ export const DEFAULT_SCHEMA: Schema<DefaultOptions> = {
     defaultText: "this machine's hostname",
     help: 'Name of this service host; bm nodes are bound to the host that manages them.',
   },
-  debug: { type: boolean, default: false, help: "Log at DEBUG level as well (oslo.log's debug), e.g. the scheduler's choice for every request." },
-  my_ip: { type: ipv4, default: '127.0.0.1', help: 'IP address of this host: the TFTP/DHCP server address given to nodes.' },
+  debug: {
+    type: boolean,
+    default: false,
+    help: "Log at DEBUG level as well (oslo.log's debug), e.g. the scheduler's choice for every request.",
+  },
+  my_ip: {
+    type: ipv4,
+    default: '127.0.0.1',
+    help: 'IP address of this host: the TFTP/DHCP server address given to nodes.',
+  },
   compute_driver: {
     type: computeDriver,
     default: 'baremetal',
@@ -184,14 +193,22 @@ export const DEFAULT_SCHEMA: Schema<DefaultOptions> = {
     defaultText: 'nova.scheduler.baremetal_host_manager.BaremetalHostManager',
     help: 'Scheduler host manager; only the baremetal host manager is provided.',
   },
-  scheduler_max_attempts: { type: integer({ min: 1 }), default: 3, help: 'Nodes one boot request may be tried on (rescheduling when a claim fails) before NoValidHost.' },
+  scheduler_max_attempts: {
+    type: integer({ min: 1 }),
+    default: 3,
+    help: 'Nodes one boot request may be tried on (rescheduling when a claim fails) before NoValidHost.',
+  },
   scheduler_match_policy: {
     type: oneOf(['exact', 'at-least'] as const),
     default: 'exact',
     help: "exact: a flavor matches a node with exactly its vCPUs, RAM and disk (Nova's Exact*Filters); at-least: the smallest node with at least as much (MAAS-style). A node is consumed whole either way.",
   },
   ram_allocation_ratio: { type: floatAbove(0), default: 1.0, help: 'RAM overcommit ratio; keep 1.0 for bare metal.' },
-  reserved_host_memory_mb: { type: integer({ min: 0 }), default: 0, help: 'Memory (MB) reserved per node; keep 0 for bare metal.' },
+  reserved_host_memory_mb: {
+    type: integer({ min: 0 }),
+    default: 0,
+    help: 'Memory (MB) reserved per node; keep 0 for bare metal.',
+  },
   dhcp_options_enabled: { type: boolean, default: false, help: 'Send PXE DHCP options to the network service.' },
   transport_url: {
     type: transportUrl,
@@ -202,13 +219,21 @@ export const DEFAULT_SCHEMA: Schema<DefaultOptions> = {
   control_exchange: { type: nonEmptyString, default: 'nova', help: 'Broker exchange that RPC topics live in.' },
   periodic_interval: { type: integer({ min: 1 }), default: 60, help: 'Seconds between periodic tasks.' },
   rpc_response_timeout: { type: integer({ min: 1 }), default: 60, help: 'Seconds an RPC call waits for its reply.' },
-  rpc_ping_enabled: { type: boolean, default: false, help: "Answer oslo's oslo_rpc_server_ping call with \"pong\" on every RPC server of the service (a liveness probe over the bus)." },
+  rpc_ping_enabled: {
+    type: boolean,
+    default: false,
+    help: 'Answer oslo\'s oslo_rpc_server_ping call with "pong" on every RPC server of the service (a liveness probe over the bus).',
+  },
   rabbit_management_url: {
     type: string,
     default: '',
     help: "RabbitMQ management API URL for `bmctl queues`; empty = http://<transport host>:15672 with the transport's credentials.",
   },
-  instances_path: { type: nonEmptyString, default: '/var/lib/nova-bm/instances', help: 'Where instance files are kept.' },
+  instances_path: {
+    type: nonEmptyString,
+    default: '/var/lib/nova-bm/instances',
+    help: 'Where instance files are kept.',
+  },
   state_path: { type: nonEmptyString, default: '/var/lib/nova-bm', help: 'Top-level directory for service state.' },
   health_port: {
     type: integer({ min: 0, max: 65535 }),
@@ -252,7 +277,11 @@ export const BAREMETAL_SCHEMA: Schema<BaremetalOptions> = {
     deprecatedNames: ['baremetal_tftp_root'],
   },
   terminal: { type: nonEmptyString, default: 'shellinaboxd', help: 'Serial console web terminal program.' },
-  terminal_cert_dir: { type: string, default: '', help: 'Certificate directory of the console terminal; empty = no TLS.' },
+  terminal_cert_dir: {
+    type: string,
+    default: '',
+    help: 'Certificate directory of the console terminal; empty = no TLS.',
+  },
   terminal_pid_dir: { type: string, default: '', help: 'Directory for console terminal pid files.' },
   pxe_bootfile_name: { type: nonEmptyString, default: 'pxelinux.0', help: 'PXE boot file name given out by DHCP.' },
   pxe_append_params: {
@@ -277,18 +306,58 @@ export const BAREMETAL_SCHEMA: Schema<BaremetalOptions> = {
     help: 'Glance id of the deploy ramdisk (a flavor can override it).',
     deprecatedNames: ['baremetal_deploy_ramdisk'],
   },
-  pxe_interface: { type: string, default: '', help: 'Network interface of the boot network: TFTP binds its address, the DHCP range must be on its subnet (DHCP itself hears all interfaces: Node cannot bind UDP to a device).' },
+  pxe_interface: {
+    type: string,
+    default: '',
+    help: 'Network interface of the boot network: TFTP binds its address, the DHCP range must be on its subnet (DHCP itself hears all interfaces: Node cannot bind UDP to a device).',
+  },
   baremetal_type: { type: nonEmptyString, default: 'baremetal', help: 'Hypervisor type reported for bm nodes.' },
-  deploy_poll_interval: { type: integer({ min: 1 }), default: 1, help: "Seconds between compute's reads of a deploying node's row (Nova's 1 s loop). The deploy helper's deploy_state_changed cast wakes the wait at once; the poll catches a lost cast, and a deadline is checked when it falls due whatever this is." },
-  pxe_deploy_timeout: { type: integer({ min: 0 }), default: 1800, help: 'Seconds a node may stay prepared (waiting for the deploy ramdisk) and then deploying before the spawn fails; 0 is accepted for compatibility: no limit, logged as a warning.' },
-  pxe_network_config: { type: boolean, default: false, help: 'Pass network configuration to the deploy ramdisk on the kernel command line.' },
+  deploy_poll_interval: {
+    type: integer({ min: 1 }),
+    default: 1,
+    help: "Seconds between compute's reads of a deploying node's row (Nova's 1 s loop). The deploy helper's deploy_state_changed cast wakes the wait at once; the poll catches a lost cast, and a deadline is checked when it falls due whatever this is.",
+  },
+  pxe_deploy_timeout: {
+    type: integer({ min: 0 }),
+    default: 1800,
+    help: 'Seconds a node may stay prepared (waiting for the deploy ramdisk) and then deploying before the spawn fails; 0 is accepted for compatibility: no limit, logged as a warning.',
+  },
+  pxe_network_config: {
+    type: boolean,
+    default: false,
+    help: 'Pass network configuration to the deploy ramdisk on the kernel command line.',
+  },
   use_file_injection: { type: boolean, default: false, help: 'Inject files and network configuration into the image.' },
-  ipmi_power_retry: { type: integer({ min: 0 }), default: 10, help: 'Power state polls before an IPMI power change fails.' },
-  power_sync_interval: { type: integer({ min: 0 }), default: 60, help: "Seconds between sweeps of the nodes' power states (0 = none); failing BMCs back off." },
-  ipmi_deadline: { type: integer({ min: 1 }), default: 5, help: 'Seconds one BMC call may take, session setup and retransmissions included.' },
-  use_unsafe_iscsi: { type: boolean, default: false, help: 'Export volumes to every initiator instead of the node fixed IPs.' },
-  iscsi_iqn_prefix: { type: nonEmptyString, default: 'iqn.2010-10.org.openstack.baremetal', help: 'Prefix of iSCSI target IQNs.' },
-  vif_driver: { type: string, default: 'nova.virt.baremetal.vif_driver.BareMetalVIFDriver', help: 'Accepted for compatibility.' },
+  ipmi_power_retry: {
+    type: integer({ min: 0 }),
+    default: 10,
+    help: 'Power state polls before an IPMI power change fails.',
+  },
+  power_sync_interval: {
+    type: integer({ min: 0 }),
+    default: 60,
+    help: "Seconds between sweeps of the nodes' power states (0 = none); failing BMCs back off.",
+  },
+  ipmi_deadline: {
+    type: integer({ min: 1 }),
+    default: 5,
+    help: 'Seconds one BMC call may take, session setup and retransmissions included.',
+  },
+  use_unsafe_iscsi: {
+    type: boolean,
+    default: false,
+    help: 'Export volumes to every initiator instead of the node fixed IPs.',
+  },
+  iscsi_iqn_prefix: {
+    type: nonEmptyString,
+    default: 'iqn.2010-10.org.openstack.baremetal',
+    help: 'Prefix of iSCSI target IQNs.',
+  },
+  vif_driver: {
+    type: string,
+    default: 'nova.virt.baremetal.vif_driver.BareMetalVIFDriver',
+    help: 'Accepted for compatibility.',
+  },
   volume_driver: {
     type: string,
     default: 'nova.virt.baremetal.volume_driver.LibvirtVolumeDriver',
@@ -298,17 +367,50 @@ export const BAREMETAL_SCHEMA: Schema<BaremetalOptions> = {
 };
 
 export const NETBOOT_SCHEMA: Schema<NetbootOptions> = {
-  dhcp_mode: { type: oneOf(['full', 'proxy', 'off'] as const), default: 'off', help: 'full: addresses and PXE options; proxy: PXE options only (another DHCP server gives addresses); off (default: a DHCP server must be asked for, never started by surprise on a network).' },
-  dhcp_range: { type: ipv4Range, default: null, defaultText: '', help: 'Addresses to reserve for enrolled NICs, FIRST,LAST (needed in full mode).' },
+  dhcp_mode: {
+    type: oneOf(['full', 'proxy', 'off'] as const),
+    default: 'off',
+    help: 'full: addresses and PXE options; proxy: PXE options only (another DHCP server gives addresses); off (default: a DHCP server must be asked for, never started by surprise on a network).',
+  },
+  dhcp_range: {
+    type: ipv4Range,
+    default: null,
+    defaultText: '',
+    help: 'Addresses to reserve for enrolled NICs, FIRST,LAST (needed in full mode).',
+  },
   dhcp_netmask: { type: ipv4, default: '255.255.255.0', help: 'Subnet mask given to nodes.' },
   dhcp_router: { type: optionalIpv4, default: '', help: 'Default gateway given to nodes (empty: none).' },
-  dhcp_lease_time: { type: integer({ min: 60 }), default: 86400, help: 'Lease time in seconds; a MAC keeps its address across leases anyway.' },
-  uefi_bootfile_name: { type: nonEmptyString, default: 'bootx64.efi', help: 'Boot file for UEFI x64 PXE clients (option 93 = 7 or 9).' },
+  dhcp_lease_time: {
+    type: integer({ min: 60 }),
+    default: 86400,
+    help: 'Lease time in seconds; a MAC keeps its address across leases anyway.',
+  },
+  uefi_bootfile_name: {
+    type: nonEmptyString,
+    default: 'bootx64.efi',
+    help: 'Boot file for UEFI x64 PXE clients (option 93 = 7 or 9).',
+  },
   ipxe_script_url: { type: string, default: '', help: 'Given to iPXE clients instead of the TFTP boot file when set.' },
-  listen_address: { type: ipv4, default: '0.0.0.0', help: 'Address the DHCP and TFTP servers bind (on pxe_interface).' },
-  dhcp_broadcast: { type: ipv4, default: '255.255.255.255', help: 'Where broadcast replies go; the subnet broadcast (e.g. 10.77.0.255) needs no extra route in a namespace.' },
-  dhcp_port: { type: integer({ min: 1, max: 65535 }), default: 67, help: 'DHCP server port (a high port for unprivileged test runs).' },
-  tftp_enabled: { type: boolean, default: false, help: 'Serve tftp_root over TFTP (off by default, like DHCP: a boot server is asked for).' },
+  listen_address: {
+    type: ipv4,
+    default: '0.0.0.0',
+    help: 'Address the DHCP and TFTP servers bind (on pxe_interface).',
+  },
+  dhcp_broadcast: {
+    type: ipv4,
+    default: '255.255.255.255',
+    help: 'Where broadcast replies go; the subnet broadcast (e.g. 10.77.0.255) needs no extra route in a namespace.',
+  },
+  dhcp_port: {
+    type: integer({ min: 1, max: 65535 }),
+    default: 67,
+    help: 'DHCP server port (a high port for unprivileged test runs).',
+  },
+  tftp_enabled: {
+    type: boolean,
+    default: false,
+    help: 'Serve tftp_root over TFTP (off by default, like DHCP: a boot server is asked for).',
+  },
   tftp_port: { type: integer({ min: 1, max: 65535 }), default: 69, help: 'TFTP server port.' },
 };
 
@@ -334,7 +436,11 @@ export interface OptionDescription {
 
 /** The option table, in schema order (the README is generated from it). */
 export function describeOptions(): OptionDescription[] {
-  return [...describeGroup('DEFAULT', DEFAULT_SCHEMA), ...describeGroup('baremetal', BAREMETAL_SCHEMA), ...describeGroup('netboot', NETBOOT_SCHEMA)];
+  return [
+    ...describeGroup('DEFAULT', DEFAULT_SCHEMA),
+    ...describeGroup('baremetal', BAREMETAL_SCHEMA),
+    ...describeGroup('netboot', NETBOOT_SCHEMA),
+  ];
 }
 
 function describeGroup<O>(group: OptionGroup, schema: Schema<O>): OptionDescription[] {

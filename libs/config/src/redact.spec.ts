@@ -10,7 +10,10 @@ describe('redactUrl', () => {
     ['postgresql://u:pa/ss@h/db', 'postgresql://u:****@h/db'],
     ['postgresql://u:p@ss@h/db', 'postgresql://u:****@h/db'],
     ['postgresql://u:p#w@h/db', 'postgresql://u:****@h/db'],
-    ['postgresql://h/db?user=u&password=secret&sslmode=require', 'postgresql://h/db?user=u&password=****&sslmode=require'],
+    [
+      'postgresql://h/db?user=u&password=secret&sslmode=require',
+      'postgresql://h/db?user=u&password=****&sslmode=require',
+    ],
   ])('%s', (input, expected) => {
     expect(redactUrl(input)).toBe(expected);
   });

@@ -105,8 +105,10 @@ export const sqlConnection: ValueType<string> = {
     const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(raw)?.[1].toLowerCase();
     if (scheme === undefined) throw new InvalidValue(`${show(raw)} is not a URL: ${SQL_HINT}`);
     const dialect = scheme.split('+')[0];
-    if (dialect === 'mysql' || dialect === 'mariadb') throw new InvalidValue(`${scheme}:// is not supported yet: ${SQL_HINT}`);
-    if (scheme !== 'postgresql' && scheme !== 'postgres') throw new InvalidValue(`${scheme}:// is not supported: ${SQL_HINT}`);
+    if (dialect === 'mysql' || dialect === 'mariadb')
+      throw new InvalidValue(`${scheme}:// is not supported yet: ${SQL_HINT}`);
+    if (scheme !== 'postgresql' && scheme !== 'postgres')
+      throw new InvalidValue(`${scheme}:// is not supported: ${SQL_HINT}`);
     const url = parseUrl(raw);
     if (url.hostname === '') throw new InvalidValue(`${show(raw)} has no host: ${SQL_HINT}`);
     if (url.pathname.replace(/^\//, '') === '') throw new InvalidValue(`${show(raw)} names no database: ${SQL_HINT}`);
@@ -195,7 +197,8 @@ export const ipv4Range: ValueType<{ first: string; last: string } | null> = {
   parse(raw) {
     if (raw.trim() === '') return null;
     const parts = raw.split(',').map((p) => p.trim());
-    if (parts.length !== 2 || !parts.every((p) => isIPv4(p))) throw new InvalidValue(`${show(raw)} is not FIRST,LAST (two IPv4 addresses)`);
+    if (parts.length !== 2 || !parts.every((p) => isIPv4(p)))
+      throw new InvalidValue(`${show(raw)} is not FIRST,LAST (two IPv4 addresses)`);
     const n = (ip: string) => ip.split('.').reduce((a, b) => a * 256 + Number(b), 0);
     if (n(parts[0]) > n(parts[1])) throw new InvalidValue(`${show(raw)}: the first address is above the last`);
     return { first: parts[0], last: parts[1] };

@@ -4,19 +4,41 @@ import { LATEST_VERSION, openDataSource, schemaVersion, syncSchema } from '.';
 
 // The Icehouse nova_bm columns (reference §1.1, §1.2) with PostgreSQL types.
 const BM_NODES: Record<string, string> = {
-  id: 'integer', created_at: 'timestamp without time zone', updated_at: 'timestamp without time zone',
-  deleted_at: 'timestamp without time zone', deleted: 'boolean', uuid: 'character varying(36)',
-  service_host: 'character varying(255)', instance_uuid: 'character varying(36)',
-  instance_name: 'character varying(255)', cpus: 'integer', memory_mb: 'integer', local_gb: 'integer',
-  preserve_ephemeral: 'boolean', pm_address: 'text', pm_user: 'text', pm_password: 'text',
-  task_state: 'character varying(255)', terminal_port: 'integer', image_path: 'character varying(255)',
-  pxe_config_path: 'character varying(255)', deploy_key: 'character varying(255)', root_mb: 'integer',
-  swap_mb: 'integer', ephemeral_mb: 'integer',
+  id: 'integer',
+  created_at: 'timestamp without time zone',
+  updated_at: 'timestamp without time zone',
+  deleted_at: 'timestamp without time zone',
+  deleted: 'boolean',
+  uuid: 'character varying(36)',
+  service_host: 'character varying(255)',
+  instance_uuid: 'character varying(36)',
+  instance_name: 'character varying(255)',
+  cpus: 'integer',
+  memory_mb: 'integer',
+  local_gb: 'integer',
+  preserve_ephemeral: 'boolean',
+  pm_address: 'text',
+  pm_user: 'text',
+  pm_password: 'text',
+  task_state: 'character varying(255)',
+  terminal_port: 'integer',
+  image_path: 'character varying(255)',
+  pxe_config_path: 'character varying(255)',
+  deploy_key: 'character varying(255)',
+  root_mb: 'integer',
+  swap_mb: 'integer',
+  ephemeral_mb: 'integer',
 };
 const BM_INTERFACES: Record<string, string> = {
-  id: 'integer', created_at: 'timestamp without time zone', updated_at: 'timestamp without time zone',
-  deleted_at: 'timestamp without time zone', deleted: 'boolean', bm_node_id: 'integer',
-  address: 'character varying(255)', datapath_id: 'character varying(255)', port_no: 'integer',
+  id: 'integer',
+  created_at: 'timestamp without time zone',
+  updated_at: 'timestamp without time zone',
+  deleted_at: 'timestamp without time zone',
+  deleted: 'boolean',
+  bm_node_id: 'integer',
+  address: 'character varying(255)',
+  datapath_id: 'character varying(255)',
+  port_no: 'integer',
   vif_uuid: 'character varying(36)',
 };
 
@@ -61,7 +83,14 @@ describe('nova_bm migrations on PostgreSQL', () => {
   it('starts at version 0 and syncs to the latest version', async () => {
     expect(await schemaVersion(ds)).toBe(0);
     expect(await syncSchema(ds)).toEqual({ from: 0, to: LATEST_VERSION });
-    expect(await tables(ds)).toEqual(['bm_dhcp_reservations', 'bm_interfaces', 'bm_node_power', 'bm_nodes', 'compute_nodes', 'flavors']);
+    expect(await tables(ds)).toEqual([
+      'bm_dhcp_reservations',
+      'bm_interfaces',
+      'bm_node_power',
+      'bm_nodes',
+      'compute_nodes',
+      'flavors',
+    ]);
   });
 
   it('has the Icehouse columns, all nullable but id, plus our cpu_arch', async () => {
@@ -94,8 +123,18 @@ describe('nova_bm migrations on PostgreSQL', () => {
       `SELECT indexname FROM pg_indexes WHERE indexdef LIKE 'CREATE UNIQUE%' AND (tablename LIKE 'bm_%' OR tablename IN ('compute_nodes', 'flavors')) ORDER BY 1`,
     );
     expect(unique.map((u) => u.indexname)).toEqual([
-      'bm_dhcp_reservations_address_key', 'bm_dhcp_reservations_pkey', 'bm_interfaces_address_key', 'bm_interfaces_pkey', 'bm_interfaces_vif_uuid_key', 'bm_node_power_pkey', 'bm_nodes_pkey',
-      'compute_nodes_host_hypervisor_hostname_key', 'compute_nodes_pkey', 'flavors_name_key', 'flavors_pkey', 'uuid_ux',
+      'bm_dhcp_reservations_address_key',
+      'bm_dhcp_reservations_pkey',
+      'bm_interfaces_address_key',
+      'bm_interfaces_pkey',
+      'bm_interfaces_vif_uuid_key',
+      'bm_node_power_pkey',
+      'bm_nodes_pkey',
+      'compute_nodes_host_hypervisor_hostname_key',
+      'compute_nodes_pkey',
+      'flavors_name_key',
+      'flavors_pkey',
+      'uuid_ux',
     ]);
   });
 

@@ -23,7 +23,10 @@ export async function schemaVersion(ds: DataSource): Promise<number> {
  * below the current version (as nova-baremetal-manage did). Each migration runs in its own
  * transaction, so an interrupted sync leaves a consistent, resumable database.
  */
-export async function syncSchema(ds: DataSource, target: number = LATEST_VERSION): Promise<{ from: number; to: number }> {
+export async function syncSchema(
+  ds: DataSource,
+  target: number = LATEST_VERSION,
+): Promise<{ from: number; to: number }> {
   const known = new Set<number>([0, ...MIGRATIONS.map((m) => m.version)]);
   if (!known.has(target)) {
     throw new RangeError(
@@ -34,7 +37,11 @@ export async function syncSchema(ds: DataSource, target: number = LATEST_VERSION
   if (target > from) {
     // TypeORM runs every pending migration it knows: give it only those up to `target`.
     const upTo = MIGRATIONS.filter((m) => m.version <= target).map((m) => m.migration);
-    const partial = await new DataSource({ ...ds.options, migrations: upTo, poolSize: 1 } as DataSourceOptions).initialize();
+    const partial = await new DataSource({
+      ...ds.options,
+      migrations: upTo,
+      poolSize: 1,
+    } as DataSourceOptions).initialize();
     try {
       await partial.runMigrations({ transaction: 'each' });
     } finally {

@@ -9,7 +9,15 @@
 import { createSocket } from 'node:dgram';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { InMemoryLeaseStore, decodeDhcp, encodeDhcp, messageType, messageTypeName, respond, type DhcpResponderConfig } from '../src';
+import {
+  InMemoryLeaseStore,
+  decodeDhcp,
+  encodeDhcp,
+  messageType,
+  messageTypeName,
+  respond,
+  type DhcpResponderConfig,
+} from '../src';
 import { LAB_CONFIG, LAB_IPXE_SCRIPT } from '../test/lab-config';
 
 const out = process.env.OUT_DIR ?? '.';
@@ -35,7 +43,11 @@ sock.on('message', (msg, rinfo) => {
   const name = `${label}-${n}-${type}`;
   const header = `# ${label}: DHCP ${type.toUpperCase()} received on UDP 67 from ${rinfo.address}:${rinfo.port}, ${msg.length} bytes (whole UDP payload)\n`;
   writeFileSync(join(out, `${name}.hex`), header + wrap(msg.toString('hex')) + '\n');
-  const d = respond(decodeDhcp(msg), { config, leases, lookup: () => ({ nodeId: 'capture' }) }, { localPort: 67, source: { address: rinfo.address, port: rinfo.port } });
+  const d = respond(
+    decodeDhcp(msg),
+    { config, leases, lookup: () => ({ nodeId: 'capture' }) },
+    { localPort: 67, source: { address: rinfo.address, port: rinfo.port } },
+  );
   console.log(JSON.stringify({ name, from: `${rinfo.address}:${rinfo.port}`, log: d.log, to: d.destination }));
   if (d.reply && d.destination) {
     const bytes = encodeDhcp(d.reply);

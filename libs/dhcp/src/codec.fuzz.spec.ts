@@ -40,13 +40,34 @@ const N = 100_000;
 const DIR = join(__dirname, '../test-fixtures');
 const SEEDS = readdirSync(DIR)
   .filter((f) => f.endsWith('.hex'))
-  .map((f) => Buffer.from(readFileSync(join(DIR, f), 'utf8').split('\n').filter((l) => !l.startsWith('#')).join('').trim(), 'hex'));
+  .map((f) =>
+    Buffer.from(
+      readFileSync(join(DIR, f), 'utf8')
+        .split('\n')
+        .filter((l) => !l.startsWith('#'))
+        .join('')
+        .trim(),
+      'hex',
+    ),
+  );
 
 const config: DhcpResponderConfig = { ...LAB_CONFIG, ipxeScriptUrl: LAB_IPXE_SCRIPT };
 
 const VIEWS: ((p: DhcpPacket) => unknown)[] = [
-  messageType, requestedIp, serverId, subnetMask, routers, leaseTime, maxMessageSize, parameterRequestList,
-  vendorClass, clientId, clientArch, userClass, ipxeEncapsulated, pxeVendorOptions,
+  messageType,
+  requestedIp,
+  serverId,
+  subnetMask,
+  routers,
+  leaseTime,
+  maxMessageSize,
+  parameterRequestList,
+  vendorClass,
+  clientId,
+  clientArch,
+  userClass,
+  ipxeEncapsulated,
+  pxeVendorOptions,
 ];
 
 describe(`decodeDhcp fuzz (seed 0x${SEED.toString(16)}, ${N} inputs)`, () => {
@@ -105,7 +126,11 @@ describe(`decodeDhcp fuzz (seed 0x${SEED.toString(16)}, ${N} inputs)`, () => {
     let rejected = 0;
     let replies = 0;
     const reasons = new Map<string, number>();
-    const ctx: ResponderContext = { config, lookup: () => ({ nodeId: 'n' }), leases: new InMemoryLeaseStore(config.range) };
+    const ctx: ResponderContext = {
+      config,
+      lookup: () => ({ nodeId: 'n' }),
+      leases: new InMemoryLeaseStore(config.range),
+    };
     const proxyCtx: ResponderContext = { ...ctx, config: { ...config, mode: 'proxy' } };
 
     for (let i = 0; i < N; i++) {
@@ -127,10 +152,14 @@ describe(`decodeDhcp fuzz (seed 0x${SEED.toString(16)}, ${N} inputs)`, () => {
         try {
           view(p);
         } catch (e) {
-          if (!(e instanceof MalformedDhcp)) throw new Error(`view ${view.name} on input #${i} ${input.toString('hex')}: ${String(e)}`);
+          if (!(e instanceof MalformedDhcp))
+            throw new Error(`view ${view.name} on input #${i} ${input.toString('hex')}: ${String(e)}`);
         }
       }
-      const d = respond(p, i % 2 ? ctx : proxyCtx, { localPort: i % 3 ? 67 : 4011, source: { address: '10.77.0.60', port: 68 } });
+      const d = respond(p, i % 2 ? ctx : proxyCtx, {
+        localPort: i % 3 ? 67 : 4011,
+        source: { address: '10.77.0.60', port: 68 },
+      });
       if (d.reply) {
         replies++;
         if (!d.destination) throw new Error(`reply without destination for input #${i}`);
@@ -141,6 +170,13 @@ describe(`decodeDhcp fuzz (seed 0x${SEED.toString(16)}, ${N} inputs)`, () => {
     expect(decoded).toBeGreaterThan(N / 5);
     expect(rejected).toBeGreaterThan(N / 5);
     expect(replies).toBeGreaterThan(100);
-    expect([...reasons.keys()].sort()).toEqual(['bad-cookie', 'bad-hlen', 'bad-op', 'bad-overload', 'option-truncated', 'truncated-header']);
+    expect([...reasons.keys()].sort()).toEqual([
+      'bad-cookie',
+      'bad-hlen',
+      'bad-op',
+      'bad-overload',
+      'option-truncated',
+      'truncated-header',
+    ]);
   });
 });

@@ -43,7 +43,9 @@ const load = (name: string): Buffer =>
       .trim(),
     'hex',
   );
-const FIXTURES = readdirSync(DIR).filter((f) => f.endsWith('.hex')).sort();
+const FIXTURES = readdirSync(DIR)
+  .filter((f) => f.endsWith('.hex'))
+  .sort();
 
 function packet(over: Partial<DhcpPacket> = {}): DhcpPacket {
   return {
@@ -199,7 +201,18 @@ describe('encodeDhcp', () => {
   });
 
   it('writes the BOOTP header fields where RFC 2131 puts them', () => {
-    const b = encodeDhcp(packet({ op: 2, hops: 1, ciaddr: '1.2.3.4', yiaddr: '5.6.7.8', siaddr: '9.10.11.12', giaddr: '13.14.15.16', sname: 'srv', file: 'pxelinux.0' }));
+    const b = encodeDhcp(
+      packet({
+        op: 2,
+        hops: 1,
+        ciaddr: '1.2.3.4',
+        yiaddr: '5.6.7.8',
+        siaddr: '9.10.11.12',
+        giaddr: '13.14.15.16',
+        sname: 'srv',
+        file: 'pxelinux.0',
+      }),
+    );
     expect(b.subarray(0, 12).toString('hex')).toBe('0201060112345678' + '0003' + '8000');
     expect([...b.subarray(12, 28)]).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]);
     expect(b.subarray(28, 34).toString('hex')).toBe('525400770020');
@@ -207,7 +220,16 @@ describe('encodeDhcp', () => {
     expect(b.toString('latin1', 44, 47)).toBe('srv');
     expect(b.toString('latin1', 108, 118)).toBe('pxelinux.0');
     const p = decodeDhcp(b);
-    expect(p).toMatchObject({ op: 2, hops: 1, xid: 0x12345678, secs: 3, flags: 0x8000, sname: 'srv', file: 'pxelinux.0', giaddr: '13.14.15.16' });
+    expect(p).toMatchObject({
+      op: 2,
+      hops: 1,
+      xid: 0x12345678,
+      secs: 3,
+      flags: 0x8000,
+      sname: 'srv',
+      file: 'pxelinux.0',
+      giaddr: '13.14.15.16',
+    });
   });
 
   it('splits options longer than 255 bytes into several instances and getOption joins them (RFC 3396)', () => {
@@ -220,7 +242,11 @@ describe('encodeDhcp', () => {
   });
 
   it('joins split instances that are not adjacent, in wire order', () => {
-    const p = decodeDhcp(encodeDhcp(packet({ options: [option.u8(53, 1), option.text(60, 'PXE'), option.u8(1, 0), option.text(60, 'Client')] })));
+    const p = decodeDhcp(
+      encodeDhcp(
+        packet({ options: [option.u8(53, 1), option.text(60, 'PXE'), option.u8(1, 0), option.text(60, 'Client')] }),
+      ),
+    );
     expect(vendorClass(p)).toBe('PXEClient');
   });
 
@@ -231,7 +257,9 @@ describe('encodeDhcp', () => {
     expect(() => encodeDhcp(packet({ file: 'x'.repeat(129) }))).toThrow(RangeError);
     expect(() => encodeDhcp(packet({ options: [{ code: 255, data: Buffer.alloc(0) }] }))).toThrow(RangeError);
     expect(() => encodeDhcp(packet({ options: [{ code: 0, data: Buffer.alloc(1) }] }))).toThrow(RangeError);
-    expect(() => encodeDhcp(packet({ options: [{ code: 1, data: Buffer.alloc(4), area: 'file' }] }))).toThrow(/option 52/);
+    expect(() => encodeDhcp(packet({ options: [{ code: 1, data: Buffer.alloc(4), area: 'file' }] }))).toThrow(
+      /option 52/,
+    );
   });
 });
 
@@ -243,9 +271,14 @@ describe('option overload (option 52)', () => {
   ];
   it.each(overloads)('overload %i puts options in %j (%s), read in the order options, file, sname', (value, areas) => {
     const opts = [option.u8(53, 3), option.u8(52, value), option.text(60, 'PXE')];
-    if (areas.includes('file')) opts.push({ ...option.text(60, 'Cli'), area: 'file' }, { ...option.ip(50, '10.0.0.9'), area: 'file' });
+    if (areas.includes('file'))
+      opts.push({ ...option.text(60, 'Cli'), area: 'file' }, { ...option.ip(50, '10.0.0.9'), area: 'file' });
     if (areas.includes('sname')) opts.push({ ...option.text(60, 'ent'), area: 'sname' });
-    const p0 = packet({ options: opts, sname: areas.includes('sname') ? '' : 'host', file: areas.includes('file') ? '' : 'boot.0' });
+    const p0 = packet({
+      options: opts,
+      sname: areas.includes('sname') ? '' : 'host',
+      file: areas.includes('file') ? '' : 'boot.0',
+    });
     const b = encodeDhcp(p0);
     const p = decodeDhcp(b);
     expect(encodeDhcp(p)).toEqual(b);
@@ -332,22 +365,38 @@ describe('MalformedDhcp', () => {
     ['op 0', Buffer.concat([Buffer.from([0]), good.subarray(1)]), 'bad-op'],
     ['op 3', Buffer.concat([Buffer.from([3]), good.subarray(1)]), 'bad-op'],
     ['hlen 17', Buffer.concat([good.subarray(0, 2), Buffer.from([17]), good.subarray(3)]), 'bad-hlen'],
-    ['BOOTP vendor field instead of the cookie', Buffer.concat([good.subarray(0, 236), Buffer.from('63825364', 'hex'), good.subarray(240)]), 'bad-cookie'],
+    [
+      'BOOTP vendor field instead of the cookie',
+      Buffer.concat([good.subarray(0, 236), Buffer.from('63825364', 'hex'), good.subarray(240)]),
+      'bad-cookie',
+    ],
     ['option without its length byte', Buffer.concat([good.subarray(0, 240), Buffer.from([53])]), 'option-truncated'],
-    ['option length past the end', Buffer.concat([good.subarray(0, 240), Buffer.from([60, 9, 0x50, 0x58])]), 'option-truncated'],
+    [
+      'option length past the end',
+      Buffer.concat([good.subarray(0, 240), Buffer.from([60, 9, 0x50, 0x58])]),
+      'option-truncated',
+    ],
     ['overload of 2 bytes', Buffer.concat([good.subarray(0, 240), Buffer.from([52, 2, 1, 1, 255])]), 'bad-overload'],
     ['overload value 4', Buffer.concat([good.subarray(0, 240), Buffer.from([52, 1, 4, 255])]), 'bad-overload'],
-    ['overloaded file with an option running past 128 bytes', (() => {
-      const b = Buffer.concat([good.subarray(0, 240), Buffer.from([52, 1, 1, 255])]);
-      b.set([67, 200], 108);
-      return b;
-    })(), 'option-truncated'],
-    ['overloaded sname without length byte at its end', (() => {
-      const b = Buffer.concat([good.subarray(0, 240), Buffer.from([52, 1, 2, 255])]);
-      b.fill(0, 44, 108);
-      b[107] = 12;
-      return b;
-    })(), 'option-truncated'],
+    [
+      'overloaded file with an option running past 128 bytes',
+      (() => {
+        const b = Buffer.concat([good.subarray(0, 240), Buffer.from([52, 1, 1, 255])]);
+        b.set([67, 200], 108);
+        return b;
+      })(),
+      'option-truncated',
+    ],
+    [
+      'overloaded sname without length byte at its end',
+      (() => {
+        const b = Buffer.concat([good.subarray(0, 240), Buffer.from([52, 1, 2, 255])]);
+        b.fill(0, 44, 108);
+        b[107] = 12;
+        return b;
+      })(),
+      'option-truncated',
+    ],
   ];
   it.each(cases.map(([name, bytes, reason]) => [name, reason, bytes] as const))('%s → %s', (_name, reason, bytes) => {
     expect(malformed(() => decodeDhcp(bytes)).reason).toBe(reason);
@@ -361,7 +410,8 @@ describe('MalformedDhcp', () => {
   });
 
   it('typed views reject option values of the wrong size with MalformedDhcp', () => {
-    const p = (code: number, data: number[]) => decodeDhcp(encodeDhcp(packet({ options: [{ code, data: Buffer.from(data) }] })));
+    const p = (code: number, data: number[]) =>
+      decodeDhcp(encodeDhcp(packet({ options: [{ code, data: Buffer.from(data) }] })));
     expect(malformed(() => messageType(p(53, [1, 2]))).reason).toBe('bad-option-length');
     expect(malformed(() => requestedIp(p(50, [10, 0, 0]))).reason).toBe('bad-option-length');
     expect(malformed(() => serverId(p(54, []))).reason).toBe('bad-option-length');

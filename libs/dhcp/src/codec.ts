@@ -25,7 +25,11 @@ export type MalformedReason =
 /** The only exception decodeDhcp and the typed option views throw on hostile or broken input. */
 export class MalformedDhcp extends Error {
   override readonly name = 'MalformedDhcp';
-  constructor(readonly reason: MalformedReason, readonly detail: string, readonly offset?: number) {
+  constructor(
+    readonly reason: MalformedReason,
+    readonly detail: string,
+    readonly offset?: number,
+  ) {
     super(`malformed DHCP packet (${reason}): ${detail}`);
   }
 }
@@ -189,10 +193,19 @@ function parseArea(b: Buffer, start: number, end: number, area: OptionArea, out:
       continue;
     }
     if (code === DhcpOptionCode.END) return { end: true, trailer: b.subarray(i + 1, end) };
-    if (i + 1 >= end) throw new MalformedDhcp('option-truncated', `option ${code} at offset ${i} of the ${area} area has no length byte`, i);
+    if (i + 1 >= end)
+      throw new MalformedDhcp(
+        'option-truncated',
+        `option ${code} at offset ${i} of the ${area} area has no length byte`,
+        i,
+      );
     const len = b[i + 1];
     if (i + 2 + len > end) {
-      throw new MalformedDhcp('option-truncated', `option ${code} at offset ${i} of the ${area} area: length ${len} runs past the end`, i);
+      throw new MalformedDhcp(
+        'option-truncated',
+        `option ${code} at offset ${i} of the ${area} area: length ${len} runs past the end`,
+        i,
+      );
     }
     const data = b.subarray(i + 2, i + 2 + len);
     out.push(area === 'options' ? { code, data } : { code, data, area });
@@ -214,16 +227,24 @@ function overloadOf(options: DhcpOption[], onError: (detail: string) => never): 
 /** Parse one UDP payload. Throws MalformedDhcp (and nothing else) when it is not a readable DHCP packet. */
 export function decodeDhcp(input: Uint8Array): DhcpPacket {
   if (input.length < OPTIONS_OFFSET) {
-    throw new MalformedDhcp('truncated-header', `${input.length} bytes, a DHCP packet needs at least ${OPTIONS_OFFSET}`);
+    throw new MalformedDhcp(
+      'truncated-header',
+      `${input.length} bytes, a DHCP packet needs at least ${OPTIONS_OFFSET}`,
+    );
   }
   const b = Buffer.from(input); // one private copy: returned buffers are views into it
   const op = b[0];
-  if (op !== BOOTREQUEST && op !== BOOTREPLY) throw new MalformedDhcp('bad-op', `op ${op} is neither BOOTREQUEST (1) nor BOOTREPLY (2)`, 0);
+  if (op !== BOOTREQUEST && op !== BOOTREPLY)
+    throw new MalformedDhcp('bad-op', `op ${op} is neither BOOTREQUEST (1) nor BOOTREPLY (2)`, 0);
   const hlen = b[2];
   if (hlen > CHADDR_LENGTH) throw new MalformedDhcp('bad-hlen', `hlen ${hlen} exceeds the 16-byte chaddr field`, 2);
   const cookie = b.readUInt32BE(BOOTP_HEADER_LENGTH);
   if (cookie !== DHCP_MAGIC_COOKIE) {
-    throw new MalformedDhcp('bad-cookie', `magic cookie 0x${cookie.toString(16).padStart(8, '0')}, expected 0x63825363`, BOOTP_HEADER_LENGTH);
+    throw new MalformedDhcp(
+      'bad-cookie',
+      `magic cookie 0x${cookie.toString(16).padStart(8, '0')}, expected 0x63825363`,
+      BOOTP_HEADER_LENGTH,
+    );
   }
   const options: DhcpOption[] = [];
   const optionsTail = parseArea(b, OPTIONS_OFFSET, b.length, 'options', options);
@@ -232,7 +253,13 @@ export function decodeDhcp(input: Uint8Array): DhcpPacket {
   });
   const snameField = b.subarray(SNAME_OFFSET, SNAME_OFFSET + SNAME_LENGTH);
   const fileField = b.subarray(FILE_OFFSET, FILE_OFFSET + FILE_LENGTH);
-  const wire: DhcpWire = { chaddr: b.subarray(CHADDR_OFFSET, CHADDR_OFFSET + CHADDR_LENGTH), hlen, sname: snameField, file: fileField, options: optionsTail };
+  const wire: DhcpWire = {
+    chaddr: b.subarray(CHADDR_OFFSET, CHADDR_OFFSET + CHADDR_LENGTH),
+    hlen,
+    sname: snameField,
+    file: fileField,
+    options: optionsTail,
+  };
   if (overload & 1) wire.fileArea = parseArea(b, FILE_OFFSET, FILE_OFFSET + FILE_LENGTH, 'file', options);
   if (overload & 2) wire.snameArea = parseArea(b, SNAME_OFFSET, SNAME_OFFSET + SNAME_LENGTH, 'sname', options);
   return {
@@ -295,7 +322,14 @@ function writeOptions(list: DhcpOption[], out: Buffer, at: number): number {
   return at;
 }
 
-function encodeFixedArea(name: OptionArea, list: DhcpOption[], out: Buffer, at: number, size: number, tail: AreaTail | undefined): void {
+function encodeFixedArea(
+  name: OptionArea,
+  list: DhcpOption[],
+  out: Buffer,
+  at: number,
+  size: number,
+  tail: AreaTail | undefined,
+): void {
   const end = tail?.end ?? true;
   const used = optionsLength(list) + (end ? 1 : 0);
   if (used > size) throw new RangeError(`options placed in ${name} need ${used} bytes, the field has ${size}`);
@@ -304,12 +338,20 @@ function encodeFixedArea(name: OptionArea, list: DhcpOption[], out: Buffer, at: 
   tail?.trailer.copy(out, at + used, 0, Math.min(tail.trailer.length, size - used));
 }
 
-function encodeTextField(name: string, text: string, out: Buffer, at: number, size: number, raw: Buffer | undefined): void {
+function encodeTextField(
+  name: string,
+  text: string,
+  out: Buffer,
+  at: number,
+  size: number,
+  raw: Buffer | undefined,
+): void {
   if (raw && raw.length === size && cString(raw) === text) {
     raw.copy(out, at);
     return;
   }
-  if (Buffer.byteLength(text, 'latin1') > size) throw new RangeError(`${name} is ${Buffer.byteLength(text, 'latin1')} bytes, the field holds ${size}`);
+  if (Buffer.byteLength(text, 'latin1') > size)
+    throw new RangeError(`${name} is ${Buffer.byteLength(text, 'latin1')} bytes, the field holds ${size}`);
   out.write(text, at, size, 'latin1');
 }
 
@@ -335,7 +377,8 @@ export function encodeDhcp(p: DhcpPacket, opts: EncodeOptions = {}): Buffer {
   });
   for (const a of ['file', 'sname'] as const) {
     const bit = a === 'file' ? 1 : 2;
-    if (!(overload & bit) && inArea(a).length > 0) throw new RangeError(`options placed in ${a} need option 52 with bit ${bit} set`);
+    if (!(overload & bit) && inArea(a).length > 0)
+      throw new RangeError(`options placed in ${a} need option 52 with bit ${bit} set`);
   }
 
   const w = p.wire;
@@ -356,7 +399,13 @@ export function encodeDhcp(p: DhcpPacket, opts: EncodeOptions = {}): Buffer {
   out.writeUInt32BE(ipToInt(p.yiaddr), 16);
   out.writeUInt32BE(ipToInt(p.siaddr), 20);
   out.writeUInt32BE(ipToInt(p.giaddr), 24);
-  if (w && w.chaddr.length === CHADDR_LENGTH && p.chaddr.length === w.hlen && w.chaddr.subarray(0, w.hlen).equals(p.chaddr)) w.chaddr.copy(out, CHADDR_OFFSET);
+  if (
+    w &&
+    w.chaddr.length === CHADDR_LENGTH &&
+    p.chaddr.length === w.hlen &&
+    w.chaddr.subarray(0, w.hlen).equals(p.chaddr)
+  )
+    w.chaddr.copy(out, CHADDR_OFFSET);
   else p.chaddr.copy(out, CHADDR_OFFSET);
   if (overload & 2) encodeFixedArea('sname', inArea('sname'), out, SNAME_OFFSET, SNAME_LENGTH, w?.snameArea);
   else encodeTextField('sname', p.sname, out, SNAME_OFFSET, SNAME_LENGTH, w?.sname);
@@ -389,7 +438,8 @@ export function hasOption(p: Pick<DhcpPacket, 'options'>, code: number): boolean
 
 function fixed(p: Pick<DhcpPacket, 'options'>, code: number, len: number): Buffer | undefined {
   const v = getOption(p, code);
-  if (v !== undefined && v.length !== len) throw new MalformedDhcp('bad-option-length', `option ${code} must be ${len} bytes, is ${v.length}`);
+  if (v !== undefined && v.length !== len)
+    throw new MalformedDhcp('bad-option-length', `option ${code} must be ${len} bytes, is ${v.length}`);
   return v;
 }
 
@@ -401,7 +451,11 @@ function ipOption(p: Pick<DhcpPacket, 'options'>, code: number): string | undefi
 function ipListOption(p: Pick<DhcpPacket, 'options'>, code: number): string[] {
   const v = getOption(p, code);
   if (v === undefined) return [];
-  if (v.length === 0 || v.length % 4 !== 0) throw new MalformedDhcp('bad-option-length', `option ${code} must be a non-empty multiple of 4 bytes, is ${v.length}`);
+  if (v.length === 0 || v.length % 4 !== 0)
+    throw new MalformedDhcp(
+      'bad-option-length',
+      `option ${code} must be a non-empty multiple of 4 bytes, is ${v.length}`,
+    );
   const out: string[] = [];
   for (let i = 0; i < v.length; i += 4) out.push(bytesToIp(v, i));
   return out;
@@ -426,9 +480,12 @@ export const routers = (p: Opts): string[] => ipListOption(p, DhcpOptionCode.ROU
 /** Option 51, seconds. */
 export const leaseTime = (p: Opts): number | undefined => fixed(p, DhcpOptionCode.LEASE_TIME, 4)?.readUInt32BE(0);
 /** Option 57. */
-export const maxMessageSize = (p: Opts): number | undefined => fixed(p, DhcpOptionCode.MAX_MESSAGE_SIZE, 2)?.readUInt16BE(0);
+export const maxMessageSize = (p: Opts): number | undefined =>
+  fixed(p, DhcpOptionCode.MAX_MESSAGE_SIZE, 2)?.readUInt16BE(0);
 /** Option 55: the option codes the client asks for, in its order. */
-export const parameterRequestList = (p: Opts): number[] => [...(getOption(p, DhcpOptionCode.PARAMETER_REQUEST_LIST) ?? [])];
+export const parameterRequestList = (p: Opts): number[] => [
+  ...(getOption(p, DhcpOptionCode.PARAMETER_REQUEST_LIST) ?? []),
+];
 /** Option 60, e.g. `PXEClient:Arch:00000:UNDI:002001`. */
 export const vendorClass = (p: Opts): string | undefined => textOption(p, DhcpOptionCode.VENDOR_CLASS);
 /** Option 61, raw (type byte + identifier). */
@@ -444,7 +501,8 @@ export const clientUuid = (p: Opts): Buffer | undefined => getOption(p, DhcpOpti
 export function clientArch(p: Opts): number[] {
   const v = getOption(p, DhcpOptionCode.CLIENT_ARCH);
   if (v === undefined) return [];
-  if (v.length === 0 || v.length % 2 !== 0) throw new MalformedDhcp('bad-option-length', `option 93 must be a non-empty multiple of 2 bytes, is ${v.length}`);
+  if (v.length === 0 || v.length % 2 !== 0)
+    throw new MalformedDhcp('bad-option-length', `option 93 must be a non-empty multiple of 2 bytes, is ${v.length}`);
   const out: number[] = [];
   for (let i = 0; i < v.length; i += 2) out.push(v.readUInt16BE(i));
   return out;
@@ -480,7 +538,11 @@ export function parseSubOptions(data: Buffer, parent = 0): DhcpOption[] {
     }
     if (code === DhcpOptionCode.END) break;
     if (i + 1 >= data.length || i + 2 + data[i + 1] > data.length) {
-      throw new MalformedDhcp('bad-suboption', `sub-option ${code} of option ${parent} at offset ${i} runs past the end`, i);
+      throw new MalformedDhcp(
+        'bad-suboption',
+        `sub-option ${code} of option ${parent} at offset ${i} runs past the end`,
+        i,
+      );
     }
     out.push({ code, data: data.subarray(i + 2, i + 2 + data[i + 1]) });
     i += 2 + data[i + 1];
@@ -506,7 +568,8 @@ export function pxeVendorOptions(p: Opts): PxeVendorOptions | undefined {
   const all = vendorSpecific(p);
   if (!all) return undefined;
   const dc = all.find((o) => o.code === PxeSubOption.DISCOVERY_CONTROL);
-  if (dc && dc.data.length !== 1) throw new MalformedDhcp('bad-suboption', `PXE sub-option 6 must be 1 byte, is ${dc.data.length}`);
+  if (dc && dc.data.length !== 1)
+    throw new MalformedDhcp('bad-suboption', `PXE sub-option 6 must be 1 byte, is ${dc.data.length}`);
   return dc ? { discoveryControl: dc.data[0], all } : { all };
 }
 
@@ -531,7 +594,10 @@ export function isBroadcast(p: Pick<DhcpPacket, 'flags'>): boolean {
 
 /** Build option instances; data longer than 255 bytes is split by encodeDhcp (RFC 3396). */
 export const option = {
-  raw: (code: number, data: Uint8Array | readonly number[]): DhcpOption => ({ code, data: data instanceof Uint8Array ? Buffer.from(data) : Buffer.from(data) }),
+  raw: (code: number, data: Uint8Array | readonly number[]): DhcpOption => ({
+    code,
+    data: data instanceof Uint8Array ? Buffer.from(data) : Buffer.from(data),
+  }),
   u8: (code: number, v: number): DhcpOption => ({ code, data: Buffer.from([v]) }),
   u16: (code: number, v: number): DhcpOption => {
     const data = Buffer.alloc(2);

@@ -41,8 +41,32 @@ describe('udhcpc through a real relay, an unenrolled MAC, another DHCP server on
     n.ip('link', 'set', 'eth0', 'address', mac);
     n.ip('link', 'set', 'eth0', 'up');
     const out = join(work, `udhcpc-${n.name}-${mac.replace(/:/g, '')}.log`);
-    const c = n.spawn('busybox', ['udhcpc', '-i', 'eth0', '-f', '-n', '-q', '-t', '3', '-T', '1', '-A', '1',
-      '-V', 'PXEClient:Arch:00000:UNDI:002001', '-O', 'bootfile', '-O', 'tftp', '-s', hook], { env: { ...process.env, HOOK_OUT: out } });
+    const c = n.spawn(
+      'busybox',
+      [
+        'udhcpc',
+        '-i',
+        'eth0',
+        '-f',
+        '-n',
+        '-q',
+        '-t',
+        '3',
+        '-T',
+        '1',
+        '-A',
+        '1',
+        '-V',
+        'PXEClient:Arch:00000:UNDI:002001',
+        '-O',
+        'bootfile',
+        '-O',
+        'tftp',
+        '-s',
+        hook,
+      ],
+      { env: { ...process.env, HOOK_OUT: out } },
+    );
     const code = await new Promise<number>((ok) => c.once('exit', (x) => ok(x ?? -1)));
     return { code, got: await readFile(out, 'utf8').catch(() => '') };
   };
@@ -51,7 +75,10 @@ describe('udhcpc through a real relay, an unenrolled MAC, another DHCP server on
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'dhcp-net-'));
     hook = join(work, 'hook');
-    await writeFile(hook, '#!/bin/sh\n[ "$1" = bound ] && echo "bound ip=$ip mask=$mask siaddr=$siaddr boot_file=$boot_file serverid=$serverid" >>"$HOOK_OUT"\nexit 0\n');
+    await writeFile(
+      hook,
+      '#!/bin/sh\n[ "$1" = bound ] && echo "bound ip=$ip mask=$mask siaddr=$siaddr boot_file=$boot_file serverid=$serverid" >>"$HOOK_OUT"\nexit 0\n',
+    );
     await chmod(hook, 0o755);
 
     sw = ns('sw');
@@ -72,10 +99,23 @@ describe('udhcpc through a real relay, an unenrolled MAC, another DHCP server on
     cli2.ip('link', 'set', 'eth0', 'up');
 
     // Ours: the range is the relayed subnet (giaddr 10.78.0.1 must be inside it).
-    log = (await serveInNamespace(srv, { ADDRESS: '10.77.0.1', RANGE: '10.78.0.50,10.78.0.99', MACS: ENROLLED, TFTP_ROOT: work }, join(work, 'ready'))).log;
+    log = (
+      await serveInNamespace(
+        srv,
+        { ADDRESS: '10.77.0.1', RANGE: '10.78.0.50,10.78.0.99', MACS: ENROLLED, TFTP_ROOT: work },
+        join(work, 'ready'),
+      )
+    ).log;
     // A real relay agent: dnsmasq in relay mode (no DHCP range of its own).
-    relay.spawn('dnsmasq', ['--keep-in-foreground', '--port=0', '--conf-file=/dev/null', '--pid-file=', '--dhcp-relay=10.78.0.1,10.77.0.1',
-      `--log-facility=${join(work, 'relay.log')}`, '--log-dhcp']);
+    relay.spawn('dnsmasq', [
+      '--keep-in-foreground',
+      '--port=0',
+      '--conf-file=/dev/null',
+      '--pid-file=',
+      '--dhcp-relay=10.78.0.1,10.77.0.1',
+      `--log-facility=${join(work, 'relay.log')}`,
+      '--log-dhcp',
+    ]);
   }, 60_000);
 
   afterAll(async () => {
@@ -83,11 +123,15 @@ describe('udhcpc through a real relay, an unenrolled MAC, another DHCP server on
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it('a relayed client gets its reservation on the relay\'s subnet, next-server and boot file; we answered the relay', async () => {
+  it("a relayed client gets its reservation on the relay's subnet, next-server and boot file; we answered the relay", async () => {
     const r = await udhcpc(cli, ENROLLED);
     expect(r.code).toBe(0);
     expect(r.got).toContain('bound ip=10.78.0.50 mask=24 siaddr=10.77.0.1 boot_file=pxelinux.0 serverid=10.77.0.1');
-    expect(events(ENROLLED).filter((l) => l.dhcp === 'offer' || l.dhcp === 'ack').map((l) => [l.dhcp, l.ip, l.relay])).toEqual([
+    expect(
+      events(ENROLLED)
+        .filter((l) => l.dhcp === 'offer' || l.dhcp === 'ack')
+        .map((l) => [l.dhcp, l.ip, l.relay]),
+    ).toEqual([
       ['offer', '10.78.0.50', '10.78.0.1'],
       ['ack', '10.78.0.50', '10.78.0.1'],
     ]);
@@ -108,13 +152,33 @@ describe('udhcpc through a real relay, an unenrolled MAC, another DHCP server on
   });
 
   it('another DHCP server on our segment is reported when a client takes its offer', async () => {
-    other.spawn('dnsmasq', ['--keep-in-foreground', '--port=0', '--conf-file=/dev/null', '--pid-file=', '--interface=eth0', '--bind-interfaces',
-      '--no-ping', '--dhcp-range=10.77.0.200,10.77.0.210,255.255.255.0,1h', `--dhcp-leasefile=${join(work, 'other.leases')}`, `--log-facility=${join(work, 'other.log')}`, '--log-dhcp']);
+    other.spawn('dnsmasq', [
+      '--keep-in-foreground',
+      '--port=0',
+      '--conf-file=/dev/null',
+      '--pid-file=',
+      '--interface=eth0',
+      '--bind-interfaces',
+      '--no-ping',
+      '--dhcp-range=10.77.0.200,10.77.0.210,255.255.255.0,1h',
+      `--dhcp-leasefile=${join(work, 'other.leases')}`,
+      `--log-facility=${join(work, 'other.log')}`,
+      '--log-dhcp',
+    ]);
     await new Promise((r) => setTimeout(r, 500));
     const r = await udhcpc(cli2, STRANGER);
-    if (!r.got) throw new Error(`no lease from dnsmasq; its log:\n${await readFile(join(work, 'other.log'), 'utf8').catch((e: Error) => e.message)}`);
+    if (!r.got)
+      throw new Error(
+        `no lease from dnsmasq; its log:\n${await readFile(join(work, 'other.log'), 'utf8').catch((e: Error) => e.message)}`,
+      );
     expect(r.got).toMatch(/bound ip=10\.77\.0\.2\d\d .* serverid=10\.77\.0\.3/);
-    await eventually(() => expect(events(STRANGER).filter((l) => l.dhcp === 'other-server-seen').map((l) => l.server)).toContain('10.77.0.3'));
+    await eventually(() =>
+      expect(
+        events(STRANGER)
+          .filter((l) => l.dhcp === 'other-server-seen')
+          .map((l) => l.server),
+      ).toContain('10.77.0.3'),
+    );
   });
 
   it('leaves no namespace behind', async () => {

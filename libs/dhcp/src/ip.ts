@@ -59,5 +59,5 @@ export const BROADCAST_IP = '255.255.255.255';
 /** True when `ip` and `other` are in the same subnet under `netmask`. */
 export function sameSubnet(ip: string, other: string, netmask: string): boolean {
   const m = ipToInt(netmask);
-  return ((ipToInt(ip) & m) >>> 0) === ((ipToInt(other) & m) >>> 0);
+  return (ipToInt(ip) & m) >>> 0 === (ipToInt(other) & m) >>> 0;
 }

@@ -39,7 +39,10 @@ describe('InMemoryLeaseStore', () => {
 
   it('starts from persisted reservations and reports every change (the hook for a DB-backed store)', () => {
     const changes: ReservationChange[] = [];
-    const s = new InMemoryLeaseStore(range, { reservations: [{ mac: '52-54-00-00-00-0A', ip: '10.77.0.50' }], onChange: (c) => changes.push(c) });
+    const s = new InMemoryLeaseStore(range, {
+      reservations: [{ mac: '52-54-00-00-00-0A', ip: '10.77.0.50' }],
+      onChange: (c) => changes.push(c),
+    });
     expect(s.get('52:54:00:00:00:0a')).toBe('10.77.0.50');
     expect(s.allocate('52:54:00:00:00:0b')).toBe('10.77.0.51');
     s.release('52:54:00:00:00:0b');
@@ -59,8 +62,24 @@ describe('InMemoryLeaseStore', () => {
 
   it('rejects inconsistent input', () => {
     expect(() => new InMemoryLeaseStore({ first: '10.77.0.9', last: '10.77.0.1' })).toThrow(RangeError);
-    expect(() => new InMemoryLeaseStore(range, { reservations: [{ mac: 'a', ip: '10.77.0.50' }, { mac: 'b', ip: '10.77.0.50' }] })).toThrow(/twice/);
-    expect(() => new InMemoryLeaseStore(range, { reservations: [{ mac: 'a', ip: '10.77.0.50' }, { mac: 'A', ip: '10.77.0.51' }] })).toThrow(/two reservations/);
+    expect(
+      () =>
+        new InMemoryLeaseStore(range, {
+          reservations: [
+            { mac: 'a', ip: '10.77.0.50' },
+            { mac: 'b', ip: '10.77.0.50' },
+          ],
+        }),
+    ).toThrow(/twice/);
+    expect(
+      () =>
+        new InMemoryLeaseStore(range, {
+          reservations: [
+            { mac: 'a', ip: '10.77.0.50' },
+            { mac: 'A', ip: '10.77.0.51' },
+          ],
+        }),
+    ).toThrow(/two reservations/);
   });
 
   it('normalises MACs', () => {

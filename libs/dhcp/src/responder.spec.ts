@@ -22,7 +22,14 @@ import {
   type DhcpPacket,
 } from './codec';
 import { InMemoryLeaseStore } from './leases';
-import { respond, validateResponderConfig, type Decision, type DhcpResponderConfig, type ReceivedOn, type ResponderContext } from './responder';
+import {
+  respond,
+  validateResponderConfig,
+  type Decision,
+  type DhcpResponderConfig,
+  type ReceivedOn,
+  type ResponderContext,
+} from './responder';
 import { LAB_CONFIG, LAB_IPXE_SCRIPT } from '../test/lab-config';
 
 const MAC = '52:54:00:77:00:20';
@@ -33,9 +40,16 @@ const PXE_VC = 'PXEClient:Arch:00000:UNDI:002001';
 const CONFIG: DhcpResponderConfig = LAB_CONFIG;
 const SCRIPT = LAB_IPXE_SCRIPT;
 
-function ctx(config: Partial<DhcpResponderConfig> = {}, leases = new InMemoryLeaseStore(CONFIG.range, { exclude: ['10.77.0.1'] })): ResponderContext {
+function ctx(
+  config: Partial<DhcpResponderConfig> = {},
+  leases = new InMemoryLeaseStore(CONFIG.range, { exclude: ['10.77.0.1'] }),
+): ResponderContext {
   const enrolled: Record<string, string> = { [MAC]: 'node-1', [OTHER_MAC]: 'node-2' };
-  return { config: { ...CONFIG, ...config }, leases, lookup: (mac) => (enrolled[mac] ? { nodeId: enrolled[mac] } : undefined) };
+  return {
+    config: { ...CONFIG, ...config },
+    leases,
+    lookup: (mac) => (enrolled[mac] ? { nodeId: enrolled[mac] } : undefined),
+  };
 }
 
 interface Req {
@@ -99,14 +113,31 @@ const codes = (p: DhcpPacket) => p.options.map((o) => o.code);
 const BCAST = { address: '255.255.255.255', port: 68, via: 'broadcast' };
 
 describe('enrollment', () => {
-  it.each([T.DISCOVER, T.REQUEST, T.INFORM, T.RELEASE])('ignores and records message type %i from an unenrolled MAC', (type) => {
-    const c = ctx();
-    const d = respond(req({ type, mac: STRANGER, requested: '10.77.0.50', ciaddr: type === T.INFORM || type === T.RELEASE ? '10.77.0.7' : undefined }), c);
-    expect(d.reply).toBeUndefined();
-    expect(d.destination).toBeUndefined();
-    expect(d.log).toMatchObject({ event: 'ignored-unenrolled', mac: STRANGER, xid: 0xcafe0001, vendorClass: PXE_VC, arch: 0 });
-    expect(c.leases.get(STRANGER)).toBeUndefined();
-  });
+  it.each([T.DISCOVER, T.REQUEST, T.INFORM, T.RELEASE])(
+    'ignores and records message type %i from an unenrolled MAC',
+    (type) => {
+      const c = ctx();
+      const d = respond(
+        req({
+          type,
+          mac: STRANGER,
+          requested: '10.77.0.50',
+          ciaddr: type === T.INFORM || type === T.RELEASE ? '10.77.0.7' : undefined,
+        }),
+        c,
+      );
+      expect(d.reply).toBeUndefined();
+      expect(d.destination).toBeUndefined();
+      expect(d.log).toMatchObject({
+        event: 'ignored-unenrolled',
+        mac: STRANGER,
+        xid: 0xcafe0001,
+        vendorClass: PXE_VC,
+        arch: 0,
+      });
+      expect(c.leases.get(STRANGER)).toBeUndefined();
+    },
+  );
 
   it('looks up the MAC in lower-case colon form and logs the node', () => {
     const seen: string[] = [];
@@ -122,8 +153,27 @@ describe('DISCOVER → OFFER (full mode)', () => {
     const d = respond(req(), ctx());
     const p = wire(d);
     expect(d.destination).toEqual(BCAST);
-    expect(d.log).toMatchObject({ event: 'offer', ip: '10.77.0.50', nodeId: 'node-1', client: 'pxe', arch: 0, bootfile: 'pxelinux.0' });
-    expect(p).toMatchObject({ op: 2, htype: 1, hlen: 6, xid: 0xcafe0001, secs: 0, ciaddr: '0.0.0.0', yiaddr: '10.77.0.50', siaddr: '10.77.0.1', giaddr: '0.0.0.0', file: 'pxelinux.0', sname: '' });
+    expect(d.log).toMatchObject({
+      event: 'offer',
+      ip: '10.77.0.50',
+      nodeId: 'node-1',
+      client: 'pxe',
+      arch: 0,
+      bootfile: 'pxelinux.0',
+    });
+    expect(p).toMatchObject({
+      op: 2,
+      htype: 1,
+      hlen: 6,
+      xid: 0xcafe0001,
+      secs: 0,
+      ciaddr: '0.0.0.0',
+      yiaddr: '10.77.0.50',
+      siaddr: '10.77.0.1',
+      giaddr: '0.0.0.0',
+      file: 'pxelinux.0',
+      sname: '',
+    });
     expect(p.chaddr.toString('hex')).toBe('525400770020');
     expect(messageType(p)).toBe(T.OFFER);
     expect(serverId(p)).toBe('10.77.0.1');
@@ -149,12 +199,18 @@ describe('DISCOVER → OFFER (full mode)', () => {
     respond(req({ type: T.RELEASE, ciaddr: '10.77.0.50', server: '10.77.0.1' }), c);
     expect(respond(req({ mac: OTHER_MAC }), c).reply?.yiaddr).toBe('10.77.0.51');
     expect(respond(req({ vc: null, arch: null }), c).reply?.yiaddr).toBe('10.77.0.50'); // the instance's own DHCP client
-    const restarted = ctx({}, new InMemoryLeaseStore(CONFIG.range, { reservations: (c.leases as InMemoryLeaseStore).list() }));
+    const restarted = ctx(
+      {},
+      new InMemoryLeaseStore(CONFIG.range, { reservations: (c.leases as InMemoryLeaseStore).list() }),
+    );
     expect(respond(req({ mac: OTHER_MAC }), restarted).reply?.yiaddr).toBe('10.77.0.51');
   });
 
   it('stays silent and logs range-full when no address is left', () => {
-    const c = ctx({ range: { first: '10.77.0.50', last: '10.77.0.50' } }, new InMemoryLeaseStore({ first: '10.77.0.50', last: '10.77.0.50' }));
+    const c = ctx(
+      { range: { first: '10.77.0.50', last: '10.77.0.50' } },
+      new InMemoryLeaseStore({ first: '10.77.0.50', last: '10.77.0.50' }),
+    );
     respond(req({ mac: OTHER_MAC }), c);
     const d = respond(req(), c);
     expect(d.reply).toBeUndefined();
@@ -171,31 +227,124 @@ describe('DISCOVER → OFFER (full mode)', () => {
 
   it('echoes option 61 (RFC 6842) and option 97 to PXE clients', () => {
     const uuid = Buffer.concat([Buffer.from([0]), Buffer.alloc(16, 0x5a)]);
-    const p = wire(respond(req({ extra: [option.raw(61, Buffer.from('01525400770020', 'hex')), option.raw(97, uuid)] }), ctx()));
+    const p = wire(
+      respond(req({ extra: [option.raw(61, Buffer.from('01525400770020', 'hex')), option.raw(97, uuid)] }), ctx()),
+    );
     expect(getOption(p, 61)?.toString('hex')).toBe('01525400770020');
     expect(getOption(p, 97)).toEqual(uuid);
   });
 });
 
 describe('boot file by client architecture (option 93, RFC 4578) and iPXE', () => {
-  const cases: { name: string; r: Req; config?: Partial<DhcpResponderConfig>; file?: string; siaddr: string; opt66: boolean; ipxe: boolean }[] = [
+  const cases: {
+    name: string;
+    r: Req;
+    config?: Partial<DhcpResponderConfig>;
+    file?: string;
+    siaddr: string;
+    opt66: boolean;
+    ipxe: boolean;
+  }[] = [
     { name: 'BIOS x86 (0)', r: { arch: 0 }, file: 'pxelinux.0', siaddr: '10.77.0.1', opt66: true, ipxe: false },
     { name: 'no option 93', r: { arch: null }, file: 'pxelinux.0', siaddr: '10.77.0.1', opt66: true, ipxe: false },
-    { name: 'EFI BC (7)', r: { arch: 7, vc: 'PXEClient:Arch:00007:UNDI:003016' }, file: 'bootx64.efi', siaddr: '10.77.0.1', opt66: true, ipxe: false },
-    { name: 'EFI x64 (9)', r: { arch: 9, vc: 'PXEClient:Arch:00009:UNDI:003016' }, file: 'bootx64.efi', siaddr: '10.77.0.1', opt66: true, ipxe: false },
-    { name: 'EFI IA32 (6) with a loader configured', r: { arch: 6 }, config: { bootfileUefiIa32: 'bootia32.efi' }, file: 'bootia32.efi', siaddr: '10.77.0.1', opt66: true, ipxe: false },
+    {
+      name: 'EFI BC (7)',
+      r: { arch: 7, vc: 'PXEClient:Arch:00007:UNDI:003016' },
+      file: 'bootx64.efi',
+      siaddr: '10.77.0.1',
+      opt66: true,
+      ipxe: false,
+    },
+    {
+      name: 'EFI x64 (9)',
+      r: { arch: 9, vc: 'PXEClient:Arch:00009:UNDI:003016' },
+      file: 'bootx64.efi',
+      siaddr: '10.77.0.1',
+      opt66: true,
+      ipxe: false,
+    },
+    {
+      name: 'EFI IA32 (6) with a loader configured',
+      r: { arch: 6 },
+      config: { bootfileUefiIa32: 'bootia32.efi' },
+      file: 'bootia32.efi',
+      siaddr: '10.77.0.1',
+      opt66: true,
+      ipxe: false,
+    },
     { name: 'EFI IA32 (6) without one', r: { arch: 6 }, file: undefined, siaddr: '0.0.0.0', opt66: false, ipxe: false },
-    { name: 'ARM64 EFI (11): unsupported', r: { arch: 11 }, file: undefined, siaddr: '0.0.0.0', opt66: false, ipxe: false },
-    { name: 'iPXE (user class) with a script URL', r: { userClass: 'iPXE' }, config: { ipxeScriptUrl: SCRIPT }, file: SCRIPT, siaddr: '10.77.0.1', opt66: false, ipxe: true },
-    { name: 'iPXE (option 175 only) with a script URL', r: { extra: [option.raw(175, [0x13, 1, 1])] }, config: { ipxeScriptUrl: SCRIPT }, file: SCRIPT, siaddr: '10.77.0.1', opt66: false, ipxe: true },
-    { name: 'iPXE without a script URL: pxelinux.0 like any PXE client', r: { userClass: 'iPXE' }, file: 'pxelinux.0', siaddr: '10.77.0.1', opt66: true, ipxe: true },
-    { name: 'iPXE EFI build without a script URL', r: { userClass: 'iPXE', arch: 7 }, file: 'bootx64.efi', siaddr: '10.77.0.1', opt66: true, ipxe: true },
-    { name: 'RFC 3004-encoded user class "iPXE"', r: { extra: [option.raw(77, Buffer.from('\x04iPXE', 'latin1'))] }, config: { ipxeScriptUrl: SCRIPT }, file: SCRIPT, siaddr: '10.77.0.1', opt66: false, ipxe: true },
-    { name: 'another user class is not iPXE', r: { userClass: 'gPXE' }, config: { ipxeScriptUrl: SCRIPT }, file: 'pxelinux.0', siaddr: '10.77.0.1', opt66: true, ipxe: false },
+    {
+      name: 'ARM64 EFI (11): unsupported',
+      r: { arch: 11 },
+      file: undefined,
+      siaddr: '0.0.0.0',
+      opt66: false,
+      ipxe: false,
+    },
+    {
+      name: 'iPXE (user class) with a script URL',
+      r: { userClass: 'iPXE' },
+      config: { ipxeScriptUrl: SCRIPT },
+      file: SCRIPT,
+      siaddr: '10.77.0.1',
+      opt66: false,
+      ipxe: true,
+    },
+    {
+      name: 'iPXE (option 175 only) with a script URL',
+      r: { extra: [option.raw(175, [0x13, 1, 1])] },
+      config: { ipxeScriptUrl: SCRIPT },
+      file: SCRIPT,
+      siaddr: '10.77.0.1',
+      opt66: false,
+      ipxe: true,
+    },
+    {
+      name: 'iPXE without a script URL: pxelinux.0 like any PXE client',
+      r: { userClass: 'iPXE' },
+      file: 'pxelinux.0',
+      siaddr: '10.77.0.1',
+      opt66: true,
+      ipxe: true,
+    },
+    {
+      name: 'iPXE EFI build without a script URL',
+      r: { userClass: 'iPXE', arch: 7 },
+      file: 'bootx64.efi',
+      siaddr: '10.77.0.1',
+      opt66: true,
+      ipxe: true,
+    },
+    {
+      name: 'RFC 3004-encoded user class "iPXE"',
+      r: { extra: [option.raw(77, Buffer.from('\x04iPXE', 'latin1'))] },
+      config: { ipxeScriptUrl: SCRIPT },
+      file: SCRIPT,
+      siaddr: '10.77.0.1',
+      opt66: false,
+      ipxe: true,
+    },
+    {
+      name: 'another user class is not iPXE',
+      r: { userClass: 'gPXE' },
+      config: { ipxeScriptUrl: SCRIPT },
+      file: 'pxelinux.0',
+      siaddr: '10.77.0.1',
+      opt66: true,
+      ipxe: false,
+    },
   ];
   it.each(cases)('$name', ({ r, config, file, siaddr, opt66, ipxe }) => {
     for (const type of [T.DISCOVER, T.REQUEST]) {
-      const d = respond(req({ ...r, type, requested: type === T.REQUEST ? '10.77.0.50' : undefined, server: type === T.REQUEST ? '10.77.0.1' : undefined }), ctx(config));
+      const d = respond(
+        req({
+          ...r,
+          type,
+          requested: type === T.REQUEST ? '10.77.0.50' : undefined,
+          server: type === T.REQUEST ? '10.77.0.1' : undefined,
+        }),
+        ctx(config),
+      );
       const p = wire(d);
       expect(messageType(p)).toBe(type === T.DISCOVER ? T.OFFER : T.ACK);
       expect(p.yiaddr).toBe('10.77.0.50');
@@ -205,7 +354,8 @@ describe('boot file by client architecture (option 93, RFC 4578) and iPXE', () =
       expect(hasOption(p, 66)).toBe(opt66);
       expect(d.log?.bootfile).toBe(file);
       expect(d.log?.client).toBe(ipxe ? 'ipxe' : 'pxe');
-      if (ipxe) expect(getOption(p, 175)?.toString('hex')).toBe('b00101'); // 175.176 no-pxedhcp = 1
+      if (ipxe)
+        expect(getOption(p, 175)?.toString('hex')).toBe('b00101'); // 175.176 no-pxedhcp = 1
       else expect(hasOption(p, 175)).toBe(false);
     }
   });
@@ -218,7 +368,10 @@ describe('boot file by client architecture (option 93, RFC 4578) and iPXE', () =
   });
 
   it('the constructed iPXE DISCOVER fixture gets the script and 175.176 = 1', () => {
-    const hex = readFileSync(join(__dirname, '../test-fixtures/synthetic-ipxe-discover.hex'), 'utf8').split('\n').filter((l) => !l.startsWith('#')).join('');
+    const hex = readFileSync(join(__dirname, '../test-fixtures/synthetic-ipxe-discover.hex'), 'utf8')
+      .split('\n')
+      .filter((l) => !l.startsWith('#'))
+      .join('');
     const d = respond(decodeDhcp(Buffer.from(hex, 'hex')), ctx({ ipxeScriptUrl: SCRIPT }));
     const p = wire(d);
     expect(d.log).toMatchObject({ event: 'offer', client: 'ipxe', bootfile: SCRIPT });
@@ -230,7 +383,10 @@ describe('boot file by client architecture (option 93, RFC 4578) and iPXE', () =
 
 describe('the captured iPXE DISCOVER', () => {
   it('gets the script when one is set, pxelinux.0 otherwise, and 175.176 = 1 either way', () => {
-    const hex = readFileSync(join(__dirname, '../test-fixtures/ipxe-discover.hex'), 'utf8').split('\n').filter((l) => !l.startsWith('#')).join('');
+    const hex = readFileSync(join(__dirname, '../test-fixtures/ipxe-discover.hex'), 'utf8')
+      .split('\n')
+      .filter((l) => !l.startsWith('#'))
+      .join('');
     const withScript = respond(decodeDhcp(Buffer.from(hex, 'hex')), ctx({ ipxeScriptUrl: SCRIPT }));
     expect(withScript.log).toMatchObject({ event: 'offer', client: 'ipxe', bootfile: SCRIPT });
     expect(ipxeEncapsulated(wire(withScript))).toEqual([{ code: 176, data: Buffer.from([1]) }]);
@@ -242,11 +398,32 @@ describe('the captured iPXE DISCOVER', () => {
 
 describe('REQUEST → ACK / NAK', () => {
   const cases: { name: string; r: Req; event: 'ack' | 'nak'; dest: object; ciaddr?: string }[] = [
-    { name: 'SELECTING, our server id, the offered address', r: { requested: '10.77.0.50', server: '10.77.0.1' }, event: 'ack', dest: BCAST },
-    { name: 'SELECTING, our server id, another address', r: { requested: '10.77.0.77', server: '10.77.0.1' }, event: 'nak', dest: BCAST },
+    {
+      name: 'SELECTING, our server id, the offered address',
+      r: { requested: '10.77.0.50', server: '10.77.0.1' },
+      event: 'ack',
+      dest: BCAST,
+    },
+    {
+      name: 'SELECTING, our server id, another address',
+      r: { requested: '10.77.0.77', server: '10.77.0.1' },
+      event: 'nak',
+      dest: BCAST,
+    },
     { name: 'INIT-REBOOT, the reserved address', r: { requested: '10.77.0.50' }, event: 'ack', dest: BCAST },
-    { name: 'INIT-REBOOT, an address from another network', r: { requested: '192.168.1.20' }, event: 'nak', dest: BCAST },
-    { name: 'RENEWING, ciaddr = reservation → unicast to ciaddr', r: { ciaddr: '10.77.0.50' }, event: 'ack', dest: { address: '10.77.0.50', port: 68, via: 'unicast' }, ciaddr: '10.77.0.50' },
+    {
+      name: 'INIT-REBOOT, an address from another network',
+      r: { requested: '192.168.1.20' },
+      event: 'nak',
+      dest: BCAST,
+    },
+    {
+      name: 'RENEWING, ciaddr = reservation → unicast to ciaddr',
+      r: { ciaddr: '10.77.0.50' },
+      event: 'ack',
+      dest: { address: '10.77.0.50', port: 68, via: 'unicast' },
+      ciaddr: '10.77.0.50',
+    },
     { name: 'RENEWING, wrong ciaddr → NAK broadcast', r: { ciaddr: '10.77.0.66' }, event: 'nak', dest: BCAST },
     { name: 'broadcast flag set', r: { requested: '10.77.0.50', flags: BROADCAST_FLAG }, event: 'ack', dest: BCAST },
   ];
@@ -282,10 +459,18 @@ describe('REQUEST → ACK / NAK', () => {
     const c = ctx();
     const d = respond(req({ type: T.REQUEST, requested: '10.77.0.200', server: '10.77.0.254' }), c);
     expect(d.reply).toBeUndefined();
-    expect(d.log).toMatchObject({ event: 'other-server-seen', server: '10.77.0.254', ip: '10.77.0.200', mac: MAC, nodeId: 'node-1' });
+    expect(d.log).toMatchObject({
+      event: 'other-server-seen',
+      server: '10.77.0.254',
+      ip: '10.77.0.200',
+      mac: MAC,
+      nodeId: 'node-1',
+    });
     expect(c.leases.get(MAC)).toBeUndefined();
     // reported for unenrolled MACs too: it is the server we care about
-    expect(respond(req({ type: T.REQUEST, mac: STRANGER, server: '10.77.0.254', requested: '10.77.0.200' }), c).log).toMatchObject({ event: 'other-server-seen', server: '10.77.0.254' });
+    expect(
+      respond(req({ type: T.REQUEST, mac: STRANGER, server: '10.77.0.254', requested: '10.77.0.200' }), c).log,
+    ).toMatchObject({ event: 'other-server-seen', server: '10.77.0.254' });
   });
 
   it('a REQUEST with neither option 50 nor ciaddr is ignored', () => {
@@ -302,7 +487,10 @@ describe('another DHCP server on the wire', () => {
     expect(d.log).toMatchObject({ event: 'other-server-seen', server: '10.77.0.254' });
   });
   it('falls back to siaddr when the reply has no server id; our own replies are not reported', () => {
-    expect(respond(req({ op: 2, type: T.ACK, siaddr: '10.77.0.253', vc: null, arch: null }), ctx()).log).toMatchObject({ event: 'other-server-seen', server: '10.77.0.253' });
+    expect(respond(req({ op: 2, type: T.ACK, siaddr: '10.77.0.253', vc: null, arch: null }), ctx()).log).toMatchObject({
+      event: 'other-server-seen',
+      server: '10.77.0.253',
+    });
     expect(respond(req({ op: 2, type: T.ACK, server: '10.77.0.1', vc: null, arch: null }), ctx())).toEqual({});
   });
 });
@@ -416,8 +604,18 @@ describe('proxy mode (PXE ProxyDHCP: boot options only)', () => {
 
   it.each([
     ['a non-PXE DISCOVER', req({ vc: null, arch: null }), {}, 'ignored'],
-    ['a REQUEST on 67 (for the real DHCP server)', req({ type: T.REQUEST, requested: '192.168.1.23' }), { localPort: 67 }, 'ignored'],
-    ['a REQUEST on 67 naming the real DHCP server', req({ type: T.REQUEST, requested: '192.168.1.23', server: '192.168.1.1' }), { localPort: 67 }, undefined],
+    [
+      'a REQUEST on 67 (for the real DHCP server)',
+      req({ type: T.REQUEST, requested: '192.168.1.23' }),
+      { localPort: 67 },
+      'ignored',
+    ],
+    [
+      'a REQUEST on 67 naming the real DHCP server',
+      req({ type: T.REQUEST, requested: '192.168.1.23', server: '192.168.1.1' }),
+      { localPort: 67 },
+      undefined,
+    ],
     ['a RELEASE', req({ type: T.RELEASE, ciaddr: '192.168.1.23' }), { localPort: 67 }, 'ignored'],
     ['an unenrolled PXE client', req({ mac: STRANGER }), {}, 'ignored-unenrolled'],
   ] as const)('stays silent on %s', (_n, r, rx, event) => {
@@ -429,9 +627,18 @@ describe('proxy mode (PXE ProxyDHCP: boot options only)', () => {
 
 describe('robustness and purity', () => {
   it('ignores what it cannot serve, with a reason', () => {
-    expect(respond(req({ type: 0 }), ctx()).log).toMatchObject({ event: 'ignored', reason: expect.stringMatching(/BOOTP/) });
-    expect(respond(req({ hlen: 8, mac: '52:54:00:77:00:20:00:00' }), ctx()).log).toMatchObject({ event: 'ignored', reason: expect.stringMatching(/not Ethernet/) });
-    expect(respond(req({ type: T.OFFER }), ctx()).log).toMatchObject({ event: 'ignored', reason: 'OFFER is not a client message' });
+    expect(respond(req({ type: 0 }), ctx()).log).toMatchObject({
+      event: 'ignored',
+      reason: expect.stringMatching(/BOOTP/),
+    });
+    expect(respond(req({ hlen: 8, mac: '52:54:00:77:00:20:00:00' }), ctx()).log).toMatchObject({
+      event: 'ignored',
+      reason: expect.stringMatching(/not Ethernet/),
+    });
+    expect(respond(req({ type: T.OFFER }), ctx()).log).toMatchObject({
+      event: 'ignored',
+      reason: 'OFFER is not a client message',
+    });
   });
 
   it('a client option that does not parse is ignored, not thrown', () => {
@@ -441,7 +648,11 @@ describe('robustness and purity', () => {
   });
 
   it('uses the configured broadcast address (a subnet broadcast needs no extra route)', () => {
-    expect(respond(req(), ctx({ broadcastAddress: '10.77.0.255' })).destination).toEqual({ address: '10.77.0.255', port: 68, via: 'broadcast' });
+    expect(respond(req(), ctx({ broadcastAddress: '10.77.0.255' })).destination).toEqual({
+      address: '10.77.0.255',
+      port: 68,
+      via: 'broadcast',
+    });
   });
 
   it('is deterministic: same inputs, same bytes', () => {
@@ -455,8 +666,22 @@ describe('robustness and purity', () => {
 describe('replies to the captured clients are the bytes they accepted', () => {
   // test-fixtures/*.reply.hex were sent by respond() in the capture lab and accepted by udhcpc/dhclient
   // (their hooks saw the address, siaddr, boot file and TFTP server): any change to these bytes is deliberate.
-  const load = (f: string) => Buffer.from(readFileSync(join(__dirname, '../test-fixtures', f), 'utf8').split('\n').filter((l) => !l.startsWith('#')).join(''), 'hex');
-  it.each(['udhcpc-discover', 'udhcpc-request-selecting', 'udhcpc-request-renewing', 'dhclient-discover', 'dhclient-request-selecting', 'dhclient-request-init-reboot'])('%s', (name) => {
+  const load = (f: string) =>
+    Buffer.from(
+      readFileSync(join(__dirname, '../test-fixtures', f), 'utf8')
+        .split('\n')
+        .filter((l) => !l.startsWith('#'))
+        .join(''),
+      'hex',
+    );
+  it.each([
+    'udhcpc-discover',
+    'udhcpc-request-selecting',
+    'udhcpc-request-renewing',
+    'dhclient-discover',
+    'dhclient-request-selecting',
+    'dhclient-request-init-reboot',
+  ])('%s', (name) => {
     const c = ctx({ ipxeScriptUrl: SCRIPT }, new InMemoryLeaseStore(CONFIG.range, { exclude: ['10.77.0.1'] }));
     const d = respond(decodeDhcp(load(`${name}.hex`)), c, { localPort: 67 });
     expect(encodeDhcp(d.reply as DhcpPacket)).toEqual(load(`${name}.reply.hex`));
@@ -465,13 +690,27 @@ describe('replies to the captured clients are the bytes they accepted', () => {
 
 describe('validateResponderConfig', () => {
   it('accepts a sound configuration', () => {
-    expect(() => validateResponderConfig({ ...CONFIG, ipxeScriptUrl: SCRIPT, bootfileUefiIa32: 'ia32.efi' })).not.toThrow();
+    expect(() =>
+      validateResponderConfig({ ...CONFIG, ipxeScriptUrl: SCRIPT, bootfileUefiIa32: 'ia32.efi' }),
+    ).not.toThrow();
   });
   it('names every problem', () => {
-    const bad = { ...CONFIG, serverIp: '10.77.0', netmask: '255.0.255.0', range: { first: '10.77.0.90', last: '10.77.0.10' }, leaseTimeS: 0, bootfileBios: '', mode: 'both' } as unknown as DhcpResponderConfig;
+    const bad = {
+      ...CONFIG,
+      serverIp: '10.77.0',
+      netmask: '255.0.255.0',
+      range: { first: '10.77.0.90', last: '10.77.0.10' },
+      leaseTimeS: 0,
+      bootfileBios: '',
+      mode: 'both',
+    } as unknown as DhcpResponderConfig;
     expect(() => validateResponderConfig(bad)).toThrow(/serverIp.*mode.*leaseTimeS.*bootfileBios/);
     expect(() => validateResponderConfig({ ...CONFIG, netmask: '255.0.255.0' })).toThrow(/not contiguous/);
-    expect(() => validateResponderConfig({ ...CONFIG, range: { first: '10.77.0.90', last: '10.77.0.10' } })).toThrow(/is empty/);
-    expect(() => validateResponderConfig({ ...CONFIG, range: { first: '10.77.0.90', last: '10.77.1.10' } })).toThrow(/more than one subnet/);
+    expect(() => validateResponderConfig({ ...CONFIG, range: { first: '10.77.0.90', last: '10.77.0.10' } })).toThrow(
+      /is empty/,
+    );
+    expect(() => validateResponderConfig({ ...CONFIG, range: { first: '10.77.0.90', last: '10.77.1.10' } })).toThrow(
+      /more than one subnet/,
+    );
   });
 });

@@ -147,7 +147,8 @@ export interface Decision {
 export function validateResponderConfig(c: DhcpResponderConfig): void {
   const problems: string[] = [];
   const ip = (name: string, v: string | undefined, required = true) => {
-    if (v === undefined ? required : !isIpv4(v)) problems.push(`${name} must be a dotted-quad IPv4 address, is ${JSON.stringify(v)}`);
+    if (v === undefined ? required : !isIpv4(v))
+      problems.push(`${name} must be a dotted-quad IPv4 address, is ${JSON.stringify(v)}`);
   };
   ip('serverIp', c.serverIp);
   ip('range.first', c.range?.first);
@@ -156,17 +157,27 @@ export function validateResponderConfig(c: DhcpResponderConfig): void {
   ip('router', c.router, false);
   ip('tftpServer', c.tftpServer);
   ip('broadcastAddress', c.broadcastAddress, false);
-  if (c.mode !== 'full' && c.mode !== 'proxy') problems.push(`mode must be 'full' or 'proxy', is ${JSON.stringify(c.mode)}`);
+  if (c.mode !== 'full' && c.mode !== 'proxy')
+    problems.push(`mode must be 'full' or 'proxy', is ${JSON.stringify(c.mode)}`);
   if (problems.length === 0) {
     const m = ipToInt(c.netmask);
     if (((~m >>> 0) & ((~m >>> 0) + 1)) !== 0) problems.push(`netmask ${c.netmask} is not contiguous`);
-    if (ipToInt(c.range.first) > ipToInt(c.range.last)) problems.push(`range ${c.range.first}-${c.range.last} is empty`);
-    if (!sameSubnet(c.range.first, c.range.last, c.netmask)) problems.push(`range ${c.range.first}-${c.range.last} spans more than one subnet of ${c.netmask}`);
+    if (ipToInt(c.range.first) > ipToInt(c.range.last))
+      problems.push(`range ${c.range.first}-${c.range.last} is empty`);
+    if (!sameSubnet(c.range.first, c.range.last, c.netmask))
+      problems.push(`range ${c.range.first}-${c.range.last} spans more than one subnet of ${c.netmask}`);
   }
-  if (!Number.isInteger(c.leaseTimeS) || c.leaseTimeS < 1 || c.leaseTimeS > 0xffffffff) problems.push(`leaseTimeS must be an integer in 1..4294967295, is ${c.leaseTimeS}`);
-  for (const [name, v] of [['bootfileBios', c.bootfileBios], ['bootfileUefi', c.bootfileUefi], ['bootfileUefiIa32', c.bootfileUefiIa32], ['ipxeScriptUrl', c.ipxeScriptUrl]] as const) {
+  if (!Number.isInteger(c.leaseTimeS) || c.leaseTimeS < 1 || c.leaseTimeS > 0xffffffff)
+    problems.push(`leaseTimeS must be an integer in 1..4294967295, is ${c.leaseTimeS}`);
+  for (const [name, v] of [
+    ['bootfileBios', c.bootfileBios],
+    ['bootfileUefi', c.bootfileUefi],
+    ['bootfileUefiIa32', c.bootfileUefiIa32],
+    ['ipxeScriptUrl', c.ipxeScriptUrl],
+  ] as const) {
     if (v === undefined && (name === 'bootfileUefiIa32' || name === 'ipxeScriptUrl')) continue;
-    if (typeof v !== 'string' || v.length === 0 || Buffer.byteLength(v, 'latin1') > 255) problems.push(`${name} must be a non-empty string of at most 255 bytes`);
+    if (typeof v !== 'string' || v.length === 0 || Buffer.byteLength(v, 'latin1') > 255)
+      problems.push(`${name} must be a non-empty string of at most 255 bytes`);
   }
   if (problems.length) throw new Error(`invalid DHCP responder configuration: ${problems.join('; ')}`);
 }
@@ -195,7 +206,11 @@ function planBoot(req: DhcpPacket, c: DhcpResponderConfig): BootPlan {
 }
 
 /** The PXE part of a reply: siaddr, the file field and options 66, 67, 60, 43, 97, 175. */
-function bootOptions(req: DhcpPacket, c: DhcpResponderConfig, plan: BootPlan): { siaddr: string; file: string; options: DhcpOption[] } {
+function bootOptions(
+  req: DhcpPacket,
+  c: DhcpResponderConfig,
+  plan: BootPlan,
+): { siaddr: string; file: string; options: DhcpOption[] } {
   const options: DhcpOption[] = [];
   const viaUrl = plan.bootfile !== undefined && plan.bootfile === c.ipxeScriptUrl && plan.ipxe;
   if (plan.bootfile !== undefined) {
@@ -210,7 +225,11 @@ function bootOptions(req: DhcpPacket, c: DhcpResponderConfig, plan: BootPlan): {
   }
   if (plan.ipxe) options.push(option.encap(DhcpOptionCode.IPXE_ENCAP, [option.u8(IpxeSubOption.NO_PXEDHCP, 1)]));
   const fits = plan.bootfile !== undefined && Buffer.byteLength(plan.bootfile, 'latin1') < 128;
-  return { siaddr: plan.bootfile !== undefined ? c.tftpServer : ZERO_IP, file: fits ? (plan.bootfile as string) : '', options };
+  return {
+    siaddr: plan.bootfile !== undefined ? c.tftpServer : ZERO_IP,
+    file: fits ? (plan.bootfile as string) : '',
+    options,
+  };
 }
 
 function reply(req: DhcpPacket, type: number, c: DhcpResponderConfig): DhcpPacket {
@@ -291,7 +310,8 @@ function decide(req: DhcpPacket, ctx: ResponderContext, rx: ReceivedOn, logBase:
   if (req.op === BOOTREPLY) {
     // Only another server's replies reach us (e.g. a relayed or broadcast OFFER/ACK).
     const server = serverId(req) ?? (req.siaddr !== ZERO_IP ? req.siaddr : undefined);
-    if (c.mode === 'full' && server !== c.serverIp) return { log: { ...base, event: 'other-server-seen', server, ip: req.yiaddr } };
+    if (c.mode === 'full' && server !== c.serverIp)
+      return { log: { ...base, event: 'other-server-seen', server, ip: req.yiaddr } };
     return {};
   }
   if (req.op !== BOOTREQUEST) return ignore(`op ${req.op}`);
@@ -304,42 +324,85 @@ function decide(req: DhcpPacket, ctx: ResponderContext, rx: ReceivedOn, logBase:
     // The client chose another server's offer (RFC 2131 §4.3.2 SELECTING): stay silent.
     if (c.mode === 'proxy') return {};
     const enrolled = ctx.lookup(base.mac);
-    return { log: { ...base, event: 'other-server-seen', server: sid, ip: requestedIp(req), ...(enrolled && { nodeId: enrolled.nodeId }) } };
+    return {
+      log: {
+        ...base,
+        event: 'other-server-seen',
+        server: sid,
+        ip: requestedIp(req),
+        ...(enrolled && { nodeId: enrolled.nodeId }),
+      },
+    };
   }
 
   const enrolled = ctx.lookup(base.mac);
   if (!enrolled) {
-    return { log: { ...base, event: 'ignored-unenrolled', vendorClass: vendorClass(req), arch: clientArch(req)[0], ...(req.giaddr !== ZERO_IP && { relay: req.giaddr }) } };
+    return {
+      log: {
+        ...base,
+        event: 'ignored-unenrolled',
+        vendorClass: vendorClass(req),
+        arch: clientArch(req)[0],
+        ...(req.giaddr !== ZERO_IP && { relay: req.giaddr }),
+      },
+    };
   }
   const plan = planBoot(req, c);
-  const who = { ...base, nodeId: enrolled.nodeId, client: plan.kind, ...(plan.arch !== undefined && { arch: plan.arch }), ...(req.giaddr !== ZERO_IP && { relay: req.giaddr }) };
+  const who = {
+    ...base,
+    nodeId: enrolled.nodeId,
+    client: plan.kind,
+    ...(plan.arch !== undefined && { arch: plan.arch }),
+    ...(req.giaddr !== ZERO_IP && { relay: req.giaddr }),
+  };
 
   if (c.mode === 'proxy' || fromPxePort) return proxyDecision(req, c, rx, plan, type, who);
 
   if (req.giaddr !== ZERO_IP && !sameSubnet(req.giaddr, c.range.first, c.netmask)) {
-    return { log: { ...who, event: 'ignored', reason: `relay ${req.giaddr} is not on the subnet of range ${c.range.first}-${c.range.last}` } };
+    return {
+      log: {
+        ...who,
+        event: 'ignored',
+        reason: `relay ${req.giaddr} is not on the subnet of range ${c.range.first}-${c.range.last}`,
+      },
+    };
   }
 
   switch (type) {
     case DhcpMessageType.DISCOVER: {
       const ip = ctx.leases.allocate(base.mac);
-      if (ip === undefined) return { log: { ...who, event: 'range-full', reason: `no free address in ${c.range.first}-${c.range.last}` } };
+      if (ip === undefined)
+        return { log: { ...who, event: 'range-full', reason: `no free address in ${c.range.first}-${c.range.last}` } };
       return addressReply(req, c, plan, DhcpMessageType.OFFER, ip, { ...who, event: 'offer', ip });
     }
     case DhcpMessageType.REQUEST: {
       const asked = requestedIp(req);
-      if (asked === undefined && req.ciaddr === ZERO_IP) return { log: { ...who, event: 'ignored', reason: 'REQUEST with neither option 50 nor ciaddr' } };
+      if (asked === undefined && req.ciaddr === ZERO_IP)
+        return { log: { ...who, event: 'ignored', reason: 'REQUEST with neither option 50 nor ciaddr' } };
       const expected = ctx.leases.allocate(base.mac);
       // SELECTING / INIT-REBOOT name the address in option 50; RENEWING / REBINDING in ciaddr.
       const wanted = asked ?? req.ciaddr;
       if (expected === undefined || wanted !== expected) {
-        return nak(req, c, { ...who, event: 'nak', ip: wanted, reason: expected === undefined ? 'range full' : `reserved address is ${expected}` });
+        return nak(req, c, {
+          ...who,
+          event: 'nak',
+          ip: wanted,
+          reason: expected === undefined ? 'range full' : `reserved address is ${expected}`,
+        });
       }
       return addressReply(req, c, plan, DhcpMessageType.ACK, expected, { ...who, event: 'ack', ip: expected });
     }
     case DhcpMessageType.RELEASE: {
       const reserved = ctx.leases.get(base.mac);
-      if (reserved === undefined || reserved !== req.ciaddr) return { log: { ...who, event: 'ignored', ip: req.ciaddr, reason: `release of ${req.ciaddr}, reserved is ${reserved ?? 'none'}` } };
+      if (reserved === undefined || reserved !== req.ciaddr)
+        return {
+          log: {
+            ...who,
+            event: 'ignored',
+            ip: req.ciaddr,
+            reason: `release of ${req.ciaddr}, reserved is ${reserved ?? 'none'}`,
+          },
+        };
       ctx.leases.release(base.mac);
       return { log: { ...who, event: 'release', ip: reserved } };
     }
@@ -352,14 +415,25 @@ function decide(req: DhcpPacket, ctx: ResponderContext, rx: ReceivedOn, logBase:
       r.siaddr = boot.siaddr;
       r.file = boot.file;
       r.options.push(...addressOptions(c, false), ...boot.options, ...echoes(req));
-      return { reply: r, destination: destinationFor(req, c), log: { ...who, event: 'inform', ip: req.ciaddr, bootfile: plan.bootfile } };
+      return {
+        reply: r,
+        destination: destinationFor(req, c),
+        log: { ...who, event: 'inform', ip: req.ciaddr, bootfile: plan.bootfile },
+      };
     }
     default:
       return { log: { ...who, event: 'ignored', reason: `${messageTypeName(type)} is not a client message` } };
   }
 }
 
-function addressReply(req: DhcpPacket, c: DhcpResponderConfig, plan: BootPlan, type: number, ip: string, log: DhcpLogEntry): Decision {
+function addressReply(
+  req: DhcpPacket,
+  c: DhcpResponderConfig,
+  plan: BootPlan,
+  type: number,
+  ip: string,
+  log: DhcpLogEntry,
+): Decision {
   const r = reply(req, type, c);
   const boot = bootOptions(req, c, plan);
   r.yiaddr = ip;
@@ -378,9 +452,24 @@ function nak(req: DhcpPacket, c: DhcpResponderConfig, log: DhcpLogEntry): Decisi
 }
 
 /** PXE 2.1 ProxyDHCP: boot options only, never an address. */
-function proxyDecision(req: DhcpPacket, c: DhcpResponderConfig, rx: ReceivedOn, plan: BootPlan, type: number, who: Omit<DhcpLogEntry, 'event'>): Decision {
+function proxyDecision(
+  req: DhcpPacket,
+  c: DhcpResponderConfig,
+  rx: ReceivedOn,
+  plan: BootPlan,
+  type: number,
+  who: Omit<DhcpLogEntry, 'event'>,
+): Decision {
   const fromPxePort = rx.localPort === PXE_PORT;
-  if (!plan.pxeClient) return { log: { ...who, event: 'ignored', proxy: true, reason: 'ProxyDHCP answers only PXE clients (option 60 PXEClient)' } };
+  if (!plan.pxeClient)
+    return {
+      log: {
+        ...who,
+        event: 'ignored',
+        proxy: true,
+        reason: 'ProxyDHCP answers only PXE clients (option 60 PXEClient)',
+      },
+    };
   let replyType: number;
   let destination: Destination;
   if (type === DhcpMessageType.DISCOVER && !fromPxePort) {
@@ -391,7 +480,14 @@ function proxyDecision(req: DhcpPacket, c: DhcpResponderConfig, rx: ReceivedOn, 
     const src = rx.source;
     destination = src ? { address: src.address, port: src.port, via: 'unicast' } : destinationFor(req, c);
   } else {
-    return { log: { ...who, event: 'ignored', proxy: true, reason: `${messageTypeName(type)} on port ${rx.localPort ?? DHCP_SERVER_PORT} is for the network's DHCP server` } };
+    return {
+      log: {
+        ...who,
+        event: 'ignored',
+        proxy: true,
+        reason: `${messageTypeName(type)} on port ${rx.localPort ?? DHCP_SERVER_PORT} is for the network's DHCP server`,
+      },
+    };
   }
   const r = reply(req, replyType, c);
   const boot = bootOptions(req, c, plan);
@@ -399,5 +495,9 @@ function proxyDecision(req: DhcpPacket, c: DhcpResponderConfig, rx: ReceivedOn, 
   r.siaddr = boot.siaddr;
   r.file = boot.file;
   r.options.push(...boot.options, ...echoes(req));
-  return { reply: r, destination, log: { ...who, event: replyType === DhcpMessageType.OFFER ? 'offer' : 'ack', proxy: true, bootfile: plan.bootfile } };
+  return {
+    reply: r,
+    destination,
+    log: { ...who, event: replyType === DhcpMessageType.OFFER ? 'offer' : 'ack', proxy: true, bootfile: plan.bootfile },
+  };
 }

@@ -58,7 +58,8 @@ export class DhcpServer {
     try {
       const d = respond(decodeDhcp(msg), this.o.context, { localPort, source: rinfo });
       if (d.log) this.o.onLog?.(d.log);
-      if (d.reply && d.destination) s.send(encodeDhcp(d.reply), d.destination.port, d.destination.address, (e) => e && this.o.onError?.(e));
+      if (d.reply && d.destination)
+        s.send(encodeDhcp(d.reply), d.destination.port, d.destination.address, (e) => e && this.o.onError?.(e));
     } catch (e) {
       this.dropped++;
       if (!(e instanceof MalformedDhcp)) this.o.onError?.(e as Error);

@@ -8,13 +8,19 @@ import { BmState, type BmTaskState } from './states';
  * bm_nodes stays the truth: the helper writes task_state first, then casts; compute re-reads the
  * row when woken and still polls, so a lost cast costs one poll interval, never a deploy.
  */
-export const DEPLOY_EVENT = { topic: 'compute', namespace: 'baremetal', version: '1.0', method: 'deploy_state_changed' } as const;
+export const DEPLOY_EVENT = {
+  topic: 'compute',
+  namespace: 'baremetal',
+  version: '1.0',
+  method: 'deploy_state_changed',
+} as const;
 
 /** The states a deploy helper reports. */
 export const DEPLOY_EVENT_STATES: readonly BmTaskState[] = [BmState.DEPLOYING, BmState.DEPLOYDONE, BmState.DEPLOYFAIL];
 
 export class DeployStateChangedArgs {
-  @IsInt() @Min(1)
+  @IsInt()
+  @Min(1)
   node_id!: number;
 
   @IsUUID()

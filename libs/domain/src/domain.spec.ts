@@ -8,10 +8,13 @@ describe('normalizeMac', () => {
     [' 52:54:00:ab:cd:01 ', '52:54:00:ab:cd:01'],
   ])('%s → %s', (input, want) => expect(normalizeMac(input)).toBe(want));
 
-  it.each(['52:54:00:ab:cd', '52:54:00-ab:cd:01', 'gg:54:00:ab:cd:01', '03:00:00:00:00:01', ''])('rejects %j', (input) => {
-    expect(normalizeMac(input)).toBeUndefined();
-    expect(macProblem(input)).toBeDefined();
-  });
+  it.each(['52:54:00:ab:cd', '52:54:00-ab:cd:01', 'gg:54:00:ab:cd:01', '03:00:00:00:00:01', ''])(
+    'rejects %j',
+    (input) => {
+      expect(normalizeMac(input)).toBeUndefined();
+      expect(macProblem(input)).toBeDefined();
+    },
+  );
 });
 
 describe('parseBmcAddress', () => {
@@ -26,9 +29,12 @@ describe('parseBmcAddress', () => {
     expect(formatBmcAddress(want)).toBe(input.replace(/:623$/, ''));
   });
 
-  it.each(['', '10.0.0', '10.0.0.256', 'fd00::5', 'host:0', 'host:x', '-bad.host', '[zz::1]'])('rejects %j', (input) => {
-    expect(typeof parseBmcAddress(input)).toBe('string');
-  });
+  it.each(['', '10.0.0', '10.0.0.256', 'fd00::5', 'host:0', 'host:x', '-bad.host', '[zz::1]'])(
+    'rejects %j',
+    (input) => {
+      expect(typeof parseBmcAddress(input)).toBe('string');
+    },
+  );
 });
 
 describe('ImportRejected', () => {
@@ -38,6 +44,8 @@ describe('ImportRejected', () => {
       { line: 3, field: 'cpus', message: 'bad' },
       { line: 5, field: 'mac', message: 'dup' },
     ]);
-    expect(e.message).toBe('nodes.csv: rejected, nothing was enrolled (2 bad rows):\n  line 3: mac: bad\n  line 3: cpus: bad\n  line 5: mac: dup');
+    expect(e.message).toBe(
+      'nodes.csv: rejected, nothing was enrolled (2 bad rows):\n  line 3: mac: bad\n  line 3: cpus: bad\n  line 5: mac: dup',
+    );
   });
 });

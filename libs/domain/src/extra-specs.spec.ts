@@ -41,8 +41,12 @@ describe('capabilityKey', () => {
 });
 
 describe('nodeStats', () => {
-  it('adds baremetal_driver, prefers the node\'s own cpu_arch, and always has cpu_arch', () => {
-    expect(nodeStats({ cpu_arch: 'x86_64', rack: 'r1' }, 'nova.virt.baremetal.pxe.PXE')).toEqual({ baremetal_driver: 'nova.virt.baremetal.pxe.PXE', cpu_arch: 'x86_64', rack: 'r1' });
+  it("adds baremetal_driver, prefers the node's own cpu_arch, and always has cpu_arch", () => {
+    expect(nodeStats({ cpu_arch: 'x86_64', rack: 'r1' }, 'nova.virt.baremetal.pxe.PXE')).toEqual({
+      baremetal_driver: 'nova.virt.baremetal.pxe.PXE',
+      cpu_arch: 'x86_64',
+      rack: 'r1',
+    });
     expect(nodeStats({ cpu_arch: 'x86_64' }, 'pxe', 'aarch64').cpu_arch).toBe('aarch64');
     expect(nodeStats({}, 'pxe')).toEqual({ baremetal_driver: 'pxe', cpu_arch: '' });
   });

@@ -74,7 +74,11 @@ export function capabilityKey(specKey: string): string | undefined {
  * with `baremetal_driver` as Nova adds it; `cpu_arch` is always present ('' when not configured,
  * as Nova did with a warning).
  */
-export function nodeStats(extraSpecs: Readonly<Record<string, string>>, driver: string, nodeCpuArch?: string | null): Record<string, string> {
+export function nodeStats(
+  extraSpecs: Readonly<Record<string, string>>,
+  driver: string,
+  nodeCpuArch?: string | null,
+): Record<string, string> {
   const stats: Record<string, string> = { baremetal_driver: driver, ...extraSpecs };
   // A node's own cpu_arch (bm_nodes.cpu_arch, migration 11) is more precise than the host-wide spec.
   if (nodeCpuArch) stats.cpu_arch = nodeCpuArch;

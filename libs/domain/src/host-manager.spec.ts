@@ -1,10 +1,31 @@
 import { BaremetalHostManager, type Flavor, NoValidHost, type NodeResourceReport } from './host-manager';
 
-const node = (host: string, uuid: string, vcpus: number, ram: number, disk: number, extra: Partial<NodeResourceReport> = {}): NodeResourceReport => ({
-  host, hypervisor_hostname: uuid, vcpus, memory_mb: ram, local_gb: disk, vcpus_used: 0, memory_mb_used: 0, local_gb_used: 0,
-  cpu_info: 'baremetal cpu', stats: { cpu_arch: 'x86_64', baremetal_driver: 'nova.virt.baremetal.pxe.PXE' }, ...extra,
+const node = (
+  host: string,
+  uuid: string,
+  vcpus: number,
+  ram: number,
+  disk: number,
+  extra: Partial<NodeResourceReport> = {},
+): NodeResourceReport => ({
+  host,
+  hypervisor_hostname: uuid,
+  vcpus,
+  memory_mb: ram,
+  local_gb: disk,
+  vcpus_used: 0,
+  memory_mb_used: 0,
+  local_gb_used: 0,
+  cpu_info: 'baremetal cpu',
+  stats: { cpu_arch: 'x86_64', baremetal_driver: 'nova.virt.baremetal.pxe.PXE' },
+  ...extra,
 });
-const flavor = (vcpus: number, memory_mb: number, root_gb: number, extra_specs?: Record<string, string>): Flavor => ({ vcpus, memory_mb, root_gb, extra_specs });
+const flavor = (vcpus: number, memory_mb: number, root_gb: number, extra_specs?: Record<string, string>): Flavor => ({
+  vcpus,
+  memory_mb,
+  root_gb,
+  extra_specs,
+});
 const names = (xs: { nodename: string }[]) => xs.map((x) => x.nodename);
 
 function manager(policy: 'exact' | 'at-least' = 'exact', clock = { t: 1_000_000 }) {
@@ -33,20 +54,39 @@ describe('BaremetalHostManager, exact policy (Nova: flavor == node)', () => {
     })();
     expect(e).toBeInstanceOf(NoValidHost);
     expect(e.name).toBe('NoValidHost');
-    expect(e.rejections.find((r) => r.nodename === 'small')).toEqual({ host: 'cn1', nodename: 'small', filter: 'ExactDiskFilter', reason: '10240 MB free disk, flavor asks 5120' });
+    expect(e.rejections.find((r) => r.nodename === 'small')).toEqual({
+      host: 'cn1',
+      nodename: 'small',
+      filter: 'ExactDiskFilter',
+      reason: '10240 MB free disk, flavor asks 5120',
+    });
     expect(e.rejections.find((r) => r.nodename === 'medium')!.filter).toBe('ExactCoreFilter');
-    expect(e.message).toMatch(/^No valid host was found\. 0 of 4 nodes fit flavor 1 vCPU\/1024 MB\/5 GB \(ExactCoreFilter rejected 3, ExactDiskFilter rejected 1\)\.$/);
+    expect(e.message).toMatch(
+      /^No valid host was found\. 0 of 4 nodes fit flavor 1 vCPU\/1024 MB\/5 GB \(ExactCoreFilter rejected 3, ExactDiskFilter rejected 1\)\.$/,
+    );
   });
 
   it('ephemeral and swap count in the disk the flavor asks', () => {
-    expect(names(manager().select({ flavor: { ...flavor(1, 1024, 8), ephemeral_gb: 1, swap: 1024 } }))).toEqual(['small']);
+    expect(names(manager().select({ flavor: { ...flavor(1, 1024, 8), ephemeral_gb: 1, swap: 1024 } }))).toEqual([
+      'small',
+    ]);
   });
 
   it('extra specs: cpu_arch from the stats (object or Icehouse JSON string), scoped keys skipped, operators', () => {
     expect(names(manager().select({ flavor: flavor(2, 2048, 20, { cpu_arch: 'aarch64' }) }))).toEqual(['arm']);
-    expect(names(manager().select({ flavor: flavor(2, 2048, 20, { 'capabilities:cpu_arch': 'x86_64', 'baremetal:deploy_kernel_id': 'whatever' }) }))).toEqual(['medium']);
-    expect(names(manager().select({ flavor: flavor(2, 2048, 20, { cpu_arch: '<or> aarch64 <or> ppc64' }) }))).toEqual(['arm']);
-    expect(() => manager().select({ flavor: flavor(2, 2048, 20, { cpu_arch: 's390x' }) })).toThrow(/ComputeCapabilitiesFilter rejected 2/);
+    expect(
+      names(
+        manager().select({
+          flavor: flavor(2, 2048, 20, { 'capabilities:cpu_arch': 'x86_64', 'baremetal:deploy_kernel_id': 'whatever' }),
+        }),
+      ),
+    ).toEqual(['medium']);
+    expect(names(manager().select({ flavor: flavor(2, 2048, 20, { cpu_arch: '<or> aarch64 <or> ppc64' }) }))).toEqual([
+      'arm',
+    ]);
+    expect(() => manager().select({ flavor: flavor(2, 2048, 20, { cpu_arch: 's390x' }) })).toThrow(
+      /ComputeCapabilitiesFilter rejected 2/,
+    );
     expect(() => manager().select({ flavor: flavor(2, 2048, 20, { rack: 'r9' }) })).toThrow(NoValidHost);
   });
 
@@ -71,7 +111,9 @@ describe('BaremetalHostManager, exact policy (Nova: flavor == node)', () => {
   it('count: several instances on distinct nodes, all or nothing', () => {
     const m = new BaremetalHostManager({ now: () => 0 });
     for (const u of ['a', 'b', 'c']) m.report(node('cn1', u, 1, 1024, 10));
-    expect(() => m.select({ flavor: flavor(1, 1024, 10), count: 4 })).toThrow(/3 of 3 nodes fit flavor 1 vCPU\/1024 MB\/10 GB, 4 needed/);
+    expect(() => m.select({ flavor: flavor(1, 1024, 10), count: 4 })).toThrow(
+      /3 of 3 nodes fit flavor 1 vCPU\/1024 MB\/10 GB, 4 needed/,
+    );
     expect(names(m.select({ flavor: flavor(1, 1024, 10), count: 2 }))).toEqual(['a', 'b']);
     expect(names(m.select({ flavor: flavor(1, 1024, 10) }))).toEqual(['c']);
     expect(() => m.select({ flavor: flavor(1, 1024, 10) })).toThrow(NoValidHost);
@@ -102,10 +144,15 @@ describe('BaremetalHostManager, exact policy (Nova: flavor == node)', () => {
 
   it('exact ties break by host and node name (repeatable)', () => {
     const m = new BaremetalHostManager({ now: () => 0 });
-    for (const [h, u] of [['cn2', 'x'], ['cn1', 'z'], ['cn1', 'y']]) m.report(node(h, u, 1, 1024, 10));
+    for (const [h, u] of [
+      ['cn2', 'x'],
+      ['cn1', 'z'],
+      ['cn1', 'y'],
+    ])
+      m.report(node(h, u, 1, 1024, 10));
     expect(names(m.select({ flavor: flavor(1, 1024, 10), count: 3 }))).toEqual(['y', 'z', 'x']);
   });
-  it('the walk of the flavor\'s size bucket skips nodes other filters reject, and a freed node goes back in name order', () => {
+  it("the walk of the flavor's size bucket skips nodes other filters reject, and a freed node goes back in name order", () => {
     const m = new BaremetalHostManager({ now: () => 0 });
     m.report(node('cn1', 'a', 1, 1024, 10, { stats: { cpu_arch: 'aarch64' } }));
     for (const u of ['d', 'c', 'b']) m.report(node('cn1', u, 1, 1024, 10));
@@ -145,8 +192,13 @@ describe('BaremetalHostManager, at-least policy (MAAS-style: the smallest node t
 describe('BaremetalHostManager with many nodes (size buckets, partial selection)', () => {
   it('picks exactly what a full sort would, for both policies', () => {
     let seed = 11;
-    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
-    const sizes: [number, number, number][] = [[1, 1024, 10], [2, 2048, 20], [2, 4096, 40], [4, 8192, 80]];
+    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
+    const sizes: [number, number, number][] = [
+      [1, 1024, 10],
+      [2, 2048, 20],
+      [2, 4096, 40],
+      [4, 8192, 80],
+    ];
     for (const policy of ['exact', 'at-least'] as const) {
       const m = new BaremetalHostManager({ policy, now: () => 0 });
       const all: { host: string; name: string; size: [number, number, number] }[] = [];
@@ -160,11 +212,14 @@ describe('BaremetalHostManager with many nodes (size buckets, partial selection)
       for (let k = 0; k < 60; k++) {
         const want = sizes[rnd(4)];
         const count = 1 + rnd(3);
-        const fits = [...free].filter((e) => (policy === 'exact'
-          ? e.size.every((v, j) => v === want[j])
-          : e.size.every((v, j) => v >= want[j])));
-        fits.sort((a, b) => (policy === 'exact' ? 0 : a.size[1] - b.size[1] || a.size[0] - b.size[0] || a.size[2] - b.size[2])
-          || (a.host < b.host ? -1 : a.host > b.host ? 1 : a.name < b.name ? -1 : 1));
+        const fits = [...free].filter((e) =>
+          policy === 'exact' ? e.size.every((v, j) => v === want[j]) : e.size.every((v, j) => v >= want[j]),
+        );
+        fits.sort(
+          (a, b) =>
+            (policy === 'exact' ? 0 : a.size[1] - b.size[1] || a.size[0] - b.size[0] || a.size[2] - b.size[2]) ||
+            (a.host < b.host ? -1 : a.host > b.host ? 1 : a.name < b.name ? -1 : 1),
+        );
         if (fits.length < count) {
           expect(() => m.select({ flavor: flavor(...want), count })).toThrow(NoValidHost);
           continue;

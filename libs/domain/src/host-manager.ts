@@ -18,7 +18,10 @@ import { capabilityKey, compileExtraSpec } from './extra-specs';
 import type { ResourceDict } from './resources';
 
 /** A compute host's report for one node: the fields of Nova's get_available_resource(nodename) the scheduler reads. */
-export type NodeResourceReport = Pick<ResourceDict, 'hypervisor_hostname' | 'vcpus' | 'memory_mb' | 'local_gb' | 'vcpus_used' | 'memory_mb_used' | 'local_gb_used'> & {
+export type NodeResourceReport = Pick<
+  ResourceDict,
+  'hypervisor_hostname' | 'vcpus' | 'memory_mb' | 'local_gb' | 'vcpus_used' | 'memory_mb_used' | 'local_gb_used'
+> & {
   host: string;
   cpu_info?: string;
   /** Extra specs as the node reports them: an object, or the JSON string Icehouse stored. */
@@ -77,12 +80,18 @@ export class BaremetalNodeState {
   /** A capability by name: the host state's own figures, else its stats (Nova H+ lookup order). */
   capability(key: string): string | undefined {
     switch (key) {
-      case 'vcpus_total': return String(this.vcpusTotal);
-      case 'vcpus_used': return String(this.vcpusUsed);
-      case 'free_ram_mb': return String(this.freeRamMb);
-      case 'total_usable_ram_mb': return String(this.totalRamMb);
-      case 'free_disk_mb': return String(this.freeDiskMb);
-      default: return this.stats[key];
+      case 'vcpus_total':
+        return String(this.vcpusTotal);
+      case 'vcpus_used':
+        return String(this.vcpusUsed);
+      case 'free_ram_mb':
+        return String(this.freeRamMb);
+      case 'total_usable_ram_mb':
+        return String(this.totalRamMb);
+      case 'free_disk_mb':
+        return String(this.freeDiskMb);
+      default:
+        return this.stats[key];
     }
   }
 }
@@ -90,7 +99,8 @@ export class BaremetalNodeState {
 function parseStats(json: string): Record<string, string> {
   try {
     const v = JSON.parse(json) as unknown;
-    if (v && typeof v === 'object' && !Array.isArray(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, String(x)]));
+    if (v && typeof v === 'object' && !Array.isArray(v))
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, String(x)]));
   } catch {
     // fall through: unreadable stats are no stats
   }
@@ -139,17 +149,24 @@ const EXACT: Filter[] = [
   {
     name: 'ExactCoreFilter',
     pass: (n, f) => n.vcpusTotal !== 0 && f.vcpus === n.vcpusFree,
-    check: (n, f) => (n.vcpusTotal === 0 ? 'reports 0 vCPUs' : f.vcpus === n.vcpusFree ? undefined : `${n.vcpusFree} free vCPUs, flavor asks ${f.vcpus}`),
+    check: (n, f) =>
+      n.vcpusTotal === 0
+        ? 'reports 0 vCPUs'
+        : f.vcpus === n.vcpusFree
+          ? undefined
+          : `${n.vcpusFree} free vCPUs, flavor asks ${f.vcpus}`,
   },
   {
     name: 'ExactRamFilter',
     pass: (n, f) => f.memory_mb === n.freeRamMb,
-    check: (n, f) => (f.memory_mb === n.freeRamMb ? undefined : `${n.freeRamMb} MB free RAM, flavor asks ${f.memory_mb}`),
+    check: (n, f) =>
+      f.memory_mb === n.freeRamMb ? undefined : `${n.freeRamMb} MB free RAM, flavor asks ${f.memory_mb}`,
   },
   {
     name: 'ExactDiskFilter',
     pass: (n, f) => diskMbOf(f) === n.freeDiskMb,
-    check: (n, f) => (diskMbOf(f) === n.freeDiskMb ? undefined : `${n.freeDiskMb} MB free disk, flavor asks ${diskMbOf(f)}`),
+    check: (n, f) =>
+      diskMbOf(f) === n.freeDiskMb ? undefined : `${n.freeDiskMb} MB free disk, flavor asks ${diskMbOf(f)}`,
   },
 ];
 
@@ -157,17 +174,26 @@ const AT_LEAST: Filter[] = [
   {
     name: 'CoreFilter',
     pass: (n, f) => n.vcpusTotal !== 0 && n.vcpusUsed === 0 && f.vcpus <= n.vcpusFree,
-    check: (n, f) => (n.vcpusTotal === 0 ? 'reports 0 vCPUs' : n.vcpusUsed > 0 ? 'in use' : f.vcpus <= n.vcpusFree ? undefined : `${n.vcpusFree} free vCPUs, flavor asks ${f.vcpus}`),
+    check: (n, f) =>
+      n.vcpusTotal === 0
+        ? 'reports 0 vCPUs'
+        : n.vcpusUsed > 0
+          ? 'in use'
+          : f.vcpus <= n.vcpusFree
+            ? undefined
+            : `${n.vcpusFree} free vCPUs, flavor asks ${f.vcpus}`,
   },
   {
     name: 'RamFilter',
     pass: (n, f) => f.memory_mb <= n.freeRamMb,
-    check: (n, f) => (f.memory_mb <= n.freeRamMb ? undefined : `${n.freeRamMb} MB free RAM, flavor asks ${f.memory_mb}`),
+    check: (n, f) =>
+      f.memory_mb <= n.freeRamMb ? undefined : `${n.freeRamMb} MB free RAM, flavor asks ${f.memory_mb}`,
   },
   {
     name: 'DiskFilter',
     pass: (n, f) => diskMbOf(f) <= n.freeDiskMb,
-    check: (n, f) => (diskMbOf(f) <= n.freeDiskMb ? undefined : `${n.freeDiskMb} MB free disk, flavor asks ${diskMbOf(f)}`),
+    check: (n, f) =>
+      diskMbOf(f) <= n.freeDiskMb ? undefined : `${n.freeDiskMb} MB free disk, flavor asks ${diskMbOf(f)}`,
   },
 ];
 
@@ -293,7 +319,8 @@ export class BaremetalHostManager {
       {
         name: 'ComputeFilter',
         pass: (n) => n.updatedAt >= cutoff,
-        check: (n) => (n.updatedAt < cutoff ? `no report for ${Math.round((this.now() - n.updatedAt) / 1000)} s` : undefined),
+        check: (n) =>
+          n.updatedAt < cutoff ? `no report for ${Math.round((this.now() - n.updatedAt) / 1000)} s` : undefined,
       },
       ...(this.policy === 'exact' ? EXACT : AT_LEAST),
       capabilitiesFilter(req.flavor),
@@ -309,12 +336,18 @@ export class BaremetalHostManager {
       return { passed, failed };
     };
     const f = req.flavor;
-    let { passed, failed } = this.policy === 'exact'
-      ? scan(this.bySize.get(sizeKey(f.vcpus, f.memory_mb, diskMbOf(f))) ?? [], count)
-      : scan(this.nodes.values());
+    let { passed, failed } =
+      this.policy === 'exact'
+        ? scan(this.bySize.get(sizeKey(f.vcpus, f.memory_mb, diskMbOf(f))) ?? [], count)
+        : scan(this.nodes.values());
     if (passed.length < count && this.policy === 'exact') ({ passed, failed } = scan(this.nodes.values()));
     if (passed.length < count) {
-      const rejections: Rejection[] = failed.map(([n, f]) => ({ host: n.host, nodename: n.nodename, filter: f.name, reason: f.check(n, req.flavor) ?? '' }));
+      const rejections: Rejection[] = failed.map(([n, f]) => ({
+        host: n.host,
+        nodename: n.nodename,
+        filter: f.name,
+        reason: f.check(n, req.flavor) ?? '',
+      }));
       const summary = filters
         .map((f) => [f.name, rejections.filter((r) => r.filter === f.name).length] as const)
         .filter(([, k]) => k > 0)
@@ -333,7 +366,8 @@ export class BaremetalHostManager {
   }
 }
 
-const byName = (a: BaremetalNodeState, b: BaremetalNodeState) => (a.host < b.host ? -1 : a.host > b.host ? 1 : a.nodename < b.nodename ? -1 : a.nodename > b.nodename ? 1 : 0);
+const byName = (a: BaremetalNodeState, b: BaremetalNodeState) =>
+  a.host < b.host ? -1 : a.host > b.host ? 1 : a.nodename < b.nodename ? -1 : a.nodename > b.nodename ? 1 : 0;
 /** Where `n` goes in a bucket kept in name order (binary search). */
 function firstNotBefore(bucket: BaremetalNodeState[], n: BaremetalNodeState): number {
   let lo = 0;

@@ -22,7 +22,12 @@ export function novaIsoTime(d: Date): string {
 }
 
 const str = (v: unknown): string => (v === undefined || v === null ? '' : typeof v === 'string' ? v : String(v));
-const int = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? Math.trunc(v) : typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : 0);
+const int = (v: unknown): number =>
+  typeof v === 'number' && Number.isFinite(v)
+    ? Math.trunc(v)
+    : typeof v === 'string' && /^-?\d+$/.test(v)
+      ? Number(v)
+      : 0;
 const time = (v: unknown): string => (v instanceof Date ? novaIsoTime(v) : str(v));
 
 export interface InstanceEventState {

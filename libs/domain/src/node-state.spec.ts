@@ -43,10 +43,30 @@ const matrix = BM_TASK_STATES.flatMap((from) => NODE_EVENTS.map((event): [BmTask
 
 describe('transition', () => {
   it('knows every state and event', () => {
-    expect(BM_TASK_STATES).toEqual([null, 'active', 'building', 'prepared', 'deploying', 'deploy failed', 'deploy complete', 'deleted', 'error']);
-    expect(NODE_EVENTS.sort()).toEqual(
-      ['activated', 'associate', 'cleaned', 'deploy_done', 'deploy_failed', 'deploy_started', 'destroyed', 'failed', 'prepared', 'reboot', 'rebuild'],
-    );
+    expect(BM_TASK_STATES).toEqual([
+      null,
+      'active',
+      'building',
+      'prepared',
+      'deploying',
+      'deploy failed',
+      'deploy complete',
+      'deleted',
+      'error',
+    ]);
+    expect(NODE_EVENTS.sort()).toEqual([
+      'activated',
+      'associate',
+      'cleaned',
+      'deploy_done',
+      'deploy_failed',
+      'deploy_started',
+      'destroyed',
+      'failed',
+      'prepared',
+      'reboot',
+      'rebuild',
+    ]);
   });
 
   it.each(EXPECTED)('%p --%s--> %p', (from, event, to) => {
@@ -64,7 +84,13 @@ describe('transition', () => {
     }
     expect(err).toBeInstanceOf(InvalidNodeStateTransition);
     const e = err as InvalidNodeStateTransition;
-    expect([e.name, e.kind, e.from, e.event, e.allowedFrom]).toEqual(['InvalidNodeStateTransition', 'conflict', from, event, ALLOWED[event].from]);
+    expect([e.name, e.kind, e.from, e.event, e.allowedFrom]).toEqual([
+      'InvalidNodeStateTransition',
+      'conflict',
+      from,
+      event,
+      ALLOWED[event].from,
+    ]);
     expect(e.message).toContain(event);
     expect(e.message).toContain(from === null ? 'NULL' : `'${from}'`);
   });
@@ -80,8 +106,21 @@ describe('transition', () => {
   });
 
   it('walks a spawn, a reboot, a rebuild and a destroy', () => {
-    const events: NodeEvent[] = ['associate', 'prepared', 'deploy_started', 'deploy_done', 'activated', 'reboot', 'rebuild',
-      'prepared', 'deploy_started', 'deploy_done', 'activated', 'destroyed', 'associate'];
+    const events: NodeEvent[] = [
+      'associate',
+      'prepared',
+      'deploy_started',
+      'deploy_done',
+      'activated',
+      'reboot',
+      'rebuild',
+      'prepared',
+      'deploy_started',
+      'deploy_done',
+      'activated',
+      'destroyed',
+      'associate',
+    ];
     expect(events.reduce<BmTaskState>(transition, S.NULL)).toBe(S.BUILDING);
   });
 
@@ -144,7 +183,10 @@ describe('waitOutcome', () => {
   });
 
   it('deploy failed: failed', () => {
-    expect(waitOutcome(row(S.DEPLOYFAIL), me)).toEqual({ kind: 'failed', reason: `PXE deploy failed for instance ${me}` });
+    expect(waitOutcome(row(S.DEPLOYFAIL), me)).toEqual({
+      kind: 'failed',
+      reason: `PXE deploy failed for instance ${me}`,
+    });
   });
 
   it.each([S.PREPARED, S.DEPLOYING])('%s past the deadline: failed', (state) => {

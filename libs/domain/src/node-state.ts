@@ -16,17 +16,7 @@
 import { InvalidNodeStateTransition } from './errors';
 import { BmState, type BmTaskState } from './states';
 
-const {
-  NULL,
-  ACTIVE,
-  BUILDING,
-  PREPARED,
-  DEPLOYING,
-  DEPLOYFAIL,
-  DEPLOYDONE,
-  DELETED,
-  ERROR,
-} = BmState;
+const { NULL, ACTIVE, BUILDING, PREPARED, DEPLOYING, DEPLOYFAIL, DEPLOYDONE, DELETED, ERROR } = BmState;
 
 /** States in which the node carries an instance (a spawn, a deploy or an instance in service). */
 const ASSOCIATED: readonly BmTaskState[] = [BUILDING, PREPARED, DEPLOYING, DEPLOYFAIL, DEPLOYDONE, ACTIVE, ERROR];
@@ -90,7 +80,8 @@ export const DEFAULT_PXE_DEPLOY_TIMEOUT_S = 1800;
  * that start as `enteredAt` for both states to get its behaviour.
  */
 export function deadlineFor(state: BmTaskState, enteredAt: Date, timeoutS: number): Date | undefined {
-  if (!Number.isFinite(timeoutS) || timeoutS < 0) throw new RangeError(`pxe_deploy_timeout must be >= 0 (got ${timeoutS})`);
+  if (!Number.isFinite(timeoutS) || timeoutS < 0)
+    throw new RangeError(`pxe_deploy_timeout must be >= 0 (got ${timeoutS})`);
   if (timeoutS === 0 || !WAITING_STATES.includes(state)) return undefined;
   return new Date(enteredAt.getTime() + timeoutS * 1000);
 }
@@ -116,9 +107,7 @@ export function deployTimeoutWarning(timeoutS: number): string | undefined {
 
 export type WaitOutcome =
   /** Keep polling. `started` once the helper has the deploy (log "PXE deploy started" once). */
-  | { kind: 'waiting'; started: boolean }
-  | { kind: 'done' }
-  | { kind: 'failed'; reason: string };
+  { kind: 'waiting'; started: boolean } | { kind: 'done' } | { kind: 'failed'; reason: string };
 
 /**
  * What one poll of the node row means for the spawn waiting on `expectedInstance`. `row` is
@@ -131,10 +120,16 @@ export function waitOutcome(
   expired = false,
 ): WaitOutcome {
   if (row === undefined) {
-    return { kind: 'failed', reason: `Baremetal node deleted while waiting for deployment of instance ${expectedInstance}` };
+    return {
+      kind: 'failed',
+      reason: `Baremetal node deleted while waiting for deployment of instance ${expectedInstance}`,
+    };
   }
   if (row.instance_uuid !== expectedInstance) {
-    return { kind: 'failed', reason: `Node associated with another instance while waiting for deploy of ${expectedInstance}` };
+    return {
+      kind: 'failed',
+      reason: `Node associated with another instance while waiting for deploy of ${expectedInstance}`,
+    };
   }
   switch (row.task_state) {
     case DEPLOYDONE:
@@ -145,7 +140,11 @@ export function waitOutcome(
     case BUILDING:
     case PREPARED:
     case DEPLOYING:
-      if (expired) return { kind: 'failed', reason: `Timeout reached while waiting for PXE deploy of instance ${expectedInstance}` };
+      if (expired)
+        return {
+          kind: 'failed',
+          reason: `Timeout reached while waiting for PXE deploy of instance ${expectedInstance}`,
+        };
       return { kind: 'waiting', started: row.task_state === DEPLOYING };
     default:
       // error, deleted or NULL while still ours: someone else ended this spawn; Nova waited on.

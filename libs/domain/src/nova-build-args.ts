@@ -6,7 +6,8 @@ import { IsObject, IsOptional } from 'class-validator';
  * is not refused for sending them; only `filter_properties` is read (its `retry`).
  */
 export class NovaBuildArgs {
-  @IsOptional() @IsObject()
+  @IsOptional()
+  @IsObject()
   filter_properties?: Record<string, unknown>;
 
   @IsOptional()

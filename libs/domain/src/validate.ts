@@ -6,7 +6,9 @@ export type Validated<T> = { ok: true; value: T } | { ok: false; problems: Field
 
 /** class-validator errors as one problem per field ("is not a known field" for extra ones). */
 export function validationProblems(errors: ValidationError[]): FieldProblem[] {
-  return flatten(errors).map((p) => (p.message.startsWith('property ') ? { ...p, message: 'is not a known field' } : p));
+  return flatten(errors).map((p) =>
+    p.message.startsWith('property ') ? { ...p, message: 'is not a known field' } : p,
+  );
 }
 
 function flatten(errors: ValidationError[], parent = ''): FieldProblem[] {
@@ -31,4 +33,3 @@ export function validateDto<T extends object>(cls: new () => T, plain: unknown):
   }
   return { ok: true, value: dto };
 }
-

@@ -14,8 +14,13 @@ function csv(...rows: string[]): string {
 }
 const row = (n: number, patch: Partial<Record<'mac' | 'addr' | 'cpus' | 'mem' | 'disk', string>> = {}) =>
   [
-    patch.mac ?? `52:54:00:10:00:${n.toString(16).padStart(2, '0')}`, 'admin', SECRET,
-    patch.addr ?? `10.1.0.${n}`, patch.cpus ?? '2', patch.mem ?? '2048', patch.disk ?? '20',
+    patch.mac ?? `52:54:00:10:00:${n.toString(16).padStart(2, '0')}`,
+    'admin',
+    SECRET,
+    patch.addr ?? `10.1.0.${n}`,
+    patch.cpus ?? '2',
+    patch.mem ?? '2048',
+    patch.disk ?? '20',
   ].join(',');
 
 describe('EnrollmentService against PostgreSQL', () => {
@@ -44,7 +49,18 @@ describe('EnrollmentService against PostgreSQL', () => {
 
   it('imports the sample baremetal.csv and lists it, passwords masked', async () => {
     const r = await svc.importNodes(SAMPLE, { source: 'deploy/baremetal.csv' });
-    expect(r.nodes.map((n) => [n.id, n.interfaces[0].address, n.pm_address, n.cpus, n.memory_mb, n.local_gb, n.cpu_arch, n.service_host])).toEqual([
+    expect(
+      r.nodes.map((n) => [
+        n.id,
+        n.interfaces[0].address,
+        n.pm_address,
+        n.cpus,
+        n.memory_mb,
+        n.local_gb,
+        n.cpu_arch,
+        n.service_host,
+      ]),
+    ).toEqual([
       [1, '52:54:00:b3:00:01', '127.0.0.1:6231', 1, 1024, 10, 'x86_64', 'cn1'],
       [2, '52:54:00:b3:00:02', '127.0.0.1:6232', 2, 2048, 20, 'x86_64', 'cn1'],
       [3, '52:54:00:b3:00:03', '127.0.0.1:6233', 2, 4096, 40, 'x86_64', 'cn1'],
@@ -75,7 +91,14 @@ describe('EnrollmentService against PostgreSQL', () => {
     const err = await svc.importNodes(file, { source: 'second.csv' }).catch((e) => e);
     expect(err).toBeInstanceOf(ImportRejected);
     expect((err as ImportRejected).problems.map((p) => [p.line, p.field])).toEqual([
-      [3, 'macs'], [4, 'mac'], [5, 'mac'], [6, 'cpus'], [6, 'memory_mb'], [6, 'local_gb'], [7, 'pm_address'], [8, 'pm_address'],
+      [3, 'macs'],
+      [4, 'mac'],
+      [5, 'mac'],
+      [6, 'cpus'],
+      [6, 'memory_mb'],
+      [6, 'local_gb'],
+      [7, 'pm_address'],
+      [8, 'pm_address'],
     ]);
     expect(err.message).toMatch(/^second\.csv: rejected, nothing was enrolled \(6 bad rows\)/);
     expect(err.message).toContain('line 5: mac: 52:54:00:10:00:01 is already enrolled on node 1');
@@ -90,7 +113,9 @@ describe('EnrollmentService against PostgreSQL', () => {
     expect(ok.nodes).toHaveLength(3);
     expect(await counts()).toEqual({ nodes: 0, ifaces: 0 });
     await svc.importNodes(SAMPLE, { source: 'x.csv' });
-    await expect(svc.importNodes(SAMPLE, { source: 'x.csv', dryRun: true })).rejects.toThrow(/line 4: mac: 52:54:00:b3:00:01 is already enrolled on node 1/);
+    await expect(svc.importNodes(SAMPLE, { source: 'x.csv', dryRun: true })).rejects.toThrow(
+      /line 4: mac: 52:54:00:b3:00:01 is already enrolled on node 1/,
+    );
   });
 
   it('re-importing with skipEnrolled skips enrolled nodes and adds the new ones', async () => {
@@ -103,19 +128,34 @@ describe('EnrollmentService against PostgreSQL', () => {
   });
 
   it('imports JSON with several MACs per node', async () => {
-    const json = JSON.stringify({ nodes: [
-      { macs: ['52:54:00:20:00:01', '52:54:00:20:00:02'], pm_address: 'bmc1.lab', pm_user: 'root', pm_password: SECRET, cpus: 8, memory_mb: 32768, local_gb: 500 },
-    ] });
+    const json = JSON.stringify({
+      nodes: [
+        {
+          macs: ['52:54:00:20:00:01', '52:54:00:20:00:02'],
+          pm_address: 'bmc1.lab',
+          pm_user: 'root',
+          pm_password: SECRET,
+          cpus: 8,
+          memory_mb: 32768,
+          local_gb: 500,
+        },
+      ],
+    });
     const r = await svc.importNodes(json, { source: 'nodes.json' });
     expect(r.nodes[0].interfaces.map((i) => i.address)).toEqual(['52:54:00:20:00:01', '52:54:00:20:00:02']);
     expect(JSON.stringify(r)).not.toContain(SECRET);
-    await expect(svc.importNodes('[{"macs": ["52:54:00:20:00:09"], "cpus": 0}]', { source: 'bad.json' })).rejects.toThrow(/entry 1: cpus: must be a positive integer/);
+    await expect(
+      svc.importNodes('[{"macs": ["52:54:00:20:00:09"], "cpus": 0}]', { source: 'bad.json' }),
+    ).rejects.toThrow(/entry 1: cpus: must be a positive integer/);
   });
 
   it('two concurrent imports of the same MAC: one wins, the other writes nothing', async () => {
     const a = csv(row(1), row(2));
     const b = csv(row(3), row(1, { addr: '10.9.9.9' }));
-    const results = await Promise.allSettled([svc.importNodes(a, { source: 'a' }), svc.importNodes(b, { source: 'b' })]);
+    const results = await Promise.allSettled([
+      svc.importNodes(a, { source: 'a' }),
+      svc.importNodes(b, { source: 'b' }),
+    ]);
     const won = results.filter((r) => r.status === 'fulfilled');
     expect(won).toHaveLength(1);
     const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
@@ -124,11 +164,22 @@ describe('EnrollmentService against PostgreSQL', () => {
   });
 
   it('creates, shows and deletes a node; deleted nodes free their MACs', async () => {
-    const n = await svc.createNode({ macs: ['52:54:00:30:00:01'], cpus: 1, memory_mb: 512, local_gb: 5, pm_address: '10.3.0.1', pm_user: 'u', pm_password: SECRET });
+    const n = await svc.createNode({
+      macs: ['52:54:00:30:00:01'],
+      cpus: 1,
+      memory_mb: 512,
+      local_gb: 5,
+      pm_address: '10.3.0.1',
+      pm_user: 'u',
+      pm_password: SECRET,
+    });
     expect(n).toMatchObject({ id: 1, pm_password: '******', service_host: 'cn1' });
-    await expect(svc.createNode({ macs: ['52:54:00:30:00:01'], cpus: 1, memory_mb: 512, local_gb: 5, pm_address: '10.3.0.2' }))
-      .rejects.toThrow(new Conflict('MAC 52:54:00:30:00:01 is already enrolled on node 1'));
-    await expect(svc.createNode({ macs: ['52:54:00:30:00:02'], cpus: 'x' })).rejects.toBeInstanceOf(InvalidParameterValue);
+    await expect(
+      svc.createNode({ macs: ['52:54:00:30:00:01'], cpus: 1, memory_mb: 512, local_gb: 5, pm_address: '10.3.0.2' }),
+    ).rejects.toThrow(new Conflict('MAC 52:54:00:30:00:01 is already enrolled on node 1'));
+    await expect(svc.createNode({ macs: ['52:54:00:30:00:02'], cpus: 'x' })).rejects.toBeInstanceOf(
+      InvalidParameterValue,
+    );
 
     const deleted = await svc.deleteNode(n.uuid!);
     expect(deleted.id).toBe(1);
@@ -137,23 +188,43 @@ describe('EnrollmentService against PostgreSQL', () => {
     expect(row1.deleted).toBe(true);
     expect(row1.deleted_at).toBeInstanceOf(Date);
     expect(await counts()).toEqual({ nodes: 1, ifaces: 0 });
-    const again = await svc.createNode({ macs: ['52:54:00:30:00:01'], cpus: 1, memory_mb: 512, local_gb: 5, pm_address: '10.3.0.1' });
+    const again = await svc.createNode({
+      macs: ['52:54:00:30:00:01'],
+      cpus: 1,
+      memory_mb: 512,
+      local_gb: 5,
+      pm_address: '10.3.0.1',
+    });
     expect(again.id).toBe(2);
   });
 
   it('refuses to delete a node that carries an instance', async () => {
-    const n = await svc.createNode({ macs: ['52:54:00:40:00:01'], cpus: 1, memory_mb: 512, local_gb: 5, pm_address: '10.4.0.1' });
+    const n = await svc.createNode({
+      macs: ['52:54:00:40:00:01'],
+      cpus: 1,
+      memory_mb: 512,
+      local_gb: 5,
+      pm_address: '10.4.0.1',
+    });
     await ds.query(`UPDATE bm_nodes SET instance_uuid = 'b1f3f9a2-0000-4000-8000-000000000001' WHERE id = $1`, [n.id]);
     await expect(svc.deleteNode(n.id)).rejects.toThrow(/carries instance b1f3f9a2/);
     expect((await counts()).ifaces).toBe(1);
   });
 
   it('adds, lists and removes interfaces by MAC or id', async () => {
-    const n = await svc.createNode({ macs: ['52:54:00:50:00:01'], cpus: 1, memory_mb: 512, local_gb: 5, pm_address: '10.5.0.1' });
+    const n = await svc.createNode({
+      macs: ['52:54:00:50:00:01'],
+      cpus: 1,
+      memory_mb: 512,
+      local_gb: 5,
+      pm_address: '10.5.0.1',
+    });
     const i = await svc.addInterface(n.id, { address: '52-54-00-50-00-02', datapath_id: '0x1', port_no: 3 });
     expect(i).toMatchObject({ address: '52:54:00:50:00:02', datapath_id: '0x1', port_no: 3 });
     expect((await svc.listInterfaces(n.id)).map((x) => x.address)).toEqual(['52:54:00:50:00:01', '52:54:00:50:00:02']);
-    await expect(svc.addInterface(n.id, { address: '52:54:00:50:00:01' })).rejects.toThrow(/already enrolled on node 1/);
+    await expect(svc.addInterface(n.id, { address: '52:54:00:50:00:01' })).rejects.toThrow(
+      /already enrolled on node 1/,
+    );
     await expect(svc.addInterface(n.id, { address: 'nope' })).rejects.toThrow(/'nope' is not a MAC address/);
     await expect(svc.addInterface(99, { address: '52:54:00:50:00:09' })).rejects.toBeInstanceOf(NodeNotFound);
     await svc.removeInterface(n.id, '52:54:00:50:00:02');
@@ -165,7 +236,13 @@ describe('EnrollmentService against PostgreSQL', () => {
   it('stores timestamps in UTC whatever the local time zone', async () => {
     expect(new Date().getTimezoneOffset()).toBe(-540); // test/support/global-setup.js: Asia/Tokyo
     const before = Date.now();
-    const n = await svc.createNode({ macs: ['52:54:00:60:00:01'], cpus: 1, memory_mb: 512, local_gb: 5, pm_address: '10.6.0.1' });
+    const n = await svc.createNode({
+      macs: ['52:54:00:60:00:01'],
+      cpus: 1,
+      memory_mb: 512,
+      local_gb: 5,
+      pm_address: '10.6.0.1',
+    });
     const [{ t }] = await ds.query(`SELECT created_at::text AS t FROM bm_nodes WHERE id = $1`, [n.id]);
     expect(Math.abs(Date.parse(t.replace(' ', 'T') + 'Z') - before)).toBeLessThan(60_000);
     expect(Math.abs(Date.parse(n.created_at!) - before)).toBeLessThan(60_000);

@@ -2,8 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { In, type DataSource, type EntityManager } from 'typeorm';
 import { BmInterface, BmNode } from '@bm/db';
 import {
-  Conflict, type FieldProblem, ImportRejected, InterfaceNotFound, InvalidParameterValue, NodeNotFound, validateDto,
-  nodeKey, normalizeMac,
+  Conflict,
+  type FieldProblem,
+  ImportRejected,
+  InterfaceNotFound,
+  InvalidParameterValue,
+  NodeNotFound,
+  validateDto,
+  nodeKey,
+  normalizeMac,
 } from '@bm/domain';
 import { AddInterfaceDto, type NodeInput, validateNode } from './node.dto';
 import { detectFormat, parseNodeFile } from './node-file';
@@ -53,19 +60,22 @@ export class EnrollmentService {
     const v = validateNode(input, this.defaultServiceHost);
     if (!v.ok) throw new InvalidParameterValue(v.problems, 'Invalid node');
     const dupes = v.value.macs.filter((m, i) => v.value.macs.indexOf(m) !== i);
-    if (dupes.length) throw new InvalidParameterValue([{ field: 'macs', message: `${dupes[0]} is listed twice` }], 'Invalid node');
-    return this.ds.transaction(async (tx) => {
-      const conflicts = await this.enrolledMacs(tx, v.value.macs);
-      if (conflicts.size) {
-        const [mac, node] = [...conflicts][0];
-        throw new Conflict(`MAC ${mac} is already enrolled on node ${node}`, 'DuplicateMac');
-      }
-      const owner = await this.bmcOwner(tx, v.value.pm_address);
-      if (owner !== undefined) {
-        throw new Conflict(`BMC ${v.value.pm_address} already manages node ${owner}`, 'DuplicateBmc');
-      }
-      return this.insertNode(tx, v.value);
-    }).catch(rethrowUnique);
+    if (dupes.length)
+      throw new InvalidParameterValue([{ field: 'macs', message: `${dupes[0]} is listed twice` }], 'Invalid node');
+    return this.ds
+      .transaction(async (tx) => {
+        const conflicts = await this.enrolledMacs(tx, v.value.macs);
+        if (conflicts.size) {
+          const [mac, node] = [...conflicts][0];
+          throw new Conflict(`MAC ${mac} is already enrolled on node ${node}`, 'DuplicateMac');
+        }
+        const owner = await this.bmcOwner(tx, v.value.pm_address);
+        if (owner !== undefined) {
+          throw new Conflict(`BMC ${v.value.pm_address} already manages node ${owner}`, 'DuplicateBmc');
+        }
+        return this.insertNode(tx, v.value);
+      })
+      .catch(rethrowUnique);
   }
 
   async listNodes(filter: { serviceHost?: string } = {}): Promise<NodeView[]> {
@@ -76,7 +86,12 @@ export class EnrollmentService {
     const ifaces = nodes.length
       ? await this.ds.getRepository(BmInterface).find({ where: { bm_node_id: In(nodes.map((n) => n.id)) } })
       : [];
-    return nodes.map((n) => nodeView(n, ifaces.filter((i) => i.bm_node_id === n.id)));
+    return nodes.map((n) =>
+      nodeView(
+        n,
+        ifaces.filter((i) => i.bm_node_id === n.id),
+      ),
+    );
   }
 
   async getNode(ref: string | number): Promise<NodeView> {
@@ -106,22 +121,25 @@ export class EnrollmentService {
     const v = validateDto(AddInterfaceDto, input);
     if (!v.ok) throw new InvalidParameterValue(v.problems, 'Invalid interface');
     const mac = normalizeMac(v.value.address)!;
-    return this.ds.transaction(async (tx) => {
-      const node = await this.findNode(tx, ref, true);
-      const conflicts = await this.enrolledMacs(tx, [mac]);
-      if (conflicts.size) throw new Conflict(`MAC ${mac} is already enrolled on node ${conflicts.get(mac)}`, 'DuplicateMac');
-      const row = await tx.save(
-        tx.create(BmInterface, {
-          bm_node_id: node.id,
-          address: mac,
-          datapath_id: v.value.datapath_id ?? null,
-          port_no: v.value.port_no ?? null,
-          created_at: utcNow(),
-          deleted: false,
-        }),
-      );
-      return interfaceView(row);
-    }).catch(rethrowUnique);
+    return this.ds
+      .transaction(async (tx) => {
+        const node = await this.findNode(tx, ref, true);
+        const conflicts = await this.enrolledMacs(tx, [mac]);
+        if (conflicts.size)
+          throw new Conflict(`MAC ${mac} is already enrolled on node ${conflicts.get(mac)}`, 'DuplicateMac');
+        const row = await tx.save(
+          tx.create(BmInterface, {
+            bm_node_id: node.id,
+            address: mac,
+            datapath_id: v.value.datapath_id ?? null,
+            port_no: v.value.port_no ?? null,
+            created_at: utcNow(),
+            deleted: false,
+          }),
+        );
+        return interfaceView(row);
+      })
+      .catch(rethrowUnique);
   }
 
   async listInterfaces(ref: string | number): Promise<InterfaceView[]> {
@@ -134,7 +152,8 @@ export class EnrollmentService {
       const node = await this.findNode(tx, ref, true);
       const byId = typeof iface === 'number' || /^[0-9]+$/.test(iface);
       const mac = byId ? undefined : normalizeMac(String(iface));
-      if (!byId && !mac) throw new InvalidParameterValue([{ field: 'interface', message: `'${iface}' is neither an id nor a MAC` }]);
+      if (!byId && !mac)
+        throw new InvalidParameterValue([{ field: 'interface', message: `'${iface}' is neither an id nor a MAC` }]);
       const row = await tx.findOne(BmInterface, {
         where: byId ? { id: Number(iface), bm_node_id: node.id } : { address: mac, bm_node_id: node.id },
       });
@@ -161,7 +180,10 @@ export class EnrollmentService {
     problems.push(...duplicatesWithinFile(valid));
 
     const run = async (tx: EntityManager): Promise<ImportResult> => {
-      const enrolled = await this.enrolledMacs(tx, valid.flatMap((n) => n.macs));
+      const enrolled = await this.enrolledMacs(
+        tx,
+        valid.flatMap((n) => n.macs),
+      );
       const result: ImportResult = { dryRun: !!opts.dryRun, nodes: [], skipped: [] };
       const toCreate: (NodeInput & Locator)[] = [];
       for (const n of valid) {
@@ -175,7 +197,11 @@ export class EnrollmentService {
         }
         const owner = taken.length ? undefined : await this.bmcOwner(tx, n.pm_address);
         if (owner !== undefined) {
-          problems.push({ ...locate(n), field: 'pm_address', message: `BMC ${n.pm_address} already manages node ${owner}` });
+          problems.push({
+            ...locate(n),
+            field: 'pm_address',
+            message: `BMC ${n.pm_address} already manages node ${owner}`,
+          });
         }
         toCreate.push(n);
       }
@@ -212,7 +238,9 @@ export class EnrollmentService {
       }),
     );
     const ifaces = await tx.save(
-      n.macs.map((address) => tx.create(BmInterface, { bm_node_id: node.id, address, created_at: now, deleted: false })),
+      n.macs.map((address) =>
+        tx.create(BmInterface, { bm_node_id: node.id, address, created_at: now, deleted: false }),
+      ),
     );
     return nodeView(node, ifaces);
   }
@@ -264,7 +292,8 @@ function duplicatesWithinFile(nodes: (NodeInput & Locator)[]): FieldProblem[] {
     }
     const key = n.pm_address.toLowerCase();
     const first = bmcs.get(key);
-    if (first) problems.push({ ...locate(n), field: 'pm_address', message: `BMC ${n.pm_address} is also on ${where(first)}` });
+    if (first)
+      problems.push({ ...locate(n), field: 'pm_address', message: `BMC ${n.pm_address} is also on ${where(first)}` });
     else bmcs.set(key, n);
   }
   return problems;
@@ -276,10 +305,22 @@ function sortProblems(problems: FieldProblem[]): FieldProblem[] {
 
 function dryRunView(n: NodeInput): NodeView {
   return {
-    id: 0, uuid: null, service_host: n.service_host, cpus: n.cpus, memory_mb: n.memory_mb, local_gb: n.local_gb,
-    cpu_arch: n.cpu_arch ?? null, pm_address: n.pm_address, pm_user: n.pm_user ?? null,
-    pm_password: n.pm_password ? '******' : null, terminal_port: n.terminal_port ?? null, instance_uuid: null,
-    instance_name: null, task_state: null, created_at: null, updated_at: null,
+    id: 0,
+    uuid: null,
+    service_host: n.service_host,
+    cpus: n.cpus,
+    memory_mb: n.memory_mb,
+    local_gb: n.local_gb,
+    cpu_arch: n.cpu_arch ?? null,
+    pm_address: n.pm_address,
+    pm_user: n.pm_user ?? null,
+    pm_password: n.pm_password ? '******' : null,
+    terminal_port: n.terminal_port ?? null,
+    instance_uuid: null,
+    instance_name: null,
+    task_state: null,
+    created_at: null,
+    updated_at: null,
     interfaces: n.macs.map((address) => ({ id: 0, address, datapath_id: null, port_no: null, vif_uuid: null })),
   };
 }
@@ -287,7 +328,10 @@ function dryRunView(n: NodeInput): NodeView {
 /** A unique violation that slipped past our checks means a concurrent enrollment won the race. */
 function rethrowUnique(e: unknown): never {
   if (isUniqueViolation(e)) {
-    throw new Conflict(`a concurrent enrollment took the same MAC or UUID (${e.constraint ?? 'unique'}); nothing was written`, 'DuplicateMac');
+    throw new Conflict(
+      `a concurrent enrollment took the same MAC or UUID (${e.constraint ?? 'unique'}); nothing was written`,
+      'DuplicateMac',
+    );
   }
   throw e;
 }

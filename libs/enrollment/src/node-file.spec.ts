@@ -26,24 +26,70 @@ describe('parseCsv', () => {
 
 describe('parseNodeFile', () => {
   it('reads positional rows (no header) with the optional columns', () => {
-    const f = parseNodeFile('52:54:00:00:00:01,admin,pw,10.0.0.5,4,8192,100\n52:54:00:00:00:02,u,p,bmc2:6230,2,1024,10,aarch64,cn2,7001\n', 'csv');
+    const f = parseNodeFile(
+      '52:54:00:00:00:01,admin,pw,10.0.0.5,4,8192,100\n52:54:00:00:00:02,u,p,bmc2:6230,2,1024,10,aarch64,cn2,7001\n',
+      'csv',
+    );
     expect(f.problems).toEqual([]);
     expect(f.records).toEqual([
-      { line: 1, fields: { macs: ['52:54:00:00:00:01'], pm_user: 'admin', pm_password: 'pw', pm_address: '10.0.0.5', cpus: 4, memory_mb: 8192, local_gb: 100 } },
-      { line: 2, fields: { macs: ['52:54:00:00:00:02'], pm_user: 'u', pm_password: 'p', pm_address: 'bmc2:6230', cpus: 2, memory_mb: 1024, local_gb: 10, cpu_arch: 'aarch64', service_host: 'cn2', terminal_port: 7001 } },
+      {
+        line: 1,
+        fields: {
+          macs: ['52:54:00:00:00:01'],
+          pm_user: 'admin',
+          pm_password: 'pw',
+          pm_address: '10.0.0.5',
+          cpus: 4,
+          memory_mb: 8192,
+          local_gb: 100,
+        },
+      },
+      {
+        line: 2,
+        fields: {
+          macs: ['52:54:00:00:00:02'],
+          pm_user: 'u',
+          pm_password: 'p',
+          pm_address: 'bmc2:6230',
+          cpus: 2,
+          memory_mb: 1024,
+          local_gb: 10,
+          cpu_arch: 'aarch64',
+          service_host: 'cn2',
+          terminal_port: 7001,
+        },
+      },
     ]);
   });
 
   it('uses a header to order columns', () => {
-    const f = parseNodeFile('MAC,cpus,memory_mb,local_gb,pm_address,pm_user,pm_password\n52:54:00:00:00:01,1,512,5,10.0.0.9,a,b\n', 'csv');
+    const f = parseNodeFile(
+      'MAC,cpus,memory_mb,local_gb,pm_address,pm_user,pm_password\n52:54:00:00:00:01,1,512,5,10.0.0.9,a,b\n',
+      'csv',
+    );
     expect(f.problems).toEqual([]);
-    expect(f.records[0]).toEqual({ line: 2, fields: { macs: ['52:54:00:00:00:01'], cpus: 1, memory_mb: 512, local_gb: 5, pm_address: '10.0.0.9', pm_user: 'a', pm_password: 'b' } });
+    expect(f.records[0]).toEqual({
+      line: 2,
+      fields: {
+        macs: ['52:54:00:00:00:01'],
+        cpus: 1,
+        memory_mb: 512,
+        local_gb: 5,
+        pm_address: '10.0.0.9',
+        pm_user: 'a',
+        pm_password: 'b',
+      },
+    });
   });
 
   it('rejects bad headers and rows with the wrong number of columns', () => {
     expect(parseNodeFile('mac,cpus,colour\n', 'csv').problems.map((p) => p.message)).toEqual([
-      "unknown column 'colour'", "missing column 'pm_user'", "missing column 'pm_password'",
-      "missing column 'pm_address'", "missing column 'memory_mb'", "missing column 'local_gb'",
+      "unknown column 'colour'",
+      "missing column 'pm_user'",
+      "missing column 'pm_password'",
+      "missing column 'pm_address'",
+      "missing column 'memory_mb'",
+      "missing column 'local_gb'",
     ]);
     expect(parseNodeFile('52:54:00:00:00:01,a,b,10.0.0.1,1,2\n', 'csv').problems).toEqual([
       { line: 1, field: '(row)', message: 'has 6 columns, expected 7 to 10' },
@@ -69,11 +115,22 @@ describe('parseNodeFile', () => {
 });
 
 describe('validateNode', () => {
-  const good = { macs: ['52-54-00-AA-BB-CC'], pm_user: 'u', pm_password: 'p', pm_address: '10.0.0.5:623', cpus: 2, memory_mb: 1024, local_gb: 10 };
+  const good = {
+    macs: ['52-54-00-AA-BB-CC'],
+    pm_user: 'u',
+    pm_password: 'p',
+    pm_address: '10.0.0.5:623',
+    cpus: 2,
+    memory_mb: 1024,
+    local_gb: 10,
+  };
 
   it('canonicalises MACs and BMC addresses and fills service_host', () => {
     const v = validateNode(good, 'cn1');
-    expect(v).toEqual({ ok: true, value: expect.objectContaining({ macs: ['52:54:00:aa:bb:cc'], pm_address: '10.0.0.5', service_host: 'cn1' }) });
+    expect(v).toEqual({
+      ok: true,
+      value: expect.objectContaining({ macs: ['52:54:00:aa:bb:cc'], pm_address: '10.0.0.5', service_host: 'cn1' }),
+    });
     const w = validateNode({ ...good, pm_address: 'BMC-7.lab:6230' }, 'cn1');
     expect(w.ok && w.value.pm_address).toBe('BMC-7.lab:6230');
   });
@@ -96,6 +153,10 @@ describe('validateNode', () => {
   ])('rejects %j naming %s', (patch, field, message) => {
     const v = validateNode({ ...good, ...patch }, 'cn1');
     expect(v.ok).toBe(false);
-    if (!v.ok) expect(v.problems).toContainEqual({ field: expect.stringMatching(new RegExp(`^${field}`)), message: expect.stringMatching(message) });
+    if (!v.ok)
+      expect(v.problems).toContainEqual({
+        field: expect.stringMatching(new RegExp(`^${field}`)),
+        message: expect.stringMatching(message),
+      });
   });
 });

@@ -7,8 +7,16 @@ import { parseCsv } from './csv';
  * An optional header line (first field `mac`) may name the columns in any order.
  */
 export const CSV_COLUMNS = [
-  'mac', 'pm_user', 'pm_password', 'pm_address', 'cpus', 'memory_mb', 'local_gb',
-  'cpu_arch', 'service_host', 'terminal_port',
+  'mac',
+  'pm_user',
+  'pm_password',
+  'pm_address',
+  'cpus',
+  'memory_mb',
+  'local_gb',
+  'cpu_arch',
+  'service_host',
+  'terminal_port',
 ] as const;
 const REQUIRED_COLUMNS = 7;
 const INTEGER_FIELDS = new Set(['cpus', 'memory_mb', 'local_gb', 'terminal_port']);
@@ -45,7 +53,8 @@ function toFields(pairs: [string, string][]): Record<string, unknown> {
   const fields: Record<string, unknown> = {};
   for (const [name, value] of pairs) {
     if (name === 'mac') fields.macs = [value];
-    else if (value === '' && name !== 'pm_user' && name !== 'pm_password') continue; // optional, empty
+    else if (value === '' && name !== 'pm_user' && name !== 'pm_password')
+      continue; // optional, empty
     else fields[name] = INTEGER_FIELDS.has(name) ? coerceInteger(value) : value;
   }
   return fields;
@@ -68,16 +77,23 @@ function parseCsvNodes(text: string): ParsedNodeFile {
     const unknown = columns.filter((c) => !(CSV_COLUMNS as readonly string[]).includes(c));
     const missing = CSV_COLUMNS.slice(0, REQUIRED_COLUMNS).filter((c) => !columns.includes(c));
     const repeated = columns.filter((c, i) => columns.indexOf(c) !== i);
-    for (const c of unknown) out.problems.push({ line: header.line, field: '(header)', message: `unknown column '${c}'` });
-    for (const c of missing) out.problems.push({ line: header.line, field: '(header)', message: `missing column '${c}'` });
-    for (const c of repeated) out.problems.push({ line: header.line, field: '(header)', message: `column '${c}' appears twice` });
+    for (const c of unknown)
+      out.problems.push({ line: header.line, field: '(header)', message: `unknown column '${c}'` });
+    for (const c of missing)
+      out.problems.push({ line: header.line, field: '(header)', message: `missing column '${c}'` });
+    for (const c of repeated)
+      out.problems.push({ line: header.line, field: '(header)', message: `column '${c}' appears twice` });
     if (out.problems.length) return out;
   }
   for (const row of rows) {
     const min = columns === CSV_COLUMNS ? REQUIRED_COLUMNS : columns.length;
     if (row.fields.length < min || row.fields.length > columns.length) {
       const want = min === columns.length ? `${min}` : `${min} to ${columns.length}`;
-      out.problems.push({ line: row.line, field: '(row)', message: `has ${row.fields.length} columns, expected ${want}` });
+      out.problems.push({
+        line: row.line,
+        field: '(row)',
+        message: `has ${row.fields.length} columns, expected ${want}`,
+      });
       continue;
     }
     out.records.push({ line: row.line, fields: toFields(row.fields.map((v, i) => [columns[i], v])) });

@@ -1,6 +1,17 @@
 import {
-  ArrayMinSize, IsArray, type ValidationArguments, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min,
-  ValidatorConstraint, type ValidatorConstraintInterface, Validate,
+  ArrayMinSize,
+  IsArray,
+  type ValidationArguments,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidatorConstraint,
+  type ValidatorConstraintInterface,
+  Validate,
 } from 'class-validator';
 import { macProblem, type Validated, validateDto, normalizeMac, parseBmcAddress, formatBmcAddress } from '@bm/domain';
 
@@ -42,42 +53,64 @@ export class CreateNodeDto {
   @Validate(MacConstraint, { each: true })
   macs: string[];
 
-  @IsInt(POSITIVE) @Min(1, POSITIVE) @Max(INT_MAX, TOO_BIG)
+  @IsInt(POSITIVE)
+  @Min(1, POSITIVE)
+  @Max(INT_MAX, TOO_BIG)
   cpus: number;
 
-  @IsInt(POSITIVE) @Min(1, POSITIVE) @Max(INT_MAX, TOO_BIG)
+  @IsInt(POSITIVE)
+  @Min(1, POSITIVE)
+  @Max(INT_MAX, TOO_BIG)
   memory_mb: number;
 
-  @IsInt(POSITIVE) @Min(1, POSITIVE) @Max(INT_MAX, TOO_BIG)
+  @IsInt(POSITIVE)
+  @Min(1, POSITIVE)
+  @Max(INT_MAX, TOO_BIG)
   local_gb: number;
 
-  @IsString() @Validate(BmcAddressConstraint)
+  @IsString()
+  @Validate(BmcAddressConstraint)
   pm_address: string;
 
-  @IsOptional() @IsString() @MaxLength(255)
+  @IsOptional()
+  @IsString()
+  @MaxLength(255)
   pm_user?: string;
 
-  @IsOptional() @IsString({ message: 'pm_password must be a string' })
+  @IsOptional()
+  @IsString({ message: 'pm_password must be a string' })
   pm_password?: string;
 
-  @IsOptional() @IsString() @Matches(/^[A-Za-z0-9_]{1,32}$/, { message: 'cpu_arch must be a word such as x86_64 or aarch64' })
+  @IsOptional()
+  @IsString()
+  @Matches(/^[A-Za-z0-9_]{1,32}$/, { message: 'cpu_arch must be a word such as x86_64 or aarch64' })
   cpu_arch?: string;
 
-  @IsOptional() @IsString() @Matches(/^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/, { message: 'service_host must be a host name' })
+  @IsOptional()
+  @IsString()
+  @Matches(/^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/, { message: 'service_host must be a host name' })
   service_host?: string;
 
-  @IsOptional() @IsInt({ message: 'terminal_port must be a port number (1-65535)' }) @Min(1, { message: 'terminal_port must be a port number (1-65535)' }) @Max(65535, { message: 'terminal_port must be a port number (1-65535)' })
+  @IsOptional()
+  @IsInt({ message: 'terminal_port must be a port number (1-65535)' })
+  @Min(1, { message: 'terminal_port must be a port number (1-65535)' })
+  @Max(65535, { message: 'terminal_port must be a port number (1-65535)' })
   terminal_port?: number;
 }
 
 export class AddInterfaceDto {
-  @IsString() @Validate(MacConstraint)
+  @IsString()
+  @Validate(MacConstraint)
   address: string;
 
-  @IsOptional() @IsString() @MaxLength(255)
+  @IsOptional()
+  @IsString()
+  @MaxLength(255)
   datapath_id?: string;
 
-  @IsOptional() @IsInt() @Min(0)
+  @IsOptional()
+  @IsInt()
+  @Min(0)
   port_no?: number;
 }
 

@@ -4,13 +4,19 @@ describe('CommandRunner', () => {
   const r = new CommandRunner();
 
   it('passes secrets through the environment, input through stdin, never a shell', async () => {
-    const out = await r.check('/bin/sh', ['-c', 'printf "%s|" "$SECRET"; cat; printf "|%s" "$1"', 'sh', '$SECRET;echo hi'], { env: { SECRET: 's3' }, input: 'from-stdin' });
+    const out = await r.check(
+      '/bin/sh',
+      ['-c', 'printf "%s|" "$SECRET"; cat; printf "|%s" "$1"', 'sh', '$SECRET;echo hi'],
+      { env: { SECRET: 's3' }, input: 'from-stdin' },
+    );
     expect(out.stdout).toBe('s3|from-stdin|$SECRET;echo hi');
   });
 
   it('a non-zero exit is a result for run() and a CommandFailed naming the program for check()', async () => {
     expect((await r.run('/bin/sh', ['-c', 'exit 3'])).code).toBe(3);
-    const e = await r.check('/bin/sh', ['-c', 'echo nope >&2; exit 3'], { env: { SECRET: 'hidden-value' } }).catch((x) => x);
+    const e = await r
+      .check('/bin/sh', ['-c', 'echo nope >&2; exit 3'], { env: { SECRET: 'hidden-value' } })
+      .catch((x) => x);
     expect(e).toBeInstanceOf(CommandFailed);
     expect(e.message).toBe('/bin/sh -c echo nope >&2; exit 3: nope');
     expect(JSON.stringify(e)).not.toContain('hidden-value');

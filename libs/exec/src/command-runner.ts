@@ -49,9 +49,17 @@ export class CommandRunner {
    * Starts a program that runs until stopped (a VM, a daemon): no shell, stdin closed, output to
    * `logFile` (appended) or discarded. Rejects if it cannot be started at all.
    */
-  start(program: string, args: readonly string[], o: Omit<RunOptions, 'input' | 'timeoutMs'> & { logFd?: number } = {}): Promise<RunningProgram> {
+  start(
+    program: string,
+    args: readonly string[],
+    o: Omit<RunOptions, 'input' | 'timeoutMs'> & { logFd?: number } = {},
+  ): Promise<RunningProgram> {
     return new Promise((resolve, reject) => {
-      const child = spawn(program, args, { cwd: o.cwd, env: { ...process.env, ...o.env }, stdio: ['ignore', o.logFd ?? 'ignore', o.logFd ?? 'ignore'] });
+      const child = spawn(program, args, {
+        cwd: o.cwd,
+        env: { ...process.env, ...o.env },
+        stdio: ['ignore', o.logFd ?? 'ignore', o.logFd ?? 'ignore'],
+      });
       let running = true;
       const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
         child.once('exit', (code, signal) => {
@@ -106,7 +114,13 @@ export class CommandRunner {
       });
       child.on('close', (code, signal) => {
         clearTimeout(timer);
-        const result = { code, signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), durationMs: Date.now() - started };
+        const result = {
+          code,
+          signal,
+          stdout: Buffer.concat(out).toString(),
+          stderr: Buffer.concat(err).toString(),
+          durationMs: Date.now() - started,
+        };
         if (timedOut) reject(new CommandFailed(program, args, result, `timed out after ${o.timeoutMs} ms`));
         else resolve(result);
       });

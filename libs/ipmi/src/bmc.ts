@@ -6,18 +6,41 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import {
-  CIPHER_SUITES, type CipherSuite, type SessionKeys, kuid, rakp2AuthCode, rakp3AuthCode, rakp4Icv, safeEqual, sessionKeys, suiteOf,
+  CIPHER_SUITES,
+  type CipherSuite,
+  type SessionKeys,
+  kuid,
+  rakp2AuthCode,
+  rakp3AuthCode,
+  rakp4Icv,
+  safeEqual,
+  sessionKeys,
+  suiteOf,
   type RakpFields,
 } from './crypto';
 import {
-  CHANNEL_AUTH_CAPABILITIES_V20, ChassisControl, Cmd, type DeviceId, NetFn, type PowerAction, Privilege, decodeBootFlags,
-  encodeChassisStatus, encodeDeviceId, encodeGetBootFlagsResponse,
+  CHANNEL_AUTH_CAPABILITIES_V20,
+  ChassisControl,
+  Cmd,
+  type DeviceId,
+  NetFn,
+  type PowerAction,
+  Privilege,
+  decodeBootFlags,
+  encodeChassisStatus,
+  encodeDeviceId,
+  encodeGetBootFlagsResponse,
 } from './commands';
 import type { BmcMachine } from './machine';
 import { type IpmiRequest, decodeRequest, encodeResponse } from './message';
 import { type Packet, PayloadType, type V20Packet, decodePacket, encodeV15, encodeV20, openV20 } from './packet';
 import {
-  decodeOpenSessionRequest, decodeRakp1, decodeRakp3, encodeOpenSessionResponse, encodeRakp2, encodeRakp4,
+  decodeOpenSessionRequest,
+  decodeRakp1,
+  decodeRakp3,
+  encodeOpenSessionResponse,
+  encodeRakp2,
+  encodeRakp4,
 } from './rakp';
 
 export interface VirtualBmcOptions {
@@ -74,8 +97,19 @@ export class VirtualBmc {
   constructor(readonly options: VirtualBmcOptions) {
     this.random = options.random ?? randomBytes;
     this.guid = options.guid ?? this.random(16);
-    this.suites = (options.cipherSuites ?? [3, 17]).map((id) => CIPHER_SUITES.find((c) => c.id === id)!).filter(Boolean);
-    this.deviceIdBytes = encodeDeviceId(options.deviceId ?? { deviceId: 0x20, deviceRevision: 1, firmware: '1.00', ipmiVersion: '2.0', manufacturerId: 0, productId: 0x6e62 });
+    this.suites = (options.cipherSuites ?? [3, 17])
+      .map((id) => CIPHER_SUITES.find((c) => c.id === id)!)
+      .filter(Boolean);
+    this.deviceIdBytes = encodeDeviceId(
+      options.deviceId ?? {
+        deviceId: 0x20,
+        deviceRevision: 1,
+        firmware: '1.00',
+        ipmiVersion: '2.0',
+        manufacturerId: 0,
+        productId: 0x6e62,
+      },
+    );
   }
 
   get port(): number {
@@ -126,7 +160,12 @@ export class VirtualBmc {
     if (p.kind === 'v1.5') return encodeV15(this.preSession(decodeRequest(p.message)));
     if (p.payloadType === PayloadType.IPMI && p.sessionId === 0 && !p.authenticated) {
       // Sessionless RMCP+ request (ipmitool asks Get Channel Cipher Suites this way).
-      return encodeV20({ payloadType: PayloadType.IPMI, sessionId: 0, seq: 0, payload: this.preSession(decodeRequest(p.payload)) });
+      return encodeV20({
+        payloadType: PayloadType.IPMI,
+        sessionId: 0,
+        seq: 0,
+        payload: this.preSession(decodeRequest(p.payload)),
+      });
     }
     switch (p.payloadType) {
       case PayloadType.OPEN_SESSION_REQUEST:
@@ -146,13 +185,18 @@ export class VirtualBmc {
 
   /** The commands a console may send before it has a session; returns the response message. */
   private preSession(req: IpmiRequest): Buffer {
-    const respond = (cc: number, data = Buffer.alloc(0)) => encodeResponse({ netFn: req.netFn + 1, cmd: req.cmd, rqSeq: req.rqSeq, cc, data });
+    const respond = (cc: number, data = Buffer.alloc(0)) =>
+      encodeResponse({ netFn: req.netFn + 1, cmd: req.cmd, rqSeq: req.rqSeq, cc, data });
     if (req.netFn !== NetFn.APP) return respond(0xc1);
     if (req.cmd === Cmd.GET_CHANNEL_AUTH_CAPABILITIES) return respond(0, CHANNEL_AUTH_CAPABILITIES_V20);
     if (req.cmd === Cmd.GET_CHANNEL_CIPHER_SUITES) {
       // data: channel, payload type, list index (bit 7: by cipher suite); 16 record bytes per index.
       const index = (req.data[2] ?? 0) & 0x3f;
-      const records = Buffer.concat(this.suites.map((c) => Buffer.from([0xc0, c.id, c.algorithms.auth, 0x40 | c.algorithms.integrity, 0x80 | c.algorithms.conf])));
+      const records = Buffer.concat(
+        this.suites.map((c) =>
+          Buffer.from([0xc0, c.id, c.algorithms.auth, 0x40 | c.algorithms.integrity, 0x80 | c.algorithms.conf]),
+        ),
+      );
       return respond(0, Buffer.concat([Buffer.from([0x01]), records.subarray(index * 16, index * 16 + 16)]));
     }
     return respond(0xc1);
@@ -161,10 +205,16 @@ export class VirtualBmc {
   private openSession(payload: Buffer, peer: string): Buffer {
     const req = decodeOpenSessionRequest(payload);
     const fail = (status: number) =>
-      encodeV20({ payloadType: PayloadType.OPEN_SESSION_RESPONSE, sessionId: 0, seq: 0, payload: encodeOpenSessionResponse({ tag: req.tag, status, maxPriv: 0, sidm: req.sidm, sidc: Buffer.alloc(4) }) });
+      encodeV20({
+        payloadType: PayloadType.OPEN_SESSION_RESPONSE,
+        sessionId: 0,
+        seq: 0,
+        payload: encodeOpenSessionResponse({ tag: req.tag, status, maxPriv: 0, sidm: req.sidm, sidc: Buffer.alloc(4) }),
+      });
     // A retransmitted request (same console, same session id) gets the same answer, not a second
     // session; consoles that all use one fixed id (ipmitool does) are told apart by address.
-    for (const s of this.sessions.values()) if (s.state === 'opened' && s.peer === peer && s.sidm.equals(req.sidm)) return s.openResponse;
+    for (const s of this.sessions.values())
+      if (s.state === 'opened' && s.peer === peer && s.sidm.equals(req.sidm)) return s.openResponse;
     const a = req.algorithms;
     const suite = suiteOf(a);
     if (!suite || !this.suites.includes(suite)) {
@@ -178,9 +228,31 @@ export class VirtualBmc {
     do sidc = this.random(4);
     while (sidc.readUInt32LE(0) === 0 || this.sessions.has(sidc.readUInt32LE(0)));
     const maxPriv = req.maxPriv === 0 ? Privilege.ADMINISTRATOR : Math.min(req.maxPriv, Privilege.ADMINISTRATOR);
-    const openResponse = encodeV20({ payloadType: PayloadType.OPEN_SESSION_RESPONSE, sessionId: 0, seq: 0, payload: encodeOpenSessionResponse({ tag: req.tag, status: 0, maxPriv, sidm: req.sidm, sidc, algorithms: suite.algorithms }) });
+    const openResponse = encodeV20({
+      payloadType: PayloadType.OPEN_SESSION_RESPONSE,
+      sessionId: 0,
+      seq: 0,
+      payload: encodeOpenSessionResponse({
+        tag: req.tag,
+        status: 0,
+        maxPriv,
+        sidm: req.sidm,
+        sidc,
+        algorithms: suite.algorithms,
+      }),
+    });
     this.sessions.set(sidc.readUInt32LE(0), {
-      peer, sidm: req.sidm, sidc, suite, state: 'opened', openResponse, privilege: Privilege.USER, outSeq: 0, highestIn: 0, seenMask: 0, lastSeen: Date.now(),
+      peer,
+      sidm: req.sidm,
+      sidc,
+      suite,
+      state: 'opened',
+      openResponse,
+      privilege: Privilege.USER,
+      outSeq: 0,
+      highestIn: 0,
+      seenMask: 0,
+      lastSeen: Date.now(),
     });
     return openResponse;
   }
@@ -190,7 +262,19 @@ export class VirtualBmc {
     const s = this.sessions.get(r.sidc.readUInt32LE(0));
     if (!s) return undefined;
     const reply = (status: number, rest: { rc?: Buffer; guid?: Buffer; authCode?: Buffer } = {}) =>
-      encodeV20({ payloadType: PayloadType.RAKP2, sessionId: 0, seq: 0, payload: encodeRakp2({ tag: r.tag, status, sidm: s.sidm, rc: rest.rc ?? Buffer.alloc(0), guid: rest.guid ?? Buffer.alloc(0), authCode: rest.authCode ?? Buffer.alloc(0) }) });
+      encodeV20({
+        payloadType: PayloadType.RAKP2,
+        sessionId: 0,
+        seq: 0,
+        payload: encodeRakp2({
+          tag: r.tag,
+          status,
+          sidm: s.sidm,
+          rc: rest.rc ?? Buffer.alloc(0),
+          guid: rest.guid ?? Buffer.alloc(0),
+          authCode: rest.authCode ?? Buffer.alloc(0),
+        }),
+      });
     const name = r.user.toString('utf8');
     const password = Object.hasOwn(this.options.users, name) ? this.options.users[name] : undefined;
     if (password === undefined) {
@@ -201,12 +285,32 @@ export class VirtualBmc {
       this.sessions.delete(s.sidc.readUInt32LE(0));
       return reply(0x09);
     }
-    if (s.state === 'rakp2-sent' && s.rakp2 && s.fields?.rm.equals(r.rm) && s.fields.role === r.role && s.fields.user.equals(r.user)) {
+    if (
+      s.state === 'rakp2-sent' &&
+      s.rakp2 &&
+      s.fields?.rm.equals(r.rm) &&
+      s.fields.role === r.role &&
+      s.fields.user.equals(r.user)
+    ) {
       return s.rakp2; // a retransmission: the same Rc, or the console's keys would not match ours
     }
     const userKey = kuid(password);
-    const fields: RakpFields = { sidm: s.sidm, sidc: s.sidc, rm: r.rm, rc: this.random(16), guid: this.guid, role: r.role, user: r.user };
-    Object.assign(s, { fields, userKey, state: 'rakp2-sent', privilege: (r.role & 0x0f) || Privilege.ADMINISTRATOR, lastSeen: Date.now() });
+    const fields: RakpFields = {
+      sidm: s.sidm,
+      sidc: s.sidc,
+      rm: r.rm,
+      rc: this.random(16),
+      guid: this.guid,
+      role: r.role,
+      user: r.user,
+    };
+    Object.assign(s, {
+      fields,
+      userKey,
+      state: 'rakp2-sent',
+      privilege: r.role & 0x0f || Privilege.ADMINISTRATOR,
+      lastSeen: Date.now(),
+    });
     s.rakp2 = reply(0, { rc: fields.rc, guid: fields.guid, authCode: rakp2AuthCode(userKey, fields, s.suite) });
     return s.rakp2;
   }
@@ -217,7 +321,12 @@ export class VirtualBmc {
     const s = this.sessions.get(id);
     if (!s || !s.fields || !s.userKey) return undefined;
     const reply = (status: number, icv: Buffer = Buffer.alloc(0)) =>
-      encodeV20({ payloadType: PayloadType.RAKP4, sessionId: 0, seq: 0, payload: encodeRakp4({ tag: r.tag, status, sidm: s.sidm, icv }) });
+      encodeV20({
+        payloadType: PayloadType.RAKP4,
+        sessionId: 0,
+        seq: 0,
+        payload: encodeRakp4({ tag: r.tag, status, sidm: s.sidm, icv }),
+      });
     if (r.status !== 0) {
       this.sessions.delete(id);
       return undefined;
@@ -243,10 +352,21 @@ export class VirtualBmc {
     const { cc, data } = await this.dispatch(s, req);
     s.outSeq = (s.outSeq + 1) >>> 0 || 1;
     const reply = encodeV20({
-      payloadType: PayloadType.IPMI, sessionId: s.sidm.readUInt32LE(0), seq: s.outSeq,
-      payload: encodeResponse({ netFn: req.netFn + 1, cmd: req.cmd, rqSeq: req.rqSeq, cc, data: data ?? Buffer.alloc(0) }), keys: s.keys, iv: this.random(16),
+      payloadType: PayloadType.IPMI,
+      sessionId: s.sidm.readUInt32LE(0),
+      seq: s.outSeq,
+      payload: encodeResponse({
+        netFn: req.netFn + 1,
+        cmd: req.cmd,
+        rqSeq: req.rqSeq,
+        cc,
+        data: data ?? Buffer.alloc(0),
+      }),
+      keys: s.keys,
+      iv: this.random(16),
     });
-    if (req.netFn === NetFn.APP && req.cmd === Cmd.CLOSE_SESSION && cc === 0) this.sessions.delete(req.data.readUInt32LE(0));
+    if (req.netFn === NetFn.APP && req.cmd === Cmd.CLOSE_SESSION && cc === 0)
+      this.sessions.delete(req.data.readUInt32LE(0));
     return reply;
   }
 
@@ -319,7 +439,8 @@ export class VirtualBmc {
   /** Makes room by dropping the oldest session that never finished logging in. */
   private evictHalfOpen(): boolean {
     let oldest: [number, BmcSession] | undefined;
-    for (const e of this.sessions) if (e[1].state !== 'active' && (!oldest || e[1].lastSeen < oldest[1].lastSeen)) oldest = e;
+    for (const e of this.sessions)
+      if (e[1].state !== 'active' && (!oldest || e[1].lastSeen < oldest[1].lastSeen)) oldest = e;
     if (oldest) this.sessions.delete(oldest[0]);
     return oldest !== undefined;
   }

@@ -10,7 +10,10 @@ import { PayloadType, decodePacket } from './packet';
  * AES IVs) are the recorded ones: it must then emit the recorded c2b datagrams byte for byte.
  */
 const capture = readFileSync(join(__dirname, '../test-fixtures/fakebmc-pyghmi-get-power.jsonl'), 'utf8')
-  .split('\n').filter(Boolean).map((l) => JSON.parse(l) as { dir: string; hex: string }).map((w) => ({ dir: w.dir, bytes: Buffer.from(w.hex, 'hex') }));
+  .split('\n')
+  .filter(Boolean)
+  .map((l) => JSON.parse(l) as { dir: string; hex: string })
+  .map((w) => ({ dir: w.dir, bytes: Buffer.from(w.hex, 'hex') }));
 
 class ReplayBmc extends EventEmitter implements DatagramSocket {
   readonly sent: Buffer[] = [];

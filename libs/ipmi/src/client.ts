@@ -9,17 +9,44 @@ import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import {
-  CIPHER_SUITES, type CipherSuite, type SessionKeys, kuid, rakp2AuthCode, rakp3AuthCode, rakp4Icv, safeEqual, sessionKeys, suiteOf,
+  CIPHER_SUITES,
+  type CipherSuite,
+  type SessionKeys,
+  kuid,
+  rakp2AuthCode,
+  rakp3AuthCode,
+  rakp4Icv,
+  safeEqual,
+  sessionKeys,
+  suiteOf,
 } from './crypto';
 import {
-  type BootDevice, type BootFlags, type ChassisStatus, Cmd, type DeviceId, GET_BOOT_FLAGS_REQUEST, NetFn, POWER_ACTION,
-  type PowerAction, Privilege, encodeSetBootFlags, parseChassisStatus, parseDeviceId, parseGetBootFlags, supportsIpmi20,
+  type BootDevice,
+  type BootFlags,
+  type ChassisStatus,
+  Cmd,
+  type DeviceId,
+  GET_BOOT_FLAGS_REQUEST,
+  NetFn,
+  POWER_ACTION,
+  type PowerAction,
+  Privilege,
+  encodeSetBootFlags,
+  parseChassisStatus,
+  parseDeviceId,
+  parseGetBootFlags,
+  supportsIpmi20,
 } from './commands';
 import { BmcAuthenticationFailed, BmcCommandFailed, BmcSessionRefused, BmcUnreachable, IpmiError } from './errors';
 import { type IpmiResponse, decodeResponse, encodeRequest } from './message';
 import { type Packet, PayloadType, type V20Packet, decodePacket, encodeV15, encodeV20, openV20 } from './packet';
 import {
-  decodeOpenSessionResponse, decodeRakp2, decodeRakp4, encodeOpenSessionRequest, encodeRakp1, encodeRakp3,
+  decodeOpenSessionResponse,
+  decodeRakp2,
+  decodeRakp4,
+  encodeOpenSessionRequest,
+  encodeRakp1,
+  encodeRakp3,
 } from './rakp';
 
 export interface BmcCredentials {
@@ -154,7 +181,8 @@ class BmcLink {
     try {
       for (let attempt = 0, wait = o.retryMs; ; attempt++, wait = Math.min(wait * 2, o.maxRetryMs)) {
         const left = deadline - Date.now();
-        if (left <= 0) throw new BmcUnreachable(this.key, `no answer to ${what} within the deadline (${attempt} attempts)`);
+        if (left <= 0)
+          throw new BmcUnreachable(this.key, `no answer to ${what} within the deadline (${attempt} attempts)`);
         this.client.send(build(attempt), this);
         this.lastSent = Date.now();
         const tick = new Promise<'retry'>((r) => (timer = setTimeout(() => r('retry'), Math.min(wait, left))));
@@ -213,14 +241,23 @@ export class IpmiClient {
     for (const link of this.links.values()) {
       const s = link.session;
       if (!s || s.lastUsed > quiet || link.busy) continue;
-      void link.enqueue(async () => {
-        if (link.session !== s || s.lastUsed > quiet) return;
-        try {
-          await this.inSession(link, 'keepalive (Get Device ID)', NetFn.APP, Cmd.GET_DEVICE_ID, Buffer.alloc(0), Date.now() + 2000);
-        } catch {
-          if (link.session === s) link.session = undefined; // the next command logs in again
-        }
-      }).catch(() => undefined);
+      void link
+        .enqueue(async () => {
+          if (link.session !== s || s.lastUsed > quiet) return;
+          try {
+            await this.inSession(
+              link,
+              'keepalive (Get Device ID)',
+              NetFn.APP,
+              Cmd.GET_DEVICE_ID,
+              Buffer.alloc(0),
+              Date.now() + 2000,
+            );
+          } catch {
+            if (link.session === s) link.session = undefined; // the next command logs in again
+          }
+        })
+        .catch(() => undefined);
     }
   }
 
@@ -238,7 +275,10 @@ export class IpmiClient {
     const { host, port } = link.creds;
     this.socket.send(buf, port, link.address ?? host, (err) => {
       // e.g. a BMC host name that does not resolve: fail now, not at the deadline.
-      if (err) link.fail(new BmcUnreachable(link.key, `cannot send to it: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
+      if (err)
+        link.fail(
+          new BmcUnreachable(link.key, `cannot send to it: ${(err as NodeJS.ErrnoException).code ?? err.message}`),
+        );
     });
   }
 
@@ -275,7 +315,10 @@ export class IpmiClient {
       try {
         address = (await lookup(host, { family: 4 })).address;
       } catch (e) {
-        throw new BmcUnreachable(link.key, `cannot resolve its address: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        throw new BmcUnreachable(
+          link.key,
+          `cannot resolve its address: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        );
       }
     }
     if (link.address) this.byPeer.delete(`${link.address}:${port}`);
@@ -286,33 +329,75 @@ export class IpmiClient {
   // --- operations ---------------------------------------------------------------------------
 
   async powerStatus(bmc: BmcCredentials, deadlineMs?: number): Promise<ChassisStatus> {
-    return parseChassisStatus(await this.command(bmc, 'Get Chassis Status', NetFn.CHASSIS, Cmd.GET_CHASSIS_STATUS, Buffer.alloc(0), deadlineMs));
+    return parseChassisStatus(
+      await this.command(bmc, 'Get Chassis Status', NetFn.CHASSIS, Cmd.GET_CHASSIS_STATUS, Buffer.alloc(0), deadlineMs),
+    );
   }
 
   async power(bmc: BmcCredentials, action: PowerAction, deadlineMs?: number): Promise<void> {
-    await this.command(bmc, `Chassis Control (${action})`, NetFn.CHASSIS, Cmd.CHASSIS_CONTROL, Buffer.from([POWER_ACTION[action]]), deadlineMs);
+    await this.command(
+      bmc,
+      `Chassis Control (${action})`,
+      NetFn.CHASSIS,
+      Cmd.CHASSIS_CONTROL,
+      Buffer.from([POWER_ACTION[action]]),
+      deadlineMs,
+    );
   }
 
-  async setBootDevice(bmc: BmcCredentials, device: BootDevice, o: { persistent?: boolean; efi?: boolean } = {}, deadlineMs?: number): Promise<void> {
+  async setBootDevice(
+    bmc: BmcCredentials,
+    device: BootDevice,
+    o: { persistent?: boolean; efi?: boolean } = {},
+    deadlineMs?: number,
+  ): Promise<void> {
     const data = encodeSetBootFlags({ device, persistent: o.persistent ?? false, efi: o.efi ?? false });
-    await this.command(bmc, `Set System Boot Options (${device})`, NetFn.CHASSIS, Cmd.SET_SYSTEM_BOOT_OPTIONS, data, deadlineMs);
+    await this.command(
+      bmc,
+      `Set System Boot Options (${device})`,
+      NetFn.CHASSIS,
+      Cmd.SET_SYSTEM_BOOT_OPTIONS,
+      data,
+      deadlineMs,
+    );
   }
 
   async getBootDevice(bmc: BmcCredentials, deadlineMs?: number): Promise<BootFlags> {
-    return parseGetBootFlags(await this.command(bmc, 'Get System Boot Options', NetFn.CHASSIS, Cmd.GET_SYSTEM_BOOT_OPTIONS, GET_BOOT_FLAGS_REQUEST, deadlineMs));
+    return parseGetBootFlags(
+      await this.command(
+        bmc,
+        'Get System Boot Options',
+        NetFn.CHASSIS,
+        Cmd.GET_SYSTEM_BOOT_OPTIONS,
+        GET_BOOT_FLAGS_REQUEST,
+        deadlineMs,
+      ),
+    );
   }
 
   async deviceId(bmc: BmcCredentials, deadlineMs?: number): Promise<DeviceId> {
-    return parseDeviceId(await this.command(bmc, 'Get Device ID', NetFn.APP, Cmd.GET_DEVICE_ID, Buffer.alloc(0), deadlineMs));
+    return parseDeviceId(
+      await this.command(bmc, 'Get Device ID', NetFn.APP, Cmd.GET_DEVICE_ID, Buffer.alloc(0), deadlineMs),
+    );
   }
 
   /** Any command inside a session; resolves with the response data (completion code 0). */
-  command(bmc: BmcCredentials, what: string, netFn: number, cmd: number, data: Buffer, deadlineMs = this.options.deadlineMs): Promise<Buffer> {
+  command(
+    bmc: BmcCredentials,
+    what: string,
+    netFn: number,
+    cmd: number,
+    data: Buffer,
+    deadlineMs = this.options.deadlineMs,
+  ): Promise<Buffer> {
     const link = this.link(bmc);
     const deadline = Date.now() + deadlineMs;
     return link.enqueue(async () => {
       link.creds = { ...bmc, port: bmc.port ?? 623 };
-      const fresh = !link.session || link.sessionCreds !== credsKey(bmc) || Date.now() - link.session.lastUsed > this.options.sessionIdleMs;
+      const fresh =
+        !link.session ||
+        link.sessionCreds !== credsKey(bmc) ||
+        Date.now() - link.session.lastUsed > this.options.sessionIdleMs;
       if (fresh) {
         await this.resolve(link);
         await this.login(link, deadline);
@@ -397,14 +482,27 @@ export class IpmiClient {
     }
 
     // 1. Get Channel Authentication Capabilities (IPMI 1.5 framing, no session).
-    const capReq = encodeV15(encodeRequest({ netFn: NetFn.APP, cmd: Cmd.GET_CHANNEL_AUTH_CAPABILITIES, rqSeq: 0, data: Buffer.from([0x8e, Privilege.ADMINISTRATOR]) }));
-    const cap = await link.exchange('Get Channel Authentication Capabilities', () => capReq, (p) => {
-      if (p.kind !== 'v1.5') return undefined;
-      const r = safeDecodeResponse(p.message);
-      return r && r.cmd === Cmd.GET_CHANNEL_AUTH_CAPABILITIES ? r : undefined;
-    }, deadline);
+    const capReq = encodeV15(
+      encodeRequest({
+        netFn: NetFn.APP,
+        cmd: Cmd.GET_CHANNEL_AUTH_CAPABILITIES,
+        rqSeq: 0,
+        data: Buffer.from([0x8e, Privilege.ADMINISTRATOR]),
+      }),
+    );
+    const cap = await link.exchange(
+      'Get Channel Authentication Capabilities',
+      () => capReq,
+      (p) => {
+        if (p.kind !== 'v1.5') return undefined;
+        const r = safeDecodeResponse(p.message);
+        return r && r.cmd === Cmd.GET_CHANNEL_AUTH_CAPABILITIES ? r : undefined;
+      },
+      deadline,
+    );
     if (cap.cc !== 0) throw new BmcCommandFailed(bmc, 'Get Channel Authentication Capabilities', cap.cc);
-    if (!supportsIpmi20(cap.data)) throw new BmcSessionRefused(bmc, 'login', undefined, 'the BMC does not offer IPMI 2.0 (RMCP+)');
+    if (!supportsIpmi20(cap.data))
+      throw new BmcSessionRefused(bmc, 'login', undefined, 'the BMC does not offer IPMI 2.0 (RMCP+)');
 
     // 2. Open Session: our suites in order (17, 3), starting with the one this BMC took last
     //    time; the BMC's choice is verified, and never anything weaker than suite 3.
@@ -414,66 +512,129 @@ export class IpmiClient {
     let suite: CipherSuite | undefined;
     for (const [i, proposal] of candidates.entries()) {
       const tag = i === 0 ? 2 : 0x20 + i;
-      const osReq = encodeV20({ payloadType: PayloadType.OPEN_SESSION_REQUEST, sessionId: 0, seq: 0, payload: encodeOpenSessionRequest({ tag, maxPriv: 0, sidm, algorithms: proposal.algorithms }) });
-      os = await link.exchange('Open Session', () => osReq, setupPayload(PayloadType.OPEN_SESSION_RESPONSE, tag, decodeOpenSessionResponse), deadline);
+      const osReq = encodeV20({
+        payloadType: PayloadType.OPEN_SESSION_REQUEST,
+        sessionId: 0,
+        seq: 0,
+        payload: encodeOpenSessionRequest({ tag, maxPriv: 0, sidm, algorithms: proposal.algorithms }),
+      });
+      os = await link.exchange(
+        'Open Session',
+        () => osReq,
+        setupPayload(PayloadType.OPEN_SESSION_RESPONSE, tag, decodeOpenSessionResponse),
+        deadline,
+      );
       if (os.status === 0) {
         suite = suiteOf(os.algorithms!);
         break;
       }
-      if (!UNSUPPORTED_ALGORITHM.has(os.status) || i === candidates.length - 1) throw new BmcSessionRefused(bmc, 'Open Session', os.status);
+      if (!UNSUPPORTED_ALGORITHM.has(os.status) || i === candidates.length - 1)
+        throw new BmcSessionRefused(bmc, 'Open Session', os.status);
     }
     const a = os!.algorithms!;
     if (!suite || !this.suites.includes(suite)) {
-      throw new BmcSessionRefused(bmc, 'Open Session', undefined, `the BMC chose algorithms ${a.auth}/${a.integrity}/${a.conf}, not cipher suite ${this.suites.map((c) => c.id).join(' or ')}`);
+      throw new BmcSessionRefused(
+        bmc,
+        'Open Session',
+        undefined,
+        `the BMC chose algorithms ${a.auth}/${a.integrity}/${a.conf}, not cipher suite ${this.suites.map((c) => c.id).join(' or ')}`,
+      );
     }
-    if (!os!.sidm.equals(sidm)) throw new BmcSessionRefused(bmc, 'Open Session', undefined, 'the answer names another session');
+    if (!os!.sidm.equals(sidm))
+      throw new BmcSessionRefused(bmc, 'Open Session', undefined, 'the answer names another session');
     const sidc = os!.sidc;
 
     // 3–4. RAKP1 → RAKP2: the BMC proves it knows the password.
     const rm = this.random(16);
-    const r1 = encodeV20({ payloadType: PayloadType.RAKP1, sessionId: 0, seq: 0, payload: encodeRakp1({ tag: 3, sidc, rm, role: ROLE_ADMIN_NAME_ONLY, user: userBytes }) });
+    const r1 = encodeV20({
+      payloadType: PayloadType.RAKP1,
+      sessionId: 0,
+      seq: 0,
+      payload: encodeRakp1({ tag: 3, sidc, rm, role: ROLE_ADMIN_NAME_ONLY, user: userBytes }),
+    });
     const r2 = await link.exchange('RAKP 1', () => r1, setupPayload(PayloadType.RAKP2, 3, decodeRakp2), deadline);
-    if (r2.status === 0x0d || r2.status === 0x09 || r2.status === 0x0a) throw new BmcAuthenticationFailed(bmc, `user '${user}' refused: ${RAKP_AUTH_REASON[r2.status]}`);
+    if (r2.status === 0x0d || r2.status === 0x09 || r2.status === 0x0a)
+      throw new BmcAuthenticationFailed(bmc, `user '${user}' refused: ${RAKP_AUTH_REASON[r2.status]}`);
     if (r2.status !== 0) throw new BmcSessionRefused(bmc, 'RAKP 2', r2.status);
     const fields = { sidm, sidc, rm, rc: r2.rc, guid: r2.guid, role: ROLE_ADMIN_NAME_ONLY, user: userBytes };
-    if (!safeEqual(rakp2AuthCode(kuidKey, fields, suite), r2.authCode)) throw new BmcAuthenticationFailed(bmc, `wrong password for user '${user}'`);
+    if (!safeEqual(rakp2AuthCode(kuidKey, fields, suite), r2.authCode))
+      throw new BmcAuthenticationFailed(bmc, `wrong password for user '${user}'`);
     const keys = sessionKeys(kuidKey, fields, suite);
 
     // 5–6. RAKP3 → RAKP4: we prove it; the BMC's integrity check value proves the keys.
-    const r3 = encodeV20({ payloadType: PayloadType.RAKP3, sessionId: 0, seq: 0, payload: encodeRakp3({ tag: 4, status: 0, sidc, authCode: rakp3AuthCode(kuidKey, fields, suite) }) });
-    const r4 = await link.exchange('RAKP 3', () => r3, setupPayload(PayloadType.RAKP4, 4, (b) => decodeRakp4(b, suite!.icvLength)), deadline);
+    const r3 = encodeV20({
+      payloadType: PayloadType.RAKP3,
+      sessionId: 0,
+      seq: 0,
+      payload: encodeRakp3({ tag: 4, status: 0, sidc, authCode: rakp3AuthCode(kuidKey, fields, suite) }),
+    });
+    const r4 = await link.exchange(
+      'RAKP 3',
+      () => r3,
+      setupPayload(PayloadType.RAKP4, 4, (b) => decodeRakp4(b, suite!.icvLength)),
+      deadline,
+    );
     if (r4.status !== 0) throw new BmcSessionRefused(bmc, 'RAKP 4', r4.status);
-    if (!safeEqual(rakp4Icv(keys.sik, fields, suite), r4.icv)) throw new BmcSessionRefused(bmc, 'RAKP 4', undefined, 'integrity check value mismatch');
+    if (!safeEqual(rakp4Icv(keys.sik, fields, suite), r4.icv))
+      throw new BmcSessionRefused(bmc, 'RAKP 4', undefined, 'integrity check value mismatch');
     link.suite = suite;
 
     link.session = { sidm, sidc: sidc.readUInt32LE(0), keys, seq: 0, rqSeq: 0, lastUsed: Date.now() };
     link.sessionCreds = credsKey(link.creds);
     // 7. Administrator privilege for the session, and who the BMC is.
-    await this.inSession(link, 'Set Session Privilege Level', NetFn.APP, Cmd.SET_SESSION_PRIVILEGE, Buffer.from([Privilege.ADMINISTRATOR]), deadline);
-    link.session.deviceId = parseDeviceId(await this.inSession(link, 'Get Device ID', NetFn.APP, Cmd.GET_DEVICE_ID, Buffer.alloc(0), deadline));
+    await this.inSession(
+      link,
+      'Set Session Privilege Level',
+      NetFn.APP,
+      Cmd.SET_SESSION_PRIVILEGE,
+      Buffer.from([Privilege.ADMINISTRATOR]),
+      deadline,
+    );
+    link.session.deviceId = parseDeviceId(
+      await this.inSession(link, 'Get Device ID', NetFn.APP, Cmd.GET_DEVICE_ID, Buffer.alloc(0), deadline),
+    );
   }
 
   /** One request/response inside the established session; each transmission gets a new seq. */
-  private async inSession(link: BmcLink, what: string, netFn: number, cmd: number, data: Buffer, deadline: number): Promise<Buffer> {
+  private async inSession(
+    link: BmcLink,
+    what: string,
+    netFn: number,
+    cmd: number,
+    data: Buffer,
+    deadline: number,
+  ): Promise<Buffer> {
     const s = link.session;
     if (!s) throw new IpmiError(link.key, 'no session');
     s.rqSeq = (s.rqSeq + 1) & 0x3f;
     const rqSeq = s.rqSeq;
     const msg = encodeRequest({ netFn, cmd, rqSeq, data });
     const sidm = s.sidm.readUInt32LE(0);
-    const r = await link.exchange(what, () => {
-      s.seq = (s.seq + 1) >>> 0 || 1;
-      return encodeV20({ payloadType: PayloadType.IPMI, sessionId: s.sidc, seq: s.seq, payload: msg, keys: s.keys, iv: this.random(16) });
-    }, (p) => {
-      if (p.kind !== 'v2.0' || p.payloadType !== PayloadType.IPMI || p.sessionId !== sidm) return undefined;
-      let resp: IpmiResponse | undefined;
-      try {
-        resp = safeDecodeResponse(openV20(p as V20Packet, s.keys));
-      } catch {
-        return undefined; // forged or corrupted: ignore, keep waiting
-      }
-      return resp && resp.netFn === netFn + 1 && resp.cmd === cmd && resp.rqSeq === rqSeq ? resp : undefined;
-    }, deadline);
+    const r = await link.exchange(
+      what,
+      () => {
+        s.seq = (s.seq + 1) >>> 0 || 1;
+        return encodeV20({
+          payloadType: PayloadType.IPMI,
+          sessionId: s.sidc,
+          seq: s.seq,
+          payload: msg,
+          keys: s.keys,
+          iv: this.random(16),
+        });
+      },
+      (p) => {
+        if (p.kind !== 'v2.0' || p.payloadType !== PayloadType.IPMI || p.sessionId !== sidm) return undefined;
+        let resp: IpmiResponse | undefined;
+        try {
+          resp = safeDecodeResponse(openV20(p as V20Packet, s.keys));
+        } catch {
+          return undefined; // forged or corrupted: ignore, keep waiting
+        }
+        return resp && resp.netFn === netFn + 1 && resp.cmd === cmd && resp.rqSeq === rqSeq ? resp : undefined;
+      },
+      deadline,
+    );
     s.lastUsed = Date.now();
     if (r.cc !== 0) throw new BmcCommandFailed(link.key, what, r.cc);
     return r.data;

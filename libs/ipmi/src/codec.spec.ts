@@ -1,20 +1,45 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { kuid, rakp2AuthCode, rakp3AuthCode, rakp4Icv, safeEqual, sessionKeys, type RakpFields, type SessionKeys } from './crypto';
+import {
+  kuid,
+  rakp2AuthCode,
+  rakp3AuthCode,
+  rakp4Icv,
+  safeEqual,
+  sessionKeys,
+  type RakpFields,
+  type SessionKeys,
+} from './crypto';
 import { MalformedPacket, checksum, decodeRequest, decodeResponse, encodeRequest, encodeResponse } from './message';
 import { PayloadType, type V20Packet, decodePacket, encodeV15, encodeV20, openV20 } from './packet';
 import { SUITE_3 } from './crypto';
 import {
-  decodeOpenSessionRequest, decodeOpenSessionResponse, decodeRakp1, decodeRakp2, decodeRakp3, decodeRakp4,
-  encodeOpenSessionRequest, encodeOpenSessionResponse, encodeRakp1, encodeRakp2, encodeRakp3, encodeRakp4,
+  decodeOpenSessionRequest,
+  decodeOpenSessionResponse,
+  decodeRakp1,
+  decodeRakp2,
+  decodeRakp3,
+  decodeRakp4,
+  encodeOpenSessionRequest,
+  encodeOpenSessionResponse,
+  encodeRakp1,
+  encodeRakp2,
+  encodeRakp3,
+  encodeRakp4,
 } from './rakp';
 import { parseChassisStatus, parseDeviceId, parseGetBootFlags, encodeSetBootFlags } from './commands';
 
 // Real RMCP+ sessions captured on loopback (ipmitool ↔ ipmi_sim, pyghmi ↔ ipmitool/fake BMC),
 // user admin / password password, cipher suite 3: see test-fixtures/README.
 const DIR = join(__dirname, '../test-fixtures');
-const CAPTURES = readdirSync(DIR).filter((f) => f.endsWith('.jsonl') && !f.endsWith('.decoded.jsonl')).map((f) => f.replace('.jsonl', ''));
-const lines = (f: string) => readFileSync(join(DIR, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+const CAPTURES = readdirSync(DIR)
+  .filter((f) => f.endsWith('.jsonl') && !f.endsWith('.decoded.jsonl'))
+  .map((f) => f.replace('.jsonl', ''));
+const lines = (f: string) =>
+  readFileSync(join(DIR, f), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 const hex = (h: string) => Buffer.from(h, 'hex');
 
 describe.each(CAPTURES)('capture %s', (name) => {
@@ -61,7 +86,11 @@ describe.each(CAPTURES)('capture %s', (name) => {
           const r = decodeRakp1(p.payload);
           expect(r.sidc).toEqual(f.sidc);
           Object.assign(f, { rm: r.rm, role: r.role, user: r.user });
-          expect([r.rm.toString('hex'), `0x${r.role.toString(16)}`, r.user.toString()]).toEqual([want.Rm, want.role, want.user]);
+          expect([r.rm.toString('hex'), `0x${r.role.toString(16)}`, r.user.toString()]).toEqual([
+            want.Rm,
+            want.role,
+            want.user,
+          ]);
           expect(encodeV20({ ...p, payload: encodeRakp1(r) })).toEqual(bytes);
           return;
         }
@@ -91,12 +120,26 @@ describe.each(CAPTURES)('capture %s', (name) => {
           expect(p.sessionId).toBe(Number(want.session_id));
           expect(p.seq).toBe(want.seq);
           const m = w.dir === 'c2b' ? decodeRequest(plain) : decodeResponse(plain);
-          expect([m.netFn, m.cmd, m.rqSeq, m.data.toString('hex')]).toEqual([Number(want.msg.netfn), Number(want.msg.cmd), want.msg.seq, want.msg.data]);
+          expect([m.netFn, m.cmd, m.rqSeq, m.data.toString('hex')]).toEqual([
+            Number(want.msg.netfn),
+            Number(want.msg.cmd),
+            want.msg.seq,
+            want.msg.data,
+          ]);
           if (w.dir === 'b2c') expect((m as { cc: number }).cc).toBe(Number(want.msg.completion_code));
           // The same IV, keys and message give back the captured bytes.
           const again = w.dir === 'c2b' ? encodeRequest(m) : encodeResponse(m as ReturnType<typeof decodeResponse>);
           expect(again).toEqual(plain);
-          expect(encodeV20({ payloadType: 0, sessionId: p.sessionId, seq: p.seq, payload: again, keys, iv: p.payload.subarray(0, 16) })).toEqual(bytes);
+          expect(
+            encodeV20({
+              payloadType: 0,
+              sessionId: p.sessionId,
+              seq: p.seq,
+              payload: again,
+              keys,
+              iv: p.payload.subarray(0, 16),
+            }),
+          ).toEqual(bytes);
           return;
         }
         default:
@@ -108,16 +151,30 @@ describe.each(CAPTURES)('capture %s', (name) => {
 
 describe('the golden example (reference §7)', () => {
   it('decodes Get Chassis Status: power off', () => {
-    const d = lines('golden-ipmitool-cs3-power-status.decoded.jsonl').find((x) => x.dir === 'b2c' && x.msg?.name === 'Get Chassis Status');
+    const d = lines('golden-ipmitool-cs3-power-status.decoded.jsonl').find(
+      (x) => x.dir === 'b2c' && x.msg?.name === 'Get Chassis Status',
+    );
     expect(parseChassisStatus(hex(d.msg.data))).toMatchObject({ powerOn: false, restorePolicy: 'always-off' });
   });
   it('decodes ipmi_sim Get Device ID', () => {
-    expect(parseDeviceId(hex('00030908029f911200020f00000000'))).toEqual({ deviceId: 0, deviceRevision: 3, firmware: '9.08', ipmiVersion: '2.0', manufacturerId: 0x1291, productId: 0x0f02 });
+    expect(parseDeviceId(hex('00030908029f911200020f00000000'))).toEqual({
+      deviceId: 0,
+      deviceRevision: 3,
+      firmware: '9.08',
+      ipmiVersion: '2.0',
+      manufacturerId: 0x1291,
+      productId: 0x0f02,
+    });
   });
   it('boot flags: PXE next boot is 05 80 04 00 00 00, as ipmitool sends', () => {
     expect(encodeSetBootFlags({ device: 'pxe', persistent: false, efi: false }).toString('hex')).toBe('058004000000');
     expect(encodeSetBootFlags({ device: 'disk', persistent: true, efi: true }).toString('hex')).toBe('05e008000000');
-    expect(parseGetBootFlags(hex('01058004000000'))).toEqual({ device: 'pxe', persistent: false, efi: false, valid: true });
+    expect(parseGetBootFlags(hex('01058004000000'))).toEqual({
+      device: 'pxe',
+      persistent: false,
+      efi: false,
+      valid: true,
+    });
   });
 });
 
@@ -138,7 +195,14 @@ describe('malformed input', () => {
 
   it('a bad HMAC or a flipped ciphertext bit is refused', () => {
     const keys = { k1: Buffer.alloc(20, 1), k2: Buffer.alloc(20, 2) };
-    const good = encodeV20({ payloadType: 0, sessionId: 7, seq: 1, payload: encodeRequest({ netFn: 0, cmd: 1, rqSeq: 1, data: Buffer.alloc(0) }), keys, iv: Buffer.alloc(16, 9) });
+    const good = encodeV20({
+      payloadType: 0,
+      sessionId: 7,
+      seq: 1,
+      payload: encodeRequest({ netFn: 0, cmd: 1, rqSeq: 1, data: Buffer.alloc(0) }),
+      keys,
+      iv: Buffer.alloc(16, 9),
+    });
     expect(decodeRequest(openV20(decodePacket(good) as V20Packet, keys))).toMatchObject({ netFn: 0, cmd: 1 });
     const flipped = Buffer.from(good);
     flipped[30] ^= 1;
@@ -156,7 +220,8 @@ describe('malformed input', () => {
   });
 
   it('setup payloads that are too short are refused', () => {
-    for (const fn of [decodeOpenSessionRequest, decodeRakp1, decodeRakp3]) expect(() => fn(Buffer.alloc(3))).toThrow(MalformedPacket);
+    for (const fn of [decodeOpenSessionRequest, decodeRakp1, decodeRakp3])
+      expect(() => fn(Buffer.alloc(3))).toThrow(MalformedPacket);
     expect(() => decodeRakp2(Buffer.from([0, 0, 0, 0, 1, 2, 3, 4, 5]))).toThrow(/too short/);
   });
 });

@@ -34,12 +34,26 @@ export interface CipherSuite {
   authCodeLength: number;
 }
 
-export const SUITE_3: CipherSuite = { id: 3, algorithms: { auth: 1, integrity: 1, conf: 1 }, hash: 'sha1', icvLength: 12, authCodeLength: 12 };
-export const SUITE_17: CipherSuite = { id: 17, algorithms: { auth: 3, integrity: 4, conf: 1 }, hash: 'sha256', icvLength: 16, authCodeLength: 16 };
+export const SUITE_3: CipherSuite = {
+  id: 3,
+  algorithms: { auth: 1, integrity: 1, conf: 1 },
+  hash: 'sha1',
+  icvLength: 12,
+  authCodeLength: 12,
+};
+export const SUITE_17: CipherSuite = {
+  id: 17,
+  algorithms: { auth: 3, integrity: 4, conf: 1 },
+  hash: 'sha256',
+  icvLength: 16,
+  authCodeLength: 16,
+};
 export const CIPHER_SUITES: readonly CipherSuite[] = [SUITE_17, SUITE_3];
 
 export function suiteOf(a: Algorithms): CipherSuite | undefined {
-  return CIPHER_SUITES.find((c) => c.algorithms.auth === a.auth && c.algorithms.integrity === a.integrity && c.algorithms.conf === a.conf);
+  return CIPHER_SUITES.find(
+    (c) => c.algorithms.auth === a.auth && c.algorithms.integrity === a.integrity && c.algorithms.conf === a.conf,
+  );
 }
 
 /** Kuid: the user's password, NUL-padded to 20 bytes (longer ones are refused). */
@@ -71,9 +85,12 @@ export interface RakpFields {
 
 const roleUser = (f: RakpFields) => Buffer.concat([Buffer.from([f.role, f.user.length]), f.user]);
 
-export const rakp2AuthCode = (k: Buffer, f: RakpFields, c: CipherSuite = SUITE_3) => hmac(c.hash, k, f.sidm, f.sidc, f.rm, f.rc, f.guid, roleUser(f));
-export const rakp3AuthCode = (k: Buffer, f: RakpFields, c: CipherSuite = SUITE_3) => hmac(c.hash, k, f.rc, f.sidm, roleUser(f));
-export const rakp4Icv = (sik: Buffer, f: RakpFields, c: CipherSuite = SUITE_3) => hmac(c.hash, sik, f.rm, f.sidc, f.guid).subarray(0, c.icvLength);
+export const rakp2AuthCode = (k: Buffer, f: RakpFields, c: CipherSuite = SUITE_3) =>
+  hmac(c.hash, k, f.sidm, f.sidc, f.rm, f.rc, f.guid, roleUser(f));
+export const rakp3AuthCode = (k: Buffer, f: RakpFields, c: CipherSuite = SUITE_3) =>
+  hmac(c.hash, k, f.rc, f.sidm, roleUser(f));
+export const rakp4Icv = (sik: Buffer, f: RakpFields, c: CipherSuite = SUITE_3) =>
+  hmac(c.hash, sik, f.rm, f.sidc, f.guid).subarray(0, c.icvLength);
 
 /**
  * SIK = HMAC(Kg, Rm ‖ Rc ‖ Role ‖ ULen ‖ UName), Kg = Kuid when the BMC key is null;
@@ -97,11 +114,13 @@ export function encryptPayload(k2: Buffer, iv: Buffer, msg: Buffer): Buffer {
 }
 
 export function decryptPayload(k2: Buffer, payload: Buffer): Buffer {
-  if (payload.length < 32 || payload.length % 16 !== 0) throw new MalformedPacket(`encrypted payload of ${payload.length} bytes`);
+  if (payload.length < 32 || payload.length % 16 !== 0)
+    throw new MalformedPacket(`encrypted payload of ${payload.length} bytes`);
   const d = createDecipheriv('aes-128-cbc', k2.subarray(0, 16), payload.subarray(0, 16)).setAutoPadding(false);
   const plain = Buffer.concat([d.update(payload.subarray(16)), d.final()]);
   const n = plain[plain.length - 1];
   if (n > 15 || n + 1 > plain.length) throw new MalformedPacket('bad confidentiality pad length');
-  for (let i = 0; i < n; i++) if (plain[plain.length - 1 - n + i] !== i + 1) throw new MalformedPacket('bad confidentiality pad');
+  for (let i = 0; i < n; i++)
+    if (plain[plain.length - 1 - n + i] !== i + 1) throw new MalformedPacket('bad confidentiality pad');
   return plain.subarray(0, plain.length - 1 - n);
 }

@@ -3,7 +3,10 @@ import { rakpStatusName } from './rakp';
 
 /** Every IPMI failure names the BMC (`host:port`) and what went wrong; never a password. */
 export class IpmiError extends Error {
-  constructor(readonly bmc: string, message: string) {
+  constructor(
+    readonly bmc: string,
+    message: string,
+  ) {
     super(`BMC ${bmc}: ${message}`);
   }
 }
@@ -21,7 +24,12 @@ export class BmcAuthenticationFailed extends IpmiError {
 /** The BMC refused a session step (RMCP+ status code), or chose algorithms we do not accept. */
 export class BmcSessionRefused extends IpmiError {
   override readonly name = 'BmcSessionRefused';
-  constructor(bmc: string, step: string, readonly status?: number, detail?: string) {
+  constructor(
+    bmc: string,
+    step: string,
+    readonly status?: number,
+    detail?: string,
+  ) {
     super(bmc, `${step} refused: ${detail ?? rakpStatusName(status ?? 0xff)}`);
   }
 }
@@ -29,7 +37,14 @@ export class BmcSessionRefused extends IpmiError {
 /** The BMC answered a command with a non-zero completion code. */
 export class BmcCommandFailed extends IpmiError {
   override readonly name = 'BmcCommandFailed';
-  constructor(bmc: string, readonly command: string, readonly completionCode: number) {
-    super(bmc, `${command} failed: ${completionCodeName(completionCode)} (0x${completionCode.toString(16).padStart(2, '0')})`);
+  constructor(
+    bmc: string,
+    readonly command: string,
+    readonly completionCode: number,
+  ) {
+    super(
+      bmc,
+      `${command} failed: ${completionCodeName(completionCode)} (0x${completionCode.toString(16).padStart(2, '0')})`,
+    );
   }
 }

@@ -1,8 +1,16 @@
 import { createSocket } from 'node:dgram';
 import { UdpProxy } from '../../../test/support/udp-proxy';
 import {
-  BmcAuthenticationFailed, BmcUnreachable, IpmiClient, SimulatedMachine, VirtualBmc, type BmcCredentials,
-  encodeRequest, encodeV15, encodeV20, PayloadType,
+  BmcAuthenticationFailed,
+  BmcUnreachable,
+  IpmiClient,
+  SimulatedMachine,
+  VirtualBmc,
+  type BmcCredentials,
+  encodeRequest,
+  encodeV15,
+  encodeV20,
+  PayloadType,
 } from '.';
 
 // Our client against our virtual BMC over real UDP on loopback, including a relay that loses,
@@ -52,7 +60,13 @@ describe('IpmiClient ↔ VirtualBmc', () => {
     await client.power(creds, 'cycle');
     await client.power(creds, 'reset');
     await client.power(creds, 'off');
-    expect(machine.events.map((e) => [e.action, e.after])).toEqual([['on', 'on'], ['soft', 'off'], ['cycle', 'on'], ['reset', 'on'], ['off', 'off']]);
+    expect(machine.events.map((e) => [e.action, e.after])).toEqual([
+      ['on', 'on'],
+      ['soft', 'off'],
+      ['cycle', 'on'],
+      ['reset', 'on'],
+      ['off', 'off'],
+    ]);
     await client.setBootDevice(creds, 'pxe');
     expect(await client.getBootDevice(creds)).toEqual({ device: 'pxe', persistent: false, efi: false, valid: true });
     await client.setBootDevice(creds, 'disk', { persistent: true, efi: true });
@@ -65,7 +79,12 @@ describe('IpmiClient ↔ VirtualBmc', () => {
     await client.powerStatus(creds);
     expect(client.sessionSuite(creds)).toBe(17);
     const only3 = new IpmiClient({ cipherSuites: [3] });
-    const old = new VirtualBmc({ port: 0, users: { [USER]: PASSWORD }, machine: new SimulatedMachine(), cipherSuites: [3] });
+    const old = new VirtualBmc({
+      port: 0,
+      users: { [USER]: PASSWORD },
+      machine: new SimulatedMachine(),
+      cipherSuites: [3],
+    });
     await old.start();
     started.push(old);
     const oldCreds = { ...creds, port: old.port };
@@ -116,7 +135,11 @@ describe('IpmiClient ↔ VirtualBmc', () => {
     const { b, creds } = await start();
     await client.powerStatus(creds);
     await b.stop();
-    const again = new VirtualBmc({ port: b.port, users: { [USER]: PASSWORD }, machine: new SimulatedMachine({ powerOn: true }) });
+    const again = new VirtualBmc({
+      port: b.port,
+      users: { [USER]: PASSWORD },
+      machine: new SimulatedMachine({ powerOn: true }),
+    });
     await again.start();
     started.push(again);
     expect((await client.powerStatus(creds)).powerOn).toBe(true);
@@ -144,13 +167,17 @@ describe('IpmiClient ↔ VirtualBmc', () => {
     expect(tLive).toBeLessThan(300);
     const [err, tDead] = await deadOp;
     expect(err).toBeInstanceOf(BmcUnreachable);
-    expect((err as Error).message).toMatch(/^BMC 127\.0\.0\.1:9: no answer to Get Channel Authentication Capabilities within the deadline/);
+    expect((err as Error).message).toMatch(
+      /^BMC 127\.0\.0\.1:9: no answer to Get Channel Authentication Capabilities within the deadline/,
+    );
     expect(tDead).toBeGreaterThanOrEqual(1400);
     expect(tDead).toBeLessThan(2000);
   });
 
   it('a BMC host name that does not resolve fails at once, not at the deadline', async () => {
-    const [err, t] = await elapsed(client.powerStatus({ host: 'no-such-bmc.invalid', user: USER, password: PASSWORD }, 3000));
+    const [err, t] = await elapsed(
+      client.powerStatus({ host: 'no-such-bmc.invalid', user: USER, password: PASSWORD }, 3000),
+    );
     expect(err).toBeInstanceOf(BmcUnreachable);
     expect((err as Error).message).toBe('BMC no-such-bmc.invalid:623: cannot resolve its address: ENOTFOUND');
     expect(t).toBeLessThan(1000);
@@ -158,8 +185,13 @@ describe('IpmiClient ↔ VirtualBmc', () => {
 
   it('new credentials for a BMC take effect at its next operation, on the same queue', async () => {
     const { creds } = await start();
-    await expect(client.powerStatus({ ...creds, password: 'old-wrong' })).rejects.toBeInstanceOf(BmcAuthenticationFailed);
-    const [a, b] = await Promise.all([client.powerStatus(creds), client.powerStatus({ ...creds, password: 'wrong-again' }).catch((e) => e)]);
+    await expect(client.powerStatus({ ...creds, password: 'old-wrong' })).rejects.toBeInstanceOf(
+      BmcAuthenticationFailed,
+    );
+    const [a, b] = await Promise.all([
+      client.powerStatus(creds),
+      client.powerStatus({ ...creds, password: 'wrong-again' }).catch((e) => e),
+    ]);
     expect((a as { powerOn: boolean }).powerOn).toBe(false);
     expect(b).toBeInstanceOf(BmcAuthenticationFailed);
     expect((await client.powerStatus(creds)).powerOn).toBe(false);
@@ -253,7 +285,14 @@ describe('IpmiClient ↔ VirtualBmc', () => {
     const junk = [
       Buffer.from('garbage'),
       Buffer.from([0x06, 0x00, 0xff, 0x07, 0x06, 0xc0, 1, 2]),
-      encodeV20({ payloadType: PayloadType.IPMI, sessionId: 1, seq: 1, payload: Buffer.alloc(40, 7), keys: { k1: Buffer.alloc(20), k2: Buffer.alloc(20) }, iv: Buffer.alloc(16) }),
+      encodeV20({
+        payloadType: PayloadType.IPMI,
+        sessionId: 1,
+        seq: 1,
+        payload: Buffer.alloc(40, 7),
+        keys: { k1: Buffer.alloc(20), k2: Buffer.alloc(20) },
+        iv: Buffer.alloc(16),
+      }),
     ];
     let i = 0;
     proxy.behaviour = { garbage: () => junk[i++ % junk.length] };
@@ -271,11 +310,22 @@ describe('IpmiClient ↔ VirtualBmc', () => {
     const badChecksum = Buffer.from(valid);
     badChecksum[badChecksum.length - 1] ^= 0xff;
     for (const m of [
-      Buffer.alloc(0), Buffer.from('hello'), valid.subarray(0, 10), badChecksum,
+      Buffer.alloc(0),
+      Buffer.from('hello'),
+      valid.subarray(0, 10),
+      badChecksum,
       Buffer.from([0x06, 0x00, 0xff, 0x07, 0x06, 0x33, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 1, 2, 3, 4]), // unknown payload type
-      encodeV20({ payloadType: PayloadType.IPMI, sessionId: 12345, seq: 1, payload: Buffer.alloc(32), keys: { k1: Buffer.alloc(20), k2: Buffer.alloc(20) }, iv: Buffer.alloc(16) }), // no such session / bad HMAC
+      encodeV20({
+        payloadType: PayloadType.IPMI,
+        sessionId: 12345,
+        seq: 1,
+        payload: Buffer.alloc(32),
+        keys: { k1: Buffer.alloc(20), k2: Buffer.alloc(20) },
+        iv: Buffer.alloc(16),
+      }), // no such session / bad HMAC
       encodeV20({ payloadType: PayloadType.RAKP1, sessionId: 0, seq: 0, payload: Buffer.alloc(5) }), // truncated RAKP1
-    ]) await send(m);
+    ])
+      await send(m);
     s.close();
     await new Promise((r) => setTimeout(r, 50));
     expect(b.dropped).toBeGreaterThanOrEqual(6);

@@ -39,7 +39,13 @@ export class SimulatedMachine implements BmcMachine {
     // cycle/reset leave the machine on (a reset of a machine that is off does nothing).
     this.on = action === 'on' || ((action === 'cycle' || action === 'reset') && (before || action === 'cycle'));
     if (action === 'off' || action === 'soft') this.on = false;
-    this.events.push({ at: Date.now(), op: 'power', action, before: before ? 'on' : 'off', after: this.on ? 'on' : 'off' });
+    this.events.push({
+      at: Date.now(),
+      op: 'power',
+      action,
+      before: before ? 'on' : 'off',
+      after: this.on ? 'on' : 'off',
+    });
   }
 
   getBootFlags(): BootFlags {

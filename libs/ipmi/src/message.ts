@@ -49,12 +49,20 @@ export function encodeResponse(r: IpmiResponse): Buffer {
 function checkFrame(b: Buffer, min: number): void {
   if (b.length < min) throw new MalformedPacket(`IPMI message of ${b.length} bytes is too short`);
   if (checksum(b.subarray(0, 2)) !== b[2]) throw new MalformedPacket('IPMI header checksum mismatch');
-  if (checksum(b.subarray(3, b.length - 1)) !== b[b.length - 1]) throw new MalformedPacket('IPMI data checksum mismatch');
+  if (checksum(b.subarray(3, b.length - 1)) !== b[b.length - 1])
+    throw new MalformedPacket('IPMI data checksum mismatch');
 }
 
 export function decodeRequest(b: Buffer): IpmiRequest & { rsAddr: number; rqAddr: number } {
   checkFrame(b, 7);
-  return { rsAddr: b[0], netFn: b[1] >> 2, rqAddr: b[3], rqSeq: b[4] >> 2, cmd: b[5], data: Buffer.from(b.subarray(6, b.length - 1)) };
+  return {
+    rsAddr: b[0],
+    netFn: b[1] >> 2,
+    rqAddr: b[3],
+    rqSeq: b[4] >> 2,
+    cmd: b[5],
+    data: Buffer.from(b.subarray(6, b.length - 1)),
+  };
 }
 
 export function decodeResponse(b: Buffer): IpmiResponse {

@@ -56,7 +56,13 @@ export function decodePacket(d: Buffer): Packet {
     if (d.length < off + 1) throw new MalformedPacket('truncated IPMI 1.5 session header');
     const len = d[off];
     if (d.length < off + 1 + len) throw new MalformedPacket('truncated IPMI 1.5 message');
-    return { kind: 'v1.5', authType, seq: d.readUInt32LE(5), sessionId: d.readUInt32LE(9), message: Buffer.from(d.subarray(off + 1, off + 1 + len)) };
+    return {
+      kind: 'v1.5',
+      authType,
+      seq: d.readUInt32LE(5),
+      sessionId: d.readUInt32LE(9),
+      message: Buffer.from(d.subarray(off + 1, off + 1 + len)),
+    };
   }
   if (d.length < 16) throw new MalformedPacket('truncated RMCP+ session header');
   const pt = d[5];
@@ -130,7 +136,8 @@ export function openV20(p: V20Packet, keys: PacketKeys): Buffer {
   const suite = keys.suite ?? SUITE_3;
   const t = p.trailer;
   const authAt = t.length - suite.authCodeLength;
-  if (authAt < 2 || t[authAt - 1] !== NEXT_HEADER || t[authAt - 2] !== authAt - 2) throw new MalformedPacket('bad RMCP+ integrity trailer');
+  if (authAt < 2 || t[authAt - 1] !== NEXT_HEADER || t[authAt - 2] !== authAt - 2)
+    throw new MalformedPacket('bad RMCP+ integrity trailer');
   const signed = Buffer.concat([p.header, p.payload, t.subarray(0, authAt)]);
   if (!safeEqual(hmac(suite.hash, keys.k1, signed).subarray(0, suite.authCodeLength), t.subarray(authAt))) {
     throw new MalformedPacket(`bad integrity AuthCode (${suite.id === 3 ? 'HMAC-SHA1-96' : 'HMAC-SHA256-128'})`);

@@ -4,12 +4,22 @@ import { join } from 'node:path';
 import { CommandRunner } from '@bm/exec';
 import { QemuMachine, type QemuMachineOptions, qemuArgs } from './qemu-machine';
 
-const base: QemuMachineOptions = { runner: new CommandRunner(), mac: '52:54:00:b3:00:01', tap: 'tap1', serialLog: '/lab/node-1.log' };
-const flags = (device: 'none' | 'pxe' | 'disk', persistent: boolean, valid = true) => ({ device, persistent, efi: false, valid });
+const base: QemuMachineOptions = {
+  runner: new CommandRunner(),
+  mac: '52:54:00:b3:00:01',
+  tap: 'tap1',
+  serialLog: '/lab/node-1.log',
+};
+const flags = (device: 'none' | 'pxe' | 'disk', persistent: boolean, valid = true) => ({
+  device,
+  persistent,
+  efi: false,
+  valid,
+});
 const bootArg = (a: string[]) => a[a.indexOf('-boot') + 1];
 
 describe('qemuArgs', () => {
-  it('maps the boot override to QEMU\'s boot order: next boot only → once=, persistent → order=, none → disk then network', () => {
+  it("maps the boot override to QEMU's boot order: next boot only → once=, persistent → order=, none → disk then network", () => {
     expect(bootArg(qemuArgs(base, flags('pxe', false)))).toBe('once=n,order=cn');
     expect(bootArg(qemuArgs(base, flags('pxe', true)))).toBe('order=n');
     expect(bootArg(qemuArgs(base, flags('disk', true)))).toBe('order=c');
@@ -17,9 +27,11 @@ describe('qemuArgs', () => {
     expect(bootArg(qemuArgs(base, flags('pxe', true, false)))).toBe('order=cn'); // flags not valid: ignored
   });
 
-  it('the NIC carries the enrolled MAC on the tap; the console is appended to the node\'s log; a disk when given', () => {
+  it("the NIC carries the enrolled MAC on the tap; the console is appended to the node's log; a disk when given", () => {
     const a = qemuArgs({ ...base, disk: '/lab/node-1.img', memoryMb: 1024 }, flags('pxe', false)).join(' ');
-    expect(a).toContain('-netdev tap,id=n0,ifname=tap1,script=no,downscript=no -device virtio-net-pci,netdev=n0,mac=52:54:00:b3:00:01');
+    expect(a).toContain(
+      '-netdev tap,id=n0,ifname=tap1,script=no,downscript=no -device virtio-net-pci,netdev=n0,mac=52:54:00:b3:00:01',
+    );
     expect(a).toContain('-chardev file,id=console,path=/lab/node-1.log,append=on -serial chardev:console');
     expect(a).toContain('-drive file=/lab/node-1.img,if=virtio,format=raw');
     expect(a).toContain('-m 1024');
@@ -52,7 +64,13 @@ describe('QemuMachine (a stand-in QEMU that records its arguments and runs until
     expect(m.isPoweredOn()).toBe(false);
     const starts = readFileSync(join(dir, 'starts'), 'utf8').trim().split('\n');
     expect(starts.map((l) => l.match(/-boot (\S+)/)![1])).toEqual(['once=n,order=cn', 'order=cn']);
-    expect(m.events.filter((e) => e.op === 'power').map((e) => `${e.action}:${e.before}->${e.after}`)).toEqual(['on:off->on', 'on:on->on', 'reset:on->on', 'off:on->off', 'reset:off->off']);
+    expect(m.events.filter((e) => e.op === 'power').map((e) => `${e.action}:${e.before}->${e.after}`)).toEqual([
+      'on:off->on',
+      'on:on->on',
+      'reset:on->on',
+      'off:on->off',
+      'reset:off->off',
+    ]);
   });
 
   it('a VM that exits at once is a failed power on', async () => {

@@ -44,11 +44,27 @@ export function qemuArgs(o: QemuMachineOptions, flags: BootFlags): string[] {
   const letter = flags.valid ? BOOT_LETTER[flags.device] : undefined;
   const boot = !letter ? 'order=cn' : flags.persistent ? `order=${letter}` : `once=${letter},order=cn`;
   return [
-    '-machine', `pc,accel=${o.accel ?? 'tcg'}`, '-m', String(o.memoryMb ?? 512),
-    '-display', 'none', '-monitor', 'none', '-nodefaults', '-vga', 'none',
-    '-chardev', `file,id=console,path=${o.serialLog},append=on`, '-serial', 'chardev:console',
-    '-boot', boot,
-    '-netdev', `tap,id=n0,ifname=${o.tap},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=n0,mac=${o.mac}`,
+    '-machine',
+    `pc,accel=${o.accel ?? 'tcg'}`,
+    '-m',
+    String(o.memoryMb ?? 512),
+    '-display',
+    'none',
+    '-monitor',
+    'none',
+    '-nodefaults',
+    '-vga',
+    'none',
+    '-chardev',
+    `file,id=console,path=${o.serialLog},append=on`,
+    '-serial',
+    'chardev:console',
+    '-boot',
+    boot,
+    '-netdev',
+    `tap,id=n0,ifname=${o.tap},script=no,downscript=no`,
+    '-device',
+    `virtio-net-pci,netdev=n0,mac=${o.mac}`,
     ...(o.disk ? ['-drive', `file=${o.disk},if=virtio,format=raw`] : []),
   ];
 }
@@ -78,7 +94,13 @@ export class QemuMachine implements BmcMachine {
       await this.vm?.stop(3000);
       await this.start();
     }
-    this.events.push({ at: Date.now(), op: 'power', action, before: before ? 'on' : 'off', after: this.isPoweredOn() ? 'on' : 'off' });
+    this.events.push({
+      at: Date.now(),
+      op: 'power',
+      action,
+      before: before ? 'on' : 'off',
+      after: this.isPoweredOn() ? 'on' : 'off',
+    });
   }
 
   getBootFlags(): BootFlags {
@@ -98,7 +120,9 @@ export class QemuMachine implements BmcMachine {
   private async start(): Promise<void> {
     this.lastArgs = qemuArgs(this.o, this.bootFlags);
     const qemu = this.o.qemu ?? 'qemu-system-x86_64';
-    const [program, args] = this.o.netns ? ['ip', ['netns', 'exec', this.o.netns, qemu, ...this.lastArgs]] : [qemu, this.lastArgs];
+    const [program, args] = this.o.netns
+      ? ['ip', ['netns', 'exec', this.o.netns, qemu, ...this.lastArgs]]
+      : [qemu, this.lastArgs];
     const fd = this.o.qemuLog ? openSync(this.o.qemuLog, 'a') : undefined;
     try {
       this.vm = await this.o.runner.start(program, args, { logFd: fd });
@@ -106,9 +130,16 @@ export class QemuMachine implements BmcMachine {
       if (fd !== undefined) closeSync(fd);
     }
     // A VM that cannot start (no tap, bad image) exits within moments: report it as a failure.
-    const early = await Promise.race([this.vm.exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 300))]);
-    if (early) throw new Error(`QEMU exited at once (${early.signal ?? `status ${early.code}`})${this.o.qemuLog ? `: see ${this.o.qemuLog}` : ''}`);
+    const early = await Promise.race([
+      this.vm.exited,
+      new Promise<undefined>((r) => setTimeout(() => r(undefined), 300)),
+    ]);
+    if (early)
+      throw new Error(
+        `QEMU exited at once (${early.signal ?? `status ${early.code}`})${this.o.qemuLog ? `: see ${this.o.qemuLog}` : ''}`,
+      );
     // A next-boot-only override is used up by this boot.
-    if (this.bootFlags.valid && !this.bootFlags.persistent) this.bootFlags = { ...this.bootFlags, device: 'none', valid: false };
+    if (this.bootFlags.valid && !this.bootFlags.persistent)
+      this.bootFlags = { ...this.bootFlags, device: 'none', valid: false };
   }
 }

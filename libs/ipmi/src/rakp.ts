@@ -5,7 +5,6 @@
 import type { Algorithms } from './crypto';
 import { MalformedPacket } from './message';
 
-
 /** RMCP+ status codes (Table 13-15), named. */
 export const RAKP_STATUS: Record<number, string> = {
   0x00: 'no errors',
@@ -31,7 +30,6 @@ export const RAKP_STATUS: Record<number, string> = {
 
 export const rakpStatusName = (s: number) => RAKP_STATUS[s] ?? `status 0x${s.toString(16)}`;
 
-
 function need(b: Buffer, n: number, what: string): void {
   if (b.length < n) throw new MalformedPacket(`${what} of ${b.length} bytes is too short`);
 }
@@ -41,7 +39,11 @@ const records = (a: Algorithms) =>
 
 function parseRecords(b: Buffer): Algorithms {
   need(b, 24, 'algorithm records');
-  for (const [i, type] of [[0, 0], [8, 1], [16, 2]]) {
+  for (const [i, type] of [
+    [0, 0],
+    [8, 1],
+    [16, 2],
+  ]) {
     if (b[i] !== type || b[i + 3] !== 8) throw new MalformedPacket('bad algorithm record');
   }
   return { auth: b[4] & 0x3f, integrity: b[12] & 0x3f, conf: b[20] & 0x3f };
@@ -59,7 +61,12 @@ export const encodeOpenSessionRequest = (r: OpenSessionRequest) =>
 
 export function decodeOpenSessionRequest(b: Buffer): OpenSessionRequest {
   need(b, 32, 'Open Session Request');
-  return { tag: b[0], maxPriv: b[1] & 0x0f, sidm: Buffer.from(b.subarray(4, 8)), algorithms: parseRecords(b.subarray(8, 32)) };
+  return {
+    tag: b[0],
+    maxPriv: b[1] & 0x0f,
+    sidm: Buffer.from(b.subarray(4, 8)),
+    algorithms: parseRecords(b.subarray(8, 32)),
+  };
 }
 
 export interface OpenSessionResponse {
@@ -79,7 +86,13 @@ export function encodeOpenSessionResponse(r: OpenSessionResponse): Buffer {
 
 export function decodeOpenSessionResponse(b: Buffer): OpenSessionResponse {
   need(b, 2, 'Open Session Response');
-  const r: OpenSessionResponse = { tag: b[0], status: b[1], maxPriv: b[2] ?? 0, sidm: Buffer.from(b.subarray(4, 8)), sidc: Buffer.alloc(4) };
+  const r: OpenSessionResponse = {
+    tag: b[0],
+    status: b[1],
+    maxPriv: b[2] ?? 0,
+    sidm: Buffer.from(b.subarray(4, 8)),
+    sidc: Buffer.alloc(4),
+  };
   if (r.status !== 0) return r;
   need(b, 36, 'Open Session Response');
   return { ...r, sidc: Buffer.from(b.subarray(8, 12)), algorithms: parseRecords(b.subarray(12, 36)) };
@@ -101,7 +114,13 @@ export function decodeRakp1(b: Buffer): Rakp1 {
   const ulen = b[27];
   if (ulen > 16) throw new MalformedPacket('RAKP1 user name longer than 16 bytes');
   need(b, 28 + ulen, 'RAKP1');
-  return { tag: b[0], sidc: Buffer.from(b.subarray(4, 8)), rm: Buffer.from(b.subarray(8, 24)), role: b[24], user: Buffer.from(b.subarray(28, 28 + ulen)) };
+  return {
+    tag: b[0],
+    sidc: Buffer.from(b.subarray(4, 8)),
+    rm: Buffer.from(b.subarray(8, 24)),
+    role: b[24],
+    user: Buffer.from(b.subarray(28, 28 + ulen)),
+  };
 }
 
 export interface Rakp2 {
@@ -121,11 +140,23 @@ export function encodeRakp2(r: Rakp2): Buffer {
 
 export function decodeRakp2(b: Buffer): Rakp2 {
   need(b, 2, 'RAKP2');
-  const r: Rakp2 = { tag: b[0], status: b[1], sidm: Buffer.from(b.subarray(4, 8)), rc: Buffer.alloc(0), guid: Buffer.alloc(0), authCode: Buffer.alloc(0) };
+  const r: Rakp2 = {
+    tag: b[0],
+    status: b[1],
+    sidm: Buffer.from(b.subarray(4, 8)),
+    rc: Buffer.alloc(0),
+    guid: Buffer.alloc(0),
+    authCode: Buffer.alloc(0),
+  };
   if (r.status !== 0) return r;
   need(b, 60, 'RAKP2');
   // The key exchange AuthCode is 20 bytes (HMAC-SHA1) or 32 (HMAC-SHA256).
-  return { ...r, rc: Buffer.from(b.subarray(8, 24)), guid: Buffer.from(b.subarray(24, 40)), authCode: Buffer.from(b.subarray(40)) };
+  return {
+    ...r,
+    rc: Buffer.from(b.subarray(8, 24)),
+    guid: Buffer.from(b.subarray(24, 40)),
+    authCode: Buffer.from(b.subarray(40)),
+  };
 }
 
 export interface Rakp3 {
@@ -135,7 +166,8 @@ export interface Rakp3 {
   authCode: Buffer;
 }
 
-export const encodeRakp3 = (r: Rakp3) => Buffer.concat([Buffer.from([r.tag, r.status, 0, 0]), r.sidc, r.status === 0 ? r.authCode : Buffer.alloc(0)]);
+export const encodeRakp3 = (r: Rakp3) =>
+  Buffer.concat([Buffer.from([r.tag, r.status, 0, 0]), r.sidc, r.status === 0 ? r.authCode : Buffer.alloc(0)]);
 
 export function decodeRakp3(b: Buffer): Rakp3 {
   need(b, 8, 'RAKP3');
@@ -149,7 +181,8 @@ export interface Rakp4 {
   icv: Buffer;
 }
 
-export const encodeRakp4 = (r: Rakp4) => Buffer.concat([Buffer.from([r.tag, r.status, 0, 0]), r.sidm, r.status === 0 ? r.icv : Buffer.alloc(0)]);
+export const encodeRakp4 = (r: Rakp4) =>
+  Buffer.concat([Buffer.from([r.tag, r.status, 0, 0]), r.sidm, r.status === 0 ? r.icv : Buffer.alloc(0)]);
 
 /** `icvLength`: 12 for cipher suite 3, 16 for 17. */
 export function decodeRakp4(b: Buffer, icvLength = 12): Rakp4 {

@@ -21,7 +21,10 @@ describe('broker restart during a stream of calls', () => {
     const fast = { url: TEST_AMQP_URL, initialDelayMs: 100, maxDelayMs: 500 };
     serverConn = await AmqpConnection.open(fast);
     clientConn = await AmqpConnection.open(fast);
-    server = new RpcServer(serverConn, { target: { exchange, topic, server: 'h1' }, endpoints: [{ version: '1.0', methods: { ping: (a) => a.n } }] });
+    server = new RpcServer(serverConn, {
+      target: { exchange, topic, server: 'h1' },
+      endpoints: [{ version: '1.0', methods: { ping: (a) => a.n } }],
+    });
     await server.start();
   });
   afterAll(async () => {
@@ -57,7 +60,11 @@ describe('broker restart during a stream of calls', () => {
     await run('rabbitmqctl', ['start_app']);
     await run('rabbitmq-diagnostics', ['-q', 'check_running']);
     phase = 'recovering';
-    await eventually(() => expect(outcomes.filter((o) => o.phase === 'recovering' && o.ok).length).toBeGreaterThan(0), 20_000, 100);
+    await eventually(
+      () => expect(outcomes.filter((o) => o.phase === 'recovering' && o.ok).length).toBeGreaterThan(0),
+      20_000,
+      100,
+    );
     phase = 'after';
     await sleep(300);
     stop = true;
@@ -92,7 +99,10 @@ describe('closing while the broker does not answer', () => {
     });
     await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
     const port = (relay.address() as { port: number }).port;
-    const conn = await AmqpConnection.open({ url: `amqp://${broker.username}:${broker.password}@127.0.0.1:${port}/`, closeTimeoutMs: 500 });
+    const conn = await AmqpConnection.open({
+      url: `amqp://${broker.username}:${broker.password}@127.0.0.1:${port}/`,
+      closeTimeoutMs: 500,
+    });
     frozen = true;
     const t = Date.now();
     await conn.close();

@@ -159,7 +159,9 @@ export class AmqpConnection extends EventEmitter {
   async close(): Promise<void> {
     this.closing = true;
     let timer: NodeJS.Timeout | undefined;
-    const gaveUp = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), this.opts.closeTimeoutMs ?? 2000)));
+    const gaveUp = new Promise<'timeout'>(
+      (r) => (timer = setTimeout(() => r('timeout'), this.opts.closeTimeoutMs ?? 2000)),
+    );
     const outcome = await Promise.race([this.model?.close().catch(() => undefined), gaveUp]);
     clearTimeout(timer);
     if (outcome === 'timeout') this.logger.warn('AMQP close: no answer from the broker; closed without it');

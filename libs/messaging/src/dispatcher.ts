@@ -31,7 +31,10 @@ export interface Endpoint {
  * the same namespace whose version is compatible and that has the method; NoSuchMethod if a
  * compatible endpoint lacks it, UnsupportedVersion if none is compatible.
  */
-export function resolveMethod(endpoints: readonly Endpoint[], req: Pick<RpcRequest, 'method' | 'namespace' | 'version'>): RpcMethod {
+export function resolveMethod(
+  endpoints: readonly Endpoint[],
+  req: Pick<RpcRequest, 'method' | 'namespace' | 'version'>,
+): RpcMethod {
   let foundCompatible = false;
   for (const ep of endpoints) {
     if ((ep.namespace ?? null) !== (req.namespace ?? null)) continue;

@@ -155,7 +155,13 @@ export function buildCast(f: RequestFields): RpcRequest {
 }
 
 export function buildReply(msgId: string, result: unknown, failure: Failure | null = null): RpcReply {
-  return { result: failure ? null : (result ?? null), failure: failure ? JSON.stringify(failure) : null, ending: true, _msg_id: msgId, _unique_id: uuidHex() };
+  return {
+    result: failure ? null : (result ?? null),
+    failure: failure ? JSON.stringify(failure) : null,
+    ending: true,
+    _msg_id: msgId,
+    _unique_id: uuidHex(),
+  };
 }
 
 /** The call-monitor heartbeat: a reply with nothing in it and `ending: false`. */
@@ -195,18 +201,21 @@ export function asRequest(m: Record<string, unknown>): RpcRequest {
   if (typeof m.method !== 'string' || m.method === '') throw new MalformedMessage('missing "method"');
   if (m.args !== undefined && !isObject(m.args)) throw new MalformedMessage('"args" is not an object');
   for (const k of ['namespace', 'version', '_msg_id', '_reply_q'] as const) {
-    if (m[k] !== undefined && m[k] !== null && typeof m[k] !== 'string') throw new MalformedMessage(`"${k}" is not a string`);
+    if (m[k] !== undefined && m[k] !== null && typeof m[k] !== 'string')
+      throw new MalformedMessage(`"${k}" is not a string`);
   }
   if (m._timeout !== undefined && m._timeout !== null && typeof m._timeout !== 'number') {
     throw new MalformedMessage('"_timeout" is not a number');
   }
-  if (m._msg_id !== undefined && m._msg_id !== null && typeof m._reply_q !== 'string') throw new MalformedMessage('a call without "_reply_q"');
+  if (m._msg_id !== undefined && m._msg_id !== null && typeof m._reply_q !== 'string')
+    throw new MalformedMessage('a call without "_reply_q"');
   return { ...m, args: (m.args as Record<string, unknown>) ?? {} } as RpcRequest;
 }
 
 export function asReply(m: Record<string, unknown>): RpcReply {
   if (typeof m._msg_id !== 'string') throw new MalformedMessage('reply without "_msg_id"');
-  if (m.failure !== undefined && m.failure !== null && typeof m.failure !== 'string') throw new MalformedMessage('"failure" is not a string');
+  if (m.failure !== undefined && m.failure !== null && typeof m.failure !== 'string')
+    throw new MalformedMessage('"failure" is not a string');
   return {
     result: m.result ?? null,
     failure: (m.failure as string | null | undefined) ?? null,

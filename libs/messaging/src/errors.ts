@@ -33,7 +33,10 @@ export class NoSuchMethod extends NovaBmError {
 export class UnsupportedVersion extends NovaBmError {
   readonly name = 'UnsupportedVersion';
   readonly kind = 'invalid';
-  constructor(readonly version: string, method?: string) {
+  constructor(
+    readonly version: string,
+    method?: string,
+  ) {
     super(`Endpoint does not support RPC version ${version}${method ? `. Attempted method: ${method}` : ''}`);
   }
 }
@@ -42,7 +45,10 @@ export class UnsupportedVersion extends NovaBmError {
 export class InvalidRpcArguments extends NovaBmError {
   readonly name = 'InvalidRpcArguments';
   readonly kind = 'invalid';
-  constructor(readonly method: string, readonly problems: FieldProblem[]) {
+  constructor(
+    readonly method: string,
+    readonly problems: FieldProblem[],
+  ) {
     super(`Invalid arguments for ${method}: ${problems.map(formatProblem).join('; ')}`);
   }
 }
@@ -80,8 +86,9 @@ export function toFailure(e: unknown): Failure {
   const err = e instanceof Error ? e : new Error(String(e));
   const cls = err instanceof RemoteError ? err.remote.class : err.name || 'Error';
   const module =
-    err instanceof RemoteError ? err.remote.module
-      : MODULE_OF[cls] ?? (err instanceof NovaBmError ? NOVA_EXCEPTION : 'nova_bm');
+    err instanceof RemoteError
+      ? err.remote.module
+      : (MODULE_OF[cls] ?? (err instanceof NovaBmError ? NOVA_EXCEPTION : 'nova_bm'));
   const kwargs: Record<string, unknown> = {};
   // oslo's own exceptions carry no kwargs in Python: a client rebuilds them as cls(*args, **kwargs).
   if (err instanceof NovaBmError && MODULE_OF[cls] === undefined) {

@@ -105,7 +105,9 @@ export class JobQueue<T = unknown> {
       if (attempt < max) {
         this.conn.logger.warn(`job ${this.opts.queue} attempt ${attempt}/${max} failed (${reason}); retrying`);
         await sleep((this.opts.retryDelayMs ?? 1000) * attempt);
-        return this.finish(ch, m, () => this.send(this.exchange, this.opts.queue, m.content, attempt + 1, m.properties.messageId));
+        return this.finish(ch, m, () =>
+          this.send(this.exchange, this.opts.queue, m.content, attempt + 1, m.properties.messageId),
+        );
       }
       this.conn.logger.error(`job ${this.opts.queue} failed ${attempt} times (${reason}); dead-lettered`);
       return this.finish(ch, m, () => this.deadLetter(m, attempt, reason));
@@ -124,10 +126,19 @@ export class JobQueue<T = unknown> {
   }
 
   private deadLetter(m: amqp.ConsumeMessage, attempt: number, reason: string): Promise<void> {
-    return this.send('', this.deadQueue, m.content, attempt, m.properties.messageId, { [REASON]: reason.slice(0, 1000) });
+    return this.send('', this.deadQueue, m.content, attempt, m.properties.messageId, {
+      [REASON]: reason.slice(0, 1000),
+    });
   }
 
-  private send(exchange: string, key: string, body: Buffer, attempt: number, messageId?: string, headers: Record<string, unknown> = {}): Promise<void> {
+  private send(
+    exchange: string,
+    key: string,
+    body: Buffer,
+    attempt: number,
+    messageId?: string,
+    headers: Record<string, unknown> = {},
+  ): Promise<void> {
     return this.conn.publish(exchange, key, body, {
       persistent: true,
       contentType: 'application/json',

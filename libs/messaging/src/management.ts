@@ -70,14 +70,22 @@ export class ManagementApi {
       arguments: (q.arguments as Record<string, unknown>) ?? {},
     }));
     const byName = new Map(queues.map((q) => [q.name, q]));
-    return queues.map((q) => (byName.has(`${q.name}.dead`) ? { ...q, dead: byName.get(`${q.name}.dead`)!.messages } : q));
+    return queues.map((q) =>
+      byName.has(`${q.name}.dead`) ? { ...q, dead: byName.get(`${q.name}.dead`)!.messages } : q,
+    );
   }
 
   async exchanges(): Promise<ExchangeInfo[]> {
     const rows = await this.get<Record<string, unknown>[]>(`api/exchanges/${encodeURIComponent(this.vhost)}`);
     return rows
       .filter((e) => e.name !== '' && !String(e.name).startsWith('amq.'))
-      .map((e) => ({ name: String(e.name), vhost: String(e.vhost), type: String(e.type), durable: Boolean(e.durable), autoDelete: Boolean(e.auto_delete) }));
+      .map((e) => ({
+        name: String(e.name),
+        vhost: String(e.vhost),
+        type: String(e.type),
+        durable: Boolean(e.durable),
+        autoDelete: Boolean(e.auto_delete),
+      }));
   }
 
   private async get<T>(path: string): Promise<T> {
@@ -87,10 +95,14 @@ export class ManagementApi {
       r = await this.fetchImpl(url, { headers: { authorization: this.auth } });
     } catch (e) {
       const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
-      throw new ManagementApiError(`cannot reach the RabbitMQ management API at ${this.base} (${cause}); is the rabbitmq_management plugin enabled?`);
+      throw new ManagementApiError(
+        `cannot reach the RabbitMQ management API at ${this.base} (${cause}); is the rabbitmq_management plugin enabled?`,
+      );
     }
-    if (r.status === 401) throw new ManagementApiError(`the RabbitMQ management API at ${this.base} refused our credentials`);
-    if (!r.ok) throw new ManagementApiError(`the RabbitMQ management API at ${this.base} answered ${r.status} for ${path}`);
+    if (r.status === 401)
+      throw new ManagementApiError(`the RabbitMQ management API at ${this.base} refused our credentials`);
+    if (!r.ok)
+      throw new ManagementApiError(`the RabbitMQ management API at ${this.base} answered ${r.status} for ${path}`);
     return (await r.json()) as T;
   }
 }

@@ -3,8 +3,21 @@ import { IsInt, IsUUID, Min } from 'class-validator';
 import { NodeNotFound } from '@bm/domain';
 import { TEST_AMQP_URL, eventually, uniqueName } from '../../../test/support/amqp';
 import {
-  AmqpConnection, type CallInfo, ConnectionLost, JobQueue, MessagingTimeout, NotificationListener, Notifier, type ReceivedNotification,
-  RemoteError, RpcClient, RpcServer, amqpUrl, buildCall, encodeEnvelope, publishProperties,
+  AmqpConnection,
+  type CallInfo,
+  ConnectionLost,
+  JobQueue,
+  MessagingTimeout,
+  NotificationListener,
+  Notifier,
+  type ReceivedNotification,
+  RemoteError,
+  RpcClient,
+  RpcServer,
+  amqpUrl,
+  buildCall,
+  encodeEnvelope,
+  publishProperties,
 } from '.';
 
 class PowerOnArgs {
@@ -107,13 +120,18 @@ describe('messaging against the real RabbitMQ', () => {
     const bad = new RpcServer(serverConn, { target: { exchange, topic: clash }, endpoints: [] });
     await expect(bad.start()).rejects.toThrow(/PRECONDITION_FAILED/);
     // The connection is fine and keeps serving the others.
-    expect(await client().call({ topic, server: 'h1' }, 'ping', { arg: 0 }, { version: '6.0' })).toMatchObject({ pong: 0 });
+    expect(await client().call({ topic, server: 'h1' }, 'ping', { arg: 0 }, { version: '6.0' })).toMatchObject({
+      pong: 0,
+    });
     await ch.deleteQueue(clash);
   });
 
   it('call: server-directed and shared, result or null', async () => {
     const c = client();
-    expect(await c.call({ topic, server: 'h2' }, 'ping', { arg: 'hi' }, { version: '6.0' })).toEqual({ pong: 'hi', server: 'h2' });
+    expect(await c.call({ topic, server: 'h2' }, 'ping', { arg: 'hi' }, { version: '6.0' })).toEqual({
+      pong: 'hi',
+      server: 'h2',
+    });
     expect(await c.call({ topic }, 'ping', { arg: 1 }, { version: '6.0' })).toMatchObject({ pong: 1 });
     expect(await c.call({ topic, server: 'h1' }, 'none', {}, { version: '6.0' })).toBeNull();
     expect(await c.call({ topic, server: 'h1' }, 'ping', {}, { version: '2.0' })).toBe('grizzly');
@@ -121,13 +139,21 @@ describe('messaging against the real RabbitMQ', () => {
 
   it("oslo's ping endpoint (rpc_ping_enabled): pong at version 1.0, absent unless enabled", async () => {
     const pingTopic = uniqueName('ping');
-    const on = new RpcServer(serverConn, { target: { exchange, topic: pingTopic, server: 'p' }, endpoints: [{ version: '6.0', methods: {} }], pingEnabled: true });
+    const on = new RpcServer(serverConn, {
+      target: { exchange, topic: pingTopic, server: 'p' },
+      endpoints: [{ version: '6.0', methods: {} }],
+      pingEnabled: true,
+    });
     await on.start();
     const c = client();
-    expect(await c.call({ topic: pingTopic, server: 'p' }, 'oslo_rpc_server_ping', {}, { version: '1.0' })).toBe('pong');
+    expect(await c.call({ topic: pingTopic, server: 'p' }, 'oslo_rpc_server_ping', {}, { version: '1.0' })).toBe(
+      'pong',
+    );
     await on.stop();
     // The shared servers were built without it: oslo's answer for a method nobody serves at 1.0.
-    expect((await failure(c.call({ topic, server: 'h1' }, 'oslo_rpc_server_ping', {}, { version: '1.0' }))).name).toBe('UnsupportedVersion');
+    expect((await failure(c.call({ topic, server: 'h1' }, 'oslo_rpc_server_ping', {}, { version: '1.0' }))).name).toBe(
+      'UnsupportedVersion',
+    );
   });
 
   it('cast and fanout cast', async () => {
@@ -148,11 +174,23 @@ describe('messaging against the real RabbitMQ', () => {
     const c = client();
     const e1 = await failure(c.call({ topic, server: 'h1' }, 'missing_node', {}, { version: '6.0' }));
     expect(e1).toBeInstanceOf(RemoteError);
-    expect([e1.name, e1.message, e1.remote.module, e1.remote.kwargs]).toEqual(['NodeNotFound', 'Node 42 could not be found.', 'nova.exception', { nodeRef: 42 }]);
+    expect([e1.name, e1.message, e1.remote.module, e1.remote.kwargs]).toEqual([
+      'NodeNotFound',
+      'Node 42 could not be found.',
+      'nova.exception',
+      { nodeRef: 42 },
+    ]);
     const e2 = await failure(c.call({ topic, server: 'h1' }, 'nosuch', {}, { version: '6.1' }));
-    expect([e2.name, e2.remote.module, e2.message]).toEqual(['NoSuchMethod', 'oslo_messaging.rpc.dispatcher', 'Endpoint does not support RPC method nosuch']);
+    expect([e2.name, e2.remote.module, e2.message]).toEqual([
+      'NoSuchMethod',
+      'oslo_messaging.rpc.dispatcher',
+      'Endpoint does not support RPC method nosuch',
+    ]);
     const e3 = await failure(c.call({ topic, server: 'h1' }, 'ping', {}, { version: '7.0' }));
-    expect([e3.name, e3.message]).toEqual(['UnsupportedVersion', 'Endpoint does not support RPC version 7.0. Attempted method: ping']);
+    expect([e3.name, e3.message]).toEqual([
+      'UnsupportedVersion',
+      'Endpoint does not support RPC version 7.0. Attempted method: ping',
+    ]);
     const e4 = await failure(c.call({ topic, server: 'h1' }, 'ping', {}, { version: '6.0', namespace: 'other' }));
     expect(e4.name).toBe('UnsupportedVersion');
   });
@@ -160,8 +198,17 @@ describe('messaging against the real RabbitMQ', () => {
   it('validates arguments with the method DTO, listing every bad field', async () => {
     const c = client();
     const uuid = '6f1ad2c6-8d4e-4c55-9a4c-0c3e0b1f2a01';
-    expect(await c.call({ topic, server: 'h1' }, 'power_on', { instance_uuid: uuid, retries: 3 }, { version: '6.0' })).toEqual({ ok: uuid });
-    const e = await failure(c.call({ topic, server: 'h1' }, 'power_on', { instance_uuid: 'nope', retries: -1, colour: 'red' }, { version: '6.0' }));
+    expect(
+      await c.call({ topic, server: 'h1' }, 'power_on', { instance_uuid: uuid, retries: 3 }, { version: '6.0' }),
+    ).toEqual({ ok: uuid });
+    const e = await failure(
+      c.call(
+        { topic, server: 'h1' },
+        'power_on',
+        { instance_uuid: 'nope', retries: -1, colour: 'red' },
+        { version: '6.0' },
+      ),
+    );
     expect(e.name).toBe('InvalidRpcArguments');
     expect(e.message).toMatch(/^Invalid arguments for power_on: /);
     for (const f of ['instance_uuid', 'retries', 'colour: is not a known field']) expect(e.message).toContain(f);
@@ -178,7 +225,14 @@ describe('messaging against the real RabbitMQ', () => {
 
   it('call-monitor heartbeats keep a slow call alive past the monitor timeout', async () => {
     const c = client();
-    expect(await c.call({ topic, server: 'h1' }, 'slow', { ms: 2500 }, { version: '6.0', timeout: 10, callMonitorTimeout: 2 })).toBe(2500);
+    expect(
+      await c.call(
+        { topic, server: 'h1' },
+        'slow',
+        { ms: 2500 },
+        { version: '6.0', timeout: 10, callMonitorTimeout: 2 },
+      ),
+    ).toBe(2500);
   });
 
   it('drops a duplicate (same _unique_id) and keeps serving bad messages', async () => {
@@ -195,21 +249,35 @@ describe('messaging against the real RabbitMQ', () => {
     // Junk of every kind: not JSON, no method, an unknown envelope version, too large.
     ch.publish(exchange, `${topic}.h1`, Buffer.from('{not json'), publishProperties());
     ch.publish(exchange, `${topic}.h1`, encodeEnvelope({ args: {} }), publishProperties());
-    ch.publish(exchange, `${topic}.h1`, Buffer.from(JSON.stringify({ 'oslo.version': '9.0', 'oslo.message': '{}' })), publishProperties());
-    expect(await c.call({ topic, server: 'h1' }, 'ping', { arg: 'still here' }, { version: '6.0' })).toMatchObject({ pong: 'still here' });
+    ch.publish(
+      exchange,
+      `${topic}.h1`,
+      Buffer.from(JSON.stringify({ 'oslo.version': '9.0', 'oslo.message': '{}' })),
+      publishProperties(),
+    );
+    expect(await c.call({ topic, server: 'h1' }, 'ping', { arg: 'still here' }, { version: '6.0' })).toMatchObject({
+      pong: 'still here',
+    });
   });
 
   it('answers a call whose body is malformed or too large with an error, not a timeout', async () => {
     const c = client();
-    const big = await failure(c.call({ topic, server: 'h1' }, 'ping', { arg: 'x'.repeat(100 * 1024) }, { version: '6.0' }));
-    expect([big.name, big.message]).toEqual(['MessageTooLarge', expect.stringMatching(/exceeds the limit of 65536 bytes/)]);
+    const big = await failure(
+      c.call({ topic, server: 'h1' }, 'ping', { arg: 'x'.repeat(100 * 1024) }, { version: '6.0' }),
+    );
+    expect([big.name, big.message]).toEqual([
+      'MessageTooLarge',
+      expect.stringMatching(/exceeds the limit of 65536 bytes/),
+    ]);
     const noMethod = await failure(c.call({ topic, server: 'h1' }, '', {}, { version: '6.0' }));
     expect([noMethod.name, noMethod.message]).toEqual(['MalformedMessage', 'missing "method"']);
   });
 
   it('many concurrent calls on one client all get their own replies', async () => {
     const c = client();
-    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => c.call({ topic }, 'ping', { arg: i }, { version: '6.0' })));
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => c.call({ topic }, 'ping', { arg: i }, { version: '6.0' })),
+    );
     expect(results.map((r) => (r as { pong: number }).pong)).toEqual(Array.from({ length: 200 }, (_, i) => i));
   });
 
@@ -223,7 +291,9 @@ describe('messaging against the real RabbitMQ', () => {
       expect(q.messageCount).toBeGreaterThanOrEqual(1);
       const got: ReceivedNotification[] = [];
       const listener = new NotificationListener(serverConn, {
-        exchange: nx, pool: uniqueName('pool'), handler: (n) => void got.push(n),
+        exchange: nx,
+        pool: uniqueName('pool'),
+        handler: (n) => void got.push(n),
       });
       await listener.start();
       await notifier.error('compute.instance.create.error', { instance_id: 'i-2' });
@@ -247,7 +317,14 @@ describe('messaging against the real RabbitMQ', () => {
       });
       await jobs.publish({ n: 1 }, { messageId: 'job-1' });
       await jobs.publish({ n: 2 }, { messageId: 'job-2' });
-      await eventually(() => expect(seen).toEqual([[1, 1], [2, 1], [2, 2], [2, 3]]));
+      await eventually(() =>
+        expect(seen).toEqual([
+          [1, 1],
+          [2, 1],
+          [2, 2],
+          [2, 3],
+        ]),
+      );
       const dead = await eventually(async () => {
         const m = await ch.get(jobs.deadQueue, { noAck: true });
         if (!m) throw new Error('nothing dead yet');

@@ -33,7 +33,9 @@ export class Notifier {
   }
 
   async notify(priority: Priority, eventType: string, payload: unknown, context?: RpcContext): Promise<void> {
-    const body = encodeEnvelope(buildNotification({ publisherId: this.opts.publisherId, eventType, priority, payload, context }));
+    const body = encodeEnvelope(
+      buildNotification({ publisherId: this.opts.publisherId, eventType, priority, payload, context }),
+    );
     for (const topic of this.opts.topics ?? ['notifications']) {
       const rk = notificationRoutingKey(topic, priority);
       await this.declare(rk);
@@ -98,11 +100,18 @@ export class NotificationListener {
       const ex = topicExchange(this.opts.exchange);
       await ch.assertExchange(ex.name, ex.type, ex.options);
       const keys = (this.opts.topics ?? ['notifications']).flatMap((t) =>
-        (this.opts.priorities ?? ['audit', 'debug', 'info', 'warn', 'error', 'critical', 'sample']).map((p) => notificationRoutingKey(t, p)),
+        (this.opts.priorities ?? ['audit', 'debug', 'info', 'warn', 'error', 'critical', 'sample']).map((p) =>
+          notificationRoutingKey(t, p),
+        ),
       );
       const queues = this.opts.pool ? [this.opts.pool] : keys;
       for (const q of queues) {
-        await ch.assertQueue(q, this.opts.pool && this.opts.transient ? { durable: false, exclusive: true, autoDelete: true } : sharedQueueOptions);
+        await ch.assertQueue(
+          q,
+          this.opts.pool && this.opts.transient
+            ? { durable: false, exclusive: true, autoDelete: true }
+            : sharedQueueOptions,
+        );
         for (const k of this.opts.pool ? keys : [q]) await ch.bindQueue(q, ex.name, k);
         await ch.consume(q, (m) => m && void this.onMessage(ch, m));
       }
@@ -138,4 +147,3 @@ export class NotificationListener {
     }
   }
 }
-

@@ -1,12 +1,24 @@
 import type * as amqp from 'amqplib';
 import type { AmqpConnection } from './connection';
 import {
-  type RpcContext, asReply, buildCall, buildCast, decodeEnvelope, decodeFailure, encodeEnvelope,
+  type RpcContext,
+  asReply,
+  buildCall,
+  buildCast,
+  decodeEnvelope,
+  decodeFailure,
+  encodeEnvelope,
 } from './envelope';
 import { ConnectionLost, MessagingTimeout } from './errors';
 import { rebuildError } from './remote-errors';
 import {
-  type Target, fanoutExchange, publishProperties, replyQueueName, routingKey, topicExchange, transientQueueOptions,
+  type Target,
+  fanoutExchange,
+  publishProperties,
+  replyQueueName,
+  routingKey,
+  topicExchange,
+  transientQueueOptions,
 } from './topology';
 
 export interface CallOptions {
@@ -40,7 +52,8 @@ export class RpcClient {
   private readonly declared = new Set<string>();
   private ready?: Promise<void>;
   private unregister?: () => void;
-  private readonly onDisconnect = () => this.failAll(new ConnectionLost('the message broker connection was lost while waiting for the reply'));
+  private readonly onDisconnect = () =>
+    this.failAll(new ConnectionLost('the message broker connection was lost while waiting for the reply'));
 
   constructor(
     private readonly conn: AmqpConnection,
@@ -49,11 +62,20 @@ export class RpcClient {
     conn.on('disconnect', this.onDisconnect);
   }
 
-  async call<T = unknown>(target: Partial<Target> & { topic: string }, method: string, args: Record<string, unknown> = {}, o: CallOptions = {}): Promise<T> {
+  async call<T = unknown>(
+    target: Partial<Target> & { topic: string },
+    method: string,
+    args: Record<string, unknown> = {},
+    o: CallOptions = {},
+  ): Promise<T> {
     await this.start();
     const exchange = target.exchange ?? this.defaults.exchange;
     const timeoutS = o.timeout ?? this.defaults.timeout ?? 60;
-    const msg = buildCall({ method, args, version: o.version, namespace: o.namespace, context: o.context }, this.replyQueue, o.callMonitorTimeout ?? null);
+    const msg = buildCall(
+      { method, args, version: o.version, namespace: o.namespace, context: o.context },
+      this.replyQueue,
+      o.callMonitorTimeout ?? null,
+    );
     const rk = routingKey(target);
     const what = `${method} on ${exchange}/${rk}`;
     const result = new Promise<T>((resolve, reject) => {
@@ -62,7 +84,16 @@ export class RpcClient {
         reject,
         result: null,
         what,
-        timer: setTimeout(() => this.fail(msg._msg_id!, new MessagingTimeout(`Timed out waiting for a reply to ${what} (message ${msg._msg_id}) after ${timeoutS} s`)), timeoutS * 1000),
+        timer: setTimeout(
+          () =>
+            this.fail(
+              msg._msg_id!,
+              new MessagingTimeout(
+                `Timed out waiting for a reply to ${what} (message ${msg._msg_id}) after ${timeoutS} s`,
+              ),
+            ),
+          timeoutS * 1000,
+        ),
       };
       if (o.callMonitorTimeout) {
         p.monitorMs = o.callMonitorTimeout * 1000;
@@ -79,7 +110,12 @@ export class RpcClient {
     return result;
   }
 
-  async cast(target: Partial<Target> & { topic: string }, method: string, args: Record<string, unknown> = {}, o: Omit<CallOptions, 'timeout' | 'callMonitorTimeout'> = {}): Promise<void> {
+  async cast(
+    target: Partial<Target> & { topic: string },
+    method: string,
+    args: Record<string, unknown> = {},
+    o: Omit<CallOptions, 'timeout' | 'callMonitorTimeout'> = {},
+  ): Promise<void> {
     const exchange = target.exchange ?? this.defaults.exchange;
     await this.ensureExchange(exchange);
     const msg = buildCast({ method, args, version: o.version, namespace: o.namespace, context: o.context });
@@ -87,7 +123,12 @@ export class RpcClient {
   }
 
   /** Cast to every server of a topic (exchange `<topic>_fanout`, routing key ""). */
-  async fanoutCast(topic: string, method: string, args: Record<string, unknown> = {}, o: Omit<CallOptions, 'timeout' | 'callMonitorTimeout'> = {}): Promise<void> {
+  async fanoutCast(
+    topic: string,
+    method: string,
+    args: Record<string, unknown> = {},
+    o: Omit<CallOptions, 'timeout' | 'callMonitorTimeout'> = {},
+  ): Promise<void> {
     const fx = fanoutExchange(topic);
     await this.ensureExchange(fx.name, fx);
     const msg = buildCast({ method, args, version: o.version, namespace: o.namespace, context: o.context });
@@ -150,7 +191,13 @@ export class RpcClient {
 
   private monitorExpired(msgId: string): void {
     const p = this.pending.get(msgId);
-    if (p) this.fail(msgId, new MessagingTimeout(`No heartbeat from the server for ${p.what} (message ${msgId}) within ${p.monitorMs! / 1000} s`));
+    if (p)
+      this.fail(
+        msgId,
+        new MessagingTimeout(
+          `No heartbeat from the server for ${p.what} (message ${msgId}) within ${p.monitorMs! / 1000} s`,
+        ),
+      );
   }
 
   private settle(msgId: string): Pending | undefined {

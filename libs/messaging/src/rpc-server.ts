@@ -1,12 +1,24 @@
 import type * as amqp from 'amqplib';
 import type { AmqpConnection } from './connection';
 import {
-  type RpcRequest, asRequest, buildHeartbeat, buildReply, decodeEnvelope, encodeEnvelope, extractContext,
+  type RpcRequest,
+  asRequest,
+  buildHeartbeat,
+  buildReply,
+  decodeEnvelope,
+  encodeEnvelope,
+  extractContext,
 } from './envelope';
 import { type Endpoint, invoke, resolveMethod } from './dispatcher';
 import { MessageTooLarge, toFailure } from './errors';
 import {
-  type Target, fanoutExchange, fanoutQueueName, publishProperties, routingKey, sharedQueueOptions, topicExchange,
+  type Target,
+  fanoutExchange,
+  fanoutQueueName,
+  publishProperties,
+  routingKey,
+  sharedQueueOptions,
+  topicExchange,
   transientQueueOptions,
 } from './topology';
 
@@ -84,7 +96,8 @@ export class RpcServer {
     const fx = fanoutExchange(topic);
     await ch.assertExchange(fx.name, fx.type, fx.options);
     const bindings: [string, string, string, object][] = [[topic, ex.name, topic, sharedQueueOptions]];
-    if (server) bindings.push([routingKey({ topic, server }), ex.name, routingKey({ topic, server }), sharedQueueOptions]);
+    if (server)
+      bindings.push([routingKey({ topic, server }), ex.name, routingKey({ topic, server }), sharedQueueOptions]);
     bindings.push([this.fanoutQueue, fx.name, topic, transientQueueOptions]);
     for (const [queue, source, key, options] of bindings) {
       await ch.assertQueue(queue, options);
@@ -112,7 +125,11 @@ export class RpcServer {
     if (body.length > this.maxBytes) {
       const where = replyFieldsOf(body);
       log.warn(`RPC: dropped a ${body.length}-byte message (limit ${this.maxBytes})`);
-      if (where) await this.reply(where.replyQ, buildReply(where.msgId, null, toFailure(new MessageTooLarge(body.length, this.maxBytes))));
+      if (where)
+        await this.reply(
+          where.replyQ,
+          buildReply(where.msgId, null, toFailure(new MessageTooLarge(body.length, this.maxBytes))),
+        );
       return;
     }
     let req: RpcRequest;
@@ -128,17 +145,28 @@ export class RpcServer {
       log.warn(`RPC: duplicate message ${req._unique_id} (${req.method}) dropped`);
       return;
     }
-    const context = { ...extractContext(req as unknown as Record<string, unknown>), client_timeout: req._timeout ?? null };
+    const context = {
+      ...extractContext(req as unknown as Record<string, unknown>),
+      client_timeout: req._timeout ?? null,
+    };
     const isCall = typeof req._msg_id === 'string' && typeof req._reply_q === 'string';
-    const heartbeat = isCall && req._timeout && req._timeout >= 1
-      ? setInterval(() => void this.reply(req._reply_q!, buildHeartbeat(req._msg_id!)), (Math.floor(req._timeout) / 2) * 1000)
-      : undefined;
+    const heartbeat =
+      isCall && req._timeout && req._timeout >= 1
+        ? setInterval(
+            () => void this.reply(req._reply_q!, buildHeartbeat(req._msg_id!)),
+            (Math.floor(req._timeout) / 2) * 1000,
+          )
+        : undefined;
     let result: unknown = null;
     let failure: unknown;
     try {
       const method = resolveMethod(this.endpoints, req);
       result = await invoke(method, req.args, {
-        context, method: req.method, namespace: req.namespace, version: req.version, msgId: req._msg_id,
+        context,
+        method: req.method,
+        namespace: req.namespace,
+        version: req.version,
+        msgId: req._msg_id,
       });
     } catch (e) {
       failure = e;
@@ -147,7 +175,14 @@ export class RpcServer {
       if (heartbeat) clearInterval(heartbeat);
     }
     if (isCall) {
-      await this.reply(req._reply_q!, buildReply(req._msg_id!, result === undefined ? null : result, failure === undefined ? null : toFailure(failure)));
+      await this.reply(
+        req._reply_q!,
+        buildReply(
+          req._msg_id!,
+          result === undefined ? null : result,
+          failure === undefined ? null : toFailure(failure),
+        ),
+      );
     }
   }
 

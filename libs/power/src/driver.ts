@@ -19,6 +19,11 @@ export interface PowerDriver {
   readonly name: string;
   getPowerState(t: PowerTarget, deadlineMs?: number): Promise<PowerState>;
   setPower(t: PowerTarget, action: PowerAction, deadlineMs?: number): Promise<void>;
-  setBootDevice(t: PowerTarget, device: BootDevice, o: { persistent: boolean; efi: boolean }, deadlineMs?: number): Promise<void>;
+  setBootDevice(
+    t: PowerTarget,
+    device: BootDevice,
+    o: { persistent: boolean; efi: boolean },
+    deadlineMs?: number,
+  ): Promise<void>;
   close(): Promise<void>;
 }

@@ -21,7 +21,13 @@ describe.each([
     bmc = new VirtualBmc({ port: 0, users: { admin: 'Pw-with spaces & $' }, machine });
     await bmc.start();
     driver = make();
-    target = { id: 1, uuid: 'u1', pm_address: `127.0.0.1:${bmc.port}`, pm_user: 'admin', pm_password: 'Pw-with spaces & $' };
+    target = {
+      id: 1,
+      uuid: 'u1',
+      pm_address: `127.0.0.1:${bmc.port}`,
+      pm_user: 'admin',
+      pm_password: 'Pw-with spaces & $',
+    };
   });
   afterAll(async () => {
     await driver.close();

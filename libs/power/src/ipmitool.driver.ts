@@ -28,9 +28,18 @@ export class IpmitoolDriver implements PowerDriver {
     await this.ipmitool(t, ['power', action], deadlineMs);
   }
 
-  async setBootDevice(t: PowerTarget, device: BootDevice, o: { persistent: boolean; efi: boolean }, deadlineMs?: number): Promise<void> {
+  async setBootDevice(
+    t: PowerTarget,
+    device: BootDevice,
+    o: { persistent: boolean; efi: boolean },
+    deadlineMs?: number,
+  ): Promise<void> {
     const options = [o.persistent ? 'persistent' : '', o.efi ? 'efiboot' : ''].filter(Boolean);
-    await this.ipmitool(t, ['chassis', 'bootdev', device, ...(options.length ? [`options=${options.join(',')}`] : [])], deadlineMs);
+    await this.ipmitool(
+      t,
+      ['chassis', 'bootdev', device, ...(options.length ? [`options=${options.join(',')}`] : [])],
+      deadlineMs,
+    );
   }
 
   async close(): Promise<void> {}

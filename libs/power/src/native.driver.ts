@@ -19,7 +19,12 @@ export class NativeIpmiDriver implements PowerDriver {
     return this.client.power(creds(t), action, deadlineMs);
   }
 
-  setBootDevice(t: PowerTarget, device: BootDevice, o: { persistent: boolean; efi: boolean }, deadlineMs?: number): Promise<void> {
+  setBootDevice(
+    t: PowerTarget,
+    device: BootDevice,
+    o: { persistent: boolean; efi: boolean },
+    deadlineMs?: number,
+  ): Promise<void> {
     return this.client.setBootDevice(creds(t), device, o, deadlineMs);
   }
 

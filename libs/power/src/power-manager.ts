@@ -6,7 +6,12 @@ import type { PowerDriver, PowerState, PowerTarget } from './driver';
 export class PowerActionFailed extends NovaBmError {
   readonly kind = 'internal';
   readonly name: string;
-  constructor(readonly node: number, readonly wanted: PowerState, readonly tries: number, reason?: string) {
+  constructor(
+    readonly node: number,
+    readonly wanted: PowerState,
+    readonly tries: number,
+    reason?: string,
+  ) {
     super(`node ${node} is not powered ${wanted} after ${tries} checks${reason ? `: ${reason}` : ''}`);
     this.name = wanted === 'on' ? 'InstancePowerOnFailure' : 'InstancePowerOffFailure';
   }

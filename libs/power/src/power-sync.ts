@@ -52,33 +52,53 @@ export class PowerSync {
     const started = now();
     const known = await this.store.load(targets.map((t) => t.id));
     const due = targets.filter((t) => (known.get(t.id)?.nextCheckAt.getTime() ?? 0) <= started);
-    const report: SweepReport = { checked: due.length, skipped: targets.length - due.length, failed: 0, changed: 0, durationMs: 0 };
-    await Promise.all(due.map(async (t) => {
-      const before = known.get(t.id);
-      const t0 = now();
-      let record: PowerRecord;
-      try {
-        const state = await this.driver.getPowerState(t, this.o.deadlineMs);
-        const changed = before?.state !== state;
-        record = {
-          nodeId: t.id, state, checkedAt: new Date(now()), latencyMs: now() - t0, error: null, failures: 0,
-          nextCheckAt: new Date(now() + this.o.intervalMs), changedAt: changed ? new Date(now()) : (before?.changedAt ?? null),
-        };
-        if (changed) {
-          report.changed++;
-          await this.o.onChange?.(t, before?.state ?? null, state);
+    const report: SweepReport = {
+      checked: due.length,
+      skipped: targets.length - due.length,
+      failed: 0,
+      changed: 0,
+      durationMs: 0,
+    };
+    await Promise.all(
+      due.map(async (t) => {
+        const before = known.get(t.id);
+        const t0 = now();
+        let record: PowerRecord;
+        try {
+          const state = await this.driver.getPowerState(t, this.o.deadlineMs);
+          const changed = before?.state !== state;
+          record = {
+            nodeId: t.id,
+            state,
+            checkedAt: new Date(now()),
+            latencyMs: now() - t0,
+            error: null,
+            failures: 0,
+            nextCheckAt: new Date(now() + this.o.intervalMs),
+            changedAt: changed ? new Date(now()) : (before?.changedAt ?? null),
+          };
+          if (changed) {
+            report.changed++;
+            await this.o.onChange?.(t, before?.state ?? null, state);
+          }
+        } catch (e) {
+          report.failed++;
+          const failures = (before?.failures ?? 0) + 1;
+          const backoff = Math.min(this.o.intervalMs * 2 ** failures, this.o.maxBackoffMs ?? 10 * 60_000);
+          record = {
+            nodeId: t.id,
+            state: before?.state ?? null,
+            checkedAt: new Date(now()),
+            latencyMs: null,
+            error: (e as Error).message.slice(0, 500),
+            failures,
+            nextCheckAt: new Date(now() + backoff),
+            changedAt: before?.changedAt ?? null,
+          };
         }
-      } catch (e) {
-        report.failed++;
-        const failures = (before?.failures ?? 0) + 1;
-        const backoff = Math.min(this.o.intervalMs * 2 ** failures, this.o.maxBackoffMs ?? 10 * 60_000);
-        record = {
-          nodeId: t.id, state: before?.state ?? null, checkedAt: new Date(now()), latencyMs: null,
-          error: (e as Error).message.slice(0, 500), failures, nextCheckAt: new Date(now() + backoff), changedAt: before?.changedAt ?? null,
-        };
-      }
-      await this.store.save(record);
-    }));
+        await this.store.save(record);
+      }),
+    );
     report.durationMs = now() - started;
     return report;
   }

@@ -5,7 +5,13 @@ import { PowerActionFailed, PowerManager } from './power-manager';
 import { type PowerRecord, type PowerRecordStore, PowerSync } from './power-sync';
 import type { PowerTarget } from './driver';
 
-const node = (id: number, port = 6230 + id): PowerTarget => ({ id, uuid: `uuid-${id}`, pm_address: `127.0.0.1:${port}`, pm_user: 'admin', pm_password: 'pa$$word' });
+const node = (id: number, port = 6230 + id): PowerTarget => ({
+  id,
+  uuid: `uuid-${id}`,
+  pm_address: `127.0.0.1:${port}`,
+  pm_user: 'admin',
+  pm_password: 'pa$$word',
+});
 
 describe('PowerManager (Nova ipmi.py semantics)', () => {
   it('sends the command once, then checks until the state is reached', async () => {
@@ -45,7 +51,15 @@ describe('PowerManager (Nova ipmi.py semantics)', () => {
     const d = new FakePowerDriver();
     d.state.set(1, 'on');
     await new PowerManager(d, { retries: 2, pollIntervalMs: 1 }).reboot(node(1));
-    expect(d.calls).toEqual(['status 1', 'off 1', 'status 1', 'bootdev pxe persistent 1', 'status 1', 'on 1', 'status 1']);
+    expect(d.calls).toEqual([
+      'status 1',
+      'off 1',
+      'status 1',
+      'bootdev pxe persistent 1',
+      'status 1',
+      'on 1',
+      'status 1',
+    ]);
   });
 });
 
@@ -65,7 +79,12 @@ describe('PowerSync', () => {
     const d = new FakePowerDriver();
     const store = new MemoryStore();
     const changes: string[] = [];
-    const sync = new PowerSync(d, store, { intervalMs: 60_000, deadlineMs: 1000, now: () => clock, onChange: (t, from, to) => void changes.push(`${t.id}:${from}->${to}`) });
+    const sync = new PowerSync(d, store, {
+      intervalMs: 60_000,
+      deadlineMs: 1000,
+      now: () => clock,
+      onChange: (t, from, to) => void changes.push(`${t.id}:${from}->${to}`),
+    });
     const targets = [node(1), node(2)];
     d.state.set(1, 'on');
     expect(await sync.sweep(targets)).toMatchObject({ checked: 2, failed: 0, changed: 2 });
@@ -116,7 +135,9 @@ describe('IpmitoolDriver', () => {
       '-I lanplus -C 3 -H 127.0.0.1 -p 6231 -U admin -E power status',
       '-I lanplus -C 3 -H 127.0.0.1 -p 6231 -U admin -E chassis bootdev pxe options=persistent',
     ]);
-    expect(r.runs.every((x) => !x.args.join(' ').includes('pa$$word') && x.env?.IPMI_PASSWORD === 'pa$$word')).toBe(true);
+    expect(r.runs.every((x) => !x.args.join(' ').includes('pa$$word') && x.env?.IPMI_PASSWORD === 'pa$$word')).toBe(
+      true,
+    );
   });
 
   it('an empty password is sent as a NUL so ipmitool never prompts; odd answers are errors', async () => {
@@ -124,6 +145,8 @@ describe('IpmitoolDriver', () => {
     await new IpmitoolDriver(r).setPower({ ...node(1), pm_password: '' }, 'on');
     expect(r.runs[0].env?.IPMI_PASSWORD).toBe('\0');
     r.reply = 'Chassis Power is unknown\n';
-    await expect(new IpmitoolDriver(r, { attempts: 1 }).getPowerState(node(1))).rejects.toThrow(/unexpected answer 'Chassis Power is unknown'/);
+    await expect(new IpmitoolDriver(r, { attempts: 1 }).getPowerState(node(1))).rejects.toThrow(
+      /unexpected answer 'Chassis Power is unknown'/,
+    );
   });
 });

@@ -83,5 +83,8 @@ export function renderPxeConfig(i: PxeConfigInput): string {
  */
 export function switchToBoot(config: string, rootUuid: string): string {
   if (!/^[0-9a-f-]{8,36}$/i.test(rootUuid)) throw new RangeError(`'${rootUuid}' is not a filesystem UUID`);
-  return config.split(ROOT_PLACEHOLDER).join(`UUID=${rootUuid}`).replace(/^default .*$/gm, 'default boot');
+  return config
+    .split(ROOT_PLACEHOLDER)
+    .join(`UUID=${rootUuid}`)
+    .replace(/^default .*$/gm, 'default boot');
 }

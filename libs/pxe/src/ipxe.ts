@@ -26,5 +26,8 @@ export function renderIpxeScript(i: Omit<PxeConfigInput, 'tftpRoot'> & { baseUrl
 
 /** Switches an iPXE script to the `boot` entry with the root filesystem's UUID. */
 export function switchIpxeToBoot(script: string, rootUuid: string): string {
-  return script.split(ROOT_PLACEHOLDER).join(`UUID=${rootUuid}`).replace(/^goto deploy$/m, 'goto boot');
+  return script
+    .split(ROOT_PLACEHOLDER)
+    .join(`UUID=${rootUuid}`)
+    .replace(/^goto deploy$/m, 'goto boot');
 }

@@ -64,7 +64,8 @@ export class PxeLayout {
 
   /** Removes the MAC links and the instance's directory (missing pieces are fine). */
   async clean(instanceUuid: string, macs: string[]): Promise<void> {
-    for (const mac of macs) await unlink(posix.join(this.tftpRoot, 'pxelinux.cfg', macConfigName(mac))).catch(() => undefined);
+    for (const mac of macs)
+      await unlink(posix.join(this.tftpRoot, 'pxelinux.cfg', macConfigName(mac))).catch(() => undefined);
     await rm(pxePaths(this.tftpRoot, instanceUuid).dir, { recursive: true, force: true });
   }
 }

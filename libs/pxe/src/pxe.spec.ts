@@ -1,38 +1,58 @@
 import { lstat, mkdtemp, readFile, readlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateDeployKey, macConfigName, pxePaths, renderIpxeScript, renderPxeConfig, switchIpxeToBoot, switchToBoot, PxeLayout } from '.';
+import {
+  generateDeployKey,
+  macConfigName,
+  pxePaths,
+  renderIpxeScript,
+  renderPxeConfig,
+  switchIpxeToBoot,
+  switchToBoot,
+  PxeLayout,
+} from '.';
 
 const UUID = '6f1ad2c6-8d4e-4c55-9a4c-0c3e0b1f2a01';
 const KEY = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ012345';
 
 describe('pxelinux config (Nova pxe_config.template, Havana/Icehouse)', () => {
-  it('renders the seed\'s config exactly', () => {
+  it("renders the seed's config exactly", () => {
     expect(renderPxeConfig({ tftpRoot: '/tftpboot', instanceUuid: UUID, nodeId: 7, deployKey: KEY })).toBe(
       'default deploy\n' +
-      '\n' +
-      'label deploy\n' +
-      `kernel /tftpboot/${UUID}/deploy_kernel\n` +
-      `append initrd=/tftpboot/${UUID}/deploy_ramdisk selinux=0 disk=cciss/c0d0,sda,hda,vda iscsi_target_iqn=iqn-${UUID} deployment_id=7 deployment_key=${KEY} troubleshoot=0 nofb nomodeset vga=normal\n` +
-      'ipappend 3\n' +
-      '\n' +
-      '\n' +
-      'label boot\n' +
-      `kernel /tftpboot/${UUID}/kernel\n` +
-      `append initrd=/tftpboot/${UUID}/ramdisk root=\${ROOT} ro nofb nomodeset vga=normal\n`,
+        '\n' +
+        'label deploy\n' +
+        `kernel /tftpboot/${UUID}/deploy_kernel\n` +
+        `append initrd=/tftpboot/${UUID}/deploy_ramdisk selinux=0 disk=cciss/c0d0,sda,hda,vda iscsi_target_iqn=iqn-${UUID} deployment_id=7 deployment_key=${KEY} troubleshoot=0 nofb nomodeset vga=normal\n` +
+        'ipappend 3\n' +
+        '\n' +
+        '\n' +
+        'label boot\n' +
+        `kernel /tftpboot/${UUID}/kernel\n` +
+        `append initrd=/tftpboot/${UUID}/ramdisk root=\${ROOT} ro nofb nomodeset vga=normal\n`,
     );
   });
 
   it('adds static ip= arguments per interface with pxe_network_config', () => {
-    const c = renderPxeConfig({ tftpRoot: '/tftpboot', instanceUuid: UUID, nodeId: 7, deployKey: KEY, network: [
-      { address: '10.0.0.5', gateway: '10.0.0.1', netmask: '255.255.255.0' },
-      { address: '10.1.0.5', gateway: '10.1.0.1', netmask: '255.255.0.0' },
-    ] });
-    expect(c).toContain('root=${ROOT} ro nofb nomodeset vga=normal ip=10.0.0.5::10.0.0.1:255.255.255.0::eth0:off ip=10.1.0.5::10.1.0.1:255.255.0.0::eth1:off\n');
+    const c = renderPxeConfig({
+      tftpRoot: '/tftpboot',
+      instanceUuid: UUID,
+      nodeId: 7,
+      deployKey: KEY,
+      network: [
+        { address: '10.0.0.5', gateway: '10.0.0.1', netmask: '255.255.255.0' },
+        { address: '10.1.0.5', gateway: '10.1.0.1', netmask: '255.255.0.0' },
+      ],
+    });
+    expect(c).toContain(
+      'root=${ROOT} ro nofb nomodeset vga=normal ip=10.0.0.5::10.0.0.1:255.255.255.0::eth0:off ip=10.1.0.5::10.1.0.1:255.255.0.0::eth1:off\n',
+    );
   });
 
   it('switches to the boot label with the root UUID, as the deploy helper does', () => {
-    const c = switchToBoot(renderPxeConfig({ tftpRoot: '/tftpboot', instanceUuid: UUID, nodeId: 7, deployKey: KEY }), 'b3c2f4e8-1d2a-4d6f-9a7e-0123456789ab');
+    const c = switchToBoot(
+      renderPxeConfig({ tftpRoot: '/tftpboot', instanceUuid: UUID, nodeId: 7, deployKey: KEY }),
+      'b3c2f4e8-1d2a-4d6f-9a7e-0123456789ab',
+    );
     expect(c.split('\n')[0]).toBe('default boot');
     expect(c).toContain('root=UUID=b3c2f4e8-1d2a-4d6f-9a7e-0123456789ab ro');
     expect(c).not.toContain('${ROOT}');
@@ -40,7 +60,9 @@ describe('pxelinux config (Nova pxe_config.template, Havana/Icehouse)', () => {
   });
 
   it('refuses bad keys, UUIDs and root UUIDs', () => {
-    expect(() => renderPxeConfig({ tftpRoot: '/t', instanceUuid: UUID, nodeId: 1, deployKey: 'short' })).toThrow(/32 characters/);
+    expect(() => renderPxeConfig({ tftpRoot: '/t', instanceUuid: UUID, nodeId: 1, deployKey: 'short' })).toThrow(
+      /32 characters/,
+    );
     expect(() => pxePaths('/t', '../etc')).toThrow(/not an instance UUID/);
     expect(() => switchToBoot('default deploy', 'x y')).toThrow(/not a filesystem UUID/);
   });
@@ -56,9 +78,16 @@ describe('pxelinux config (Nova pxe_config.template, Havana/Icehouse)', () => {
   });
 
   it('renders the iPXE equivalent and switches it', () => {
-    const s = renderIpxeScript({ baseUrl: 'http://10.0.0.1:8080/tftpboot/x/', instanceUuid: UUID, nodeId: 3, deployKey: KEY });
+    const s = renderIpxeScript({
+      baseUrl: 'http://10.0.0.1:8080/tftpboot/x/',
+      instanceUuid: UUID,
+      nodeId: 3,
+      deployKey: KEY,
+    });
     expect(s.startsWith('#!ipxe\ngoto deploy\n')).toBe(true);
-    expect(s).toContain(`kernel http://10.0.0.1:8080/tftpboot/x/deploy_kernel selinux=0 disk=cciss/c0d0,sda,hda,vda iscsi_target_iqn=iqn-${UUID} deployment_id=3 deployment_key=${KEY}`);
+    expect(s).toContain(
+      `kernel http://10.0.0.1:8080/tftpboot/x/deploy_kernel selinux=0 disk=cciss/c0d0,sda,hda,vda iscsi_target_iqn=iqn-${UUID} deployment_id=3 deployment_key=${KEY}`,
+    );
     expect(s).toContain('BOOTIF=01-${netX/mac:hexhyp}');
     const b = switchIpxeToBoot(s, 'b3c2f4e8-1d2a-4d6f-9a7e-0123456789ab');
     expect(b).toContain('goto boot');
@@ -70,7 +99,12 @@ describe('PxeLayout on a real directory', () => {
   it('prepares files and MAC links, activates boot, cleans exactly what it made', async () => {
     const root = await mkdtemp(join(tmpdir(), 'tftp-'));
     const src = await mkdtemp(join(tmpdir(), 'img-'));
-    const images = { kernel: join(src, 'k'), ramdisk: join(src, 'r'), deployKernel: join(src, 'dk'), deployRamdisk: join(src, 'dr') };
+    const images = {
+      kernel: join(src, 'k'),
+      ramdisk: join(src, 'r'),
+      deployKernel: join(src, 'dk'),
+      deployRamdisk: join(src, 'dr'),
+    };
     for (const [n, p] of Object.entries(images)) await writeFile(p, `image ${n}`);
     const layout = new PxeLayout(root);
     const macs = ['52:54:00:00:00:01', '52:54:00:00:00:02'];

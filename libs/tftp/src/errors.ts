@@ -40,7 +40,10 @@ export class TftpPacketError extends Error {
  */
 export class TftpError extends Error {
   override readonly name = 'TftpError';
-  constructor(readonly code: TftpErrorCode, message: string = tftpErrorMessage(code)) {
+  constructor(
+    readonly code: TftpErrorCode,
+    message: string = tftpErrorMessage(code),
+  ) {
     super(message);
   }
 }

@@ -49,7 +49,8 @@ export class FsFileProvider implements FileProvider {
       if (NOT_FOUND.has(errno(e) ?? '')) return undefined;
       throw new TftpError(TftpErrorCode.ACCESS_VIOLATION, `cannot resolve ${rel}: ${errno(e) ?? String(e)}`);
     }
-    if (!isWithin(root, real)) throw new TftpError(TftpErrorCode.ACCESS_VIOLATION, `${rel} resolves outside the TFTP root`);
+    if (!isWithin(root, real))
+      throw new TftpError(TftpErrorCode.ACCESS_VIOLATION, `${rel} resolves outside the TFTP root`);
     let fh: fsp.FileHandle;
     try {
       fh = await fsp.open(real, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);

@@ -35,7 +35,8 @@ function decimal(v: string): number | undefined {
 
 function clampLimit(v: number | undefined, lo: number, hi: number, dflt: number, what: string): number {
   if (v === undefined) return dflt;
-  if (!Number.isInteger(v) || v < lo || v > hi) throw new RangeError(`${what} must be an integer in ${lo}..${hi}, got ${v}`);
+  if (!Number.isInteger(v) || v < lo || v > hi)
+    throw new RangeError(`${what} must be an integer in ${lo}..${hi}, got ${v}`);
   return v;
 }
 
@@ -50,7 +51,10 @@ export function resolveLimits(l: NegotiationLimits = {}): Required<NegotiationLi
  * `fileSize` is the size to announce with tsize (only in octet mode: netascii changes the
  * length, so tsize is not answered there; nor for an empty file, which curl cannot take).
  */
-export function negotiateOptions(requested: ReadonlyMap<string, string>, ctx: { mode: TftpMode; fileSize?: number } & NegotiationLimits): Negotiated {
+export function negotiateOptions(
+  requested: ReadonlyMap<string, string>,
+  ctx: { mode: TftpMode; fileSize?: number } & NegotiationLimits,
+): Negotiated {
   const limits = resolveLimits(ctx);
   const out: Negotiated = { blksize: DEFAULT_BLKSIZE, windowsize: 1, oack: new Map() };
   for (const [rawName, value] of requested) {

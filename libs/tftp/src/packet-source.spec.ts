@@ -37,13 +37,17 @@ function checkPackets(packets: Buffer[], payload: Buffer, blksize: number): void
   packets.forEach((p, i) => {
     if (bad !== undefined) return;
     const d = decodePacket(p);
-    if (d.type !== 'DATA' || d.block !== ((i + 1) & 0xffff) || !d.data.equals(want[i])) bad = `packet ${i + 1} is wrong`;
+    if (d.type !== 'DATA' || d.block !== ((i + 1) & 0xffff) || !d.data.equals(want[i]))
+      bad = `packet ${i + 1} is wrong`;
   });
   expect(bad).toBeUndefined();
 }
 
 /** A file whose reads resolve only when the test says so (or fail). */
-function manualFile(content: Buffer): TftpFile & { pending: { offset: number; length: number; resolve: () => void; reject: (e: Error) => void }[]; reads: number } {
+function manualFile(content: Buffer): TftpFile & {
+  pending: { offset: number; length: number; resolve: () => void; reject: (e: Error) => void }[];
+  reads: number;
+} {
   const f = {
     size: content.length,
     reads: 0,
@@ -133,14 +137,22 @@ describe('PacketSource', () => {
 
   it('a short read ends the file there (it shrank since it was opened)', async () => {
     const content = randomBytes(3000);
-    const file: TftpFile = { size: 10_000, read: async (o, l) => content.subarray(Math.min(o, content.length), Math.min(o + l, content.length)), close: async () => undefined };
+    const file: TftpFile = {
+      size: 10_000,
+      read: async (o, l) => content.subarray(Math.min(o, content.length), Math.min(o + l, content.length)),
+      close: async () => undefined,
+    };
     const packets = await drain(new PacketSource(file, 512, false, 2048), 512);
     checkPackets(packets, content, 512);
   });
 
   it('never sends more than the size the file had when opened', async () => {
     const content = randomBytes(3000);
-    const file: TftpFile = { size: 1000, read: async (o, l) => content.subarray(o, o + l + 50), close: async () => undefined };
+    const file: TftpFile = {
+      size: 1000,
+      read: async (o, l) => content.subarray(o, o + l + 50),
+      close: async () => undefined,
+    };
     const packets = await drain(new PacketSource(file, 512, false, 4096), 512);
     checkPackets(packets, content.subarray(0, 1000), 512);
   });

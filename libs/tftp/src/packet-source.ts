@@ -125,7 +125,10 @@ export class PacketSource {
     if (this.arenaPos + n > this.arena.length) {
       const bs = this.blksize;
       // Payload still to come (netascii may double it), as whole packets plus the final one.
-      const left = (this.file.size - this.issued + this.inflightBytes) * (this.netascii ? 2 : 1) + (this.src.length - this.srcPos) + (this.ready?.length ?? 0);
+      const left =
+        (this.file.size - this.issued + this.inflightBytes) * (this.netascii ? 2 : 1) +
+        (this.src.length - this.srcPos) +
+        (this.ready?.length ?? 0);
       const packets = Math.floor(left / bs) + 1;
       const size = Math.max(n, Math.min(packets * (bs + 4), Math.max(ARENA, bs + 4)));
       this.arena = Buffer.allocUnsafeSlow(size);

@@ -3,12 +3,26 @@ import { fromNetascii, toNetascii } from './netascii';
 import { type TftpPacket, dataHeader, decodePacket, encodePacket, errorPacket } from './packet';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
-const bytes = (...parts: (string | number[])[]) => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(p))));
+const bytes = (...parts: (string | number[])[]) =>
+  Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(p))));
 
 describe('TFTP codec', () => {
   it.each<[string, TftpPacket]>([
     ['RRQ', { type: 'RRQ', filename: 'pxelinux.0', mode: 'octet', options: new Map() }],
-    ['RRQ with options', { type: 'RRQ', filename: 'pxelinux.cfg/01-52-54-00-12-34-56', mode: 'netascii', options: new Map([['blksize', '1468'], ['tsize', '0'], ['windowsize', '8'], ['timeout', '3']]) }],
+    [
+      'RRQ with options',
+      {
+        type: 'RRQ',
+        filename: 'pxelinux.cfg/01-52-54-00-12-34-56',
+        mode: 'netascii',
+        options: new Map([
+          ['blksize', '1468'],
+          ['tsize', '0'],
+          ['windowsize', '8'],
+          ['timeout', '3'],
+        ]),
+      },
+    ],
     ['WRQ', { type: 'WRQ', filename: 'ünïcode/ファイル', mode: 'octet', options: new Map() }],
     ['DATA', { type: 'DATA', block: 65535, data: Buffer.from('hello') }],
     ['empty DATA', { type: 'DATA', block: 0, data: Buffer.alloc(0) }],
@@ -17,13 +31,24 @@ describe('TFTP codec', () => {
     ['ACK 65535', { type: 'ACK', block: 65535 }],
     ['ERROR', { type: 'ERROR', code: 1, message: 'file not found' }],
     ['ERROR empty message', { type: 'ERROR', code: 8, message: '' }],
-    ['OACK', { type: 'OACK', options: new Map([['blksize', '1428'], ['tsize', '123']]) }],
+    [
+      'OACK',
+      {
+        type: 'OACK',
+        options: new Map([
+          ['blksize', '1428'],
+          ['tsize', '123'],
+        ]),
+      },
+    ],
   ])('round-trips %s', (_n, p) => {
     expect(decodePacket(encodePacket(p))).toEqual(p);
   });
 
   it('encodes the RFC 1350 wire format', () => {
-    expect(encodePacket({ type: 'RRQ', filename: 'a', mode: 'octet', options: new Map([['blksize', '1468']]) })).toEqual(bytes([0, 1], 'a', [0], 'octet', [0], 'blksize', [0], '1468', [0]));
+    expect(
+      encodePacket({ type: 'RRQ', filename: 'a', mode: 'octet', options: new Map([['blksize', '1468']]) }),
+    ).toEqual(bytes([0, 1], 'a', [0], 'octet', [0], 'blksize', [0], '1468', [0]));
     expect(encodePacket({ type: 'ACK', block: 0x1234 })).toEqual(hex('0004 1234'));
     expect(encodePacket({ type: 'DATA', block: 2, data: Buffer.from('xy') })).toEqual(hex('0003 0002 7879'));
     expect(errorPacket(2)).toEqual(bytes([0, 5, 0, 2], 'access violation', [0]));
@@ -32,19 +57,33 @@ describe('TFTP codec', () => {
   });
 
   it('decodes mode and option names case-insensitively, keeping values', () => {
-    const p = decodePacket(bytes([0, 1], 'PXELINUX.0', [0], 'OcTeT', [0], 'BLKSIZE', [0], '1468', [0], 'TSize', [0], '0', [0]));
-    expect(p).toEqual({ type: 'RRQ', filename: 'PXELINUX.0', mode: 'octet', options: new Map([['blksize', '1468'], ['tsize', '0']]) });
+    const p = decodePacket(
+      bytes([0, 1], 'PXELINUX.0', [0], 'OcTeT', [0], 'BLKSIZE', [0], '1468', [0], 'TSize', [0], '0', [0]),
+    );
+    expect(p).toEqual({
+      type: 'RRQ',
+      filename: 'PXELINUX.0',
+      mode: 'octet',
+      options: new Map([
+        ['blksize', '1468'],
+        ['tsize', '0'],
+      ]),
+    });
     expect(decodePacket(bytes([0, 1], 'f', [0], 'NETASCII', [0]))).toMatchObject({ mode: 'netascii' });
   });
 
   it('tolerates NUL padding after a request, not junk', () => {
     expect(decodePacket(bytes([0, 1], 'f', [0], 'octet', [0, 0, 0, 0]))).toMatchObject({ options: new Map() });
-    expect(decodePacket(bytes([0, 1], 'f', [0], 'octet', [0], 'blksize', [0], '512', [0, 0, 0]))).toMatchObject({ options: new Map([['blksize', '512']]) });
+    expect(decodePacket(bytes([0, 1], 'f', [0], 'octet', [0], 'blksize', [0], '512', [0, 0, 0]))).toMatchObject({
+      options: new Map([['blksize', '512']]),
+    });
     expect(() => decodePacket(bytes([0, 1], 'f', [0], 'octet', [0], 'x'))).toThrow(TftpPacketError);
   });
 
   it('an option with an empty value is kept (negotiation ignores it)', () => {
-    expect(decodePacket(bytes([0, 1], 'f', [0], 'octet', [0], 'blksize', [0, 0]))).toMatchObject({ options: new Map([['blksize', '']]) });
+    expect(decodePacket(bytes([0, 1], 'f', [0], 'octet', [0], 'blksize', [0, 0]))).toMatchObject({
+      options: new Map([['blksize', '']]),
+    });
   });
 
   it.each<[string, Buffer, RegExp]>([
@@ -61,7 +100,11 @@ describe('TFTP codec', () => {
     ['RRQ mode mail', bytes([0, 1], 'f', [0], 'mail', [0]), /unsupported RRQ mode "mail"/],
     ['RRQ unknown mode', bytes([0, 2], 'f', [0], 'binary', [0]), /unsupported WRQ mode/],
     ['RRQ option without value', bytes([0, 1], 'f', [0], 'octet', [0], 'blksize', [0]), /has no value/],
-    ['RRQ duplicate option', bytes([0, 1], 'f', [0], 'octet', [0], 'blksize', [0], '8', [0], 'BLKSIZE', [0], '9', [0]), /given twice/],
+    [
+      'RRQ duplicate option',
+      bytes([0, 1], 'f', [0], 'octet', [0], 'blksize', [0], '8', [0], 'BLKSIZE', [0], '9', [0]),
+      /given twice/,
+    ],
     ['RRQ empty option name', bytes([0, 1], 'f', [0], 'octet', [0, 0], '8', [0]), /empty option name/],
     ['RRQ bad UTF-8 name', bytes([0, 1], [0xff, 0xfe], [0], 'octet', [0]), /UTF-8/],
     ['DATA truncated', hex('0003 00'), /truncated DATA/],
@@ -80,18 +123,33 @@ describe('TFTP codec', () => {
   });
 
   it('refuses to encode what cannot be decoded', () => {
-    expect(() => encodePacket({ type: 'RRQ', filename: 'a\0b', mode: 'octet', options: new Map() })).toThrow(TftpPacketError);
-    expect(() => encodePacket({ type: 'RRQ', filename: '', mode: 'octet', options: new Map() })).toThrow(TftpPacketError);
+    expect(() => encodePacket({ type: 'RRQ', filename: 'a\0b', mode: 'octet', options: new Map() })).toThrow(
+      TftpPacketError,
+    );
+    expect(() => encodePacket({ type: 'RRQ', filename: '', mode: 'octet', options: new Map() })).toThrow(
+      TftpPacketError,
+    );
     expect(() => encodePacket({ type: 'ACK', block: 65536 })).toThrow(TftpPacketError);
     expect(() => encodePacket({ type: 'OACK', options: new Map() })).toThrow(TftpPacketError);
     expect(() => encodePacket({ type: 'DATA', block: 1, data: Buffer.alloc(65465) })).toThrow(TftpPacketError);
-    expect(decodePacket(encodePacket({ type: 'ERROR', code: 0, message: 'a\0b' }))).toEqual({ type: 'ERROR', code: 0, message: 'a b' });
+    expect(decodePacket(encodePacket({ type: 'ERROR', code: 0, message: 'a\0b' }))).toEqual({
+      type: 'ERROR',
+      code: 0,
+      message: 'a b',
+    });
   });
 
   it('names the standard error codes', () => {
     expect([0, 1, 2, 3, 4, 5, 6, 7, 8].map(tftpErrorMessage)).toEqual([
-      'not defined', 'file not found', 'access violation', 'disk full or allocation exceeded', 'illegal TFTP operation',
-      'unknown transfer ID', 'file already exists', 'no such user', 'option negotiation refused',
+      'not defined',
+      'file not found',
+      'access violation',
+      'disk full or allocation exceeded',
+      'illegal TFTP operation',
+      'unknown transfer ID',
+      'file already exists',
+      'no such user',
+      'option negotiation refused',
     ]);
     expect(tftpErrorMessage(99)).toBe('not defined');
   });
@@ -108,7 +166,15 @@ describe('TFTP codec', () => {
     };
     const int = (n: number) => Math.floor(rnd() * n);
     const valid = [
-      encodePacket({ type: 'RRQ', filename: 'pxelinux.0', mode: 'octet', options: new Map([['blksize', '1468'], ['tsize', '0']]) }),
+      encodePacket({
+        type: 'RRQ',
+        filename: 'pxelinux.0',
+        mode: 'octet',
+        options: new Map([
+          ['blksize', '1468'],
+          ['tsize', '0'],
+        ]),
+      }),
       encodePacket({ type: 'WRQ', filename: 'x', mode: 'netascii', options: new Map() }),
       encodePacket({ type: 'DATA', block: 7, data: Buffer.from('payload') }),
       encodePacket({ type: 'ACK', block: 9 }),
@@ -136,7 +202,12 @@ describe('TFTP codec', () => {
           const op = int(4);
           if (op === 0 && b.length > 0) b[int(b.length)] = int(256);
           else if (op === 1) b = b.subarray(0, int(b.length + 1));
-          else if (op === 2) b = Buffer.concat([b.subarray(0, int(b.length + 1)), Buffer.from([alphabet[int(alphabet.length)]]), b.subarray(int(b.length + 1))]);
+          else if (op === 2)
+            b = Buffer.concat([
+              b.subarray(0, int(b.length + 1)),
+              Buffer.from([alphabet[int(alphabet.length)]]),
+              b.subarray(int(b.length + 1)),
+            ]);
           else b = Buffer.concat([b, Buffer.from([int(2) ? 0 : int(256)])]);
         }
       }
@@ -151,7 +222,8 @@ describe('TFTP codec', () => {
       decoded++;
       // Whatever decodes re-encodes to a packet that decodes and re-encodes identically.
       const again = encodePacket(p);
-      if (!encodePacket(decodePacket(again)).equals(again)) throw new Error(`input ${b.toString('hex')} does not round-trip`);
+      if (!encodePacket(decodePacket(again)).equals(again))
+        throw new Error(`input ${b.toString('hex')} does not round-trip`);
     }
     expect(decoded + rejected).toBe(24_000);
     expect(decoded).toBeGreaterThan(1000);

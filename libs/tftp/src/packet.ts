@@ -68,7 +68,12 @@ function latin1(b: Buffer): string {
 /** Name/value pairs; trailing NUL padding (empty strings) after complete pairs is tolerated. */
 function optionPairs(strings: Buffer[], what: string): TftpOptions {
   const rest = strings.slice();
-  while (rest.length > 0 && rest[rest.length - 1].length === 0 && (rest.length % 2 === 1 || rest[rest.length - 2].length === 0)) rest.pop();
+  while (
+    rest.length > 0 &&
+    rest[rest.length - 1].length === 0 &&
+    (rest.length % 2 === 1 || rest[rest.length - 2].length === 0)
+  )
+    rest.pop();
   if (rest.length % 2 !== 0) fail(`malformed ${what}: option "${latin1(rest[rest.length - 1])}" has no value`);
   const options: TftpOptions = new Map();
   for (let i = 0; i < rest.length; i += 2) {
@@ -161,7 +166,12 @@ export function encodePacket(p: TftpPacket): Buffer {
     case 'RRQ':
     case 'WRQ':
       if (p.filename.length === 0) throw new TftpPacketError('empty file name');
-      return Buffer.concat([header(p.type === 'RRQ' ? Opcode.RRQ : Opcode.WRQ), cString(p.filename, 'file name', 'utf8'), cString(p.mode, 'mode'), ...encodeOptions(p.options)]);
+      return Buffer.concat([
+        header(p.type === 'RRQ' ? Opcode.RRQ : Opcode.WRQ),
+        cString(p.filename, 'file name', 'utf8'),
+        cString(p.mode, 'mode'),
+        ...encodeOptions(p.options),
+      ]);
     case 'DATA':
       if (p.data.length > MAX_DATA_LENGTH) throw new TftpPacketError(`DATA too long: ${p.data.length} bytes`);
       return Buffer.concat([header(Opcode.DATA, p.block), p.data]);

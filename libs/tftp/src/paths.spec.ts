@@ -33,11 +33,20 @@ describe('normalizeRequestPath (lexical confinement)', () => {
     ['..foo/bar', '..foo/bar'],
     ['kernel-..', 'kernel-..'],
   ])('%s → %s', (input, want) => {
-    if (want === undefined) expect(denied(() => normalizeRequestPath(input, ['/tftpboot'])).message).toMatch(/no file name/);
+    if (want === undefined)
+      expect(denied(() => normalizeRequestPath(input, ['/tftpboot'])).message).toMatch(/no file name/);
     else expect(normalizeRequestPath(input, ['/tftpboot/'])).toBe(want);
   });
 
-  it.each(['../etc/passwd', 'pxelinux.cfg/../../x', '..', '/..', 'a/../../b', '..\\..\\windows', '/tftpboot/../etc/passwd'])('refuses %s (escapes the root)', (p) => {
+  it.each([
+    '../etc/passwd',
+    'pxelinux.cfg/../../x',
+    '..',
+    '/..',
+    'a/../../b',
+    '..\\..\\windows',
+    '/tftpboot/../etc/passwd',
+  ])('refuses %s (escapes the root)', (p) => {
     const e = denied(() => normalizeRequestPath(p, ['/tftpboot']));
     expect(e.code).toBe(TftpErrorCode.ACCESS_VIOLATION);
     expect(e.message).toMatch(/escapes the TFTP root/);
@@ -68,7 +77,10 @@ describe('FsFileProvider (root /tftpboot mapped to a temp dir)', () => {
     }
   };
   const refusal = async (name: string) => {
-    const e = await provider.open(name).then(() => undefined, (x: unknown) => x);
+    const e = await provider.open(name).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
     expect(e).toBeInstanceOf(TftpError);
     return e as TftpError;
   };
@@ -115,9 +127,12 @@ describe('FsFileProvider (root /tftpboot mapped to a temp dir)', () => {
     expect(await provider.open('pxelinux.0/child')).toBeUndefined();
   });
 
-  it.each(['../secret', 'pxelinux.cfg/../../secret', '/tftpboot/../secret', '..\\secret', 'a\0b'])('refuses %j lexically', async (name) => {
-    expect((await refusal(name)).code).toBe(TftpErrorCode.ACCESS_VIOLATION);
-  });
+  it.each(['../secret', 'pxelinux.cfg/../../secret', '/tftpboot/../secret', '..\\secret', 'a\0b'])(
+    'refuses %j lexically',
+    async (name) => {
+      expect((await refusal(name)).code).toBe(TftpErrorCode.ACCESS_VIOLATION);
+    },
+  );
 
   it.each(['escape', 'escape-relative', 'outdir/x'])('refuses the symlink escape %s', async (name) => {
     const e = await refusal(name);
@@ -142,7 +157,10 @@ describe('FsFileProvider (root /tftpboot mapped to a temp dir)', () => {
 
   it('a memory provider layered over the file system wins for its names', async () => {
     let n = 0;
-    const mem = new MemoryFileProvider({ 'pxelinux.cfg/default': () => `DEFAULT gen${++n}`, '/pxelinux.cfg\\01-aa': 'MAC' });
+    const mem = new MemoryFileProvider({
+      'pxelinux.cfg/default': () => `DEFAULT gen${++n}`,
+      '/pxelinux.cfg\\01-aa': 'MAC',
+    });
     const layered = new LayeredFileProvider([mem, provider]);
     const text = async (name: string) => {
       const f = await layered.open(name);

@@ -24,7 +24,10 @@ export function normalizeRequestPath(requested: string, aliases: readonly string
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(requested)) deny('file name contains a control character');
   let p = requested.replace(/\\/g, '/').replace(/\/{2,}/g, '/');
-  const prefixes = aliases.map(normalizeAlias).filter((a): a is string => a !== undefined).sort((a, b) => b.length - a.length);
+  const prefixes = aliases
+    .map(normalizeAlias)
+    .filter((a): a is string => a !== undefined)
+    .sort((a, b) => b.length - a.length);
   for (const a of prefixes) {
     if (p === a || p.startsWith(`${a}/`)) {
       p = p.slice(a.length);

@@ -38,7 +38,9 @@ export type FileGenerator = (path: string) => FileContent | undefined | Promise<
 export class MemoryFileProvider implements FileProvider {
   private readonly entries = new Map<string, FileContent | FileGenerator>();
 
-  constructor(entries: Record<string, FileContent | FileGenerator> | Iterable<[string, FileContent | FileGenerator]> = {}) {
+  constructor(
+    entries: Record<string, FileContent | FileGenerator> | Iterable<[string, FileContent | FileGenerator]> = {},
+  ) {
     const list = Symbol.iterator in entries ? entries : Object.entries(entries);
     for (const [k, v] of list as Iterable<[string, FileContent | FileGenerator]>) this.set(k, v);
   }

@@ -56,7 +56,16 @@ describe('TftpServer protocol (raw UDP peer)', () => {
     expect(r.tid).not.toBe(s.port);
     expect(sha(r.data)).toBe(sha(files['small.bin']));
     const [st] = await ended();
-    expect(st).toMatchObject({ outcome: 'complete', bytes: 1300, blocks: 3, retransmits: 0, blksize: 512, windowsize: 1, file: 'small.bin', path: 'small.bin' });
+    expect(st).toMatchObject({
+      outcome: 'complete',
+      bytes: 1300,
+      blocks: 3,
+      retransmits: 0,
+      blksize: 512,
+      windowsize: 1,
+      file: 'small.bin',
+      path: 'small.bin',
+    });
     expect(s.activeTransfers).toBe(0);
   });
 
@@ -72,8 +81,20 @@ describe('TftpServer protocol (raw UDP peer)', () => {
 
   it('OACK carries only requested and accepted options', async () => {
     const { s } = await server({ maxBlksize: 1024 });
-    const r = await rawDownload(s.port, 'small.bin', { blksize: '4096', tsize: '0', foo: 'bar', windowsize: '4', timeout: '0' });
-    expect(r.oack).toEqual(new Map([['blksize', '1024'], ['tsize', '1300'], ['windowsize', '4']]));
+    const r = await rawDownload(s.port, 'small.bin', {
+      blksize: '4096',
+      tsize: '0',
+      foo: 'bar',
+      windowsize: '4',
+      timeout: '0',
+    });
+    expect(r.oack).toEqual(
+      new Map([
+        ['blksize', '1024'],
+        ['tsize', '1300'],
+        ['windowsize', '4'],
+      ]),
+    );
     expect(r.data).toEqual(files['small.bin']);
   });
 
@@ -108,9 +129,23 @@ describe('TftpServer protocol (raw UDP peer)', () => {
   it('windowsize: an ACK inside the window resumes from the block after it', async () => {
     const { s, ended } = await server({ defaultTimeoutMs: 3000 });
     const p = await peer();
-    p.send(s.port, { type: 'RRQ', filename: 'wrap.bin', mode: 'octet', options: new Map([['blksize', '8'], ['windowsize', '4']]) });
+    p.send(s.port, {
+      type: 'RRQ',
+      filename: 'wrap.bin',
+      mode: 'octet',
+      options: new Map([
+        ['blksize', '8'],
+        ['windowsize', '4'],
+      ]),
+    });
     const o = await p.receive();
-    expect(o.packet).toEqual({ type: 'OACK', options: new Map([['blksize', '8'], ['windowsize', '4']]) });
+    expect(o.packet).toEqual({
+      type: 'OACK',
+      options: new Map([
+        ['blksize', '8'],
+        ['windowsize', '4'],
+      ]),
+    });
     p.send(o.port, { type: 'ACK', block: 0 });
     const w1 = await p.collect(100);
     expect(w1.map((g) => (g.packet.type === 'DATA' ? g.packet.block : -1))).toEqual([1, 2, 3, 4]);
@@ -122,7 +157,13 @@ describe('TftpServer protocol (raw UDP peer)', () => {
     expect(await p.collect(100)).toEqual([]);
     p.send(o.port, { type: 'ERROR', code: 0, message: 'enough' });
     const [st] = await ended();
-    expect(st).toMatchObject({ outcome: 'aborted', error: 'client sent ERROR 0: enough', blocks: 2, bytes: 16, retransmits: 2 });
+    expect(st).toMatchObject({
+      outcome: 'aborted',
+      error: 'client sent ERROR 0: enough',
+      blocks: 2,
+      bytes: 16,
+      retransmits: 2,
+    });
   });
 
   it('retransmits with exponential backoff, then gives up and releases the transfer', async () => {
@@ -212,9 +253,17 @@ describe('TftpServer protocol (raw UDP peer)', () => {
     const { s, stats } = await server();
     const p = await peer();
     p.send(s.port, Buffer.from([0, 1, 0x66]));
-    expect((await p.receive()).packet).toMatchObject({ type: 'ERROR', code: 4, message: expect.stringMatching(/NUL-terminated/) });
+    expect((await p.receive()).packet).toMatchObject({
+      type: 'ERROR',
+      code: 4,
+      message: expect.stringMatching(/NUL-terminated/),
+    });
     p.send(s.port, Buffer.from('\x00\x01f\x00mail\x00', 'latin1'));
-    expect((await p.receive()).packet).toMatchObject({ type: 'ERROR', code: 4, message: expect.stringMatching(/mode "mail"/) });
+    expect((await p.receive()).packet).toMatchObject({
+      type: 'ERROR',
+      code: 4,
+      message: expect.stringMatching(/mode "mail"/),
+    });
     p.send(s.port, { type: 'ACK', block: 1 });
     expect((await p.receive()).packet).toMatchObject({ type: 'ERROR', code: 4 });
     p.send(s.port, { type: 'ERROR', code: 0, message: 'x' });
@@ -228,7 +277,11 @@ describe('TftpServer protocol (raw UDP peer)', () => {
     const p = await peer();
     p.send(s.port, { type: 'WRQ', filename: 'upload.bin', mode: 'octet', options: new Map() });
     const r = await p.receive();
-    expect(r.packet).toMatchObject({ type: 'ERROR', code: TftpErrorCode.ACCESS_VIOLATION, message: expect.stringMatching(/access violation/) });
+    expect(r.packet).toMatchObject({
+      type: 'ERROR',
+      code: TftpErrorCode.ACCESS_VIOLATION,
+      message: expect.stringMatching(/access violation/),
+    });
     expect((await ended())[0]).toMatchObject({ outcome: 'error', request: 'WRQ' });
     expect(fs.existsSync(path.join(dir, 'upload.bin'))).toBe(false);
   });
@@ -269,7 +322,10 @@ describe('TftpServer protocol (raw UDP peer)', () => {
 
   it('serves from a provider alone (generated content)', async () => {
     let n = 0;
-    const { s } = await server({ root: undefined, provider: new MemoryFileProvider({ 'pxelinux.cfg/default': () => `DEFAULT gen${++n}\n` }) });
+    const { s } = await server({
+      root: undefined,
+      provider: new MemoryFileProvider({ 'pxelinux.cfg/default': () => `DEFAULT gen${++n}\n` }),
+    });
     expect((await rawDownload(s.port, 'pxelinux.cfg/default')).data.toString()).toBe('DEFAULT gen1\n');
     expect((await rawDownload(s.port, '/pxelinux.cfg\\default')).data.toString()).toBe('DEFAULT gen2\n');
     await expect(rawDownload(s.port, 'small.bin')).rejects.toThrow(/ERROR 1/);
@@ -277,14 +333,22 @@ describe('TftpServer protocol (raw UDP peer)', () => {
 
   it('a provider that fails or never answers ends the transfer with ERROR 0', async () => {
     const { s, ended } = await server({
-      root: undefined, defaultTimeoutMs: 20, retries: 1,
-      provider: { open: (p: string) => (p === 'hang' ? new Promise(() => undefined) : Promise.reject(new Error('disk on fire'))) },
+      root: undefined,
+      defaultTimeoutMs: 20,
+      retries: 1,
+      provider: {
+        open: (p: string) => (p === 'hang' ? new Promise(() => undefined) : Promise.reject(new Error('disk on fire'))),
+      },
     });
     const p = await peer();
     p.send(s.port, { type: 'RRQ', filename: 'boom', mode: 'octet', options: new Map() });
     expect((await p.receive()).packet).toEqual({ type: 'ERROR', code: 0, message: 'server error: disk on fire' });
     p.send(s.port, { type: 'RRQ', filename: 'hang', mode: 'octet', options: new Map() });
-    expect((await p.receive()).packet).toEqual({ type: 'ERROR', code: 0, message: 'file provider did not answer within 60 ms' });
+    expect((await p.receive()).packet).toEqual({
+      type: 'ERROR',
+      code: 0,
+      message: 'file provider did not answer within 60 ms',
+    });
     expect((await ended(2)).map((x) => x.outcome)).toEqual(['error', 'error']);
     expect(s.activeTransfers).toBe(0);
   });

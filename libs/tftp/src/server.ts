@@ -94,8 +94,12 @@ type State = 'starting' | 'oack' | 'data' | 'done';
  * and dgram's default (dns.lookup) defers every send by a process.nextTick for one.
  */
 let lastLiteral = '';
-function literalLookup(address: string, family: LookupOneOptions | number, cb: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
-  const f = typeof family === 'number' ? family : (family.family as number | undefined) ?? 0;
+function literalLookup(
+  address: string,
+  family: LookupOneOptions | number,
+  cb: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  const f = typeof family === 'number' ? family : ((family.family as number | undefined) ?? 0);
   if (address === lastLiteral || isIP(address) !== 0) {
     lastLiteral = address; // a transfer sends to the same literal again and again: skip the regex
     cb(null, address, f);
@@ -175,12 +179,21 @@ class Transfer {
       });
       this.bound = true;
       if (this.done) return;
-      if (this.req.type === 'WRQ') return this.fail(TftpErrorCode.ACCESS_VIOLATION, 'access violation: this server is read-only');
+      if (this.req.type === 'WRQ')
+        return this.fail(TftpErrorCode.ACCESS_VIOLATION, 'access violation: this server is read-only');
       this.path = normalizeRequestPath(this.req.filename, this.ctx.aliases);
       // A provider that never answers must not pin the transfer: give it as long as the client would wait.
       let budget = 0;
-      for (let i = 0, t = this.baseTimeoutMs; i <= this.ctx.retries; i++, t = Math.min(t * 2, Math.max(this.ctx.maxTimeoutMs, this.baseTimeoutMs))) budget += t;
-      this.timer = setTimeout(() => this.fail(TftpErrorCode.NOT_DEFINED, `file provider did not answer within ${budget} ms`), budget);
+      for (
+        let i = 0, t = this.baseTimeoutMs;
+        i <= this.ctx.retries;
+        i++, t = Math.min(t * 2, Math.max(this.ctx.maxTimeoutMs, this.baseTimeoutMs))
+      )
+        budget += t;
+      this.timer = setTimeout(
+        () => this.fail(TftpErrorCode.NOT_DEFINED, `file provider did not answer within ${budget} ms`),
+        budget,
+      );
       const file = await this.ctx.provider.open(this.path);
       clearTimeout(this.timer);
       this.timer = undefined;
@@ -190,7 +203,12 @@ class Transfer {
       }
       if (file === undefined) return this.fail(TftpErrorCode.FILE_NOT_FOUND, `file not found: ${this.path}`);
       this.file = file;
-      const n = negotiateOptions(this.req.options, { mode: this.req.mode, fileSize: file.size, maxBlksize: this.ctx.maxBlksize, maxWindowsize: this.ctx.maxWindowsize });
+      const n = negotiateOptions(this.req.options, {
+        mode: this.req.mode,
+        fileSize: file.size,
+        maxBlksize: this.ctx.maxBlksize,
+        maxWindowsize: this.ctx.maxWindowsize,
+      });
       this.blksize = n.blksize;
       this.windowsize = n.windowsize;
       this.tsize = n.tsize;
@@ -357,7 +375,11 @@ class Transfer {
     this.attempts++;
     if (this.attempts > this.ctx.retries) {
       const waited = Date.now() - this.started;
-      return this.finish('timeout', `no acknowledgement after ${this.ctx.retries} retransmissions (${waited} ms)`, errorPacket(TftpErrorCode.NOT_DEFINED, 'timeout'));
+      return this.finish(
+        'timeout',
+        `no acknowledgement after ${this.ctx.retries} retransmissions (${waited} ms)`,
+        errorPacket(TftpErrorCode.NOT_DEFINED, 'timeout'),
+      );
     }
     this.timeoutMs = Math.min(this.timeoutMs * 2, Math.max(this.ctx.maxTimeoutMs, this.baseTimeoutMs));
     if (this.state === 'oack' && this.oack) {
@@ -382,7 +404,10 @@ class Transfer {
     const file = this.file;
     this.file = undefined;
     this.source = undefined;
-    if (file) void Promise.resolve().then(() => file.close()).catch(() => undefined);
+    if (file)
+      void Promise.resolve()
+        .then(() => file.close())
+        .catch(() => undefined);
     const s = this.socket;
     const close = (): void => {
       if (!s) return this.resolveClosed();
@@ -427,7 +452,8 @@ export class TftpServer {
   private stopping = false;
 
   constructor(private readonly options: TftpServerOptions) {
-    if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) throw new RangeError(`bad port ${options.port}`);
+    if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535)
+      throw new RangeError(`bad port ${options.port}`);
     const address = options.address ?? '0.0.0.0';
     const layers: FileProvider[] = [];
     if (options.provider) layers.push(options.provider);
@@ -445,7 +471,8 @@ export class TftpServer {
       return x;
     };
     const retries = options.retries ?? 5;
-    if (!Number.isInteger(retries) || retries < 0 || retries > 100) throw new RangeError('retries must be an integer in 0..100');
+    if (!Number.isInteger(retries) || retries < 0 || retries > 100)
+      throw new RangeError('retries must be an integer in 0..100');
     this.maxTransfers = positive(options.maxTransfers, 512, 'maxTransfers');
     this.ctx = {
       address,
@@ -532,7 +559,8 @@ export class TftpServer {
     try {
       const p = decodePacket(msg);
       if (p.type === 'ERROR') return; // never answer an ERROR
-      if (p.type !== 'RRQ' && p.type !== 'WRQ') return this.reply(errorPacket(TftpErrorCode.ILLEGAL_OPERATION, `unexpected ${p.type} on the request port`), r);
+      if (p.type !== 'RRQ' && p.type !== 'WRQ')
+        return this.reply(errorPacket(TftpErrorCode.ILLEGAL_OPERATION, `unexpected ${p.type} on the request port`), r);
       req = p;
     } catch (e) {
       if (msg.length >= 2 && msg.readUInt16BE(0) === 5) return;
@@ -545,7 +573,8 @@ export class TftpServer {
       if (existing.raw.equals(msg)) return; // a retransmitted request: the transfer already answers it
       existing.abort('client restarted the request', false);
     }
-    if (this.transfers.size >= this.maxTransfers) return this.reply(errorPacket(TftpErrorCode.NOT_DEFINED, 'server busy'), r);
+    if (this.transfers.size >= this.maxTransfers)
+      return this.reply(errorPacket(TftpErrorCode.NOT_DEFINED, 'server busy'), r);
     const t = new Transfer(this.ctx, r, req, Buffer.from(msg));
     this.transfers.set(key, t);
     void t.run();

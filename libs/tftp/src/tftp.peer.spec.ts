@@ -67,10 +67,17 @@ describe('TFTP server ↔ curl, atftp, tftp-hpa', () => {
     fs.symlinkSync(path.join(base, 'secret'), path.join(root, 'escape'));
     fs.symlinkSync('vmlinuz', path.join(root, 'kernel-link'));
     stats = [];
-    const generatedConfigs = new MemoryFileProvider({ 'pxelinux.cfg/default': () => `DEFAULT deploy\n# generated ${++generated}\n` });
-    const perMac = new FunctionFileProvider((p) => (/^pxelinux\.cfg\/01-([0-9a-f]{2}-){5}[0-9a-f]{2}$/.test(p) ? `DEFAULT node-${p.slice(-17)}\n` : undefined));
+    const generatedConfigs = new MemoryFileProvider({
+      'pxelinux.cfg/default': () => `DEFAULT deploy\n# generated ${++generated}\n`,
+    });
+    const perMac = new FunctionFileProvider((p) =>
+      /^pxelinux\.cfg\/01-([0-9a-f]{2}-){5}[0-9a-f]{2}$/.test(p) ? `DEFAULT node-${p.slice(-17)}\n` : undefined,
+    );
     server = new TftpServer({
-      address: '127.0.0.1', port: 0, root, rootAliases: ['/tftpboot'],
+      address: '127.0.0.1',
+      port: 0,
+      root,
+      rootAliases: ['/tftpboot'],
       provider: new LayeredFileProvider([generatedConfigs, perMac]),
       onTransfer: (s) => stats.push(s),
     });
@@ -84,10 +91,37 @@ describe('TFTP server ↔ curl, atftp, tftp-hpa', () => {
   describe('downloads match (sha256)', () => {
     it.each([
       ['curl, default blksize', (o: string) => ['curl', ['-s', '--max-time', '20', url('vmlinuz'), '-o', o]]],
-      ['curl, blksize 1468', (o: string) => ['curl', ['-s', '--max-time', '20', '--tftp-blksize', '1468', url('vmlinuz'), '-o', o]]],
-      ['atftp, blksize 1428 windowsize 8', (o: string) => ['atftp', ['--get', '-r', 'vmlinuz', '-l', o, '--option', 'blksize 1428', '--option', 'windowsize 8', '127.0.0.1', String(server.port)]]],
-      ['atftp, no options', (o: string) => ['atftp', ['--get', '-r', 'vmlinuz', '-l', o, '127.0.0.1', String(server.port)]]],
-      ['tftp-hpa, binary', (o: string) => ['tftp', ['127.0.0.1', String(server.port), '-m', 'binary', '-c', 'get', 'vmlinuz', o]]],
+      [
+        'curl, blksize 1468',
+        (o: string) => ['curl', ['-s', '--max-time', '20', '--tftp-blksize', '1468', url('vmlinuz'), '-o', o]],
+      ],
+      [
+        'atftp, blksize 1428 windowsize 8',
+        (o: string) => [
+          'atftp',
+          [
+            '--get',
+            '-r',
+            'vmlinuz',
+            '-l',
+            o,
+            '--option',
+            'blksize 1428',
+            '--option',
+            'windowsize 8',
+            '127.0.0.1',
+            String(server.port),
+          ],
+        ],
+      ],
+      [
+        'atftp, no options',
+        (o: string) => ['atftp', ['--get', '-r', 'vmlinuz', '-l', o, '127.0.0.1', String(server.port)]],
+      ],
+      [
+        'tftp-hpa, binary',
+        (o: string) => ['tftp', ['127.0.0.1', String(server.port), '-m', 'binary', '-c', 'get', 'vmlinuz', o]],
+      ],
     ] as [string, (o: string) => [string, string[]]][])('%s', async (_name, cmd) => {
       const o = outFile();
       const [c, args] = cmd(o);
@@ -97,27 +131,43 @@ describe('TFTP server ↔ curl, atftp, tftp-hpa', () => {
     });
 
     it('curl: a size that is a multiple of blksize, an empty file, a symlink inside the root', async () => {
-      for (const [f, want] of [['exact.bin', digests['exact.bin']], ['empty.bin', digests['empty.bin']], ['kernel-link', digests['vmlinuz']]]) {
+      for (const [f, want] of [
+        ['exact.bin', digests['exact.bin']],
+        ['empty.bin', digests['empty.bin']],
+        ['kernel-link', digests['vmlinuz']],
+      ]) {
         const o = outFile();
-        expect(await run('curl', ['-s', '--max-time', '20', '--tftp-blksize', '1468', url(f), '-o', o])).toMatchObject({ code: 0 });
+        expect(await run('curl', ['-s', '--max-time', '20', '--tftp-blksize', '1468', url(f), '-o', o])).toMatchObject({
+          code: 0,
+        });
         expect(shaFile(o)).toBe(want);
       }
-      expect(await statsFor((s) => s.file === 'exact.bin')).toMatchObject({ outcome: 'complete', blocks: 101, blksize: 1468 });
+      expect(await statsFor((s) => s.file === 'exact.bin')).toMatchObject({
+        outcome: 'complete',
+        blocks: 101,
+        blksize: 1468,
+      });
     });
 
     it('tftp-hpa in ascii mode gets the text back (netascii on the wire)', async () => {
       const o = outFile();
-      expect(await run('tftp', ['127.0.0.1', String(server.port), '-m', 'ascii', '-c', 'get', 'text.cfg', o])).toMatchObject({ code: 0 });
+      expect(
+        await run('tftp', ['127.0.0.1', String(server.port), '-m', 'ascii', '-c', 'get', 'text.cfg', o]),
+      ).toMatchObject({ code: 0 });
       expect(shaFile(o)).toBe(digests['text.cfg']);
       expect(await statsFor((s) => s.file === 'text.cfg')).toMatchObject({ mode: 'netascii', outcome: 'complete' });
     });
 
     it('names in /tftpboot/… form and with backslashes', async () => {
       const a = outFile();
-      expect(await run('atftp', ['--get', '-r', '/tftpboot/pxelinux.0', '-l', a, '127.0.0.1', String(server.port)])).toMatchObject({ code: 0 });
+      expect(
+        await run('atftp', ['--get', '-r', '/tftpboot/pxelinux.0', '-l', a, '127.0.0.1', String(server.port)]),
+      ).toMatchObject({ code: 0 });
       expect(shaFile(a)).toBe(digests['pxelinux.0']);
       const b = outFile();
-      expect(await run('tftp', ['-l', '127.0.0.1', String(server.port), '-m', 'binary', '-c', 'get', '\\pxelinux.0', b])).toMatchObject({ code: 0 });
+      expect(
+        await run('tftp', ['-l', '127.0.0.1', String(server.port), '-m', 'binary', '-c', 'get', '\\pxelinux.0', b]),
+      ).toMatchObject({ code: 0 });
       expect(shaFile(b)).toBe(digests['pxelinux.0']);
     });
   });
@@ -134,14 +184,34 @@ describe('TFTP server ↔ curl, atftp, tftp-hpa', () => {
 
     it('tftp-hpa (no options)', async () => {
       const o = outFile();
-      const r = await run('tftp', ['127.0.0.1', String(server.port), '-m', 'binary', '-c', 'get', 'big.bin', o], 55_000);
+      const r = await run(
+        'tftp',
+        ['127.0.0.1', String(server.port), '-m', 'binary', '-c', 'get', 'big.bin', o],
+        55_000,
+      );
       expect(r.code).toBe(0);
       expect(shaFile(o)).toBe(digests['big.bin']);
     }, 60_000);
 
     it('atftp, windowsize 16', async () => {
       const o = outFile();
-      const r = await run('atftp', ['--get', '-r', 'big.bin', '-l', o, '--option', 'blksize 512', '--option', 'windowsize 16', '127.0.0.1', String(server.port)], 55_000);
+      const r = await run(
+        'atftp',
+        [
+          '--get',
+          '-r',
+          'big.bin',
+          '-l',
+          o,
+          '--option',
+          'blksize 512',
+          '--option',
+          'windowsize 16',
+          '127.0.0.1',
+          String(server.port),
+        ],
+        55_000,
+      );
       expect(r.code).toBe(0);
       expect(shaFile(o)).toBe(digests['big.bin']);
     }, 60_000);
@@ -149,13 +219,50 @@ describe('TFTP server ↔ curl, atftp, tftp-hpa', () => {
 
   describe('refusals', () => {
     it.each([
-      ['../ (atftp)', 'atftp', (o: string) => ['--get', '-r', '../secret', '-l', o, '127.0.0.1', String(server.port)], 2],
-      ['../ (curl --path-as-is)', 'curl', (o: string) => ['-s', '--max-time', '10', '--path-as-is', url('../secret'), '-o', o], 2],
-      ['pxelinux.cfg/../../ (atftp)', 'atftp', (o: string) => ['--get', '-r', 'pxelinux.cfg/../../secret', '-l', o, '127.0.0.1', String(server.port)], 2],
+      [
+        '../ (atftp)',
+        'atftp',
+        (o: string) => ['--get', '-r', '../secret', '-l', o, '127.0.0.1', String(server.port)],
+        2,
+      ],
+      [
+        '../ (curl --path-as-is)',
+        'curl',
+        (o: string) => ['-s', '--max-time', '10', '--path-as-is', url('../secret'), '-o', o],
+        2,
+      ],
+      [
+        'pxelinux.cfg/../../ (atftp)',
+        'atftp',
+        (o: string) => ['--get', '-r', 'pxelinux.cfg/../../secret', '-l', o, '127.0.0.1', String(server.port)],
+        2,
+      ],
       ['symlink escape (curl)', 'curl', (o: string) => ['-s', '--max-time', '10', url('escape'), '-o', o], 2],
-      ['symlink escape (atftp)', 'atftp', (o: string) => ['--get', '-r', 'escape', '-l', o, '127.0.0.1', String(server.port)], 2],
-      ['absolute /etc/passwd (atftp): looked up inside the root', 'atftp', (o: string) => ['--get', '-r', '/etc/passwd', '-l', o, '127.0.0.1', String(server.port)], 1],
-      ['absolute outside root (curl)', 'curl', (o: string) => ['-s', '--max-time', '10', `tftp://127.0.0.1:${server.port}/${path.join(base, 'secret')}`, '-o', o], 1],
+      [
+        'symlink escape (atftp)',
+        'atftp',
+        (o: string) => ['--get', '-r', 'escape', '-l', o, '127.0.0.1', String(server.port)],
+        2,
+      ],
+      [
+        'absolute /etc/passwd (atftp): looked up inside the root',
+        'atftp',
+        (o: string) => ['--get', '-r', '/etc/passwd', '-l', o, '127.0.0.1', String(server.port)],
+        1,
+      ],
+      [
+        'absolute outside root (curl)',
+        'curl',
+        (o: string) => [
+          '-s',
+          '--max-time',
+          '10',
+          `tftp://127.0.0.1:${server.port}/${path.join(base, 'secret')}`,
+          '-o',
+          o,
+        ],
+        1,
+      ],
       ['missing file (curl)', 'curl', (o: string) => ['-s', '--max-time', '10', url('nope'), '-o', o], 1],
     ] as [string, string, (o: string) => string[], number][])('%s fails', async (_name, cmd, args, code) => {
       const before = stats.length;
@@ -183,7 +290,10 @@ describe('TFTP server ↔ curl, atftp, tftp-hpa', () => {
       const r = await run('curl', ['-s', '--max-time', '10', '-T', src, url('uploaded.bin')]);
       expect(r.code).not.toBe(0);
       expect(fs.existsSync(path.join(root, 'uploaded.bin'))).toBe(false);
-      expect(await statsFor((s) => s.request === 'WRQ')).toMatchObject({ outcome: 'error', error: expect.stringMatching(/read-only/) });
+      expect(await statsFor((s) => s.request === 'WRQ')).toMatchObject({
+        outcome: 'error',
+        error: expect.stringMatching(/read-only/),
+      });
     });
   });
 
@@ -191,9 +301,23 @@ describe('TFTP server ↔ curl, atftp, tftp-hpa', () => {
     const o1 = outFile();
     const o2 = outFile();
     const o3 = outFile();
-    expect(await run('curl', ['-s', '--max-time', '10', url('pxelinux.cfg/default'), '-o', o1])).toMatchObject({ code: 0 });
-    expect(await run('atftp', ['--get', '-r', 'pxelinux.cfg/01-52-54-00-ab-cd-ef', '-l', o2, '127.0.0.1', String(server.port)])).toMatchObject({ code: 0 });
-    expect(await run('tftp', ['127.0.0.1', String(server.port), '-m', 'binary', '-c', 'get', 'pxelinux.cfg/default', o3])).toMatchObject({ code: 0 });
+    expect(await run('curl', ['-s', '--max-time', '10', url('pxelinux.cfg/default'), '-o', o1])).toMatchObject({
+      code: 0,
+    });
+    expect(
+      await run('atftp', [
+        '--get',
+        '-r',
+        'pxelinux.cfg/01-52-54-00-ab-cd-ef',
+        '-l',
+        o2,
+        '127.0.0.1',
+        String(server.port),
+      ]),
+    ).toMatchObject({ code: 0 });
+    expect(
+      await run('tftp', ['127.0.0.1', String(server.port), '-m', 'binary', '-c', 'get', 'pxelinux.cfg/default', o3]),
+    ).toMatchObject({ code: 0 });
     expect(fs.readFileSync(o1, 'utf8')).toMatch(/^DEFAULT deploy\n# generated \d+\n$/);
     expect(fs.readFileSync(o2, 'utf8')).toBe('DEFAULT node-52-54-00-ab-cd-ef\n');
     expect(fs.readFileSync(o3, 'utf8')).not.toBe(fs.readFileSync(o1, 'utf8')); // generated per request
@@ -203,7 +327,15 @@ describe('TFTP server ↔ curl, atftp, tftp-hpa', () => {
   it('20 concurrent curl downloads all succeed', async () => {
     const runs = Array.from({ length: 20 }, (_x, i) => {
       const o = outFile();
-      const args = ['-s', '--max-time', '25', ...(i % 2 ? ['--tftp-blksize', '1468'] : []), url(i % 4 === 3 ? 'pxelinux.0' : 'vmlinuz'), '-o', o];
+      const args = [
+        '-s',
+        '--max-time',
+        '25',
+        ...(i % 2 ? ['--tftp-blksize', '1468'] : []),
+        url(i % 4 === 3 ? 'pxelinux.0' : 'vmlinuz'),
+        '-o',
+        o,
+      ];
       return run('curl', args, 28_000).then((r) => ({ r, o, f: i % 4 === 3 ? 'pxelinux.0' : 'vmlinuz' }));
     });
     const done = await Promise.all(runs);
@@ -217,20 +349,37 @@ describe('TFTP server ↔ curl, atftp, tftp-hpa', () => {
 
   it('a client that never ACKs: dropped after the retries, nothing left behind', async () => {
     const seen: TransferStats[] = [];
-    const s = new TftpServer({ address: '127.0.0.1', port: 0, root, defaultTimeoutMs: 50, retries: 3, onTransfer: (x) => seen.push(x) });
+    const s = new TftpServer({
+      address: '127.0.0.1',
+      port: 0,
+      root,
+      defaultTimeoutMs: 50,
+      retries: 3,
+      onTransfer: (x) => seen.push(x),
+    });
     await s.start();
     const peer = await RawPeer.open();
     const count = (what: string) => process.getActiveResourcesInfo().filter((x) => x === what).length;
     const baseline = { udp: count('UDPWrap'), timers: count('Timeout') };
     try {
-      await peer.send(s.port, { type: 'RRQ', filename: 'vmlinuz', mode: 'octet', options: new Map([['blksize', '1468']]) });
+      await peer.send(s.port, {
+        type: 'RRQ',
+        filename: 'vmlinuz',
+        mode: 'octet',
+        options: new Map([['blksize', '1468']]),
+      });
       expect((await peer.receive()).packet).toMatchObject({ type: 'OACK' });
       for (let i = 0; i < 300 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
-      expect(seen).toEqual([expect.objectContaining({ outcome: 'timeout', retransmits: 3, bytes: 0, blocks: 0, file: 'vmlinuz' })]);
+      expect(seen).toEqual([
+        expect.objectContaining({ outcome: 'timeout', retransmits: 3, bytes: 0, blocks: 0, file: 'vmlinuz' }),
+      ]);
       expect(s.activeTransfers).toBe(0);
       // Other timers of this process (the raw peer's receive deadline…) may still be pending: give
       // them up to 2 s to fire; a leaked retransmission timer of the server would never go.
-      for (let until = Date.now() + 2000; Date.now() < until && (count('UDPWrap') > baseline.udp || count('Timeout') > baseline.timers);) {
+      for (
+        let until = Date.now() + 2000;
+        Date.now() < until && (count('UDPWrap') > baseline.udp || count('Timeout') > baseline.timers);
+      ) {
         await new Promise((r) => setTimeout(r, 20));
       }
       expect(count('UDPWrap')).toBeLessThanOrEqual(baseline.udp);

@@ -41,7 +41,9 @@ export class RawPeer {
 
   /** Resolves once the datagram left (so closing right after does not cancel it). */
   send(port: number, p: TftpPacket | Buffer): Promise<void> {
-    return new Promise((resolve) => this.socket.send(Buffer.isBuffer(p) ? p : encodePacket(p), port, '127.0.0.1', () => resolve()));
+    return new Promise((resolve) =>
+      this.socket.send(Buffer.isBuffer(p) ? p : encodePacket(p), port, '127.0.0.1', () => resolve()),
+    );
   }
 
   /** The next datagram, or an error after `timeoutMs`. */
@@ -79,7 +81,12 @@ export class RawPeer {
  * Downloads `file` acknowledging every `windowsize`-th block (or the last), reassembling by
  * absolute block number across the 65535 → 0 wrap. Returns the bytes and the server's TID.
  */
-export async function rawDownload(serverPort: number, file: string, options: Record<string, string> = {}, mode: 'octet' | 'netascii' = 'octet'): Promise<{ data: Buffer; tid: number; oack?: Map<string, string>; packets: number }> {
+export async function rawDownload(
+  serverPort: number,
+  file: string,
+  options: Record<string, string> = {},
+  mode: 'octet' | 'netascii' = 'octet',
+): Promise<{ data: Buffer; tid: number; oack?: Map<string, string>; packets: number }> {
   const peer = await RawPeer.open();
   try {
     peer.send(serverPort, { type: 'RRQ', filename: file, mode, options: new Map(Object.entries(options)) });
@@ -98,7 +105,7 @@ export async function rawDownload(serverPort: number, file: string, options: Rec
     const chunks: Buffer[] = [];
     let expected = 1; // absolute
     let packets = 0;
-    for (let r: Received | undefined = first; r; ) {
+    for (let r: Received | undefined = first; r;) {
       packets++;
       if (r.packet.type === 'ERROR') throw new Error(`ERROR ${r.packet.code}: ${r.packet.message}`);
       if (r.packet.type !== 'DATA') throw new Error(`unexpected ${r.packet.type}`);

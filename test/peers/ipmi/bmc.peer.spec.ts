@@ -5,7 +5,14 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import {
-  PayloadType, SUITE_3, SimulatedMachine, VirtualBmc, decodeOpenSessionResponse, decodePacket, encodeOpenSessionRequest, encodeV20,
+  PayloadType,
+  SUITE_3,
+  SimulatedMachine,
+  VirtualBmc,
+  decodeOpenSessionResponse,
+  decodePacket,
+  encodeOpenSessionRequest,
+  encodeV20,
 } from '@bm/ipmi';
 import { type IpmitoolResult, freeUdpPort, ipmitool } from './harness';
 
@@ -32,7 +39,13 @@ async function startBmc(powerOn = false): Promise<Bmc> {
   return {
     bmc,
     machine,
-    tool: (args, o = {}) => ipmitool(args, { port: bmc.port, user: o.user ?? USER, password: o.password ?? PASSWORD, timeoutMs: o.timeoutMs ?? 5_000 }),
+    tool: (args, o = {}) =>
+      ipmitool(args, {
+        port: bmc.port,
+        user: o.user ?? USER,
+        password: o.password ?? PASSWORD,
+        timeoutMs: o.timeoutMs ?? 5_000,
+      }),
   };
 }
 
@@ -41,8 +54,19 @@ afterAll(async () => {
 });
 
 /** ipmitool with `-C <suite>` of our choosing (`[]` = none: ipmitool asks Get Channel Cipher Suites). */
-function ipmitoolCs(port: number, cipher: string[], args: string[], o: { user?: string; password?: string; timeoutMs?: number } = {}): Promise<IpmitoolResult> {
-  return ipmitool(args, { port, user: o.user ?? USER, password: o.password ?? PASSWORD, timeoutMs: o.timeoutMs ?? 5_000, cipherSuite: cipher.length ? cipher[1] : null });
+function ipmitoolCs(
+  port: number,
+  cipher: string[],
+  args: string[],
+  o: { user?: string; password?: string; timeoutMs?: number } = {},
+): Promise<IpmitoolResult> {
+  return ipmitool(args, {
+    port,
+    user: o.user ?? USER,
+    password: o.password ?? PASSWORD,
+    timeoutMs: o.timeoutMs ?? 5_000,
+    cipherSuite: cipher.length ? cipher[1] : null,
+  });
 }
 
 /**
@@ -86,7 +110,9 @@ class Tap {
 
   /** Algorithms (auth, integrity, confidentiality) of every Open Session Request. */
   openSessions(): [number, number, number][] {
-    return this.c2b.filter((m) => m.length >= 48 && m[4] === 0x06 && (m[5] & 0x3f) === 0x10).map((m) => [m[28], m[36], m[44]]);
+    return this.c2b
+      .filter((m) => m.length >= 48 && m[4] === 0x06 && (m[5] & 0x3f) === 0x10)
+      .map((m) => [m[28], m[36], m[44]]);
   }
 }
 
@@ -104,12 +130,18 @@ describe('ipmitool -I lanplus -C 3 → VirtualBmc', () => {
   });
 
   it('chassis power on / off', async () => {
-    expect(await b.tool(['chassis', 'power', 'on'])).toMatchObject({ code: 0, stdout: 'Chassis Power Control: Up/On\n' });
+    expect(await b.tool(['chassis', 'power', 'on'])).toMatchObject({
+      code: 0,
+      stdout: 'Chassis Power Control: Up/On\n',
+    });
     expect(b.machine.isPoweredOn()).toBe(true);
     expect(lastEvent()).toMatchObject({ op: 'power', action: 'on', before: 'off', after: 'on' });
     expect((await b.tool(['chassis', 'power', 'status'])).stdout).toBe('Chassis Power is on\n');
 
-    expect(await b.tool(['chassis', 'power', 'off'])).toMatchObject({ code: 0, stdout: 'Chassis Power Control: Down/Off\n' });
+    expect(await b.tool(['chassis', 'power', 'off'])).toMatchObject({
+      code: 0,
+      stdout: 'Chassis Power Control: Down/Off\n',
+    });
     expect(b.machine.isPoweredOn()).toBe(false);
     expect(lastEvent()).toMatchObject({ op: 'power', action: 'off', before: 'on', after: 'off' });
     expect((await b.tool(['chassis', 'power', 'status'])).stdout).toBe('Chassis Power is off\n');
@@ -117,11 +149,20 @@ describe('ipmitool -I lanplus -C 3 → VirtualBmc', () => {
 
   it('chassis power cycle / reset / soft', async () => {
     const from = b.machine.events.length;
-    expect(await b.tool(['chassis', 'power', 'cycle'])).toMatchObject({ code: 0, stdout: 'Chassis Power Control: Cycle\n' });
+    expect(await b.tool(['chassis', 'power', 'cycle'])).toMatchObject({
+      code: 0,
+      stdout: 'Chassis Power Control: Cycle\n',
+    });
     expect(b.machine.isPoweredOn()).toBe(true);
-    expect(await b.tool(['chassis', 'power', 'reset'])).toMatchObject({ code: 0, stdout: 'Chassis Power Control: Reset\n' });
+    expect(await b.tool(['chassis', 'power', 'reset'])).toMatchObject({
+      code: 0,
+      stdout: 'Chassis Power Control: Reset\n',
+    });
     expect(b.machine.isPoweredOn()).toBe(true);
-    expect(await b.tool(['chassis', 'power', 'soft'])).toMatchObject({ code: 0, stdout: 'Chassis Power Control: Soft\n' });
+    expect(await b.tool(['chassis', 'power', 'soft'])).toMatchObject({
+      code: 0,
+      stdout: 'Chassis Power Control: Soft\n',
+    });
     expect(b.machine.isPoweredOn()).toBe(false);
     expect(b.machine.events.slice(from).map((e) => [e.op, e.action, e.before, e.after])).toEqual([
       ['power', 'cycle', 'off', 'on'],
@@ -148,7 +189,10 @@ describe('ipmitool -I lanplus -C 3 → VirtualBmc', () => {
   });
 
   it('chassis bootdev pxe options=persistent,efiboot', async () => {
-    expect(await b.tool(['chassis', 'bootdev', 'pxe', 'options=persistent,efiboot'])).toMatchObject({ code: 0, stdout: 'Set Boot Device to pxe\n' });
+    expect(await b.tool(['chassis', 'bootdev', 'pxe', 'options=persistent,efiboot'])).toMatchObject({
+      code: 0,
+      stdout: 'Set Boot Device to pxe\n',
+    });
     expect(b.machine.getBootFlags()).toEqual({ device: 'pxe', persistent: true, efi: true, valid: true });
     const r = await b.tool(['chassis', 'bootparam', 'get', '5']);
     expect(r.stdout).toContain('Boot parameter data: e004000000');
@@ -203,7 +247,9 @@ describe('cipher suite negotiation', () => {
     expect(b.machine.isPoweredOn()).toBe(false);
     expect((await ipmitoolCs(b.bmc.port, ['-C', '17'], ['chassis', 'bootdev', 'pxe'])).code).toBe(0);
     expect(b.machine.getBootFlags().device).toBe('pxe');
-    expect((await ipmitoolCs(b.bmc.port, ['-C', '17'], ['chassis', 'power', 'status'])).stdout).toBe('Chassis Power is off\n');
+    expect((await ipmitoolCs(b.bmc.port, ['-C', '17'], ['chassis', 'power', 'status'])).stdout).toBe(
+      'Chassis Power is off\n',
+    );
   });
 
   for (const suite of ['0', '1', '2']) {
@@ -214,7 +260,9 @@ describe('cipher suite negotiation', () => {
       const r = await ipmitoolCs(b.bmc.port, ['-C', suite], ['chassis', 'power', 'off']);
       expect(r.code).not.toBe(0);
       expect(r.timedOut).toBe(false);
-      expect(r.stderr).toMatch(/Error in open session response message : invalid (authentication|integrity|confidentiality) algorithm/);
+      expect(r.stderr).toMatch(
+        /Error in open session response message : invalid (authentication|integrity|confidentiality) algorithm/,
+      );
       expect(b.machine.events.length).toBe(events);
       expect(b.machine.isPoweredOn()).toBe(on);
       expect(b.bmc.sessionCount).toBe(sessions);
@@ -257,11 +305,17 @@ describe('concurrency', () => {
   it('10 concurrent ipmitool processes against one VirtualBmc all succeed', async () => {
     const b = await startBmc();
     const results = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? b.tool(['chassis', 'power', 'on'], { timeoutMs: 10_000 }) : b.tool(['chassis', 'power', 'status'], { timeoutMs: 10_000 }))),
+      Array.from({ length: 10 }, (_, i) =>
+        i % 2 === 0
+          ? b.tool(['chassis', 'power', 'on'], { timeoutMs: 10_000 })
+          : b.tool(['chassis', 'power', 'status'], { timeoutMs: 10_000 }),
+      ),
     );
     const failed = results.map((r, i) => ({ i, code: r.code, stderr: r.stderr.trim() })).filter((r) => r.code !== 0);
     expect(failed).toEqual([]);
-    results.forEach((r, i) => expect(r.stdout).toMatch(i % 2 === 0 ? /^Chassis Power Control: Up\/On\n$/ : /^Chassis Power is (on|off)\n$/));
+    results.forEach((r, i) =>
+      expect(r.stdout).toMatch(i % 2 === 0 ? /^Chassis Power Control: Up\/On\n$/ : /^Chassis Power is (on|off)\n$/),
+    );
     expect(b.machine.events.map((e) => e.action)).toEqual(['on', 'on', 'on', 'on', 'on']);
     expect(b.machine.isPoweredOn()).toBe(true);
     expect(b.bmc.sessionCount).toBe(0);
@@ -272,7 +326,12 @@ describe('concurrency', () => {
   it('two consoles proposing the same console session id (as every ipmitool does) get two sessions', async () => {
     const b = await startBmc();
     const sidm = Buffer.from('a4a3a2a0', 'hex'); // ipmitool's fixed console session id, on the wire
-    const request = encodeV20({ payloadType: PayloadType.OPEN_SESSION_REQUEST, sessionId: 0, seq: 0, payload: encodeOpenSessionRequest({ tag: 0, maxPriv: 4, sidm, algorithms: SUITE_3.algorithms }) });
+    const request = encodeV20({
+      payloadType: PayloadType.OPEN_SESSION_REQUEST,
+      sessionId: 0,
+      seq: 0,
+      payload: encodeOpenSessionRequest({ tag: 0, maxPriv: 4, sidm, algorithms: SUITE_3.algorithms }),
+    });
     const openSession = async () => {
       const s = createSocket('udp4');
       try {

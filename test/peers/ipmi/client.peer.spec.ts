@@ -15,7 +15,6 @@ jest.setTimeout(20_000);
 
 const HOST = '127.0.0.1';
 
-
 /** Runs `p`, returns its value or error and how long it took. */
 async function timed<T>(p: Promise<T>): Promise<{ value?: T; error?: Error; ms: number }> {
   const t0 = Date.now();
@@ -132,7 +131,12 @@ describe('IpmiClient ↔ OpenIPMI ipmi_sim', () => {
 
   it('reads the device id (MontaVista 0x1291, product 0x0f02, IPMI 2.0)', async () => {
     expect(await client.deviceId(creds)).toEqual({
-      deviceId: 0x00, deviceRevision: 3, firmware: '9.08', ipmiVersion: '2.0', manufacturerId: 0x1291, productId: 0x0f02,
+      deviceId: 0x00,
+      deviceRevision: 3,
+      firmware: '9.08',
+      ipmiVersion: '2.0',
+      manufacturerId: 0x1291,
+      productId: 0x0f02,
     });
   });
 
@@ -273,17 +277,27 @@ describe('IpmiClient ↔ pyghmi fake BMC', () => {
   });
 
   it('on, off', async () => {
-    expect(await eventsOf(() => client.power(creds, 'on'), 'power_on')).toMatchObject([{ op: 'power_on', before: 'off', after: 'on' }]);
+    expect(await eventsOf(() => client.power(creds, 'on'), 'power_on')).toMatchObject([
+      { op: 'power_on', before: 'off', after: 'on' },
+    ]);
     expect((await client.powerStatus(creds)).powerOn).toBe(true);
-    expect(await eventsOf(() => client.power(creds, 'off'), 'power_off')).toMatchObject([{ op: 'power_off', before: 'on', after: 'off' }]);
+    expect(await eventsOf(() => client.power(creds, 'off'), 'power_off')).toMatchObject([
+      { op: 'power_off', before: 'on', after: 'off' },
+    ]);
     expect((await client.powerStatus(creds)).powerOn).toBe(false);
   });
 
   it('cycle, reset, soft', async () => {
-    expect(await eventsOf(() => client.power(creds, 'cycle'), 'power_cycle')).toMatchObject([{ op: 'power_cycle', before: 'off', after: 'on' }]);
-    expect(await eventsOf(() => client.power(creds, 'reset'), 'power_reset')).toMatchObject([{ op: 'power_reset', before: 'on', after: 'on' }]);
+    expect(await eventsOf(() => client.power(creds, 'cycle'), 'power_cycle')).toMatchObject([
+      { op: 'power_cycle', before: 'off', after: 'on' },
+    ]);
+    expect(await eventsOf(() => client.power(creds, 'reset'), 'power_reset')).toMatchObject([
+      { op: 'power_reset', before: 'on', after: 'on' },
+    ]);
     expect((await client.powerStatus(creds)).powerOn).toBe(true);
-    expect(await eventsOf(() => client.power(creds, 'soft'), 'power_shutdown')).toMatchObject([{ op: 'power_shutdown', before: 'on', after: 'off' }]);
+    expect(await eventsOf(() => client.power(creds, 'soft'), 'power_shutdown')).toMatchObject([
+      { op: 'power_shutdown', before: 'on', after: 'off' },
+    ]);
     expect((await client.powerStatus(creds)).powerOn).toBe(false);
   });
 

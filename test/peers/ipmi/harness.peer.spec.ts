@@ -2,12 +2,18 @@
  * Peer test of the IPMI harness itself: the real ipmitool against ipmi_sim and against the
  * pyghmi fake BMC, both started and stopped by ./harness.
  */
-import { type FakeBmc, type FakeBmcEvent, type IpmiSim, freeUdpPort, ipmitool, startFakeBmc, startIpmiSim } from './harness';
+import {
+  type FakeBmc,
+  type FakeBmcEvent,
+  type IpmiSim,
+  freeUdpPort,
+  ipmitool,
+  startFakeBmc,
+  startIpmiSim,
+} from './harness';
 import { until } from '../../support/amqp';
 
 jest.setTimeout(30_000);
-
-
 
 function isAlive(pid: number): boolean {
   try {
@@ -95,7 +101,10 @@ describe('fake_bmc peer', () => {
   it('chassis bootdev pxe', async () => {
     const from = bmc.events.length;
     expect((await bmc.ipmitool(['chassis', 'bootdev', 'pxe'])).code).toBe(0);
-    expect(await bmc.waitFor(op('set_boot_device'), 2_000, from)).toMatchObject({ bootdev: 'network', persistent: false });
+    expect(await bmc.waitFor(op('set_boot_device'), 2_000, from)).toMatchObject({
+      bootdev: 'network',
+      persistent: false,
+    });
   });
 
   it('power cycle and reset', async () => {

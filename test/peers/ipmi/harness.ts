@@ -135,7 +135,8 @@ function hostProcess(): NodeJS.Process {
   try {
     const HostFunction = rmSync.constructor as FunctionConstructor;
     const host: unknown = HostFunction('return process')();
-    if (typeof host === 'object' && host !== null && typeof (host as NodeJS.Process).once === 'function') return host as NodeJS.Process;
+    if (typeof host === 'object' && host !== null && typeof (host as NodeJS.Process).once === 'function')
+      return host as NodeJS.Process;
   } catch {
     // fall back to the (possibly sandboxed) global
   }
@@ -246,7 +247,19 @@ export function ipmitool(args: string[], opts: IpmitoolOptions): Promise<Ipmitoo
   const password = opts.password ?? DEFAULT_PASSWORD;
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const suite = opts.cipherSuite === undefined ? '3' : opts.cipherSuite;
-  const argv = ['-I', 'lanplus', ...(suite === null ? [] : ['-C', suite]), '-H', HOST, '-p', String(opts.port), '-U', user, '-E', ...args];
+  const argv = [
+    '-I',
+    'lanplus',
+    ...(suite === null ? [] : ['-C', suite]),
+    '-H',
+    HOST,
+    '-p',
+    String(opts.port),
+    '-U',
+    user,
+    '-E',
+    ...args,
+  ];
   return new Promise((resolve, reject) => {
     const child = spawn(IPMITOOL, argv, {
       env: { ...process.env, IPMI_PASSWORD: password },
@@ -334,8 +347,12 @@ function rmcpPing(port: number, timeoutMs: number): Promise<boolean> {
 // --- ipmi_sim ---------------------------------------------------------------------------------
 
 function lanConf(port: number, user: string, password: string, stateDir: string): string {
-  for (const [what, v] of [['user', user], ['password', password]] as const) {
-    if (/["\\\s]/.test(v) || v.length === 0) throw new Error(`ipmi_sim ${what} must be non-empty without quotes, backslashes or spaces`);
+  for (const [what, v] of [
+    ['user', user],
+    ['password', password],
+  ] as const) {
+    if (/["\\\s]/.test(v) || v.length === 0)
+      throw new Error(`ipmi_sim ${what} must be non-empty without quotes, backslashes or spaces`);
   }
   return [
     'name "labsim"',
@@ -443,15 +460,18 @@ export async function startIpmiSim(opts: IpmiSimOptions): Promise<IpmiSim> {
     throw new Error(`ipmi_sim on port ${opts.port} ${why}:\n${output()}`);
   };
   for (;;) {
-    if (spawnError || exited(child)) await fail(`exited before answering (${spawnError ? spawnError.message : describeExit(child)})`);
+    if (spawnError || exited(child))
+      await fail(`exited before answering (${spawnError ? spawnError.message : describeExit(child)})`);
     if (await rmcpPing(opts.port, 100)) break;
-    if (Date.now() >= deadline) await fail(`did not answer a Get Channel Auth Capabilities within ${START_TIMEOUT_MS} ms`);
+    if (Date.now() >= deadline)
+      await fail(`did not answer a Get Channel Auth Capabilities within ${START_TIMEOUT_MS} ms`);
     await sleep(20);
   }
   for (;;) {
     const r = await run(['mc', 'info'], { timeoutMs: Math.max(500, deadline - Date.now()) });
     if (r.code === 0) break;
-    if (exited(child) || Date.now() >= deadline) await fail(`did not answer \`ipmitool mc info\` (code ${r.code}): ${r.stderr}`);
+    if (exited(child) || Date.now() >= deadline)
+      await fail(`did not answer \`ipmitool mc info\` (code ${r.code}): ${r.stderr}`);
     await sleep(50);
   }
 
@@ -569,7 +589,13 @@ export async function startFakeBmc(opts: FakeBmcOptions): Promise<FakeBmc> {
     }
   });
 
-  const startTimer = setTimeout(() => failed(new Error(`fake_bmc.py on port ${opts.port} printed no READY within ${START_TIMEOUT_MS} ms:\n${output()}`)), START_TIMEOUT_MS);
+  const startTimer = setTimeout(
+    () =>
+      failed(
+        new Error(`fake_bmc.py on port ${opts.port} printed no READY within ${START_TIMEOUT_MS} ms:\n${output()}`),
+      ),
+    START_TIMEOUT_MS,
+  );
   try {
     await readyPromise;
   } catch (err) {
@@ -594,7 +620,11 @@ export async function startFakeBmc(opts: FakeBmcOptions): Promise<FakeBmc> {
           reject,
           timer: setTimeout(() => {
             waiters.delete(w);
-            reject(new Error(`fake BMC: no matching event within ${timeoutMs} ms; events: ${JSON.stringify(events.slice(from))}`));
+            reject(
+              new Error(
+                `fake BMC: no matching event within ${timeoutMs} ms; events: ${JSON.stringify(events.slice(from))}`,
+              ),
+            );
           }, timeoutMs),
         };
         if (check(w)) return;

@@ -33,22 +33,42 @@ describe('proxy-DHCP: dnsmasq gives the address, we give the boot', () => {
     await mkdir(tftpRoot);
     for (const f of ['pxelinux.0', 'ldlinux.c32']) await copyFile(join(images, f), join(tftpRoot, f));
     await new PxeLayout(tftpRoot).prepare({
-      instanceUuid: INSTANCE, nodeId: 42, deployKey: generateDeployKey(), macs: [MAC], appendParams: 'console=ttyS0 panic=1 quiet',
-      images: { kernel: join(images, 'vmlinuz'), ramdisk: join(images, 'initrd.gz'), deployKernel: join(images, 'vmlinuz'), deployRamdisk: join(images, 'initrd.gz') },
+      instanceUuid: INSTANCE,
+      nodeId: 42,
+      deployKey: generateDeployKey(),
+      macs: [MAC],
+      appendParams: 'console=ttyS0 panic=1 quiet',
+      images: {
+        kernel: join(images, 'vmlinuz'),
+        ramdisk: join(images, 'initrd.gz'),
+        deployKernel: join(images, 'vmlinuz'),
+        deployRamdisk: join(images, 'initrd.gz'),
+      },
     });
 
     // The segment: bridge br0 (10.77.0.1, dnsmasq as the network's DHCP server) with the VM's tap
     // and a veth to our host (10.77.0.2).
     net = await bootNetwork('proxy', work, {
       bridge: true,
-      dnsmasqArgs: ['--no-ping', '--dhcp-range=10.77.0.100,10.77.0.150,255.255.255.0,1h', `--dhcp-leasefile=${join(work, 'leases')}`, '--log-dhcp'],
+      dnsmasqArgs: [
+        '--no-ping',
+        '--dhcp-range=10.77.0.100,10.77.0.150,255.255.255.0,1h',
+        `--dhcp-leasefile=${join(work, 'leases')}`,
+        '--log-dhcp',
+      ],
     });
     host = Netns.create('proxysrv');
     net.veth('v-ours', host, 'eth0');
     net.ip('link', 'set', 'v-ours', 'master', 'br0');
     net.ip('link', 'set', 'v-ours', 'up');
     host.addAddress('eth0', '10.77.0.2/24', true);
-    log = (await serveInNamespace(host, { MODE: 'proxy', ADDRESS: '10.77.0.2', RANGE: '10.77.0.2,10.77.0.2', MACS: MAC, TFTP_ROOT: tftpRoot }, join(work, 'ready'))).log;
+    log = (
+      await serveInNamespace(
+        host,
+        { MODE: 'proxy', ADDRESS: '10.77.0.2', RANGE: '10.77.0.2,10.77.0.2', MACS: MAC, TFTP_ROOT: tftpRoot },
+        join(work, 'ready'),
+      )
+    ).log;
   }, 320_000);
 
   afterAll(async () => {
@@ -72,7 +92,9 @@ describe('proxy-DHCP: dnsmasq gives the address, we give the boot', () => {
     expect(proxy.map((l) => `${l.message}->${l.dhcp}`)).toContain('DISCOVER->offer');
     expect(proxy.every((l) => l.ip === undefined && l.bootfile === 'pxelinux.0')).toBe(true);
     expect(log.filter((l) => l.dhcp === 'ack' && !l.proxy)).toEqual([]);
-    expect(log.filter((l) => l.tftp && l.outcome === 'complete').map((l) => l.tftp)).toEqual(expect.arrayContaining(['pxelinux.0', 'pxelinux.cfg/01-52-54-00-77-00-20']));
+    expect(log.filter((l) => l.tftp && l.outcome === 'complete').map((l) => l.tftp)).toEqual(
+      expect.arrayContaining(['pxelinux.0', 'pxelinux.cfg/01-52-54-00-77-00-20']),
+    );
   });
 
   it('leaves no namespace behind', async () => {

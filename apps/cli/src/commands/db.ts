@@ -15,7 +15,9 @@ export function dbCommands(program: Command, session: CliSession): void {
       const url = s.getConfig().baremetal.sql_connection;
       if (o.createDatabase && (await ensureDatabase(url))) s.env.io.err(`created database ${redactUrl(url)}`);
       const r = await syncSchema(await s.dataSource(), o.version);
-      s.print(r, () => (r.from === r.to ? `nova_bm schema is at version ${r.to}` : `nova_bm schema: version ${r.from} -> ${r.to}`));
+      s.print(r, () =>
+        r.from === r.to ? `nova_bm schema is at version ${r.to}` : `nova_bm schema: version ${r.from} -> ${r.to}`,
+      );
     });
   db.command('version')
     .description('print the schema version of the database')

@@ -13,11 +13,24 @@ function view(c: ComputeNode) {
     // shown as stored
   }
   return {
-    id: c.id, hypervisor_hostname: c.hypervisor_hostname, host: c.host, hypervisor_type: c.hypervisor_type,
-    hypervisor_version: c.hypervisor_version, vcpus: c.vcpus, vcpus_used: c.vcpus_used, memory_mb: c.memory_mb,
-    memory_mb_used: c.memory_mb_used, local_gb: c.local_gb, local_gb_used: c.local_gb_used, free_ram_mb: c.free_ram_mb,
-    free_disk_gb: c.free_disk_gb, running_vms: c.running_vms, cpu_info: c.cpu_info, supported_instances: c.supported_instances,
-    stats, updated_at: c.updated_at?.toISOString() ?? null,
+    id: c.id,
+    hypervisor_hostname: c.hypervisor_hostname,
+    host: c.host,
+    hypervisor_type: c.hypervisor_type,
+    hypervisor_version: c.hypervisor_version,
+    vcpus: c.vcpus,
+    vcpus_used: c.vcpus_used,
+    memory_mb: c.memory_mb,
+    memory_mb_used: c.memory_mb_used,
+    local_gb: c.local_gb,
+    local_gb_used: c.local_gb_used,
+    free_ram_mb: c.free_ram_mb,
+    free_disk_gb: c.free_disk_gb,
+    running_vms: c.running_vms,
+    cpu_info: c.cpu_info,
+    supported_instances: c.supported_instances,
+    stats,
+    updated_at: c.updated_at?.toISOString() ?? null,
   };
 }
 
@@ -26,21 +39,43 @@ function view(c: ComputeNode) {
  * hypervisor per bare-metal node, from the compute hosts' resource reports.
  */
 export function hypervisorCommands(program: Command, session: CliSession): void {
-  const hv = program.command('hypervisor').description('hypervisors: one per node, as compute reports them (nova hypervisor-*)');
+  const hv = program
+    .command('hypervisor')
+    .description('hypervisors: one per node, as compute reports them (nova hypervisor-*)');
   hv.command('list')
     .description('list hypervisors (compute_nodes)')
     .option('--host <host>', 'only those of this compute host')
     .action(async (o: { host?: string }, cmd: Command) => {
       const s = session.for(cmd);
       const rows = await (await s.dataSource()).getRepository(ComputeNode).find({
-        where: { deleted: false, ...(o.host ? { host: o.host } : {}) }, order: { id: 'ASC' },
+        where: { deleted: false, ...(o.host ? { host: o.host } : {}) },
+        order: { id: 'ASC' },
       });
       const list = rows.map(view);
-      s.print(list, () => table(
-        ['ID', 'Hypervisor hostname', 'Host', 'vCPUs used/total', 'Memory MB used/total', 'Disk GB used/total', 'Arch', 'Updated'],
-        list.map((h) => [h.id, h.hypervisor_hostname, h.host, `${h.vcpus_used}/${h.vcpus}`, `${h.memory_mb_used}/${h.memory_mb}`,
-          `${h.local_gb_used}/${h.local_gb}`, (h.stats as Record<string, string>)?.cpu_arch, h.updated_at]),
-      ));
+      s.print(list, () =>
+        table(
+          [
+            'ID',
+            'Hypervisor hostname',
+            'Host',
+            'vCPUs used/total',
+            'Memory MB used/total',
+            'Disk GB used/total',
+            'Arch',
+            'Updated',
+          ],
+          list.map((h) => [
+            h.id,
+            h.hypervisor_hostname,
+            h.host,
+            `${h.vcpus_used}/${h.vcpus}`,
+            `${h.memory_mb_used}/${h.memory_mb}`,
+            `${h.local_gb_used}/${h.local_gb}`,
+            (h.stats as Record<string, string>)?.cpu_arch,
+            h.updated_at,
+          ]),
+        ),
+      );
     });
   hv.command('show')
     .description('one hypervisor, by id or hypervisor hostname (the node uuid)')
@@ -53,6 +88,11 @@ export function hypervisorCommands(program: Command, session: CliSession): void 
         : await repo.findOneBy({ hypervisor_hostname: ref, deleted: false });
       if (!row) throw new HypervisorNotFound(ref);
       const h = view(row);
-      s.print(h, () => table(['Property', 'Value'], Object.entries(h).map(([k, v]) => [k, typeof v === 'object' && v !== null ? JSON.stringify(v) : v])));
+      s.print(h, () =>
+        table(
+          ['Property', 'Value'],
+          Object.entries(h).map(([k, v]) => [k, typeof v === 'object' && v !== null ? JSON.stringify(v) : v]),
+        ),
+      );
     });
 }

@@ -1,7 +1,16 @@
 import { Argument, type Command, InvalidArgumentError, Option } from 'commander';
 import { parseBmcAddress } from '@bm/domain';
 import { CommandRunner } from '@bm/exec';
-import { BOOT_DEVICES, type BmcCredentials, type BootDevice, IpmiClient, type PowerAction, QemuMachine, SimulatedMachine, VirtualBmc } from '@bm/ipmi';
+import {
+  BOOT_DEVICES,
+  type BmcCredentials,
+  type BootDevice,
+  IpmiClient,
+  type PowerAction,
+  QemuMachine,
+  SimulatedMachine,
+  VirtualBmc,
+} from '@bm/ipmi';
 import { table } from '../output';
 import { type CliSession, integer } from '../session';
 
@@ -47,7 +56,12 @@ export function ipmiCommands(program: Command, session: CliSession): void {
 
   const withBmc = async (cmd: Command, work: (c: IpmiClient, bmc: BmcCredentials) => Promise<void>) => {
     const s = session.for(cmd);
-    const o = cmd.optsWithGlobals() as { address: { host: string; port: number }; user: string; passwordFile: string; timeout: number };
+    const o = cmd.optsWithGlobals() as {
+      address: { host: string; port: number };
+      user: string;
+      passwordFile: string;
+      timeout: number;
+    };
     const client = new IpmiClient({ deadlineMs: o.timeout * 1000 });
     try {
       await work(client, { ...o.address, user: o.user, password: await readPassword(s, o.passwordFile) });
@@ -65,8 +79,11 @@ export function ipmiCommands(program: Command, session: CliSession): void {
         const s = session.for(cmd);
         if (action !== 'status') await c.power(bmc, action as PowerAction);
         const st = await c.powerStatus(bmc);
-        s.print({ power: st.powerOn ? 'on' : 'off', ...(action !== 'status' ? { action } : {}) }, () =>
-          `${action === 'status' ? '' : `Chassis Power Control: ${action}\n`}Chassis Power is ${st.powerOn ? 'on' : 'off'}`);
+        s.print(
+          { power: st.powerOn ? 'on' : 'off', ...(action !== 'status' ? { action } : {}) },
+          () =>
+            `${action === 'status' ? '' : `Chassis Power Control: ${action}\n`}Chassis Power is ${st.powerOn ? 'on' : 'off'}`,
+        );
       }),
     );
 
@@ -80,7 +97,12 @@ export function ipmiCommands(program: Command, session: CliSession): void {
       withBmc(cmd, async (c, bmc) => {
         await c.setBootDevice(bmc, device, { persistent: !!o.persistent, efi: !!o.efi });
         const f = await c.getBootDevice(bmc);
-        session.for(cmd).print(f, () => `Boot device is ${f.device}${f.persistent ? ' (persistent)' : ' (next boot)'}${f.efi ? ', EFI' : ''}`);
+        session
+          .for(cmd)
+          .print(
+            f,
+            () => `Boot device is ${f.device}${f.persistent ? ' (persistent)' : ' (next boot)'}${f.efi ? ', EFI' : ''}`,
+          );
       }),
     );
 
@@ -104,26 +126,44 @@ export function ipmiCommands(program: Command, session: CliSession): void {
     .requiredOption('--user <user>', 'IPMI user')
     .requiredOption('--password-file <file>', 'file holding the password (- reads standard input)')
     .option('--address <address>', 'address to listen on', '127.0.0.1')
-    .addOption(new Option('--power <state>', 'initial power state (simulated machine)').choices(['on', 'off']).default('off'))
-    .option('--qemu-mac <mac>', 'drive a QEMU VM with this NIC MAC instead of a simulated machine (power = the VM process)')
-    .option('--qemu-tap <dev>', 'the tap device for the VM\'s NIC (must exist)', 'tap0')
+    .addOption(
+      new Option('--power <state>', 'initial power state (simulated machine)').choices(['on', 'off']).default('off'),
+    )
+    .option(
+      '--qemu-mac <mac>',
+      'drive a QEMU VM with this NIC MAC instead of a simulated machine (power = the VM process)',
+    )
+    .option('--qemu-tap <dev>', "the tap device for the VM's NIC (must exist)", 'tap0')
     .option('--qemu-netns <name>', 'network namespace holding the tap (QEMU runs there)')
-    .option('--qemu-console <file>', 'file the VM\'s serial console is appended to', 'vm-console.log')
-    .option('--qemu-log <file>', 'file for QEMU\'s own messages')
+    .option('--qemu-console <file>', "file the VM's serial console is appended to", 'vm-console.log')
+    .option('--qemu-log <file>', "file for QEMU's own messages")
     .option('--qemu-memory <mb>', 'VM memory', integer, 512)
     .option('--qemu-disk <file>', 'raw disk image attached as a virtio disk')
     .action(async (o: VbmcOptions, cmd: Command) => {
       const s = session.for(cmd);
       const machine = o.qemuMac
         ? new QemuMachine({
-            runner: new CommandRunner(), mac: o.qemuMac, tap: o.qemuTap, netns: o.qemuNetns, serialLog: o.qemuConsole,
-            qemuLog: o.qemuLog, memoryMb: o.qemuMemory, disk: o.qemuDisk,
+            runner: new CommandRunner(),
+            mac: o.qemuMac,
+            tap: o.qemuTap,
+            netns: o.qemuNetns,
+            serialLog: o.qemuConsole,
+            qemuLog: o.qemuLog,
+            memoryMb: o.qemuMemory,
+            disk: o.qemuDisk,
           })
         : new SimulatedMachine({ powerOn: o.power === 'on' });
       const seen = machine.events.length;
-      const bmc = new VirtualBmc({ port: o.port, address: o.address, users: { [o.user]: await readPassword(s, o.passwordFile) }, machine });
+      const bmc = new VirtualBmc({
+        port: o.port,
+        address: o.address,
+        users: { [o.user]: await readPassword(s, o.passwordFile) },
+        machine,
+      });
       await bmc.start();
-      const what = o.qemuMac ? `QEMU VM ${o.qemuMac} on ${o.qemuTap}${o.qemuNetns ? ` in netns ${o.qemuNetns}` : ''}, console ${o.qemuConsole}` : `power ${o.power}`;
+      const what = o.qemuMac
+        ? `QEMU VM ${o.qemuMac} on ${o.qemuTap}${o.qemuNetns ? ` in netns ${o.qemuNetns}` : ''}, console ${o.qemuConsole}`
+        : `power ${o.power}`;
       s.env.io.out(`virtual BMC listening on ${o.address}:${bmc.port} (user ${o.user}, ${what}); Ctrl-C stops it`);
       let printed = seen;
       const timer = setInterval(() => {

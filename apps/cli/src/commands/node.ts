@@ -6,7 +6,8 @@ import { type CliSession, collect, integer } from '../session';
 /** `bmctl node …`: nova baremetal-node-create/list/show/delete, plus bulk import. */
 export function nodeCommands(program: Command, session: CliSession): void {
   const node = program.command('node').description('enrolled bare-metal nodes (nova baremetal-node-*)');
-  node.command('create')
+  node
+    .command('create')
     .description('enroll one node')
     .requiredOption('--mac <mac>', 'a MAC address of the node (repeat for several NICs)', collect)
     .requiredOption('--cpus <n>', 'number of CPUs', integer)
@@ -20,18 +21,28 @@ export function nodeCommands(program: Command, session: CliSession): void {
     .option('--terminal-port <port>', 'serial console port', integer)
     .action(async (o: Record<string, unknown>, cmd: Command) => {
       const s = session.for(cmd);
-      const password = o.pmPasswordFile ? (await s.env.readText(String(o.pmPasswordFile))).replace(/\r?\n$/, '') : undefined;
+      const password = o.pmPasswordFile
+        ? (await s.env.readText(String(o.pmPasswordFile))).replace(/\r?\n$/, '')
+        : undefined;
       const input = {
-        macs: o.mac, cpus: o.cpus, memory_mb: o.memoryMb, local_gb: o.localGb, pm_address: o.pmAddress,
-        pm_user: o.pmUser, pm_password: password, cpu_arch: o.cpuArch, service_host: o.serviceHost,
+        macs: o.mac,
+        cpus: o.cpus,
+        memory_mb: o.memoryMb,
+        local_gb: o.localGb,
+        pm_address: o.pmAddress,
+        pm_user: o.pmUser,
+        pm_password: password,
+        cpu_arch: o.cpuArch,
+        service_host: o.serviceHost,
         terminal_port: o.terminalPort,
       };
-      const created = await (await s.enrollment()).createNode(
-        Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)),
-      );
+      const created = await (
+        await s.enrollment()
+      ).createNode(Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)));
       s.print(created, () => nodeTable(created));
     });
-  node.command('list')
+  node
+    .command('list')
     .description('list enrolled nodes')
     .option('--host <host>', 'only nodes of this compute host')
     .action(async (o: { host?: string }, cmd: Command) => {
@@ -39,7 +50,8 @@ export function nodeCommands(program: Command, session: CliSession): void {
       const nodes = await (await s.enrollment()).listNodes({ serviceHost: o.host });
       s.print(nodes, () => nodesTable(nodes));
     });
-  node.command('show')
+  node
+    .command('show')
     .description('show one node')
     .argument('<node>', 'node id or UUID')
     .action(async (ref: string, _o: unknown, cmd: Command) => {
@@ -47,7 +59,8 @@ export function nodeCommands(program: Command, session: CliSession): void {
       const n = await (await s.enrollment()).getNode(ref);
       s.print(n, () => nodeTable(n));
     });
-  node.command('delete')
+  node
+    .command('delete')
     .description('delete a node (soft delete; its interfaces are removed)')
     .argument('<node>', 'node id or UUID')
     .action(async (ref: string, _o: unknown, cmd: Command) => {
@@ -55,20 +68,30 @@ export function nodeCommands(program: Command, session: CliSession): void {
       const n = await (await s.enrollment()).deleteNode(ref);
       s.print(n, () => `deleted node ${n.id} (${n.uuid})`);
     });
-  node.command('import')
+  node
+    .command('import')
     .description('enroll every node of a baremetal.csv (or JSON) file, all or nothing')
     .argument('<file>', 'the file (- reads standard input)')
     .option('--dry-run', 'validate everything, write nothing')
-    .addOption(new Option('--format <format>', 'file format (default: from the name or content)').choices(['csv', 'json']))
+    .addOption(
+      new Option('--format <format>', 'file format (default: from the name or content)').choices(['csv', 'json']),
+    )
     .option('--skip-enrolled', 'skip rows whose MAC is already enrolled instead of rejecting the file')
-    .action(async (file: string, o: { dryRun?: boolean; format?: 'csv' | 'json'; skipEnrolled?: boolean }, cmd: Command) => {
-      const s = session.for(cmd);
-      const text = await s.env.readText(file);
-      const r = await (await s.enrollment()).importNodes(text, {
-        source: file === '-' ? '(stdin)' : file, format: o.format, dryRun: o.dryRun, skipEnrolled: o.skipEnrolled,
-      });
-      s.print(r, () => importSummary(file, r));
-    });
+    .action(
+      async (file: string, o: { dryRun?: boolean; format?: 'csv' | 'json'; skipEnrolled?: boolean }, cmd: Command) => {
+        const s = session.for(cmd);
+        const text = await s.env.readText(file);
+        const r = await (
+          await s.enrollment()
+        ).importNodes(text, {
+          source: file === '-' ? '(stdin)' : file,
+          format: o.format,
+          dryRun: o.dryRun,
+          skipEnrolled: o.skipEnrolled,
+        });
+        s.print(r, () => importSummary(file, r));
+      },
+    );
 }
 
 function importSummary(file: string, r: ImportResult): string {

@@ -18,13 +18,27 @@ export function queuesCommands(program: Command, session: CliSession): void {
       const queues = all.filter((q) => o.all || !q.name.startsWith('reply_'));
       s.print({ exchanges, queues }, () =>
         [
-          table(['Exchange', 'Type', 'Durable', 'Auto-delete'], exchanges.map((e) => [e.name, e.type, e.durable, e.autoDelete])),
+          table(
+            ['Exchange', 'Type', 'Durable', 'Auto-delete'],
+            exchanges.map((e) => [e.name, e.type, e.durable, e.autoDelete]),
+          ),
           table(
             ['Queue', 'Messages', 'Ready', 'Unacked', 'Consumers', 'Dead-lettered', 'Durable', 'Expires'],
-            queues.map((q) => [q.name, q.messages, q.messagesReady, q.messagesUnacked, q.consumers, q.dead ?? '', q.durable, expires(q)]),
+            queues.map((q) => [
+              q.name,
+              q.messages,
+              q.messagesReady,
+              q.messagesUnacked,
+              q.consumers,
+              q.dead ?? '',
+              q.durable,
+              expires(q),
+            ]),
           ),
           o.all ? '' : `(${all.length - queues.length} reply_* queues hidden; --all shows them)`,
-        ].filter(Boolean).join('\n'),
+        ]
+          .filter(Boolean)
+          .join('\n'),
       );
     });
 }

@@ -23,7 +23,8 @@ function jsonObject(what: string) {
     } catch (e) {
       throw new InvalidArgumentError(`${what} is not JSON: ${(e as Error).message}`);
     }
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new InvalidArgumentError(`${what} must be a JSON object`);
+    if (typeof v !== 'object' || v === null || Array.isArray(v))
+      throw new InvalidArgumentError(`${what} must be a JSON object`);
     return v as Record<string, unknown>;
   };
 }
@@ -49,11 +50,15 @@ export function rpcCommands(program: Command, session: CliSession): void {
     .option('--timeout <seconds>', 'seconds to wait for the reply (default: rpc_response_timeout)', positiveNumber)
     .action(async (method: string, kwargs: Record<string, unknown>, o: RpcOptions, cmd: Command) => {
       const s = session.for(cmd);
-      const client = new RpcClient(await s.broker(), { exchange: o.exchange ?? s.getConfig().default.control_exchange });
+      const client = new RpcClient(await s.broker(), {
+        exchange: o.exchange ?? s.getConfig().default.control_exchange,
+      });
       try {
         const result = await client.call({ topic: o.topic, server: o.server }, method, kwargs, {
           timeout: o.timeout ?? s.getConfig().default.rpc_response_timeout,
-          version: o.version, namespace: o.namespace, context: o.context ?? defaultContext(),
+          version: o.version,
+          namespace: o.namespace,
+          context: o.context ?? defaultContext(),
         });
         s.env.io.out(JSON.stringify(result, null, 2));
       } catch (e) {
@@ -69,11 +74,15 @@ export function rpcCommands(program: Command, session: CliSession): void {
     .option('--fanout', 'send to every server of the topic (<topic>_fanout)')
     .action(async (method: string, kwargs: Record<string, unknown>, o: RpcOptions, cmd: Command) => {
       const s = session.for(cmd);
-      const client = new RpcClient(await s.broker(), { exchange: o.exchange ?? s.getConfig().default.control_exchange });
+      const client = new RpcClient(await s.broker(), {
+        exchange: o.exchange ?? s.getConfig().default.control_exchange,
+      });
       const opts = { version: o.version, namespace: o.namespace, context: o.context ?? defaultContext() };
       if (o.fanout) await client.fanoutCast(o.topic, method, kwargs, opts);
       else await client.cast({ topic: o.topic, server: o.server }, method, kwargs, opts);
-      s.env.io.err(`cast ${method} to ${o.fanout ? `${o.topic}_fanout` : o.server ? `${o.topic}.${o.server}` : o.topic}`);
+      s.env.io.err(
+        `cast ${method} to ${o.fanout ? `${o.topic}_fanout` : o.server ? `${o.topic}.${o.server}` : o.topic}`,
+      );
     });
 }
 

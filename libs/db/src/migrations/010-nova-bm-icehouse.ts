@@ -41,9 +41,7 @@ export class NovaBmIcehouse1700000000010 implements MigrationInterface {
     await q.query(`CREATE UNIQUE INDEX uuid_ux ON bm_nodes (uuid)`);
     await q.query(`CREATE INDEX idx_bm_nodes_service_host_deleted ON bm_nodes (service_host, deleted)`);
     await q.query(`CREATE INDEX idx_bm_nodes_instance_uuid_deleted ON bm_nodes (instance_uuid, deleted)`);
-    await q.query(
-      `CREATE INDEX idx_bm_nodes_hmcld ON bm_nodes (service_host, memory_mb, cpus, local_gb, deleted)`,
-    );
+    await q.query(`CREATE INDEX idx_bm_nodes_hmcld ON bm_nodes (service_host, memory_mb, cpus, local_gb, deleted)`);
     await q.query(`CREATE INDEX deploy_key_idx ON bm_nodes (deploy_key)`);
 
     await q.query(`

@@ -31,8 +31,16 @@ export class MessagingModule implements OnApplicationShutdown {
       module: MessagingModule,
       providers: [
         { provide: CONNECTION, useFactory: () => AmqpConnection.open({ url: o.url, logger: o.logger }) },
-        { provide: RpcClient, inject: [CONNECTION], useFactory: (c: AmqpConnection) => new RpcClient(c, { exchange: o.exchange, timeout: o.timeout }) },
-        { provide: Notifier, inject: [CONNECTION], useFactory: (c: AmqpConnection) => new Notifier(c, { exchange: o.exchange, publisherId: o.publisherId }) },
+        {
+          provide: RpcClient,
+          inject: [CONNECTION],
+          useFactory: (c: AmqpConnection) => new RpcClient(c, { exchange: o.exchange, timeout: o.timeout }),
+        },
+        {
+          provide: Notifier,
+          inject: [CONNECTION],
+          useFactory: (c: AmqpConnection) => new Notifier(c, { exchange: o.exchange, publisherId: o.publisherId }),
+        },
       ],
       exports: [RpcClient, Notifier, CONNECTION],
     };

@@ -63,13 +63,23 @@ describe('Nest: OsloTransport + MessagingModule', () => {
   beforeAll(async () => {
     app = await NestFactory.create(ExampleModule, { logger: false });
     app.connectMicroservice({
-      strategy: new OsloTransport({ url: TEST_AMQP_URL, exchange, topic, server: 'h1', endpoints: [{ version: '1.2' }, { version: '1.0', namespace: 'baremetal' }] }),
+      strategy: new OsloTransport({
+        url: TEST_AMQP_URL,
+        exchange,
+        topic,
+        server: 'h1',
+        endpoints: [{ version: '1.2' }, { version: '1.0', namespace: 'baremetal' }],
+      }),
     });
     await app.startAllMicroservices();
     await app.init();
     conn = await AmqpConnection.open({ url: TEST_AMQP_URL });
     client = new RpcClient(conn, { exchange, timeout: 5 });
-    listener = new NotificationListener(conn, { exchange, pool: uniqueName('pool'), handler: (n) => void notes.push(n) });
+    listener = new NotificationListener(conn, {
+      exchange,
+      pool: uniqueName('pool'),
+      handler: (n) => void notes.push(n),
+    });
     await listener.start();
   });
   afterAll(async () => {
@@ -79,14 +89,29 @@ describe('Nest: OsloTransport + MessagingModule', () => {
   });
 
   it('serves @MessagePattern methods with kwargs and the oslo context', async () => {
-    expect(await client.call({ topic, server: 'h1' }, 'echo', { text: 'hi' }, { version: '1.1', context: { user_id: 'u7' } })).toEqual({ text: 'hi', user: 'u7', version: '1.1' });
-    expect(await client.call({ topic }, 'echo', { text: 'x' }, { version: '1.0', namespace: 'baremetal' })).toBe('ns:x');
+    expect(
+      await client.call(
+        { topic, server: 'h1' },
+        'echo',
+        { text: 'hi' },
+        { version: '1.1', context: { user_id: 'u7' } },
+      ),
+    ).toEqual({ text: 'hi', user: 'u7', version: '1.1' });
+    expect(await client.call({ topic }, 'echo', { text: 'x' }, { version: '1.0', namespace: 'baremetal' })).toBe(
+      'ns:x',
+    );
   });
 
   it('keeps error names on the wire, and validates payload DTOs', async () => {
     const e = (await client.call({ topic }, 'missing', {}, { version: '1.0' }).catch((x) => x)) as RemoteError;
-    expect([e.name, e.message, e.remote.module]).toEqual(['NodeNotFound', 'Node n-1 could not be found.', 'nova.exception']);
-    const v = (await client.call({ topic }, 'echo', { text: '' , extra: 1 }, { version: '1.0' }).catch((x) => x)) as RemoteError;
+    expect([e.name, e.message, e.remote.module]).toEqual([
+      'NodeNotFound',
+      'Node n-1 could not be found.',
+      'nova.exception',
+    ]);
+    const v = (await client
+      .call({ topic }, 'echo', { text: '', extra: 1 }, { version: '1.0' })
+      .catch((x) => x)) as RemoteError;
     expect(v.name).toBe('InvalidRpcArguments');
     expect(v.message).toMatch(/^Invalid arguments for echo: /);
     expect(v.message).toContain('extra: is not a known field');
@@ -97,6 +122,10 @@ describe('Nest: OsloTransport + MessagingModule', () => {
 
   it('a controller calls and notifies through the injected client', async () => {
     expect(await client.call({ topic }, 'relay', { text: 'r' }, { version: '1.0' })).toBe('relayed r');
-    await eventually(() => expect(notes.map((x) => [x.eventType, x.publisherId, x.payload])).toEqual([['example.relayed', 'example.h1', { text: 'r' }]]));
+    await eventually(() =>
+      expect(notes.map((x) => [x.eventType, x.publisherId, x.payload])).toEqual([
+        ['example.relayed', 'example.h1', { text: 'r' }],
+      ]),
+    );
   });
 });

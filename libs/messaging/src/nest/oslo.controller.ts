@@ -1,5 +1,12 @@
 import {
-  type ArgumentsHost, Catch, Controller, type RpcExceptionFilter, UseFilters, UsePipes, ValidationPipe, applyDecorators,
+  type ArgumentsHost,
+  Catch,
+  Controller,
+  type RpcExceptionFilter,
+  UseFilters,
+  UsePipes,
+  ValidationPipe,
+  applyDecorators,
 } from '@nestjs/common';
 import { type Observable, throwError } from 'rxjs';
 import { validationProblems } from '@bm/domain';

@@ -42,7 +42,10 @@ export class OsloTransport extends Server implements CustomTransportStrategy {
 
   async listen(callback: (...optionalParams: unknown[]) => void): Promise<void> {
     try {
-      this.conn = await AmqpConnection.open({ url: this.options.url, logger: this.options.logger ?? nestLogger(this.logger) });
+      this.conn = await AmqpConnection.open({
+        url: this.options.url,
+        logger: this.options.logger ?? nestLogger(this.logger),
+      });
       this.rpc = new RpcServer(this.conn, {
         target: { exchange: this.options.exchange, topic: this.options.topic, server: this.options.server },
         endpoints: this.buildEndpoints(),
@@ -81,9 +84,13 @@ export class OsloTransport extends Server implements CustomTransportStrategy {
       const methods = byNamespace.get(namespace) ?? {};
       methods[method] = async (args, call) => {
         try {
-          return await lastValueFrom(this.transformToObservable(await handler(args, new OsloContext(call))), { defaultValue: null });
+          return await lastValueFrom(this.transformToObservable(await handler(args, new OsloContext(call))), {
+            defaultValue: null,
+          });
         } catch (e) {
-          throw e instanceof InvalidRpcArguments && e.method === '' ? new InvalidRpcArguments(call.method, e.problems) : e;
+          throw e instanceof InvalidRpcArguments && e.method === ''
+            ? new InvalidRpcArguments(call.method, e.problems)
+            : e;
         }
       };
       byNamespace.set(namespace, methods);
