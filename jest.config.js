@@ -12,7 +12,8 @@ const swc = [
   },
 ];
 const moduleNameMapper = {
-  '^@bm/(config|db|dhcp|domain|enrollment|exec|ipmi|messaging|power|pxe|service|tftp)$': '<rootDir>/libs/$1/src',
+  '^@bm/(config|contracts|core|db|dhcp|domain|enrollment|exec|ipmi|messaging|power|pxe|service|tftp)$':
+    '<rootDir>/libs/$1/src',
 };
 const base = {
   rootDir: __dirname,
