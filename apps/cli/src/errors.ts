@@ -1,14 +1,13 @@
 import { ConfigError, redactUrl } from '@bm/config';
-import { NovaBmError } from '@bm/domain';
-import { ConnectionLost, ManagementApiError, MessagingTimeout, RemoteError } from '@bm/messaging';
-import { BmcUnreachable, IpmiError } from '@bm/ipmi';
+import { type ErrorKind, NovaBmError } from '@bm/core';
+import { ConnectionLost, ManagementApiError } from '@bm/messaging';
 
 /** What bmctl's exit status means (README "bmctl"). */
 export const Exit = {
   OK: 0,
   /** The operation failed: not found, conflict, invalid input, rejected import. */
   FAILED: 1,
-  /** `bmctl rpc call`: no reply before the timeout. */
+  /** No answer in time (`bmctl rpc call`, `bmctl boot --timeout`). */
   TIMEOUT: 2,
   /** The configuration (nova.conf, environment) is invalid. */
   CONFIG: 3,
@@ -18,10 +17,24 @@ export const Exit = {
   USAGE: 64,
 } as const;
 
-export class CliError extends Error {
+/** The exit status of each kind of error (libs/core ErrorKind). */
+const EXIT_OF: Record<ErrorKind, number> = {
+  invalid: Exit.FAILED,
+  not_found: Exit.FAILED,
+  conflict: Exit.FAILED,
+  failed: Exit.FAILED,
+  timeout: Exit.TIMEOUT,
+  config: Exit.CONFIG,
+  unavailable: Exit.DATABASE,
+  usage: Exit.USAGE,
+};
+
+/** A failure bmctl itself states (a bad argument, a missing file): printed as it is. */
+export class CliError extends NovaBmError {
+  readonly name = 'CliError';
   constructor(
     message: string,
-    readonly exitCode: number,
+    readonly kind: ErrorKind,
   ) {
     super(message);
   }
@@ -34,15 +47,11 @@ interface PgError {
 
 /** Turns any error into one clear line (or block) and an exit code. Never prints a secret. */
 export function describeError(e: unknown, dbUrl?: string): { message: string; code: number } {
-  if (e instanceof CliError) return { message: e.message, code: e.exitCode };
-  if (e instanceof ConfigError) return { message: e.message, code: Exit.CONFIG };
-  if (e instanceof NovaBmError) return { message: `${e.name}: ${e.message}`, code: Exit.FAILED };
-  if (e instanceof BmcUnreachable) return { message: `${e.name}: ${e.message}`, code: Exit.DATABASE };
-  if (e instanceof ConnectionLost || e instanceof ManagementApiError)
-    return { message: e.message, code: Exit.DATABASE };
-  if (e instanceof RemoteError) return { message: `${e.name}: ${e.message}`, code: Exit.FAILED };
-  if (e instanceof MessagingTimeout) return { message: e.message, code: Exit.TIMEOUT };
-  if (e instanceof IpmiError) return { message: `${e.name}: ${e.message}`, code: Exit.FAILED };
+  if (e instanceof NovaBmError) {
+    // Messages that say what happened in a sentence of their own stand alone; the rest are named.
+    const plain = [CliError, ConfigError, ConnectionLost, ManagementApiError].some((c) => e instanceof c);
+    return { message: plain ? e.message : `${e.name}: ${e.message}`, code: EXIT_OF[e.kind] };
+  }
   const pg = e as PgError;
   const where = dbUrl ? redactUrl(dbUrl) : 'the database';
   switch (pg?.code) {

@@ -1,3 +1,4 @@
+import { namedError } from '@bm/core';
 /** Where a configuration value came from and what is wrong (or suspicious) about it. */
 export interface ConfigIssue {
   /** Config file path, for values read from a file. */
@@ -41,13 +42,12 @@ export function makeIssue(fields: ConfigIssue): ConfigIssue {
 }
 
 /** Every problem found while loading the configuration, reported at once. */
-export class ConfigError extends Error {
+export class ConfigError extends namedError('ConfigError', 'config') {
   readonly problems: readonly ConfigProblem[];
 
   constructor(problems: readonly ConfigProblem[]) {
     const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
     super(`invalid nova-bm configuration (${count}):\n${problems.map((p) => `  ${formatIssue(p)}`).join('\n')}`);
-    this.name = 'ConfigError';
     this.problems = Object.freeze([...problems]);
   }
 }

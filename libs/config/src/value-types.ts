@@ -1,9 +1,10 @@
 import { isIPv4 } from 'node:net';
 import { posix } from 'node:path';
 import { redactUrl } from './redact';
+import { namedError } from '@bm/core';
 
 /** Thrown by a value type when a raw string is unacceptable; the message says why. */
-export class InvalidValue extends Error {}
+export class InvalidValue extends namedError('InvalidValue', 'invalid') {}
 
 export type Warn = (message: string) => void;
 

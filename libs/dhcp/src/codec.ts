@@ -10,6 +10,7 @@
  * Pure functions, no I/O.
  */
 import { bytesToIp, ipToBytes, ipToInt } from './ip';
+import { namedError } from '@bm/core';
 
 /** Why a datagram is not a DHCP packet we can read. */
 export type MalformedReason =
@@ -23,8 +24,7 @@ export type MalformedReason =
   | 'bad-suboption';
 
 /** The only exception decodeDhcp and the typed option views throw on hostile or broken input. */
-export class MalformedDhcp extends Error {
-  override readonly name = 'MalformedDhcp';
+export class MalformedDhcp extends namedError('MalformedDhcp', 'invalid') {
   constructor(
     readonly reason: MalformedReason,
     readonly detail: string,
@@ -62,7 +62,6 @@ export const DhcpMessageType = {
   RELEASE: 7,
   INFORM: 8,
 } as const;
-export type DhcpMessageTypeValue = (typeof DhcpMessageType)[keyof typeof DhcpMessageType];
 
 export function messageTypeName(t: number | undefined): string {
   const names = ['BOOTP', 'DISCOVER', 'OFFER', 'REQUEST', 'DECLINE', 'ACK', 'NAK', 'RELEASE', 'INFORM'];

@@ -1,56 +1,37 @@
+import { type FieldProblem, NovaBmError, errorKind, formatProblem, namedError } from '@bm/core';
 import type { BmTaskState } from './states';
 
 /**
- * One error hierarchy for the whole system, named like Nova's exceptions where Nova has a name
- * (nova/exception.py, nova/virt/baremetal/db/sqlalchemy/api.py). The names travel over RPC in
- * oslo's failure format, so they are spelled out as strings rather than taken from the class
- * (bundlers may rename classes).
+ * The system's errors, one class per case, named like Nova's exceptions where Nova has a name
+ * (nova/exception.py, nova/virt/baremetal/db/sqlalchemy/api.py). The root (`NovaBmError`, its
+ * `kind`) lives in libs/core so that the protocol libs can raise into the same hierarchy.
  */
-export type ErrorKind = 'not_found' | 'invalid' | 'conflict' | 'internal';
 
-export abstract class NovaBmError extends Error {
-  abstract override readonly name: string;
-  abstract readonly kind: ErrorKind;
+// --- not_found ----------------------------------------------------------------------------
+
+/** Nova's NotFound family: "<what> <ref> could not be found." */
+function notFound(name: string, what: string) {
+  return class extends namedError(name, 'not_found') {
+    constructor(readonly ref: string | number) {
+      super(`${what} ${ref} could not be found.`);
+    }
+  };
 }
 
-export class NodeNotFound extends NovaBmError {
-  readonly name = 'NodeNotFound';
-  readonly kind = 'not_found';
-  constructor(readonly nodeRef: string | number) {
-    super(`Node ${nodeRef} could not be found.`);
-  }
-}
+export class NodeNotFound extends notFound('NodeNotFound', 'Node') {}
+export class InstanceNotFound extends notFound('InstanceNotFound', 'Instance') {}
+export class HypervisorNotFound extends notFound('HypervisorNotFound', 'Hypervisor') {}
+export class FlavorNotFound extends notFound('FlavorNotFound', 'Flavor') {}
 
-export class InstanceNotFound extends NovaBmError {
-  readonly name = 'InstanceNotFound';
-  readonly kind = 'not_found';
-  constructor(readonly instanceId: string) {
-    super(`Instance ${instanceId} could not be found.`);
-  }
-}
-
-export class InterfaceNotFound extends NovaBmError {
-  readonly name = 'InterfaceNotFound';
-  readonly kind = 'not_found';
+export class InterfaceNotFound extends namedError('InterfaceNotFound', 'not_found') {
   constructor(nodeRef: string | number, ifaceRef: string | number) {
     super(`Baremetal node ${nodeRef} has no interface ${ifaceRef}.`);
   }
 }
 
-/**
- * One bad field of a request. `line` is set when it came from a CSV file, `entry` (1-based)
- * when it came from a JSON list.
- */
-export interface FieldProblem {
-  line?: number;
-  entry?: number;
-  field: string;
-  message: string;
-}
+// --- invalid ------------------------------------------------------------------------------
 
-export class InvalidParameterValue extends NovaBmError {
-  readonly name = 'InvalidParameterValue';
-  readonly kind = 'invalid';
+export class InvalidParameterValue extends namedError('InvalidParameterValue', 'invalid') {
   constructor(
     readonly problems: FieldProblem[],
     summary = 'Invalid parameter value',
@@ -59,36 +40,31 @@ export class InvalidParameterValue extends NovaBmError {
   }
 }
 
-/** A MAC is enrolled twice, a node still carries an instance, … */
-export class Conflict extends NovaBmError {
-  readonly name: string;
-  readonly kind = 'conflict';
-  constructor(message: string, name = 'Conflict') {
-    super(message);
-    this.name = name;
-  }
-}
-
 /** A bulk import in which at least one row is bad: nothing of the file was written. */
-export class ImportRejected extends NovaBmError {
-  readonly name = 'ImportRejected';
-  readonly kind = 'invalid';
+export class ImportRejected extends namedError('ImportRejected', 'invalid') {
   constructor(
     readonly file: string,
     readonly problems: FieldProblem[],
   ) {
     const rows = new Set(problems.map((p) => p.line ?? p.entry)).size;
-    super(
-      `${file}: rejected, nothing was enrolled (${rows} bad row${rows === 1 ? '' : 's'}):\n` +
-        problems.map((p) => `  ${formatProblem(p)}`).join('\n'),
-    );
+    const lines = problems.map((p) => `  ${formatProblem(p)}`).join('\n');
+    super(`${file}: rejected, nothing was enrolled (${rows} bad row${rows === 1 ? '' : 's'}):\n${lines}`);
   }
 }
 
+// --- conflict -----------------------------------------------------------------------------
+
+/** A node carries an instance (it cannot be claimed, or deleted). */
+export class NodeAssociated extends namedError('NodeAssociated', 'conflict') {}
+/** A node's row changed under an operation (another writer won a race). */
+export class NodeStateChanged extends namedError('NodeStateChanged', 'conflict') {}
+/** A MAC is enrolled on a live node already. */
+export class DuplicateMac extends namedError('DuplicateMac', 'conflict') {}
+/** A BMC address manages a live node already. */
+export class DuplicateBmc extends namedError('DuplicateBmc', 'conflict') {}
+
 /** A node state machine event that its current task_state does not allow (see node-state.ts). */
-export class InvalidNodeStateTransition extends NovaBmError {
-  readonly name = 'InvalidNodeStateTransition';
-  readonly kind = 'conflict';
+export class InvalidNodeStateTransition extends namedError('InvalidNodeStateTransition', 'conflict') {
   constructor(
     readonly from: BmTaskState,
     readonly event: string,
@@ -99,15 +75,48 @@ export class InvalidNodeStateTransition extends NovaBmError {
   }
 }
 
-export function formatProblem(p: FieldProblem): string {
-  const where = p.line !== undefined ? `line ${p.line}: ` : p.entry !== undefined ? `entry ${p.entry}: ` : '';
-  return `${where}${p.field}: ${p.message}`;
+export class FlavorExists extends namedError('FlavorExists', 'conflict') {
+  constructor(readonly flavorName: string) {
+    super(`Flavor ${flavorName} already exists`);
+  }
 }
 
-export class HypervisorNotFound extends NovaBmError {
-  readonly name = 'HypervisorNotFound';
-  readonly kind = 'not_found';
-  constructor(readonly ref: string) {
-    super(`Hypervisor ${ref} could not be found.`);
+/** An instance named by a name that several instances carry. */
+export class AmbiguousInstance extends namedError('AmbiguousInstance', 'conflict') {
+  constructor(
+    readonly ref: string,
+    readonly count: number,
+  ) {
+    super(`${count} instances are named ${ref}: use the uuid`);
   }
+}
+
+// --- failed -------------------------------------------------------------------------------
+
+/** The deploy did not finish: it failed, timed out, or the node was taken away. */
+export class InstanceDeployFailure extends namedError('InstanceDeployFailure', 'failed') {}
+export class InstanceRebootFailure extends namedError('InstanceRebootFailure', 'failed') {}
+
+/**
+ * Nova's compute reschedules a failed build to another node unless the request itself is at
+ * fault (`invalid`) or the instance is gone (`not_found`): another node cannot help with those.
+ */
+export function worthRescheduling(e: unknown): boolean {
+  const kind = errorKind(e);
+  return kind !== 'invalid' && kind !== 'not_found';
+}
+
+/** Where Nova's own exception classes live, for oslo peers. */
+export const NOVA_EXCEPTION = 'nova.exception';
+
+/**
+ * Our errors as an oslo peer should see them (messaging's FailureDescriber, registered by the
+ * service): Nova's exception module, and the error's own fields as the kwargs to rebuild it.
+ */
+export function novaFailure(e: Error): { module: string; kwargs: Record<string, unknown> } | undefined {
+  if (!(e instanceof NovaBmError)) return undefined;
+  const kwargs = Object.fromEntries(
+    Object.entries(e).filter(([k]) => !['name', 'kind', 'message', 'stack'].includes(k)),
+  );
+  return { module: NOVA_EXCEPTION, kwargs };
 }

@@ -13,7 +13,7 @@
  * name, so runs are repeatable); `at-least` picks the smallest node that fits (least RAM, then
  * fewest CPUs, then least disk), as MAAS does, so big nodes stay free for big flavors.
  */
-import { NovaBmError } from './errors';
+import { type Clock, namedError, systemClock } from '@bm/core';
 import { capabilityKey, compileExtraSpec } from './extra-specs';
 import type { ResourceDict } from './resources';
 
@@ -116,9 +116,7 @@ export interface Rejection {
 }
 
 /** No node passes the filters; `rejections` says which filter stopped each node. */
-export class NoValidHost extends NovaBmError {
-  readonly name = 'NoValidHost';
-  readonly kind = 'conflict';
+export class NoValidHost extends namedError('NoValidHost', 'conflict') {
   constructor(
     readonly reason: string,
     readonly rejections: Rejection[],
@@ -219,7 +217,8 @@ export interface HostManagerOptions {
   policy?: MatchPolicy;
   /** A node whose last report is older than this is not scheduled to (ms; default 3 report periods). */
   staleAfterMs?: number;
-  now?: () => number;
+  /** Report ages are measured on it (default: the system clock). */
+  clock?: Clock;
 }
 
 const sizeKey = (vcpus: number, ramMb: number, diskMb: number) => `${vcpus}/${ramMb}/${diskMb}`;
@@ -237,12 +236,12 @@ export class BaremetalHostManager {
   private readonly keyOf = new Map<BaremetalNodeState, string>();
   private readonly policy: MatchPolicy;
   private readonly staleAfterMs: number;
-  private readonly now: () => number;
+  private readonly clock: Clock;
 
   constructor(o: HostManagerOptions = {}) {
     this.policy = o.policy ?? 'exact';
     this.staleAfterMs = o.staleAfterMs ?? 180_000;
-    this.now = o.now ?? Date.now;
+    this.clock = o.clock ?? systemClock;
   }
 
   /** A compute host's report for one node (new node, or fresh figures for a known one). */
@@ -251,7 +250,7 @@ export class BaremetalHostManager {
     let n = this.nodes.get(key);
     if (!n) this.nodes.set(key, (n = new BaremetalNodeState(r.host, r.hypervisor_hostname)));
     this.unindex(n);
-    n.update(r, this.now());
+    n.update(r, this.clock.now());
     this.index(n);
   }
 
@@ -282,7 +281,7 @@ export class BaremetalHostManager {
 
   /** Drops nodes whose reports stopped; returns how many. */
   expireStale(): number {
-    const cutoff = this.now() - this.staleAfterMs;
+    const cutoff = this.clock.now() - this.staleAfterMs;
     let n = 0;
     for (const [k, s] of this.nodes) {
       if (s.updatedAt >= cutoff) continue;
@@ -309,7 +308,7 @@ export class BaremetalHostManager {
   select(req: SelectRequest): BaremetalNodeState[] {
     const count = req.count ?? 1;
     const tried = new Set((req.tried ?? []).map(([h, n]) => `${h}\u0000${n}`));
-    const cutoff = this.now() - this.staleAfterMs;
+    const cutoff = this.clock.now() - this.staleAfterMs;
     const filters: Filter[] = [
       {
         name: 'RetryFilter',
@@ -320,7 +319,7 @@ export class BaremetalHostManager {
         name: 'ComputeFilter',
         pass: (n) => n.updatedAt >= cutoff,
         check: (n) =>
-          n.updatedAt < cutoff ? `no report for ${Math.round((this.now() - n.updatedAt) / 1000)} s` : undefined,
+          n.updatedAt < cutoff ? `no report for ${Math.round((this.clock.now() - n.updatedAt) / 1000)} s` : undefined,
       },
       ...(this.policy === 'exact' ? EXACT : AT_LEAST),
       capabilitiesFilter(req.flavor),

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
 import { BmNode, openDataSource, syncSchema } from '@bm/db';
-import { Conflict, ImportRejected, InterfaceNotFound, InvalidParameterValue, NodeNotFound } from '@bm/domain';
+import { DuplicateMac, ImportRejected, InterfaceNotFound, InvalidParameterValue, NodeNotFound } from '@bm/domain';
 import { createScratchDatabase, type ScratchDatabase } from '../../../test/support/database';
 import { EnrollmentService } from './enrollment.service';
 
@@ -159,7 +159,7 @@ describe('EnrollmentService against PostgreSQL', () => {
     const won = results.filter((r) => r.status === 'fulfilled');
     expect(won).toHaveLength(1);
     const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
-    expect(lost.reason).toBeInstanceOf(lost.reason instanceof Conflict ? Conflict : ImportRejected);
+    expect(lost.reason).toBeInstanceOf(lost.reason instanceof DuplicateMac ? DuplicateMac : ImportRejected);
     expect((await counts()).ifaces).toBe(2);
   });
 
@@ -176,7 +176,7 @@ describe('EnrollmentService against PostgreSQL', () => {
     expect(n).toMatchObject({ id: 1, pm_password: '******', service_host: 'cn1' });
     await expect(
       svc.createNode({ macs: ['52:54:00:30:00:01'], cpus: 1, memory_mb: 512, local_gb: 5, pm_address: '10.3.0.2' }),
-    ).rejects.toThrow(new Conflict('MAC 52:54:00:30:00:01 is already enrolled on node 1'));
+    ).rejects.toThrow(new DuplicateMac('MAC 52:54:00:30:00:01 is already enrolled on node 1'));
     await expect(svc.createNode({ macs: ['52:54:00:30:00:02'], cpus: 'x' })).rejects.toBeInstanceOf(
       InvalidParameterValue,
     );

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { In, type DataSource, type EntityManager } from 'typeorm';
-import { BmInterface, BmNode } from '@bm/db';
+import { BmInterface, BmNode, type NovaBmDatabase } from '@bm/db';
 import {
-  Conflict,
+  DuplicateBmc,
+  DuplicateMac,
+  NodeAssociated,
   type FieldProblem,
   ImportRejected,
   InterfaceNotFound,
@@ -56,6 +58,11 @@ export class EnrollmentService {
     private readonly defaultServiceHost: string,
   ) {}
 
+  /** Enrollment over an open nova_bm (bmctl, scripts); services get it injected. */
+  static of(db: NovaBmDatabase, defaultServiceHost: string): EnrollmentService {
+    return new EnrollmentService(db.dataSource, defaultServiceHost);
+  }
+
   async createNode(input: unknown): Promise<NodeView> {
     const v = validateNode(input, this.defaultServiceHost);
     if (!v.ok) throw new InvalidParameterValue(v.problems, 'Invalid node');
@@ -67,11 +74,11 @@ export class EnrollmentService {
         const conflicts = await this.enrolledMacs(tx, v.value.macs);
         if (conflicts.size) {
           const [mac, node] = [...conflicts][0];
-          throw new Conflict(`MAC ${mac} is already enrolled on node ${node}`, 'DuplicateMac');
+          throw new DuplicateMac(`MAC ${mac} is already enrolled on node ${node}`);
         }
         const owner = await this.bmcOwner(tx, v.value.pm_address);
         if (owner !== undefined) {
-          throw new Conflict(`BMC ${v.value.pm_address} already manages node ${owner}`, 'DuplicateBmc');
+          throw new DuplicateBmc(`BMC ${v.value.pm_address} already manages node ${owner}`);
         }
         return this.insertNode(tx, v.value);
       })
@@ -104,10 +111,7 @@ export class EnrollmentService {
     return this.ds.transaction(async (tx) => {
       const node = await this.findNode(tx, ref, true);
       if (node.instance_uuid) {
-        throw new Conflict(
-          `node ${node.id} carries instance ${node.instance_uuid}; delete the instance first`,
-          'NodeAssociated',
-        );
+        throw new NodeAssociated(`node ${node.id} carries instance ${node.instance_uuid}; delete the instance first`);
       }
       const ifaces = await tx.find(BmInterface, { where: { bm_node_id: node.id } });
       await tx.delete(BmInterface, { bm_node_id: node.id });
@@ -125,8 +129,7 @@ export class EnrollmentService {
       .transaction(async (tx) => {
         const node = await this.findNode(tx, ref, true);
         const conflicts = await this.enrolledMacs(tx, [mac]);
-        if (conflicts.size)
-          throw new Conflict(`MAC ${mac} is already enrolled on node ${conflicts.get(mac)}`, 'DuplicateMac');
+        if (conflicts.size) throw new DuplicateMac(`MAC ${mac} is already enrolled on node ${conflicts.get(mac)}`);
         const row = await tx.save(
           tx.create(BmInterface, {
             bm_node_id: node.id,
@@ -224,15 +227,8 @@ export class EnrollmentService {
         uuid: randomUUID(),
         created_at: now,
         deleted: false,
-        service_host: n.service_host,
-        cpus: n.cpus,
-        memory_mb: n.memory_mb,
-        local_gb: n.local_gb,
-        cpu_arch: n.cpu_arch ?? null,
-        pm_address: n.pm_address,
-        pm_user: n.pm_user ?? null,
+        ...nodeColumns(n),
         pm_password: n.pm_password ?? null,
-        terminal_port: n.terminal_port ?? null,
         task_state: null,
         preserve_ephemeral: false,
       }),
@@ -303,10 +299,9 @@ function sortProblems(problems: FieldProblem[]): FieldProblem[] {
   return [...problems].sort((a, b) => (a.line ?? a.entry ?? 0) - (b.line ?? b.entry ?? 0));
 }
 
-function dryRunView(n: NodeInput): NodeView {
+/** The columns an enrolled node takes from its validated input (the password aside). */
+function nodeColumns(n: NodeInput) {
   return {
-    id: 0,
-    uuid: null,
     service_host: n.service_host,
     cpus: n.cpus,
     memory_mb: n.memory_mb,
@@ -314,8 +309,16 @@ function dryRunView(n: NodeInput): NodeView {
     cpu_arch: n.cpu_arch ?? null,
     pm_address: n.pm_address,
     pm_user: n.pm_user ?? null,
-    pm_password: n.pm_password ? '******' : null,
     terminal_port: n.terminal_port ?? null,
+  };
+}
+
+function dryRunView(n: NodeInput): NodeView {
+  return {
+    id: 0,
+    uuid: null,
+    ...nodeColumns(n),
+    pm_password: n.pm_password ? '******' : null,
     instance_uuid: null,
     instance_name: null,
     task_state: null,
@@ -328,9 +331,8 @@ function dryRunView(n: NodeInput): NodeView {
 /** A unique violation that slipped past our checks means a concurrent enrollment won the race. */
 function rethrowUnique(e: unknown): never {
   if (isUniqueViolation(e)) {
-    throw new Conflict(
+    throw new DuplicateMac(
       `a concurrent enrollment took the same MAC or UUID (${e.constraint ?? 'unique'}); nothing was written`,
-      'DuplicateMac',
     );
   }
   throw e;

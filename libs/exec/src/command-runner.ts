@@ -5,6 +5,7 @@
  * echo the environment. Inject it; tests replace it with a recording double.
  */
 import { spawn } from 'node:child_process';
+import { type Clock, systemClock, setClockTimeout, namedError } from '@bm/core';
 
 export interface RunOptions {
   /** Extra environment variables (e.g. IPMI_PASSWORD); never logged or put in errors. */
@@ -22,8 +23,7 @@ export interface RunResult {
   durationMs: number;
 }
 
-export class CommandFailed extends Error {
-  override readonly name = 'CommandFailed';
+export class CommandFailed extends namedError('CommandFailed', 'failed') {
   constructor(
     readonly program: string,
     readonly args: readonly string[],
@@ -44,7 +44,18 @@ export interface RunningProgram {
   stop(graceMs?: number): Promise<void>;
 }
 
+export interface CommandRunnerOptions {
+  /** Times timeouts, kill grace periods and durations (default: the system clock). */
+  clock?: Clock;
+}
+
 export class CommandRunner {
+  private readonly clock: Clock;
+
+  constructor(options: CommandRunnerOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+  }
+
   /**
    * Starts a program that runs until stopped (a VM, a daemon): no shell, stdin closed, output to
    * `logFile` (appended) or discarded. Rejects if it cannot be started at all.
@@ -78,10 +89,10 @@ export class CommandRunner {
           isRunning: () => running,
           stop: async (graceMs = 5000) => {
             if (!running) return;
-            const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+            const cancelKill = setClockTimeout(this.clock, graceMs, () => child.kill('SIGKILL'));
             child.kill('SIGTERM');
             await exited;
-            clearTimeout(t);
+            cancelKill();
           },
         }),
       );
@@ -90,7 +101,7 @@ export class CommandRunner {
 
   /** Runs a program to completion; a non-zero exit is a result, not an error. */
   run(program: string, args: readonly string[], o: RunOptions = {}): Promise<RunResult> {
-    const started = Date.now();
+    const started = this.clock.now();
     return new Promise((resolve, reject) => {
       const child = spawn(program, args, {
         cwd: o.cwd,
@@ -100,26 +111,26 @@ export class CommandRunner {
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       let timedOut = false;
-      const timer = o.timeoutMs
-        ? setTimeout(() => {
+      const cancelTimeout = o.timeoutMs
+        ? setClockTimeout(this.clock, o.timeoutMs, () => {
             timedOut = true;
             child.kill('SIGKILL');
-          }, o.timeoutMs)
+          })
         : undefined;
       child.stdout.on('data', (d: Buffer) => out.push(d));
       child.stderr.on('data', (d: Buffer) => err.push(d));
       child.on('error', (e) => {
-        clearTimeout(timer);
+        cancelTimeout?.();
         reject(new CommandFailed(program, args, undefined, `cannot run: ${e.message}`));
       });
       child.on('close', (code, signal) => {
-        clearTimeout(timer);
+        cancelTimeout?.();
         const result = {
           code,
           signal,
           stdout: Buffer.concat(out).toString(),
           stderr: Buffer.concat(err).toString(),
-          durationMs: Date.now() - started,
+          durationMs: this.clock.now() - started,
         };
         if (timedOut) reject(new CommandFailed(program, args, result, `timed out after ${o.timeoutMs} ms`));
         else resolve(result);

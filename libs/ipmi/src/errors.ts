@@ -1,8 +1,11 @@
+import { type ErrorKind, NovaBmError } from '@bm/core';
 import { completionCodeName } from './message';
 import { rakpStatusName } from './rakp';
 
 /** Every IPMI failure names the BMC (`host:port`) and what went wrong; never a password. */
-export class IpmiError extends Error {
+export class IpmiError extends NovaBmError {
+  readonly name: string = 'IpmiError';
+  readonly kind: ErrorKind = 'failed';
   constructor(
     readonly bmc: string,
     message: string,
@@ -14,6 +17,7 @@ export class IpmiError extends Error {
 /** No answer before the deadline: the BMC is off the network, or not an IPMI LAN BMC. */
 export class BmcUnreachable extends IpmiError {
   override readonly name = 'BmcUnreachable';
+  override readonly kind = 'unavailable';
 }
 
 /** Wrong password, unknown user, or a role the user may not have. */

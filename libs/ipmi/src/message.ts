@@ -4,6 +4,8 @@
  *   response: rqAddr netFn<<2|rqLUN chk1 rsAddr rqSeq<<2|rsLUN cmd cc data… chk2
  * A checksum is the two's complement that makes the covered bytes sum to 0 (mod 256).
  */
+import { namedError } from '@bm/core';
+
 export const BMC_ADDR = 0x20;
 export const CONSOLE_ADDR = 0x81;
 
@@ -24,9 +26,7 @@ export interface IpmiResponse {
   data: Buffer;
 }
 
-export class MalformedPacket extends Error {
-  override readonly name = 'MalformedPacket';
-}
+export class MalformedPacket extends namedError('MalformedPacket', 'invalid') {}
 
 export function checksum(bytes: Uint8Array): number {
   let sum = 0;

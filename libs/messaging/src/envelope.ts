@@ -3,6 +3,7 @@
  * (docs/messaging.md; captured messages in test-fixtures/). Pure functions; no AMQP here.
  */
 import { randomUUID } from 'node:crypto';
+import { namedError } from '@bm/core';
 
 export const OSLO_VERSION = '2.0';
 
@@ -55,9 +56,7 @@ export interface Notification {
   [context: `_context_${string}`]: unknown;
 }
 
-export class MalformedMessage extends Error {
-  override readonly name = 'MalformedMessage';
-}
+export class MalformedMessage extends namedError('MalformedMessage', 'invalid') {}
 
 /**
  * uuid4 as 32 hex digits, the form of `_msg_id`, `_unique_id` and queue suffixes. randomUUID
@@ -129,29 +128,32 @@ export interface RequestFields {
   context?: RpcContext;
 }
 
-export function buildCall(f: RequestFields, replyQueue: string, callMonitorTimeout: number | null = null): RpcRequest {
+/** What a call adds to a cast: where the reply goes, and the call-monitor timeout. */
+interface ReplyFields {
+  _msg_id: string;
+  _reply_q: string;
+  _timeout: number | null;
+}
+
+/** A call or cast in oslo's key order; a call's reply fields go between `version` and `_unique_id`. */
+function buildRequest(f: RequestFields, reply?: ReplyFields): RpcRequest {
   return {
     method: f.method,
     args: f.args ?? {},
     ...(f.namespace !== undefined ? { namespace: f.namespace } : {}),
     ...(f.version !== undefined ? { version: f.version } : {}),
-    _msg_id: uuidHex(),
-    _reply_q: replyQueue,
-    _timeout: callMonitorTimeout,
+    ...reply,
     _unique_id: uuidHex(),
     ...flattenContext(f.context),
   };
 }
 
+export function buildCall(f: RequestFields, replyQueue: string, callMonitorTimeout: number | null = null): RpcRequest {
+  return buildRequest(f, { _msg_id: uuidHex(), _reply_q: replyQueue, _timeout: callMonitorTimeout });
+}
+
 export function buildCast(f: RequestFields): RpcRequest {
-  return {
-    method: f.method,
-    args: f.args ?? {},
-    ...(f.namespace !== undefined ? { namespace: f.namespace } : {}),
-    ...(f.version !== undefined ? { version: f.version } : {}),
-    _unique_id: uuidHex(),
-    ...flattenContext(f.context),
-  };
+  return buildRequest(f);
 }
 
 export function buildReply(msgId: string, result: unknown, failure: Failure | null = null): RpcReply {

@@ -1,18 +1,29 @@
-import { type FieldProblem, NovaBmError, formatProblem } from '@bm/domain';
+import { type ErrorKind, type FieldProblem, NovaBmError, formatProblem, namedError } from '@bm/core';
 import type { Failure } from './envelope';
 
-/** The oslo.messaging module names real peers use, so Python callers see familiar errors. */
+/** The oslo.messaging module of the dispatcher's own errors, so Python callers see familiar errors. */
 export const OSLO_DISPATCHER = 'oslo_messaging.rpc.dispatcher';
-export const OSLO_EXCEPTIONS = 'oslo_messaging.exceptions';
-/** Where Nova's own exception classes live. */
-export const NOVA_EXCEPTION = 'nova.exception';
+
+/**
+ * The kind of a remote error, from its class name and the naming rules Nova's exceptions follow
+ * (every NotFound subclass ends in NotFound, every Invalid subclass starts with Invalid).
+ */
+function remoteKind(cls: string): ErrorKind {
+  if (cls.endsWith('NotFound')) return 'not_found';
+  if (cls.startsWith('Invalid') || cls === 'NoSuchMethod' || cls === 'UnsupportedVersion') return 'invalid';
+  if (cls === 'MessagingTimeout') return 'timeout';
+  return 'failed';
+}
 
 /** An error raised by the remote side of a call, re-raised here with its remote class name. */
-export class RemoteError extends Error {
+export class RemoteError extends NovaBmError {
+  readonly name: string;
+  readonly kind: ErrorKind;
   readonly remote: Failure;
   constructor(failure: Failure) {
     super(failure.message);
     this.name = failure.class;
+    this.kind = remoteKind(failure.class);
     this.remote = failure;
   }
   get className(): string {
@@ -21,18 +32,14 @@ export class RemoteError extends Error {
 }
 
 /** oslo's NoSuchMethod: the endpoint has no such method. */
-export class NoSuchMethod extends NovaBmError {
-  readonly name = 'NoSuchMethod';
-  readonly kind = 'invalid';
+export class NoSuchMethod extends namedError('NoSuchMethod', 'invalid') {
   constructor(readonly method: string) {
     super(`Endpoint does not support RPC method ${method}`);
   }
 }
 
 /** oslo's UnsupportedVersion: no endpoint serves this version (or namespace). */
-export class UnsupportedVersion extends NovaBmError {
-  readonly name = 'UnsupportedVersion';
-  readonly kind = 'invalid';
+export class UnsupportedVersion extends namedError('UnsupportedVersion', 'invalid') {
   constructor(
     readonly version: string,
     method?: string,
@@ -42,9 +49,7 @@ export class UnsupportedVersion extends NovaBmError {
 }
 
 /** The arguments of an RPC call failed validation; every bad field is listed. */
-export class InvalidRpcArguments extends NovaBmError {
-  readonly name = 'InvalidRpcArguments';
-  readonly kind = 'invalid';
+export class InvalidRpcArguments extends namedError('InvalidRpcArguments', 'invalid') {
   constructor(
     readonly method: string,
     readonly problems: FieldProblem[],
@@ -54,19 +59,13 @@ export class InvalidRpcArguments extends NovaBmError {
 }
 
 /** oslo's MessagingTimeout: no reply before the deadline. */
-export class MessagingTimeout extends Error {
-  override readonly name = 'MessagingTimeout';
-}
+export class MessagingTimeout extends namedError('MessagingTimeout', 'timeout') {}
 
 /** The broker connection went away while the call was in flight, or is down now. */
-export class ConnectionLost extends Error {
-  override readonly name = 'ConnectionLost';
-}
+export class ConnectionLost extends namedError('ConnectionLost', 'unavailable') {}
 
 /** A message larger than the configured limit. */
-export class MessageTooLarge extends NovaBmError {
-  readonly name = 'MessageTooLarge';
-  readonly kind = 'invalid';
+export class MessageTooLarge extends namedError('MessageTooLarge', 'invalid') {
   constructor(size: number, limit: number) {
     super(`message of ${size} bytes exceeds the limit of ${limit} bytes`);
   }
@@ -78,28 +77,32 @@ const MODULE_OF: Record<string, string> = {
 };
 
 /**
- * An exception as an oslo `failure`. Domain errors keep Nova's class names (module
- * `nova.exception`, kwargs carry their fields); oslo's own errors use oslo's module; anything
- * else is reported under its JS name, module `nova_bm`.
+ * How a service presents its own errors to oslo peers: the Python module a peer should find the
+ * class in, and the keyword arguments to rebuild it with. Registered by the service (libs/service
+ * registers Nova's, `novaFailure` of libs/domain), so this transport knows no domain.
  */
-export function toFailure(e: unknown): Failure {
+export type FailureDescriber = (e: Error) => { module: string; kwargs: Record<string, unknown> } | undefined;
+
+/**
+ * An exception as an oslo `failure`. A remote error passes through as it came; oslo's own errors
+ * use oslo's module (and no kwargs: a Python client rebuilds them as cls(*args, **kwargs));
+ * the rest as `describe` says, else under their JS name in module `nova_bm`.
+ */
+export function toFailure(e: unknown, describe?: FailureDescriber): Failure {
   const err = e instanceof Error ? e : new Error(String(e));
   const cls = err instanceof RemoteError ? err.remote.class : err.name || 'Error';
-  const module =
+  const own =
     err instanceof RemoteError
-      ? err.remote.module
-      : (MODULE_OF[cls] ?? (err instanceof NovaBmError ? NOVA_EXCEPTION : 'nova_bm'));
-  const kwargs: Record<string, unknown> = {};
-  // oslo's own exceptions carry no kwargs in Python: a client rebuilds them as cls(*args, **kwargs).
-  if (err instanceof NovaBmError && MODULE_OF[cls] === undefined) {
-    for (const [k, v] of Object.entries(err)) if (!['name', 'kind', 'message', 'stack'].includes(k)) kwargs[k] = v;
-  }
+      ? { module: err.remote.module, kwargs: {} }
+      : MODULE_OF[cls] !== undefined
+        ? { module: MODULE_OF[cls], kwargs: {} }
+        : (describe?.(err) ?? { module: 'nova_bm', kwargs: {} });
   return {
     class: cls,
-    module,
+    module: own.module,
     message: err.message,
     tb: (err.stack ?? `${cls}: ${err.message}`).split('\n').map((l) => `${l}\n`),
     args: [err.message],
-    kwargs,
+    kwargs: own.kwargs,
   };
 }

@@ -1,3 +1,4 @@
+import { namedError } from '@bm/core';
 /**
  * A small client of RabbitMQ's management HTTP API (plugin rabbitmq_management), for the
  * operator's view of our exchanges and queues. Credentials go in the Authorization header,
@@ -25,9 +26,7 @@ export interface ExchangeInfo {
   autoDelete: boolean;
 }
 
-export class ManagementApiError extends Error {
-  override readonly name = 'ManagementApiError';
-}
+export class ManagementApiError extends namedError('ManagementApiError', 'unavailable') {}
 
 /** `rabbit://user:pass@host:5672/vhost` → the management API at `http://host:15672/`. */
 export function managementUrlFor(transportUrl: string): string {

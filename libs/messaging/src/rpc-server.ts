@@ -10,7 +10,7 @@ import {
   extractContext,
 } from './envelope';
 import { type Endpoint, invoke, resolveMethod } from './dispatcher';
-import { MessageTooLarge, toFailure } from './errors';
+import { type FailureDescriber, MessageTooLarge, toFailure } from './errors';
 import {
   type Target,
   fanoutExchange,
@@ -34,6 +34,8 @@ export interface RpcServerOptions {
    * `oslo_rpc_server_ping` answers "pong", unless an endpoint already has that method.
    */
   pingEnabled?: boolean;
+  /** How the service's own errors look to oslo peers (module, kwargs); see toFailure. */
+  describeFailure?: FailureDescriber;
 }
 
 /** oslo's PingEndpoint. */
@@ -128,7 +130,11 @@ export class RpcServer {
       if (where)
         await this.reply(
           where.replyQ,
-          buildReply(where.msgId, null, toFailure(new MessageTooLarge(body.length, this.maxBytes))),
+          buildReply(
+            where.msgId,
+            null,
+            toFailure(new MessageTooLarge(body.length, this.maxBytes), this.opts.describeFailure),
+          ),
         );
       return;
     }
@@ -138,7 +144,7 @@ export class RpcServer {
     } catch (e) {
       log.warn(`RPC: malformed message dropped: ${(e as Error).message}`);
       const where = replyFieldsOf(body);
-      if (where) await this.reply(where.replyQ, buildReply(where.msgId, null, toFailure(e)));
+      if (where) await this.reply(where.replyQ, buildReply(where.msgId, null, toFailure(e, this.opts.describeFailure)));
       return;
     }
     if (this.isDuplicate(req._unique_id)) {
@@ -180,7 +186,7 @@ export class RpcServer {
         buildReply(
           req._msg_id!,
           result === undefined ? null : result,
-          failure === undefined ? null : toFailure(failure),
+          failure === undefined ? null : toFailure(failure, this.opts.describeFailure),
         ),
       );
     }

@@ -1,11 +1,10 @@
 import type { BootDevice, PowerAction } from '@bm/ipmi';
-import { NovaBmError } from '@bm/domain';
+import { type Clock, NovaBmError, systemClock } from '@bm/core';
 import type { PowerDriver, PowerState, PowerTarget } from './driver';
 
-/** Nova's InstancePowerOnFailure / InstancePowerOffFailure: the node did not reach the state. */
-export class PowerActionFailed extends NovaBmError {
-  readonly kind = 'internal';
-  readonly name: string;
+/** The node did not reach the power state asked for (Nova's two classes below). */
+export abstract class PowerActionFailed extends NovaBmError {
+  readonly kind = 'failed';
   constructor(
     readonly node: number,
     readonly wanted: PowerState,
@@ -13,8 +12,15 @@ export class PowerActionFailed extends NovaBmError {
     reason?: string,
   ) {
     super(`node ${node} is not powered ${wanted} after ${tries} checks${reason ? `: ${reason}` : ''}`);
-    this.name = wanted === 'on' ? 'InstancePowerOnFailure' : 'InstancePowerOffFailure';
   }
+}
+
+export class InstancePowerOnFailure extends PowerActionFailed {
+  readonly name = 'InstancePowerOnFailure';
+}
+
+export class InstancePowerOffFailure extends PowerActionFailed {
+  readonly name = 'InstancePowerOffFailure';
 }
 
 export interface PowerManagerOptions {
@@ -24,6 +30,8 @@ export interface PowerManagerOptions {
   pollIntervalMs?: number;
   /** Deadline of each BMC call. */
   callDeadlineMs?: number;
+  /** Times the waits between checks (default: the system clock). */
+  clock?: Clock;
 }
 
 /**
@@ -75,8 +83,9 @@ export class PowerManager {
       } catch (e) {
         lastError = (e as Error).message;
       }
-      await new Promise((r) => setTimeout(r, poll));
+      await (this.o.clock ?? systemClock).sleep(poll);
     }
-    throw new PowerActionFailed(t.id, want, this.o.retries + 1, lastError);
+    const Failure = want === 'on' ? InstancePowerOnFailure : InstancePowerOffFailure;
+    throw new Failure(t.id, want, this.o.retries + 1, lastError);
   }
 }

@@ -1,8 +1,10 @@
 import 'reflect-metadata';
 import { Logger, type ModuleMetadata } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { RpcServerSpec } from '@bm/contracts';
 import { type BmConfig, ConfigError, configFileFromArgv, loadConfig, redactUrl } from '@bm/config';
-import { OsloTransport, type OsloTransportOptions } from '@bm/messaging';
+import { novaFailure } from '@bm/domain';
+import { OsloTransport } from '@bm/messaging';
 import { ServiceModule } from './service.module';
 
 export interface ServiceSpec {
@@ -14,9 +16,10 @@ export interface ServiceSpec {
   imports?: ModuleMetadata['imports'];
   /**
    * Serve oslo RPC on `<topic>` and `<topic>.<host>` (exchange `control_exchange`), with these
-   * endpoint versions; the app's `@OsloController()`s provide the methods.
+   * endpoint versions (libs/contracts); the app's `@OsloController()`s provide the methods. Our
+   * errors reach oslo peers as Nova's (`novaFailure`).
    */
-  rpc?: { topic: string; endpoints: OsloTransportOptions['endpoints'] };
+  rpc?: RpcServerSpec;
 }
 
 /**
@@ -49,6 +52,7 @@ export async function runService(spec: ServiceSpec, argv = process.argv, env = p
         server: config.default.host,
         endpoints: spec.rpc.endpoints,
         pingEnabled: config.default.rpc_ping_enabled,
+        describeFailure: novaFailure,
         logger: { log: (m) => log.log(m), warn: (m) => log.warn(m), error: (m) => log.error(m) },
       }),
     });

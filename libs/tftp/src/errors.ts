@@ -1,4 +1,6 @@
 /** TFTP error codes (RFC 1350 §5, RFC 2347 adds 8). */
+import { namedError } from '@bm/core';
+
 export const TftpErrorCode = {
   NOT_DEFINED: 0,
   FILE_NOT_FOUND: 1,
@@ -30,16 +32,13 @@ export function tftpErrorMessage(code: number): string {
 }
 
 /** A datagram that is not a well-formed TFTP packet (the only thing the decoder throws). */
-export class TftpPacketError extends Error {
-  override readonly name = 'TftpPacketError';
-}
+export class TftpPacketError extends namedError('TftpPacketError', 'invalid') {}
 
 /**
  * A refusal that becomes an ERROR packet to the client: thrown by path confinement and file
  * providers (e.g. ACCESS_VIOLATION for a path outside the root).
  */
-export class TftpError extends Error {
-  override readonly name = 'TftpError';
+export class TftpError extends namedError('TftpError', 'failed') {
   constructor(
     readonly code: TftpErrorCode,
     message: string = tftpErrorMessage(code),

@@ -2,7 +2,7 @@ import { type CustomTransportStrategy, Server } from '@nestjs/microservices';
 import { lastValueFrom } from 'rxjs';
 import { AmqpConnection, type Logger } from '../connection';
 import type { Endpoint, RpcHandler } from '../dispatcher';
-import { InvalidRpcArguments } from '../errors';
+import { type FailureDescriber, InvalidRpcArguments } from '../errors';
 import { RpcServer } from '../rpc-server';
 import { OsloContext } from './oslo.context';
 
@@ -25,6 +25,8 @@ export interface OsloTransportOptions {
   maxMessageBytes?: number;
   /** oslo's `rpc_ping_enabled`: answer `oslo_rpc_server_ping` with "pong". */
   pingEnabled?: boolean;
+  /** How the service's own errors look to oslo peers (module, kwargs). */
+  describeFailure?: FailureDescriber;
 }
 
 /**
@@ -51,6 +53,7 @@ export class OsloTransport extends Server implements CustomTransportStrategy {
         endpoints: this.buildEndpoints(),
         maxMessageBytes: this.options.maxMessageBytes,
         pingEnabled: this.options.pingEnabled,
+        describeFailure: this.options.describeFailure,
       });
       await this.rpc.start();
       callback();
