@@ -414,8 +414,6 @@ export const NETBOOT_SCHEMA: Schema<NetbootOptions> = {
   tftp_port: { type: integer({ min: 1, max: 65535 }), default: 69, help: 'TFTP server port.' },
 };
 
-export const SCHEMAS = { DEFAULT: DEFAULT_SCHEMA, baremetal: BAREMETAL_SCHEMA, netboot: NETBOOT_SCHEMA } as const;
-
 /** `BM_<OPTION_NAME_UPPERCASE>`. */
 export function envVarName(option: string): string {
   return `BM_${option.toUpperCase()}`;

@@ -1,3 +1,4 @@
+import { ManualClock } from '@bm/core';
 import { CommandFailed, CommandRunner } from './command-runner';
 
 describe('CommandRunner', () => {
@@ -43,5 +44,39 @@ describe('CommandRunner', () => {
     expect(q.isRunning()).toBe(false);
     await q.stop();
     await expect(r.start('/no/such/program', [])).rejects.toThrow(/cannot run/);
+  });
+
+  describe('on a ManualClock (its time, not the wall clock, decides)', () => {
+    it('kills a program when its timeout has passed on the clock, and reports the clock time it took', async () => {
+      const clock = new ManualClock(10_000);
+      const running = new CommandRunner({ clock }).run('/bin/sleep', ['30'], { timeoutMs: 1000 });
+      const outcome = running.then(
+        () => 'exited',
+        (e: CommandFailed) => e,
+      );
+      clock.advance(999);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(clock.pending).toBe(1); // 1 ms short: still running
+      clock.advance(1);
+      const e = await outcome;
+      expect(e).toBeInstanceOf(CommandFailed);
+      expect((e as CommandFailed).message).toBe('/bin/sleep 30: timed out after 1000 ms');
+      expect((e as CommandFailed).result).toMatchObject({ signal: 'SIGKILL', durationMs: 1000 });
+    });
+
+    it('a program that ignores SIGTERM is killed once the grace period has passed on the clock', async () => {
+      const clock = new ManualClock();
+      const p = await new CommandRunner({ clock }).start('/bin/sh', ['-c', 'trap "" TERM; exec sleep 30']);
+      await new Promise((r) => setTimeout(r, 100)); // the trap is set
+      let stopped = false;
+      const stopping = p.stop(3000).then(() => (stopped = true));
+      await new Promise((r) => setTimeout(r, 100));
+      expect([stopped, p.isRunning()]).toEqual([false, true]); // SIGTERM ignored, grace not over
+      clock.advance(3000);
+      await new Promise((r) => setTimeout(r, 200)); // far less than the 3 s of a real grace period
+      expect(stopped).toBe(true);
+      await stopping;
+      expect(await p.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    });
   });
 });

@@ -5,18 +5,17 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
+import { type Clock, systemClock } from '@bm/core';
 import {
-  CIPHER_SUITES,
   type CipherSuite,
+  type RakpFields,
+  type RakpProofs,
   type SessionKeys,
   kuid,
-  rakp2AuthCode,
-  rakp3AuthCode,
-  rakp4Icv,
+  rakpProofs,
   safeEqual,
-  sessionKeys,
   suiteOf,
-  type RakpFields,
+  suitesById,
 } from './crypto';
 import {
   CHANNEL_AUTH_CAPABILITIES_V20,
@@ -57,6 +56,8 @@ export interface VirtualBmcOptions {
   random?: (n: number) => Buffer;
   /** Cipher suites offered (default 3 and 17); suite 0 never is. */
   cipherSuites?: (3 | 17)[];
+  /** Times session idleness and half-done logins (default: the system clock). */
+  clock?: Clock;
 }
 
 interface BmcSession {
@@ -70,7 +71,9 @@ interface BmcSession {
   /** The RAKP 2 sent, resent as it was to a retransmitted RAKP 1. */
   rakp2?: Buffer;
   fields?: RakpFields;
-  userKey?: Buffer;
+  /** What both sides derive from the password and `fields` (set with RAKP 2). */
+  proofs?: RakpProofs;
+  /** The session's keys, once RAKP 3 has proved the console knows the password. */
   keys?: SessionKeys;
   privilege: number;
   outSeq: number;
@@ -90,6 +93,7 @@ export class VirtualBmc {
   private readonly guid: Buffer;
   private readonly deviceIdBytes: Buffer;
   private readonly suites: CipherSuite[];
+  private readonly clock: Clock;
   private sweeper?: NodeJS.Timeout;
   /** Datagrams that were malformed, forged or for no session. */
   dropped = 0;
@@ -97,9 +101,8 @@ export class VirtualBmc {
   constructor(readonly options: VirtualBmcOptions) {
     this.random = options.random ?? randomBytes;
     this.guid = options.guid ?? this.random(16);
-    this.suites = (options.cipherSuites ?? [3, 17])
-      .map((id) => CIPHER_SUITES.find((c) => c.id === id)!)
-      .filter(Boolean);
+    this.suites = suitesById(options.cipherSuites ?? [3, 17]);
+    this.clock = options.clock ?? systemClock;
     this.deviceIdBytes = encodeDeviceId(
       options.deviceId ?? {
         deviceId: 0x20,
@@ -252,7 +255,7 @@ export class VirtualBmc {
       outSeq: 0,
       highestIn: 0,
       seenMask: 0,
-      lastSeen: Date.now(),
+      lastSeen: this.clock.now(),
     });
     return openResponse;
   }
@@ -294,7 +297,6 @@ export class VirtualBmc {
     ) {
       return s.rakp2; // a retransmission: the same Rc, or the console's keys would not match ours
     }
-    const userKey = kuid(password);
     const fields: RakpFields = {
       sidm: s.sidm,
       sidc: s.sidc,
@@ -304,14 +306,15 @@ export class VirtualBmc {
       role: r.role,
       user: r.user,
     };
+    const proofs = rakpProofs(kuid(password), fields, s.suite);
     Object.assign(s, {
       fields,
-      userKey,
+      proofs,
       state: 'rakp2-sent',
       privilege: r.role & 0x0f || Privilege.ADMINISTRATOR,
-      lastSeen: Date.now(),
+      lastSeen: this.clock.now(),
     });
-    s.rakp2 = reply(0, { rc: fields.rc, guid: fields.guid, authCode: rakp2AuthCode(userKey, fields, s.suite) });
+    s.rakp2 = reply(0, { rc: fields.rc, guid: fields.guid, authCode: proofs.rakp2 });
     return s.rakp2;
   }
 
@@ -319,7 +322,7 @@ export class VirtualBmc {
     const r = decodeRakp3(payload);
     const id = r.sidc.readUInt32LE(0);
     const s = this.sessions.get(id);
-    if (!s || !s.fields || !s.userKey) return undefined;
+    if (!s || !s.proofs) return undefined;
     const reply = (status: number, icv: Buffer = Buffer.alloc(0)) =>
       encodeV20({
         payloadType: PayloadType.RAKP4,
@@ -331,14 +334,14 @@ export class VirtualBmc {
       this.sessions.delete(id);
       return undefined;
     }
-    if (!safeEqual(rakp3AuthCode(s.userKey, s.fields, s.suite), r.authCode)) {
+    if (!safeEqual(s.proofs.rakp3, r.authCode)) {
       this.sessions.delete(id);
       return reply(0x0f);
     }
-    s.keys = sessionKeys(s.userKey, s.fields, s.suite);
+    s.keys = s.proofs.keys;
     s.state = 'active';
-    s.lastSeen = Date.now();
-    return reply(0, rakp4Icv(s.keys.sik, s.fields, s.suite));
+    s.lastSeen = this.clock.now();
+    return reply(0, s.proofs.rakp4);
   }
 
   // --- inside a session ---------------------------------------------------------------------
@@ -348,7 +351,7 @@ export class VirtualBmc {
     if (!s || s.state !== 'active' || !s.keys) return undefined;
     const req = decodeRequest(openV20(p, s.keys)); // throws on a bad AuthCode: dropped
     if (!this.acceptSequence(s, p.seq)) return undefined;
-    s.lastSeen = Date.now();
+    s.lastSeen = this.clock.now();
     const { cc, data } = await this.dispatch(s, req);
     s.outSeq = (s.outSeq + 1) >>> 0 || 1;
     const reply = encodeV20({
@@ -445,9 +448,9 @@ export class VirtualBmc {
     return oldest !== undefined;
   }
 
-  /** Idle sessions go after `sessionTimeoutMs`; logins left half-done after 10 s. */
-  private sweep(): void {
-    const now = Date.now();
+  /** Forgets idle sessions (after `sessionTimeoutMs`) and logins left half-done (after 10 s); runs every 2 s. */
+  sweep(): void {
+    const now = this.clock.now();
     const idle = now - (this.options.sessionTimeoutMs ?? 60_000);
     for (const [id, s] of this.sessions) {
       if (s.lastSeen < idle || (s.state !== 'active' && s.lastSeen < now - HALF_OPEN_TTL_MS)) this.sessions.delete(id);

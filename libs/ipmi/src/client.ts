@@ -1,25 +1,15 @@
 /**
- * A native, asynchronous IPMI 2.0 (RMCP+, cipher suite 3) client: one UDP socket for every BMC,
- * one session per BMC kept and reused, one command in flight per BMC (with an optional minimum
- * interval), retransmission with backoff, and a deadline on every operation. A dead BMC costs
- * its callers their deadline and nobody else anything.
+ * A native, asynchronous IPMI 2.0 (RMCP+, cipher suites 17 and 3) client: one UDP socket for
+ * every BMC, one session per BMC kept and reused, one command in flight per BMC (with an optional
+ * minimum interval), retransmission with backoff, and a deadline on every operation. A dead BMC
+ * costs its callers their deadline and nobody else anything.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import {
-  CIPHER_SUITES,
-  type CipherSuite,
-  type SessionKeys,
-  kuid,
-  rakp2AuthCode,
-  rakp3AuthCode,
-  rakp4Icv,
-  safeEqual,
-  sessionKeys,
-  suiteOf,
-} from './crypto';
+import { type Clock, systemClock, setClockTimeout } from '@bm/core';
+import { type CipherSuite, type SessionKeys, kuid, rakpProofs, safeEqual, suiteOf, suitesById } from './crypto';
 import {
   type BootDevice,
   type BootFlags,
@@ -91,6 +81,8 @@ export interface IpmiClientOptions {
    * so a BMC without suite 17 costs the extra round trip once. 0 is never proposed.
    */
   cipherSuites?: (3 | 17)[];
+  /** Times deadlines, retransmissions, the minimum interval and session idleness (default: the system clock). */
+  clock?: Clock;
 }
 
 interface Session {
@@ -125,7 +117,7 @@ class BmcLink {
   suite?: CipherSuite;
   waiter?: Waiter;
   private tail: Promise<unknown> = Promise.resolve();
-  private lastSent = 0;
+  private lastSent = -Infinity;
 
   constructor(
     public creds: Required<BmcCredentials>,
@@ -172,33 +164,37 @@ class BmcLink {
    */
   async exchange<T>(what: string, build: (attempt: number) => Buffer, match: Match<T>, deadline: number): Promise<T> {
     const o = this.client.options;
-    const gap = this.lastSent + o.minIntervalMs - Date.now();
-    if (gap > 0) await sleep(Math.min(gap, Math.max(0, deadline - Date.now())));
-    let timer: NodeJS.Timeout | undefined;
+    const clock = this.client.clock;
+    const gap = this.lastSent + o.minIntervalMs - clock.now();
+    if (gap > 0) await clock.sleep(Math.min(gap, Math.max(0, deadline - clock.now())));
+    let cancelTick = (): void => undefined;
     const answered = new Promise<T>((resolve, reject) => {
       this.waiter = { match, resolve: resolve as (v: unknown) => void, reject };
     });
     try {
       for (let attempt = 0, wait = o.retryMs; ; attempt++, wait = Math.min(wait * 2, o.maxRetryMs)) {
-        const left = deadline - Date.now();
+        const left = deadline - clock.now();
         if (left <= 0)
           throw new BmcUnreachable(this.key, `no answer to ${what} within the deadline (${attempt} attempts)`);
         this.client.send(build(attempt), this);
-        this.lastSent = Date.now();
-        const tick = new Promise<'retry'>((r) => (timer = setTimeout(() => r('retry'), Math.min(wait, left))));
+        this.lastSent = clock.now();
+        const tick = new Promise<'retry'>(
+          (r) => (cancelTick = setClockTimeout(clock, Math.min(wait, left), () => r('retry'))),
+        );
         const r = await Promise.race([answered, tick]);
-        clearTimeout(timer);
+        cancelTick();
         if (r !== 'retry') return r as T;
       }
     } finally {
-      clearTimeout(timer);
+      cancelTick();
       this.waiter = undefined;
     }
   }
 }
 
 export class IpmiClient {
-  readonly options: Required<Omit<IpmiClientOptions, 'socket' | 'random' | 'cipherSuites'>>;
+  readonly options: Required<Omit<IpmiClientOptions, 'socket' | 'random' | 'cipherSuites' | 'clock'>>;
+  readonly clock: Clock;
   private readonly suites: CipherSuite[];
   private readonly socket: DatagramSocket;
   private readonly ownSocket: boolean;
@@ -222,7 +218,8 @@ export class IpmiClient {
       maxConcurrentLogins: opts.maxConcurrentLogins ?? 64,
     };
     this.random = opts.random ?? randomBytes;
-    this.suites = (opts.cipherSuites ?? [17, 3]).map((id) => CIPHER_SUITES.find((c) => c.id === id)!).filter(Boolean);
+    this.clock = opts.clock ?? systemClock;
+    this.suites = suitesById(opts.cipherSuites ?? [17, 3]);
     if (!this.suites.length) throw new RangeError('cipherSuites: choose 3 and/or 17');
     this.ownSocket = !opts.socket;
     this.socket = opts.socket ?? IpmiClient.openSocket();
@@ -237,7 +234,7 @@ export class IpmiClient {
 
   /** Pings held sessions that have been quiet for keepaliveMs; a session that does not answer is dropped. */
   private keepalive(): void {
-    const quiet = Date.now() - this.options.keepaliveMs;
+    const quiet = this.clock.now() - this.options.keepaliveMs;
     for (const link of this.links.values()) {
       const s = link.session;
       if (!s || s.lastUsed > quiet || link.busy) continue;
@@ -245,14 +242,8 @@ export class IpmiClient {
         .enqueue(async () => {
           if (link.session !== s || s.lastUsed > quiet) return;
           try {
-            await this.inSession(
-              link,
-              'keepalive (Get Device ID)',
-              NetFn.APP,
-              Cmd.GET_DEVICE_ID,
-              Buffer.alloc(0),
-              Date.now() + 2000,
-            );
+            const what = 'keepalive (Get Device ID)';
+            await this.inSession(link, what, NetFn.APP, Cmd.GET_DEVICE_ID, Buffer.alloc(0), this.clock.now() + 2000);
           } catch {
             if (link.session === s) link.session = undefined; // the next command logs in again
           }
@@ -335,14 +326,8 @@ export class IpmiClient {
   }
 
   async power(bmc: BmcCredentials, action: PowerAction, deadlineMs?: number): Promise<void> {
-    await this.command(
-      bmc,
-      `Chassis Control (${action})`,
-      NetFn.CHASSIS,
-      Cmd.CHASSIS_CONTROL,
-      Buffer.from([POWER_ACTION[action]]),
-      deadlineMs,
-    );
+    const what = `Chassis Control (${action})`;
+    await this.command(bmc, what, NetFn.CHASSIS, Cmd.CHASSIS_CONTROL, Buffer.from([POWER_ACTION[action]]), deadlineMs);
   }
 
   async setBootDevice(
@@ -352,26 +337,14 @@ export class IpmiClient {
     deadlineMs?: number,
   ): Promise<void> {
     const data = encodeSetBootFlags({ device, persistent: o.persistent ?? false, efi: o.efi ?? false });
-    await this.command(
-      bmc,
-      `Set System Boot Options (${device})`,
-      NetFn.CHASSIS,
-      Cmd.SET_SYSTEM_BOOT_OPTIONS,
-      data,
-      deadlineMs,
-    );
+    const what = `Set System Boot Options (${device})`;
+    await this.command(bmc, what, NetFn.CHASSIS, Cmd.SET_SYSTEM_BOOT_OPTIONS, data, deadlineMs);
   }
 
   async getBootDevice(bmc: BmcCredentials, deadlineMs?: number): Promise<BootFlags> {
+    const what = 'Get System Boot Options';
     return parseGetBootFlags(
-      await this.command(
-        bmc,
-        'Get System Boot Options',
-        NetFn.CHASSIS,
-        Cmd.GET_SYSTEM_BOOT_OPTIONS,
-        GET_BOOT_FLAGS_REQUEST,
-        deadlineMs,
-      ),
+      await this.command(bmc, what, NetFn.CHASSIS, Cmd.GET_SYSTEM_BOOT_OPTIONS, GET_BOOT_FLAGS_REQUEST, deadlineMs),
     );
   }
 
@@ -391,24 +364,24 @@ export class IpmiClient {
     deadlineMs = this.options.deadlineMs,
   ): Promise<Buffer> {
     const link = this.link(bmc);
-    const deadline = Date.now() + deadlineMs;
+    const deadline = this.clock.now() + deadlineMs;
     return link.enqueue(async () => {
       link.creds = { ...bmc, port: bmc.port ?? 623 };
       const fresh =
         !link.session ||
         link.sessionCreds !== credsKey(bmc) ||
-        Date.now() - link.session.lastUsed > this.options.sessionIdleMs;
+        this.clock.now() - link.session.lastUsed > this.options.sessionIdleMs;
       if (fresh) {
         await this.resolve(link);
         await this.login(link, deadline);
       }
       // A held session the BMC forgot (restart, its own timeout) looks like silence: give it a
       // few retransmissions, then log in again once within what is left of the deadline.
-      const probe = fresh ? deadline : Math.min(deadline, Date.now() + this.options.retryMs * 3);
+      const probe = fresh ? deadline : Math.min(deadline, this.clock.now() + this.options.retryMs * 3);
       try {
         return await this.inSession(link, what, netFn, cmd, data, probe);
       } catch (e) {
-        if (fresh || !(e instanceof BmcUnreachable) || Date.now() >= deadline) throw e;
+        if (fresh || !(e instanceof BmcUnreachable) || this.clock.now() >= deadline) throw e;
         link.session = undefined;
         await this.resolve(link);
         await this.login(link, deadline);
@@ -426,7 +399,7 @@ export class IpmiClient {
       const sidc = Buffer.alloc(4);
       sidc.writeUInt32LE(s.sidc);
       try {
-        await this.inSession(link, 'Close Session', NetFn.APP, Cmd.CLOSE_SESSION, sidc, Date.now() + deadlineMs);
+        await this.inSession(link, 'Close Session', NetFn.APP, Cmd.CLOSE_SESSION, sidc, this.clock.now() + deadlineMs);
       } catch {
         // the BMC times idle sessions out anyway
       } finally {
@@ -557,16 +530,17 @@ export class IpmiClient {
       throw new BmcAuthenticationFailed(bmc, `user '${user}' refused: ${RAKP_AUTH_REASON[r2.status]}`);
     if (r2.status !== 0) throw new BmcSessionRefused(bmc, 'RAKP 2', r2.status);
     const fields = { sidm, sidc, rm, rc: r2.rc, guid: r2.guid, role: ROLE_ADMIN_NAME_ONLY, user: userBytes };
-    if (!safeEqual(rakp2AuthCode(kuidKey, fields, suite), r2.authCode))
+    const proofs = rakpProofs(kuidKey, fields, suite);
+    const keys = proofs.keys;
+    if (!safeEqual(proofs.rakp2, r2.authCode))
       throw new BmcAuthenticationFailed(bmc, `wrong password for user '${user}'`);
-    const keys = sessionKeys(kuidKey, fields, suite);
 
     // 5–6. RAKP3 → RAKP4: we prove it; the BMC's integrity check value proves the keys.
     const r3 = encodeV20({
       payloadType: PayloadType.RAKP3,
       sessionId: 0,
       seq: 0,
-      payload: encodeRakp3({ tag: 4, status: 0, sidc, authCode: rakp3AuthCode(kuidKey, fields, suite) }),
+      payload: encodeRakp3({ tag: 4, status: 0, sidc, authCode: proofs.rakp3 }),
     });
     const r4 = await link.exchange(
       'RAKP 3',
@@ -575,11 +549,11 @@ export class IpmiClient {
       deadline,
     );
     if (r4.status !== 0) throw new BmcSessionRefused(bmc, 'RAKP 4', r4.status);
-    if (!safeEqual(rakp4Icv(keys.sik, fields, suite), r4.icv))
+    if (!safeEqual(proofs.rakp4, r4.icv))
       throw new BmcSessionRefused(bmc, 'RAKP 4', undefined, 'integrity check value mismatch');
     link.suite = suite;
 
-    link.session = { sidm, sidc: sidc.readUInt32LE(0), keys, seq: 0, rqSeq: 0, lastUsed: Date.now() };
+    link.session = { sidm, sidc: sidc.readUInt32LE(0), keys, seq: 0, rqSeq: 0, lastUsed: this.clock.now() };
     link.sessionCreds = credsKey(link.creds);
     // 7. Administrator privilege for the session, and who the BMC is.
     await this.inSession(
@@ -635,7 +609,7 @@ export class IpmiClient {
       },
       deadline,
     );
-    s.lastUsed = Date.now();
+    s.lastUsed = this.clock.now();
     if (r.cc !== 0) throw new BmcCommandFailed(link.key, what, r.cc);
     return r.data;
   }
@@ -679,8 +653,4 @@ function setupPayload<T extends { tag: number }>(type: number, tag: number, deco
       return undefined;
     }
   };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -1,6 +1,6 @@
 /**
- * RMCP+ cipher suite 3 (IPMI 2.0 §13.28–13.33): RAKP-HMAC-SHA1 authentication, HMAC-SHA1-96
- * integrity, AES-CBC-128 confidentiality.
+ * RMCP+ cipher suites 3 and 17 (IPMI 2.0 §13.28–13.33): RAKP-HMAC-SHA1 or -SHA256 authentication,
+ * HMAC-SHA1-96 or HMAC-SHA256-128 integrity, AES-CBC-128 confidentiality.
  */
 import { createCipheriv, createDecipheriv, createHmac, timingSafeEqual } from 'node:crypto';
 import { MalformedPacket } from './message';
@@ -10,8 +10,6 @@ export const hmac = (hash: 'sha1' | 'sha256', key: Buffer, ...parts: Buffer[]): 
   for (const p of parts) h.update(p);
   return h.digest();
 };
-
-export const hmacSha1 = (key: Buffer, ...parts: Buffer[]): Buffer => hmac('sha1', key, ...parts);
 
 /** Algorithm numbers of an RMCP+ cipher suite (Tables 13-17 to 13-19). */
 export interface Algorithms {
@@ -34,21 +32,21 @@ export interface CipherSuite {
   authCodeLength: number;
 }
 
-export const SUITE_3: CipherSuite = {
-  id: 3,
-  algorithms: { auth: 1, integrity: 1, conf: 1 },
-  hash: 'sha1',
-  icvLength: 12,
-  authCodeLength: 12,
-};
-export const SUITE_17: CipherSuite = {
-  id: 17,
-  algorithms: { auth: 3, integrity: 4, conf: 1 },
-  hash: 'sha256',
-  icvLength: 16,
-  authCodeLength: 16,
-};
+/** Both suites: AES-CBC-128 confidentiality (conf 1); the RAKP 4 ICV and packet AuthCodes are `bytes` long. */
+function aesSuite(id: 3 | 17, hash: 'sha1' | 'sha256', auth: number, integrity: number, bytes: number): CipherSuite {
+  return { id, algorithms: { auth, integrity, conf: 1 }, hash, icvLength: bytes, authCodeLength: bytes };
+}
+
+/** RAKP-HMAC-SHA1 (auth 1), HMAC-SHA1-96 (integrity 1). */
+export const SUITE_3 = aesSuite(3, 'sha1', 1, 1, 12);
+/** RAKP-HMAC-SHA256 (auth 3), HMAC-SHA256-128 (integrity 4). */
+export const SUITE_17 = aesSuite(17, 'sha256', 3, 4, 16);
 export const CIPHER_SUITES: readonly CipherSuite[] = [SUITE_17, SUITE_3];
+
+/** The suites with these ids, in that order (unknown ids are left out). */
+export function suitesById(ids: readonly number[]): CipherSuite[] {
+  return ids.flatMap((id) => CIPHER_SUITES.filter((c) => c.id === id));
+}
 
 export function suiteOf(a: Algorithms): CipherSuite | undefined {
   return CIPHER_SUITES.find(
@@ -99,6 +97,27 @@ export const rakp4Icv = (sik: Buffer, f: RakpFields, c: CipherSuite = SUITE_3) =
 export function sessionKeys(kg: Buffer, f: RakpFields, c: CipherSuite = SUITE_3): SessionKeys {
   const sik = hmac(c.hash, kg, f.rm, f.rc, roleUser(f));
   return { suite: c, sik, k1: hmac(c.hash, sik, Buffer.alloc(20, 1)), k2: hmac(c.hash, sik, Buffer.alloc(20, 2)) };
+}
+
+/** What both sides of a login derive from the user key once RAKP 1 and 2 have given them the fields. */
+export interface RakpProofs {
+  /** RAKP 2's AuthCode: the BMC proves it knows the password. */
+  rakp2: Buffer;
+  /** RAKP 3's AuthCode: the console proves it. */
+  rakp3: Buffer;
+  keys: SessionKeys;
+  /** RAKP 4's integrity check value: the BMC proves it holds the same session keys. */
+  rakp4: Buffer;
+}
+
+export function rakpProofs(kuidKey: Buffer, f: RakpFields, c: CipherSuite): RakpProofs {
+  const keys = sessionKeys(kuidKey, f, c);
+  return {
+    rakp2: rakp2AuthCode(kuidKey, f, c),
+    rakp3: rakp3AuthCode(kuidKey, f, c),
+    keys,
+    rakp4: rakp4Icv(keys.sik, f, c),
+  };
 }
 
 export function safeEqual(a: Buffer, b: Buffer): boolean {

@@ -1,4 +1,5 @@
 import { createSocket } from 'node:dgram';
+import { ManualClock } from '@bm/core';
 import { UdpProxy } from '../../../test/support/udp-proxy';
 import {
   BmcAuthenticationFailed,
@@ -129,6 +130,30 @@ describe('IpmiClient ↔ VirtualBmc', () => {
     } finally {
       await kept.close();
     }
+  });
+
+  it("the BMC forgets idle sessions and half-done logins by its clock's time", async () => {
+    const clock = new ManualClock(1_000_000);
+    const users = { [USER]: PASSWORD };
+    const b = new VirtualBmc({ port: 0, users, machine: new SimulatedMachine(), sessionTimeoutMs: 60_000, clock });
+    await b.start();
+    started.push(b);
+    const creds = { host: '127.0.0.1', port: b.port, user: USER, password: PASSWORD };
+    await client.powerStatus(creds); // an active session, last used at 1 000 000
+    const other = new IpmiClient({ deadlineMs: 1000 });
+    await other.powerStatus({ ...creds, password: 'wrong' }).catch(() => undefined); // stops after RAKP 2
+    await other.close();
+    expect(b.sessionCount).toBe(2);
+    const after = (ms: number) => {
+      clock.advance(ms);
+      b.sweep();
+      return b.sessionCount;
+    };
+    expect(after(10_000)).toBe(2); // the half-done login: 10 s, not more
+    expect(after(1)).toBe(1);
+    expect(after(49_999)).toBe(1); // the idle session: 60 s, not more
+    expect(after(1)).toBe(0);
+    await client.closeSession(creds, 10); // the BMC no longer knows it: no answer to wait for
   });
 
   it('logs in again by itself when the BMC forgot the session (restart)', async () => {

@@ -1,6 +1,7 @@
+import { type Clock, systemClock } from '@bm/core';
 import type { BootFlags, PowerAction } from './commands';
 
-/** What a virtual BMC controls: a simulated node now, a QEMU process later. */
+/** What a virtual BMC controls: a node simulated in memory (SimulatedMachine) or a QEMU VM (QemuMachine). */
 export interface BmcMachine {
   isPoweredOn(): boolean | Promise<boolean>;
   power(action: PowerAction): void | Promise<void>;
@@ -9,6 +10,7 @@ export interface BmcMachine {
 }
 
 export interface MachineEvent {
+  /** When, in ms since the epoch (the machine's clock). */
   at: number;
   op: 'power' | 'boot';
   action?: PowerAction;
@@ -25,9 +27,12 @@ export class SimulatedMachine implements BmcMachine {
   readonly events: MachineEvent[] = [];
   private bootFlags: BootFlags = { device: 'none', persistent: false, efi: false, valid: false };
   private on: boolean;
+  private readonly clock: Clock;
 
-  constructor(initial: { powerOn?: boolean } = {}) {
+  /** `clock` stamps the events (default: the system clock). */
+  constructor(initial: { powerOn?: boolean; clock?: Clock } = {}) {
     this.on = initial.powerOn ?? false;
+    this.clock = initial.clock ?? systemClock;
   }
 
   isPoweredOn(): boolean {
@@ -40,7 +45,7 @@ export class SimulatedMachine implements BmcMachine {
     this.on = action === 'on' || ((action === 'cycle' || action === 'reset') && (before || action === 'cycle'));
     if (action === 'off' || action === 'soft') this.on = false;
     this.events.push({
-      at: Date.now(),
+      at: this.clock.now(),
       op: 'power',
       action,
       before: before ? 'on' : 'off',
@@ -54,6 +59,6 @@ export class SimulatedMachine implements BmcMachine {
 
   setBootFlags(flags: BootFlags): void {
     this.bootFlags = { ...flags };
-    this.events.push({ at: Date.now(), op: 'boot', boot: { ...flags } });
+    this.events.push({ at: this.clock.now(), op: 'boot', boot: { ...flags } });
   }
 }

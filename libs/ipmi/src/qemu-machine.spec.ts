@@ -1,7 +1,8 @@
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CommandRunner } from '@bm/exec';
+import { ManualClock } from '@bm/core';
+import { CommandRunner, type RunningProgram } from '@bm/exec';
 import { QemuMachine, type QemuMachineOptions, qemuArgs } from './qemu-machine';
 
 const base: QemuMachineOptions = {
@@ -91,5 +92,51 @@ describe('QemuMachine (a stand-in QEMU that records its arguments and runs until
     expect(m.isPoweredOn()).toBe(true);
     await new Promise((r) => setTimeout(r, 800));
     expect(m.isPoweredOn()).toBe(false);
+  });
+});
+
+describe('QemuMachine on a ManualClock (a stand-in runner: no process)', () => {
+  /** A runner whose programs run until `exit` is called. */
+  class FakeRunner extends CommandRunner {
+    /** Ends the program started last with this status. */
+    exit: (code: number) => void = () => undefined;
+    override async start(): Promise<RunningProgram> {
+      let running = true;
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => {
+        this.exit = (code) => {
+          running = false;
+          done({ code, signal: null });
+        };
+      });
+      return { pid: 1, exited, isRunning: () => running, stop: async () => this.exit(0) };
+    }
+  }
+
+  it('a power on succeeds once the VM has run 300 ms of the clock, and is stamped with its time', async () => {
+    const clock = new ManualClock(5000);
+    const m = new QemuMachine({ ...base, runner: new FakeRunner(), clock });
+    let done = false;
+    const on = m.power('on').then(() => (done = true));
+    await new Promise((r) => setImmediate(r));
+    clock.advance(299);
+    await new Promise((r) => setImmediate(r));
+    expect(done).toBe(false);
+    clock.advance(1);
+    await new Promise((r) => setImmediate(r));
+    expect(done).toBe(true);
+    await on;
+    expect(m.isPoweredOn()).toBe(true);
+    expect(m.events).toEqual([{ at: 5300, op: 'power', action: 'on', before: 'off', after: 'on' }]);
+  });
+
+  it('a VM that exits within those 300 ms is a failed power on', async () => {
+    const clock = new ManualClock();
+    const runner = new FakeRunner();
+    const m = new QemuMachine({ ...base, runner, clock });
+    const on = m.power('on').catch((e: Error) => e);
+    await new Promise((r) => setImmediate(r));
+    clock.advance(299);
+    runner.exit(1);
+    expect(await on).toEqual(new Error('QEMU exited at once (status 1)'));
   });
 });

@@ -12,6 +12,7 @@
  * The guest powering itself off (`poweroff -f`) ends the process: the chassis reads off.
  */
 import { openSync, closeSync } from 'node:fs';
+import { type Clock, systemClock } from '@bm/core';
 import type { CommandRunner, RunningProgram } from '@bm/exec';
 import type { BootFlags, PowerAction } from './commands';
 import type { BmcMachine, MachineEvent } from './machine';
@@ -34,6 +35,8 @@ export interface QemuMachineOptions {
   /** 'tcg' (default; works everywhere) or 'kvm'. */
   accel?: 'tcg' | 'kvm';
   qemu?: string;
+  /** Stamps the events and times the wait for a VM that exits at once (default: the system clock). */
+  clock?: Clock;
 }
 
 const BOOT_LETTER: Partial<Record<BootFlags['device'], string>> = { pxe: 'n', disk: 'c', cdrom: 'd', floppy: 'a' };
@@ -75,8 +78,11 @@ export class QemuMachine implements BmcMachine {
   private vm?: RunningProgram;
   /** The command line of the last start (the lab prints it; tests read it). */
   lastArgs: string[] = [];
+  private readonly clock: Clock;
 
-  constructor(private readonly o: QemuMachineOptions) {}
+  constructor(private readonly o: QemuMachineOptions) {
+    this.clock = o.clock ?? systemClock;
+  }
 
   isPoweredOn(): boolean {
     return this.vm?.isRunning() ?? false;
@@ -95,7 +101,7 @@ export class QemuMachine implements BmcMachine {
       await this.start();
     }
     this.events.push({
-      at: Date.now(),
+      at: this.clock.now(),
       op: 'power',
       action,
       before: before ? 'on' : 'off',
@@ -109,7 +115,7 @@ export class QemuMachine implements BmcMachine {
 
   setBootFlags(flags: BootFlags): void {
     this.bootFlags = { ...flags };
-    this.events.push({ at: Date.now(), op: 'boot', boot: { ...flags } });
+    this.events.push({ at: this.clock.now(), op: 'boot', boot: { ...flags } });
   }
 
   /** Stops the VM (the virtual BMC is going away). */
@@ -130,10 +136,7 @@ export class QemuMachine implements BmcMachine {
       if (fd !== undefined) closeSync(fd);
     }
     // A VM that cannot start (no tap, bad image) exits within moments: report it as a failure.
-    const early = await Promise.race([
-      this.vm.exited,
-      new Promise<undefined>((r) => setTimeout(() => r(undefined), 300)),
-    ]);
+    const early = await Promise.race([this.vm.exited, this.clock.sleep(300)]);
     if (early)
       throw new Error(
         `QEMU exited at once (${early.signal ?? `status ${early.code}`})${this.o.qemuLog ? `: see ${this.o.qemuLog}` : ''}`,

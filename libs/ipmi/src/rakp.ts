@@ -1,6 +1,6 @@
 /**
  * RMCP+ session setup payloads (§13.17–13.23): Open Session Request/Response and RAKP 1–4,
- * for cipher suite 3 (algorithms 1/1/1). Encoders and decoders for both sides.
+ * for any cipher suite's algorithms. Encoders and decoders for both sides.
  */
 import type { Algorithms } from './crypto';
 import { MalformedPacket } from './message';
@@ -159,6 +159,13 @@ export function decodeRakp2(b: Buffer): Rakp2 {
   };
 }
 
+/**
+ * RAKP 3 and 4 share a layout: tag, status, 2 reserved bytes, a session id, then (on success only)
+ * the proof: RAKP 3's AuthCode, RAKP 4's integrity check value.
+ */
+const encodeRakp34 = (tag: number, status: number, sid: Buffer, proof: Buffer) =>
+  Buffer.concat([Buffer.from([tag, status, 0, 0]), sid, status === 0 ? proof : Buffer.alloc(0)]);
+
 export interface Rakp3 {
   tag: number;
   status: number;
@@ -166,8 +173,7 @@ export interface Rakp3 {
   authCode: Buffer;
 }
 
-export const encodeRakp3 = (r: Rakp3) =>
-  Buffer.concat([Buffer.from([r.tag, r.status, 0, 0]), r.sidc, r.status === 0 ? r.authCode : Buffer.alloc(0)]);
+export const encodeRakp3 = (r: Rakp3) => encodeRakp34(r.tag, r.status, r.sidc, r.authCode);
 
 export function decodeRakp3(b: Buffer): Rakp3 {
   need(b, 8, 'RAKP3');
@@ -181,8 +187,7 @@ export interface Rakp4 {
   icv: Buffer;
 }
 
-export const encodeRakp4 = (r: Rakp4) =>
-  Buffer.concat([Buffer.from([r.tag, r.status, 0, 0]), r.sidm, r.status === 0 ? r.icv : Buffer.alloc(0)]);
+export const encodeRakp4 = (r: Rakp4) => encodeRakp34(r.tag, r.status, r.sidm, r.icv);
 
 /** `icvLength`: 12 for cipher suite 3, 16 for 17. */
 export function decodeRakp4(b: Buffer, icvLength = 12): Rakp4 {

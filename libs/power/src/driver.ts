@@ -12,7 +12,7 @@ export interface PowerTarget {
 }
 
 /**
- * One interface, three implementations (`native` IPMI 2.0, `ipmitool`, `fake` for unit tests),
+ * One interface, three implementations (`native` IPMI 2.0, `ipmitool`, `fake`: in memory),
  * chosen by `[baremetal] power_manager`. Every call ends within its deadline.
  */
 export interface PowerDriver {

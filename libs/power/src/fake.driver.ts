@@ -1,13 +1,16 @@
 import type { BootDevice, PowerAction } from '@bm/ipmi';
 import type { PowerDriver, PowerState, PowerTarget } from './driver';
 
-/** For unit tests only: power in memory, every call recorded. Never offered for real nodes. */
+/**
+ * Power in memory, every call recorded: the unit tests' driver, and the one `[baremetal]
+ * power_manager = fake` (Nova's FakePowerManager) selects, with which no BMC is ever called.
+ */
 export class FakePowerDriver implements PowerDriver {
   readonly name = 'fake';
   readonly state = new Map<number, PowerState>();
   readonly boot = new Map<number, { device: BootDevice; persistent: boolean; efi: boolean }>();
   readonly calls: string[] = [];
-  /** Set to make the next calls fail with this error. */
+  /** While set, every call fails with this error. */
   failWith?: Error;
   /** Set to make power actions not take effect (a node stuck in its state). */
   stuck = false;

@@ -4,4 +4,3 @@ export * from './ipmitool.driver';
 export * from './fake.driver';
 export * from './power-manager';
 export * from './power-sync';
-export * from './power-store';

@@ -1,7 +1,17 @@
 import type { BootDevice, PowerAction } from '@bm/ipmi';
+import { type Clock, systemClock } from '@bm/core';
 import { CommandFailed, type CommandRunner } from '@bm/exec';
 import type { PowerDriver, PowerState, PowerTarget } from './driver';
 import { creds } from './native.driver';
+
+export interface IpmitoolDriverOptions {
+  /** The ipmitool binary (default `ipmitool` on the PATH). */
+  program?: string;
+  /** Runs of ipmitool per call, within its deadline (default 3). */
+  attempts?: number;
+  /** Times each call's deadline (default: the system clock). */
+  clock?: Clock;
+}
 
 /**
  * Compatibility with the seed's `power_manager=nova.virt.baremetal.ipmi.IPMI` as Nova ran it:
@@ -14,7 +24,7 @@ export class IpmitoolDriver implements PowerDriver {
 
   constructor(
     private readonly runner: CommandRunner,
-    private readonly opts: { program?: string; attempts?: number } = {},
+    private readonly opts: IpmitoolDriverOptions = {},
   ) {}
 
   async getPowerState(t: PowerTarget, deadlineMs?: number): Promise<PowerState> {
@@ -52,13 +62,14 @@ export class IpmitoolDriver implements PowerDriver {
 
   private async ipmitool(t: PowerTarget, words: string[], deadlineMs = 15_000): Promise<string> {
     const attempts = this.opts.attempts ?? 3;
-    const until = Date.now() + deadlineMs;
+    const clock = this.opts.clock ?? systemClock;
+    const until = clock.now() + deadlineMs;
     let last: unknown;
-    for (let i = 0; i < attempts && Date.now() < until; i++) {
+    for (let i = 0; i < attempts && clock.now() < until; i++) {
       try {
         const r = await this.runner.check(this.opts.program ?? 'ipmitool', this.argv(t, words), {
           env: { IPMI_PASSWORD: t.pm_password === '' ? '\0' : t.pm_password },
-          timeoutMs: Math.max(1, until - Date.now()),
+          timeoutMs: Math.max(1, until - clock.now()),
         });
         return r.stdout;
       } catch (e) {

@@ -1,3 +1,4 @@
+import { type Clock, dateOf, systemClock } from '@bm/core';
 import type { PowerDriver, PowerState, PowerTarget } from './driver';
 
 /** What the sync knows of one node (persisted in `bm_node_power`). */
@@ -24,7 +25,8 @@ export interface PowerSyncOptions {
   /** Longest back-off for a BMC that keeps failing. */
   maxBackoffMs?: number;
   onChange?(target: PowerTarget, from: PowerState | null, to: PowerState): Promise<void> | void;
-  now?: () => number;
+  /** Decides what is due, stamps the records and measures latencies (default: the system clock). */
+  clock?: Clock;
 }
 
 export interface SweepReport {
@@ -48,8 +50,8 @@ export class PowerSync {
   ) {}
 
   async sweep(targets: PowerTarget[]): Promise<SweepReport> {
-    const now = this.o.now ?? Date.now;
-    const started = now();
+    const clock = this.o.clock ?? systemClock;
+    const started = clock.now();
     const known = await this.store.load(targets.map((t) => t.id));
     const due = targets.filter((t) => (known.get(t.id)?.nextCheckAt.getTime() ?? 0) <= started);
     const report: SweepReport = {
@@ -62,7 +64,7 @@ export class PowerSync {
     await Promise.all(
       due.map(async (t) => {
         const before = known.get(t.id);
-        const t0 = now();
+        const t0 = clock.now();
         let record: PowerRecord;
         try {
           const state = await this.driver.getPowerState(t, this.o.deadlineMs);
@@ -70,12 +72,12 @@ export class PowerSync {
           record = {
             nodeId: t.id,
             state,
-            checkedAt: new Date(now()),
-            latencyMs: now() - t0,
+            checkedAt: dateOf(clock),
+            latencyMs: clock.now() - t0,
             error: null,
             failures: 0,
-            nextCheckAt: new Date(now() + this.o.intervalMs),
-            changedAt: changed ? new Date(now()) : (before?.changedAt ?? null),
+            nextCheckAt: new Date(clock.now() + this.o.intervalMs),
+            changedAt: changed ? dateOf(clock) : (before?.changedAt ?? null),
           };
           if (changed) {
             report.changed++;
@@ -88,18 +90,18 @@ export class PowerSync {
           record = {
             nodeId: t.id,
             state: before?.state ?? null,
-            checkedAt: new Date(now()),
+            checkedAt: dateOf(clock),
             latencyMs: null,
             error: (e as Error).message.slice(0, 500),
             failures,
-            nextCheckAt: new Date(now() + backoff),
+            nextCheckAt: new Date(clock.now() + backoff),
             changedAt: before?.changedAt ?? null,
           };
         }
         await this.store.save(record);
       }),
     );
-    report.durationMs = now() - started;
+    report.durationMs = clock.now() - started;
     return report;
   }
 }

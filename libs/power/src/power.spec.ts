@@ -1,3 +1,4 @@
+import { ManualClock } from '@bm/core';
 import { CommandRunner, type RunOptions, type RunResult } from '@bm/exec';
 import { FakePowerDriver } from './fake.driver';
 import { IpmitoolDriver } from './ipmitool.driver';
@@ -61,6 +62,30 @@ describe('PowerManager (Nova ipmi.py semantics)', () => {
       'status 1',
     ]);
   });
+
+  it('waits pollIntervalMs of its clock between two checks, and no longer', async () => {
+    const clock = new ManualClock();
+    const d = new FakePowerDriver();
+    d.stuck = true;
+    const failed = new PowerManager(d, { retries: 2, pollIntervalMs: 1000, clock }).powerOn(node(1)).catch((e) => e);
+    const flush = () => new Promise((r) => setImmediate(r));
+    await flush();
+    expect(d.calls).toEqual(['status 1', 'on 1', 'status 1']); // the command, then a check at once
+    clock.advance(999);
+    await flush();
+    expect(d.calls).toHaveLength(3);
+    clock.advance(1);
+    await flush();
+    expect(d.calls).toEqual(['status 1', 'on 1', 'status 1', 'status 1']); // the third and last check
+    let settled = false;
+    void failed.then(() => (settled = true));
+    clock.advance(999);
+    await flush();
+    expect(settled).toBe(false); // a poll interval after the last check, as Nova's loop
+    clock.advance(1);
+    expect(await failed).toBeInstanceOf(PowerActionFailed);
+    expect(d.calls).toHaveLength(4);
+  });
 });
 
 describe('PowerSync', () => {
@@ -75,14 +100,14 @@ describe('PowerSync', () => {
   }
 
   it('records state and latency, notifies changes, and backs off failing BMCs exponentially', async () => {
-    let clock = 1_000_000;
+    const clock = new ManualClock(1_000_000);
     const d = new FakePowerDriver();
     const store = new MemoryStore();
     const changes: string[] = [];
     const sync = new PowerSync(d, store, {
       intervalMs: 60_000,
       deadlineMs: 1000,
-      now: () => clock,
+      clock,
       onChange: (t, from, to) => void changes.push(`${t.id}:${from}->${to}`),
     });
     const targets = [node(1), node(2)];
@@ -91,28 +116,60 @@ describe('PowerSync', () => {
     expect(changes).toEqual(['1:null->on', '2:null->off']);
     expect(store.rows.get(1)).toMatchObject({ state: 'on', failures: 0, error: null, latencyMs: 0 });
 
-    clock += 60_000;
+    clock.advance(60_000);
     d.failWith = new Error('no answer');
     expect(await sync.sweep(targets)).toMatchObject({ checked: 2, failed: 2, changed: 0 });
     expect(store.rows.get(1)).toMatchObject({ state: 'on', failures: 1, error: 'no answer' });
-    expect(store.rows.get(1)!.nextCheckAt.getTime() - clock).toBe(120_000);
+    expect(store.rows.get(1)!.nextCheckAt.getTime() - clock.now()).toBe(120_000);
 
-    clock += 60_000; // not due yet: skipped, not asked
+    clock.advance(60_000); // not due yet: skipped, not asked
     const asked = d.calls.length;
     expect(await sync.sweep(targets)).toMatchObject({ checked: 0, skipped: 2 });
     expect(d.calls.length).toBe(asked);
 
-    clock += 60_000;
+    clock.advance(60_000);
     await sync.sweep(targets);
     expect(store.rows.get(1)!.failures).toBe(2);
-    expect(store.rows.get(1)!.nextCheckAt.getTime() - clock).toBe(240_000);
+    expect(store.rows.get(1)!.nextCheckAt.getTime() - clock.now()).toBe(240_000);
 
-    clock += 240_000;
+    clock.advance(240_000);
     d.failWith = undefined;
     d.state.set(1, 'off');
     await sync.sweep(targets);
     expect(store.rows.get(1)).toMatchObject({ state: 'off', failures: 0, error: null });
     expect(changes).toEqual(['1:null->on', '2:null->off', '1:on->off']);
+  });
+
+  it('caps the back-off at maxBackoffMs, and times calls on its clock', async () => {
+    const clock = new ManualClock(0);
+    class SlowDriver extends FakePowerDriver {
+      override async getPowerState(t: PowerTarget) {
+        clock.advance(250); // every BMC call takes 250 ms of the clock
+        return super.getPowerState(t);
+      }
+    }
+    const d = new SlowDriver();
+    const store = new MemoryStore();
+    const sync = new PowerSync(d, store, { intervalMs: 60_000, deadlineMs: 1000, maxBackoffMs: 300_000, clock });
+    d.failWith = new Error('no answer');
+    const waits: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      await sync.sweep([node(1)]);
+      const wait = store.rows.get(1)!.nextCheckAt.getTime() - clock.now();
+      waits.push(wait);
+      clock.advance(wait);
+    }
+    expect(waits).toEqual([120_000, 240_000, 300_000, 300_000]);
+    d.failWith = undefined;
+    const report = await sync.sweep([node(1)]);
+    expect(report.durationMs).toBe(250);
+    expect(store.rows.get(1)).toMatchObject({
+      state: 'off',
+      failures: 0,
+      latencyMs: 250,
+      checkedAt: new Date(clock.now()),
+      nextCheckAt: new Date(clock.now() + 60_000),
+    });
   });
 });
 
@@ -148,5 +205,20 @@ describe('IpmitoolDriver', () => {
     await expect(new IpmitoolDriver(r, { attempts: 1 }).getPowerState(node(1))).rejects.toThrow(
       /unexpected answer 'Chassis Power is unknown'/,
     );
+  });
+
+  it('gives each run what is left of the deadline on its clock, and starts none past it', async () => {
+    const clock = new ManualClock();
+    const timeouts: (number | undefined)[] = [];
+    class SlowFailingRunner extends CommandRunner {
+      override async run(_program: string, _args: readonly string[], o: RunOptions = {}): Promise<RunResult> {
+        timeouts.push(o.timeoutMs);
+        clock.advance(600); // each run takes 600 ms of the clock, then fails
+        return { code: 1, signal: null, stdout: '', stderr: 'Unable to establish IPMI v2 session\n', durationMs: 600 };
+      }
+    }
+    const d = new IpmitoolDriver(new SlowFailingRunner(), { attempts: 3, clock });
+    await expect(d.getPowerState(node(1), 1000)).rejects.toThrow(/Unable to establish IPMI v2 session$/);
+    expect(timeouts).toEqual([1000, 400]); // a third attempt would start after the deadline
   });
 });

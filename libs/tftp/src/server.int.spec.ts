@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { ManualClock } from '@bm/core';
 import { RawPeer, rawDownload } from '../test/raw-peer';
 import { TftpErrorCode } from './errors';
 import { fromNetascii } from './netascii';
@@ -182,6 +183,32 @@ describe('TftpServer protocol (raw UDP peer)', () => {
     expect(gaps[2]).toBeGreaterThan(gaps[0] * 2);
     expect(got[got.length - 1].packet).toEqual({ type: 'ERROR', code: 0, message: 'timeout' });
     expect(st).toMatchObject({ outcome: 'timeout', retransmits: 3, blocks: 0 });
+    expect(s.activeTransfers).toBe(0);
+  });
+
+  it('backs off and gives up by the server clock: 1 s, 2 s, 4 s, 8 s, then the transfer ends', async () => {
+    const clock = new ManualClock(1_000_000);
+    const { s, ended } = await server({ defaultTimeoutMs: 1000, maxTimeoutMs: 8000, retries: 3, clock });
+    const p = await peer();
+    p.send(s.port, { type: 'RRQ', filename: 'small.bin', mode: 'octet', options: new Map() });
+    expect((await p.receive()).packet).toMatchObject({ type: 'DATA', block: 1 });
+    for (const timeout of [1000, 2000, 4000]) {
+      clock.advance(timeout - 1);
+      expect(await p.collect(30)).toEqual([]); // 1 ms early: nothing
+      clock.advance(1);
+      expect((await p.receive()).packet).toMatchObject({ type: 'DATA', block: 1 });
+    }
+    clock.advance(7999);
+    expect(await p.collect(30)).toEqual([]);
+    clock.advance(1);
+    expect((await p.receive()).packet).toEqual({ type: 'ERROR', code: 0, message: 'timeout' });
+    const [st] = await ended();
+    expect(st).toMatchObject({
+      outcome: 'timeout',
+      error: 'no acknowledgement after 3 retransmissions (15000 ms)',
+      retransmits: 3,
+      durationMs: 15_000,
+    });
     expect(s.activeTransfers).toBe(0);
   });
 

@@ -6,7 +6,7 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { type LookupOneOptions, lookup as dnsLookup } from 'node:dns';
 import { isIP, isIPv6 } from 'node:net';
-import { performance } from 'node:perf_hooks';
+import { type Clock, systemClock, setClockTimeout } from '@bm/core';
 import { TftpError, TftpErrorCode, TftpPacketError } from './errors';
 import { FsFileProvider } from './fs-provider';
 import { negotiateOptions, resolveLimits } from './options';
@@ -64,6 +64,8 @@ export interface TftpServerOptions {
   /** Concurrent transfers; beyond, requests get ERROR 0 "server busy" (default 512). */
   maxTransfers?: number;
   onTransfer?: (stats: TransferStats) => void;
+  /** Times retransmissions, the file provider's budget and transfer durations (default: the system clock). */
+  clock?: Clock;
 }
 
 function clientKey(r: { address: string; port: number }): string {
@@ -84,6 +86,7 @@ interface ServerContext {
   defaultTimeoutMs: number;
   maxTimeoutMs: number;
   retries: number;
+  clock: Clock;
   ended(t: Transfer, stats: TransferStats): void;
 }
 
@@ -111,8 +114,8 @@ const noop = (): void => undefined;
 /**
  * One read transfer. The per-block path (ACK in, DATA out) is synchronous: packets come from a
  * PacketSource that reads ahead, sends carry no callback (a packet buffer is never rewritten, so
- * there is nothing to wait for), and the retransmission timer is one setTimeout per timeout
- * period, not per block: arm() only moves a deadline, which the timer checks when it fires.
+ * there is nothing to wait for), and the retransmission timer is one timer per timeout period,
+ * not per block: arm() only moves a deadline, which the timer checks when it fires.
  */
 class Transfer {
   readonly key: string;
@@ -121,10 +124,11 @@ class Transfer {
   private bound = false;
   private file?: TftpFile;
   private source?: PacketSource;
-  private timer?: NodeJS.Timeout;
-  /** When the retransmission timer is due (performance.now() time base). */
+  /** Cancels the pending timer (the file provider's budget, then retransmission), if any. */
+  private cancelTimer?: () => void;
+  /** When the retransmission timer is due (the server's clock). */
   private deadline = 0;
-  private readonly started = Date.now();
+  private readonly started: number;
   private path?: string;
   private blksize = 512;
   private windowsize = 1;
@@ -157,6 +161,7 @@ class Transfer {
     readonly raw: Buffer,
   ) {
     this.key = clientKey(client);
+    this.started = ctx.clock.now();
     this.baseTimeoutMs = ctx.defaultTimeoutMs;
     this.timeoutMs = ctx.defaultTimeoutMs;
   }
@@ -190,13 +195,12 @@ class Transfer {
         i++, t = Math.min(t * 2, Math.max(this.ctx.maxTimeoutMs, this.baseTimeoutMs))
       )
         budget += t;
-      this.timer = setTimeout(
-        () => this.fail(TftpErrorCode.NOT_DEFINED, `file provider did not answer within ${budget} ms`),
-        budget,
+      this.cancelTimer = setClockTimeout(this.ctx.clock, budget, () =>
+        this.fail(TftpErrorCode.NOT_DEFINED, `file provider did not answer within ${budget} ms`),
       );
       const file = await this.ctx.provider.open(this.path);
-      clearTimeout(this.timer);
-      this.timer = undefined;
+      this.cancelTimer?.(); // gone if the budget ran out meanwhile
+      this.cancelTimer = undefined;
       if (this.done) {
         await file?.close().catch(() => undefined);
         return;
@@ -356,16 +360,16 @@ class Transfer {
 
   private arm(): void {
     if (this.done) return;
-    this.deadline = performance.now() + this.timeoutMs;
-    if (this.timer === undefined) this.timer = setTimeout(this.onTimer, this.timeoutMs);
+    this.deadline = this.ctx.clock.now() + this.timeoutMs;
+    this.cancelTimer ??= setClockTimeout(this.ctx.clock, this.timeoutMs, this.onTimer);
   }
 
   private readonly onTimer = (): void => {
-    this.timer = undefined;
+    this.cancelTimer = undefined;
     if (this.done) return;
-    const left = this.deadline - performance.now();
+    const left = this.deadline - this.ctx.clock.now();
     if (left >= 1) {
-      this.timer = setTimeout(this.onTimer, Math.ceil(left));
+      this.cancelTimer = setClockTimeout(this.ctx.clock, Math.ceil(left), this.onTimer);
       return;
     }
     this.onTimeout();
@@ -374,7 +378,7 @@ class Transfer {
   private onTimeout(): void {
     this.attempts++;
     if (this.attempts > this.ctx.retries) {
-      const waited = Date.now() - this.started;
+      const waited = this.ctx.clock.now() - this.started;
       return this.finish(
         'timeout',
         `no acknowledgement after ${this.ctx.retries} retransmissions (${waited} ms)`,
@@ -398,8 +402,8 @@ class Transfer {
   private finish(outcome: TransferOutcome, error?: string, last?: Buffer): void {
     if (this.done) return;
     this.state = 'done';
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
     this.ring = [];
     const file = this.file;
     this.file = undefined;
@@ -434,7 +438,7 @@ class Transfer {
       bytes: this.bytes,
       blocks: lastAcked,
       retransmits: this.retransmits,
-      durationMs: Date.now() - this.started,
+      durationMs: this.ctx.clock.now() - this.started,
       outcome,
       ...(error !== undefined ? { error } : {}),
       blksize: this.blksize,
@@ -483,6 +487,7 @@ export class TftpServer {
       defaultTimeoutMs: positive(options.defaultTimeoutMs, 1000, 'defaultTimeoutMs'),
       maxTimeoutMs: positive(options.maxTimeoutMs, 8000, 'maxTimeoutMs'),
       retries,
+      clock: options.clock ?? systemClock,
       ended: (t, stats) => {
         if (this.transfers.get(t.key) === t) this.transfers.delete(t.key);
         try {
