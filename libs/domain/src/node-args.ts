@@ -16,12 +16,13 @@ export class NodeArgs {
   node: string | number;
 }
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A UUID in its canonical text form (any case). */
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** A node reference (id or UUID, as any entry point takes it) as a lookup key; undefined if neither. */
 export function nodeKey(ref: string | number): { id: number } | { uuid: string } | undefined {
   const text = String(ref).trim();
   if (/^[0-9]+$/.test(text) && Number(text) <= 2 ** 31 - 1) return { id: Number(text) };
-  if (UUID_RE.test(text)) return { uuid: text.toLowerCase() };
+  if (UUID_PATTERN.test(text)) return { uuid: text.toLowerCase() };
   return undefined;
 }

@@ -5,6 +5,7 @@
  * deploy helper replaces once it knows the root filesystem's UUID.
  */
 import { posix } from 'node:path';
+import { DEPLOY_KEY_PATTERN } from './deploy-key';
 
 export const ROOT_PLACEHOLDER = '${ROOT}';
 export const DEFAULT_APPEND_PARAMS = 'nofb nomodeset vga=normal';
@@ -57,7 +58,7 @@ export interface PxeConfigInput {
 }
 
 export function renderPxeConfig(i: PxeConfigInput): string {
-  if (!/^[A-Z0-9]{32}$/.test(i.deployKey)) throw new RangeError('a deploy key is 32 characters A-Z0-9');
+  if (!DEPLOY_KEY_PATTERN.test(i.deployKey)) throw new RangeError('a deploy key is 32 characters A-Z0-9');
   const p = pxePaths(i.tftpRoot, i.instanceUuid);
   const params = i.appendParams ?? DEFAULT_APPEND_PARAMS;
   const ip = (i.network ?? []).map((n, k) => ` ip=${n.address}::${n.gateway}:${n.netmask}::eth${k}:off`).join('');

@@ -11,3 +11,6 @@ export function generateDeployKey(): string {
   for (let i = 0; i < 32; i++) k += ALPHABET[randomInt(ALPHABET.length)];
   return k;
 }
+
+/** What a deploy key looks like (checked wherever one comes in: RPC arguments, the ramdisk's callback). */
+export const DEPLOY_KEY_PATTERN = /^[A-Z0-9]{32}$/;

@@ -1,6 +1,6 @@
 import { lstat, mkdtemp, readFile, readlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import {
   generateDeployKey,
   macConfigName,
@@ -10,6 +10,7 @@ import {
   switchIpxeToBoot,
   switchToBoot,
   PxeLayout,
+  type PxeFiles,
 } from '.';
 
 const UUID = '6f1ad2c6-8d4e-4c55-9a4c-0c3e0b1f2a01';
@@ -102,15 +103,15 @@ describe('PxeLayout on a real directory', () => {
     const images = {
       kernel: join(src, 'k'),
       ramdisk: join(src, 'r'),
-      deployKernel: join(src, 'dk'),
-      deployRamdisk: join(src, 'dr'),
+      deploy_kernel: join(src, 'dk'),
+      deploy_ramdisk: join(src, 'dr'),
     };
     for (const [n, p] of Object.entries(images)) await writeFile(p, `image ${n}`);
     const layout = new PxeLayout(root);
     const macs = ['52:54:00:00:00:01', '52:54:00:00:00:02'];
     const cfg = await layout.prepare({ instanceUuid: UUID, nodeId: 4, deployKey: KEY, macs, images });
     expect(cfg).toBe(join(root, UUID, 'config'));
-    expect(await readFile(join(root, UUID, 'deploy_ramdisk'), 'utf8')).toBe('image deployRamdisk');
+    expect(await readFile(join(root, UUID, 'deploy_ramdisk'), 'utf8')).toBe('image deploy_ramdisk');
     for (const m of macs) {
       const l = join(root, 'pxelinux.cfg', macConfigName(m));
       expect((await lstat(l)).isSymbolicLink()).toBe(true);
@@ -125,5 +126,129 @@ describe('PxeLayout on a real directory', () => {
     await expect(lstat(join(root, UUID))).rejects.toThrow(/ENOENT/);
     await expect(lstat(join(root, 'pxelinux.cfg', macConfigName(macs[0])))).rejects.toThrow(/ENOENT/);
     await layout.clean(UUID, macs); // idempotent
+  });
+});
+
+/** A tree in memory: files (with their text), symlinks and directories; every operation logged. */
+class MemoryPxeFiles implements PxeFiles {
+  readonly dirs = new Set<string>(['/']);
+  readonly files = new Map<string, string>();
+  readonly links = new Map<string, string>();
+  readonly log: string[] = [];
+
+  async makeDir(dir: string) {
+    this.log.push(`mkdir ${dir}`);
+    for (let d = dir; d !== '/'; d = posix.dirname(d)) this.dirs.add(d);
+  }
+  async writeAtomic(path: string, data: string) {
+    this.log.push(`write ${path}`);
+    this.files.set(this.inDir(path), data);
+  }
+  async placeAtomic(source: string, target: string) {
+    this.log.push(`place ${source} ${target}`);
+    this.files.set(this.inDir(target), await this.readText(source));
+  }
+  async replaceSymlink(target: string, path: string) {
+    this.log.push(`symlink ${path} -> ${target}`);
+    this.files.delete(path);
+    this.links.set(this.inDir(path), target);
+  }
+  async readText(path: string) {
+    const text = this.files.get(this.links.get(path) ?? path);
+    if (text === undefined) throw new Error(`ENOENT: ${path}`);
+    return text;
+  }
+  async remove(path: string) {
+    this.log.push(`remove ${path}`);
+    this.files.delete(path);
+    this.links.delete(path);
+  }
+  async removeTree(dir: string) {
+    this.log.push(`remove -r ${dir}`);
+    const inside = (p: string) => p === dir || p.startsWith(`${dir}/`);
+    for (const set of [this.dirs, this.files, this.links])
+      for (const p of [...set.keys()]) if (inside(p)) set.delete(p);
+  }
+  /** Everything below `root`: files as their text, links as `-> target`, directories as `/`. */
+  tree(root: string): Record<string, string> {
+    const entries: [string, string][] = [
+      ...[...this.dirs].map((d): [string, string] => [d, '/']),
+      ...this.files,
+      ...[...this.links].map(([p, t]): [string, string] => [p, `-> ${t}`]),
+    ];
+    return Object.fromEntries(entries.filter(([p]) => p.startsWith(`${root}/`)).sort(([a], [b]) => a.localeCompare(b)));
+  }
+  private inDir(path: string): string {
+    if (!this.dirs.has(posix.dirname(path))) throw new Error(`ENOENT: no directory for ${path}`);
+    return path;
+  }
+}
+
+describe('PxeLayout against an in-memory PxeFiles', () => {
+  const images = { kernel: '/img/k', ramdisk: '/img/r', deploy_kernel: '/img/dk', deploy_ramdisk: '/img/dr' };
+  const macs = ['52:54:00:00:00:01', '52:54:00:00:00:02'];
+  const ROOT_UUID = 'b3c2f4e8-1d2a-4d6f-9a7e-0123456789ab';
+
+  function memory() {
+    const files = new MemoryPxeFiles();
+    files.dirs.add('/img');
+    for (const [name, path] of Object.entries(images)) files.files.set(path, `image ${name}`);
+    return files;
+  }
+
+  it('prepare places the images and writes the config atomically, then links each MAC to it', async () => {
+    const files = memory();
+    const layout = new PxeLayout('/tftpboot', files);
+    const config = await layout.prepare({ instanceUuid: UUID, nodeId: 4, deployKey: KEY, macs, images });
+    const dir = `/tftpboot/${UUID}`;
+    expect(config).toBe(`${dir}/config`);
+    expect(files.log).toEqual([
+      `mkdir ${dir}`,
+      `place /img/k ${dir}/kernel`,
+      `place /img/r ${dir}/ramdisk`,
+      `place /img/dk ${dir}/deploy_kernel`,
+      `place /img/dr ${dir}/deploy_ramdisk`,
+      `write ${config}`,
+      'mkdir /tftpboot/pxelinux.cfg',
+      `symlink /tftpboot/pxelinux.cfg/01-52-54-00-00-00-01 -> ${config}`,
+      `symlink /tftpboot/pxelinux.cfg/01-52-54-00-00-00-02 -> ${config}`,
+    ]);
+    expect(files.tree('/tftpboot')).toEqual({
+      [dir]: '/',
+      [`${dir}/config`]: renderPxeConfig({ tftpRoot: '/tftpboot', instanceUuid: UUID, nodeId: 4, deployKey: KEY }),
+      [`${dir}/deploy_kernel`]: 'image deploy_kernel',
+      [`${dir}/deploy_ramdisk`]: 'image deploy_ramdisk',
+      [`${dir}/kernel`]: 'image kernel',
+      [`${dir}/ramdisk`]: 'image ramdisk',
+      '/tftpboot/pxelinux.cfg': '/',
+      '/tftpboot/pxelinux.cfg/01-52-54-00-00-00-01': `-> ${config}`,
+      '/tftpboot/pxelinux.cfg/01-52-54-00-00-00-02': `-> ${config}`,
+    });
+  });
+
+  it('activateBoot rewrites only the config; clean removes the MAC links and the instance directory', async () => {
+    const files = memory();
+    const layout = new PxeLayout('/tftpboot', files);
+    const config = await layout.prepare({ instanceUuid: UUID, nodeId: 4, deployKey: KEY, macs, images });
+    const prepared = files.tree('/tftpboot');
+    files.log.length = 0;
+    await layout.activateBoot(UUID, ROOT_UUID);
+    expect(files.log).toEqual([`write ${config}`]);
+    expect(files.tree('/tftpboot')).toEqual({ ...prepared, [config]: switchToBoot(prepared[config], ROOT_UUID) });
+    expect(await files.readText(`/tftpboot/pxelinux.cfg/${macConfigName(macs[0])}`)).toMatch(/^default boot\n/);
+    files.log.length = 0;
+    await layout.clean(UUID, macs);
+    expect(files.log).toEqual([
+      'remove /tftpboot/pxelinux.cfg/01-52-54-00-00-00-01',
+      'remove /tftpboot/pxelinux.cfg/01-52-54-00-00-00-02',
+      `remove -r /tftpboot/${UUID}`,
+    ]);
+    expect(files.tree('/tftpboot')).toEqual({ '/tftpboot/pxelinux.cfg': '/' });
+    expect(files.tree('/img')).toEqual({
+      '/img/dk': 'image deploy_kernel',
+      '/img/dr': 'image deploy_ramdisk',
+      '/img/k': 'image kernel',
+      '/img/r': 'image ramdisk',
+    }); // the sources are left alone
   });
 });

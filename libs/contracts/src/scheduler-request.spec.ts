@@ -1,5 +1,5 @@
 import { unwrapObject } from '@bm/domain';
-import { flavorOf, reportsOf, retryOf } from './request';
+import { flavorOf, reportsOf, retryOf } from './scheduler-request';
 
 const legacy = {
   id: 3,

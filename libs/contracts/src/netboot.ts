@@ -1,0 +1,111 @@
+import { Type } from 'class-transformer';
+import { IsOptional, IsString, IsUUID, Matches, ValidateNested } from 'class-validator';
+import { NodeArgs } from '@bm/domain';
+import type { RpcClient } from '@bm/messaging';
+import { DEPLOY_KEY_PATTERN, type BootImages as PxeBootImages } from '@bm/pxe';
+import { type HostClient, type RpcServerSpec, type RpcSurface, SurfaceClient } from './surface';
+
+/**
+ * The netboot service (apps/netboot) of one host: the PXE side of Nova's activate_bootloader /
+ * switch_pxe_config / deactivate_bootloader. Its DHCP and TFTP are not on the bus.
+ */
+export const NETBOOT = {
+  topic: 'baremetal-netboot',
+  version: '1.0',
+  methods: {
+    /** Writes the deploy + boot config (default deploy), the images and a 01-<mac> link per NIC. */
+    prepareDeploy: 'prepare_deploy',
+    /** The deploy is written: `default boot` with the root filesystem's UUID. */
+    activateBoot: 'activate_boot',
+    /** Removes the node's PXE files and links; safe to repeat. */
+    clean: 'clean',
+  },
+} as const satisfies RpcSurface;
+
+export const NETBOOT_SERVER: RpcServerSpec = { topic: NETBOOT.topic, endpoints: [{ version: NETBOOT.version }] };
+
+/**
+ * The four images of a deployment, as absolute paths on the netboot host: the instance's kernel
+ * and ramdisk, and the deploy kernel and ramdisk: libs/pxe's BootImages, validated. The one
+ * shape images travel in.
+ */
+export class BootImages implements PxeBootImages {
+  @IsString()
+  @Matches(/^\//, { message: 'kernel must be an absolute path' })
+  kernel: string;
+
+  @IsString()
+  @Matches(/^\//, { message: 'ramdisk must be an absolute path' })
+  ramdisk: string;
+
+  @IsString()
+  @Matches(/^\//, { message: 'deploy_kernel must be an absolute path' })
+  deploy_kernel: string;
+
+  @IsString()
+  @Matches(/^\//, { message: 'deploy_ramdisk must be an absolute path' })
+  deploy_ramdisk: string;
+}
+
+export class PrepareDeployArgs extends NodeArgs {
+  @IsUUID()
+  instance: string;
+
+  @ValidateNested()
+  @Type(() => BootImages)
+  images: BootImages;
+
+  @Matches(DEPLOY_KEY_PATTERN, { message: 'deploy_key must be 32 characters A-Z0-9' })
+  deploy_key: string;
+}
+
+export class ActivateBootArgs extends NodeArgs {
+  @Matches(/^[0-9a-fA-F-]{8,36}$/, { message: 'root_uuid must be a filesystem UUID' })
+  root_uuid: string;
+}
+
+export class CleanArgs extends NodeArgs {
+  /** The instance whose files to remove; default: the node's current instance. */
+  @IsOptional()
+  @IsUUID()
+  instance?: string;
+}
+
+export interface PrepareDeployResult {
+  node: string;
+  pxe_config_path: string;
+  macs: string[];
+}
+
+export interface ActivateBootResult {
+  node: string;
+  instance: string;
+  root_uuid: string;
+}
+
+export interface CleanResult {
+  node: string;
+  instance: string | null;
+}
+
+/** The netboot service of one host, over the bus. */
+export class NetbootClient {
+  private readonly c: HostClient<typeof NETBOOT.methods>;
+
+  /** The service of `host`; calls wait `timeoutS` (default: the RpcClient's). */
+  constructor(rpc: RpcClient, host: string, timeoutS?: number) {
+    this.c = new SurfaceClient(rpc, NETBOOT, timeoutS).on(host);
+  }
+
+  prepareDeploy(node: number, instance: string, images: BootImages, deployKey: string): Promise<PrepareDeployResult> {
+    return this.c.call('prepareDeploy', { node, instance, images: { ...images }, deploy_key: deployKey });
+  }
+
+  activateBoot(node: number, rootUuid: string): Promise<ActivateBootResult> {
+    return this.c.call('activateBoot', { node, root_uuid: rootUuid });
+  }
+
+  clean(node: number, instance?: string): Promise<CleanResult> {
+    return this.c.call('clean', { node, ...(instance ? { instance } : {}) });
+  }
+}
