@@ -7,3 +7,5 @@ export * from './entities/flavor.entity';
 export * from './migrations';
 export * from './data-source-options';
 export * from './schema';
+export * from './repositories';
+export * from './database';

@@ -29,7 +29,7 @@ const flavor = (vcpus: number, memory_mb: number, root_gb: number, extra_specs?:
 const names = (xs: { nodename: string }[]) => xs.map((x) => x.nodename);
 
 function manager(policy: 'exact' | 'at-least' = 'exact', clock = { t: 1_000_000 }) {
-  const m = new BaremetalHostManager({ policy, now: () => clock.t });
+  const m = new BaremetalHostManager({ policy, clock: { now: () => clock.t, sleep: async () => undefined } });
   m.report(node('cn1', 'small', 1, 1024, 10));
   m.report(node('cn1', 'medium', 2, 2048, 20));
   m.report(node('cn2', 'large', 2, 4096, 40));
@@ -109,7 +109,7 @@ describe('BaremetalHostManager, exact policy (Nova: flavor == node)', () => {
   });
 
   it('count: several instances on distinct nodes, all or nothing', () => {
-    const m = new BaremetalHostManager({ now: () => 0 });
+    const m = new BaremetalHostManager({ clock: { now: () => 0, sleep: async () => undefined } });
     for (const u of ['a', 'b', 'c']) m.report(node('cn1', u, 1, 1024, 10));
     expect(() => m.select({ flavor: flavor(1, 1024, 10), count: 4 })).toThrow(
       /3 of 3 nodes fit flavor 1 vCPU\/1024 MB\/10 GB, 4 needed/,
@@ -120,7 +120,7 @@ describe('BaremetalHostManager, exact policy (Nova: flavor == node)', () => {
   });
 
   it('RetryFilter: nodes already tried for this request are skipped', () => {
-    const m = new BaremetalHostManager({ now: () => 0 });
+    const m = new BaremetalHostManager({ clock: { now: () => 0, sleep: async () => undefined } });
     for (const u of ['a', 'b']) m.report(node('cn1', u, 1, 1024, 10));
     expect(names(m.select({ flavor: flavor(1, 1024, 10), tried: [['cn1', 'a']] }))).toEqual(['b']);
     expect(() => m.select({ flavor: flavor(1, 1024, 10), tried: [['cn1', 'a']] })).toThrow(/RetryFilter rejected 1/);
@@ -137,13 +137,13 @@ describe('BaremetalHostManager, exact policy (Nova: flavor == node)', () => {
   });
 
   it('a node reporting 0 vCPUs is never chosen', () => {
-    const m = new BaremetalHostManager({ now: () => 0 });
+    const m = new BaremetalHostManager({ clock: { now: () => 0, sleep: async () => undefined } });
     m.report(node('cn1', 'zero', 0, 1024, 10));
     expect(() => m.select({ flavor: flavor(0, 1024, 10) })).toThrow(/ExactCoreFilter rejected 1/);
   });
 
   it('exact ties break by host and node name (repeatable)', () => {
-    const m = new BaremetalHostManager({ now: () => 0 });
+    const m = new BaremetalHostManager({ clock: { now: () => 0, sleep: async () => undefined } });
     for (const [h, u] of [
       ['cn2', 'x'],
       ['cn1', 'z'],
@@ -153,7 +153,7 @@ describe('BaremetalHostManager, exact policy (Nova: flavor == node)', () => {
     expect(names(m.select({ flavor: flavor(1, 1024, 10), count: 3 }))).toEqual(['y', 'z', 'x']);
   });
   it("the walk of the flavor's size bucket skips nodes other filters reject, and a freed node goes back in name order", () => {
-    const m = new BaremetalHostManager({ now: () => 0 });
+    const m = new BaremetalHostManager({ clock: { now: () => 0, sleep: async () => undefined } });
     m.report(node('cn1', 'a', 1, 1024, 10, { stats: { cpu_arch: 'aarch64' } }));
     for (const u of ['d', 'c', 'b']) m.report(node('cn1', u, 1, 1024, 10));
     const x86 = flavor(1, 1024, 10, { cpu_arch: 'x86_64' });
@@ -200,7 +200,7 @@ describe('BaremetalHostManager with many nodes (size buckets, partial selection)
       [4, 8192, 80],
     ];
     for (const policy of ['exact', 'at-least'] as const) {
-      const m = new BaremetalHostManager({ policy, now: () => 0 });
+      const m = new BaremetalHostManager({ policy, clock: { now: () => 0, sleep: async () => undefined } });
       const all: { host: string; name: string; size: [number, number, number] }[] = [];
       for (let i = 0; i < 400; i++) {
         const size = sizes[rnd(4)];

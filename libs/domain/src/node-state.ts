@@ -14,7 +14,7 @@
  * task_state; `associate` only checks that the previous owner's lifecycle has ended.
  */
 import { InvalidNodeStateTransition } from './errors';
-import { BmState, type BmTaskState } from './states';
+import { BM_TASK_STATES, BmState, type BmTaskState } from './states';
 
 const { NULL, ACTIVE, BUILDING, PREPARED, DEPLOYING, DEPLOYFAIL, DEPLOYDONE, DELETED, ERROR } = BmState;
 
@@ -42,12 +42,25 @@ export const ALLOWED = {
   /** spawn/rebuild or destroy failed: the instance stays associated until cleaned up. */
   failed: { from: ASSOCIATED, to: ERROR },
   /** spawn failure cleanup finished: the association is cleared. */
-  cleaned: { from: [ERROR], to: DELETED },
+  cleaned: { from: [ERROR], to: DELETED, releases: true },
   /** destroy finished: the association is cleared. */
-  destroyed: { from: ASSOCIATED, to: DELETED },
-} as const satisfies Record<string, { from: readonly BmTaskState[]; to: BmTaskState }>;
+  destroyed: { from: ASSOCIATED, to: DELETED, releases: true },
+} as const satisfies Record<string, { from: readonly BmTaskState[]; to: BmTaskState; releases?: true }>;
 
 export type NodeEvent = keyof typeof ALLOWED;
+
+/** The states `event` may start from. */
+export function allowedFrom(event: NodeEvent): readonly BmTaskState[] {
+  return ALLOWED[event].from;
+}
+
+/**
+ * Whether `event` ends the node's association with its instance: the writer then clears
+ * instance_uuid, instance_name and the deploy fields along with task_state.
+ */
+export function releasesNode(event: NodeEvent): boolean {
+  return 'releases' in ALLOWED[event];
+}
 
 export const NODE_EVENTS = Object.keys(ALLOWED) as NodeEvent[];
 
@@ -153,4 +166,17 @@ export function waitOutcome(
         reason: `Node left the deploy (task_state ${row.task_state ?? 'NULL'}) while waiting for deploy of ${expectedInstance}`,
       };
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The machine drawn
+
+/** The state machine as a Mermaid state diagram, one arrow per allowed (from, event) (docs/architecture.md). */
+export function renderStateDiagram(): string {
+  const id = (s: BmTaskState) => (s === null ? 'NULL' : s.replace(/ /g, '_'));
+  const named = BM_TASK_STATES.filter((s) => s !== null && s.includes(' ')).map((s) => `  state "${s}" as ${id(s)}`);
+  const arrows = NODE_EVENTS.flatMap((event) =>
+    ALLOWED[event].from.map((from) => `  ${id(from)} --> ${id(ALLOWED[event].to)}: ${event}`),
+  );
+  return ['stateDiagram-v2', ...named, ...arrows].join('\n');
 }

@@ -1,0 +1,50 @@
+import type { DataSource } from 'typeorm';
+import { openDataSource, schemaVersion, syncSchema } from './schema';
+import {
+  ComputeNodeRepository,
+  DhcpReservationRepository,
+  FlavorRepository,
+  NodeRepository,
+  PowerRecordRepository,
+} from './repositories';
+
+/**
+ * One connection to nova_bm with its repositories and its schema: what a process that is not a
+ * Nest service opens (bmctl, scripts). Services get the same repositories injected (libs/service).
+ */
+export class NovaBmDatabase {
+  readonly nodes: NodeRepository;
+  readonly computeNodes: ComputeNodeRepository;
+  readonly flavors: FlavorRepository;
+  readonly dhcpReservations: DhcpReservationRepository;
+  readonly powerRecords: PowerRecordRepository;
+
+  private constructor(
+    /** For the libs that build on TypeORM themselves (enrollment's transactions). */
+    readonly dataSource: DataSource,
+  ) {
+    this.nodes = new NodeRepository(dataSource);
+    this.computeNodes = new ComputeNodeRepository(dataSource);
+    this.flavors = new FlavorRepository(dataSource);
+    this.dhcpReservations = new DhcpReservationRepository(dataSource);
+    this.powerRecords = new PowerRecordRepository(dataSource);
+  }
+
+  static async open(url: string): Promise<NovaBmDatabase> {
+    return new NovaBmDatabase(await openDataSource(url));
+  }
+
+  /** Moves the schema up or down to `target` (default: the latest version). */
+  sync(target?: number): Promise<{ from: number; to: number }> {
+    return syncSchema(this.dataSource, target);
+  }
+
+  /** The schema version the database is at (0 when it has none). */
+  version(): Promise<number> {
+    return schemaVersion(this.dataSource);
+  }
+
+  close(): Promise<void> {
+    return this.dataSource.destroy();
+  }
+}

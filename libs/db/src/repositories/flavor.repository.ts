@@ -1,0 +1,52 @@
+import type { DataSource } from 'typeorm';
+import { FlavorExists, FlavorNotFound, type Flavor as FlavorSpec } from '@bm/domain';
+import { Flavor } from '../entities/flavor.entity';
+import { isUniqueViolation } from './sql';
+
+/** A new flavor (nova flavor-create): the domain's Flavor, named; ephemeral, swap and extra specs optional. */
+export type FlavorInput = Pick<FlavorSpec, 'vcpus' | 'memory_mb' | 'root_gb'> &
+  Partial<Pick<FlavorSpec, 'ephemeral_gb' | 'swap' | 'extra_specs'>> & { name: string };
+
+/** `flavors`: what bmctl records and boots with; extra_specs stored as JSON text. */
+export class FlavorRepository {
+  constructor(private readonly ds: DataSource) {}
+
+  /**
+   * Records a flavor. FlavorExists when a live flavor has the name, and also when the insert
+   * hits the name's unique constraint (a racing create, or a soft-deleted flavor of that name).
+   */
+  async create(input: FlavorInput): Promise<Flavor> {
+    const repo = this.ds.getRepository(Flavor);
+    if (await repo.findOneBy({ name: input.name, deleted: false })) throw new FlavorExists(input.name);
+    try {
+      return await repo.save(
+        repo.create({
+          name: input.name,
+          vcpus: input.vcpus,
+          memory_mb: input.memory_mb,
+          root_gb: input.root_gb,
+          ephemeral_gb: input.ephemeral_gb ?? 0,
+          swap: input.swap ?? 0,
+          extra_specs: JSON.stringify(input.extra_specs ?? {}),
+          created_at: new Date(),
+          deleted: false,
+        }),
+      );
+    } catch (e) {
+      if (isUniqueViolation(e, 'flavors_name_key')) throw new FlavorExists(input.name);
+      throw e;
+    }
+  }
+
+  /** The live flavors, by id. */
+  list(): Promise<Flavor[]> {
+    return this.ds.getRepository(Flavor).find({ where: { deleted: false }, order: { id: 'ASC' } });
+  }
+
+  /** The live flavor named `name`; FlavorNotFound otherwise. */
+  async byName(name: string): Promise<Flavor> {
+    const f = await this.ds.getRepository(Flavor).findOneBy({ name, deleted: false });
+    if (!f) throw new FlavorNotFound(name);
+    return f;
+  }
+}

@@ -1,0 +1,336 @@
+import type { DataSource } from 'typeorm';
+import {
+  ALLOWED,
+  AmbiguousInstance,
+  type BmTaskState,
+  BmState,
+  InstanceNotFound,
+  NodeAssociated,
+  type NodeEvent,
+  NodeNotFound,
+  NodeStateChanged,
+  type ReportedNode,
+  allowedFrom,
+  nodeKey,
+  releasesNode,
+  transition,
+} from '@bm/domain';
+import { BmNode } from '../entities/bm-node.entity';
+import { NOW_UTC, SqlParams } from './sql';
+
+/** What a state change returns and what a spawn polls: the row's state and owner. */
+export interface NodeStateRow {
+  id: number;
+  task_state: BmTaskState;
+  instance_uuid: string | null;
+}
+
+/** Fields an event may write beside task_state (never with an event that releases the node). */
+export interface NodeEventFields {
+  deploy_key?: string;
+  pxe_config_path?: string;
+  preserve_ephemeral?: boolean;
+}
+
+/** The node carrying an instance, as compute's destroy/reboot/power/info read it. */
+export interface InstanceNode {
+  id: number;
+  /** Set by enrollment on every node. */
+  uuid: string;
+  task_state: BmTaskState;
+  cpus: number;
+  memory_mb: number;
+}
+
+/** A spawn that was under way when compute stopped (resumeInterrupted). */
+export interface InterruptedSpawn {
+  id: number;
+  uuid: string;
+  instance_uuid: string;
+  instance_name: string | null;
+  task_state: BmTaskState;
+  /** Milliseconds since the row last changed (coalesce(updated_at, created_at)), by the database's clock. */
+  ago_ms: number;
+}
+
+/** An instance as bmctl shows it: the live node carrying it. */
+export interface InstanceRow {
+  instance_uuid: string;
+  instance_name: string | null;
+  task_state: BmTaskState;
+  node_id: number;
+  node_uuid: string;
+  service_host: string;
+  cpus: number;
+  memory_mb: number;
+  local_gb: number;
+  updated_at: Date | null;
+}
+
+/** A node's BMC and credentials, for one power call (never cached, never logged). */
+export interface PowerTargetRow {
+  id: number;
+  uuid: string;
+  pm_address: string;
+  pm_user: string;
+  pm_password: string;
+}
+
+/** What the DHCP responder answers: an enrolled MAC and its node. */
+export interface EnrolledMac {
+  address: string;
+  node_id: number;
+}
+
+const STATE_COLUMNS = 'id, task_state, instance_uuid';
+
+/** What releasing a node clears, beside task_state (as Nova's destroy and spawn cleanup did). */
+const RELEASE_SET = `instance_uuid = NULL, instance_name = NULL, deploy_key = NULL, image_path = NULL,
+  pxe_config_path = NULL, root_mb = 0, swap_mb = 0`;
+
+const INSTANCE_SQL = `SELECT instance_uuid, instance_name, task_state, id AS node_id, uuid AS node_uuid, service_host,
+       cpus, memory_mb, local_gb, updated_at
+  FROM bm_nodes WHERE deleted = false AND instance_uuid IS NOT NULL`;
+
+/**
+ * `task_state` among the states `event` may start from (derived from ALLOWED). NULL is a real
+ * state, which `= ANY` cannot match, hence the second arm.
+ */
+function fromStates(event: NodeEvent, p: SqlParams): string {
+  const from = allowedFrom(event);
+  const named = from.filter((s): s is Exclude<BmTaskState, null> => s !== null);
+  const allowsNull = from.includes(BmState.NULL);
+  return `(task_state = ANY(${p.add(named)}::varchar[]) OR (task_state IS NULL AND ${p.add(allowsNull)}::boolean))`;
+}
+
+/** The SET list of `event`: its target state, the release or the given fields, updated_at. */
+function eventSet(event: NodeEvent, fields: NodeEventFields, p: SqlParams): string {
+  const sets = [`task_state = ${p.add(ALLOWED[event].to)}`];
+  if (releasesNode(event)) {
+    if (Object.values(fields).some((v) => v !== undefined))
+      throw new RangeError(`event ${event} releases the node: it cannot set ${Object.keys(fields).join(', ')}`);
+    sets.push(RELEASE_SET);
+  } else {
+    if (fields.deploy_key !== undefined) sets.push(`deploy_key = ${p.add(fields.deploy_key)}`);
+    if (fields.pxe_config_path !== undefined) sets.push(`pxe_config_path = ${p.add(fields.pxe_config_path)}`);
+    if (fields.preserve_ephemeral !== undefined) sets.push(`preserve_ephemeral = ${p.add(fields.preserve_ephemeral)}`);
+  }
+  sets.push(`updated_at = ${NOW_UTC}`);
+  return sets.join(', ');
+}
+
+function toPowerTarget(n: BmNode): PowerTargetRow {
+  return {
+    id: n.id,
+    uuid: n.uuid ?? '',
+    pm_address: n.pm_address ?? '',
+    pm_user: n.pm_user ?? '',
+    pm_password: n.pm_password ?? '',
+  };
+}
+
+/**
+ * `bm_nodes`: every read the services make of the nodes, and the only writer of `task_state`.
+ * Each write is one conditional UPDATE (state allowed by the state machine, row still this
+ * instance's), so a stale or racing writer changes nothing; when nothing changed, the row is
+ * read again to raise the error that says why.
+ */
+export class NodeRepository {
+  constructor(private readonly ds: DataSource) {}
+
+  /**
+   * Nova's bm_node_associate_and_update: claims the free node `nodeUuid` of `host` for an
+   * instance (task_state building, preserve_ephemeral false). Of two racing claims exactly one
+   * wins; the other gets NodeAssociated.
+   */
+  async associate(nodeUuid: string, host: string, instanceUuid: string, instanceName: string): Promise<NodeStateRow> {
+    const p = new SqlParams();
+    const sql = `UPDATE bm_nodes
+        SET instance_uuid = ${p.add(instanceUuid)}, instance_name = ${p.add(instanceName)},
+            task_state = ${p.add(ALLOWED.associate.to)}, preserve_ephemeral = false, updated_at = ${NOW_UTC}
+      WHERE uuid = ${p.add(nodeUuid)} AND service_host = ${p.add(host)} AND deleted = false
+        AND instance_uuid IS NULL AND ${fromStates('associate', p)}
+      RETURNING ${STATE_COLUMNS}`;
+    const [rows]: [NodeStateRow[], number] = await this.ds.query(sql, p.values);
+    if (rows.length === 1) return rows[0];
+    const [row]: NodeStateRow[] = await this.ds.query(
+      `SELECT ${STATE_COLUMNS} FROM bm_nodes WHERE uuid = $1 AND service_host = $2 AND deleted = false`,
+      [nodeUuid, host],
+    );
+    if (!row) throw new NodeNotFound(nodeUuid);
+    if (row.instance_uuid !== null)
+      throw new NodeAssociated(`Node ${nodeUuid} is associated with instance ${row.instance_uuid}`);
+    transition(row.task_state, 'associate'); // throws InvalidNodeStateTransition naming the state
+    throw new NodeStateChanged(`Node ${nodeUuid} changed while it was being claimed`);
+  }
+
+  /**
+   * Applies `event` to node `id` while it carries `instanceUuid` and is in a state the event
+   * may start from; a releasing event (cleaned, destroyed) also clears the association.
+   * Throws NodeNotFound, InstanceNotFound (the node is not this instance's),
+   * InvalidNodeStateTransition or NodeStateChanged (the row changed under the call).
+   */
+  async transition(
+    id: number,
+    instanceUuid: string,
+    event: NodeEvent,
+    fields: NodeEventFields = {},
+  ): Promise<NodeStateRow> {
+    const p = new SqlParams();
+    const set = eventSet(event, fields, p);
+    const sql = `UPDATE bm_nodes SET ${set}
+      WHERE id = ${p.add(id)} AND instance_uuid = ${p.add(instanceUuid)} AND deleted = false AND ${fromStates(event, p)}
+      RETURNING ${STATE_COLUMNS}`;
+    const [rows]: [NodeStateRow[], number] = await this.ds.query(sql, p.values);
+    if (rows.length === 1) return rows[0];
+    const row = await this.read(id);
+    if (!row) throw new NodeNotFound(id);
+    if (row.instance_uuid !== instanceUuid) throw new InstanceNotFound(instanceUuid);
+    transition(row.task_state, event); // throws InvalidNodeStateTransition naming the state
+    throw new NodeStateChanged(`Node ${id} changed while ${event} was applied for instance ${instanceUuid}`);
+  }
+
+  /**
+   * `transition` for the live node of `host` carrying `instanceUuid` (rebuild: event 'rebuild'
+   * with preserve_ephemeral). InstanceNotFound when no such node.
+   */
+  async transitionInstance(
+    instanceUuid: string,
+    host: string,
+    event: NodeEvent,
+    fields: NodeEventFields = {},
+  ): Promise<NodeStateRow> {
+    const node = await this.instanceNode(instanceUuid, host);
+    return this.transition(node.id, instanceUuid, event, fields);
+  }
+
+  /**
+   * The spawn's deploy fields (PXE config written, deploy key issued), task_state untouched:
+   * only while node `id` is this instance's and `building`, else NodeStateChanged.
+   */
+  async recordDeploy(
+    id: number,
+    instanceUuid: string,
+    fields: { deploy_key: string; pxe_config_path: string },
+  ): Promise<void> {
+    const [, n]: [unknown[], number] = await this.ds.query(
+      `UPDATE bm_nodes SET deploy_key = $3, pxe_config_path = $4, updated_at = ${NOW_UTC}
+        WHERE id = $1 AND instance_uuid = $2 AND deleted = false AND task_state = $5`,
+      [id, instanceUuid, fields.deploy_key, fields.pxe_config_path, BmState.BUILDING],
+    );
+    if (n !== 1)
+      throw new NodeStateChanged(
+        `Node ${id} is no longer '${BmState.BUILDING}' for instance ${instanceUuid}: deploy fields not recorded`,
+      );
+  }
+
+  /** The live node `id`'s state and owner; undefined when there is none. */
+  async read(id: number): Promise<NodeStateRow | undefined> {
+    const [row]: NodeStateRow[] = await this.ds.query(
+      `SELECT ${STATE_COLUMNS} FROM bm_nodes WHERE id = $1 AND deleted = false`,
+      [id],
+    );
+    return row;
+  }
+
+  /** The live node of `host` carrying `instanceUuid` (Nova: "sent to wrong service host" → InstanceNotFound). */
+  async instanceNode(instanceUuid: string, host: string): Promise<InstanceNode> {
+    const [n]: InstanceNode[] = await this.ds.query(
+      `SELECT id, uuid, task_state, cpus, memory_mb FROM bm_nodes
+        WHERE instance_uuid = $1 AND service_host = $2 AND deleted = false ORDER BY id LIMIT 1`,
+      [instanceUuid, host],
+    );
+    if (!n) throw new InstanceNotFound(instanceUuid);
+    return n;
+  }
+
+  /** The nodes of `host` carrying an instance in one of `states`, with how long ago each last changed. */
+  async interruptedSpawns(host: string, states: readonly BmTaskState[]): Promise<InterruptedSpawn[]> {
+    const rows: InterruptedSpawn[] = await this.ds.query(
+      `SELECT id, uuid, instance_uuid, instance_name, task_state,
+              greatest(0, extract(epoch FROM (${NOW_UTC} - coalesce(updated_at, created_at))) * 1000)::float8 AS ago_ms
+         FROM bm_nodes
+        WHERE service_host = $1 AND deleted = false AND instance_uuid IS NOT NULL AND task_state = ANY($2)
+        ORDER BY id`,
+      [host, states],
+    );
+    return rows.map((r) => ({ ...r, ago_ms: Number(r.ago_ms) }));
+  }
+
+  /** BareMetalDriver.list_instances: the instances on `host`'s nodes (name, else uuid), by node id. */
+  async instanceNames(host: string): Promise<string[]> {
+    const rows: { instance_name: string | null; instance_uuid: string }[] = await this.ds.query(
+      `SELECT instance_name, instance_uuid FROM bm_nodes
+        WHERE service_host = $1 AND deleted = false AND instance_uuid IS NOT NULL ORDER BY id`,
+      [host],
+    );
+    return rows.map((r) => r.instance_name ?? r.instance_uuid);
+  }
+
+  /** Every instance on a live node of any host, by node id (or only `instanceUuid`'s). */
+  async instances(filter: { instanceUuid?: string } = {}): Promise<InstanceRow[]> {
+    if (filter.instanceUuid !== undefined)
+      return this.ds.query(`${INSTANCE_SQL} AND instance_uuid = $1 ORDER BY id`, [filter.instanceUuid]);
+    return this.ds.query(`${INSTANCE_SQL} ORDER BY id`);
+  }
+
+  /** One instance by uuid or name: InstanceNotFound, or AmbiguousInstance when several carry the name. */
+  async findInstance(ref: string): Promise<InstanceRow> {
+    const rows: InstanceRow[] = await this.ds.query(
+      `${INSTANCE_SQL} AND (instance_uuid = $1 OR instance_name = $1) ORDER BY id`,
+      [ref],
+    );
+    if (rows.length === 0) throw new InstanceNotFound(ref);
+    if (rows.length > 1) throw new AmbiguousInstance(ref, rows.length);
+    return rows[0];
+  }
+
+  /** The live nodes of `host` with a uuid, as the resource report reads them, by id. */
+  resourceRows(host: string): Promise<ReportedNode[]> {
+    return this.ds.query(
+      `SELECT uuid, cpus, memory_mb, local_gb, cpu_arch, instance_uuid FROM bm_nodes
+        WHERE deleted = false AND service_host = $1 AND uuid IS NOT NULL ORDER BY id`,
+      [host],
+    );
+  }
+
+  /**
+   * Count, newest id, last change and deletions of `host`'s nodes (deleted ones included): any
+   * enrollment, edit or delete changes it, so compute reports again.
+   */
+  async fingerprint(host: string): Promise<string> {
+    const [f]: { n: string; id: string; at: string; gone: string }[] = await this.ds.query(
+      `SELECT count(*)::text AS n, coalesce(max(id), 0)::text AS id, coalesce(max(updated_at)::text, '') AS at,
+              coalesce(sum(CASE WHEN deleted THEN 1 ELSE 0 END), 0)::text AS gone
+         FROM bm_nodes WHERE service_host = $1`,
+      [host],
+    );
+    return `${f.n}/${f.id}/${f.at}/${f.gone}`;
+  }
+
+  /** The MACs enrolled on `host`'s live nodes, with their node (what the DHCP responder answers). */
+  enrolledMacs(host: string): Promise<EnrolledMac[]> {
+    return this.ds.query(
+      `SELECT i.address, n.id AS node_id FROM bm_interfaces i JOIN bm_nodes n ON n.id = i.bm_node_id
+        WHERE n.deleted = false AND n.service_host = $1 AND i.address IS NOT NULL ORDER BY i.id`,
+      [host],
+    );
+  }
+
+  /** A live node with a BMC, by id or UUID; NodeNotFound otherwise. */
+  async powerTarget(ref: string | number): Promise<PowerTargetRow> {
+    const text = String(ref).trim();
+    const where = nodeKey(text);
+    const n = where ? await this.ds.getRepository(BmNode).findOne({ where: { ...where, deleted: false } }) : null;
+    if (!n || !n.pm_address) throw new NodeNotFound(text);
+    return toPowerTarget(n);
+  }
+
+  /** Every live node of `host` that has a BMC, by id. */
+  async powerTargets(host: string): Promise<PowerTargetRow[]> {
+    const nodes = await this.ds
+      .getRepository(BmNode)
+      .find({ where: { service_host: host, deleted: false }, order: { id: 'ASC' } });
+    return nodes.filter((n) => n.pm_address).map(toPowerTarget);
+  }
+}

@@ -1,0 +1,49 @@
+import { type DataSource, In } from 'typeorm';
+import type { PowerRecord } from '@bm/power';
+import { BmNodePower } from '../entities/bm-node-power.entity';
+
+/** What the power sync knows of one node's power (libs/power's PowerRecord). */
+export type PowerRecordRow = PowerRecord;
+
+/** `bm_node_power`: the power sync's record of each node, one row per node. */
+export class PowerRecordRepository {
+  constructor(private readonly ds: DataSource) {}
+
+  /** The records of `nodeIds` that exist, keyed by node id. */
+  async load(nodeIds: readonly number[]): Promise<Map<number, PowerRecordRow>> {
+    if (!nodeIds.length) return new Map();
+    const rows = await this.ds.getRepository(BmNodePower).find({ where: { node_id: In([...nodeIds]) } });
+    return new Map(
+      rows.map((r) => [
+        r.node_id,
+        {
+          nodeId: r.node_id,
+          state: r.power_state as PowerRecordRow['state'],
+          checkedAt: r.checked_at,
+          latencyMs: r.latency_ms,
+          error: r.error,
+          failures: r.failures,
+          nextCheckAt: r.next_check_at,
+          changedAt: r.changed_at,
+        },
+      ]),
+    );
+  }
+
+  /** Creates or replaces the record of `r.nodeId`. */
+  async save(r: PowerRecordRow): Promise<void> {
+    await this.ds.getRepository(BmNodePower).upsert(
+      {
+        node_id: r.nodeId,
+        power_state: r.state,
+        checked_at: r.checkedAt,
+        latency_ms: r.latencyMs,
+        error: r.error,
+        failures: r.failures,
+        next_check_at: r.nextCheckAt,
+        changed_at: r.changedAt,
+      },
+      ['node_id'],
+    );
+  }
+}
