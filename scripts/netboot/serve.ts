@@ -1,7 +1,7 @@
 /**
  * Our DHCP (PXE) and TFTP servers alone, without the database or the bus: for a lab network
- * namespace and the QEMU PXE boot test (scripts/netboot/pxe-boot-test.sh runs it inside the
- * namespace). Configuration from the environment:
+ * namespace and the QEMU PXE boot tests (serveInNamespace of test/support/netns.ts runs it inside
+ * a namespace, with ts-node and tsconfig-paths). Configuration from the environment:
  *   ADDRESS     our address on the boot network (next-server, server id), e.g. 10.77.0.1
  *   RANGE       FIRST,LAST addresses for the enrolled MACs
  *   MODE        full (default) or proxy (ProxyDHCP: PXE options only, another server gives addresses)

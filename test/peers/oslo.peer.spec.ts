@@ -8,7 +8,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { NodeNotFound } from '@bm/domain';
+import { NodeNotFound, novaFailure } from '@bm/domain';
 import {
   AmqpConnection,
   type CallInfo,
@@ -20,7 +20,7 @@ import {
   RpcClient,
   RpcServer,
 } from '@bm/messaging';
-import { TEST_AMQP_URL, eventually, uniqueName } from '../support/amqp';
+import { TEST_AMQP_URL, eventually, rejection, startServers, uniqueName } from '../support/amqp';
 
 const PYTHON = '/usr/bin/python3';
 const PEERS = join(__dirname, 'oslo');
@@ -181,6 +181,7 @@ function makeOurServer(server: string): RpcServer {
       { version: '5.2', namespace: 'baremetal', methods: { ping: (a) => ({ pong: a.arg, namespace: 'baremetal' }) } },
     ],
     pingEnabled: server === 'h1',
+    describeFailure: novaFailure,
   });
 }
 
@@ -201,11 +202,7 @@ beforeAll(async () => {
   );
   serverConn = await AmqpConnection.open({ url: TEST_AMQP_URL });
   clientConn = await AmqpConnection.open({ url: TEST_AMQP_URL });
-  for (const s of ['h1', 'h2']) {
-    const srv = makeOurServer(s);
-    await srv.start();
-    ourServers.push(srv);
-  }
+  await startServers(['h1', 'h2'], makeOurServer, ourServers);
   await py;
 });
 
@@ -223,16 +220,6 @@ afterAll(async () => {
   await clientConn?.close();
   await serverConn?.close();
 });
-
-/** The error a call is rejected with; fails the test if it succeeds. */
-async function rejection(p: Promise<unknown>): Promise<RemoteError> {
-  const r = await p.then(
-    (v) => ({ resolved: v }),
-    (e: unknown) => ({ rejected: e }),
-  );
-  if ('resolved' in r) throw new Error(`expected the call to fail, it returned ${JSON.stringify(r.resolved)}`);
-  return r.rejected as RemoteError;
-}
 
 /** The first line of a Python exception's str(): the part without the remote traceback. */
 const firstLine = (e: PyError) => e.message.split('\n')[0];

@@ -1,4 +1,13 @@
 import { randomBytes } from 'node:crypto';
+import {
+  AmqpConnection,
+  type CallOptions,
+  NotificationListener,
+  type ReceivedNotification,
+  type RemoteError,
+  RpcClient,
+  type Target,
+} from '@bm/messaging';
 
 /** The machine's RabbitMQ (guest/guest on loopback). */
 export const TEST_AMQP_URL = process.env.TEST_AMQP_URL ?? 'rabbit://guest:guest@127.0.0.1:5672/';
@@ -21,6 +30,29 @@ export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 500
   }
 }
 
+/** Makes and starts a server per name, one after the other; each joins `started` once it is up (for afterAll). */
+export async function startServers<S extends { start(): Promise<unknown> }>(
+  names: string[],
+  make: (name: string) => S,
+  started: S[],
+): Promise<void> {
+  for (const name of names) {
+    const server = make(name);
+    await server.start();
+    started.push(server);
+  }
+}
+
+/** The error `p` rejects with; throws (failing the test) if it resolves instead. */
+export async function rejection<E = RemoteError>(p: Promise<unknown>): Promise<E> {
+  const r = await p.then(
+    (v) => ({ resolved: v }),
+    (e: unknown) => ({ rejected: e }),
+  );
+  if ('resolved' in r) throw new Error(`expected a failure, it returned ${JSON.stringify(r.resolved)}`);
+  return r.rejected as E;
+}
+
 /** Polls `probe` until it returns `want` (strict equality), or throws after timeoutMs. */
 export async function until<T>(probe: () => Promise<T>, want: T, timeoutMs = 5000): Promise<void> {
   await eventually(
@@ -31,4 +63,46 @@ export async function until<T>(probe: () => Promise<T>, want: T, timeoutMs = 500
     timeoutMs,
     25,
   );
+}
+
+/** `call(method, kwargs)` on one target with fixed options, e.g. a service's API at its version. */
+export type RpcCaller = (method: string, kwargs: Record<string, unknown>) => Promise<Record<string, unknown>>;
+
+/** A test's own place on the bus: a connection, an RpcClient on the exchange, maybe a listener. */
+export interface TestBus {
+  conn: AmqpConnection;
+  rpc: RpcClient;
+  caller(target: Partial<Target> & { topic: string }, options: CallOptions): RpcCaller;
+  /** Stops the listener, closes the connection. */
+  close(): Promise<void>;
+}
+
+/**
+ * Connects to the test broker with an RpcClient on `exchange`; with `notes`, every notification
+ * published on the exchange is pushed there (a listener with a pool of its own).
+ */
+export async function openBus(exchange: string, notes?: ReceivedNotification[]): Promise<TestBus> {
+  const conn = await AmqpConnection.open({ url: TEST_AMQP_URL });
+  const rpc = new RpcClient(conn, { exchange });
+  let listener: NotificationListener | undefined;
+  if (notes) {
+    listener = new NotificationListener(conn, {
+      exchange,
+      pool: uniqueName('pool'),
+      handler: (n) => void notes.push(n),
+    });
+    await listener.start().catch(async (e: unknown) => {
+      await conn.close();
+      throw e;
+    });
+  }
+  return {
+    conn,
+    rpc,
+    caller: (target, options) => (method, kwargs) => rpc.call<Record<string, unknown>>(target, method, kwargs, options),
+    close: async () => {
+      await listener?.stop();
+      await conn.close();
+    },
+  };
 }

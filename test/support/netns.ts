@@ -1,9 +1,13 @@
-import { type ChildProcess, execFileSync, spawn, type SpawnOptions } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createConnection, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { PxeLayout, generateDeployKey } from '@bm/pxe';
+import { ROOT } from './bmctl';
 
 /**
  * Private network namespaces for peer and e2e tests (root only; iproute2). Everything a test
@@ -71,11 +75,7 @@ export class Netns {
       () => new Promise<void>((ok) => outside.close(() => ok())),
       () => rmSync(path, { force: true }),
     );
-    const inside = this.spawn(process.execPath, [
-      join(__dirname, '../../scripts/netboot/relay.js'),
-      `127.0.0.1:${port}`,
-      path,
-    ]);
+    const inside = this.spawn(process.execPath, [join(ROOT, 'scripts/netboot/relay.js'), `127.0.0.1:${port}`, path]);
     await new Promise<void>((ok, fail) => {
       let said = '';
       inside.stdout!.on('data', (d: Buffer) => {
@@ -227,9 +227,10 @@ export async function serveInNamespace(
   env: Record<string, string>,
   readyFile: string,
 ): Promise<StandaloneServers> {
-  const root = join(__dirname, '../..');
-  const child = ns.spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'scripts/netboot/serve.ts'], {
-    cwd: root,
+  // ts-node runs the TypeScript; tsconfig-paths resolves the libs' @bm/… imports of each other.
+  const loaders = ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register'];
+  const child = ns.spawn(process.execPath, [...loaders, 'scripts/netboot/serve.ts'], {
+    cwd: ROOT,
     env: { ...process.env, ...env, READY_FILE: readyFile },
   });
   const log: Record<string, unknown>[] = [];
@@ -251,4 +252,55 @@ export async function serveInNamespace(
     await new Promise((r) => setTimeout(r, 100));
   }
   return { log, output: () => other };
+}
+
+/** The test boot files (scripts/netboot/build-test-boot.sh): vmlinuz, initrd.gz, pxelinux.0, ldlinux.c32. */
+export const TEST_BOOT_DIR = join(ROOT, '.cache/netboot');
+
+/** A PXE test's scratch space: the boot files, a work directory, and its TFTP root (`<work>/tftpboot`). */
+export interface BootWorkspace {
+  images: string;
+  work: string;
+  /** Holds pxelinux.0 and ldlinux.c32, as an operator installs them once per host (Nova's install guide). */
+  tftpRoot: string;
+}
+
+/**
+ * Builds the test boot files into TEST_BOOT_DIR (reused when there; the first build downloads a
+ * kernel package, hence the 5 minutes), then a fresh work directory `<tmp>/<prefix>-…` whose TFTP
+ * root has pxelinux. Remove `work` after the test.
+ */
+export async function bootWorkspace(prefix: string): Promise<BootWorkspace> {
+  const images = TEST_BOOT_DIR;
+  await promisify(execFile)('bash', [join(ROOT, 'scripts/netboot/build-test-boot.sh'), images], { timeout: 300_000 });
+  const work = await mkdtemp(join(tmpdir(), `${prefix}-`));
+  const tftpRoot = join(work, 'tftpboot');
+  try {
+    await mkdir(tftpRoot);
+    for (const f of ['pxelinux.0', 'ldlinux.c32']) await copyFile(join(images, f), join(tftpRoot, f));
+  } catch (e) {
+    await rm(work, { recursive: true, force: true });
+    throw e;
+  }
+  return { images, work, tftpRoot };
+}
+
+/**
+ * Nova's deploy config for `mac` in the workspace's TFTP root (libs/pxe, as netboot's
+ * prepare_deploy writes it), the test kernel and initramfs as every image, the serial console on.
+ */
+export async function prepareTestDeploy(
+  w: BootWorkspace,
+  o: { instanceUuid: string; nodeId: number; mac: string },
+): Promise<void> {
+  const kernel = join(w.images, 'vmlinuz');
+  const initramfs = join(w.images, 'initrd.gz');
+  await new PxeLayout(w.tftpRoot).prepare({
+    instanceUuid: o.instanceUuid,
+    nodeId: o.nodeId,
+    deployKey: generateDeployKey(),
+    macs: [o.mac],
+    appendParams: 'console=ttyS0 panic=1 quiet',
+    images: { kernel, ramdisk: initramfs, deploy_kernel: kernel, deploy_ramdisk: initramfs },
+  });
 }

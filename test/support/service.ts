@@ -1,7 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT, requireBuilt } from './bmctl';
-import { eventually } from './amqp';
+import { TEST_AMQP_URL, eventually } from './amqp';
+import type { Netns } from './netns';
+import { freeTcpPort } from './ports';
 
 /** A built service (`node dist/apps/<app>/main.js`) run by a test, with its output collected. */
 export interface ServiceProcess {
@@ -14,13 +16,15 @@ export interface ServiceProcess {
   stop(): Promise<number | null>;
 }
 
-/** Starts a built service with only PATH from this environment, plus `env`. */
-export function startService(app: string, env: Record<string, string>): ServiceProcess {
+/**
+ * Starts a built service with only PATH from this environment, plus `env`; inside `netns` when
+ * given (where Netns.destroy() stops it too).
+ */
+export function startService(app: string, env: Record<string, string>, netns?: Netns): ServiceProcess {
   requireBuilt(app);
-  const child = spawn(process.execPath, [join(ROOT, 'dist/apps', app, 'main.js')], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH!, ...env },
-  });
+  const args = [join(ROOT, 'dist/apps', app, 'main.js')];
+  const opts = { cwd: ROOT, env: { PATH: process.env.PATH!, ...env } };
+  const child = netns ? netns.spawn(process.execPath, args, opts) : spawn(process.execPath, args, opts);
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
@@ -41,4 +45,30 @@ export function startService(app: string, env: Record<string, string>): ServiceP
       return exited;
     },
   };
+}
+
+/** Where a test's services (and bmctl) find their peers: its database, the broker, its exchange. */
+export interface ServiceSite {
+  databaseUrl: string;
+  exchange: string;
+  /** BM_HOST: the compute host the services (and the enrolled nodes) belong to. */
+  host: string;
+}
+
+/** The environment that points a service or bmctl at `site`. */
+export function siteEnv(site: ServiceSite): Record<string, string> {
+  return {
+    DATABASE_URL: site.databaseUrl,
+    TRANSPORT_URL: TEST_AMQP_URL,
+    BM_CONTROL_EXCHANGE: site.exchange,
+    BM_HOST: site.host,
+  };
+}
+
+/** siteEnv, a free health port (BM_HEALTH_PORT) and `extra` over them: one service's environment. */
+export async function serviceEnv(
+  site: ServiceSite,
+  extra: Record<string, string> = {},
+): Promise<Record<string, string>> {
+  return { ...siteEnv(site), BM_HEALTH_PORT: String(await freeTcpPort()), ...extra };
 }

@@ -1,4 +1,4 @@
-import { NodeNotFound } from '@bm/domain';
+import { NodeNotFound, novaFailure } from '@bm/domain';
 import { AmqpConnection, JobQueue, RpcServer } from '@bm/messaging';
 import { TEST_AMQP_URL, eventually, uniqueName } from '../../../test/support/amqp';
 import { bmctl, requireBuilt } from '../../../test/support/bmctl';
@@ -31,6 +31,7 @@ describe('bmctl queues and bmctl rpc', () => {
           },
         },
       ],
+      describeFailure: novaFailure,
     });
     await server.start();
   });

@@ -2,13 +2,18 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
-import { openDataSource, syncSchema } from '@bm/db';
-import { SimulatedMachine, VirtualBmc } from '@bm/ipmi';
-import { TEST_AMQP_URL, eventually, uniqueName } from '../../../test/support/amqp';
+import type { SimulatedMachine, VirtualBmc } from '@bm/ipmi';
+import { eventually, uniqueName } from '../../../test/support/amqp';
 import { bmctl } from '../../../test/support/bmctl';
-import { createScratchDatabase, type ScratchDatabase } from '../../../test/support/database';
-import { freeTcpPort } from '../../../test/support/ports';
-import { type ServiceProcess, startService } from '../../../test/support/service';
+import { type NovaBmDatabase, createNovaBmDatabase } from '../../../test/support/database';
+import { startVirtualBmc } from '../../../test/support/nodes';
+import {
+  type ServiceProcess,
+  type ServiceSite,
+  serviceEnv,
+  siteEnv,
+  startService,
+} from '../../../test/support/service';
 
 // The operator's path of the seed with bmctl: flavors, hypervisors, boot (scheduler → compute →
 // netboot + power over the bus, IPMI to virtual BMCs), instance list, reboot, power, delete.
@@ -16,7 +21,7 @@ const HOST = 'cn-cli';
 const PASSWORD = 'bmc-Cli-3';
 
 describe('bmctl flavor, boot, instance, delete', () => {
-  let db: ScratchDatabase;
+  let db: NovaBmDatabase;
   let ds: DataSource;
   let work: string;
   let imageDir: string;
@@ -33,19 +38,17 @@ describe('bmctl flavor, boot, instance, delete', () => {
     await mkdir(imageDir);
     await writeFile(join(imageDir, 'vmlinuz'), 'kernel bytes');
     await writeFile(join(imageDir, 'initrd.gz'), 'initrd bytes');
-    db = await createScratchDatabase('bm_cli_inst');
-    ds = await openDataSource(db.url);
-    await syncSchema(ds);
-    env = { DATABASE_URL: db.url, TRANSPORT_URL: TEST_AMQP_URL, BM_CONTROL_EXCHANGE: exchange, BM_HOST: HOST };
+    db = await createNovaBmDatabase('bm_cli_inst');
+    ds = db.ds;
+    const site: ServiceSite = { databaseUrl: db.url, exchange, host: HOST };
+    env = siteEnv(site);
     // The hardware is enrolled the operator's way: bmctl node import of a baremetal.csv.
     const csv = ['mac,pm_user,pm_password,pm_address,cpus,memory_mb,local_gb,cpu_arch,service_host,terminal_port'];
     for (const [i, [cpus, mem, disk]] of [
       [1, 512, 5],
       [2, 1024, 10],
     ].entries()) {
-      const machine = new SimulatedMachine();
-      const bmc = new VirtualBmc({ port: 0, users: { admin: PASSWORD }, machine });
-      await bmc.start();
+      const { bmc, machine } = await startVirtualBmc(PASSWORD);
       bmcs.push({ bmc, machine });
       csv.push(`52:54:00:d0:00:0${i + 1},admin,${PASSWORD},127.0.0.1:${bmc.port},${cpus},${mem},${disk},x86_64,,`);
     }
@@ -56,7 +59,7 @@ describe('bmctl flavor, boot, instance, delete', () => {
     expect(listed.map((n) => n.service_host)).toEqual([HOST, HOST]);
     uuids.push(...listed.map((n) => n.uuid));
     const svc = async (app: string, extra: Record<string, string> = {}) => {
-      const p = startService(app, { ...env, BM_HEALTH_PORT: String(await freeTcpPort()), ...extra });
+      const p = startService(app, await serviceEnv(site, extra));
       services.push(p);
       await p.waitFor('rpc=');
     };
@@ -69,7 +72,6 @@ describe('bmctl flavor, boot, instance, delete', () => {
   afterAll(async () => {
     for (const s of services) await s.stop();
     for (const b of bmcs) await b.bmc.stop();
-    await ds?.destroy();
     await db?.drop();
     if (work) await rm(work, { recursive: true, force: true });
   });

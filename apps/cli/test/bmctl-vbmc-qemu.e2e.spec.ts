@@ -1,13 +1,19 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { PxeLayout, generateDeployKey } from '@bm/pxe';
 import { freeUdpPort, ipmitool } from '../../../test/peers/ipmi/harness';
 import { eventually } from '../../../test/support/amqp';
 import { BMCTL, ROOT, requireBuilt } from '../../../test/support/bmctl';
-import { BOOT_MARKER, type Netns, bootNetwork, serveInNamespace, stop } from '../../../test/support/netns';
+import {
+  BOOT_MARKER,
+  type Netns,
+  bootNetwork,
+  bootWorkspace,
+  prepareTestDeploy,
+  serveInNamespace,
+  stop,
+} from '../../../test/support/netns';
 
 // A lab node as the power service sees it: `bmctl vbmc start --qemu-mac …` is a virtual BMC whose
 // machine is a QEMU VM (its tap in a boot network namespace). The real ipmitool sets PXE for the
@@ -27,29 +33,13 @@ describe('bmctl vbmc start --qemu-mac: IPMI drives a real VM', () => {
 
   beforeAll(async () => {
     requireBuilt();
-    const images = join(ROOT, '.cache/netboot');
-    await run('bash', [join(ROOT, 'scripts/netboot/build-test-boot.sh'), images], { timeout: 300_000 });
-    work = await mkdtemp(join(tmpdir(), 'vbmc-qemu-'));
-    const tftpRoot = join(work, 'tftpboot');
-    await mkdir(tftpRoot);
-    for (const f of ['pxelinux.0', 'ldlinux.c32']) await copyFile(join(images, f), join(tftpRoot, f));
-    await new PxeLayout(tftpRoot).prepare({
-      instanceUuid: '5d0c7a10-2b8e-4f3e-9a51-7c3e2d1f0b9a',
-      nodeId: 7,
-      deployKey: generateDeployKey(),
-      macs: [MAC],
-      appendParams: 'console=ttyS0 panic=1 quiet',
-      images: {
-        kernel: join(images, 'vmlinuz'),
-        ramdisk: join(images, 'initrd.gz'),
-        deployKernel: join(images, 'vmlinuz'),
-        deployRamdisk: join(images, 'initrd.gz'),
-      },
-    });
+    const boot = await bootWorkspace('vbmc-qemu');
+    work = boot.work;
+    await prepareTestDeploy(boot, { instanceUuid: '5d0c7a10-2b8e-4f3e-9a51-7c3e2d1f0b9a', nodeId: 7, mac: MAC });
     ns = await bootNetwork('vbmc', work);
     await serveInNamespace(
       ns,
-      { ADDRESS: '10.77.0.1', RANGE: '10.77.0.50,10.77.0.99', MACS: MAC, TFTP_ROOT: tftpRoot },
+      { ADDRESS: '10.77.0.1', RANGE: '10.77.0.50,10.77.0.99', MACS: MAC, TFTP_ROOT: boot.tftpRoot },
       join(work, 'ready'),
     );
 

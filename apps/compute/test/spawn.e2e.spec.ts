@@ -5,22 +5,15 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import type { DataSource } from 'typeorm';
-import { openDataSource, syncSchema } from '@bm/db';
-import { DEPLOY_EVENT } from '@bm/domain';
+import { COMPUTE_BAREMETAL as DEPLOY_EVENT_SURFACE } from '@bm/contracts';
 import { EnrollmentService } from '@bm/enrollment';
-import { SimulatedMachine, VirtualBmc } from '@bm/ipmi';
-import {
-  AmqpConnection,
-  NotificationListener,
-  type ReceivedNotification,
-  type RemoteError,
-  RpcClient,
-} from '@bm/messaging';
-import { TEST_AMQP_URL, eventually, uniqueName } from '../../../test/support/amqp';
+import type { SimulatedMachine } from '@bm/ipmi';
+import type { ReceivedNotification, RemoteError, RpcClient } from '@bm/messaging';
+import { TEST_AMQP_URL, type TestBus, eventually, openBus, uniqueName } from '../../../test/support/amqp';
 import { ROOT } from '../../../test/support/bmctl';
-import { createScratchDatabase, type ScratchDatabase } from '../../../test/support/database';
-import { freeTcpPort } from '../../../test/support/ports';
-import { type ServiceProcess, startService } from '../../../test/support/service';
+import { type NovaBmDatabase, createNovaBmDatabase } from '../../../test/support/database';
+import { type BmcNode, enrollBmcNode } from '../../../test/support/nodes';
+import { type ServiceProcess, serviceEnv, startService } from '../../../test/support/service';
 
 // The seed's spawn across the built services on the real broker and database: compute claims the
 // node, has netboot write the PXE files and the power service (real IPMI 2.0 to a virtual BMC) set
@@ -41,18 +34,17 @@ const PEERS = join(ROOT, 'test/peers/oslo');
 const execP = promisify(execFile);
 
 describe('spawn: compute → netboot + power → deploy → active', () => {
-  let db: ScratchDatabase;
+  let db: NovaBmDatabase;
   let ds: DataSource;
   let work: string;
   let images: Record<string, string>;
   const services: ServiceProcess[] = [];
   let computeEnv: Record<string, string>;
-  let conn: AmqpConnection;
+  let bus: TestBus;
   let rpc: RpcClient;
-  let listener: NotificationListener;
   const notes: ReceivedNotification[] = [];
   const exchange = uniqueName('spawn');
-  const nodes: { id: number; uuid: string; mac: string; bmc: VirtualBmc; machine: SimulatedMachine }[] = [];
+  const nodes: BmcNode[] = [];
 
   const row = async (id: number) =>
     (
@@ -92,10 +84,10 @@ describe('spawn: compute → netboot + power → deploy → active', () => {
       taskState,
     ]);
     await rpc.cast(
-      { topic: DEPLOY_EVENT.topic, server: HOST },
-      DEPLOY_EVENT.method,
+      { topic: DEPLOY_EVENT_SURFACE.topic, server: HOST },
+      DEPLOY_EVENT_SURFACE.methods.deployStateChanged,
       { node_id: node.id, instance_uuid: instance, task_state: taskState },
-      { version: DEPLOY_EVENT.version, namespace: DEPLOY_EVENT.namespace },
+      { version: DEPLOY_EVENT_SURFACE.version, namespace: DEPLOY_EVENT_SURFACE.namespace },
     );
   };
   const linkOf = (mac: string) => join(work, 'tftpboot', 'pxelinux.cfg', `01-${mac.replace(/:/g, '-')}`);
@@ -109,45 +101,16 @@ describe('spawn: compute → netboot + power → deploy → active', () => {
       images[k] = join(work, k);
       await writeFile(images[k], `bytes of ${k}`);
     }
-    db = await createScratchDatabase('bm_spawn');
-    ds = await openDataSource(db.url);
-    await syncSchema(ds);
+    db = await createNovaBmDatabase('bm_spawn');
+    ds = db.ds;
     const enroll = new EnrollmentService(ds, HOST);
-    for (let i = 0; i < 3; i++) {
-      const machine = new SimulatedMachine();
-      const bmc = new VirtualBmc({ port: 0, users: { admin: PASSWORD }, machine });
-      await bmc.start();
-      const mac = `52:54:00:a0:00:0${i + 1}`;
-      const n = await enroll.createNode({
-        macs: [mac],
-        cpus: 1,
-        memory_mb: 512,
-        local_gb: 5,
-        pm_address: `127.0.0.1:${bmc.port}`,
-        pm_user: 'admin',
-        pm_password: PASSWORD,
-      });
-      nodes.push({ id: n.id, uuid: n.uuid!, mac, bmc, machine });
-    }
-    conn = await AmqpConnection.open({ url: TEST_AMQP_URL });
-    rpc = new RpcClient(conn, { exchange });
-    listener = new NotificationListener(conn, {
-      exchange,
-      pool: uniqueName('pool'),
-      handler: (n) => void notes.push(n),
-    });
-    await listener.start();
-    const env = async (extra: Record<string, string> = {}) => ({
-      DATABASE_URL: db.url,
-      TRANSPORT_URL: TEST_AMQP_URL,
-      BM_CONTROL_EXCHANGE: exchange,
-      BM_HOST: HOST,
-      BM_HEALTH_PORT: String(await freeTcpPort()),
-      ...extra,
-    });
-    services.push(startService('power', await env({ BM_IPMI_DEADLINE: '3' })));
-    services.push(startService('netboot', await env({ BM_TFTP_ROOT: join(work, 'tftpboot') })));
-    computeEnv = await env({
+    for (let i = 0; i < 3; i++) nodes.push(await enrollBmcNode(enroll, `52:54:00:a0:00:0${i + 1}`, PASSWORD));
+    bus = await openBus(exchange, notes);
+    rpc = bus.rpc;
+    const site = { databaseUrl: db.url, exchange, host: HOST };
+    services.push(startService('power', await serviceEnv(site, { BM_IPMI_DEADLINE: '3' })));
+    services.push(startService('netboot', await serviceEnv(site, { BM_TFTP_ROOT: join(work, 'tftpboot') })));
+    computeEnv = await serviceEnv(site, {
       BM_PXE_DEPLOY_TIMEOUT: String(DEPLOY_TIMEOUT_S),
       BM_DEPLOY_POLL_INTERVAL: String(POLL_S),
       BM_DEBUG: 'true',
@@ -158,10 +121,8 @@ describe('spawn: compute → netboot + power → deploy → active', () => {
 
   afterAll(async () => {
     for (const s of services) await s.stop();
-    await listener?.stop();
-    await conn?.close();
+    await bus?.close();
     for (const n of nodes) await n.bmc.stop();
-    await ds?.destroy();
     await db?.drop();
     if (work) await rm(work, { recursive: true, force: true });
   });
@@ -460,10 +421,10 @@ describe('spawn: compute → netboot + power → deploy → active', () => {
     // The deploy helper's event is validated too (sent as a call here, so the error comes back).
     const ev = (await rpc
       .call(
-        { topic: DEPLOY_EVENT.topic, server: HOST },
-        DEPLOY_EVENT.method,
+        { topic: DEPLOY_EVENT_SURFACE.topic, server: HOST },
+        DEPLOY_EVENT_SURFACE.methods.deployStateChanged,
         { node_id: 0, instance_uuid: 'x', task_state: 'active' },
-        { version: DEPLOY_EVENT.version, namespace: DEPLOY_EVENT.namespace, timeout: 10 },
+        { version: DEPLOY_EVENT_SURFACE.version, namespace: DEPLOY_EVENT_SURFACE.namespace, timeout: 10 },
       )
       .catch((x) => x)) as RemoteError;
     expect(ev.name).toBe('InvalidRpcArguments');

@@ -1,8 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
-import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
-import { BmDhcpReservation, openDataSource, syncSchema } from '@bm/db';
+import { BmDhcpReservation } from '@bm/db';
 import {
   BOOTREQUEST,
   DhcpMessageType,
@@ -13,25 +11,17 @@ import {
   option,
   bootfileName,
 } from '@bm/dhcp';
-import { EnrollmentService } from '@bm/enrollment';
-import { TEST_AMQP_URL, eventually, uniqueName } from '../../../test/support/amqp';
-import { ROOT, requireBuilt } from '../../../test/support/bmctl';
-import { createScratchDatabase, type ScratchDatabase } from '../../../test/support/database';
-import { freeTcpPort } from '../../../test/support/ports';
+import { eventually, uniqueName } from '../../../test/support/amqp';
+import { requireBuilt } from '../../../test/support/bmctl';
+import { type NovaBmDatabase, createNovaBmDatabase } from '../../../test/support/database';
+import { enrollNode } from '../../../test/support/nodes';
+import { freeUdpPort } from '../../../test/support/ports';
+import { type ServiceProcess, serviceEnv, startService } from '../../../test/support/service';
 
 // The built netboot service's DHCP server, on loopback: broadcast replies are sent to 127.0.0.1
 // ([netboot] dhcp_broadcast), the test plays the client on 127.0.0.1:68 (needs root, as CI is).
 const HOST = 'cn-dhcp';
 const MAC = '52:54:00:90:00:01';
-
-function freeUdpPort(): Promise<number> {
-  return new Promise((done) => {
-    const s = createSocket('udp4').bind(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => done(port));
-    });
-  });
-}
 
 function request(type: number, mac: string, xid: number, extra: DhcpPacket['options'] = []): Buffer {
   return encodeDhcp({
@@ -54,43 +44,36 @@ function request(type: number, mac: string, xid: number, extra: DhcpPacket['opti
 }
 
 describe('netboot DHCP server (process, loopback)', () => {
-  let db: ScratchDatabase;
+  let db: NovaBmDatabase;
   let ds: DataSource;
-  let svc: ChildProcess | undefined;
-  let out = '';
+  let svc: ServiceProcess | undefined;
+  /** What the service printed since it last started. */
+  const out = () => svc?.output() ?? '';
   let client: Socket;
   const replies: DhcpPacket[] = [];
   let port: number;
 
-  const startService = async () => {
-    out = '';
-    svc = spawn(process.execPath, [join(ROOT, 'dist/apps/netboot/main.js')], {
-      env: {
-        PATH: process.env.PATH!,
-        DATABASE_URL: db.url,
-        TRANSPORT_URL: TEST_AMQP_URL,
-        BM_CONTROL_EXCHANGE: uniqueName('dhcp'),
-        BM_HOST: HOST,
-        BM_HEALTH_PORT: String(await freeTcpPort()),
-        BM_MY_IP: '10.99.0.1',
-        BM_DHCP_MODE: 'full',
-        BM_DHCP_RANGE: '10.99.0.10,10.99.0.20',
-        BM_LISTEN_ADDRESS: '127.0.0.1',
-        BM_DHCP_PORT: String(port),
-        BM_DHCP_BROADCAST: '127.0.0.1',
-      },
-    });
-    svc.stdout!.on('data', (d) => (out += d));
-    svc.stderr!.on('data', (d) => (out += d));
-    await eventually(() => expect(out).toContain('DHCP (full) on 127.0.0.1:'), 20_000, 100);
+  const startNetboot = async () => {
+    svc = startService(
+      'netboot',
+      await serviceEnv(
+        { databaseUrl: db.url, exchange: uniqueName('dhcp'), host: HOST },
+        {
+          BM_MY_IP: '10.99.0.1',
+          BM_DHCP_MODE: 'full',
+          BM_DHCP_RANGE: '10.99.0.10,10.99.0.20',
+          BM_LISTEN_ADDRESS: '127.0.0.1',
+          BM_DHCP_PORT: String(port),
+          BM_DHCP_BROADCAST: '127.0.0.1',
+        },
+      ),
+    );
+    await svc.waitFor('DHCP (full) on 127.0.0.1:');
   };
   const stopService = async () => {
     const s = svc;
     svc = undefined;
-    if (!s) return;
-    const done = new Promise((r) => s.on('exit', r));
-    s.kill('SIGTERM');
-    await done;
+    await s?.stop();
   };
   const exchange = async (msg: Buffer, xid: number, want = true) => {
     const before = replies.length;
@@ -113,16 +96,9 @@ describe('netboot DHCP server (process, loopback)', () => {
 
   beforeAll(async () => {
     requireBuilt('netboot');
-    db = await createScratchDatabase('bm_dhcp');
-    ds = await openDataSource(db.url);
-    await syncSchema(ds);
-    await new EnrollmentService(ds, HOST).createNode({
-      macs: [MAC],
-      cpus: 1,
-      memory_mb: 512,
-      local_gb: 5,
-      pm_address: '10.0.0.1',
-    });
+    db = await createNovaBmDatabase('bm_dhcp');
+    ds = db.ds;
+    await enrollNode(ds, HOST, { macs: [MAC] });
     port = await freeUdpPort();
     client = createSocket({ type: 'udp4', reuseAddr: true });
     client.on('message', (m) => {
@@ -133,12 +109,11 @@ describe('netboot DHCP server (process, loopback)', () => {
       }
     });
     await new Promise<void>((r) => client.bind(68, '127.0.0.1', () => r()));
-    await startService();
+    await startNetboot();
   }, 40_000);
   afterAll(async () => {
     await stopService();
     client?.close();
-    await ds?.destroy();
     await db?.drop();
   });
 
@@ -165,7 +140,7 @@ describe('netboot DHCP server (process, loopback)', () => {
 
   it('an unenrolled MAC gets no answer', async () => {
     await exchange(request(DhcpMessageType.DISCOVER, '52:54:00:90:00:99', 0x2001), 0x2001, false);
-    expect(out).toMatch(/ignored-unenrolled 52:54:00:90:00:99/);
+    expect(out()).toMatch(/ignored-unenrolled 52:54:00:90:00:99/);
   });
 
   it('garbage does not stop it', async () => {
@@ -177,7 +152,7 @@ describe('netboot DHCP server (process, loopback)', () => {
   it('keeps the reservation across a restart', async () => {
     await stopService();
     await ds.query(`UPDATE bm_dhcp_reservations SET address = '10.99.0.17' WHERE mac = $1`, [MAC]);
-    await startService();
+    await startNetboot();
     const offer = await exchange(request(DhcpMessageType.DISCOVER, MAC, 0x4001), 0x4001);
     expect(offer!.yiaddr).toBe('10.99.0.17');
   }, 30_000);

@@ -1,18 +1,28 @@
-import { execFile } from 'node:child_process';
-import { copyFile, lstat, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { lstat, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import type { ChildProcess } from 'node:child_process';
 import type { DataSource } from 'typeorm';
-import { BmDhcpReservation, openDataSource, syncSchema } from '@bm/db';
-import { EnrollmentService } from '@bm/enrollment';
-import { AmqpConnection, RpcClient } from '@bm/messaging';
+import { BmDhcpReservation } from '@bm/db';
 import { generateDeployKey } from '@bm/pxe';
-import { TEST_AMQP_URL, eventually, uniqueName } from '../../../test/support/amqp';
-import { ROOT, requireBuilt } from '../../../test/support/bmctl';
-import { createScratchDatabase, type ScratchDatabase } from '../../../test/support/database';
-import { type Netns, bootNetwork, pxeBootVm, testNamespaces } from '../../../test/support/netns';
+import {
+  type RpcCaller,
+  TEST_AMQP_URL,
+  type TestBus,
+  eventually,
+  openBus,
+  uniqueName,
+} from '../../../test/support/amqp';
+import { requireBuilt } from '../../../test/support/bmctl';
+import { type NovaBmDatabase, createNovaBmDatabase } from '../../../test/support/database';
+import {
+  type Netns,
+  TEST_BOOT_DIR,
+  bootNetwork,
+  bootWorkspace,
+  pxeBootVm,
+  testNamespaces,
+} from '../../../test/support/netns';
+import { enrollNode } from '../../../test/support/nodes';
+import { type ServiceProcess, siteEnv, startService } from '../../../test/support/service';
 
 // The seed's two boots through the built netboot service, as a compute host would drive it: the
 // service runs in a network namespace with a tap for a QEMU VM (its database and broker relayed in
@@ -23,65 +33,43 @@ import { type Netns, bootNetwork, pxeBootVm, testNamespaces } from '../../../tes
 //   3. clean → the node's files and links are gone.
 // The kernel is Debian's; the "ramdisks" are a busybox initramfs printing its command line
 // (scripts/netboot/build-test-boot.sh). Each boot takes ~10 s under TCG.
-const run = promisify(execFile);
 const HOST = 'cn-pxe';
 const MAC = '52:54:00:77:00:31';
 const INSTANCE = '0b6ac7d1-3f3e-4d9a-8d0e-5a1c2b3c4d5e';
 const ROOT_UUID = 'c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f';
 
 describe('netboot service: a VM PXE-boots the deploy ramdisk, then the instance', () => {
-  let db: ScratchDatabase;
+  let db: NovaBmDatabase;
   let ds: DataSource;
   let ns: Netns | undefined;
-  let svc: ChildProcess;
-  let out = '';
-  let conn: AmqpConnection;
-  let client: RpcClient;
+  let svc: ServiceProcess;
+  let bus: TestBus;
+  let call: RpcCaller;
   let work: string;
   let tftpRoot: string;
   let nodeId: number;
-  const images = join(ROOT, '.cache/netboot');
+  const images = TEST_BOOT_DIR;
   const exchange = uniqueName('pxe');
   const namespacesBefore = testNamespaces();
-  const call = (m: string, a: Record<string, unknown>) =>
-    client.call<Record<string, unknown>>({ topic: 'baremetal-netboot', server: HOST }, m, a, {
-      version: '1.0',
-      timeout: 15,
-    });
+  /** The service's output (it runs in the namespace). */
+  const out = () => svc.output();
 
   beforeAll(async () => {
     requireBuilt('netboot');
-    await run('bash', [join(ROOT, 'scripts/netboot/build-test-boot.sh'), images], { timeout: 300_000 });
-    work = await mkdtemp(join(tmpdir(), 'netboot-pxe-'));
-    tftpRoot = join(work, 'tftpboot');
-    await run('mkdir', ['-p', tftpRoot]);
-    // What an operator installs once per host (Nova's install guide: pxelinux.0 into tftp_root).
-    for (const f of ['pxelinux.0', 'ldlinux.c32']) await copyFile(join(images, f), join(tftpRoot, f));
+    ({ work, tftpRoot } = await bootWorkspace('netboot-pxe'));
 
-    db = await createScratchDatabase('bm_pxe');
-    ds = await openDataSource(db.url);
-    await syncSchema(ds);
-    nodeId = (
-      await new EnrollmentService(ds, HOST).createNode({
-        macs: [MAC],
-        cpus: 1,
-        memory_mb: 512,
-        local_gb: 5,
-        pm_address: '10.0.0.1',
-      })
-    ).id;
+    db = await createNovaBmDatabase('bm_pxe');
+    ds = db.ds;
+    nodeId = await enrollNode(ds, HOST, { macs: [MAC] });
     await ds.query('UPDATE bm_nodes SET instance_uuid = $1 WHERE id = $2', [INSTANCE, nodeId]);
 
     ns = await bootNetwork('pxe', work);
     await ns.forwardHostPort(Number(new URL(db.url).port || 5432));
     await ns.forwardHostPort(Number(new URL(TEST_AMQP_URL).port || 5672));
-    svc = ns.spawn(process.execPath, [join(ROOT, 'dist/apps/netboot/main.js')], {
-      env: {
-        PATH: process.env.PATH!,
-        DATABASE_URL: db.url,
-        TRANSPORT_URL: TEST_AMQP_URL,
-        BM_CONTROL_EXCHANGE: exchange,
-        BM_HOST: HOST,
+    svc = startService(
+      'netboot',
+      {
+        ...siteEnv({ databaseUrl: db.url, exchange, host: HOST }),
         BM_MY_IP: '10.77.0.1',
         BM_PXE_INTERFACE: 'tap0',
         BM_TFTP_ROOT: tftpRoot,
@@ -90,20 +78,16 @@ describe('netboot service: a VM PXE-boots the deploy ramdisk, then the instance'
         BM_DHCP_RANGE: '10.77.0.50,10.77.0.99',
         BM_TFTP_ENABLED: 'true',
       },
-    });
-    svc.stdout!.on('data', (d) => (out += d));
-    svc.stderr!.on('data', (d) => (out += d));
-    await eventually(() => expect(out).toContain('rpc='), 30_000, 100).catch((e: Error) => {
-      throw new Error(`${e.message}\nservice output:\n${out}`);
-    });
-    conn = await AmqpConnection.open({ url: TEST_AMQP_URL });
-    client = new RpcClient(conn, { exchange });
+      ns,
+    );
+    await svc.waitFor('rpc=', 30_000);
+    bus = await openBus(exchange);
+    call = bus.caller({ topic: 'baremetal-netboot', server: HOST }, { version: '1.0', timeout: 15 });
   }, 320_000);
 
   afterAll(async () => {
-    await conn?.close();
+    await bus?.close();
     await ns?.destroy();
-    await ds?.destroy();
     await db?.drop();
     if (work) await rm(work, { recursive: true, force: true });
   });
@@ -129,13 +113,15 @@ describe('netboot service: a VM PXE-boots the deploy ramdisk, then the instance'
     expect(line).toContain('ip=10.77.0.50:10.77.0.1:');
     expect(line).toContain(`BOOTIF=01-${MAC.replace(/:/g, '-')}`);
     // pxe_interface tap0: TFTP on its address, DHCP on the wildcard (broadcasts).
-    expect(out).toContain(`TFTP ${tftpRoot} on 10.77.0.1:69`);
-    expect(out).toContain('DHCP (full) on 0.0.0.0:67 (all interfaces hear broadcasts; pxe_interface tap0)');
-    expect(out).toMatch(new RegExp(`ack ${MAC} 10\\.77\\.0\\.50 pxelinux\\.0`));
-    expect(out).toMatch(
+    expect(out()).toContain(`TFTP ${tftpRoot} on 10.77.0.1:69`);
+    expect(out()).toContain('DHCP (full) on 0.0.0.0:67 (all interfaces hear broadcasts; pxe_interface tap0)');
+    expect(out()).toMatch(new RegExp(`ack ${MAC} 10\\.77\\.0\\.50 pxelinux\\.0`));
+    expect(out()).toMatch(
       new RegExp(`complete 10\\.77\\.0\\.50:\\d+ pxelinux\\.cfg/01-${MAC.replace(/:/g, '-')} \\d+ bytes`),
     );
-    expect(out).toMatch(new RegExp(`complete 10\\.77\\.0\\.50:\\d+ ${tftpRoot}/${INSTANCE}/deploy_ramdisk \\d+ bytes`));
+    expect(out()).toMatch(
+      new RegExp(`complete 10\\.77\\.0\\.50:\\d+ ${tftpRoot}/${INSTANCE}/deploy_ramdisk \\d+ bytes`),
+    );
     await eventually(async () =>
       expect(await ds.getRepository(BmDhcpReservation).findOneBy({ mac: MAC })).toMatchObject({
         address: '10.77.0.50',
@@ -150,7 +136,7 @@ describe('netboot service: a VM PXE-boots the deploy ramdisk, then the instance'
     expect(line).toContain(`initrd=${tftpRoot}/${INSTANCE}/ramdisk root=UUID=${ROOT_UUID} ro console=ttyS0`);
     expect(line).not.toContain('deployment_key');
     // Nova's boot label has no ipappend: the address shows in our DHCP log, once per boot.
-    expect(out.match(new RegExp(`ack ${MAC} 10\\.77\\.0\\.50 `, 'g'))).toHaveLength(2);
+    expect(out().match(new RegExp(`ack ${MAC} 10\\.77\\.0\\.50 `, 'g'))).toHaveLength(2);
   }, 150_000);
 
   it("clean removes the node's PXE files", async () => {

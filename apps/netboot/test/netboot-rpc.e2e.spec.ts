@@ -1,64 +1,39 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { lstat, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
-import { openDataSource, syncSchema } from '@bm/db';
-import { EnrollmentService } from '@bm/enrollment';
-import { AmqpConnection, type RemoteError, RpcClient } from '@bm/messaging';
-import { TEST_AMQP_URL, eventually, uniqueName } from '../../../test/support/amqp';
-import { ROOT, requireBuilt } from '../../../test/support/bmctl';
-import { createScratchDatabase, type ScratchDatabase } from '../../../test/support/database';
-import { freeTcpPort } from '../../../test/support/ports';
+import type { RemoteError } from '@bm/messaging';
+import { type RpcCaller, type TestBus, eventually, openBus, uniqueName } from '../../../test/support/amqp';
+import { type NovaBmDatabase, createNovaBmDatabase } from '../../../test/support/database';
+import { enrollNode } from '../../../test/support/nodes';
+import { freeUdpPort } from '../../../test/support/ports';
+import { type ServiceProcess, serviceEnv, startService } from '../../../test/support/service';
 
 // The built netboot service on the bus: prepare_deploy / activate_boot / clean on a real TFTP tree,
 // and that tree served by its TFTP server (curl as the client).
 const run = promisify(execFile);
-function freeUdpPort(): Promise<number> {
-  return new Promise((done) => {
-    const s = createSocket('udp4').bind(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => done(port));
-    });
-  });
-}
 const HOST = 'cn-netboot';
 const INSTANCE = '6f1ad2c6-8d4e-4c55-9a4c-0c3e0b1f2a01';
 const KEY = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ012345';
 
 describe('netboot service RPC', () => {
-  let db: ScratchDatabase;
+  let db: NovaBmDatabase;
   let ds: DataSource;
-  let svc: ChildProcess;
-  let out = '';
-  let conn: AmqpConnection;
-  let client: RpcClient;
+  let svc: ServiceProcess;
+  let bus: TestBus;
+  let call: RpcCaller;
   let tftpRoot: string;
   let images: Record<string, string>;
   let nodeId: number;
   let tftpPort: number;
   const exchange = uniqueName('netboot');
-  const call = (m: string, a: Record<string, unknown>) =>
-    client.call<Record<string, unknown>>({ topic: 'baremetal-netboot', server: HOST }, m, a, {
-      version: '1.0',
-      timeout: 10,
-    });
 
   beforeAll(async () => {
-    requireBuilt('netboot');
-    db = await createScratchDatabase('bm_netboot');
-    ds = await openDataSource(db.url);
-    await syncSchema(ds);
-    const n = await new EnrollmentService(ds, HOST).createNode({
-      macs: ['52:54:00:80:00:01', '52:54:00:80:00:02'],
-      cpus: 1,
-      memory_mb: 512,
-      local_gb: 5,
-      pm_address: '10.0.0.1',
-    });
-    nodeId = n.id;
+    db = await createNovaBmDatabase('bm_netboot');
+    ds = db.ds;
+    nodeId = await enrollNode(ds, HOST, { macs: ['52:54:00:80:00:01', '52:54:00:80:00:02'] });
     await ds.query(`UPDATE bm_nodes SET instance_uuid = $1 WHERE id = $2`, [INSTANCE, nodeId]);
     tftpRoot = await mkdtemp(join(tmpdir(), 'tftproot-'));
     const src = await mkdtemp(join(tmpdir(), 'images-'));
@@ -67,31 +42,26 @@ describe('netboot service RPC', () => {
       images[k] = join(src, k);
       await writeFile(images[k], `bytes of ${k}`);
     }
-    conn = await AmqpConnection.open({ url: TEST_AMQP_URL });
-    client = new RpcClient(conn, { exchange });
+    bus = await openBus(exchange);
+    call = bus.caller({ topic: 'baremetal-netboot', server: HOST }, { version: '1.0', timeout: 10 });
     tftpPort = await freeUdpPort();
-    svc = spawn(process.execPath, [join(ROOT, 'dist/apps/netboot/main.js')], {
-      env: {
-        PATH: process.env.PATH!,
-        DATABASE_URL: db.url,
-        TRANSPORT_URL: TEST_AMQP_URL,
-        BM_CONTROL_EXCHANGE: exchange,
-        BM_HOST: HOST,
-        BM_TFTP_ROOT: tftpRoot,
-        BM_HEALTH_PORT: String(await freeTcpPort()),
-        BM_TFTP_ENABLED: 'true',
-        BM_LISTEN_ADDRESS: '127.0.0.1',
-        BM_TFTP_PORT: String(tftpPort),
-      },
-    });
-    svc.stdout!.on('data', (d) => (out += d));
-    svc.stderr!.on('data', (d) => (out += d));
-    await eventually(() => expect(out).toContain('rpc='), 20_000, 100);
+    svc = startService(
+      'netboot',
+      await serviceEnv(
+        { databaseUrl: db.url, exchange, host: HOST },
+        {
+          BM_TFTP_ROOT: tftpRoot,
+          BM_TFTP_ENABLED: 'true',
+          BM_LISTEN_ADDRESS: '127.0.0.1',
+          BM_TFTP_PORT: String(tftpPort),
+        },
+      ),
+    );
+    await svc.waitFor('rpc=');
   });
   afterAll(async () => {
-    svc?.kill('SIGTERM');
-    await conn?.close();
-    await ds?.destroy();
+    await svc?.stop();
+    await bus?.close();
     await db?.drop();
   });
 
@@ -130,7 +100,7 @@ describe('netboot service RPC', () => {
       run('curl', ['-sS', '-o', join(dir, 'x'), `tftp://127.0.0.1:${tftpPort}/../../etc/passwd`]),
     ).rejects.toThrow();
     await eventually(() =>
-      expect(out).toMatch(/complete 127\.0\.0\.1:\d+ pxelinux\.cfg\/01-52-54-00-80-00-01 \d+ bytes/),
+      expect(svc.output()).toMatch(/complete 127\.0\.0\.1:\d+ pxelinux\.cfg\/01-52-54-00-80-00-01 \d+ bytes/),
     );
   });
 

@@ -1,42 +1,39 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { DataSource } from 'typeorm';
-import { BmNodePower, openDataSource, syncSchema } from '@bm/db';
+import { BmNodePower } from '@bm/db';
 import { EnrollmentService } from '@bm/enrollment';
-import { SimulatedMachine, VirtualBmc } from '@bm/ipmi';
+import type { ReceivedNotification, RemoteError } from '@bm/messaging';
 import {
-  AmqpConnection,
-  NotificationListener,
-  type ReceivedNotification,
-  type RemoteError,
-  RpcClient,
-} from '@bm/messaging';
-import { TEST_AMQP_URL, eventually, uniqueName } from '../../../test/support/amqp';
-import { createScratchDatabase, type ScratchDatabase } from '../../../test/support/database';
-import { freeTcpPort } from '../../../test/support/ports';
+  type RpcCaller,
+  TEST_AMQP_URL,
+  type TestBus,
+  eventually,
+  openBus,
+  uniqueName,
+} from '../../../test/support/amqp';
+import { ROOT } from '../../../test/support/bmctl';
+import { type NovaBmDatabase, createNovaBmDatabase } from '../../../test/support/database';
+import { type BmcNode, enrollBmcNode } from '../../../test/support/nodes';
+import { type ServiceProcess, serviceEnv, startService } from '../../../test/support/service';
 
 // The built power service (dist/apps/power/main.js) on RabbitMQ and PostgreSQL, driving our
 // virtual BMCs over real IPMI 2.0; called by a real Python oslo.messaging RPCClient and by ours.
-const ROOT = resolve(__dirname, '../../..');
 const PY_CLIENT = join(ROOT, 'test/peers/oslo/rpc_client.py');
 const run = promisify(execFile);
 const HOST = 'cn-power';
 const PASSWORD = 'bmc-Secret-9';
 
 describe('power service', () => {
-  let db: ScratchDatabase;
+  let db: NovaBmDatabase;
   let ds: DataSource;
-  let service: ChildProcess;
-  let output = '';
-  let conn: AmqpConnection;
-  let client: RpcClient;
-  let listener: NotificationListener;
+  let service: ServiceProcess;
+  let bus: TestBus;
   const notes: ReceivedNotification[] = [];
   const exchange = uniqueName('power');
-  const bmcs: { bmc: VirtualBmc; machine: SimulatedMachine }[] = [];
-  const nodes: { id: number; uuid: string }[] = [];
+  const nodes: BmcNode[] = [];
+  const bmcs = nodes; // the same nodes, where a test is about their BMCs
 
   const py = async (method: string, kwargs: Record<string, unknown>) => {
     const { stdout } = await run(
@@ -66,69 +63,32 @@ describe('power service', () => {
       error?: { exc_type: string; message: string };
     };
   };
-  const call = (method: string, kwargs: Record<string, unknown>) =>
-    client.call<Record<string, unknown>>({ topic: 'baremetal-power', server: HOST }, method, kwargs, {
-      version: '1.0',
-      timeout: 20,
-    });
+  let call: RpcCaller;
 
   beforeAll(async () => {
-    if (!existsSync(join(ROOT, 'dist/apps/power/main.js')))
-      throw new Error('dist/apps/power/main.js is missing: npm run build');
-    db = await createScratchDatabase('bm_power');
-    ds = await openDataSource(db.url);
-    await syncSchema(ds);
+    db = await createNovaBmDatabase('bm_power');
+    ds = db.ds;
     const enroll = new EnrollmentService(ds, HOST);
-    for (let i = 0; i < 2; i++) {
-      const machine = new SimulatedMachine();
-      const bmc = new VirtualBmc({ port: 0, users: { admin: PASSWORD }, machine });
-      await bmc.start();
-      bmcs.push({ bmc, machine });
-      const n = await enroll.createNode({
-        macs: [`52:54:00:70:00:0${i}`],
-        cpus: 1,
-        memory_mb: 512,
-        local_gb: 5,
-        pm_address: `127.0.0.1:${bmc.port}`,
-        pm_user: 'admin',
-        pm_password: PASSWORD,
-      });
-      nodes.push({ id: n.id, uuid: n.uuid! });
-    }
-    conn = await AmqpConnection.open({ url: TEST_AMQP_URL });
-    client = new RpcClient(conn, { exchange });
-    listener = new NotificationListener(conn, {
-      exchange,
-      pool: uniqueName('pool'),
-      handler: (n) => void notes.push(n),
-    });
-    await listener.start();
-    service = spawn(process.execPath, [join(ROOT, 'dist/apps/power/main.js')], {
-      env: {
-        PATH: process.env.PATH!,
-        DATABASE_URL: db.url,
-        TRANSPORT_URL: TEST_AMQP_URL,
-        BM_CONTROL_EXCHANGE: exchange,
-        BM_HOST: HOST,
-        BM_HEALTH_PORT: String(await freeTcpPort()),
-        BM_POWER_SYNC_INTERVAL: '1',
-        BM_IPMI_DEADLINE: '2',
-      },
-    });
-    service.stdout!.on('data', (d) => (output += d));
-    service.stderr!.on('data', (d) => (output += d));
-    await eventually(() => expect(output).toContain('rpc='), 20_000, 100);
+    for (let i = 0; i < 2; i++) nodes.push(await enrollBmcNode(enroll, `52:54:00:70:00:0${i}`, PASSWORD));
+    bus = await openBus(exchange, notes);
+    call = bus.caller({ topic: 'baremetal-power', server: HOST }, { version: '1.0', timeout: 20 });
+    service = startService(
+      'power',
+      await serviceEnv(
+        { databaseUrl: db.url, exchange, host: HOST },
+        { BM_POWER_SYNC_INTERVAL: '1', BM_IPMI_DEADLINE: '2' },
+      ),
+    );
+    await service.waitFor('rpc=');
   }, 40_000);
 
   afterAll(async () => {
-    service?.kill('SIGTERM');
-    await listener?.stop();
-    await conn?.close();
+    await service?.stop();
+    await bus?.close();
     for (const b of bmcs) await b.bmc.stop();
-    await ds?.destroy();
     await db?.drop();
     // The BMC password never reaches the service's logs.
-    expect(output).not.toContain(PASSWORD);
+    expect(service.output()).not.toContain(PASSWORD);
   });
 
   it('a Python oslo client reads the power state, powers on and sets PXE boot', async () => {
@@ -224,8 +184,7 @@ describe('power service', () => {
   it('SIGTERM: the service closes its IPMI sessions (Close Session) before it exits 0', async () => {
     const live = bmcs[0].bmc;
     await eventually(() => expect(live.sessionCount).toBeGreaterThan(0), 10_000, 100); // the power sync holds one
-    const exited = new Promise<number | null>((r) => service.once('exit', r));
-    service.kill('SIGTERM');
+    const exited = service.stop();
     expect(await exited).toBe(0);
     expect(live.sessionCount).toBe(0);
   }, 20_000);

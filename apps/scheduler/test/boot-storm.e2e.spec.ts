@@ -3,14 +3,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
-import { openDataSource, syncSchema } from '@bm/db';
 import { EnrollmentService } from '@bm/enrollment';
-import { SimulatedMachine, VirtualBmc } from '@bm/ipmi';
-import { AmqpConnection, NotificationListener, type ReceivedNotification, RpcClient } from '@bm/messaging';
-import { TEST_AMQP_URL, eventually, uniqueName } from '../../../test/support/amqp';
-import { createScratchDatabase, type ScratchDatabase } from '../../../test/support/database';
-import { freeTcpPort } from '../../../test/support/ports';
-import { type ServiceProcess, startService } from '../../../test/support/service';
+import type { VirtualBmc } from '@bm/ipmi';
+import { type AmqpConnection, type ReceivedNotification, RpcClient } from '@bm/messaging';
+import { type TestBus, eventually, openBus, uniqueName } from '../../../test/support/amqp';
+import { type NovaBmDatabase, createNovaBmDatabase } from '../../../test/support/database';
+import { enrollBmcNode } from '../../../test/support/nodes';
+import { type ServiceProcess, serviceEnv, startService } from '../../../test/support/service';
 
 // 200 boot requests for 50 matching nodes at once, through the whole chain: scheduler run_instance
 // casts → BaremetalHostManager → compute run_instance (atomic claim) → netboot + power (IPMI to 50
@@ -30,57 +29,32 @@ const FLAVOR = {
 };
 
 describe('boot storm: 200 requests, 50 nodes', () => {
-  let db: ScratchDatabase;
+  let db: NovaBmDatabase;
   let ds: DataSource;
   let work: string;
   const services: ServiceProcess[] = [];
   const bmcs: VirtualBmc[] = [];
+  let bus: TestBus;
   let conn: AmqpConnection;
-  let listener: NotificationListener;
   const notes: ReceivedNotification[] = [];
   const exchange = uniqueName('storm');
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'storm-'));
-    db = await createScratchDatabase('bm_storm');
-    ds = await openDataSource(db.url);
-    await syncSchema(ds);
+    db = await createNovaBmDatabase('bm_storm');
+    ds = db.ds;
     const enroll = new EnrollmentService(ds, HOST);
     for (let i = 0; i < NODES; i++) {
-      const bmc = new VirtualBmc({ port: 0, users: { admin: PASSWORD }, machine: new SimulatedMachine() });
-      await bmc.start();
-      bmcs.push(bmc);
       const mac = `52:54:00:c0:00:${i.toString(16).padStart(2, '0')}`;
-      await enroll.createNode({
-        macs: [mac],
-        cpus: 1,
-        memory_mb: 512,
-        local_gb: 5,
-        cpu_arch: 'x86_64',
-        pm_address: `127.0.0.1:${bmc.port}`,
-        pm_user: 'admin',
-        pm_password: PASSWORD,
-      });
+      bmcs.push((await enrollBmcNode(enroll, mac, PASSWORD, { cpu_arch: 'x86_64' })).bmc);
     }
     for (const k of ['kernel', 'ramdisk', 'deploy_kernel', 'deploy_ramdisk']) await writeFile(join(work, k), k);
-    conn = await AmqpConnection.open({ url: TEST_AMQP_URL });
-    listener = new NotificationListener(conn, {
-      exchange,
-      pool: uniqueName('pool'),
-      handler: (n) => void notes.push(n),
-    });
-    await listener.start();
-    const env = async (extra: Record<string, string> = {}) => ({
-      DATABASE_URL: db.url,
-      TRANSPORT_URL: TEST_AMQP_URL,
-      BM_CONTROL_EXCHANGE: exchange,
-      BM_HOST: HOST,
-      BM_HEALTH_PORT: String(await freeTcpPort()),
-      ...extra,
-    });
-    services.push(startService('power', await env({ BM_IPMI_DEADLINE: '10' })));
-    services.push(startService('netboot', await env({ BM_TFTP_ROOT: join(work, 'tftpboot') })));
-    services.push(startService('compute', await env({ BM_PXE_DEPLOY_TIMEOUT: '120' })));
+    bus = await openBus(exchange, notes);
+    conn = bus.conn;
+    const site = { databaseUrl: db.url, exchange, host: HOST };
+    services.push(startService('power', await serviceEnv(site, { BM_IPMI_DEADLINE: '10' })));
+    services.push(startService('netboot', await serviceEnv(site, { BM_TFTP_ROOT: join(work, 'tftpboot') })));
+    services.push(startService('compute', await serviceEnv(site, { BM_PXE_DEPLOY_TIMEOUT: '120' })));
     for (const s of services) await s.waitFor('rpc=');
     // The scheduler starts once compute has recorded every node, and loads them from compute_nodes.
     await eventually(
@@ -91,7 +65,7 @@ describe('boot storm: 200 requests, 50 nodes', () => {
       20_000,
       200,
     );
-    const scheduler = startService('scheduler', await env());
+    const scheduler = startService('scheduler', await serviceEnv(site));
     services.push(scheduler);
     await scheduler.waitFor('rpc=');
     expect(scheduler.output()).toContain(`${NODES} node(s) from compute_nodes`);
@@ -99,10 +73,8 @@ describe('boot storm: 200 requests, 50 nodes', () => {
 
   afterAll(async () => {
     for (const s of services) await s.stop();
-    await listener?.stop();
-    await conn?.close();
+    await bus?.close();
     for (const b of bmcs) await b.stop();
-    await ds?.destroy();
     await db?.drop();
     if (work) await rm(work, { recursive: true, force: true });
   });

@@ -1,12 +1,11 @@
 import type { DataSource } from 'typeorm';
-import { ComputeNode, openDataSource, syncSchema } from '@bm/db';
+import { ComputeNode } from '@bm/db';
 import { EnrollmentService } from '@bm/enrollment';
-import { AmqpConnection, type RemoteError, RpcClient } from '@bm/messaging';
-import { TEST_AMQP_URL, eventually, uniqueName } from '../../../test/support/amqp';
+import type { RemoteError, RpcClient } from '@bm/messaging';
+import { type TestBus, eventually, openBus, uniqueName } from '../../../test/support/amqp';
 import { bmctl } from '../../../test/support/bmctl';
-import { createScratchDatabase, type ScratchDatabase } from '../../../test/support/database';
-import { freeTcpPort } from '../../../test/support/ports';
-import { type ServiceProcess, startService } from '../../../test/support/service';
+import { type NovaBmDatabase, createNovaBmDatabase } from '../../../test/support/database';
+import { type ServiceProcess, serviceEnv, startService } from '../../../test/support/service';
 
 // The built compute and scheduler services on the real broker and database: compute reports each
 // enrolled node as a hypervisor (compute_nodes + fanout to the scheduler), the scheduler matches
@@ -25,12 +24,12 @@ const flavor = (vcpus: number, memory_mb: number, root_gb: number, extra_specs: 
 });
 
 describe('compute resource reports and the scheduler', () => {
-  let db: ScratchDatabase;
+  let db: NovaBmDatabase;
   let ds: DataSource;
   let enroll: EnrollmentService;
   let compute: ServiceProcess;
   let scheduler: ServiceProcess;
-  let conn: AmqpConnection;
+  let bus: TestBus;
   let rpc: RpcClient;
   const exchange = uniqueName('sched');
   const uuids: string[] = [];
@@ -53,9 +52,8 @@ describe('compute resource reports and the scheduler', () => {
     );
 
   beforeAll(async () => {
-    db = await createScratchDatabase('bm_sched');
-    ds = await openDataSource(db.url);
-    await syncSchema(ds);
+    db = await createNovaBmDatabase('bm_sched');
+    ds = db.ds;
     enroll = new EnrollmentService(ds, HOST);
     for (const [i, [cpus, mem, disk]] of [
       [1, 1024, 10],
@@ -72,27 +70,23 @@ describe('compute resource reports and the scheduler', () => {
       });
       uuids.push(n.uuid!);
     }
-    env = async () => ({
-      DATABASE_URL: db.url,
-      TRANSPORT_URL: TEST_AMQP_URL,
-      BM_CONTROL_EXCHANGE: exchange,
-      BM_HOST: HOST,
-      BM_HEALTH_PORT: String(await freeTcpPort()),
-      BM_INSTANCE_TYPE_EXTRA_SPECS: 'cpu_arch:x86_64,rack:r1',
-    });
+    env = () =>
+      serviceEnv(
+        { databaseUrl: db.url, exchange, host: HOST },
+        { BM_INSTANCE_TYPE_EXTRA_SPECS: 'cpu_arch:x86_64,rack:r1' },
+      );
     scheduler = startService('scheduler', await env());
     await scheduler.waitFor('rpc=');
     compute = startService('compute', await env());
     await compute.waitFor('rpc=');
-    conn = await AmqpConnection.open({ url: TEST_AMQP_URL });
-    rpc = new RpcClient(conn, { exchange });
+    bus = await openBus(exchange);
+    rpc = bus.rpc;
   }, 60_000);
 
   afterAll(async () => {
     await compute?.stop();
     await scheduler?.stop();
-    await conn?.close();
-    await ds?.destroy();
+    await bus?.close();
     await db?.drop();
   });
 

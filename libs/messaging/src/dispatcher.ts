@@ -1,6 +1,5 @@
-import { validateDto } from '@bm/domain';
 import type { RpcContext, RpcRequest } from './envelope';
-import { InvalidRpcArguments, NoSuchMethod, UnsupportedVersion } from './errors';
+import { NoSuchMethod, UnsupportedVersion } from './errors';
 import { versionIsCompatible } from './version';
 
 /** What a method sees of its call besides the arguments. */
@@ -14,16 +13,14 @@ export interface CallInfo {
   msgId?: string;
 }
 
+/** A method. Its arguments arrive as sent: validating them is the Nest layer's (OsloController's pipe). */
 export type RpcHandler = (args: Record<string, unknown>, call: CallInfo) => unknown;
-
-/** A method, optionally with a class-validator DTO that its arguments must satisfy. */
-export type RpcMethod = RpcHandler | { handler: RpcHandler; dto?: new () => object };
 
 /** oslo's endpoint: a target version and namespace, and the methods served under them. */
 export interface Endpoint {
   version: string;
   namespace?: string;
-  methods: Record<string, RpcMethod>;
+  methods: Record<string, RpcHandler>;
 }
 
 /**
@@ -34,7 +31,7 @@ export interface Endpoint {
 export function resolveMethod(
   endpoints: readonly Endpoint[],
   req: Pick<RpcRequest, 'method' | 'namespace' | 'version'>,
-): RpcMethod {
+): RpcHandler {
   let foundCompatible = false;
   for (const ep of endpoints) {
     if ((ep.namespace ?? null) !== (req.namespace ?? null)) continue;
@@ -46,13 +43,7 @@ export function resolveMethod(
   throw new UnsupportedVersion(req.version ?? '1.0', req.method);
 }
 
-/** Validates the arguments (when the method names a DTO) and runs the method. */
-export async function invoke(method: RpcMethod, args: Record<string, unknown>, call: CallInfo): Promise<unknown> {
-  if (typeof method === 'function') return method(args, call);
-  if (method.dto) {
-    const v = validateDto(method.dto, args);
-    if (!v.ok) throw new InvalidRpcArguments(call.method, v.problems);
-    return method.handler(v.value as Record<string, unknown>, call);
-  }
-  return method.handler(args, call);
+/** Runs the method; whatever it throws (or rejects with) becomes the call's failure. */
+export async function invoke(method: RpcHandler, args: Record<string, unknown>, call: CallInfo): Promise<unknown> {
+  return method(args, call);
 }

@@ -20,7 +20,7 @@ import { publishProperties, routingKey, fanoutExchange, topicExchange, transient
 import { versionIsCompatible } from './version';
 import { type Endpoint, resolveMethod } from './dispatcher';
 import { replyFieldsOf } from './rpc-server';
-import { NodeNotFound } from '@bm/domain';
+import { NodeNotFound, describeFailure } from '../../../test/support/errors';
 
 // Messages captured from python3-oslo.messaging 14.0.3 on RabbitMQ 3.10 (firehose tracer).
 const captured = JSON.parse(readFileSync(join(__dirname, '../test-fixtures/oslo-wire-captured.json'), 'utf8'));
@@ -102,7 +102,11 @@ describe('building messages like oslo', () => {
       shape(captured.reply),
     );
     expect(shape(buildHeartbeat('d291024bdea94a6fb5747d883934c9de') as never)).toEqual(shape(captured.heartbeat));
-    const f = buildReply('58000f9927574045bf5083a9a9a0047c', 'ignored', toFailure(new NodeNotFound(7)));
+    const f = buildReply(
+      '58000f9927574045bf5083a9a9a0047c',
+      'ignored',
+      toFailure(new NodeNotFound(7), describeFailure),
+    );
     expect(Object.keys(f)).toEqual(Object.keys(captured.failure_reply));
     expect(f.result).toBeNull();
     expect(typeof f.failure).toBe('string');

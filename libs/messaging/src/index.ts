@@ -2,7 +2,6 @@ export * from './envelope';
 export * from './version';
 export * from './topology';
 export * from './errors';
-export * from './remote-errors';
 export * from './connection';
 export * from './dispatcher';
 export * from './rpc-server';

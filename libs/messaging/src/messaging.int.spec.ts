@@ -1,7 +1,6 @@
 import * as amqp from 'amqplib';
-import { IsInt, IsUUID, Min } from 'class-validator';
-import { NodeNotFound } from '@bm/domain';
-import { TEST_AMQP_URL, eventually, uniqueName } from '../../../test/support/amqp';
+import { TEST_AMQP_URL, eventually, rejection as failure, startServers, uniqueName } from '../../../test/support/amqp';
+import { NodeNotFound, describeFailure } from '../../../test/support/errors';
 import {
   AmqpConnection,
   type CallInfo,
@@ -19,21 +18,6 @@ import {
   encodeEnvelope,
   publishProperties,
 } from '.';
-
-class PowerOnArgs {
-  @IsUUID() instance_uuid: string;
-  @IsInt() @Min(0) retries: number;
-}
-
-/** The error a promise rejects with (fails the test if it resolves). */
-async function failure(p: Promise<unknown>): Promise<RemoteError> {
-  return p.then(
-    (v) => {
-      throw new Error(`expected a failure, got ${JSON.stringify(v)}`);
-    },
-    (e: RemoteError) => e,
-  );
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -53,6 +37,7 @@ describe('messaging against the real RabbitMQ', () => {
     new RpcServer(serverConn, {
       target: { exchange, topic, server },
       maxMessageBytes: 64 * 1024,
+      describeFailure,
       endpoints: [
         {
           version: '6.3',
@@ -72,7 +57,6 @@ describe('messaging against the real RabbitMQ', () => {
               await sleep(Number(a.ms));
               return a.ms;
             },
-            power_on: { dto: PowerOnArgs, handler: (a) => ({ ok: a.instance_uuid }) },
           },
         },
         { version: '2.0', methods: { ping: () => 'grizzly' } },
@@ -82,11 +66,7 @@ describe('messaging against the real RabbitMQ', () => {
   beforeAll(async () => {
     serverConn = await AmqpConnection.open({ url: TEST_AMQP_URL });
     clientConn = await AmqpConnection.open({ url: TEST_AMQP_URL });
-    for (const s of ['h1', 'h2']) {
-      const srv = makeServer(s);
-      await srv.start();
-      servers.push(srv);
-    }
+    await startServers(['h1', 'h2'], makeServer, servers);
     raw = await amqp.connect(amqpUrl(TEST_AMQP_URL));
     ch = await raw.createChannel();
   });
@@ -193,25 +173,6 @@ describe('messaging against the real RabbitMQ', () => {
     ]);
     const e4 = await failure(c.call({ topic, server: 'h1' }, 'ping', {}, { version: '6.0', namespace: 'other' }));
     expect(e4.name).toBe('UnsupportedVersion');
-  });
-
-  it('validates arguments with the method DTO, listing every bad field', async () => {
-    const c = client();
-    const uuid = '6f1ad2c6-8d4e-4c55-9a4c-0c3e0b1f2a01';
-    expect(
-      await c.call({ topic, server: 'h1' }, 'power_on', { instance_uuid: uuid, retries: 3 }, { version: '6.0' }),
-    ).toEqual({ ok: uuid });
-    const e = await failure(
-      c.call(
-        { topic, server: 'h1' },
-        'power_on',
-        { instance_uuid: 'nope', retries: -1, colour: 'red' },
-        { version: '6.0' },
-      ),
-    );
-    expect(e.name).toBe('InvalidRpcArguments');
-    expect(e.message).toMatch(/^Invalid arguments for power_on: /);
-    for (const f of ['instance_uuid', 'retries', 'colour: is not a known field']) expect(e.message).toContain(f);
   });
 
   it('times out with MessagingTimeout naming target and method', async () => {

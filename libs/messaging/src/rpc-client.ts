@@ -9,8 +9,7 @@ import {
   decodeFailure,
   encodeEnvelope,
 } from './envelope';
-import { ConnectionLost, MessagingTimeout } from './errors';
-import { rebuildError } from './remote-errors';
+import { ConnectionLost, MessagingTimeout, RemoteError } from './errors';
 import {
   type Target,
   fanoutExchange,
@@ -178,7 +177,7 @@ export class RpcClient {
     }
     const p = this.pending.get(reply._msg_id);
     if (!p) return; // a late reply to a call that already timed out
-    if (reply.failure) return this.fail(reply._msg_id, rebuildError(decodeFailure(reply.failure)));
+    if (reply.failure) return this.fail(reply._msg_id, new RemoteError(decodeFailure(reply.failure)));
     if (reply.result !== null) p.result = reply.result;
     if (!reply.ending) {
       // A heartbeat (or the first half of an old two-message reply): the server is alive.

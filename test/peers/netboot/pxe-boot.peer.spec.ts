@@ -1,10 +1,14 @@
-import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
-import { PxeLayout, generateDeployKey } from '@bm/pxe';
-import { Netns, bootNetwork, pxeBootVm, serveInNamespace, testNamespaces } from '../../support/netns';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  Netns,
+  bootNetwork,
+  bootWorkspace,
+  prepareTestDeploy,
+  pxeBootVm,
+  serveInNamespace,
+  testNamespaces,
+} from '../../support/netns';
 
 // ProxyDHCP (PXE 2.1), for a boot network that already has a DHCP server: dnsmasq hands out the
 // addresses (no boot options), our DHCP server in proxy mode (libs/dhcp via scripts/netboot/serve.ts,
@@ -13,8 +17,6 @@ import { Netns, bootNetwork, pxeBootVm, serveInNamespace, testNamespaces } from 
 // boots the deploy kernel and initramfs of Nova's config (libs/pxe); the initramfs prints its
 // command line. The service-level boot (full DHCP, driven over RPC) is
 // apps/netboot/test/netboot-pxe.e2e.spec.ts.
-const ROOT = resolve(__dirname, '../../..');
-const run = promisify(execFile);
 const MAC = '52:54:00:77:00:20';
 const INSTANCE = '6f1ad2c6-8d4e-4c55-9a4c-0c3e0b1f2a01';
 
@@ -26,25 +28,9 @@ describe('proxy-DHCP: dnsmasq gives the address, we give the boot', () => {
   const before = testNamespaces();
 
   beforeAll(async () => {
-    const images = join(ROOT, '.cache/netboot');
-    await run('bash', [join(ROOT, 'scripts/netboot/build-test-boot.sh'), images], { timeout: 300_000 });
-    work = await mkdtemp(join(tmpdir(), 'pxe-proxy-'));
-    const tftpRoot = join(work, 'tftpboot');
-    await mkdir(tftpRoot);
-    for (const f of ['pxelinux.0', 'ldlinux.c32']) await copyFile(join(images, f), join(tftpRoot, f));
-    await new PxeLayout(tftpRoot).prepare({
-      instanceUuid: INSTANCE,
-      nodeId: 42,
-      deployKey: generateDeployKey(),
-      macs: [MAC],
-      appendParams: 'console=ttyS0 panic=1 quiet',
-      images: {
-        kernel: join(images, 'vmlinuz'),
-        ramdisk: join(images, 'initrd.gz'),
-        deployKernel: join(images, 'vmlinuz'),
-        deployRamdisk: join(images, 'initrd.gz'),
-      },
-    });
+    const boot = await bootWorkspace('pxe-proxy');
+    work = boot.work;
+    await prepareTestDeploy(boot, { instanceUuid: INSTANCE, nodeId: 42, mac: MAC });
 
     // The segment: bridge br0 (10.77.0.1, dnsmasq as the network's DHCP server) with the VM's tap
     // and a veth to our host (10.77.0.2).
@@ -65,7 +51,7 @@ describe('proxy-DHCP: dnsmasq gives the address, we give the boot', () => {
     log = (
       await serveInNamespace(
         host,
-        { MODE: 'proxy', ADDRESS: '10.77.0.2', RANGE: '10.77.0.2,10.77.0.2', MACS: MAC, TFTP_ROOT: tftpRoot },
+        { MODE: 'proxy', ADDRESS: '10.77.0.2', RANGE: '10.77.0.2,10.77.0.2', MACS: MAC, TFTP_ROOT: boot.tftpRoot },
         join(work, 'ready'),
       )
     ).log;

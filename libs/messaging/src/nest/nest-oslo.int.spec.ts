@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
 import type { INestApplication } from '@nestjs/common';
 import { IsString, Length } from 'class-validator';
-import { NodeNotFound } from '@bm/domain';
+import { NodeNotFound, describeFailure } from '../../../../test/support/errors';
 import { TEST_AMQP_URL, eventually, uniqueName } from '../../../../test/support/amqp';
 import { AmqpConnection, Notifier, NotificationListener, type ReceivedNotification, RemoteError, RpcClient } from '..';
 import { MessagingModule, OsloContext, OsloController, OsloTransport } from '.';
@@ -69,6 +69,7 @@ describe('Nest: OsloTransport + MessagingModule', () => {
         topic,
         server: 'h1',
         endpoints: [{ version: '1.2' }, { version: '1.0', namespace: 'baremetal' }],
+        describeFailure,
       }),
     });
     await app.startAllMicroservices();

@@ -9,7 +9,7 @@ import {
   applyDecorators,
 } from '@nestjs/common';
 import { type Observable, throwError } from 'rxjs';
-import { validationProblems } from '@bm/domain';
+import { validationProblems } from '@bm/core';
 import { InvalidRpcArguments } from '../errors';
 
 /**
