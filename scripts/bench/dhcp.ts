@@ -126,7 +126,15 @@ function startServer(kind: Kind): Promise<{ proc: ChildProcess; output: () => st
   const pin = ['ip', 'netns', 'exec', pair(kind).srv, 'taskset', '-c', SERVER_CPU];
   const argv =
     kind === 'ours'
-      ? [...pin, process.execPath, '-r', 'ts-node/register/transpile-only', join(ROOT, 'scripts/bench/dhcp-serve.ts')]
+      ? [
+          ...pin,
+          process.execPath,
+          '-r',
+          'ts-node/register/transpile-only',
+          '-r',
+          'tsconfig-paths/register',
+          join(ROOT, 'scripts/bench/dhcp-serve.ts'),
+        ]
       : [
           ...pin,
           DNSMASQ,

@@ -174,7 +174,7 @@ async function main(): Promise<void> {
     }
 
     // The host manager alone, on the same 10 000 nodes.
-    const m = new BaremetalHostManager({ now: () => 0 });
+    const m = new BaremetalHostManager({ clock: { now: () => 0, sleep: async () => undefined } });
     for (let i = 0; i < NODES; i++) {
       const [vcpus, memory_mb, local_gb] = SIZES[i % 5];
       m.report({

@@ -125,6 +125,8 @@ function serverArgv(kind: Kind, address: string, root: string): string[] {
         process.execPath,
         '-r',
         'ts-node/register/transpile-only',
+        '-r',
+        'tsconfig-paths/register',
         join(ROOT, 'scripts/bench/tftp-serve.ts'),
         root,
         String(PORT),

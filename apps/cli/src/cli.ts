@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { dbCommands } from './commands/db';
+import { flavorCommands } from './commands/flavor';
 import { interfaceCommands } from './commands/interface';
 import { hypervisorCommands } from './commands/hypervisor';
 import { instanceCommands } from './commands/instance';
@@ -31,6 +32,7 @@ export async function runCli(argv: string[], env: CliEnv): Promise<number> {
   nodeCommands(program, session);
   interfaceCommands(program, session);
   hypervisorCommands(program, session);
+  flavorCommands(program, session);
   instanceCommands(program, session);
   queuesCommands(program, session);
   rpcCommands(program, session);

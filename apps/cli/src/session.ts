@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import type { DataSource } from 'typeorm';
+import { ComputeClient, SchedulerClient } from '@bm/contracts';
 import { type BmConfig, loadConfig, redactUrl } from '@bm/config';
-import { openDataSource } from '@bm/db';
+import { NovaBmDatabase } from '@bm/db';
 import { EnrollmentService } from '@bm/enrollment';
-import { AmqpConnection, ConnectionLost } from '@bm/messaging';
+import { AmqpConnection, ConnectionLost, RpcClient } from '@bm/messaging';
 import type { Io } from './output';
 
 export interface CliEnv {
@@ -27,7 +27,7 @@ interface Globals {
  */
 export class CliSession {
   private config?: BmConfig;
-  private ds?: DataSource;
+  private db?: NovaBmDatabase;
   private amqp?: AmqpConnection;
   private globals: Globals = {};
 
@@ -52,13 +52,28 @@ export class CliSession {
     return this.config?.baremetal.sql_connection;
   }
 
-  async dataSource(): Promise<DataSource> {
-    this.ds ??= await openDataSource(this.getConfig().baremetal.sql_connection);
-    return this.ds;
+  /** nova_bm: its repositories and schema. */
+  async database(): Promise<NovaBmDatabase> {
+    this.db ??= await NovaBmDatabase.open(this.getConfig().baremetal.sql_connection);
+    return this.db;
   }
 
   async enrollment(): Promise<EnrollmentService> {
-    return new EnrollmentService(await this.dataSource(), this.getConfig().default.host);
+    return EnrollmentService.of(await this.database(), this.getConfig().default.host);
+  }
+
+  /** An RPC client on the broker, on the configured control exchange (or `exchange`). */
+  async rpc(exchange?: string): Promise<RpcClient> {
+    return new RpcClient(await this.broker(), { exchange: exchange ?? this.getConfig().default.control_exchange });
+  }
+
+  /** The compute hosts; calls wait `timeoutS` (default: rpc_response_timeout). */
+  async compute(timeoutS?: number): Promise<ComputeClient> {
+    return new ComputeClient(await this.rpc(), timeoutS ?? this.getConfig().default.rpc_response_timeout);
+  }
+
+  async scheduler(): Promise<SchedulerClient> {
+    return new SchedulerClient(await this.rpc());
   }
 
   /** The broker, failing fast (no reconnect loop) when it cannot be reached. */
@@ -78,7 +93,7 @@ export class CliSession {
   }
 
   async close(): Promise<void> {
-    await this.ds?.destroy();
+    await this.db?.close();
     await this.amqp?.close();
   }
 }

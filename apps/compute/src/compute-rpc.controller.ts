@@ -1,131 +1,117 @@
-import { Inject, Logger } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import type { BmConfig } from '@bm/config';
-import { DEPLOY_EVENT, DeployStateChangedArgs } from '@bm/domain';
-import { EnrollmentService } from '@bm/enrollment';
-import { OsloController, RpcClient } from '@bm/messaging';
-import { BM_CONFIG } from '@bm/service';
-import { GetAvailableResourceArgs, InstanceArgs, RebuildInstanceArgs, RunInstanceArgs } from './compute-rpc.dto';
-import { InstancesService, instanceRef, spawnImages } from './instances.service';
+import {
+  COMPUTE,
+  COMPUTE_BAREMETAL,
+  DeployStateChangedArgs,
+  GetAvailableResourceArgs,
+  InstanceArgs,
+  RebuildInstanceArgs,
+  RunInstanceArgs,
+  patternOf,
+} from '@bm/contracts';
+import { OsloController } from '@bm/messaging';
+import { DeployWaits } from './deploy-waits';
+import { instanceRef } from './instance-args';
 import { ResourceReporter } from './resource-reporter';
+import { DestroyInstance } from './use-cases/destroy-instance';
+import { InstanceQueries } from './use-cases/instance-queries';
+import { PowerInstance } from './use-cases/power-instance';
+import { RebootInstance } from './use-cases/reboot-instance';
+import { RebuildInstance } from './use-cases/rebuild-instance';
+import { SpawnInstance } from './use-cases/spawn-instance';
+
+const m = (method: keyof typeof COMPUTE.methods) => patternOf(COMPUTE, method);
 
 /**
- * The compute RPC API (topic `compute`, `compute.<host>`). The node inventory and resources so far;
- * the instance methods (run_instance, terminate_instance, …) arrive with the spawn work.
+ * Nova's compute RPC API and our `baremetal` namespace (libs/contracts COMPUTE, COMPUTE_BAREMETAL):
+ * each method is mapped onto its use-case; the arguments are validated against the contract's DTOs.
  */
 @OsloController()
 export class ComputeRpcController {
   constructor(
-    private readonly enrollment: EnrollmentService,
-    @Inject(BM_CONFIG) private readonly config: BmConfig,
     private readonly resources: ResourceReporter,
-    private readonly instances: InstancesService,
-    private readonly rpc: RpcClient,
+    private readonly waits: DeployWaits,
+    private readonly spawn: SpawnInstance,
+    private readonly rebuild: RebuildInstance,
+    private readonly destroy: DestroyInstance,
+    private readonly reboot: RebootInstance,
+    private readonly power: PowerInstance,
+    private readonly queries: InstanceQueries,
   ) {}
 
-  private readonly log = new Logger('compute');
-
   /** BareMetalDriver.get_available_nodes: the uuid of every node this host owns, free or busy. */
-  @MessagePattern('get_available_nodes')
+  @MessagePattern(m('getAvailableNodes'))
   async getAvailableNodes(): Promise<string[]> {
-    const nodes = await this.enrollment.listNodes({ serviceHost: this.config.default.host });
-    return nodes.map((n) => n.uuid!);
+    return (await this.resources.nodes()).map((n) => n.hypervisor_hostname);
   }
 
   /** BareMetalDriver.get_available_resource(nodename): the node's resource dict; {} for a node not on this host. */
-  @MessagePattern('get_available_resource')
+  @MessagePattern(m('getAvailableResource'))
   async getAvailableResource(@Payload() a: GetAvailableResourceArgs) {
     return (await this.resources.forNode(a.nodename)) ?? {};
   }
 
   /**
-   * Nova's run_instance (cast by the scheduler; build_and_run_instance is the same): the spawn of
-   * §2 of the seed, from the atomic claim of the node to `active`. As a call it answers once the
-   * node is active (call-monitor heartbeats keep a patient caller waiting); a failure comes back
-   * as the error, after the node was cleaned up and released.
+   * Cast by the scheduler; as a call it answers once the node is active (call-monitor heartbeats
+   * keep a patient caller waiting); a failure comes back as the error, after the node was cleaned
+   * up and released.
    */
-  @MessagePattern('run_instance')
-  async runInstance(@Payload() a: RunInstanceArgs) {
-    const instance = instanceRef(a.instance);
-    const images = spawnImages(a.image, this.config);
-    try {
-      const node = await this.instances.spawn(
-        instance,
-        a.node,
-        images,
-        a.instance_type ?? a.flavor ?? a.request_spec?.instance_type,
-      );
-      return { node: a.node, node_id: node.id, task_state: node.task_state };
-    } catch (e) {
-      // Sent by the scheduler (filter_properties.retry names this node): give the instance back
-      // for another node, as Nova's compute reschedules a failed build (not a deleted instance).
-      const final = ['InstanceNotFound', 'InvalidParameterValue', 'InvalidRpcArguments'].includes((e as Error).name);
-      if (a.filter_properties?.retry && a.request_spec && !final) {
-        this.log.warn(`run_instance ${instance.uuid} on ${a.node} failed (${(e as Error).name}): rescheduling`);
-        await this.rpc.cast(
-          { topic: 'scheduler' },
-          'run_instance',
-          { request_spec: a.request_spec, filter_properties: a.filter_properties },
-          { version: '4.0' },
-        );
-      }
-      throw e;
-    }
+  @MessagePattern(m('runInstance'))
+  runInstance(@Payload() a: RunInstanceArgs) {
+    return this.spawn.run(a);
   }
 
-  @MessagePattern('build_and_run_instance')
+  @MessagePattern(m('buildAndRunInstance'))
   buildAndRunInstance(@Payload() a: RunInstanceArgs) {
-    return this.runInstance(a);
+    return this.spawn.run(a);
   }
 
-  @MessagePattern('terminate_instance')
+  @MessagePattern(m('rebuildInstance'))
+  rebuildInstance(@Payload() a: RebuildInstanceArgs) {
+    return this.rebuild.run(a);
+  }
+
+  @MessagePattern(m('terminateInstance'))
   terminateInstance(@Payload() a: InstanceArgs) {
-    return this.instances.destroy(instanceRef(a.instance));
+    return this.destroy.run(instanceRef(a.instance));
   }
 
-  @MessagePattern('reboot_instance')
+  @MessagePattern(m('rebootInstance'))
   rebootInstance(@Payload() a: InstanceArgs) {
-    return this.instances.reboot(instanceRef(a.instance));
+    return this.reboot.run(instanceRef(a.instance));
   }
 
-  @MessagePattern('start_instance')
+  @MessagePattern(m('startInstance'))
   startInstance(@Payload() a: InstanceArgs) {
-    return this.instances.power(instanceRef(a.instance), true);
+    return this.power.run(instanceRef(a.instance), true);
   }
 
-  @MessagePattern('stop_instance')
+  @MessagePattern(m('stopInstance'))
   stopInstance(@Payload() a: InstanceArgs) {
-    return this.instances.power(instanceRef(a.instance), false);
+    return this.power.run(instanceRef(a.instance), false);
   }
 
-  @MessagePattern('get_info')
+  @MessagePattern(m('getInfo'))
   getInfo(@Payload() a: InstanceArgs) {
-    return this.instances.info(instanceRef(a.instance));
+    return this.queries.info(instanceRef(a.instance));
   }
 
-  @MessagePattern('list_instances')
+  @MessagePattern(m('listInstances'))
   listInstances() {
-    return this.instances.list();
+    return this.queries.list();
   }
 
-  @MessagePattern('rebuild_instance')
-  async rebuildInstance(@Payload() a: RebuildInstanceArgs) {
-    const node = await this.instances.rebuild(
-      instanceRef(a.instance),
-      spawnImages(a.image, this.config),
-      a.preserve_ephemeral ?? false,
-    );
-    return { node_id: node.id, task_state: node.task_state };
-  }
-
-  /** From the deploy helper (cast, our `baremetal` namespace): a node's deploy moved on. */
-  @MessagePattern({ method: DEPLOY_EVENT.method, namespace: DEPLOY_EVENT.namespace })
+  /**
+   * From the deploy helper (cast): a node's deploy moved on. The spawn waiting on that node
+   * re-reads its row now (the row decides; the event only saves the wait for the next poll).
+   */
+  @MessagePattern(patternOf(COMPUTE_BAREMETAL, 'deployStateChanged'))
   deployStateChanged(@Payload() a: DeployStateChangedArgs): void {
-    this.instances.deployStateChanged(a.node_id, a.instance_uuid, a.task_state);
+    this.waits.wakeFor(a);
   }
 
   /** A scheduler that just started asks every compute host for its nodes (fanout cast). */
-  @MessagePattern('publish_service_capabilities')
+  @MessagePattern(m('publishServiceCapabilities'))
   async publishServiceCapabilities(): Promise<void> {
     await this.resources.report('scheduler asked');
   }

@@ -1,7 +1,60 @@
-import { Module } from '@nestjs/common';
+import { Logger, Module } from '@nestjs/common';
+import { NetbootClient, PowerClient } from '@bm/contracts';
+import type { BmConfig } from '@bm/config';
+import type { Clock } from '@bm/core';
+import { NodeRepository } from '@bm/db';
+import { BM_CONFIG, CLOCK } from '@bm/service';
 import { ComputeRpcController } from './compute-rpc.controller';
-import { InstancesService } from './instances.service';
+import { DeployWaits } from './deploy-waits';
 import { ResourceReporter } from './resource-reporter';
+import { Spawner } from './spawn';
+import { busSpawnServices, hostSpawnNodes } from './spawn-ports';
+import { DestroyInstance } from './use-cases/destroy-instance';
+import { InstanceNotifications } from './use-cases/instance-notifications';
+import { InstanceQueries } from './use-cases/instance-queries';
+import { PowerInstance } from './use-cases/power-instance';
+import { RebootInstance } from './use-cases/reboot-instance';
+import { RebuildInstance } from './use-cases/rebuild-instance';
+import { ResumeSpawns } from './use-cases/resume-spawns';
+import { SpawnInstance } from './use-cases/spawn-instance';
 
-@Module({ controllers: [ComputeRpcController], providers: [ResourceReporter, InstancesService] })
+/** The Spawner of this host: its nodes in nova_bm, its power and netboot services, its deploy waits. */
+function makeSpawner(
+  config: BmConfig,
+  clock: Clock,
+  nodes: NodeRepository,
+  power: PowerClient,
+  netboot: NetbootClient,
+  waits: DeployWaits,
+): Spawner {
+  const log = new Logger('spawn');
+  return new Spawner(hostSpawnNodes(nodes, config.default.host), busSpawnServices(power, netboot), {
+    deployTimeoutS: config.baremetal.pxe_deploy_timeout,
+    pollMs: config.baremetal.deploy_poll_interval * 1000,
+    clock,
+    sleep: (ms, nodeId) => waits.wait(nodeId, ms),
+    log: (m) => log.log(m),
+  });
+}
+
+@Module({
+  controllers: [ComputeRpcController],
+  providers: [
+    ResourceReporter,
+    DeployWaits,
+    InstanceNotifications,
+    {
+      provide: Spawner,
+      inject: [BM_CONFIG, CLOCK, NodeRepository, PowerClient, NetbootClient, DeployWaits],
+      useFactory: makeSpawner,
+    },
+    SpawnInstance,
+    RebuildInstance,
+    DestroyInstance,
+    RebootInstance,
+    PowerInstance,
+    InstanceQueries,
+    ResumeSpawns,
+  ],
+})
 export class ComputeModule {}

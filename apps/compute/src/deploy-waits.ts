@@ -1,3 +1,6 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { DeployStateChangedArgs } from '@bm/contracts';
+
 /**
  * Wake-ups for spawns waiting on a node's deploy: the spawn sleeps until the next poll (or its
  * deadline), and a deploy_state_changed cast from the deploy helper, or a terminate of the same
@@ -5,7 +8,9 @@
  * node's next wait (the event may land between the spawn's read of the row and its sleep); at
  * worst that costs one extra read of the row.
  */
+@Injectable()
 export class DeployWaits {
+  private readonly log = new Logger('deploy-waits');
   private readonly waiting = new Map<number, Set<() => void>>();
   private readonly pending = new Set<number>();
 
@@ -36,6 +41,14 @@ export class DeployWaits {
     const n = set.size;
     for (const done of [...set]) done();
     return n;
+  }
+
+  /** The deploy helper's deploy_state_changed: wakes the spawn waiting on that node. */
+  wakeFor(e: DeployStateChangedArgs): void {
+    const woken = this.wake(e.node_id);
+    this.log.debug(
+      `deploy of ${e.instance_uuid} on node ${e.node_id}: ${String(e.task_state)} (${woken} spawn(s) woken)`,
+    );
   }
 
   /** Spawns waiting now (for tests and shutdown). */

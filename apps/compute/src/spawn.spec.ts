@@ -1,5 +1,13 @@
-import { type BmTaskState, Conflict } from '@bm/domain';
-import { DeployFailed, type SpawnNode, type SpawnNodes, type SpawnServices, Spawner } from './spawn';
+import {
+  type BmTaskState,
+  InstanceDeployFailure,
+  InstanceNotFound,
+  InvalidNodeStateTransition,
+  NodeAssociated,
+  releasesNode,
+  transition,
+} from '@bm/domain';
+import { type SpawnNode, type SpawnNodes, type SpawnServices, Spawner } from './spawn';
 
 const NODE = 'c0ffee00-0000-4000-8000-000000000001';
 const INSTANCE = '0b6ac7d1-3f3e-4d9a-8d0e-5a1c2b3c4d5e';
@@ -20,28 +28,34 @@ function world(opts: { fail?: Partial<Record<keyof SpawnServices, string>>; take
     associate: async (uuid, instance, name) => {
       if (uuid !== NODE) throw new Error('no such node');
       if (row.instance_uuid !== null)
-        throw new Conflict(`Node ${uuid} is associated with instance ${row.instance_uuid}`, 'NodeAssociated');
-      Object.assign(row, { instance_uuid: instance, instance_name: name, task_state: 'building' });
+        throw new NodeAssociated(`Node ${uuid} is associated with instance ${row.instance_uuid}`);
+      Object.assign(row, {
+        instance_uuid: instance,
+        instance_name: name,
+        task_state: transition(row.task_state, 'associate'),
+      });
       states.push('building');
       return { ...row };
     },
     claimForRebuild: async (instance) => {
-      if (row.instance_uuid !== instance || row.task_state !== 'active')
-        throw new Conflict(`not active: ${row.task_state}`, 'InvalidNodeStateTransition');
-      row.task_state = 'building';
+      if (row.instance_uuid !== instance) throw new InstanceNotFound(instance);
+      row.task_state = transition(row.task_state, 'rebuild');
       states.push('building');
       return { ...row };
     },
     read: async () => ({ ...row }),
-    update: async (_id, instance, from, to, fields) => {
-      if (row.instance_uuid !== instance || row.task_state !== from) throw new Error(`stale update ${from}->${to}`);
-      row.task_state = to;
-      if (fields?.deploy_key) row.deploy_key = fields.deploy_key;
-      if (states[states.length - 1] !== to) states.push(to);
+    recordDeploy: async (_id, instance, fields) => {
+      if (row.instance_uuid !== instance || row.task_state !== 'building') throw new Error('stale deploy fields');
+      row.deploy_key = fields.deploy_key;
     },
-    release: async () => {
-      Object.assign(row, { task_state: 'deleted', instance_uuid: null, instance_name: null, deploy_key: null });
-      states.push('deleted');
+    // The state machine itself decides, as NodeRepository.transition does in SQL.
+    transition: async (_id, instance, event) => {
+      if (row.instance_uuid !== instance) throw new InstanceNotFound(instance);
+      const to = transition(row.task_state, event);
+      row.task_state = to;
+      if (releasesNode(event)) Object.assign(row, { instance_uuid: null, instance_name: null, deploy_key: null });
+      if (states[states.length - 1] !== to) states.push(to);
+      return { ...row };
     },
   };
   const svc = (name: keyof SpawnServices) => async () => {
@@ -65,7 +79,7 @@ function spawner(w: ReturnType<typeof world>, script: BmTaskState[], deployTimeo
   const steps = [...script];
   return new Spawner(w.nodes, w.services, {
     deployTimeoutS,
-    now: () => w.clock.t,
+    clock: { now: () => w.clock.t, sleep: async () => undefined },
     sleep: async (ms) => {
       w.clock.t += ms;
       const next = steps.shift();
@@ -92,7 +106,7 @@ describe('Spawner (BareMetalDriver.spawn)', () => {
   it('deploy failed: error, power off, netboot clean, deleted with the association cleared; the error reaches the caller', async () => {
     const w = world();
     await expect(spawner(w, ['deploying', 'deploy failed']).spawn(request)).rejects.toThrow(
-      new DeployFailed(`PXE deploy failed for instance ${INSTANCE}`),
+      new InstanceDeployFailure(`PXE deploy failed for instance ${INSTANCE}`),
     );
     expect(w.states).toEqual(['building', 'prepared', 'deploying', 'deploy failed', 'error', 'deleted']);
     expect(w.calls.slice(-2)).toEqual(['powerOff', 'cleanDeploy']);
@@ -122,7 +136,7 @@ describe('Spawner (BareMetalDriver.spawn)', () => {
     ];
     const s = new Spawner(w.nodes, w.services, {
       deployTimeoutS: 5,
-      now: () => w.clock.t,
+      clock: { now: () => w.clock.t, sleep: async () => undefined },
       sleep: async (ms) => {
         w.clock.t += ms;
         const next = steps.shift();
@@ -138,7 +152,7 @@ describe('Spawner (BareMetalDriver.spawn)', () => {
     const s = new Spawner(w.nodes, w.services, {
       deployTimeoutS: 5,
       pollMs: 60_000,
-      now: () => w.clock.t,
+      clock: { now: () => w.clock.t, sleep: async () => undefined },
       sleep: async (ms, nodeId) => {
         expect(nodeId).toBe(7);
         waits.push(ms);
@@ -165,7 +179,7 @@ describe('Spawner (BareMetalDriver.spawn)', () => {
 
   it('a node already carrying an instance is refused before anything is touched', async () => {
     const w = world({ taken: true });
-    await expect(spawner(w, []).spawn(request)).rejects.toThrow(Conflict);
+    await expect(spawner(w, []).spawn(request)).rejects.toThrow(NodeAssociated);
     expect(w.calls).toEqual([]);
     expect(w.row.instance_uuid).toBe('someone-else');
   });
@@ -174,7 +188,7 @@ describe('Spawner (BareMetalDriver.spawn)', () => {
     const w = world();
     const s = new Spawner(w.nodes, w.services, {
       deployTimeoutS: 600,
-      now: () => w.clock.t,
+      clock: { now: () => w.clock.t, sleep: async () => undefined },
       sleep: async () => {
         w.row.instance_uuid = 'intruder';
       },
@@ -188,7 +202,7 @@ describe('Spawner (BareMetalDriver.spawn)', () => {
     const w = world();
     const s = new Spawner(w.nodes, w.services, {
       deployTimeoutS: 600,
-      now: () => w.clock.t,
+      clock: { now: () => w.clock.t, sleep: async () => undefined },
       sleep: async () => {
         Object.assign(w.row, { instance_uuid: null, task_state: 'deleted' });
       },
@@ -210,7 +224,7 @@ describe('Spawner (BareMetalDriver.spawn)', () => {
     w.row.task_state = 'prepared';
     await expect(
       spawner(w, []).rebuild({ instanceUuid: INSTANCE, instanceName: 'bm-1', images: IMAGES }, false),
-    ).rejects.toThrow(/not active/);
+    ).rejects.toThrow(InvalidNodeStateTransition);
   });
 });
 
@@ -237,7 +251,7 @@ describe('Spawner.resume (compute restarted during a spawn)', () => {
     const s = new Spawner(w.nodes, w.services, {
       deployTimeoutS: 5,
       pollMs: 60_000,
-      now: () => w.clock.t,
+      clock: { now: () => w.clock.t, sleep: async () => undefined },
       sleep: async (ms) => {
         waits.push(ms);
         w.clock.t += ms;

@@ -20,21 +20,24 @@
  * been in since before the restart; deploy complete becomes active; a spawn cut off while
  * building, or a failed deploy, is cleaned up and the node released.
  */
-import { type BmTaskState, BmState, InstanceNotFound, deadlineFor, transition, waitOutcome } from '@bm/domain';
+import type { BootImages, PrepareDeployResult } from '@bm/contracts';
+import { type Clock, systemClock } from '@bm/core';
+import {
+  type BmTaskState,
+  BmState,
+  InstanceDeployFailure,
+  InstanceNotFound,
+  type NodeEvent,
+  deadlineFor,
+  waitOutcome,
+} from '@bm/domain';
 import { generateDeployKey } from '@bm/pxe';
-
-export interface SpawnImages {
-  kernel: string;
-  ramdisk: string;
-  deploy_kernel: string;
-  deploy_ramdisk: string;
-}
 
 export interface SpawnRequest {
   instanceUuid: string;
   instanceName: string;
   nodeUuid: string;
-  images: SpawnImages;
+  images: BootImages;
 }
 
 /** The node row as the spawn sees it. */
@@ -44,23 +47,24 @@ export interface SpawnNode {
   instance_uuid: string | null;
 }
 
-/** nova_bm access the spawn needs (compute implements it in SQL; tests with a map). */
+/**
+ * nova_bm access the spawn needs: NodeRepository's methods for this compute host (tests use a
+ * map). Every task_state change is an event of the node state machine (libs/domain node-state).
+ */
 export interface SpawnNodes {
   /** Claims a free node of this host for the instance (task_state building); throws naming why not. */
   associate(nodeUuid: string, instanceUuid: string, instanceName: string): Promise<SpawnNode>;
   /** Rebuild: the instance's own node, active → building, with preserve_ephemeral recorded. */
   claimForRebuild(instanceUuid: string, preserveEphemeral: boolean): Promise<SpawnNode>;
   read(id: number): Promise<SpawnNode | undefined>;
-  /** Sets task_state (and deploy fields) only if the row is still in `from` for this instance. */
-  update(
+  /** The deploy key and PXE config path, recorded while the node is still building. */
+  recordDeploy(
     id: number,
     instanceUuid: string,
-    from: BmTaskState,
-    to: BmTaskState,
-    fields?: { deploy_key?: string; pxe_config_path?: string },
+    fields: { deploy_key: string; pxe_config_path: string },
   ): Promise<void>;
-  /** After cleanup: task_state deleted, instance and deploy fields cleared. */
-  release(id: number, instanceUuid: string): Promise<void>;
+  /** Moves the node on by `event` if its row is still this instance's and in a state that allows it. */
+  transition(id: number, instanceUuid: string, event: NodeEvent): Promise<SpawnNode>;
 }
 
 /** The other services, over the bus. */
@@ -68,9 +72,9 @@ export interface SpawnServices {
   prepareDeploy(
     nodeId: number,
     instanceUuid: string,
-    images: SpawnImages,
+    images: BootImages,
     deployKey: string,
-  ): Promise<{ pxe_config_path: string }>;
+  ): Promise<PrepareDeployResult>;
   cleanDeploy(nodeId: number, instanceUuid: string): Promise<void>;
   setBootDevicePxe(nodeId: number): Promise<void>;
   powerOff(nodeId: number): Promise<void>;
@@ -82,18 +86,23 @@ export interface SpawnOptions {
   deployTimeoutS: number;
   /** How often the row is read while no event comes (default 1000 ms, Nova's loop). */
   pollMs?: number;
-  now?: () => number;
+  /** Deadlines are measured on it (default: the system clock). */
+  clock?: Clock;
   /** Waits up to `ms` for news of the node (default: a plain timer; compute wakes it on events). */
   sleep?: (ms: number, nodeId: number) => Promise<void>;
   log?: (message: string) => void;
 }
 
 export class Spawner {
+  private readonly clock: Clock;
+
   constructor(
     private readonly nodes: SpawnNodes,
     private readonly services: SpawnServices,
     private readonly o: SpawnOptions,
-  ) {}
+  ) {
+    this.clock = o.clock ?? systemClock;
+  }
 
   /** Runs the whole spawn; resolves once the node is active. */
   async spawn(r: SpawnRequest): Promise<SpawnNode> {
@@ -110,18 +119,17 @@ export class Spawner {
 
   private async deploy(r: Omit<SpawnRequest, 'nodeUuid'>, node: SpawnNode): Promise<SpawnNode> {
     const log = this.o.log ?? (() => undefined);
-    let state: BmTaskState = BmState.BUILDING;
     try {
       const key = generateDeployKey();
       const prepared = await this.services.prepareDeploy(node.id, r.instanceUuid, r.images, key);
-      await this.nodes.update(node.id, r.instanceUuid, state, state, {
+      await this.nodes.recordDeploy(node.id, r.instanceUuid, {
         deploy_key: key,
         pxe_config_path: prepared.pxe_config_path,
       });
       await this.services.setBootDevicePxe(node.id);
       await this.services.powerOff(node.id);
       await this.services.powerOn(node.id);
-      state = await this.move(node.id, r.instanceUuid, state, 'prepared');
+      await this.nodes.transition(node.id, r.instanceUuid, 'prepared');
       await this.waitForDeploy(node.id, r.instanceUuid, log);
       return await this.activate(node.id, r.instanceUuid, log, '');
     } catch (e) {
@@ -137,7 +145,7 @@ export class Spawner {
    */
   async resume(r: InterruptedSpawn): Promise<SpawnNode> {
     const log = this.o.log ?? (() => undefined);
-    const now = this.o.now ?? Date.now;
+    const now = () => this.clock.now();
     try {
       if (r.task_state === BmState.PREPARED || r.task_state === BmState.DEPLOYING) {
         await this.waitForDeploy(r.id, r.instanceUuid, log, {
@@ -145,7 +153,7 @@ export class Spawner {
           enteredAt: new Date(now() - r.enteredAgoMs),
         });
       } else if (r.task_state !== BmState.DEPLOYDONE) {
-        throw new DeployFailed(
+        throw new InstanceDeployFailure(
           `the spawn of instance ${r.instanceUuid} was interrupted in task_state ${String(r.task_state)}`,
         );
       }
@@ -161,20 +169,9 @@ export class Spawner {
   private async activate(id: number, instance: string, log: (m: string) => void, how: string): Promise<SpawnNode> {
     const row = await this.nodes.read(id);
     if (row?.instance_uuid !== instance) throw new InstanceNotFound(instance);
-    const state = await this.move(id, instance, row.task_state, 'activated');
+    const active = await this.nodes.transition(id, instance, 'activated');
     log(`instance ${instance} active on node ${id}${how}`);
-    return { id, task_state: state, instance_uuid: instance };
-  }
-
-  private async move(
-    id: number,
-    instance: string,
-    from: BmTaskState,
-    event: 'prepared' | 'activated',
-  ): Promise<BmTaskState> {
-    const to = transition(from, event);
-    await this.nodes.update(id, instance, from, to);
-    return to;
+    return active;
   }
 
   /** Nova's activate_node poll: the row decides; each waiting state has its own deadline. */
@@ -184,8 +181,8 @@ export class Spawner {
     log: (m: string) => void,
     from?: { state: BmTaskState; enteredAt: Date },
   ): Promise<void> {
-    const now = this.o.now ?? Date.now;
-    const sleep = this.o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    const now = () => this.clock.now();
+    const sleep = this.o.sleep ?? ((ms: number) => this.clock.sleep(ms));
     const pollMs = this.o.pollMs ?? 1000;
     let seen: BmTaskState = from?.state ?? BmState.PREPARED;
     let enteredAt = from?.enteredAt ?? new Date(now());
@@ -205,7 +202,7 @@ export class Spawner {
         deadline !== undefined && now() > deadline.getTime(),
       );
       if (outcome.kind === 'done') return;
-      if (outcome.kind === 'failed') throw new DeployFailed(outcome.reason);
+      if (outcome.kind === 'failed') throw new InstanceDeployFailure(outcome.reason);
       if (outcome.started && !started) {
         started = true;
         log(`PXE deploy started for instance ${instance}`);
@@ -220,7 +217,7 @@ export class Spawner {
     const row = await this.nodes.read(id).catch(() => undefined);
     if (row?.instance_uuid !== instance) return; // not ours any more: leave it alone
     await this.nodes
-      .update(id, instance, row.task_state, BmState.ERROR)
+      .transition(id, instance, 'failed')
       .catch((e: Error) => log(`cannot mark node ${id} error: ${e.message}`));
     const steps: [string, () => Promise<void>][] = [
       ['power off', () => this.services.powerOff(id)],
@@ -228,7 +225,7 @@ export class Spawner {
     ];
     for (const [what, step] of steps)
       await step().catch((e: Error) => log(`cleanup of node ${id}: ${what} failed: ${e.message}`));
-    await this.nodes.release(id, instance);
+    await this.nodes.transition(id, instance, 'cleaned');
   }
 }
 
@@ -239,9 +236,4 @@ export interface InterruptedSpawn {
   task_state: BmTaskState;
   /** How long ago the row entered its current state (its updated_at). */
   enteredAgoMs: number;
-}
-
-/** The deploy did not finish: it failed, timed out, or the node was taken away. */
-export class DeployFailed extends Error {
-  override readonly name = 'InstanceDeployFailure';
 }

@@ -1,8 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
 import type { BmConfig } from '@bm/config';
-import { BmDhcpReservation } from '@bm/db';
+import { DhcpReservationRepository, NodeRepository } from '@bm/db';
 import {
   DhcpServer,
   type EnrolledInterface,
@@ -30,7 +28,8 @@ export class DhcpService implements OnApplicationBootstrap, OnApplicationShutdow
 
   constructor(
     @Inject(BM_CONFIG) private readonly config: BmConfig,
-    @InjectDataSource() private readonly ds: DataSource,
+    private readonly nodes: NodeRepository,
+    private readonly reservations: DhcpReservationRepository,
     private readonly runner: CommandRunner,
   ) {}
 
@@ -70,10 +69,9 @@ export class DhcpService implements OnApplicationBootstrap, OnApplicationShutdow
     for (const note of net.notes) this.log.warn(note);
     await this.refresh();
     this.timer = setInterval(() => void this.refresh(), REFRESH_MS).unref();
-    const rows = await this.ds.getRepository(BmDhcpReservation).find();
     const leases = new InMemoryLeaseStore(cfg.range, {
       exclude: [my, ...(n.dhcp_router ? [n.dhcp_router] : [])],
-      reservations: rows.map((r) => ({ mac: r.mac, ip: r.address, active: r.active })),
+      reservations: await this.reservations.all(),
       onChange: (c) => void this.persist(c),
     });
     this.server = new DhcpServer({
@@ -99,11 +97,7 @@ export class DhcpService implements OnApplicationBootstrap, OnApplicationShutdow
 
   private async refresh(): Promise<void> {
     try {
-      const rows: { address: string; node_id: number }[] = await this.ds.query(
-        `SELECT i.address, n.id AS node_id FROM bm_interfaces i JOIN bm_nodes n ON n.id = i.bm_node_id
-          WHERE n.deleted = false AND n.service_host = $1`,
-        [this.config.default.host],
-      );
+      const rows = await this.nodes.enrolledMacs(this.config.default.host);
       this.enrolled = new Map(rows.map((r) => [r.address, { nodeId: String(r.node_id) }]));
     } catch (e) {
       this.log.warn(`cannot read enrolled interfaces: ${(e as Error).message}`);
@@ -111,10 +105,9 @@ export class DhcpService implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   private async persist(c: ReservationChange): Promise<void> {
-    const repo = this.ds.getRepository(BmDhcpReservation);
     try {
-      if (c.event === 'forgotten') await repo.delete({ mac: c.mac });
-      else await repo.upsert({ mac: c.mac, address: c.ip, active: c.active, updated_at: new Date() }, ['mac']);
+      if (c.event === 'forgotten') await this.reservations.forget(c.mac);
+      else await this.reservations.save({ mac: c.mac, ip: c.ip, active: c.active });
     } catch (e) {
       this.log.warn(`cannot persist the reservation of ${c.mac}: ${(e as Error).message}`);
     }

@@ -1,16 +1,16 @@
 import { Inject } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
+import { ActivateBootArgs, CleanArgs, NETBOOT, PrepareDeployArgs, patternOf } from '@bm/contracts';
 import type { BmConfig } from '@bm/config';
 import { InstanceNotFound } from '@bm/domain';
 import { EnrollmentService } from '@bm/enrollment';
 import { OsloController } from '@bm/messaging';
 import { PxeLayout } from '@bm/pxe';
 import { BM_CONFIG } from '@bm/service';
-import { ActivateBootArgs, CleanArgs, PrepareDeployArgs } from './netboot-rpc.dto';
 
 /**
- * The netboot service's RPC API (topic `baremetal-netboot.<host>`, version 1.0): the PXE side of
- * Nova's activate_bootloader / switch_pxe_config / deactivate_bootloader.
+ * The netboot service's RPC API (libs/contracts NETBOOT): the PXE side of Nova's
+ * activate_bootloader / switch_pxe_config / deactivate_bootloader.
  */
 @OsloController()
 export class NetbootRpcController {
@@ -24,7 +24,7 @@ export class NetbootRpcController {
   }
 
   /** Writes the deploy + boot config (default deploy), the images and a 01-<mac> link per NIC. */
-  @MessagePattern('prepare_deploy')
+  @MessagePattern(patternOf(NETBOOT, 'prepareDeploy'))
   async prepareDeploy(@Payload() a: PrepareDeployArgs) {
     const node = await this.enrollment.getNode(a.node);
     const macs = node.interfaces.map((i) => i.address!);
@@ -34,18 +34,13 @@ export class NetbootRpcController {
       deployKey: a.deploy_key,
       appendParams: this.config.baremetal.pxe_append_params,
       macs,
-      images: {
-        kernel: a.images.kernel,
-        ramdisk: a.images.ramdisk,
-        deployKernel: a.images.deploy_kernel,
-        deployRamdisk: a.images.deploy_ramdisk,
-      },
+      images: a.images,
     });
     return { node: node.uuid, pxe_config_path: path, macs };
   }
 
   /** The deploy is written: `default boot` with the root filesystem's UUID (switch_pxe_config). */
-  @MessagePattern('activate_boot')
+  @MessagePattern(patternOf(NETBOOT, 'activateBoot'))
   async activateBoot(@Payload() a: ActivateBootArgs) {
     const node = await this.enrollment.getNode(a.node);
     if (!node.instance_uuid) throw new InstanceNotFound(`(none on node ${node.id})`);
@@ -54,7 +49,7 @@ export class NetbootRpcController {
   }
 
   /** Removes the node's PXE files and links (deactivate_bootloader); safe to repeat. */
-  @MessagePattern('clean')
+  @MessagePattern(patternOf(NETBOOT, 'clean'))
   async clean(@Payload() a: CleanArgs) {
     const node = await this.enrollment.getNode(a.node);
     const instance = a.instance ?? node.instance_uuid;

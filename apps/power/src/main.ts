@@ -1,5 +1,7 @@
 // power: IPMI power control of the nodes (on, off, reboot, boot device) and the power-state sync.
 // The process wiring is shared (libs/service); this app's own module joins `imports`.
+import 'reflect-metadata';
+import { POWER_SERVER } from '@bm/contracts';
 import { runService } from '@bm/service';
 import { PowerModule } from './power.module';
 
@@ -7,5 +9,5 @@ void runService({
   name: 'power',
   healthPort: 9103,
   imports: [PowerModule],
-  rpc: { topic: 'baremetal-power', endpoints: [{ version: '1.0' }] },
+  rpc: POWER_SERVER,
 });

@@ -1,51 +1,55 @@
 import { Inject } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
+import { NodeArgs, POWER, type PowerStateResult, SetBootDeviceArgs, patternOf } from '@bm/contracts';
+import { NodeRepository } from '@bm/db';
 import { OsloController } from '@bm/messaging';
-import { PowerManager, PowerTargets } from '@bm/power';
-import { NodeArgs } from '@bm/domain';
-import { SetBootDeviceArgs } from './power-rpc.dto';
+import { PowerManager, type PowerState, type PowerTarget } from '@bm/power';
+
+const m = (method: keyof typeof POWER.methods) => patternOf(POWER, method);
 
 /**
- * The power service's RPC API (topic `baremetal-power`, `baremetal-power.<host>`, version 1.0).
- * Credentials are read from nova_bm for each call.
+ * The power service's RPC API (libs/contracts POWER). Credentials are read from nova_bm for each
+ * call (never cached, never logged); PowerManager gives Nova's on/off/reboot semantics.
  */
 @OsloController()
 export class PowerRpcController {
   constructor(
     @Inject(PowerManager) private readonly power: PowerManager,
-    @Inject(PowerTargets) private readonly targets: PowerTargets,
+    private readonly nodes: NodeRepository,
   ) {}
 
-  @MessagePattern('get_power_state')
-  async getPowerState(@Payload() a: NodeArgs) {
-    const t = await this.targets.get(a.node);
-    return { node: t.uuid, power_state: await this.power.getPowerState(t) };
+  @MessagePattern(m('getPowerState'))
+  getPowerState(@Payload() a: NodeArgs) {
+    return this.act(a, (t) => this.power.getPowerState(t));
   }
 
-  @MessagePattern('power_on')
-  async powerOn(@Payload() a: NodeArgs) {
-    const t = await this.targets.get(a.node);
-    return { node: t.uuid, power_state: await this.power.powerOn(t) };
+  @MessagePattern(m('powerOn'))
+  powerOn(@Payload() a: NodeArgs) {
+    return this.act(a, (t) => this.power.powerOn(t));
   }
 
-  @MessagePattern('power_off')
-  async powerOff(@Payload() a: NodeArgs) {
-    const t = await this.targets.get(a.node);
-    return { node: t.uuid, power_state: await this.power.powerOff(t) };
+  @MessagePattern(m('powerOff'))
+  powerOff(@Payload() a: NodeArgs) {
+    return this.act(a, (t) => this.power.powerOff(t));
   }
 
   /** Nova's reboot_node: off, boot device PXE (persistent), on. */
-  @MessagePattern('reboot')
-  async reboot(@Payload() a: NodeArgs) {
-    const t = await this.targets.get(a.node);
-    return { node: t.uuid, power_state: await this.power.reboot(t) };
+  @MessagePattern(m('reboot'))
+  reboot(@Payload() a: NodeArgs) {
+    return this.act(a, (t) => this.power.reboot(t));
   }
 
-  @MessagePattern('set_boot_device')
+  @MessagePattern(m('setBootDevice'))
   async setBootDevice(@Payload() a: SetBootDeviceArgs) {
-    const t = await this.targets.get(a.node);
+    const t = await this.nodes.powerTarget(a.node);
     const o = { persistent: a.persistent ?? false, efi: a.efi ?? false };
     await this.power.setBootDevice(t, a.device, o);
     return { node: t.uuid, boot_device: a.device, ...o };
+  }
+
+  /** One power action on the node `a` names; answers with the node's power state after it. */
+  private async act(a: NodeArgs, action: (t: PowerTarget) => Promise<PowerState>): Promise<PowerStateResult> {
+    const t = await this.nodes.powerTarget(a.node);
+    return { node: t.uuid, power_state: await action(t) };
   }
 }

@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { BmConfig } from '@bm/config';
 import { Notifier } from '@bm/messaging';
-import { type PowerDriver, PowerSync, PowerTargets, type PowerState, type PowerTarget } from '@bm/power';
+import { NodeRepository } from '@bm/db';
+import { type PowerDriver, PowerSync, type PowerState, type PowerTarget } from '@bm/power';
 import { BM_CONFIG } from '@bm/service';
 import { POWER_DRIVER } from './tokens';
 
@@ -20,7 +21,7 @@ export class PowerSyncService implements OnApplicationBootstrap, OnApplicationSh
 
   constructor(
     @Inject(PowerSync) private readonly sync: PowerSync,
-    @Inject(PowerTargets) private readonly targets: PowerTargets,
+    private readonly nodes: NodeRepository,
     @Inject(BM_CONFIG) private readonly config: BmConfig,
     @Inject(POWER_DRIVER) private readonly driver: PowerDriver,
   ) {}
@@ -44,7 +45,7 @@ export class PowerSyncService implements OnApplicationBootstrap, OnApplicationSh
 
   async sweepOnce(): Promise<void> {
     try {
-      const r = await this.sync.sweep(await this.targets.ofHost(this.config.default.host));
+      const r = await this.sync.sweep(await this.nodes.powerTargets(this.config.default.host));
       if (r.failed || r.changed)
         this.log.log(
           `power sync: ${r.checked} checked, ${r.changed} changed, ${r.failed} failed, ${r.skipped} backing off (${r.durationMs} ms)`,

@@ -1,7 +1,6 @@
 import { Module } from '@nestjs/common';
-import { getDataSourceToken } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
 import type { BmConfig } from '@bm/config';
+import { PowerRecordRepository } from '@bm/db';
 import { CommandRunner } from '@bm/exec';
 import { Notifier } from '@bm/messaging';
 import {
@@ -11,8 +10,6 @@ import {
   type PowerDriver,
   PowerManager,
   PowerSync,
-  PowerTargets,
-  TypeormPowerRecordStore,
 } from '@bm/power';
 import { BM_CONFIG } from '@bm/service';
 import { PowerRpcController } from './power-rpc.controller';
@@ -48,12 +45,11 @@ export function makeDriver(config: BmConfig, runner: CommandRunner): PowerDriver
           callDeadlineMs: c.baremetal.ipmi_deadline * 1000,
         }),
     },
-    { provide: PowerTargets, inject: [getDataSourceToken()], useFactory: (ds: DataSource) => new PowerTargets(ds) },
     {
       provide: PowerSync,
-      inject: [POWER_DRIVER, getDataSourceToken(), BM_CONFIG, Notifier],
-      useFactory: (d: PowerDriver, ds: DataSource, c: BmConfig, n: Notifier) =>
-        new PowerSync(d, new TypeormPowerRecordStore(ds), {
+      inject: [POWER_DRIVER, PowerRecordRepository, BM_CONFIG, Notifier],
+      useFactory: (d: PowerDriver, records: PowerRecordRepository, c: BmConfig, n: Notifier) =>
+        new PowerSync(d, records, {
           intervalMs: Math.max(1, c.baremetal.power_sync_interval) * 1000,
           deadlineMs: c.baremetal.ipmi_deadline * 1000,
           onChange: notifyChange(n, c.default.host),

@@ -1,11 +1,10 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
+import { ComputeClient, reportsOf } from '@bm/contracts';
 import type { BmConfig } from '@bm/config';
-import { ComputeNode } from '@bm/db';
-import { BaremetalHostManager, type NodeResourceReport } from '@bm/domain';
-import { RpcClient } from '@bm/messaging';
-import { BM_CONFIG } from '@bm/service';
+import type { Clock } from '@bm/core';
+import { ComputeNodeRepository } from '@bm/db';
+import { BaremetalHostManager } from '@bm/domain';
+import { BM_CONFIG, CLOCK } from '@bm/service';
 
 /**
  * The scheduler's host states: loaded from `compute_nodes` at start (so scheduling works before
@@ -21,29 +20,23 @@ export class HostStates implements OnApplicationBootstrap, OnApplicationShutdown
 
   constructor(
     @Inject(BM_CONFIG) private readonly config: BmConfig,
-    @InjectDataSource() private readonly ds: DataSource,
-    private readonly rpc: RpcClient,
+    @Inject(CLOCK) private readonly clock: Clock,
+    private readonly computeNodes: ComputeNodeRepository,
+    private readonly compute: ComputeClient,
   ) {
     const period = config.default.periodic_interval * 1000;
-    this.manager = new BaremetalHostManager({
-      policy: config.default.scheduler_match_policy,
-      staleAfterMs: 3 * period,
-    });
+    const policy = config.default.scheduler_match_policy;
+    this.manager = new BaremetalHostManager({ policy, staleAfterMs: 3 * period, clock });
   }
 
   async onApplicationBootstrap(): Promise<void> {
     const period = this.config.default.periodic_interval * 1000;
-    const cutoff = new Date(Date.now() - 3 * period);
-    const rows = await this.ds
-      .getRepository(ComputeNode)
-      .createQueryBuilder('c')
-      .where('c.deleted = false AND c.updated_at >= :cutoff', { cutoff })
-      .getMany();
+    const rows = await this.computeNodes.reportedSince(new Date(this.clock.now() - 3 * period));
     for (const r of rows) this.manager.report({ ...r, stats: r.stats });
     this.log.log(`${rows.length} node(s) from compute_nodes; policy ${this.config.default.scheduler_match_policy}`);
     // As Grizzly's scheduler did at start: ask every compute host to report now.
-    await this.rpc
-      .fanoutCast('compute', 'publish_service_capabilities', {}, { version: '2.0' })
+    await this.compute
+      .publishServiceCapabilities()
       .catch((e: Error) => this.log.warn(`cannot ask the compute hosts to report: ${e.message}`));
     this.timer = setInterval(() => {
       const n = this.manager.expireStale();
@@ -55,8 +48,9 @@ export class HostStates implements OnApplicationBootstrap, OnApplicationShutdown
     clearInterval(this.timer);
   }
 
-  /** A compute host's full report: its nodes now, and only those. */
-  replaceHost(host: string, nodes: NodeResourceReport[]): void {
+  /** A compute host's full report (update_service_capabilities): its nodes now, and only those. */
+  replaceHost(host: string, capabilities: unknown[]): void {
+    const nodes = reportsOf(host, capabilities);
     const keep = new Set(nodes.map((n) => n.hypervisor_hostname));
     for (const s of this.manager.states())
       if (s.host === host && !keep.has(s.nodename)) this.manager.remove(host, s.nodename);

@@ -1,11 +1,8 @@
-// scheduler: BaremetalHostManager over the compute hosts' reports; select_destinations.
+// scheduler: BaremetalHostManager over the compute hosts' reports; select_destinations, run_instance.
 // The process wiring is shared (libs/service); this app's own module joins `imports`.
+import 'reflect-metadata';
+import { SCHEDULER_SERVER } from '@bm/contracts';
 import { runService } from '@bm/service';
 import { SchedulerModule } from './scheduler.module';
 
-void runService({
-  name: 'scheduler',
-  healthPort: 9102,
-  imports: [SchedulerModule],
-  rpc: { topic: 'scheduler', endpoints: [{ version: '4.0' }] },
-});
+void runService({ name: 'scheduler', healthPort: 9102, imports: [SchedulerModule], rpc: SCHEDULER_SERVER });

@@ -1,22 +1,42 @@
 import { type DynamicModule, Global, Module, type ModuleMetadata } from '@nestjs/common';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import { ComputeClient, NetbootClient, PowerClient, SchedulerClient } from '@bm/contracts';
 import type { BmConfig } from '@bm/config';
-import { dataSourceOptions } from '@bm/db';
+import { systemClock } from '@bm/core';
+import {
+  ComputeNodeRepository,
+  DhcpReservationRepository,
+  FlavorRepository,
+  NodeRepository,
+  PowerRecordRepository,
+  dataSourceOptions,
+} from '@bm/db';
 import { EnrollmentService } from '@bm/enrollment';
-import { MessagingModule } from '@bm/messaging';
+import { MessagingModule, RpcClient } from '@bm/messaging';
 import { HealthController } from './health.controller';
-import { BM_CONFIG, SERVICE_NAME } from './tokens';
+import { BM_CONFIG, CLOCK, SERVICE_NAME } from './tokens';
+
+/** The nova_bm repositories (libs/db), each over the service's one DataSource. */
+const REPOSITORIES = [
+  NodeRepository,
+  ComputeNodeRepository,
+  FlavorRepository,
+  DhcpReservationRepository,
+  PowerRecordRepository,
+];
 
 /**
- * What every service process shares: the config object (read once in main), the nova_bm
- * database (migrations are run by `bmctl db sync`, never at start), the message bus (an
- * injectable RpcClient and Notifier), the enrollment service, and /healthz.
+ * What every service process shares: the config object (read once in main), the clock, the
+ * nova_bm database and its repositories (migrations are run by `bmctl db sync`, never at start),
+ * the message bus (an injectable RpcClient and Notifier, and the typed clients of the other
+ * services: power and netboot of this host, compute, scheduler), the enrollment service, and /healthz.
  */
 @Global()
 @Module({})
 export class ServiceModule {
   static forRoot(name: string, config: BmConfig, imports: ModuleMetadata['imports'] = []): DynamicModule {
+    const host = config.default.host;
     return {
       module: ServiceModule,
       imports: [
@@ -38,13 +58,33 @@ export class ServiceModule {
       providers: [
         { provide: BM_CONFIG, useValue: config },
         { provide: SERVICE_NAME, useValue: name },
+        { provide: CLOCK, useValue: systemClock },
         {
           provide: EnrollmentService,
           inject: [getDataSourceToken()],
           useFactory: (ds: DataSource) => new EnrollmentService(ds, config.default.host),
         },
+        ...REPOSITORIES.map((repo) => ({
+          provide: repo,
+          inject: [getDataSourceToken()],
+          useFactory: (ds: DataSource) => new repo(ds),
+        })),
+        { provide: PowerClient, inject: [RpcClient], useFactory: (rpc: RpcClient) => new PowerClient(rpc, host) },
+        { provide: NetbootClient, inject: [RpcClient], useFactory: (rpc: RpcClient) => new NetbootClient(rpc, host) },
+        { provide: ComputeClient, inject: [RpcClient], useFactory: (rpc: RpcClient) => new ComputeClient(rpc) },
+        { provide: SchedulerClient, inject: [RpcClient], useFactory: (rpc: RpcClient) => new SchedulerClient(rpc) },
       ],
-      exports: [BM_CONFIG, SERVICE_NAME, EnrollmentService],
+      exports: [
+        BM_CONFIG,
+        SERVICE_NAME,
+        CLOCK,
+        EnrollmentService,
+        ...REPOSITORIES,
+        PowerClient,
+        NetbootClient,
+        ComputeClient,
+        SchedulerClient,
+      ],
     };
   }
 }

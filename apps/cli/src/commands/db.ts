@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { redactUrl } from '@bm/config';
-import { LATEST_VERSION, ensureDatabase, schemaVersion, syncSchema } from '@bm/db';
+import { LATEST_VERSION, ensureDatabase } from '@bm/db';
 import { type CliSession, integer } from '../session';
 
 /** `bmctl db …`: nova-baremetal-manage's db category. */
@@ -14,7 +14,7 @@ export function dbCommands(program: Command, session: CliSession): void {
       const s = session.for(cmd);
       const url = s.getConfig().baremetal.sql_connection;
       if (o.createDatabase && (await ensureDatabase(url))) s.env.io.err(`created database ${redactUrl(url)}`);
-      const r = await syncSchema(await s.dataSource(), o.version);
+      const r = await (await s.database()).sync(o.version);
       s.print(r, () =>
         r.from === r.to ? `nova_bm schema is at version ${r.to}` : `nova_bm schema: version ${r.from} -> ${r.to}`,
       );
@@ -23,7 +23,7 @@ export function dbCommands(program: Command, session: CliSession): void {
     .description('print the schema version of the database')
     .action(async (_o: unknown, cmd: Command) => {
       const s = session.for(cmd);
-      const v = await schemaVersion(await s.dataSource());
+      const v = await (await s.database()).version();
       s.print({ version: v, latest: LATEST_VERSION }, () => String(v));
     });
 }

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { ComputeNode } from '@bm/db';
-import { HypervisorNotFound } from '@bm/domain';
+import type { ComputeNode } from '@bm/db';
 import { table } from '../output';
 import type { CliSession } from '../session';
 
@@ -47,10 +46,7 @@ export function hypervisorCommands(program: Command, session: CliSession): void 
     .option('--host <host>', 'only those of this compute host')
     .action(async (o: { host?: string }, cmd: Command) => {
       const s = session.for(cmd);
-      const rows = await (await s.dataSource()).getRepository(ComputeNode).find({
-        where: { deleted: false, ...(o.host ? { host: o.host } : {}) },
-        order: { id: 'ASC' },
-      });
+      const rows = await (await s.database()).computeNodes.live({ host: o.host });
       const list = rows.map(view);
       s.print(list, () =>
         table(
@@ -82,12 +78,7 @@ export function hypervisorCommands(program: Command, session: CliSession): void 
     .argument('<hypervisor>', 'id or node uuid')
     .action(async (ref: string, _o: unknown, cmd: Command) => {
       const s = session.for(cmd);
-      const repo = (await s.dataSource()).getRepository(ComputeNode);
-      const row = /^\d+$/.test(ref)
-        ? await repo.findOneBy({ id: Number(ref), deleted: false })
-        : await repo.findOneBy({ hypervisor_hostname: ref, deleted: false });
-      if (!row) throw new HypervisorNotFound(ref);
-      const h = view(row);
+      const h = view(await (await s.database()).computeNodes.get(ref));
       s.print(h, () =>
         table(
           ['Property', 'Value'],

@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { type Command, InvalidArgumentError } from 'commander';
-import { MessagingTimeout, RemoteError, RpcClient } from '@bm/messaging';
-import { CliError, Exit } from '../errors';
 import { type CliSession, positiveNumber } from '../session';
 
 interface RpcOptions {
@@ -31,7 +29,7 @@ function jsonObject(what: string) {
 
 /**
  * `bmctl rpc call|cast`: calls any oslo RPC server, ours or OpenStack's, and prints the JSON
- * result. A remote error prints its class and message (exit 1); a timeout exits 2.
+ * result. A remote error prints its class and message (exit 1); a timeout (MessagingTimeout) exits 2.
  */
 export function rpcCommands(program: Command, session: CliSession): void {
   const rpc = program.command('rpc').description('call or cast any oslo.messaging RPC server');
@@ -50,9 +48,7 @@ export function rpcCommands(program: Command, session: CliSession): void {
     .option('--timeout <seconds>', 'seconds to wait for the reply (default: rpc_response_timeout)', positiveNumber)
     .action(async (method: string, kwargs: Record<string, unknown>, o: RpcOptions, cmd: Command) => {
       const s = session.for(cmd);
-      const client = new RpcClient(await s.broker(), {
-        exchange: o.exchange ?? s.getConfig().default.control_exchange,
-      });
+      const client = await s.rpc(o.exchange);
       try {
         const result = await client.call({ topic: o.topic, server: o.server }, method, kwargs, {
           timeout: o.timeout ?? s.getConfig().default.rpc_response_timeout,
@@ -61,10 +57,6 @@ export function rpcCommands(program: Command, session: CliSession): void {
           context: o.context ?? defaultContext(),
         });
         s.env.io.out(JSON.stringify(result, null, 2));
-      } catch (e) {
-        if (e instanceof RemoteError) throw new CliError(`${e.remote.class}: ${e.message}`, Exit.FAILED);
-        if (e instanceof MessagingTimeout) throw new CliError(`MessagingTimeout: ${e.message}`, Exit.TIMEOUT);
-        throw e;
       } finally {
         await client.close();
       }
@@ -74,9 +66,7 @@ export function rpcCommands(program: Command, session: CliSession): void {
     .option('--fanout', 'send to every server of the topic (<topic>_fanout)')
     .action(async (method: string, kwargs: Record<string, unknown>, o: RpcOptions, cmd: Command) => {
       const s = session.for(cmd);
-      const client = new RpcClient(await s.broker(), {
-        exchange: o.exchange ?? s.getConfig().default.control_exchange,
-      });
+      const client = await s.rpc(o.exchange);
       const opts = { version: o.version, namespace: o.namespace, context: o.context ?? defaultContext() };
       if (o.fanout) await client.fanoutCast(o.topic, method, kwargs, opts);
       else await client.cast({ topic: o.topic, server: o.server }, method, kwargs, opts);

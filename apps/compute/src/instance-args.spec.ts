@@ -1,5 +1,5 @@
 import { loadConfigFromText } from '@bm/config';
-import { instanceRef, spawnImages } from './instances.service';
+import { bootImages as spawnImages, instanceRef } from './instance-args';
 
 const UUID = '6f1ad2c6-8d4e-4c55-9a4c-0c3e0b1f2a01';
 

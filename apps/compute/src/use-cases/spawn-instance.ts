@@ -1,0 +1,49 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { type RunInstanceArgs, type RunInstanceResult, SchedulerClient } from '@bm/contracts';
+import type { BmConfig } from '@bm/config';
+import { worthRescheduling } from '@bm/domain';
+import { BM_CONFIG } from '@bm/service';
+import { bootImages, instanceRef } from '../instance-args';
+import { Spawner } from '../spawn';
+import { InstanceNotifications } from './instance-notifications';
+
+/**
+ * Nova's run_instance (build_and_run_instance is the same): the spawn of §2 of the seed, from the
+ * atomic claim of the node to `active`, announced as compute.instance.create.*. When the
+ * scheduler sent it (filter_properties.retry names this node) and the failure is the node's, not
+ * the request's, the instance goes back to the scheduler for another node, as Nova's compute
+ * reschedules a failed build.
+ */
+@Injectable()
+export class SpawnInstance {
+  private readonly log = new Logger('spawn');
+
+  constructor(
+    @Inject(BM_CONFIG) private readonly config: BmConfig,
+    private readonly spawner: Spawner,
+    private readonly notifications: InstanceNotifications,
+    private readonly scheduler: SchedulerClient,
+  ) {}
+
+  async run(a: RunInstanceArgs): Promise<RunInstanceResult> {
+    const instance = instanceRef(a.instance);
+    const images = bootImages(a.image, this.config);
+    const flavor = a.instance_type ?? a.flavor ?? a.request_spec?.instance_type;
+    try {
+      const node = await this.notifications.around(
+        'create',
+        instance,
+        () =>
+          this.spawner.spawn({ instanceUuid: instance.uuid, instanceName: instance.name, nodeUuid: a.node, images }),
+        { node: a.node, flavor },
+      );
+      return { node: a.node, node_id: node.id, task_state: node.task_state };
+    } catch (e) {
+      if (a.filter_properties?.retry && a.request_spec && worthRescheduling(e)) {
+        this.log.warn(`run_instance ${instance.uuid} on ${a.node} failed (${(e as Error).name}): rescheduling`);
+        await this.scheduler.runInstance({ request_spec: a.request_spec, filter_properties: a.filter_properties });
+      }
+      throw e;
+    }
+  }
+}
