@@ -9,8 +9,7 @@ import {
   validateResponderConfig,
 } from '@bm/dhcp';
 import { BM_CONFIG } from '@bm/service';
-import { CommandRunner } from '@bm/exec';
-import { readHostInterfaces, resolveBootNetwork } from './pxe-interface';
+import { BootNetworkOfHost } from './pxe-interface';
 
 /** How often the enrolled MACs are re-read from nova_bm (the responder's lookup is in memory). */
 const REFRESH_MS = 5000;
@@ -30,7 +29,7 @@ export class DhcpService implements OnApplicationBootstrap, OnApplicationShutdow
     @Inject(BM_CONFIG) private readonly config: BmConfig,
     private readonly nodes: NodeRepository,
     private readonly reservations: DhcpReservationRepository,
-    private readonly runner: CommandRunner,
+    private readonly bootNetwork: BootNetworkOfHost,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -56,16 +55,7 @@ export class DhcpService implements OnApplicationBootstrap, OnApplicationShutdow
       broadcastAddress: n.dhcp_broadcast,
     };
     validateResponderConfig(cfg);
-    const net = resolveBootNetwork(
-      {
-        pxeInterface: this.config.baremetal.pxe_interface,
-        listenAddress: n.listen_address,
-        myIp: my,
-        dhcpMode: n.dhcp_mode,
-        range: n.dhcp_range ?? undefined,
-      },
-      this.config.baremetal.pxe_interface ? await readHostInterfaces(this.runner) : {},
-    );
+    const net = await this.bootNetwork.get();
     for (const note of net.notes) this.log.warn(note);
     await this.refresh();
     this.timer = setInterval(() => void this.refresh(), REFRESH_MS).unref();

@@ -2,7 +2,11 @@ import { Module } from '@nestjs/common';
 import { CommandRunner } from '@bm/exec';
 import { DhcpService } from './dhcp.service';
 import { NetbootRpcController } from './netboot-rpc.controller';
+import { BootNetworkOfHost } from './pxe-interface';
 import { TftpService } from './tftp.service';
 
-@Module({ controllers: [NetbootRpcController], providers: [CommandRunner, DhcpService, TftpService] })
+@Module({
+  controllers: [NetbootRpcController],
+  providers: [CommandRunner, BootNetworkOfHost, DhcpService, TftpService],
+})
 export class NetbootModule {}

@@ -1,5 +1,8 @@
 import { intToIp, ipToInt } from '@bm/dhcp';
-import type { CommandRunner } from '@bm/exec';
+import { Inject, Injectable } from '@nestjs/common';
+import type { BmConfig } from '@bm/config';
+import { CommandRunner } from '@bm/exec';
+import { BM_CONFIG } from '@bm/service';
 
 /** An IPv4 address of an interface. */
 export interface InterfaceAddress {
@@ -97,4 +100,36 @@ export function resolveBootNetwork(c: BootNetworkConfig, interfaces: HostInterfa
     throw new Error(`[netboot] listen_address ${c.listenAddress} is not an address of pxe_interface ${c.pxeInterface}`);
   }
   return { tftpAddress: wildcard ? own.address : c.listenAddress, dhcpAddress: c.listenAddress, notes };
+}
+
+/**
+ * The boot network of this host, resolved once for the DHCP and TFTP servers: `[baremetal]
+ * pxe_interface` checked against the host's interfaces (read with `ip -j addr` only when set).
+ */
+@Injectable()
+export class BootNetworkOfHost {
+  private resolved?: Promise<BootNetwork>;
+
+  constructor(
+    @Inject(BM_CONFIG) private readonly config: BmConfig,
+    private readonly runner: CommandRunner,
+  ) {}
+
+  get(): Promise<BootNetwork> {
+    this.resolved ??= this.resolve();
+    return this.resolved;
+  }
+
+  private async resolve(): Promise<BootNetwork> {
+    const { baremetal: b, netboot: n } = this.config;
+    const interfaces = b.pxe_interface ? await readHostInterfaces(this.runner) : {};
+    const c = {
+      pxeInterface: b.pxe_interface,
+      listenAddress: n.listen_address,
+      myIp: this.config.default.my_ip,
+      dhcpMode: n.dhcp_mode,
+      range: n.dhcp_range ?? undefined,
+    };
+    return resolveBootNetwork(c, interfaces);
+  }
 }

@@ -2,8 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplica
 import type { BmConfig } from '@bm/config';
 import { TftpServer } from '@bm/tftp';
 import { BM_CONFIG } from '@bm/service';
-import { CommandRunner } from '@bm/exec';
-import { readHostInterfaces, resolveBootNetwork } from './pxe-interface';
+import { BootNetworkOfHost } from './pxe-interface';
 
 /**
  * The netboot TFTP server: `tftp_root` read-only on `listen_address:tftp_port` when
@@ -17,7 +16,7 @@ export class TftpService implements OnApplicationBootstrap, OnApplicationShutdow
 
   constructor(
     @Inject(BM_CONFIG) private readonly config: BmConfig,
-    private readonly runner: CommandRunner,
+    private readonly bootNetwork: BootNetworkOfHost,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -27,15 +26,7 @@ export class TftpService implements OnApplicationBootstrap, OnApplicationShutdow
       return;
     }
     const root = this.config.baremetal.tftp_root;
-    const net = resolveBootNetwork(
-      {
-        pxeInterface: this.config.baremetal.pxe_interface,
-        listenAddress: n.listen_address,
-        myIp: this.config.default.my_ip,
-        dhcpMode: 'off',
-      },
-      this.config.baremetal.pxe_interface ? await readHostInterfaces(this.runner) : {},
-    );
+    const net = await this.bootNetwork.get();
     this.server = new TftpServer({
       address: net.tftpAddress,
       port: n.tftp_port,
