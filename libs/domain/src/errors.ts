@@ -91,6 +91,26 @@ export class AmbiguousInstance extends namedError('AmbiguousInstance', 'conflict
   }
 }
 
+// --- scheduling -------------------------------------------------------------------------
+
+/** Why a node was not chosen: the first filter that rejected it. */
+export interface Rejection {
+  host: string;
+  nodename: string;
+  filter: string;
+  reason: string;
+}
+
+/** No node passes the filters; `rejections` says which filter stopped each node. */
+export class NoValidHost extends namedError('NoValidHost', 'conflict') {
+  constructor(
+    readonly reason: string,
+    readonly rejections: Rejection[],
+  ) {
+    super(`No valid host was found. ${reason}`);
+  }
+}
+
 // --- failed -------------------------------------------------------------------------------
 
 /** The deploy did not finish: it failed, timed out, or the node was taken away. */

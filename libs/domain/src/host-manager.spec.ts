@@ -1,4 +1,5 @@
-import { BaremetalHostManager, type Flavor, NoValidHost, type NodeResourceReport } from './host-manager';
+import { NoValidHost } from './errors';
+import { BaremetalHostManager, type Flavor, type NodeResourceReport } from './host-manager';
 
 const node = (
   host: string,

@@ -13,7 +13,8 @@
  * name, so runs are repeatable); `at-least` picks the smallest node that fits (least RAM, then
  * fewest CPUs, then least disk), as MAAS does, so big nodes stay free for big flavors.
  */
-import { type Clock, namedError, systemClock } from '@bm/core';
+import { type Clock, systemClock } from '@bm/core';
+import { NoValidHost, type Rejection } from './errors';
 import { capabilityKey, compileExtraSpec } from './extra-specs';
 import type { ResourceDict } from './resources';
 
@@ -105,24 +106,6 @@ function parseStats(json: string): Record<string, string> {
     // fall through: unreadable stats are no stats
   }
   return {};
-}
-
-/** Why a node was not chosen: the first filter that rejected it. */
-export interface Rejection {
-  host: string;
-  nodename: string;
-  filter: string;
-  reason: string;
-}
-
-/** No node passes the filters; `rejections` says which filter stopped each node. */
-export class NoValidHost extends namedError('NoValidHost', 'conflict') {
-  constructor(
-    readonly reason: string,
-    readonly rejections: Rejection[],
-  ) {
-    super(`No valid host was found. ${reason}`);
-  }
 }
 
 export interface SelectRequest {
