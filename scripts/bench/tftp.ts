@@ -82,7 +82,14 @@ async function outside(): Promise<number> {
     ip(['-n', ns, 'link', 'set', 'lo', 'up']);
     // dnsmasq binds only addresses an interface has: give lo one per server.
     for (const s of SERVERS) ip(['-n', ns, 'addr', 'add', `${s.address}/8`, 'dev', 'lo']);
-    const argv = [process.execPath, '-r', 'ts-node/register/transpile-only', __filename];
+    const argv = [
+      process.execPath,
+      '-r',
+      'ts-node/register/transpile-only',
+      '-r',
+      'tsconfig-paths/register',
+      __filename,
+    ];
     child = spawn('ip', ['netns', 'exec', ns, ...argv], {
       cwd: ROOT,
       stdio: 'inherit',

@@ -35,7 +35,7 @@ ip -n "$C" link set lo up
 ip -n "$C" link set eth0 address 52:54:00:77:00:20
 ip -n "$C" link set eth0 up
 
-(cd "$ROOT" && OUT_DIR="$OUT" exec ip netns exec "$S" node -r ts-node/register/transpile-only libs/dhcp/scripts/capture-server.ts) >"$OUT/server.log" 2>&1 &
+(cd "$ROOT" && OUT_DIR="$OUT" exec ip netns exec "$S" node -r ts-node/register/transpile-only -r tsconfig-paths/register libs/dhcp/scripts/capture-server.ts) >"$OUT/server.log" 2>&1 &
 SRV_PID=$!
 for _ in $(seq 100); do [ -f "$OUT/ready" ] && break; sleep 0.1; done
 [ -f "$OUT/ready" ] || { echo "capture server did not start"; cat "$OUT/server.log"; exit 1; }

@@ -4,7 +4,7 @@
  * DISCOVER → REQUEST → RELEASE, and writes every received datagram (and the reply it sent) as a
  * hex fixture into OUT_DIR, named after the label the driving script writes to OUT_DIR/label.
  *
- *   OUT_DIR=/tmp/x node -r ts-node/register/transpile-only libs/dhcp/scripts/capture-server.ts
+ *   OUT_DIR=/tmp/x node -r ts-node/register/transpile-only -r tsconfig-paths/register libs/dhcp/scripts/capture-server.ts
  */
 import { createSocket } from 'node:dgram';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
