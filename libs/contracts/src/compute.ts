@@ -202,7 +202,7 @@ export class ComputeClient {
   }
 
   /** The scheduler's cast: build `instance` on `node` of `host`. */
-  runInstance(host: string, args: Omit<RunInstanceArgs, never>): Promise<void> {
+  runInstance(host: string, args: RunInstanceArgs): Promise<void> {
     return this.nova.cast(host, 'runInstance', args);
   }
 

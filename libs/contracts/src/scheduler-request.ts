@@ -15,31 +15,34 @@ import {
   validationProblems,
 } from '@bm/domain';
 
+/** A count or a size: an integer, 0 or more (checked in that order, so the first problem named is the type). */
+function Count(): PropertyDecorator {
+  return (target, key) => {
+    IsInt()(target, key);
+    Min(0)(target, key);
+  };
+}
+
 class FlavorFields {
   @IsOptional()
   @IsString()
   name?: string;
 
-  @Min(0)
-  @IsInt()
+  @Count()
   vcpus: number;
 
-  @Min(0)
-  @IsInt()
+  @Count()
   memory_mb: number;
 
-  @Min(0)
-  @IsInt()
+  @Count()
   root_gb: number;
 
   @IsOptional()
-  @Min(0)
-  @IsInt()
+  @Count()
   ephemeral_gb?: number;
 
   @IsOptional()
-  @Min(0)
-  @IsInt()
+  @Count()
   swap?: number;
 
   @IsOptional()
@@ -51,28 +54,22 @@ class ReportFields {
   @IsString()
   hypervisor_hostname: string;
 
-  @Min(0)
-  @IsInt()
+  @Count()
   vcpus: number;
 
-  @Min(0)
-  @IsInt()
+  @Count()
   memory_mb: number;
 
-  @Min(0)
-  @IsInt()
+  @Count()
   local_gb: number;
 
-  @Min(0)
-  @IsInt()
+  @Count()
   vcpus_used: number;
 
-  @Min(0)
-  @IsInt()
+  @Count()
   memory_mb_used: number;
 
-  @Min(0)
-  @IsInt()
+  @Count()
   local_gb_used: number;
 }
 
