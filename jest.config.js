@@ -12,7 +12,7 @@ const swc = [
   },
 ];
 const moduleNameMapper = {
-  '^@bm/(config|contracts|core|db|dhcp|domain|enrollment|exec|ipmi|messaging|power|pxe|service|tftp)$':
+  '^@bm/(config|contracts|core|db|dhcp|disk|domain|enrollment|exec|ipmi|messaging|power|pxe|service|tftp)$':
     '<rootDir>/libs/$1/src',
 };
 const base = {
