@@ -11,4 +11,5 @@ export * from './scheduler-request';
 export * from './power';
 export * from './netboot';
 export * from './deploy-helper';
+export * from './deploy-callback';
 export * from './catalog';
