@@ -1,11 +1,13 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { NodeEventRepository, openDataSource } from '@bm/db';
 import { type BmctlRun, bmctl, requireBuilt } from '../../../test/support/bmctl';
 import { unusedDatabase, type ScratchDatabase } from '../../../test/support/database';
 
 // End to end: the built bmctl (npm run build) as an operator runs it, against real PostgreSQL.
 const SECRET = 'pw-Zq81,"quoted"';
+const t = (s: number) => new Date(`2024-03-04T05:00:0${s}Z`);
 
 describe('bmctl (built binary) against PostgreSQL', () => {
   let db: ScratchDatabase;
@@ -40,11 +42,11 @@ describe('bmctl (built binary) against PostgreSQL', () => {
 
   it('db sync --create-database creates and migrates; db version reports it', async () => {
     const r = await run(['db', 'sync', '--create-database']);
-    expect([r.code, r.out.trim()]).toEqual([0, 'nova_bm schema: version 0 -> 15']);
-    expect((await run(['db', 'version'])).out.trim()).toBe('15');
-    expect((await run(['db', 'sync', '--version', '10'])).out.trim()).toBe('nova_bm schema: version 15 -> 10');
-    expect(JSON.parse((await run(['db', 'version', '--json'])).out)).toEqual({ version: 10, latest: 15 });
-    expect((await run(['db', 'sync'])).out.trim()).toBe('nova_bm schema: version 10 -> 15');
+    expect([r.code, r.out.trim()]).toEqual([0, 'nova_bm schema: version 0 -> 16']);
+    expect((await run(['db', 'version'])).out.trim()).toBe('16');
+    expect((await run(['db', 'sync', '--version', '10'])).out.trim()).toBe('nova_bm schema: version 16 -> 10');
+    expect(JSON.parse((await run(['db', 'version', '--json'])).out)).toEqual({ version: 10, latest: 16 });
+    expect((await run(['db', 'sync'])).out.trim()).toBe('nova_bm schema: version 10 -> 16');
   });
 
   it('imports deploy/baremetal.csv and lists the nodes', async () => {
@@ -170,6 +172,69 @@ describe('bmctl (built binary) against PostgreSQL', () => {
     expect((await run(['node', 'delete', node.uuid])).out.trim()).toBe(`deleted node 4 (${node.uuid})`);
     const gone = await run(['node', 'show', '4']);
     expect([gone.code, gone.err.trim()]).toEqual([1, 'bmctl: NodeNotFound: Node 4 could not be found.']);
+  });
+
+  it('node timeline prints what was recorded for a node, oldest first; --since, --limit, --json', async () => {
+    const ds = await openDataSource(db.url);
+    try {
+      const events = new NodeEventRepository(ds);
+      await events.recordMany([
+        { nodeId: 1, source: 'compute', kind: 'state', detail: 'building', at: new Date('2024-03-04T05:00:02Z') },
+        { nodeId: 1, source: 'power', kind: 'power.on', detail: 'chassis power on', durationMs: 85, at: t(1) },
+        { nodeId: 2, source: 'power', kind: 'power.off', detail: 'another node', at: t(0) },
+        { nodeId: 1, source: 'netboot', kind: 'tftp.file', detail: 'pxelinux.0', bytes: 26_579, at: t(3) },
+        { nodeId: 1, source: 'netboot', kind: 'dhcp.ack', detail: '10.1.0.5 to 52:54:00:b3:00:01', at: t(2) },
+      ]);
+    } finally {
+      await ds.destroy();
+    }
+    const [node1] = JSON.parse((await run(['node', 'list', '--json'])).out) as { uuid: string }[];
+
+    const human = await run(['node', 'timeline', node1.uuid]);
+    expect(human.code).toBe(0);
+    expect(human.out).toMatch(/Time \(UTC\)\s*│ Source\s*│ Kind\s*│ Detail\s*│ Duration\s*│ Bytes/);
+    // Oldest first, by time then by id (the order recorded within one second).
+    const rows = human.out.split('\n').filter((l) => l.startsWith('│ 2024-'));
+    expect(rows.map((l) => l.split('│').map((c) => c.trim()))).toEqual([
+      ['', '2024-03-04T05:00:01.000Z', 'power', 'power.on', 'chassis power on', '85 ms', '', ''],
+      ['', '2024-03-04T05:00:02.000Z', 'compute', 'state', 'building', '', '', ''],
+      ['', '2024-03-04T05:00:02.000Z', 'netboot', 'dhcp.ack', '10.1.0.5 to 52:54:00:b3:00:01', '', '', ''],
+      ['', '2024-03-04T05:00:03.000Z', 'netboot', 'tftp.file', 'pxelinux.0', '', '26579', ''],
+    ]);
+    expect(human.out).not.toContain('another node');
+
+    const json = await run(['node', 'timeline', '1', '--json']);
+    expect(JSON.parse(json.out)).toEqual([
+      {
+        id: 2,
+        nodeId: 1,
+        at: '2024-03-04T05:00:01.000Z',
+        source: 'power',
+        kind: 'power.on',
+        detail: 'chassis power on',
+        durationMs: 85,
+        bytes: null,
+        instanceUuid: null,
+      },
+      expect.objectContaining({ id: 1, kind: 'state', at: '2024-03-04T05:00:02.000Z' }),
+      expect.objectContaining({ id: 5, kind: 'dhcp.ack', at: '2024-03-04T05:00:02.000Z' }),
+      expect.objectContaining({ id: 4, kind: 'tftp.file', bytes: 26579 }),
+    ]);
+    const kinds = async (args: string[]) =>
+      (JSON.parse((await run(['node', 'timeline', '1', '--json', ...args])).out) as { kind: string }[]).map(
+        (e) => e.kind,
+      );
+    expect(await kinds(['--limit', '2'])).toEqual(['dhcp.ack', 'tftp.file']);
+    expect(await kinds(['--since', '2024-03-04T05:00:02'])).toEqual(['state', 'dhcp.ack', 'tftp.file']);
+    expect(await kinds(['--since', '2024-03-04T06:00:02+01:00', '--limit', '1'])).toEqual(['tftp.file']);
+    expect((await run(['node', 'timeline', '3'])).out.trim()).toBe('no events recorded for node 3');
+
+    const unknown = await run(['node', 'timeline', '999']);
+    expect([unknown.code, unknown.err.trim()]).toEqual([1, 'bmctl: NodeNotFound: Node 999 could not be found.']);
+    const badLimit = await run(['node', 'timeline', '1', '--limit', '0']);
+    expect([badLimit.code, badLimit.err]).toEqual([64, expect.stringContaining('must be from 1 to 10000')]);
+    const badSince = await run(['node', 'timeline', '1', '--since', 'yesterday']);
+    expect([badSince.code, badSince.err]).toEqual([64, expect.stringContaining('must be an ISO 8601 time')]);
   });
 
   it('bad input gets a clear error and a meaningful exit code', async () => {

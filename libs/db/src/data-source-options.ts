@@ -6,9 +6,10 @@ import { BmNodePower } from './entities/bm-node-power.entity';
 import { BmDhcpReservation } from './entities/bm-dhcp-reservation.entity';
 import { ComputeNode } from './entities/compute-node.entity';
 import { Flavor } from './entities/flavor.entity';
+import { BmNodeEvent } from './entities/bm-node-event.entity';
 import { MIGRATIONS } from './migrations';
 
-export const ENTITIES = [BmNode, BmInterface, BmNodePower, BmDhcpReservation, ComputeNode, Flavor];
+export const ENTITIES = [BmNode, BmInterface, BmNodePower, BmDhcpReservation, ComputeNode, Flavor, BmNodeEvent];
 export const MIGRATIONS_TABLE = 'nova_bm_migrations';
 
 /**

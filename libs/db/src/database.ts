@@ -4,6 +4,7 @@ import {
   ComputeNodeRepository,
   DhcpReservationRepository,
   FlavorRepository,
+  NodeEventRepository,
   NodeRepository,
   PowerRecordRepository,
 } from './repositories';
@@ -18,6 +19,8 @@ export class NovaBmDatabase {
   readonly flavors: FlavorRepository;
   readonly dhcpReservations: DhcpReservationRepository;
   readonly powerRecords: PowerRecordRepository;
+  /** Each node's timeline (bm_node_events). */
+  readonly nodeEvents: NodeEventRepository;
 
   private constructor(
     /** For the libs that build on TypeORM themselves (enrollment's transactions). */
@@ -28,6 +31,7 @@ export class NovaBmDatabase {
     this.flavors = new FlavorRepository(dataSource);
     this.dhcpReservations = new DhcpReservationRepository(dataSource);
     this.powerRecords = new PowerRecordRepository(dataSource);
+    this.nodeEvents = new NodeEventRepository(dataSource);
   }
 
   static async open(url: string): Promise<NovaBmDatabase> {

@@ -41,6 +41,18 @@ const BM_INTERFACES: Record<string, string> = {
   port_no: 'integer',
   vif_uuid: 'character varying(36)',
 };
+// Ours (migration 016): each node's timeline.
+const BM_NODE_EVENTS: Record<string, [string, boolean]> = {
+  id: ['bigint', false],
+  node_id: ['integer', false],
+  at: ['timestamp without time zone', false],
+  source: ['character varying(32)', false],
+  kind: ['character varying(64)', false],
+  detail: ['text', false],
+  duration_ms: ['integer', true],
+  bytes: ['bigint', true],
+  instance_uuid: ['character varying(36)', true],
+};
 
 async function columns(ds: DataSource, table: string): Promise<Record<string, { type: string; nullable: boolean }>> {
   const rows: { column_name: string; type: string; is_nullable: string }[] = await ds.query(
@@ -86,6 +98,7 @@ describe('nova_bm migrations on PostgreSQL', () => {
     expect(await tables(ds)).toEqual([
       'bm_dhcp_reservations',
       'bm_interfaces',
+      'bm_node_events',
       'bm_node_power',
       'bm_nodes',
       'compute_nodes',
@@ -102,6 +115,23 @@ describe('nova_bm migrations on PostgreSQL', () => {
 
     const ifaces = await columns(ds, 'bm_interfaces');
     expect(Object.fromEntries(Object.entries(ifaces).map(([k, v]) => [k, v.type]))).toEqual(BM_INTERFACES);
+  });
+
+  it('is at version 16 with the node timeline table, its index and its foreign key', async () => {
+    expect(LATEST_VERSION).toBe(16);
+    expect(await schemaVersion(ds)).toBe(16);
+    const events = await columns(ds, 'bm_node_events');
+    expect(Object.fromEntries(Object.entries(events).map(([k, v]) => [k, [v.type, v.nullable]]))).toEqual(
+      BM_NODE_EVENTS,
+    );
+    expect(await indexes(ds, 'bm_node_events')).toEqual({
+      bm_node_events_pkey: '(id)',
+      idx_bm_node_events_node_id_at_id: '(node_id, at, id)',
+    });
+    const fk: { def: string }[] = await ds.query(
+      `SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conname = 'bm_node_events_node_id_fkey'`,
+    );
+    expect(fk.map((f) => f.def)).toEqual(['FOREIGN KEY (node_id) REFERENCES bm_nodes(id)']);
   });
 
   it('has the indexes and unique constraints of nova_bm', async () => {
@@ -128,6 +158,7 @@ describe('nova_bm migrations on PostgreSQL', () => {
       'bm_interfaces_address_key',
       'bm_interfaces_pkey',
       'bm_interfaces_vif_uuid_key',
+      'bm_node_events_pkey',
       'bm_node_power_pkey',
       'bm_nodes_pkey',
       'compute_nodes_host_hypervisor_hostname_key',
@@ -144,7 +175,9 @@ describe('nova_bm migrations on PostgreSQL', () => {
   });
 
   it('downgrades step by step and back up again', async () => {
-    expect(await syncSchema(ds, 10)).toEqual({ from: LATEST_VERSION, to: 10 });
+    expect(await syncSchema(ds, 15)).toEqual({ from: LATEST_VERSION, to: 15 });
+    expect(await tables(ds)).not.toContain('bm_node_events');
+    expect(await syncSchema(ds, 10)).toEqual({ from: 15, to: 10 });
     expect(Object.keys(await columns(ds, 'bm_nodes'))).not.toContain('cpu_arch');
     expect(await syncSchema(ds, 0)).toEqual({ from: 10, to: 0 });
     expect(await tables(ds)).toEqual([]);

@@ -8,6 +8,7 @@ import {
   ComputeNodeRepository,
   DhcpReservationRepository,
   FlavorRepository,
+  NodeEventRepository,
   NodeRepository,
   PowerRecordRepository,
   dataSourceOptions,
@@ -24,6 +25,7 @@ const REPOSITORIES = [
   FlavorRepository,
   DhcpReservationRepository,
   PowerRecordRepository,
+  NodeEventRepository,
 ];
 
 /**

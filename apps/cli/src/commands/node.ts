@@ -1,6 +1,7 @@
-import { type Command, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type NodeEventRow, TIMELINE_DEFAULT_LIMIT, TIMELINE_MAX_LIMIT } from '@bm/db';
 import type { ImportResult } from '@bm/enrollment';
-import { nodeTable, nodesTable } from '../output';
+import { nodeTable, nodesTable, table } from '../output';
 import { type CliSession, collect, integer } from '../session';
 
 /** `bmctl node …`: nova baremetal-node-create/list/show/delete, plus bulk import. */
@@ -69,6 +70,22 @@ export function nodeCommands(program: Command, session: CliSession): void {
       s.print(n, () => `deleted node ${n.id} (${n.uuid})`);
     });
   node
+    .command('timeline')
+    .description('what happened to a node (power, DHCP, TFTP, deploy, state), oldest first')
+    .argument('<node>', 'node id or UUID')
+    .option('--since <time>', 'only events at or after this ISO 8601 time (UTC unless it has an offset)', isoTime)
+    .option(
+      '--limit <n>',
+      `the latest n events (default ${TIMELINE_DEFAULT_LIMIT}, at most ${TIMELINE_MAX_LIMIT})`,
+      timelineLimit,
+    )
+    .action(async (ref: string, o: { since?: Date; limit?: number }, cmd: Command) => {
+      const s = session.for(cmd);
+      const n = await (await s.enrollment()).getNode(ref);
+      const events = await (await s.database()).nodeEvents.timeline(n.id, { since: o.since, limit: o.limit });
+      s.print(events, () => timelineTable(n.id, events));
+    });
+  node
     .command('import')
     .description('enroll every node of a baremetal.csv (or JSON) file, all or nothing')
     .argument('<file>', 'the file (- reads standard input)')
@@ -105,4 +122,35 @@ function importSummary(file: string, r: ImportResult): string {
       : `enrolled ${n} node${n === 1 ? '' : 's'} from ${file}${r.skipped.length ? `, skipped ${r.skipped.length}` : ''}`,
   );
   return lines.join('\n');
+}
+
+/** `--since`: an ISO 8601 date or time; one without an offset is UTC, as the timeline prints. */
+function isoTime(value: string): Date {
+  const v = value.trim().replace(/^(\d{4}-\d\d-\d\d)[ T]/, '$1T');
+  const d = new Date(v.includes('T') && !/(Z|[+-]\d\d(:?\d\d)?)$/i.test(v) ? `${v}Z` : v);
+  if (!/^\d{4}-\d\d-\d\d/.test(v) || Number.isNaN(d.getTime()))
+    throw new InvalidArgumentError('must be an ISO 8601 time, e.g. 2024-03-04T05:06:07Z');
+  return d;
+}
+
+function timelineLimit(value: string): number {
+  const n = integer(value);
+  if (n < 1 || n > TIMELINE_MAX_LIMIT) throw new InvalidArgumentError(`must be from 1 to ${TIMELINE_MAX_LIMIT}`);
+  return n;
+}
+
+/** The timeline as a table: UTC times, duration in ms, bytes as counted. */
+function timelineTable(nodeId: number, events: NodeEventRow[]): string {
+  if (!events.length) return `no events recorded for node ${nodeId}`;
+  return table(
+    ['Time (UTC)', 'Source', 'Kind', 'Detail', 'Duration', 'Bytes'],
+    events.map((e) => [
+      e.at.toISOString(),
+      e.source,
+      e.kind,
+      e.detail,
+      e.durationMs === null ? null : `${e.durationMs} ms`,
+      e.bytes,
+    ]),
+  );
 }

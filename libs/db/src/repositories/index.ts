@@ -3,3 +3,4 @@ export * from './compute-node.repository';
 export * from './flavor.repository';
 export * from './dhcp-reservation.repository';
 export * from './power-record.repository';
+export * from './node-event.repository';
