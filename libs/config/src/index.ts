@@ -8,6 +8,7 @@ export type {
   BaremetalOptions,
   ComputeDriverKind,
   DefaultOptions,
+  DeployHelperOptions,
   HostManagerKind,
   NodeDriverKind,
   OptionDescription,

@@ -96,6 +96,12 @@ const DEFAULTS = {
     tftp_enabled: false,
     tftp_port: 69,
   },
+  deploy_helper: {
+    callback_listen_address: '0.0.0.0',
+    callback_port: 10000,
+    callback_max_body_bytes: 4096,
+    deploy_workers: 1,
+  },
 };
 
 describe('[netboot]', () => {

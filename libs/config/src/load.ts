@@ -6,6 +6,8 @@ import {
   BaremetalOptions,
   NETBOOT_SCHEMA,
   NetbootOptions,
+  DEPLOY_HELPER_SCHEMA,
+  type DeployHelperOptions,
   DEFAULT_SCHEMA,
   DefaultOptions,
   envVarName,
@@ -24,6 +26,7 @@ export interface BmConfig {
   readonly default: DefaultOptions;
   readonly baremetal: BaremetalOptions;
   readonly netboot: NetbootOptions;
+  readonly deploy_helper: DeployHelperOptions;
   readonly sources: { readonly file?: string };
   readonly warnings: readonly ConfigWarning[];
 }
@@ -147,6 +150,7 @@ function buildConfig(doc: IniDocument | undefined, env: Env): BmConfig {
   const defaults = resolveGroup('DEFAULT', DEFAULT_SCHEMA, sources);
   const baremetal = resolveGroup('baremetal', BAREMETAL_SCHEMA, sources);
   const netboot = resolveGroup('netboot', NETBOOT_SCHEMA, sources);
+  const deployHelper = resolveGroup('deploy_helper', DEPLOY_HELPER_SCHEMA, sources);
   if (doc !== undefined) warnUnused(doc, sources);
 
   const problems = report.problems();
@@ -155,6 +159,7 @@ function buildConfig(doc: IniDocument | undefined, env: Env): BmConfig {
     default: Object.freeze(defaults),
     baremetal: Object.freeze(baremetal),
     netboot: Object.freeze(netboot),
+    deploy_helper: Object.freeze(deployHelper),
     sources: Object.freeze(doc !== undefined ? { file: doc.file } : {}),
     warnings: Object.freeze(report.warnings()),
   });

@@ -46,4 +46,12 @@ describe('describeOptions', () => {
     expect(byName.get('health_port')).toMatchObject({ type: 'integer 0..65535', default: '0' });
     expect(table.every((option) => option.help.length > 0)).toBe(true);
   });
+
+  it('describes the deploy helper group (resolved by load.ts once it is wired)', () => {
+    const byName = new Map(table.map((option) => [option.name, option]));
+    expect(byName.get('callback_listen_address')).toMatchObject({ group: 'deploy_helper', default: '0.0.0.0' });
+    expect(byName.get('callback_port')).toMatchObject({ env: 'BM_CALLBACK_PORT', default: '10000' });
+    expect(byName.get('callback_max_body_bytes')).toMatchObject({ default: '4096', type: 'integer 256..1048576' });
+    expect(byName.get('deploy_workers')).toMatchObject({ env: 'BM_DEPLOY_WORKERS', default: '1' });
+  });
 });

@@ -19,8 +19,9 @@ import {
   ValueType,
 } from './value-types';
 
-export type OptionGroup = 'DEFAULT' | 'baremetal' | 'netboot';
-export const OPTION_GROUPS: readonly OptionGroup[] = ['DEFAULT', 'baremetal', 'netboot'];
+export type OptionGroup = 'DEFAULT' | 'baremetal' | 'netboot' | 'deploy_helper';
+/** The groups a config file may hold. */
+export const OPTION_GROUPS: readonly OptionGroup[] = ['DEFAULT', 'baremetal', 'netboot', 'deploy_helper'];
 
 /** `native`: our own IPMI 2.0 client; `ipmitool`: shell out like nova did; `fake`: always succeeds. */
 export type PowerManagerKind = 'native' | 'ipmitool' | 'fake';
@@ -112,6 +113,15 @@ export interface NetbootOptions {
   readonly dhcp_port: number;
   readonly tftp_enabled: boolean;
   readonly tftp_port: number;
+}
+
+/** `[deploy_helper]` options (ours): the deploy ramdisk's port-10000 callback and the deploy jobs. */
+export interface DeployHelperOptions {
+  readonly callback_listen_address: string;
+  readonly callback_port: number;
+  readonly callback_max_body_bytes: number;
+  /** Deploy jobs one deploy-helper process works on at once. */
+  readonly deploy_workers: number;
 }
 
 export interface OptionDef<T> {
@@ -414,6 +424,29 @@ export const NETBOOT_SCHEMA: Schema<NetbootOptions> = {
   tftp_port: { type: integer({ min: 1, max: 65535 }), default: 69, help: 'TFTP server port.' },
 };
 
+export const DEPLOY_HELPER_SCHEMA: Schema<DeployHelperOptions> = {
+  callback_listen_address: {
+    type: ipv4,
+    default: '0.0.0.0',
+    help: "Address of the deploy helper's HTTP callback (the ramdisk's POST); 0.0.0.0 = every one, as Nova's.",
+  },
+  callback_port: {
+    type: integer({ min: 1, max: 65535 }),
+    default: 10000,
+    help: 'Port of the deploy callback; the deploy ramdisk always posts to 10000, so change it only for tests.',
+  },
+  callback_max_body_bytes: {
+    type: integer({ min: 256, max: 1048576 }),
+    default: 4096,
+    help: "Largest callback body accepted (the ramdisk's is about 150 bytes); a larger one gets 413.",
+  },
+  deploy_workers: {
+    type: integer({ min: 1, max: 64 }),
+    default: 1,
+    help: "Deploy jobs one deploy-helper process works on at once (Nova's helper: 1, deploys serialized).",
+  },
+};
+
 /** `BM_<OPTION_NAME_UPPERCASE>`. */
 export function envVarName(option: string): string {
   return `BM_${option.toUpperCase()}`;
@@ -438,6 +471,7 @@ export function describeOptions(): OptionDescription[] {
     ...describeGroup('DEFAULT', DEFAULT_SCHEMA),
     ...describeGroup('baremetal', BAREMETAL_SCHEMA),
     ...describeGroup('netboot', NETBOOT_SCHEMA),
+    ...describeGroup('deploy_helper', DEPLOY_HELPER_SCHEMA),
   ];
 }
 

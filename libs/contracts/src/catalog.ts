@@ -52,7 +52,7 @@ export const CATALOG: SurfaceEntry[] = [
     surface: COMPUTE_BAREMETAL,
     server: COMPUTE_SERVER,
     app: 'compute',
-    callers: [{ who: 'deploy-helper (planned, #12)', methods: ['deployStateChanged'] }],
+    callers: [{ who: 'deploy-helper', app: 'deploy-helper', client: 'ComputeClient', methods: ['deployStateChanged'] }],
   },
   {
     surface: SCHEDULER,

@@ -16,7 +16,7 @@ import {
   releasesNode,
 } from '@bm/domain';
 import { createScratchDatabase, type ScratchDatabase } from '../../../../test/support/database';
-import { BmInterface, BmNode, openDataSource, syncSchema } from '..';
+import { BmDhcpReservation, BmInterface, BmNode, openDataSource, syncSchema } from '..';
 import { NodeRepository } from './node.repository';
 
 const show = (s: BmTaskState) => s ?? 'NULL';
@@ -491,6 +491,72 @@ describe('NodeRepository against PostgreSQL', () => {
         await expect(repo.powerTarget(ref)).rejects.toBeInstanceOf(NodeNotFound);
       expect((await repo.powerTargets(h)).map((t) => t.id)).toEqual([a.id, b.id]);
       expect(await repo.powerTargets('nobody')).toEqual([]);
+    });
+  });
+
+  describe('the deploy callback', () => {
+    it('deployTarget: the deploy fields of a live node; undefined for an unknown or deleted node', async () => {
+      const instance = randomUUID();
+      const a = await node({
+        service_host: 'dh',
+        instance_uuid: instance,
+        task_state: BmState.PREPARED,
+        deploy_key: 'ABCDEFGHIJKLMNOPQRSTUVWXYZ012345',
+        image_path: '/images/disk',
+        pxe_config_path: `/tftpboot/${instance}/config`,
+        root_mb: 10240,
+        swap_mb: 512,
+        ephemeral_mb: 0,
+        preserve_ephemeral: false,
+      });
+      expect(await repo.deployTarget(a.id)).toEqual({
+        id: a.id,
+        uuid: a.uuid,
+        service_host: 'dh',
+        instance_uuid: instance,
+        task_state: 'prepared',
+        deploy_key: 'ABCDEFGHIJKLMNOPQRSTUVWXYZ012345',
+        image_path: '/images/disk',
+        pxe_config_path: `/tftpboot/${instance}/config`,
+        root_mb: 10240,
+        swap_mb: 512,
+        ephemeral_mb: 0,
+        preserve_ephemeral: false,
+        local_gb: 20,
+      });
+      const gone = await node({ service_host: 'dh', deleted: true, deploy_key: 'K' });
+      expect(await repo.deployTarget(gone.id)).toBeUndefined();
+      expect(await repo.deployTarget(2 ** 31 - 1)).toBeUndefined();
+    });
+
+    it("reservedAddresses: the reservations of the node's MACs only, released ones included", async () => {
+      const a = await node({ service_host: 'dh-res' });
+      const b = await node({ service_host: 'dh-res' });
+      const bare = await node({ service_host: 'dh-res' });
+      const gone = await node({ service_host: 'dh-res', deleted: true });
+      const ifaces = ds.getRepository(BmInterface);
+      await ifaces.save([
+        ifaces.create({ bm_node_id: a.id, address: '52:54:00:dd:00:01', deleted: false }),
+        ifaces.create({ bm_node_id: a.id, address: '52:54:00:dd:00:02', deleted: false }),
+        ifaces.create({ bm_node_id: a.id, address: '52:54:00:dd:00:03', deleted: false }),
+        ifaces.create({ bm_node_id: b.id, address: '52:54:00:dd:00:04', deleted: false }),
+        ifaces.create({ bm_node_id: bare.id, address: '52:54:00:dd:00:05', deleted: false }),
+        ifaces.create({ bm_node_id: gone.id, address: '52:54:00:dd:00:06', deleted: false }),
+      ]);
+      const res = ds.getRepository(BmDhcpReservation);
+      const at = new Date();
+      await res.save([
+        res.create({ mac: '52:54:00:dd:00:02', address: '10.66.0.12', active: true, updated_at: at }),
+        res.create({ mac: '52:54:00:dd:00:01', address: '10.66.0.11', active: false, updated_at: at }),
+        res.create({ mac: '52:54:00:dd:00:04', address: '10.66.0.14', active: true, updated_at: at }),
+        res.create({ mac: '52:54:00:dd:00:06', address: '10.66.0.16', active: true, updated_at: at }),
+        res.create({ mac: '52:54:00:dd:00:99', address: '10.66.0.99', active: true, updated_at: at }),
+      ]);
+      expect(await repo.reservedAddresses(a.id)).toEqual(['10.66.0.11', '10.66.0.12']);
+      expect(await repo.reservedAddresses(b.id)).toEqual(['10.66.0.14']);
+      expect(await repo.reservedAddresses(bare.id)).toEqual([]);
+      expect(await repo.reservedAddresses(gone.id)).toEqual([]);
+      expect(await repo.reservedAddresses(2 ** 31 - 1)).toEqual([]);
     });
   });
 });

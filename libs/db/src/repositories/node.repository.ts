@@ -82,6 +82,24 @@ export interface EnrolledMac {
   node_id: number;
 }
 
+/** What the deploy callback checks and the deploy needs of a node (deployTarget). */
+export interface DeployTargetRow {
+  id: number;
+  uuid: string | null;
+  service_host: string | null;
+  instance_uuid: string | null;
+  task_state: BmTaskState;
+  /** Never logged or put on the bus. */
+  deploy_key: string | null;
+  image_path: string | null;
+  pxe_config_path: string | null;
+  root_mb: number | null;
+  swap_mb: number | null;
+  ephemeral_mb: number | null;
+  preserve_ephemeral: boolean | null;
+  local_gb: number | null;
+}
+
 const STATE_COLUMNS = 'id, task_state, instance_uuid';
 
 /** What releasing a node clears, beside task_state (as Nova's destroy and spawn cleanup did). */
@@ -332,5 +350,33 @@ export class NodeRepository {
       .getRepository(BmNode)
       .find({ where: { service_host: host, deleted: false }, order: { id: 'ASC' } });
     return nodes.filter((n) => n.pm_address).map(toPowerTarget);
+  }
+
+  /** The live node `id` as the deploy callback and the deploy read it; undefined when there is none. */
+  async deployTarget(id: number): Promise<DeployTargetRow | undefined> {
+    const [row]: DeployTargetRow[] = await this.ds.query(
+      `SELECT id, uuid, service_host, instance_uuid, task_state, deploy_key, image_path, pxe_config_path,
+              root_mb, swap_mb, ephemeral_mb, preserve_ephemeral, local_gb
+         FROM bm_nodes WHERE id = $1 AND deleted = false`,
+      [id],
+    );
+    return row;
+  }
+
+  /**
+   * The IPv4 addresses the netboot DHCP server reserved for node `nodeId`'s MACs
+   * (bm_dhcp_reservations.mac = bm_interfaces.address), released ones included (a MAC keeps its
+   * address), sorted; none for an unknown or deleted node.
+   */
+  async reservedAddresses(nodeId: number): Promise<string[]> {
+    const rows: { address: string }[] = await this.ds.query(
+      `SELECT DISTINCT r.address FROM bm_dhcp_reservations r
+         JOIN bm_interfaces i ON lower(i.address) = lower(r.mac)
+         JOIN bm_nodes n ON n.id = i.bm_node_id
+        WHERE i.bm_node_id = $1 AND n.deleted = false
+        ORDER BY r.address`,
+      [nodeId],
+    );
+    return rows.map((r) => r.address);
   }
 }
