@@ -27,3 +27,33 @@ export class DiskTooSmall extends namedError('DiskTooSmall', 'invalid') {
 
 /** `sfdisk -J` printed something that is not a partition table we understand. */
 export class UnreadablePartitionTable extends namedError('UnreadablePartitionTable', 'failed') {}
+
+/** An image (raw bytes or a qcow2's virtual size) does not fit the partition it is written to. */
+export class ImageTooLarge extends namedError('ImageTooLarge', 'invalid') {
+  constructor(
+    readonly imageBytes: number,
+    readonly partitionBytes: number,
+    detail: string,
+  ) {
+    super(`image of ${imageBytes} bytes does not fit the ${partitionBytes}-byte partition: ${detail}`);
+  }
+}
+
+/**
+ * What was written is not what Glance described: `differences` names each field that differs
+ * (size, md5 = Glance's `checksum`, sha512 = Glance's `os_hash_value`).
+ */
+export class ImageChecksumMismatch extends namedError('ImageChecksumMismatch', 'failed') {
+  constructor(readonly differences: string[]) {
+    super(`image verification failed: ${differences.join('; ')}`);
+  }
+}
+
+/** Reading the image or writing it to the target failed part-way (the cause is kept). */
+export class ImageWriteFailed extends namedError('ImageWriteFailed', 'failed') {}
+
+/** An image that must not be written: not the expected format, or a qcow2 with a backing file. */
+export class InvalidImage extends namedError('InvalidImage', 'invalid') {}
+
+/** blkid found no filesystem (or no UUID) where the root filesystem should be. */
+export class FilesystemNotFound extends namedError('FilesystemNotFound', 'failed') {}

@@ -3,3 +3,5 @@
 export * from './errors';
 export * from './layout';
 export * from './partitioner';
+export * from './image-writer';
+export * from './partition-tools';
