@@ -11,10 +11,27 @@ const swc = [
     module: { type: 'commonjs' },
   },
 ];
-const moduleNameMapper = {
-  '^@bm/(config|contracts|core|db|dhcp|disk|domain|enrollment|exec|ipmi|messaging|power|pxe|service|tftp)$':
-    '<rootDir>/libs/$1/src',
-};
+// Every lib under libs/, importable as @bm/<lib>.
+const LIBS = [
+  'config',
+  'contracts',
+  'core',
+  'db',
+  'dhcp',
+  'disk',
+  'domain',
+  'enrollment',
+  'exec',
+  'images',
+  'ipmi',
+  'iscsi',
+  'messaging',
+  'power',
+  'pxe',
+  'service',
+  'tftp',
+];
+const moduleNameMapper = { [`^@bm/(${LIBS.join('|')})$`]: '<rootDir>/libs/$1/src' };
 const base = {
   rootDir: __dirname,
   testEnvironment: 'node',

@@ -1,0 +1,231 @@
+import { closeSync, openSync } from 'node:fs';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Clock, systemClock } from '@bm/core';
+import { CommandFailed, type CommandRunner, type RunningProgram } from '@bm/exec';
+import {
+  IscsiAttachFailed,
+  IscsiDetachFailed,
+  IscsiLoginFailed,
+  IscsiSessionLost,
+  IscsiTargetNotFound,
+  IscsiTargetUnreachable,
+} from './errors';
+import {
+  type AttachedLun,
+  type IscsiAttacher,
+  type IscsiTarget,
+  describeTarget,
+  portalOf,
+  scrub,
+  validateTarget,
+} from './target';
+
+export const DEFAULT_INITIATOR_NAME = 'iqn.2013-10.org.openstack.nova-bm:deploy-helper';
+
+export interface UserspaceAttacherOptions {
+  /** The initiator IQN sent at login. */
+  initiatorName?: string;
+  /** Where the private temp dirs go (default: os.tmpdir()). */
+  tmpRoot?: string;
+  /** How long the daemon may take to log in and export the LUN (default 20 s). */
+  readyTimeoutMs?: number;
+  /** libiscsi's per-request timeout in seconds once attached (0 = none; default 60). */
+  requestTimeoutSec?: number;
+  /** SIGTERM-to-SIGKILL grace when stopping the daemon (default 5 s). */
+  stopGraceMs?: number;
+  pollMs?: number;
+  clock?: Clock;
+  /** The mount table to read (default /proc/self/mountinfo). */
+  mountinfo?: string;
+  /** The daemon program (default qemu-storage-daemon). */
+  program?: string;
+}
+
+/** Doubles commas: QEMU's option syntax for a literal comma in a value. */
+function q(value: string): string {
+  return value.replace(/,/g, ',,');
+}
+
+/**
+ * qemu-storage-daemon's argv for a target: the iSCSI blockdev (libiscsi) exported as a FUSE
+ * regular file at `mountpoint`. The CHAP password is never here: only the id of a secret object
+ * read from `secretFile` (mode 0600, in a private dir).
+ */
+export function storageDaemonArgs(
+  t: IscsiTarget,
+  mountpoint: string,
+  o: { initiatorName: string; requestTimeoutSec: number; secretFile?: string },
+): string[] {
+  const args: string[] = [];
+  const blockdev = [
+    'driver=iscsi',
+    'node-name=lun',
+    'transport=tcp',
+    `portal=${q(portalOf(t))}`,
+    `target=${q(t.iqn)}`,
+    `lun=${t.lun}`,
+    `initiator-name=${q(o.initiatorName)}`,
+  ];
+  if (t.chap) {
+    if (!o.secretFile) throw new Error('storageDaemonArgs: CHAP needs a secret file');
+    args.push('--object', `secret,id=chap0,format=raw,file=${q(o.secretFile)}`);
+    blockdev.push(`user=${q(t.chap.user)}`, 'password-secret=chap0');
+  }
+  if (o.requestTimeoutSec > 0) blockdev.push(`timeout=${o.requestTimeoutSec}`);
+  args.push('--blockdev', blockdev.join(','));
+  args.push('--export', `type=fuse,id=lun0,node-name=lun,mountpoint=${q(mountpoint)},writable=on`);
+  return args;
+}
+
+/** The error for a daemon that exited before its export was ready, from its log. */
+export function storageDaemonError(t: IscsiTarget, log: string, exit: string): Error {
+  const lines = scrub(log, t.chap)
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const line = lines.find((l) => l.includes('iSCSI:')) ?? lines[lines.length - 1] ?? '';
+  const reason = line.includes('iSCSI:') ? line.slice(line.indexOf('iSCSI:')) : line || `exited (${exit})`;
+  const what = `${describeTarget(t)}: ${reason}`;
+  if (/Authentication failure|authoriz|CHAP/i.test(reason)) return new IscsiLoginFailed(`login refused: ${what}`);
+  if (/Target not found|LOGICAL_UNIT_NOT_SUPPORTED|not found/i.test(reason)) {
+    return new IscsiTargetNotFound(`no such target or LUN: ${what}`);
+  }
+  if (/reconnect|refused|No route|unreachable|timed? ?out|Failed to connect|resolve|Name or service/i.test(reason)) {
+    return new IscsiTargetUnreachable(`cannot connect: ${what}`);
+  }
+  return new IscsiAttachFailed(`qemu-storage-daemon failed: ${what}`);
+}
+
+/** Whether `path` is a mount point in the given mountinfo text (field 5, octal escapes decoded). */
+export function isMountPoint(mountinfo: string, path: string): boolean {
+  return mountinfo.split('\n').some((line) => {
+    const mp = line.split(' ')[4];
+    return (
+      mp !== undefined && mp.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))) === path
+    );
+  });
+}
+
+/**
+ * The userspace initiator: qemu-storage-daemon logs in with libiscsi and exports the LUN over
+ * FUSE as a regular file in a private temp dir (no kernel iSCSI, no root-only device nodes).
+ * Works where the kernel has no iscsi_tcp (containers, Firecracker guests).
+ */
+export class UserspaceAttacher implements IscsiAttacher {
+  readonly kind = 'userspace' as const;
+  private readonly o: Required<Omit<UserspaceAttacherOptions, 'tmpRoot'>> & { tmpRoot?: string };
+
+  constructor(
+    private readonly runner: CommandRunner,
+    options: UserspaceAttacherOptions = {},
+  ) {
+    this.o = {
+      initiatorName: DEFAULT_INITIATOR_NAME,
+      readyTimeoutMs: 20_000,
+      requestTimeoutSec: 60,
+      stopGraceMs: 5_000,
+      pollMs: 25,
+      clock: systemClock,
+      mountinfo: '/proc/self/mountinfo',
+      program: 'qemu-storage-daemon',
+      ...options,
+    };
+  }
+
+  async attach(target: IscsiTarget): Promise<AttachedLun> {
+    const t = validateTarget(target);
+    const dir = await mkdtemp(join(this.o.tmpRoot ?? tmpdir(), 'bm-iscsi-')); // mode 0700
+    const path = join(dir, 'lun.raw');
+    const secretFile = t.chap ? join(dir, 'chap.secret') : undefined;
+    let daemon: RunningProgram | undefined;
+    try {
+      await writeFile(path, '', { mode: 0o600 });
+      if (secretFile && t.chap) await writeFile(secretFile, t.chap.password, { mode: 0o600, flag: 'wx' });
+      const args = storageDaemonArgs(t, path, { ...this.o, secretFile });
+      const logFd = openSync(join(dir, 'daemon.log'), 'a', 0o600);
+      try {
+        daemon = await this.runner.start(this.o.program, args, { logFd });
+      } catch (e) {
+        const why = e instanceof CommandFailed ? e.message : String(e);
+        throw new IscsiAttachFailed(`${describeTarget(t)}: cannot start ${this.o.program}: ${why}`);
+      } finally {
+        closeSync(logFd);
+      }
+      await this.waitReady(t, daemon, dir, path);
+      if (secretFile) await rm(secretFile, { force: true }); // read at start-up; not needed any more
+      const sizeBytes = (await stat(path)).size;
+      return new UserspaceLun(t, path, sizeBytes, daemon, () => this.cleanUp(daemon, dir, path));
+    } catch (e) {
+      await this.cleanUp(daemon, dir, path).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private async mounted(path: string): Promise<boolean> {
+    return isMountPoint(await readFile(this.o.mountinfo, 'utf8'), path);
+  }
+
+  /** Until the FUSE export is mounted; the daemon's exit, or the deadline, is an error. */
+  private async waitReady(t: IscsiTarget, daemon: RunningProgram, dir: string, path: string): Promise<void> {
+    const deadline = this.o.clock.now() + this.o.readyTimeoutMs;
+    for (;;) {
+      if (!daemon.isRunning()) {
+        const { code, signal } = await daemon.exited;
+        const log = await readFile(join(dir, 'daemon.log'), 'utf8').catch(() => '');
+        throw storageDaemonError(t, log, `exit status ${code ?? signal}`);
+      }
+      if (await this.mounted(path)) return;
+      if (this.o.clock.now() >= deadline) {
+        throw new IscsiTargetUnreachable(
+          `${describeTarget(t)}: qemu-storage-daemon did not log in and export within ${this.o.readyTimeoutMs} ms`,
+        );
+      }
+      await this.o.clock.sleep(this.o.pollMs);
+    }
+  }
+
+  /** Stops the daemon, removes a mount it left (it was killed, or died) and the private dir. */
+  private async cleanUp(daemon: RunningProgram | undefined, dir: string, path: string): Promise<void> {
+    await daemon?.stop(this.o.stopGraceMs);
+    if (await this.mounted(path)) {
+      const r = await this.runner.run('fusermount3', ['-u', '-z', path]).catch(() => undefined);
+      if (r?.code !== 0 || (await this.mounted(path))) {
+        const u = await this.runner.run('umount', ['-l', path]).catch(() => undefined);
+        if (u?.code !== 0 && (await this.mounted(path))) {
+          throw new IscsiDetachFailed(`cannot unmount the FUSE export ${path}: ${u?.stderr.trim() ?? 'umount failed'}`);
+        }
+      }
+    }
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+class UserspaceLun implements AttachedLun {
+  readonly lost: Promise<Error>;
+  private detaching: Promise<void> | undefined;
+
+  constructor(
+    target: IscsiTarget,
+    readonly path: string,
+    readonly sizeBytes: number,
+    daemon: RunningProgram,
+    private readonly cleanUp: () => Promise<void>,
+  ) {
+    this.lost = new Promise((resolve) => {
+      void daemon.exited.then(({ code, signal }) => {
+        if (this.detaching) return;
+        resolve(
+          new IscsiSessionLost(
+            `${describeTarget(target)}: qemu-storage-daemon exited (${code ?? signal}) while attached at ${path}`,
+          ),
+        );
+      });
+    });
+  }
+
+  detach(): Promise<void> {
+    return (this.detaching ??= this.cleanUp());
+  }
+}
