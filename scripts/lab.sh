@@ -103,12 +103,15 @@ done
 echo '--- starting services (logs in .lab/logs/)'
 port=9101
 declare -A ports
-for app in compute scheduler power netboot deploy-helper; do
+for app in compute scheduler power netboot deploy-helper images; do
   if [ "$app" = netboot ]; then
     # In the boot network: DHCP (full, for the enrolled MACs) and TFTP on br0, next-server 10.77.0.1.
     ip netns exec "$NS" env BM_HEALTH_PORT=$port BM_MY_IP=10.77.0.1 BM_PXE_INTERFACE=br0 BM_DHCP_MODE=full BM_DHCP_RANGE=10.77.0.50,10.77.0.99 \
       BM_TFTP_ENABLED=true BM_TFTP_ROOT="$PWD/.lab/tftpboot" BM_PXE_APPEND_PARAMS='console=ttyS0 panic=1 quiet' \
       node "dist/apps/$app/main.js" >".lab/logs/$app.log" 2>&1 &
+  elif [ "$app" = images ]; then
+    # The Glance v2 API on 127.0.0.1:9292, image data under .lab/images.
+    BM_HEALTH_PORT=$port BM_DATA_DIR="$PWD/.lab/images" node "dist/apps/$app/main.js" >".lab/logs/$app.log" 2>&1 &
   else
     BM_HEALTH_PORT=$port node "dist/apps/$app/main.js" >".lab/logs/$app.log" 2>&1 &
   fi
@@ -117,7 +120,7 @@ for app in compute scheduler power netboot deploy-helper; do
   port=$((port + 1))
 done
 status=0
-for app in compute scheduler power netboot deploy-helper; do
+for app in compute scheduler power netboot deploy-helper images; do
   url="http://127.0.0.1:${ports[$app]}/healthz"
   in=()
   [ "$app" = netboot ] && in=(ip netns exec "$NS")

@@ -45,8 +45,8 @@ describe('service processes', () => {
     await db?.drop();
   });
 
-  it('has the five services of the architecture', () => {
-    expect(SERVICES.sort()).toEqual(['compute', 'deploy-helper', 'netboot', 'power', 'scheduler']);
+  it('has the six services of the architecture', () => {
+    expect(SERVICES.sort()).toEqual(['compute', 'deploy-helper', 'images', 'netboot', 'power', 'scheduler']);
   });
 
   it('reports 503 until the schema is migrated, then 200; stops on SIGTERM', async () => {

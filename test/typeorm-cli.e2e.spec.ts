@@ -28,5 +28,6 @@ describe('TypeORM CLI data source', () => {
     expect(stdout).toContain('[X] 5 ComputeNodes1700000000014');
     expect(stdout).toContain('[X] 6 Flavors1700000000015');
     expect(stdout).toContain('[X] 7 NodeEvents1700000000016');
+    expect(stdout).toContain('[X] 8 Images1700000000017');
   }, 60_000);
 });

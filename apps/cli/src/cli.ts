@@ -3,6 +3,7 @@ import { dbCommands } from './commands/db';
 import { flavorCommands } from './commands/flavor';
 import { interfaceCommands } from './commands/interface';
 import { hypervisorCommands } from './commands/hypervisor';
+import { imageCommands } from './commands/image';
 import { instanceCommands } from './commands/instance';
 import { ipmiCommands } from './commands/ipmi';
 import { nodeCommands } from './commands/node';
@@ -37,6 +38,7 @@ export async function runCli(argv: string[], env: CliEnv): Promise<number> {
   queuesCommands(program, session);
   rpcCommands(program, session);
   ipmiCommands(program, session);
+  imageCommands(program, session);
   // Every subcommand reports usage errors the same way.
   const override = (c: Command) => {
     c.exitOverride().showHelpAfterError();

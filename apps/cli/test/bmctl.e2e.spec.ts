@@ -42,11 +42,11 @@ describe('bmctl (built binary) against PostgreSQL', () => {
 
   it('db sync --create-database creates and migrates; db version reports it', async () => {
     const r = await run(['db', 'sync', '--create-database']);
-    expect([r.code, r.out.trim()]).toEqual([0, 'nova_bm schema: version 0 -> 16']);
-    expect((await run(['db', 'version'])).out.trim()).toBe('16');
-    expect((await run(['db', 'sync', '--version', '10'])).out.trim()).toBe('nova_bm schema: version 16 -> 10');
-    expect(JSON.parse((await run(['db', 'version', '--json'])).out)).toEqual({ version: 10, latest: 16 });
-    expect((await run(['db', 'sync'])).out.trim()).toBe('nova_bm schema: version 10 -> 16');
+    expect([r.code, r.out.trim()]).toEqual([0, 'nova_bm schema: version 0 -> 17']);
+    expect((await run(['db', 'version'])).out.trim()).toBe('17');
+    expect((await run(['db', 'sync', '--version', '10'])).out.trim()).toBe('nova_bm schema: version 17 -> 10');
+    expect(JSON.parse((await run(['db', 'version', '--json'])).out)).toEqual({ version: 10, latest: 17 });
+    expect((await run(['db', 'sync'])).out.trim()).toBe('nova_bm schema: version 10 -> 17');
   });
 
   it('imports deploy/baremetal.csv and lists the nodes', async () => {

@@ -14,7 +14,7 @@ export function renderOptionsMarkdown(): string {
     'Old option names are accepted with a warning; unknown options are warnings; a bad value stops',
     'the process with the file, line, option and reason.',
   ];
-  for (const group of ['DEFAULT', 'baremetal', 'netboot', 'deploy_helper'] as const) {
+  for (const group of ['DEFAULT', 'baremetal', 'netboot', 'deploy_helper', 'images', 'glance'] as const) {
     lines.push('', `## [${group}]`, '', '| option | environment | default | meaning |', '|---|---|---|---|');
     for (const o of describeOptions().filter((d) => d.group === group)) {
       const names = [

@@ -9,6 +9,8 @@ export type {
   ComputeDriverKind,
   DefaultOptions,
   DeployHelperOptions,
+  GlanceOptions,
+  ImagesOptions,
   HostManagerKind,
   NodeDriverKind,
   OptionDescription,

@@ -102,7 +102,31 @@ const DEFAULTS = {
     callback_max_body_bytes: 4096,
     deploy_workers: 1,
   },
+  images: { api_listen_address: '127.0.0.1', api_port: 9292, data_dir: '/var/lib/nova-bm/images' },
+  glance: { api_servers: ['http://127.0.0.1:9292'] },
 };
+
+describe('[images] and [glance]', () => {
+  it('reads the API address, port, data directory and the image service URLs', () => {
+    const c = loadConfigFromText(
+      '[images]\napi_port = 19292\ndata_dir = /srv/images\n' +
+        '[glance]\napi_servers = 10.0.0.5:9292, https://img.example/\n',
+      { env: { BM_API_LISTEN_ADDRESS: '0.0.0.0' } },
+    );
+    expect(c.images).toEqual({ api_listen_address: '0.0.0.0', api_port: 19292, data_dir: '/srv/images' });
+    expect(c.glance.api_servers).toEqual(['http://10.0.0.5:9292', 'https://img.example']);
+    expect(c.warnings).toEqual([]);
+  });
+
+  it("accepts Icehouse's [DEFAULT] glance_api_servers with a warning, and names bad values", () => {
+    const c = loadConfigFromText('[DEFAULT]\nglance_api_servers = 127.0.0.1:9393\n', { env: {} });
+    expect(c.glance.api_servers).toEqual(['http://127.0.0.1:9393']);
+    expect(c.warnings.map(String).join('\n')).toContain('deprecated name: use api_servers in [glance]');
+    expect(() =>
+      loadConfigFromText('[images]\ndata_dir = images\napi_port = 0\n[glance]\napi_servers = ftp://x\n', { env: {} }),
+    ).toThrow(/data_dir.*not an absolute path[\s\S]*api_port[\s\S]*ftp:\/\/x.*not an http/);
+  });
+});
 
 describe('[netboot]', () => {
   it('reads the DHCP range, mode and ports, and names bad values', () => {

@@ -8,6 +8,10 @@ import {
   NetbootOptions,
   DEPLOY_HELPER_SCHEMA,
   type DeployHelperOptions,
+  GLANCE_SCHEMA,
+  type GlanceOptions,
+  IMAGES_SCHEMA,
+  type ImagesOptions,
   DEFAULT_SCHEMA,
   DefaultOptions,
   envVarName,
@@ -27,6 +31,8 @@ export interface BmConfig {
   readonly baremetal: BaremetalOptions;
   readonly netboot: NetbootOptions;
   readonly deploy_helper: DeployHelperOptions;
+  readonly images: ImagesOptions;
+  readonly glance: GlanceOptions;
   readonly sources: { readonly file?: string };
   readonly warnings: readonly ConfigWarning[];
 }
@@ -151,6 +157,8 @@ function buildConfig(doc: IniDocument | undefined, env: Env): BmConfig {
   const baremetal = resolveGroup('baremetal', BAREMETAL_SCHEMA, sources);
   const netboot = resolveGroup('netboot', NETBOOT_SCHEMA, sources);
   const deployHelper = resolveGroup('deploy_helper', DEPLOY_HELPER_SCHEMA, sources);
+  const images = resolveGroup('images', IMAGES_SCHEMA, sources);
+  const glance = resolveGroup('glance', GLANCE_SCHEMA, sources);
   if (doc !== undefined) warnUnused(doc, sources);
 
   const problems = report.problems();
@@ -160,6 +168,8 @@ function buildConfig(doc: IniDocument | undefined, env: Env): BmConfig {
     baremetal: Object.freeze(baremetal),
     netboot: Object.freeze(netboot),
     deploy_helper: Object.freeze(deployHelper),
+    images: Object.freeze(images),
+    glance: Object.freeze(glance),
     sources: Object.freeze(doc !== undefined ? { file: doc.file } : {}),
     warnings: Object.freeze(report.warnings()),
   });

@@ -54,4 +54,17 @@ describe('describeOptions', () => {
     expect(byName.get('callback_max_body_bytes')).toMatchObject({ default: '4096', type: 'integer 256..1048576' });
     expect(byName.get('deploy_workers')).toMatchObject({ env: 'BM_DEPLOY_WORKERS', default: '1' });
   });
+
+  it('describes the images and glance groups', () => {
+    const byName = new Map(table.map((option) => [option.name, option]));
+    expect(byName.get('api_port')).toMatchObject({ group: 'images', env: 'BM_API_PORT', default: '9292' });
+    expect(byName.get('api_listen_address')).toMatchObject({ group: 'images', default: '127.0.0.1' });
+    expect(byName.get('data_dir')).toMatchObject({ env: 'BM_DATA_DIR', default: '/var/lib/nova-bm/images' });
+    expect(byName.get('api_servers')).toMatchObject({
+      group: 'glance',
+      env: 'BM_API_SERVERS',
+      default: 'http://127.0.0.1:9292',
+      deprecatedNames: ['glance_api_servers'],
+    });
+  });
 });

@@ -16,12 +16,20 @@ import {
   sqlConnection,
   string,
   transportUrl,
+  InvalidValue,
   ValueType,
 } from './value-types';
 
-export type OptionGroup = 'DEFAULT' | 'baremetal' | 'netboot' | 'deploy_helper';
+export type OptionGroup = 'DEFAULT' | 'baremetal' | 'netboot' | 'deploy_helper' | 'images' | 'glance';
 /** The groups a config file may hold. */
-export const OPTION_GROUPS: readonly OptionGroup[] = ['DEFAULT', 'baremetal', 'netboot', 'deploy_helper'];
+export const OPTION_GROUPS: readonly OptionGroup[] = [
+  'DEFAULT',
+  'baremetal',
+  'netboot',
+  'deploy_helper',
+  'images',
+  'glance',
+];
 
 /** `native`: our own IPMI 2.0 client; `ipmitool`: shell out like nova did; `fake`: always succeeds. */
 export type PowerManagerKind = 'native' | 'ipmitool' | 'fake';
@@ -122,6 +130,20 @@ export interface DeployHelperOptions {
   readonly callback_max_body_bytes: number;
   /** Deploy jobs one deploy-helper process works on at once. */
   readonly deploy_workers: number;
+}
+
+/** `[images]` options (ours): the images service (Glance v2 API) and where it keeps image data. */
+export interface ImagesOptions {
+  readonly api_listen_address: string;
+  readonly api_port: number;
+  /** Directory of the image files, one per image, named by its id. */
+  readonly data_dir: string;
+}
+
+/** `[glance]` options, as nova.conf's: where clients (bmctl, compute) find the image service. */
+export interface GlanceOptions {
+  /** Base URLs (`http://host:port`), the first one used; nova.conf's `host:port` spelling is accepted. */
+  readonly api_servers: readonly string[];
 }
 
 export interface OptionDef<T> {
@@ -447,6 +469,58 @@ export const DEPLOY_HELPER_SCHEMA: Schema<DeployHelperOptions> = {
   },
 };
 
+/** Comma-separated base URLs; `host:port` (nova.conf's old spelling) means `http://host:port`. */
+const urlList: ValueType<readonly string[]> = {
+  description: 'comma-separated http(s) URLs',
+  parse(raw) {
+    const urls = raw
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== '')
+      .map((item) => (/^[a-z][a-z0-9+.-]*:\/\//i.test(item) ? item : `http://${item}`));
+    if (urls.length === 0) throw new InvalidValue('must name at least one URL');
+    for (const url of urls) {
+      let parsed: URL;
+      try {
+        parsed = new URL(url);
+      } catch {
+        throw new InvalidValue(`${show(url)} is not a URL`);
+      }
+      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+        throw new InvalidValue(`${show(url)} is not an http:// or https:// URL`);
+    }
+    return Object.freeze(urls.map((url) => url.replace(/\/+$/, '')));
+  },
+};
+
+export const IMAGES_SCHEMA: Schema<ImagesOptions> = {
+  api_listen_address: {
+    type: ipv4,
+    default: '127.0.0.1',
+    help: "Address of the images service's Glance v2 API; 0.0.0.0 = every one.",
+  },
+  api_port: {
+    type: integer({ min: 1, max: 65535 }),
+    default: 9292,
+    help: "Port of the images service's Glance v2 API (Glance's 9292).",
+  },
+  data_dir: {
+    type: absolutePath,
+    default: '/var/lib/nova-bm/images',
+    help: 'Directory of the image data, one file per image; uploads are written under a temporary name first.',
+  },
+};
+
+export const GLANCE_SCHEMA: Schema<GlanceOptions> = {
+  api_servers: {
+    type: urlList,
+    default: Object.freeze(['http://127.0.0.1:9292']),
+    defaultText: 'http://127.0.0.1:9292',
+    help: "The image service (ours or a Glance v2) for bmctl's image commands; the first URL is used (host:port = http://).",
+    deprecatedNames: ['glance_api_servers'],
+  },
+};
+
 /** `BM_<OPTION_NAME_UPPERCASE>`. */
 export function envVarName(option: string): string {
   return `BM_${option.toUpperCase()}`;
@@ -472,6 +546,8 @@ export function describeOptions(): OptionDescription[] {
     ...describeGroup('baremetal', BAREMETAL_SCHEMA),
     ...describeGroup('netboot', NETBOOT_SCHEMA),
     ...describeGroup('deploy_helper', DEPLOY_HELPER_SCHEMA),
+    ...describeGroup('images', IMAGES_SCHEMA),
+    ...describeGroup('glance', GLANCE_SCHEMA),
   ];
 }
 

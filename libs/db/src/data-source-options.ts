@@ -7,9 +7,10 @@ import { BmDhcpReservation } from './entities/bm-dhcp-reservation.entity';
 import { ComputeNode } from './entities/compute-node.entity';
 import { Flavor } from './entities/flavor.entity';
 import { BmNodeEvent } from './entities/bm-node-event.entity';
+import { Image } from './entities/image.entity';
 import { MIGRATIONS } from './migrations';
 
-export const ENTITIES = [BmNode, BmInterface, BmNodePower, BmDhcpReservation, ComputeNode, Flavor, BmNodeEvent];
+export const ENTITIES = [BmNode, BmInterface, BmNodePower, BmDhcpReservation, ComputeNode, Flavor, BmNodeEvent, Image];
 export const MIGRATIONS_TABLE = 'nova_bm_migrations';
 
 /**

@@ -4,6 +4,7 @@ import {
   ComputeNodeRepository,
   DhcpReservationRepository,
   FlavorRepository,
+  ImageRepository,
   NodeEventRepository,
   NodeRepository,
   PowerRecordRepository,
@@ -21,6 +22,8 @@ export class NovaBmDatabase {
   readonly powerRecords: PowerRecordRepository;
   /** Each node's timeline (bm_node_events). */
   readonly nodeEvents: NodeEventRepository;
+  /** The images service's metadata (images). */
+  readonly images: ImageRepository;
 
   private constructor(
     /** For the libs that build on TypeORM themselves (enrollment's transactions). */
@@ -32,6 +35,7 @@ export class NovaBmDatabase {
     this.dhcpReservations = new DhcpReservationRepository(dataSource);
     this.powerRecords = new PowerRecordRepository(dataSource);
     this.nodeEvents = new NodeEventRepository(dataSource);
+    this.images = new ImageRepository(dataSource);
   }
 
   static async open(url: string): Promise<NovaBmDatabase> {

@@ -5,6 +5,7 @@ export * from './entities/bm-dhcp-reservation.entity';
 export * from './entities/compute-node.entity';
 export * from './entities/flavor.entity';
 export * from './entities/bm-node-event.entity';
+export * from './entities/image.entity';
 export * from './migrations';
 export * from './data-source-options';
 export * from './schema';

@@ -118,8 +118,8 @@ describe('nova_bm migrations on PostgreSQL', () => {
   });
 
   it('is at version 16 with the node timeline table, its index and its foreign key', async () => {
-    expect(LATEST_VERSION).toBe(16);
-    expect(await schemaVersion(ds)).toBe(16);
+    expect(LATEST_VERSION).toBe(17);
+    expect(await schemaVersion(ds)).toBe(17);
     const events = await columns(ds, 'bm_node_events');
     expect(Object.fromEntries(Object.entries(events).map(([k, v]) => [k, [v.type, v.nullable]]))).toEqual(
       BM_NODE_EVENTS,

@@ -8,6 +8,7 @@ import {
   ComputeNodeRepository,
   DhcpReservationRepository,
   FlavorRepository,
+  ImageRepository,
   NodeEventRepository,
   NodeRepository,
   PowerRecordRepository,
@@ -26,6 +27,7 @@ const REPOSITORIES = [
   DhcpReservationRepository,
   PowerRecordRepository,
   NodeEventRepository,
+  ImageRepository,
 ];
 
 /**

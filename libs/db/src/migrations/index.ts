@@ -5,6 +5,7 @@ import { DhcpReservations1700000000013 } from './013-dhcp-reservations';
 import { ComputeNodes1700000000014 } from './014-compute-nodes';
 import { Flavors1700000000015 } from './015-flavors';
 import { NodeEvents1700000000016 } from './016-node-events';
+import { Images1700000000017 } from './017-images';
 
 /**
  * Every migration, oldest first, with the nova_bm schema version it produces. Versions 1–10 are
@@ -19,6 +20,7 @@ export const MIGRATIONS = [
   { version: 14, migration: ComputeNodes1700000000014 },
   { version: 15, migration: Flavors1700000000015 },
   { version: 16, migration: NodeEvents1700000000016 },
+  { version: 17, migration: Images1700000000017 },
 ] as const;
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

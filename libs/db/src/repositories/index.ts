@@ -4,3 +4,4 @@ export * from './flavor.repository';
 export * from './dhcp-reservation.repository';
 export * from './power-record.repository';
 export * from './node-event.repository';
+export * from './image.repository';

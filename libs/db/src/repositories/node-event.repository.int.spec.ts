@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { createScratchDatabase, type ScratchDatabase } from '../../../../test/support/database';
-import { BmNode, openDataSource, schemaVersion, syncSchema } from '..';
+import { BmNode, LATEST_VERSION, openDataSource, schemaVersion, syncSchema } from '..';
 import { NodeEventRepository } from './node-event.repository';
 
 const t = (s: string) => new Date(`2024-03-04T05:${s}Z`);
@@ -126,10 +126,10 @@ describe('NodeEventRepository against PostgreSQL', () => {
 
   it('the down migration removes the table', async () => {
     await repo.record({ nodeId: ids[0], source: 'bmctl', kind: 'state', detail: 'before downgrade' });
-    expect(await syncSchema(ds, 15)).toEqual({ from: 16, to: 15 });
+    expect(await syncSchema(ds, 15)).toEqual({ from: LATEST_VERSION, to: 15 });
     expect(await schemaVersion(ds)).toBe(15);
     expect((await ds.query(`SELECT to_regclass('bm_node_events') AS t`))[0].t).toBeNull();
-    expect(await syncSchema(ds)).toEqual({ from: 15, to: 16 });
+    expect(await syncSchema(ds)).toEqual({ from: 15, to: LATEST_VERSION });
     expect(await repo.timeline(ids[0])).toEqual([]);
   });
 });
