@@ -7,7 +7,7 @@ import { requireBuilt } from '../../../test/support/bmctl';
 import { type ImagesSite, startImagesService } from './images-service';
 
 // Peer: the real `glance` CLI (Debian python3-glanceclient, API v2) against the built images
-// service. glanceclient reads /versions, caches /v2/schemas/image under $HOME/.glanceclient,
+// service (so it runs with the e2e tests, after the build). glanceclient reads /versions, caches /v2/schemas/image under $HOME/.glanceclient,
 // builds its options from that schema and validates our answers against it.
 const run = promisify(execFile);
 const MIB = 1024 * 1024;
