@@ -1,0 +1,372 @@
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Logger } from '@nestjs/common';
+import { type ComputeClient, type DeployJob, type NetbootClient, deployKeySha256 } from '@bm/contracts';
+import type { DeployTargetRow, NodeEventRepository, NodeRepository } from '@bm/db';
+import {
+  type ImageWriter,
+  type PartitionLayout,
+  type PartitionTools,
+  type Partitioner,
+  type PlannedPartition,
+  partitionFor,
+  partitionLayout,
+} from '@bm/disk';
+import {
+  BmState,
+  type BmTaskState,
+  InstanceNotFound,
+  InvalidNodeStateTransition,
+  NodeNotFound,
+  NodeStateChanged,
+} from '@bm/domain';
+import type { GlanceClient, GlanceImage } from '@bm/images';
+import type { AttachedLun, IscsiAttacher } from '@bm/iscsi';
+
+const MIB = 1024 * 1024;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** The transition's refusals that mean "the row moved on" (destroyed, re-deployed): nothing to mark. */
+const MOVED_ON = [InvalidNodeStateTransition, NodeStateChanged, InstanceNotFound, NodeNotFound];
+
+/** Sends the deploy ramdisk its `done` (it then stops its target and reboots). */
+export type DoneSender = (address: string, port: number) => Promise<void>;
+
+/** Everything DeployNode does outside itself. */
+export interface DeployPorts {
+  nodes: Pick<NodeRepository, 'deployTarget' | 'transition'>;
+  events: Pick<NodeEventRepository, 'record'>;
+  /** The iSCSI attacher (chosen once: chooseAttacher(mode)). */
+  attacher: () => Promise<Pick<IscsiAttacher, 'attach'>>;
+  glance: Pick<GlanceClient, 'show' | 'download'>;
+  partitioner: Pick<Partitioner, 'apply'>;
+  writer: Pick<ImageWriter, 'writeRaw' | 'writeQcow2'>;
+  tools: Pick<PartitionTools, 'mkswap' | 'mkfsEphemeral' | 'rootUuid'>;
+  netboot: Pick<NetbootClient, 'activateBoot'>;
+  compute: Pick<ComputeClient, 'deployStateChanged'>;
+  sendDone?: DoneSender;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface DeployNodeSettings {
+  /** Where the ramdisk listens for `done` (Nova: 10000; tests use another). */
+  donePort: number;
+  /** Attempts to deliver `done` (default 5) and the wait before each retry (default 2 s): ~10 s. */
+  doneAttempts: number;
+  doneRetryMs: number;
+  /** Filesystem of a fresh ephemeral partition (default ext3, label ephemeral0). */
+  ephemeralFormat: string;
+  /** Where qcow2 images are downloaded before conversion (default os.tmpdir()). */
+  tmpDir?: string;
+}
+
+export const DEFAULT_DEPLOY_SETTINGS: DeployNodeSettings = {
+  donePort: 10000,
+  doneAttempts: 5,
+  doneRetryMs: 2000,
+  ephemeralFormat: 'ext3',
+};
+
+export type DeployOutcome =
+  | { kind: 'ignored'; reason: string }
+  | { kind: 'done'; rootUuid: string }
+  | { kind: 'failed'; step: string; reason: string };
+
+/** A failure of one step, carrying the step's name. */
+class StepFailed extends Error {
+  constructor(
+    readonly step: string,
+    override readonly cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause));
+  }
+}
+
+/** Connects to `address:port`, writes `done`, closes (the seed's `notify`). */
+export const sendDone: DoneSender = (address, port) =>
+  new Promise<void>((resolve, reject) => {
+    const s = connect({ host: address, port, timeout: 5000 });
+    s.once('timeout', () => s.destroy(new Error(`no answer from ${address}:${port} within 5 s`)));
+    s.once('error', reject);
+    s.once('connect', () => s.end('done', () => resolve()));
+  });
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+/**
+ * One deploy (Nova's deploy helper's `deploy()`, after the callback queued it): the row is
+ * re-read and must still be `deploying` for the job's instance with the job's key, else the job
+ * is stale (a duplicate, or the node moved on) and is dropped. Then: attach the ramdisk's LUN,
+ * read the image's record, plan the layout, partition, write the image, mkswap, mkfs the
+ * ephemeral partition unless preserve_ephemeral, read the root UUID, detach (always), switch
+ * the PXE config to boot (netboot activate_boot), send `done`, mark `deploy complete`.
+ * Any failure marks `deploy failed` and resolves: a failed deploy is not retried.
+ *
+ * The image: `bm_nodes.image_path` must hold the Glance id of the instance's image (a UUID);
+ * compute's spawn must record it there (the seed kept a local file path).
+ * Every step goes on the node's timeline. The deploy key is never logged.
+ */
+export class DeployNode {
+  private readonly log = new Logger('deploy-worker');
+  private readonly settings: DeployNodeSettings;
+
+  constructor(
+    private readonly ports: DeployPorts,
+    settings: Partial<DeployNodeSettings> = {},
+  ) {
+    this.settings = { ...DEFAULT_DEPLOY_SETTINGS, ...settings };
+  }
+
+  /** Rejects only when the row cannot be read (the queue retries); every deploy outcome resolves. */
+  async run(job: DeployJob): Promise<DeployOutcome> {
+    const row = await this.ports.nodes.deployTarget(job.node_id);
+    const stale = staleReason(row, job);
+    if (stale || !row) {
+      const reason = stale ?? 'unknown node';
+      this.log.log(`node ${job.node_id}: deploy job ignored: ${reason}`);
+      return { kind: 'ignored', reason };
+    }
+    if (job.ramdisk_error) this.log.warn(`node ${row.id}: the deploy ramdisk reported: ${job.ramdisk_error}`);
+    this.log.log(`node ${row.id} instance ${job.instance_uuid}: deploying to ${job.address}:${job.port} ${job.iqn}`);
+    try {
+      const rootUuid = await this.deploy(row, job);
+      await this.ports.nodes.transition(row.id, job.instance_uuid, 'deploy_done');
+      await this.event(row, job, 'deploy complete', 0);
+      await this.tellCompute(row, job, BmState.DEPLOYDONE);
+      this.log.log(`node ${row.id} instance ${job.instance_uuid}: deploy complete (root ${rootUuid})`);
+      return { kind: 'done', rootUuid };
+    } catch (e) {
+      const step = e instanceof StepFailed ? e.step : 'finish';
+      const reason = message(e);
+      this.log.error(`node ${row.id} instance ${job.instance_uuid}: deploy failed at ${step}: ${reason}`);
+      await this.event(row, job, `${step} failed: ${reason}`, null);
+      await this.markFailed(row, job);
+      return { kind: 'failed', step, reason };
+    }
+  }
+
+  private async deploy(row: DeployTargetRow, job: DeployJob): Promise<string> {
+    const lun = await this.step(row, job, 'attach', async () => {
+      const attacher = await this.ports.attacher();
+      const attached = await attacher.attach({ address: job.address, port: job.port, iqn: job.iqn, lun: job.lun });
+      return { value: attached, detail: `${attached.sizeBytes} bytes at ${attached.path}` };
+    });
+    let rootUuid: string;
+    try {
+      rootUuid = await this.onDisk(row, job, lun);
+    } catch (e) {
+      // Detach anyway; its own failure must not hide the deploy's.
+      await lun.detach().catch((d: unknown) => this.log.error(`node ${row.id}: detach failed: ${message(d)}`));
+      throw e;
+    }
+    await this.step(row, job, 'detach', async () => {
+      await lun.detach();
+      return { value: undefined, detail: `${job.iqn} detached` };
+    });
+    await this.step(row, job, 'activate_boot', async () => {
+      await this.ports.netboot.activateBoot(row.id, rootUuid);
+      return { value: undefined, detail: `PXE config: boot, root=UUID=${rootUuid}` };
+    });
+    await this.step(row, job, 'notify', async () => {
+      const attempts = await this.notify(job.address);
+      return { value: undefined, detail: `done sent to ${job.address}:${this.settings.donePort} (${attempts} tries)` };
+    });
+    return rootUuid;
+  }
+
+  /** Everything done while the LUN is attached; returns the root filesystem's UUID. */
+  private async onDisk(row: DeployTargetRow, job: DeployJob, lun: AttachedLun): Promise<string> {
+    const image = await this.step(row, job, 'image', async () => {
+      const id = row.image_path ?? '';
+      if (!UUID.test(id)) {
+        throw new Error(
+          `bm_nodes.image_path ${JSON.stringify(row.image_path)} is not a Glance image id: ` +
+            "compute must record the id of the instance's image in image_path",
+        );
+      }
+      const img = await this.ports.glance.show(id);
+      if (img.disk_format !== 'raw' && img.disk_format !== 'qcow2') {
+        throw new Error(`image ${id} has disk_format ${String(img.disk_format)}: only raw and qcow2 are deployed`);
+      }
+      return { value: img, detail: `image ${id} ${img.disk_format} ${img.size ?? '?'} bytes`, bytes: img.size };
+    });
+    const layout = await this.step(row, job, 'layout', async () => {
+      const imageBytes = (image.disk_format === 'qcow2' ? image.virtual_size : null) ?? image.size ?? 0;
+      const l = partitionLayout({
+        diskMb: Math.floor(lun.sizeBytes / MIB),
+        rootMb: row.root_mb ?? 0,
+        swapMb: row.swap_mb ?? 0,
+        ephemeralMb: row.ephemeral_mb ?? 0,
+        imageMb: imageBytes / MIB,
+        scheme: 'icehouse',
+        table: 'msdos',
+      });
+      const parts = l.partitions.map((p) => `${p.number}:${p.role} ${p.sizeMb} MiB@${p.startMb}`).join(', ');
+      return { value: l, detail: `msdos icehouse ${parts}` };
+    });
+    await this.step(row, job, 'partition', async () => {
+      await this.ports.partitioner.apply(layout, lun.path);
+      return { value: undefined, detail: `${layout.partitions.length} partitions written` };
+    });
+    const root = part(layout, 'root');
+    await this.step(row, job, 'write', async () => {
+      const bytes = await this.write(image, lun.path, root);
+      return { value: undefined, detail: `image ${image.id} written to partition ${root.number}`, bytes };
+    });
+    await this.step(row, job, 'mkswap', async () => {
+      const swap = part(layout, 'swap');
+      await this.ports.tools.mkswap(lun.path, bytesOf(swap).offset, bytesOf(swap).size, 'swap1');
+      return { value: undefined, detail: `swap1 on partition ${swap.number}` };
+    });
+    const eph = partitionFor(layout, 'ephemeral');
+    if (eph && row.preserve_ephemeral) {
+      await this.event(row, job, `mkfs_ephemeral skipped: preserve_ephemeral (partition ${eph.number})`, 0);
+    } else if (eph) {
+      await this.step(row, job, 'mkfs_ephemeral', async () => {
+        const { offset, size } = bytesOf(eph);
+        await this.ports.tools.mkfsEphemeral(lun.path, offset, size, this.settings.ephemeralFormat, 'ephemeral0');
+        return { value: undefined, detail: `${this.settings.ephemeralFormat} ephemeral0 on partition ${eph.number}` };
+      });
+    }
+    return this.step(row, job, 'root_uuid', async () => {
+      const uuid = await this.ports.tools.rootUuid(lun.path, bytesOf(root).offset, bytesOf(root).size);
+      return { value: uuid, detail: `root filesystem UUID ${uuid}` };
+    });
+  }
+
+  /** Writes the image into the root partition; returns the bytes taken from the image service. */
+  private async write(image: GlanceImage, target: string, root: PlannedPartition): Promise<number> {
+    const { offset, size } = bytesOf(root);
+    const dl = await this.ports.glance.download(image.id);
+    const expected = {
+      ...(dl.size !== null ? { size: dl.size } : {}),
+      ...(dl.checksum ? { md5: dl.checksum } : {}),
+      ...(dl.os_hash_algo === 'sha512' && dl.os_hash_value ? { sha512: dl.os_hash_value } : {}),
+    };
+    if (image.disk_format === 'raw') {
+      const r = await this.ports.writer.writeRaw({
+        source: dl.stream,
+        target,
+        offsetBytes: offset,
+        maxBytes: size,
+        expected,
+      });
+      return r.bytes;
+    }
+    // qcow2: the whole file first (the download stream verifies its checksums at its end).
+    const dir = await mkdtemp(join(this.settings.tmpDir ?? tmpdir(), 'bm-deploy-'));
+    try {
+      const file = join(dir, 'image.qcow2');
+      let bytes = 0;
+      dl.stream.on('data', (c: Buffer) => (bytes += c.length));
+      await pipeline(dl.stream, createWriteStream(file, { mode: 0o600 }));
+      if (expected.size !== undefined && bytes !== expected.size) {
+        throw new Error(`image ${image.id}: ${bytes} bytes downloaded, ${expected.size} expected`);
+      }
+      await this.ports.writer.writeQcow2({ sourcePath: file, target, offsetBytes: offset, sizeBytes: size });
+      return bytes;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** Sends `done`, retrying; returns the attempts it took. */
+  private async notify(address: string): Promise<number> {
+    const send = this.ports.sendDone ?? sendDone;
+    const wait = this.ports.sleep ?? sleep;
+    const attempts = Math.max(1, this.settings.doneAttempts);
+    for (let i = 1; ; i++) {
+      try {
+        await send(address, this.settings.donePort);
+        return i;
+      } catch (e) {
+        if (i >= attempts) throw new Error(`done not delivered to ${address}:${this.settings.donePort}: ${message(e)}`);
+        await wait(this.settings.doneRetryMs);
+      }
+    }
+  }
+
+  /** Runs one step and records it on the timeline; a failure becomes a StepFailed naming it. */
+  private async step<T>(
+    row: DeployTargetRow,
+    job: DeployJob,
+    name: string,
+    fn: () => Promise<{ value: T; detail: string; bytes?: number | null }>,
+  ): Promise<T> {
+    const started = Date.now();
+    let out: { value: T; detail: string; bytes?: number | null };
+    try {
+      out = await fn();
+    } catch (e) {
+      throw e instanceof StepFailed ? e : new StepFailed(name, e);
+    }
+    await this.event(row, job, `${name}: ${out.detail}`, Date.now() - started, out.bytes ?? null);
+    return out.value;
+  }
+
+  /** Best effort: a timeline that cannot be written does not fail the deploy. */
+  private async event(
+    row: DeployTargetRow,
+    job: DeployJob,
+    detail: string,
+    durationMs: number | null,
+    bytes: number | null = null,
+  ): Promise<void> {
+    await this.ports.events
+      .record({
+        nodeId: row.id,
+        source: 'deploy-helper',
+        kind: 'deploy.step',
+        detail,
+        durationMs,
+        bytes,
+        instanceUuid: job.instance_uuid,
+      })
+      .catch((e: unknown) => this.log.warn(`node ${row.id}: timeline not written: ${message(e)}`));
+  }
+
+  private async markFailed(row: DeployTargetRow, job: DeployJob): Promise<void> {
+    try {
+      await this.ports.nodes.transition(row.id, job.instance_uuid, 'deploy_failed');
+    } catch (e) {
+      if (!MOVED_ON.some((cls) => e instanceof cls)) {
+        this.log.error(`node ${row.id}: deploy failed not recorded: ${message(e)}`);
+      } else {
+        this.log.warn(`node ${row.id}: moved on meanwhile (${message(e)}); not marked deploy failed`);
+        return;
+      }
+    }
+    await this.tellCompute(row, job, BmState.DEPLOYFAIL);
+  }
+
+  private async tellCompute(row: DeployTargetRow, job: DeployJob, state: BmTaskState): Promise<void> {
+    if (!row.service_host) return;
+    const args = { node_id: row.id, instance_uuid: job.instance_uuid, task_state: state };
+    await this.ports.compute.deployStateChanged(row.service_host, args).catch((e: unknown) => {
+      this.log.warn(`node ${row.id}: deploy_state_changed to ${row.service_host} not sent: ${message(e)}`);
+    });
+  }
+}
+
+/** Why a job does not match its row (never naming the key), or undefined when it does. */
+export function staleReason(row: DeployTargetRow | undefined, job: DeployJob): string | undefined {
+  if (!row) return 'unknown or deleted node';
+  if (row.task_state !== BmState.DEPLOYING) return `task_state is ${row.task_state ?? 'NULL'}, not deploying`;
+  if (row.instance_uuid !== job.instance_uuid) return `node now carries instance ${row.instance_uuid ?? 'none'}`;
+  if (!row.deploy_key || deployKeySha256(row.deploy_key) !== job.key_sha256) return 'the deploy key changed';
+  return undefined;
+}
+
+function part(layout: PartitionLayout, role: 'root' | 'swap'): PlannedPartition {
+  const p = partitionFor(layout, role);
+  if (!p) throw new Error(`the layout has no ${role} partition`);
+  return p;
+}
+
+function bytesOf(p: PlannedPartition): { offset: number; size: number } {
+  return { offset: p.startSector * 512, size: p.sizeSectors * 512 };
+}

@@ -1,0 +1,60 @@
+import type { Provider } from '@nestjs/common';
+import type { BmConfig } from '@bm/config';
+import { ComputeClient, NetbootClient } from '@bm/contracts';
+import { NodeEventRepository, NodeRepository } from '@bm/db';
+import { ImageWriter, PartitionTools, Partitioner } from '@bm/disk';
+import { CommandRunner } from '@bm/exec';
+import { GlanceClient } from '@bm/images';
+import { type AttacherMode, type IscsiAttacher, chooseAttacher } from '@bm/iscsi';
+import { AMQP_CONNECTION, type AmqpConnection } from '@bm/messaging';
+import { BM_CONFIG } from '@bm/service';
+import { DeployNode } from './deploy-node';
+import { DeployWorker } from './deploy-worker';
+
+/**
+ * The deploy worker's providers: DeployNode on the real programs (sfdisk, qemu-img, mkswap,
+ * mke2fs, blkid, the iSCSI attacher of `mode`), the image service `[glance] api_servers[0]`,
+ * this host's netboot and compute; DeployWorker with `[deploy_helper] deploy_workers`.
+ * NOT in DeployHelperModule yet: the deploy-helper e2e test counts jobs left on the queue, and every
+ * deploy would fail at 'image' until compute records the image id. Add `...deployWorkerProviders()`
+ * to its providers once compute records the image id in `bm_nodes.image_path`.
+ */
+export function deployWorkerProviders(mode: AttacherMode = 'auto'): Provider[] {
+  return [
+    {
+      provide: DeployNode,
+      inject: [BM_CONFIG, NodeRepository, NodeEventRepository, NetbootClient, ComputeClient],
+      useFactory: (
+        config: BmConfig,
+        nodes: NodeRepository,
+        events: NodeEventRepository,
+        netboot: NetbootClient,
+        compute: ComputeClient,
+      ) => {
+        const runner = new CommandRunner();
+        let attacher: Promise<IscsiAttacher> | undefined;
+        return new DeployNode({
+          nodes,
+          events,
+          attacher: () =>
+            (attacher ??= chooseAttacher(mode, runner).catch((e: unknown) => {
+              attacher = undefined; // ask again next deploy
+              throw e;
+            })),
+          glance: new GlanceClient(config.glance.api_servers[0]),
+          partitioner: new Partitioner(runner),
+          writer: new ImageWriter(runner),
+          tools: new PartitionTools(runner),
+          netboot,
+          compute,
+        });
+      },
+    },
+    {
+      provide: DeployWorker,
+      inject: [BM_CONFIG, AMQP_CONNECTION, DeployNode],
+      useFactory: (config: BmConfig, conn: AmqpConnection, deploy: DeployNode) =>
+        new DeployWorker(conn, deploy, { prefetch: config.deploy_helper.deploy_workers }),
+    },
+  ];
+}

@@ -1,0 +1,76 @@
+import { type BeforeApplicationShutdown, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { DEPLOY_JOBS, parseDeployJob } from '@bm/contracts';
+import { type AmqpConnection, JobQueue } from '@bm/messaging';
+import type { DeployNode } from './deploy-node';
+
+/** A job the worker refuses to run: the queue retries it, then dead-letters it with this reason. */
+export class InvalidDeployJob extends Error {
+  override readonly name = 'InvalidDeployJob';
+}
+
+export interface DeployWorkerOptions {
+  /** Deploys run at once (`[deploy_helper] deploy_workers`). */
+  prefetch: number;
+  /** Attempts before a throwing job is dead-lettered (JobQueue default 3). */
+  maxAttempts?: number;
+  retryDelayMs?: number;
+}
+
+/**
+ * Consumes DEPLOY_JOBS.queue (`baremetal.deploy`), `prefetch` jobs at a time, each validated
+ * (parseDeployJob) and run by DeployNode; the job is acked once DeployNode resolved (deployed,
+ * failed or stale). A malformed job throws InvalidDeployJob: JobQueue has no "dead-letter now",
+ * so it is dead-lettered with the reason after its attempts. On shutdown it stops consuming and
+ * waits for the deploys running.
+ */
+export class DeployWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly log = new Logger('deploy-worker');
+  private readonly queue: JobQueue<unknown>;
+  private readonly running = new Set<Promise<unknown>>();
+
+  constructor(
+    conn: AmqpConnection,
+    private readonly deploy: Pick<DeployNode, 'run'>,
+    opts: DeployWorkerOptions,
+  ) {
+    this.queue = new JobQueue<unknown>(conn, {
+      queue: DEPLOY_JOBS.queue,
+      exchange: DEPLOY_JOBS.exchange,
+      prefetch: opts.prefetch,
+      ...(opts.maxAttempts !== undefined ? { maxAttempts: opts.maxAttempts } : {}),
+      ...(opts.retryDelayMs !== undefined ? { retryDelayMs: opts.retryDelayMs } : {}),
+    });
+  }
+
+  /** Deploys in progress. */
+  get active(): number {
+    return this.running.size;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.queue.consume((payload) => this.handle(payload));
+    this.log.log(`consuming ${DEPLOY_JOBS.queue}`);
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.queue.stop();
+    if (this.running.size) this.log.log(`waiting for ${this.running.size} deploy(s) to finish`);
+    await Promise.allSettled([...this.running]);
+  }
+
+  /** One delivered job (public for tests). */
+  async handle(payload: unknown): Promise<void> {
+    const parsed = parseDeployJob(payload);
+    if (!parsed.ok) {
+      const why = parsed.problems.map((p) => `${p.field} ${p.message}`).join('; ');
+      throw new InvalidDeployJob(`invalid deploy job: ${why}`);
+    }
+    const run = this.deploy.run(parsed.value);
+    this.running.add(run);
+    try {
+      await run;
+    } finally {
+      this.running.delete(run);
+    }
+  }
+}
