@@ -5,7 +5,7 @@ import { NodeEventRepository, NodeRepository } from '@bm/db';
 import { ImageWriter, PartitionTools, Partitioner } from '@bm/disk';
 import { CommandRunner } from '@bm/exec';
 import { GlanceClient } from '@bm/images';
-import { type AttacherMode, type IscsiAttacher, chooseAttacher } from '@bm/iscsi';
+import { type IscsiAttacher, chooseAttacher } from '@bm/iscsi';
 import { AMQP_CONNECTION, type AmqpConnection } from '@bm/messaging';
 import { BM_CONFIG } from '@bm/service';
 import { DeployNode } from './deploy-node';
@@ -13,13 +13,13 @@ import { DeployWorker } from './deploy-worker';
 
 /**
  * The deploy worker's providers: DeployNode on the real programs (sfdisk, qemu-img, mkswap,
- * mke2fs, blkid, the iSCSI attacher of `mode`), the image service `[glance] api_servers[0]`,
+ * mke2fs, blkid, the iSCSI attacher of `[deploy_helper] iscsi_attacher`), the image service `[glance] api_servers[0]`,
  * this host's netboot and compute; DeployWorker with `[deploy_helper] deploy_workers`.
  * NOT in DeployHelperModule yet: the deploy-helper e2e test counts jobs left on the queue, and every
  * deploy would fail at 'image' until compute records the image id. Add `...deployWorkerProviders()`
  * to its providers once compute records the image id in `bm_nodes.image_path`.
  */
-export function deployWorkerProviders(mode: AttacherMode = 'auto'): Provider[] {
+export function deployWorkerProviders(): Provider[] {
   return [
     {
       provide: DeployNode,
@@ -37,7 +37,7 @@ export function deployWorkerProviders(mode: AttacherMode = 'auto'): Provider[] {
           nodes,
           events,
           attacher: () =>
-            (attacher ??= chooseAttacher(mode, runner).catch((e: unknown) => {
+            (attacher ??= chooseAttacher(config.deploy_helper.iscsi_attacher, runner).catch((e: unknown) => {
               attacher = undefined; // ask again next deploy
               throw e;
             })),

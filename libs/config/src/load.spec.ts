@@ -101,6 +101,7 @@ const DEFAULTS = {
     callback_port: 10000,
     callback_max_body_bytes: 4096,
     deploy_workers: 1,
+    iscsi_attacher: 'auto',
   },
   images: { api_listen_address: '127.0.0.1', api_port: 9292, data_dir: '/var/lib/nova-bm/images' },
   glance: { api_servers: ['http://127.0.0.1:9292'] },

@@ -130,6 +130,8 @@ export interface DeployHelperOptions {
   readonly callback_max_body_bytes: number;
   /** Deploy jobs one deploy-helper process works on at once. */
   readonly deploy_workers: number;
+  /** How the deploy target is attached: the kernel initiator (iscsiadm), userspace, or whichever works. */
+  readonly iscsi_attacher: 'auto' | 'kernel' | 'userspace';
 }
 
 /** `[images]` options (ours): the images service (Glance v2 API) and where it keeps image data. */
@@ -466,6 +468,13 @@ export const DEPLOY_HELPER_SCHEMA: Schema<DeployHelperOptions> = {
     type: integer({ min: 1, max: 64 }),
     default: 1,
     help: "Deploy jobs one deploy-helper process works on at once (Nova's helper: 1, deploys serialized).",
+  },
+  iscsi_attacher: {
+    type: oneOf(['auto', 'kernel', 'userspace'] as const),
+    default: 'auto',
+    help:
+      "How the deploy helper reaches the ramdisk's iSCSI target: kernel (iscsiadm, as Nova's), userspace " +
+      '(qemu-storage-daemon and a FUSE export, for hosts and containers without a kernel initiator), or auto.',
   },
 };
 
