@@ -1,10 +1,10 @@
 import { type BeforeApplicationShutdown, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { DEPLOY_JOBS, parseDeployJob } from '@bm/contracts';
-import { type AmqpConnection, JobQueue } from '@bm/messaging';
+import { type AmqpConnection, JobQueue, PermanentJobError } from '@bm/messaging';
 import type { DeployNode } from './deploy-node';
 
-/** A job the worker refuses to run: the queue retries it, then dead-letters it with this reason. */
-export class InvalidDeployJob extends Error {
+/** A job the worker refuses to run: the queue dead-letters it at once with this reason. */
+export class InvalidDeployJob extends PermanentJobError {
   override readonly name = 'InvalidDeployJob';
 }
 
@@ -19,8 +19,8 @@ export interface DeployWorkerOptions {
 /**
  * Consumes DEPLOY_JOBS.queue (`baremetal.deploy`), `prefetch` jobs at a time, each validated
  * (parseDeployJob) and run by DeployNode; the job is acked once DeployNode resolved (deployed,
- * failed or stale). A malformed job throws InvalidDeployJob: JobQueue has no "dead-letter now",
- * so it is dead-lettered with the reason after its attempts. On shutdown it stops consuming and
+ * failed or stale). A malformed job throws InvalidDeployJob (a PermanentJobError): JobQueue
+ * dead-letters it at once with the reason, without retries. On shutdown it stops consuming and
  * waits for the deploys running.
  */
 export class DeployWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {

@@ -1,4 +1,5 @@
 import type * as amqp from 'amqplib';
+import { namedError } from '@bm/core';
 import type { AmqpConnection } from './connection';
 
 export const JOBS_EXCHANGE = 'baremetal.jobs';
@@ -27,19 +28,32 @@ export type JobHandler<T> = (payload: T, info: JobInfo) => Promise<void>;
 
 const ATTEMPT = 'x-attempt';
 const REASON = 'x-failure-reason';
+const DEFAULT_STOP_TIMEOUT_MS = 30_000;
+
+/**
+ * Thrown by a handler for a job that can never succeed (it is invalid, not unlucky): the job is
+ * dead-lettered at once with the reason, without the retries.
+ */
+export class PermanentJobError extends namedError('PermanentJobError', 'invalid') {}
 
 /**
  * Durable work (deploys): jobs are persistent messages on a durable queue, published with
  * publisher confirms, consumed with a prefetch limit and acked only after the handler resolved
  * (so the outcome is committed before the broker forgets the job; a consumer that dies first
  * leaves it to be redelivered). A failing job is retried `maxAttempts` times, then moved to
- * `<queue>.dead` with the reason in the `x-failure-reason` header. Handlers must be idempotent.
+ * `<queue>.dead` with the reason in the `x-failure-reason` header; a handler that throws
+ * PermanentJobError has its job dead-lettered at once. `stop()` drains: no new job starts, the
+ * running ones finish and ack (up to a timeout). Handlers must be idempotent.
  */
 export class JobQueue<T = unknown> {
   readonly deadQueue: string;
   private readonly exchange: string;
   private consumerUnregister?: () => void;
   private consumerChannel?: amqp.Channel;
+  private consumerTag?: string;
+  private stopping = false;
+  /** The jobs delivered and not yet finished (handler, then ack or hand-on). */
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
     private readonly conn: AmqpConnection,
@@ -72,19 +86,72 @@ export class JobQueue<T = unknown> {
   }
 
   async consume(handler: JobHandler<T>): Promise<void> {
+    this.stopping = false;
     this.consumerUnregister = await this.conn.register(async (model) => {
+      if (this.stopping) return;
       const ch = await model.createChannel();
       ch.on('error', (e: Error) => this.conn.logger.warn(`job channel ${this.opts.queue}: ${e.message}`));
       await this.declare(ch);
       await ch.prefetch(this.opts.prefetch ?? 1);
-      await ch.consume(this.opts.queue, (m) => m && void this.work(ch, m, handler));
+      const { consumerTag } = await ch.consume(this.opts.queue, (m) => m && this.deliver(ch, m, handler));
       this.consumerChannel = ch;
+      this.consumerTag = consumerTag;
     });
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops consuming and drains: cancels the consumer (no new deliveries; one that still arrives
+   * is handed back to the queue unstarted), waits up to `timeoutMs` (default 30 s) for the jobs
+   * running to finish and ack, then closes the channel. A job still running after the timeout is
+   * left unacked, so the broker redelivers it.
+   */
+  async stop(o: { timeoutMs?: number } = {}): Promise<void> {
+    this.stopping = true;
     this.consumerUnregister?.();
-    await this.consumerChannel?.close().catch(() => undefined);
+    this.consumerUnregister = undefined;
+    const ch = this.consumerChannel;
+    const tag = this.consumerTag;
+    this.consumerChannel = undefined;
+    this.consumerTag = undefined;
+    if (ch && tag) {
+      await ch.cancel(tag).catch((e: Error) => this.conn.logger.warn(`job ${this.opts.queue}: cancel: ${e.message}`));
+    }
+    await this.drain(o.timeoutMs ?? DEFAULT_STOP_TIMEOUT_MS);
+    await ch?.close().catch(() => undefined);
+  }
+
+  /** Resolves when the jobs running have finished, or after `timeoutMs`. */
+  private async drain(timeoutMs: number): Promise<void> {
+    if (this.inFlight.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs)));
+    const done = Promise.allSettled([...this.inFlight]).then(() => false);
+    try {
+      if (await Promise.race([done, timedOut])) {
+        this.conn.logger.warn(
+          `job ${this.opts.queue}: ${this.inFlight.size} job(s) still running after ${timeoutMs} ms; left for redelivery`,
+        );
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private deliver(ch: amqp.Channel, m: amqp.ConsumeMessage, handler: JobHandler<T>): void {
+    if (this.stopping) {
+      // Delivered while the consumer was being cancelled: back to the queue, not started.
+      try {
+        ch.nack(m, false, true);
+      } catch {
+        // Channel gone: the broker requeues it anyway.
+      }
+      return;
+    }
+    const run = this.work(ch, m, handler).catch((e: Error) =>
+      this.conn.logger.error(`job ${this.opts.queue}: ${e?.message ?? String(e)}`),
+    );
+    this.inFlight.add(run);
+    void run.finally(() => this.inFlight.delete(run));
   }
 
   private async work(ch: amqp.Channel, m: amqp.ConsumeMessage, handler: JobHandler<T>): Promise<void> {
@@ -101,6 +168,10 @@ export class JobQueue<T = unknown> {
       ch.ack(m);
     } catch (e) {
       const reason = `${(e as Error)?.name ?? 'Error'}: ${(e as Error)?.message ?? String(e)}`;
+      if (e instanceof PermanentJobError) {
+        this.conn.logger.error(`job ${this.opts.queue} failed permanently (${reason}); dead-lettered`);
+        return this.finish(ch, m, () => this.deadLetter(m, attempt, reason));
+      }
       const max = this.opts.maxAttempts ?? 3;
       if (attempt < max) {
         this.conn.logger.warn(`job ${this.opts.queue} attempt ${attempt}/${max} failed (${reason}); retrying`);

@@ -9,6 +9,7 @@ import {
   MessagingTimeout,
   NotificationListener,
   Notifier,
+  PermanentJobError,
   type ReceivedNotification,
   RemoteError,
   RpcClient,
@@ -342,6 +343,97 @@ describe('messaging against the real RabbitMQ', () => {
       await jobs.stop();
       await ch.deleteQueue(queue);
       await ch.deleteQueue(jobs.deadQueue);
+    });
+
+    it('a PermanentJobError dead-letters the job after one attempt, with its reason', async () => {
+      const queue = uniqueName('baremetal.deploy');
+      const jobs = new JobQueue<{ n: number }>(clientConn, { queue, maxAttempts: 3, retryDelayMs: 10 });
+      const attempts: number[] = [];
+      await jobs.consume(async (_p, info) => {
+        attempts.push(info.attempt);
+        throw new PermanentJobError('no such image');
+      });
+      await jobs.publish({ n: 1 }, { messageId: 'job-perm' });
+      const dead = await eventually(async () => {
+        const m = await ch.get(jobs.deadQueue, { noAck: true });
+        if (!m) throw new Error('nothing dead yet');
+        return m;
+      });
+      expect(dead.properties.headers).toMatchObject({
+        'x-failure-reason': 'PermanentJobError: no such image',
+        'x-attempt': 1,
+      });
+      expect(dead.properties.messageId).toBe('job-perm');
+      await sleep(100); // a retry (10 ms later) would show here
+      expect(attempts).toEqual([1]);
+      expect((await ch.checkQueue(queue)).messageCount).toBe(0);
+      await jobs.stop();
+      await ch.deleteQueue(queue);
+      await ch.deleteQueue(jobs.deadQueue);
+    });
+
+    it('stop() lets the running job finish and ack, and starts no new one', async () => {
+      const queue = uniqueName('baremetal.deploy');
+      const jobs = new JobQueue<{ n: number }>(clientConn, { queue, prefetch: 1 });
+      const started: number[] = [];
+      const finished: number[] = [];
+      let release!: () => void;
+      const slow = new Promise<void>((r) => (release = r));
+      await jobs.consume(async (p) => {
+        started.push(p.n);
+        if (p.n === 1) await slow;
+        finished.push(p.n);
+      });
+      await jobs.publish({ n: 1 });
+      await eventually(() => expect(started).toEqual([1]));
+      await jobs.publish({ n: 2 }); // held back by prefetch 1 until job 1 is acked
+
+      let stopped = false;
+      const stopping = jobs.stop().then(() => (stopped = true));
+      await sleep(200);
+      expect(stopped).toBe(false); // waiting for job 1
+      release();
+      await stopping;
+      expect(finished).toEqual([1]);
+      await sleep(100);
+      expect(started).toEqual([1]); // job 2 was not started after stop began
+
+      // Job 1 was acked (not redelivered); job 2 waits for the next consumer.
+      const next = new JobQueue<{ n: number }>(serverConn, { queue });
+      const got: [number, boolean][] = [];
+      await next.consume(async (p, info) => void got.push([p.n, info.redelivered]));
+      await eventually(() => expect(got).toEqual([[2, false]]));
+      await sleep(100);
+      expect(got).toEqual([[2, false]]);
+      await next.stop();
+      await ch.deleteQueue(queue);
+      await ch.deleteQueue(`${queue}.dead`);
+    });
+
+    it('stop() gives up on a job still running after its timeout, leaving it for redelivery', async () => {
+      const queue = uniqueName('baremetal.deploy');
+      const jobs = new JobQueue<{ n: number }>(clientConn, { queue });
+      let started = false;
+      let release!: () => void;
+      const never = new Promise<void>((r) => (release = r));
+      await jobs.consume(async () => {
+        started = true;
+        await never;
+      });
+      await jobs.publish({ n: 1 });
+      await eventually(() => expect(started).toBe(true));
+      const t0 = Date.now();
+      await jobs.stop({ timeoutMs: 200 });
+      expect(Date.now() - t0).toBeLessThan(2000);
+      release();
+
+      const next = new JobQueue<{ n: number }>(serverConn, { queue });
+      const got: [number, boolean][] = [];
+      await next.consume(async (p, info) => void got.push([p.n, info.redelivered]));
+      await eventually(() => expect(got).toEqual([[1, true]]));
+      await next.stop();
+      await ch.deleteQueue(queue);
+      await ch.deleteQueue(`${queue}.dead`);
     });
   });
 
