@@ -4,31 +4,11 @@ import type { DataSource } from 'typeorm';
 import { ComputeClient, NetbootClient, PowerClient, SchedulerClient } from '@bm/contracts';
 import type { BmConfig } from '@bm/config';
 import { systemClock } from '@bm/core';
-import {
-  ComputeNodeRepository,
-  DhcpReservationRepository,
-  FlavorRepository,
-  ImageRepository,
-  NodeEventRepository,
-  NodeRepository,
-  PowerRecordRepository,
-  dataSourceOptions,
-} from '@bm/db';
+import { REPOSITORIES, dataSourceOptions } from '@bm/db';
 import { EnrollmentService } from '@bm/enrollment';
 import { MessagingModule, RpcClient } from '@bm/messaging';
 import { HealthController } from './health.controller';
 import { BM_CONFIG, CLOCK, SERVICE_NAME } from './tokens';
-
-/** The nova_bm repositories (libs/db), each over the service's one DataSource. */
-const REPOSITORIES = [
-  NodeRepository,
-  ComputeNodeRepository,
-  FlavorRepository,
-  DhcpReservationRepository,
-  PowerRecordRepository,
-  NodeEventRepository,
-  ImageRepository,
-];
 
 /**
  * What every service process shares: the config object (read once in main), the clock, the
