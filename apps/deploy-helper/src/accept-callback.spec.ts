@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { type ComputeClient, type DeployJob, type DeployJobs, deployKeySha256 } from '@bm/contracts';
-import type { DeployTargetRow, NodeRepository } from '@bm/db';
+import type { DeployTargetRow, NodeEventInput, NodeEventRepository, NodeRepository } from '@bm/db';
 import { type NodeEvent, NodeStateChanged } from '@bm/domain';
 import { AcceptCallback, type CallbackRequest } from './accept-callback';
 
@@ -10,7 +10,10 @@ const IQN = `iqn-${INSTANCE}`;
 const FROM = '10.77.0.21';
 
 /** A prepared node with an instance and a key, a broker and a compute, all in memory, every call recorded. */
-function world(patch: Partial<DeployTargetRow> = {}, fail: { publish?: boolean; cast?: boolean } = {}) {
+function world(
+  patch: Partial<DeployTargetRow> = {},
+  fail: { publish?: boolean; cast?: boolean; record?: 'reject' | 'throw' } = {},
+) {
   const row: DeployTargetRow = {
     id: 7,
     uuid: 'c0ffee00-0000-4000-8000-000000000007',
@@ -57,13 +60,26 @@ function world(patch: Partial<DeployTargetRow> = {}, fail: { publish?: boolean; 
       casts.push(args);
     },
   };
+  const events: NodeEventInput[] = [];
+  const timeline = {
+    record: (e: NodeEventInput) => {
+      if (fail.record === 'throw') throw new Error('no pool');
+      if (fail.record === 'reject') return Promise.reject(new Error('database away'));
+      events.push(e);
+      return Promise.resolve();
+    },
+  };
   const accept = new AcceptCallback(
     nodes as unknown as NodeRepository,
     queue as unknown as DeployJobs,
     compute as unknown as ComputeClient,
+    timeline as unknown as NodeEventRepository,
   );
-  return { row, calls, jobs, casts, accept };
+  return { row, calls, jobs, casts, events, accept };
 }
+
+/** Lets the timeline's insert (not awaited by the callback) run. */
+const settle = () => new Promise((r) => setImmediate(r));
 
 const post = (body: string, patch: Partial<CallbackRequest> = {}): CallbackRequest => ({
   method: 'POST',
@@ -170,6 +186,79 @@ describe('AcceptCallback', () => {
     expect({ status: out.status, body: out.body }).toEqual({ status, body });
     expect(w.calls).toEqual([]);
     expect(w.row.task_state).toBe(patch.task_state ?? 'prepared');
+  });
+
+  describe('the node timeline (deploy.callback)', () => {
+    it('records an accepted callback with its address, the queued job and the instance', async () => {
+      const w = world();
+      await w.accept.run(post(ramdisk({ e: 'disk+not+found' })));
+      await settle();
+      expect(w.events).toEqual([
+        {
+          nodeId: 7,
+          source: 'deploy-helper',
+          kind: 'deploy.callback',
+          detail: expect.stringMatching(
+            new RegExp(`^accepted from ${FROM}: node 7 instance ${INSTANCE}: deploying, job \\S+ queued`),
+          ),
+          instanceUuid: INSTANCE,
+        },
+      ]);
+      expect(w.events[0].detail).toMatch(/; the ramdisk reports: disk not found$/);
+      expect(JSON.stringify(w.events)).not.toContain(KEY);
+    });
+
+    const recorded: Array<[string, Partial<DeployTargetRow>, CallbackRequest, string]> = [
+      ['a wrong key', {}, post(ramdisk({ k: KEY.replace('A', 'B') })), `refused from ${FROM}: 400 key is not match`],
+      [
+        'another address',
+        {},
+        post(ramdisk(), { remoteAddress: '10.77.0.99' }),
+        'refused from 10.77.0.99: 403 request from 10.77.0.99 is not from an address reserved for node 7',
+      ],
+      [
+        'a node not waiting',
+        { task_state: 'deploying' },
+        post(ramdisk()),
+        `refused from ${FROM}: 409 node 7 is not waiting for a deploy (task_state deploying)`,
+      ],
+    ];
+    it.each(recorded)('records a refusal: %s', async (_what, patch, req, detail) => {
+      const w = world(patch);
+      await w.accept.run(req);
+      await settle();
+      expect(w.events).toHaveLength(1);
+      expect(w.events[0]).toMatchObject({ nodeId: 7, source: 'deploy-helper', kind: 'deploy.callback' });
+      expect(w.events[0].detail.startsWith(detail)).toBe(true);
+      expect(JSON.stringify(w.events)).not.toContain(KEY.replace('A', 'B'));
+    });
+
+    it('records nothing for an unknown node or a malformed request', async () => {
+      const w = world();
+      await w.accept.run(post(ramdisk({ i: 8 })));
+      await w.accept.run(post(`k=${KEY}&a=${FROM}&n=${IQN}`));
+      await settle();
+      expect(w.events).toEqual([]);
+    });
+
+    it('records an unexpected failure, which still reaches the server', async () => {
+      const w = world();
+      (w.accept as unknown as { nodes: { transition: unknown } }).nodes.transition = async () => {
+        throw new Error('database away');
+      };
+      await expect(w.accept.run(post(ramdisk()))).rejects.toThrow('database away');
+      await settle();
+      expect(w.events.map((e) => e.detail)).toEqual([`failed from ${FROM}: database away`]);
+    });
+
+    it.each(['reject', 'throw'] as const)('a timeline that cannot be written (%s) changes no answer', async (how) => {
+      const w = world({}, { record: how });
+      const out = await w.accept.run(post(ramdisk()));
+      await settle();
+      expect(out.status).toBe(200);
+      expect(w.row.task_state).toBe('deploying');
+      expect(warn).toHaveBeenCalledWith(expect.stringContaining('deploy.callback not written to the timeline'));
+    });
   });
 
   it('the same callback twice: the second gets 409, one job, one transition', async () => {

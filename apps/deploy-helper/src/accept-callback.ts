@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import {
   ComputeClient,
   DEPLOY_JOB_MAX_ERROR,
+  type DeployCallback,
   type DeployCallbackAnswer,
   type DeployCallbackRequest,
   type DeployJob,
@@ -13,7 +14,7 @@ import {
   keysMatch,
   parseDeployCallback,
 } from '@bm/contracts';
-import { NodeRepository } from '@bm/db';
+import { type DeployTargetRow, NodeEventRepository, NodeRepository } from '@bm/db';
 import { BmState, InstanceNotFound, InvalidNodeStateTransition, NodeNotFound, NodeStateChanged } from '@bm/domain';
 
 /** The ramdisk's HTTP request, as the server read it. */
@@ -38,6 +39,8 @@ const MOVED_ON = [InvalidNodeStateTransition, NodeStateChanged, InstanceNotFound
  * host is told (best effort: compute polls the row too). Every refusal changes nothing.
  * Publish before transition: a job whose transition then fails is stale and the worker drops it
  * (the row is not deploying with that key); a transition without a job would strand the node.
+ * A callback naming a real node goes on its timeline (`deploy.callback`: accepted or refused,
+ * from which address, why), without the answer waiting for it; one naming no node does not.
  */
 @Injectable()
 export class AcceptCallback {
@@ -47,6 +50,7 @@ export class AcceptCallback {
     private readonly nodes: NodeRepository,
     private readonly jobs: DeployJobs,
     private readonly compute: ComputeClient,
+    private readonly events: NodeEventRepository,
   ) {}
 
   async run(req: CallbackRequest): Promise<CallbackOutcome> {
@@ -57,6 +61,24 @@ export class AcceptCallback {
     const row = await this.nodes.deployTarget(cb.nodeId);
     // An unknown node is answered as a wrong key: the answer tells a prober nothing.
     if (!row) return { ...callbackAnswer('key_mismatch'), note: `node ${cb.nodeId} unknown` };
+    const from = `from ${req.remoteAddress}`;
+    try {
+      const out = await this.answer(req, cb, row);
+      this.onTimeline(
+        row,
+        out.status === 200
+          ? `accepted ${from}: ${out.note}${cb.error ? `; the ramdisk reports: ${cb.error}` : ''}`
+          : `refused ${from}: ${out.status} ${out.body} (${out.note})`,
+      );
+      return out;
+    } catch (e) {
+      this.onTimeline(row, `failed ${from}: ${(e as Error).message}`);
+      throw e;
+    }
+  }
+
+  /** The callback of the live node `row`, from its key on. */
+  private async answer(req: CallbackRequest, cb: DeployCallback, row: DeployTargetRow): Promise<CallbackOutcome> {
     if (!keysMatch(row.deploy_key, cb.key))
       return { ...callbackAnswer('key_mismatch'), note: `node ${row.id}: wrong key` };
 
@@ -113,5 +135,13 @@ export class AcceptCallback {
       ...callbackAnswer('accepted'),
       note: `node ${row.id} instance ${instance}: deploying, job ${deployJobId(job)} queued (${cb.address}:${cb.port})`,
     };
+  }
+
+  /** Best effort, not awaited: a timeline that cannot be written changes no answer. */
+  private onTimeline(row: DeployTargetRow, detail: string): void {
+    const event = { nodeId: row.id, source: 'deploy-helper', kind: 'deploy.callback', detail } as const;
+    void (async () => this.events.record({ ...event, instanceUuid: row.instance_uuid }))().catch((e: unknown) =>
+      this.log.warn(`node ${row.id}: deploy.callback not written to the timeline: ${(e as Error).message}`),
+    );
   }
 }

@@ -9,6 +9,7 @@ import {
   validateResponderConfig,
 } from '@bm/dhcp';
 import { BM_CONFIG } from '@bm/service';
+import { NetbootTimeline } from './netboot-timeline';
 import { BootNetworkOfHost } from './pxe-interface';
 
 /** How often the enrolled MACs are re-read from nova_bm (the responder's lookup is in memory). */
@@ -17,6 +18,7 @@ const REFRESH_MS = 5000;
 /**
  * The netboot DHCP server: `[netboot] dhcp_mode` full or proxy on `listen_address:dhcp_port`,
  * answering only MACs enrolled on this host, with reservations kept in bm_dhcp_reservations.
+ * Offers and acks go on the node's timeline (NetbootTimeline).
  */
 @Injectable()
 export class DhcpService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -30,6 +32,7 @@ export class DhcpService implements OnApplicationBootstrap, OnApplicationShutdow
     private readonly nodes: NodeRepository,
     private readonly reservations: DhcpReservationRepository,
     private readonly bootNetwork: BootNetworkOfHost,
+    private readonly timeline: NetbootTimeline,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -68,10 +71,12 @@ export class DhcpService implements OnApplicationBootstrap, OnApplicationShutdow
       address: net.dhcpAddress,
       port: n.dhcp_port,
       context: { config: cfg, lookup: (mac) => this.enrolled.get(mac), leases },
-      onLog: (e) =>
+      onLog: (e) => {
         this.log.log(
           `${e.event} ${e.mac}${e.ip ? ` ${e.ip}` : ''}${e.bootfile ? ` ${e.bootfile}` : ''}${e.reason ? ` (${e.reason})` : ''}`,
-        ),
+        );
+        this.timeline.dhcp(e);
+      },
       onError: (e) => this.log.warn(e.message),
     });
     await this.server.start();

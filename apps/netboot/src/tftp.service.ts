@@ -2,12 +2,14 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplica
 import type { BmConfig } from '@bm/config';
 import { TftpServer } from '@bm/tftp';
 import { BM_CONFIG } from '@bm/service';
+import { NetbootTimeline } from './netboot-timeline';
 import { BootNetworkOfHost } from './pxe-interface';
 
 /**
  * The netboot TFTP server: `tftp_root` read-only on `listen_address:tftp_port` when
  * `[netboot] tftp_enabled`; requests for `<tftp_root>/…` (the absolute paths in Nova's configs)
- * are served from the root. Every transfer is logged with its size and outcome.
+ * are served from the root. Every transfer is logged with its size and outcome, and a node's files
+ * go on its timeline, one event per file (NetbootTimeline).
  */
 @Injectable()
 export class TftpService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -17,6 +19,7 @@ export class TftpService implements OnApplicationBootstrap, OnApplicationShutdow
   constructor(
     @Inject(BM_CONFIG) private readonly config: BmConfig,
     private readonly bootNetwork: BootNetworkOfHost,
+    private readonly timeline: NetbootTimeline,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -32,8 +35,10 @@ export class TftpService implements OnApplicationBootstrap, OnApplicationShutdow
       port: n.tftp_port,
       root,
       rootAliases: [root],
-      onTransfer: (s) =>
-        this.log.log(`${s.outcome} ${s.client} ${s.file} ${s.bytes} bytes${s.error ? ` (${s.error})` : ''}`),
+      onTransfer: (s) => {
+        this.log.log(`${s.outcome} ${s.client} ${s.file} ${s.bytes} bytes${s.error ? ` (${s.error})` : ''}`);
+        this.timeline.tftp(s);
+      },
     });
     await this.server.start();
     this.log.log(`TFTP ${root} on ${net.tftpAddress}:${this.server.port}`);

@@ -52,6 +52,7 @@ describe('netboot DHCP server (process, loopback)', () => {
   let client: Socket;
   const replies: DhcpPacket[] = [];
   let port: number;
+  let nodeId: number;
 
   const startNetboot = async () => {
     svc = startService(
@@ -98,7 +99,7 @@ describe('netboot DHCP server (process, loopback)', () => {
     requireBuilt('netboot');
     db = await createNovaBmDatabase('bm_dhcp');
     ds = db.ds;
-    await enrollNode(ds, HOST, { macs: [MAC] });
+    nodeId = await enrollNode(ds, HOST, { macs: [MAC] });
     port = await freeUdpPort();
     client = createSocket({ type: 'udp4', reuseAddr: true });
     client.on('message', (m) => {
@@ -135,6 +136,18 @@ describe('netboot DHCP server (process, loopback)', () => {
         address: '10.99.0.10',
         active: true,
       }),
+    );
+    // Both answers are on the node's timeline, with the address and the boot file.
+    await eventually(async () =>
+      expect(
+        await ds.query(
+          `SELECT kind, detail FROM bm_node_events WHERE node_id = $1 AND source = 'netboot' ORDER BY id`,
+          [nodeId],
+        ),
+      ).toEqual([
+        { kind: 'dhcp.offer', detail: `offer 10.99.0.10 to ${MAC}, boot file pxelinux.0 (pxe client)` },
+        { kind: 'dhcp.ack', detail: `ack 10.99.0.10 to ${MAC}, boot file pxelinux.0 (pxe client)` },
+      ]),
     );
   });
 

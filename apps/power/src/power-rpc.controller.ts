@@ -4,52 +4,62 @@ import { NodeArgs, POWER, type PowerStateResult, SetBootDeviceArgs, patternOf } 
 import { NodeRepository } from '@bm/db';
 import { OsloController } from '@bm/messaging';
 import { PowerManager, type PowerState, type PowerTarget } from '@bm/power';
+import { type PowerEventKind, PowerTimeline } from './power-timeline';
 
 const m = (method: keyof typeof POWER.methods) => patternOf(POWER, method);
+const stateIs = (s: PowerState) => `node is ${s}`;
 
 /**
  * The power service's RPC API (libs/contracts POWER). Credentials are read from nova_bm for each
- * call (never cached, never logged); PowerManager gives Nova's on/off/reboot semantics.
+ * call (never cached, never logged); PowerManager gives Nova's on/off/reboot semantics. Every call
+ * on a node goes on its timeline (PowerTimeline), failed ones too; an unknown node has none.
  */
 @OsloController()
 export class PowerRpcController {
   constructor(
     @Inject(PowerManager) private readonly power: PowerManager,
     private readonly nodes: NodeRepository,
+    private readonly timeline: PowerTimeline,
   ) {}
 
   @MessagePattern(m('getPowerState'))
   getPowerState(@Payload() a: NodeArgs) {
-    return this.act(a, (t) => this.power.getPowerState(t));
+    return this.act(a, 'power.state', 'power state read', (t) => this.power.getPowerState(t));
   }
 
   @MessagePattern(m('powerOn'))
   powerOn(@Payload() a: NodeArgs) {
-    return this.act(a, (t) => this.power.powerOn(t));
+    return this.act(a, 'power.on', 'power on', (t) => this.power.powerOn(t));
   }
 
   @MessagePattern(m('powerOff'))
   powerOff(@Payload() a: NodeArgs) {
-    return this.act(a, (t) => this.power.powerOff(t));
+    return this.act(a, 'power.off', 'power off', (t) => this.power.powerOff(t));
   }
 
   /** Nova's reboot_node: off, boot device PXE (persistent), on. */
   @MessagePattern(m('reboot'))
   reboot(@Payload() a: NodeArgs) {
-    return this.act(a, (t) => this.power.reboot(t));
+    return this.act(a, 'power.reboot', 'reboot (off, boot device pxe persistent, on)', (t) => this.power.reboot(t));
   }
 
   @MessagePattern(m('setBootDevice'))
   async setBootDevice(@Payload() a: SetBootDeviceArgs) {
     const t = await this.nodes.powerTarget(a.node);
     const o = { persistent: a.persistent ?? false, efi: a.efi ?? false };
-    await this.power.setBootDevice(t, a.device, o);
+    const what = `boot device ${a.device}${o.persistent ? ' persistent' : ''}${o.efi ? ' efi' : ''}`;
+    await this.timeline.call(t, 'power.boot_device', what, () => this.power.setBootDevice(t, a.device, o));
     return { node: t.uuid, boot_device: a.device, ...o };
   }
 
-  /** One power action on the node `a` names; answers with the node's power state after it. */
-  private async act(a: NodeArgs, action: (t: PowerTarget) => Promise<PowerState>): Promise<PowerStateResult> {
+  /** One power action on the node `a` names, on its timeline; answers with the node's power state after it. */
+  private async act(
+    a: NodeArgs,
+    kind: PowerEventKind,
+    what: string,
+    action: (t: PowerTarget) => Promise<PowerState>,
+  ): Promise<PowerStateResult> {
     const t = await this.nodes.powerTarget(a.node);
-    return { node: t.uuid, power_state: await action(t) };
+    return { node: t.uuid, power_state: await this.timeline.call(t, kind, what, () => action(t), stateIs) };
   }
 }

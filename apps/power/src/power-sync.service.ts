@@ -4,14 +4,15 @@ import { Notifier } from '@bm/messaging';
 import { NodeRepository } from '@bm/db';
 import { type PowerDriver, PowerSync, type PowerState, type PowerTarget } from '@bm/power';
 import { BM_CONFIG } from '@bm/service';
+import type { PowerTimeline } from './power-timeline';
 import { POWER_DRIVER } from './tokens';
 
 /**
  * Runs the power-state sync of this host's nodes every `power_sync_interval` seconds and emits
- * `baremetal.node.power_state.changed` when a node's state changes. At shutdown, once the last
- * sweep is over, it closes the driver: the native client sends Close Session to every BMC it
- * holds a session with (BMCs have few session slots; an abandoned one stays taken until the
- * BMC times it out).
+ * `baremetal.node.power_state.changed` when a node's state changes, which also goes on the node's
+ * timeline (onPowerChange). At shutdown, once the last sweep is over, it closes the driver: the
+ * native client sends Close Session to every BMC it holds a session with (BMCs have few session
+ * slots; an abandoned one stays taken until the BMC times it out).
  */
 @Injectable()
 export class PowerSyncService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -54,6 +55,15 @@ export class PowerSyncService implements OnApplicationBootstrap, OnApplicationSh
       this.log.warn(`power sync failed: ${(e as Error).message}`);
     }
   }
+}
+
+/** What the sync does when it sees a node's power state change: the node's timeline, then the notification. */
+export function onPowerChange(notifier: Notifier, host: string, timeline: Pick<PowerTimeline, 'changed'>) {
+  const notify = notifyChange(notifier, host);
+  return (t: PowerTarget, from: PowerState | null, to: PowerState) => {
+    timeline.changed(t, from, to);
+    return notify(t, from, to);
+  };
 }
 
 /** The notification of a power change seen by the sync. */

@@ -13,7 +13,8 @@ import {
 } from '@bm/power';
 import { BM_CONFIG } from '@bm/service';
 import { PowerRpcController } from './power-rpc.controller';
-import { PowerSyncService, notifyChange } from './power-sync.service';
+import { PowerSyncService, onPowerChange } from './power-sync.service';
+import { PowerTimeline } from './power-timeline';
 import { POWER_DRIVER } from './tokens';
 
 export { POWER_DRIVER };
@@ -47,14 +48,15 @@ export function makeDriver(config: BmConfig, runner: CommandRunner): PowerDriver
     },
     {
       provide: PowerSync,
-      inject: [POWER_DRIVER, PowerRecordRepository, BM_CONFIG, Notifier],
-      useFactory: (d: PowerDriver, records: PowerRecordRepository, c: BmConfig, n: Notifier) =>
+      inject: [POWER_DRIVER, PowerRecordRepository, BM_CONFIG, Notifier, PowerTimeline],
+      useFactory: (d: PowerDriver, records: PowerRecordRepository, c: BmConfig, n: Notifier, tl: PowerTimeline) =>
         new PowerSync(d, records, {
           intervalMs: Math.max(1, c.baremetal.power_sync_interval) * 1000,
           deadlineMs: c.baremetal.ipmi_deadline * 1000,
-          onChange: notifyChange(n, c.default.host),
+          onChange: onPowerChange(n, c.default.host, tl),
         }),
     },
+    PowerTimeline,
     PowerSyncService,
   ],
 })

@@ -102,6 +102,19 @@ describe('power service', () => {
       (await py('set_boot_device', { node: nodes[0].uuid, device: 'pxe', persistent: true })).result,
     ).toMatchObject({ boot_device: 'pxe', persistent: true });
     expect(bmcs[0].machine.getBootFlags()).toMatchObject({ device: 'pxe', persistent: true, valid: true });
+    // Each call is on the node's timeline, with its duration.
+    await eventually(async () => {
+      const rows: { kind: string; detail: string; duration_ms: number | null }[] = await ds.query(
+        `SELECT kind, detail, duration_ms FROM bm_node_events WHERE node_id = $1 AND kind <> 'power.changed' ORDER BY id`,
+        [nodes[0].id],
+      );
+      expect(rows.map((r) => [r.kind, r.detail])).toEqual([
+        ['power.state', 'power state read: node is off'],
+        ['power.on', 'power on: node is on'],
+        ['power.boot_device', 'boot device pxe persistent'],
+      ]);
+      expect(rows.every((r) => r.duration_ms !== null && r.duration_ms >= 0)).toBe(true);
+    });
   }, 30_000);
 
   it('power_off and reboot (off, bootdev pxe persistent, on) through our client', async () => {
@@ -153,6 +166,14 @@ describe('power service', () => {
       10_000,
       200,
     );
+    await eventually(async () =>
+      expect(
+        await ds.query(`SELECT detail FROM bm_node_events WHERE node_id = $1 AND kind = 'power.changed'`, [
+          nodes[0].id,
+        ]),
+      ).toContainEqual({ detail: 'power state changed from on to off (power sync)' }),
+    );
+    expect(await ds.query(`SELECT id FROM bm_node_events WHERE detail LIKE $1`, [`%${PASSWORD}%`])).toEqual([]);
   }, 20_000);
 
   it('a dead BMC backs off and does not delay the others', async () => {

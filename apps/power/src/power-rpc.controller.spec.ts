@@ -1,0 +1,116 @@
+import { Logger } from '@nestjs/common';
+import { ManualClock } from '@bm/core';
+import type { NodeEventInput, NodeEventRepository, NodeRepository, PowerTargetRow } from '@bm/db';
+import { NodeNotFound } from '@bm/domain';
+import type { PowerAction } from '@bm/ipmi';
+import { FakePowerDriver, PowerManager, type PowerTarget } from '@bm/power';
+import { PowerRpcController } from './power-rpc.controller';
+import { PowerTimeline } from './power-timeline';
+
+const PASSWORD = 'bmc-Secret-9';
+const NODE: PowerTargetRow = {
+  id: 3,
+  uuid: 'c0ffee00-0000-4000-8000-000000000003',
+  pm_address: '10.0.0.3',
+  pm_user: 'admin',
+  pm_password: PASSWORD,
+};
+
+/** A driver whose power commands take 120 ms of the test's clock. */
+class SlowDriver extends FakePowerDriver {
+  constructor(private readonly clock: ManualClock) {
+    super();
+  }
+
+  override async setPower(t: PowerTarget, action: PowerAction): Promise<void> {
+    this.clock.advance(120);
+    return super.setPower(t, action);
+  }
+}
+
+/** The timeline's repository, as a failing one: rejecting, or throwing before any promise. */
+const BROKEN = {
+  reject: () => Promise.reject(new Error('database away')),
+  throw: () => {
+    throw new Error('no pool');
+  },
+};
+
+function world(broken?: keyof typeof BROKEN) {
+  const clock = new ManualClock(1_000);
+  const driver = new SlowDriver(clock);
+  const events: NodeEventInput[] = [];
+  const repo = { record: broken ? BROKEN[broken] : async (e: NodeEventInput) => void events.push(e) };
+  const nodes = {
+    powerTarget: async (ref: string | number) => {
+      if (String(ref) !== String(NODE.id) && ref !== NODE.uuid) throw new NodeNotFound(String(ref));
+      return { ...NODE };
+    },
+  };
+  const rpc = new PowerRpcController(
+    new PowerManager(driver, { retries: 1, pollIntervalMs: 0 }),
+    nodes as unknown as NodeRepository,
+    new PowerTimeline(repo as unknown as NodeEventRepository, clock),
+  );
+  return { driver, events, rpc };
+}
+
+/** Lets the timeline's insert (not awaited by the call) run. */
+const settle = () => new Promise((r) => setImmediate(r));
+
+describe('PowerRpcController: every power call on the node timeline', () => {
+  let warn: jest.SpyInstance;
+  beforeEach(() => (warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined)));
+  afterEach(() => jest.restoreAllMocks());
+
+  it('power on, off, reboot, state and boot device: kind, outcome, duration', async () => {
+    const w = world();
+    expect(await w.rpc.powerOn({ node: NODE.uuid })).toEqual({ node: NODE.uuid, power_state: 'on' });
+    await w.rpc.powerOff({ node: 3 });
+    await w.rpc.reboot({ node: 3 });
+    await w.rpc.getPowerState({ node: 3 });
+    expect(await w.rpc.setBootDevice({ node: 3, device: 'disk', persistent: true })).toEqual({
+      node: NODE.uuid,
+      boot_device: 'disk',
+      persistent: true,
+      efi: false,
+    });
+    await settle();
+    expect(w.events.map((e) => [e.nodeId, e.source, e.kind, e.detail, e.durationMs])).toEqual([
+      [3, 'power', 'power.on', 'power on: node is on', 120],
+      [3, 'power', 'power.off', 'power off: node is off', 120],
+      [3, 'power', 'power.reboot', 'reboot (off, boot device pxe persistent, on): node is on', 120],
+      [3, 'power', 'power.state', 'power state read: node is on', 0],
+      [3, 'power', 'power.boot_device', 'boot device disk persistent', 0],
+    ]);
+  });
+
+  it('a failed call is recorded with its error (the password masked) and still fails', async () => {
+    const w = world();
+    w.driver.failWith = new Error(`BMC 10.0.0.3 refused user admin password ${PASSWORD}`);
+    await expect(w.rpc.setBootDevice({ node: 3, device: 'pxe', efi: true })).rejects.toThrow(PASSWORD);
+    w.driver.failWith = undefined;
+    w.driver.stuck = true;
+    await expect(w.rpc.powerOn({ node: 3 })).rejects.toThrow(/not powered on/);
+    await settle();
+    expect(w.events.map((e) => [e.kind, e.detail])).toEqual([
+      ['power.boot_device', 'boot device pxe efi failed: BMC 10.0.0.3 refused user admin password ******'],
+      ['power.on', 'power on failed: InstancePowerOnFailure: node 3 is not powered on after 2 checks'],
+    ]);
+    expect(JSON.stringify(w.events)).not.toContain(PASSWORD);
+  });
+
+  it('an unknown node has no timeline: nothing recorded, NodeNotFound as before', async () => {
+    const w = world();
+    await expect(w.rpc.powerOff({ node: 999 })).rejects.toBeInstanceOf(NodeNotFound);
+    await settle();
+    expect(w.events).toEqual([]);
+  });
+
+  it.each(['reject', 'throw'] as const)('a timeline that cannot be written (%s) fails no call', async (how) => {
+    const w = world(how);
+    expect(await w.rpc.powerOn({ node: 3 })).toEqual({ node: NODE.uuid, power_state: 'on' });
+    await settle();
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining('node 3: power.on not written to the timeline'));
+  });
+});
