@@ -10,9 +10,11 @@
 #      services on the host, and wait until each reports healthy;
 #   6. ask compute for its nodes over oslo RPC; show them as hypervisors (compute's resource
 #      reports); create a flavor equal to node 1 and `bmctl boot` an instance with it: the
-#      scheduler picks node 1, compute claims it, has netboot write Nova's pxelinux config (the
-#      "images" are a Debian kernel and a test initramfs built by scripts/netboot/build-test-boot.sh)
-#      and the power service set PXE and power it on (IPMI 2.0 to its virtual BMC, which starts the
+#      scheduler picks node 1, compute claims it, has netboot fetch the images by id from the
+#      images service (a Debian kernel and a test initramfs built by
+#      scripts/netboot/build-test-boot.sh, uploaded with bmctl image create as the deploy pair and
+#      as the instance image's kernel_id/ramdisk_id) and write Nova's pxelinux config, and the
+#      power service set PXE and power it on (IPMI 2.0 to its virtual BMC, which starts the
 #      VM); wait for the VM to PXE-boot the deploy ramdisk and print its kernel command line;
 #      delete the instance; show the message bus;
 #   then stop everything (or keep it running: --keep).
@@ -79,9 +81,10 @@ ip -n "$NS" -6 addr add fd77::1/64 dev br0 nodad
 ip netns exec "$NS" dnsmasq --keep-in-foreground --port=0 --interface=br0 --bind-interfaces --enable-ra \
   --dhcp-range=::,constructor:br0,ra-only,64 --pid-file= --conf-file=/dev/null >.lab/logs/ra.log 2>&1 &
 pids+=($!)
-# PostgreSQL and RabbitMQ, relayed into the namespace through Unix sockets (scripts/netboot/relay.js).
+# PostgreSQL, RabbitMQ and the images service, relayed into the namespace through Unix sockets
+# (scripts/netboot/relay.js).
 db_port=$(node -e 'console.log(new URL(process.argv[1]).port || 5432)' "$DATABASE_URL")
-for p in "$db_port" 5672; do
+for p in "$db_port" 5672 9292; do
   node scripts/netboot/relay.js "/tmp/bmlab-$p.sock" "127.0.0.1:$p" >/dev/null &
   pids+=($!)
   sleep 0.2
@@ -100,24 +103,45 @@ for n in 1 2 3; do
   pids+=($!)
 done
 
+echo '--- starting the images service (Glance v2 API on 127.0.0.1:9292, data in .lab/images)'
+declare -A ports=([images]=9106 [compute]=9101 [scheduler]=9102 [power]=9103 [netboot]=9104 [deploy-helper]=9105)
+BM_HEALTH_PORT=${ports[images]} BM_DATA_DIR="$PWD/.lab/images" node dist/apps/images/main.js >.lab/logs/images.log 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:${ports[images]}/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+
+echo '--- the boot images, uploaded by id (bmctl image create; those of an earlier run are replaced)'
+head -c 1048576 /dev/zero >.lab/instance.img # the instance image: written to the disk once the deploy ramdisk calls back
+lab_image() { # NAME DISK_FORMAT CONTAINER_FORMAT FILE [--property K=V…] → prints the new image's id
+  local name=$1 disk=$2 container=$3 file=$4 old
+  shift 4
+  for old in $(bmctl image list --name "$name" --json | node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>JSON.parse(s).forEach((i)=>console.log(i.id)))'); do
+    bmctl image delete "$old" >/dev/null
+  done
+  bmctl image create "$name" --disk-format "$disk" --container-format "$container" --file "$file" "$@" --json 2>/dev/null |
+    node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>console.log(JSON.parse(s).id))'
+}
+kernel_id=$(lab_image lab-kernel aki aki .cache/netboot/vmlinuz)
+ramdisk_id=$(lab_image lab-ramdisk ari ari .cache/netboot/initrd.gz)
+image_id=$(lab_image lab-image raw bare .lab/instance.img --property "kernel_id=$kernel_id" --property "ramdisk_id=$ramdisk_id")
+bmctl image list
+
 echo '--- starting services (logs in .lab/logs/)'
-port=9101
-declare -A ports
-for app in compute scheduler power netboot deploy-helper images; do
+for app in compute scheduler power netboot deploy-helper; do
+  port=${ports[$app]}
   if [ "$app" = netboot ]; then
-    # In the boot network: DHCP (full, for the enrolled MACs) and TFTP on br0, next-server 10.77.0.1.
+    # In the boot network: DHCP (full, for the enrolled MACs) and TFTP on br0, next-server 10.77.0.1;
+    # images by id from the images service, relayed into the namespace.
     ip netns exec "$NS" env BM_HEALTH_PORT=$port BM_MY_IP=10.77.0.1 BM_PXE_INTERFACE=br0 BM_DHCP_MODE=full BM_DHCP_RANGE=10.77.0.50,10.77.0.99 \
       BM_TFTP_ENABLED=true BM_TFTP_ROOT="$PWD/.lab/tftpboot" BM_PXE_APPEND_PARAMS='console=ttyS0 panic=1 quiet' \
       node "dist/apps/$app/main.js" >".lab/logs/$app.log" 2>&1 &
-  elif [ "$app" = images ]; then
-    # The Glance v2 API on 127.0.0.1:9292, image data under .lab/images.
-    BM_HEALTH_PORT=$port BM_DATA_DIR="$PWD/.lab/images" node "dist/apps/$app/main.js" >".lab/logs/$app.log" 2>&1 &
+  elif [ "$app" = compute ]; then
+    # The deploy pair ([baremetal] deploy_kernel / deploy_ramdisk): the lab's kernel and initramfs.
+    BM_HEALTH_PORT=$port BM_DEPLOY_KERNEL="$kernel_id" BM_DEPLOY_RAMDISK="$ramdisk_id" \
+      node "dist/apps/$app/main.js" >".lab/logs/$app.log" 2>&1 &
   else
     BM_HEALTH_PORT=$port node "dist/apps/$app/main.js" >".lab/logs/$app.log" 2>&1 &
   fi
   pids+=($!)
-  ports[$app]=$port
-  port=$((port + 1))
 done
 status=0
 for app in compute scheduler power netboot deploy-helper images; do
@@ -150,7 +174,7 @@ if [ $status = 0 ]; then
   bmctl flavor list --json | grep -q '"name": "lab.small"' ||
     bmctl flavor create lab.small --vcpus 1 --ram 1024 --disk 10 --extra-spec cpu_arch=x86_64 || status=1
   if bmctl instance show lab-vm1 >/dev/null 2>&1; then bmctl delete lab-vm1 >/dev/null || status=1; fi # left by an interrupted run
-  bmctl boot lab-vm1 --flavor lab.small --image .cache/netboot --wait-for prepared --timeout 60 || status=1
+  bmctl boot lab-vm1 --flavor lab.small --image lab-image --wait-for prepared --timeout 60 || status=1
   bmctl ipmi --address 127.0.0.1:6231 --user admin --password-file .lab/bmc-password power status || status=1
   echo '--- waiting for node 1 to PXE-boot its deploy ramdisk (QEMU without KVM: ~10 s; console in .lab/logs/node-1-console.log)'
   booted=no

@@ -4,6 +4,7 @@ import { ComputeClient, SchedulerClient } from '@bm/contracts';
 import { type BmConfig, loadConfig, redactUrl } from '@bm/config';
 import { NovaBmDatabase } from '@bm/db';
 import { EnrollmentService } from '@bm/enrollment';
+import { GlanceClient } from '@bm/images';
 import { AmqpConnection, ConnectionLost, RpcClient } from '@bm/messaging';
 import type { Io } from './output';
 
@@ -70,6 +71,12 @@ export class CliSession {
   /** The compute hosts; calls wait `timeoutS` (default: rpc_response_timeout). */
   async compute(timeoutS?: number): Promise<ComputeClient> {
     return new ComputeClient(await this.rpc(), timeoutS ?? this.getConfig().default.rpc_response_timeout);
+  }
+
+  /** The image service at `[glance] api_servers` (the first), with $OS_AUTH_TOKEN when set. */
+  glance(): GlanceClient {
+    const token = this.env.env.OS_AUTH_TOKEN;
+    return new GlanceClient(this.getConfig().glance.api_servers[0], token === '' ? undefined : token);
   }
 
   async scheduler(): Promise<SchedulerClient> {

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
@@ -6,6 +6,7 @@ import type { SimulatedMachine, VirtualBmc } from '@bm/ipmi';
 import { eventually, uniqueName } from '../../../test/support/amqp';
 import { bmctl } from '../../../test/support/bmctl';
 import { type NovaBmDatabase, createNovaBmDatabase } from '../../../test/support/database';
+import { type TestImages, startTestImages } from '../../../test/support/images';
 import { startVirtualBmc } from '../../../test/support/nodes';
 import {
   type ServiceProcess,
@@ -24,7 +25,9 @@ describe('bmctl flavor, boot, instance, delete', () => {
   let db: NovaBmDatabase;
   let ds: DataSource;
   let work: string;
-  let imageDir: string;
+  let images: TestImages;
+  /** The instance image, named as an operator would give it to bmctl boot --image. */
+  const IMAGE = 'test-image';
   const services: ServiceProcess[] = [];
   const bmcs: { bmc: VirtualBmc; machine: SimulatedMachine }[] = [];
   const uuids: string[] = [];
@@ -34,14 +37,11 @@ describe('bmctl flavor, boot, instance, delete', () => {
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'bmctl-inst-'));
-    imageDir = join(work, 'images');
-    await mkdir(imageDir);
-    await writeFile(join(imageDir, 'vmlinuz'), 'kernel bytes');
-    await writeFile(join(imageDir, 'initrd.gz'), 'initrd bytes');
     db = await createNovaBmDatabase('bm_cli_inst');
     ds = db.ds;
     const site: ServiceSite = { databaseUrl: db.url, exchange, host: HOST };
-    env = siteEnv(site);
+    images = await startTestImages(site, join(work, 'images'));
+    env = { ...siteEnv(site), ...images.env };
     // The hardware is enrolled the operator's way: bmctl node import of a baremetal.csv.
     const csv = ['mac,pm_user,pm_password,pm_address,cpus,memory_mb,local_gb,cpu_arch,service_host,terminal_port'];
     for (const [i, [cpus, mem, disk]] of [
@@ -65,12 +65,13 @@ describe('bmctl flavor, boot, instance, delete', () => {
     };
     await svc('scheduler');
     await svc('power');
-    await svc('netboot', { BM_TFTP_ROOT: join(work, 'tftpboot') });
-    await svc('compute', { BM_PXE_DEPLOY_TIMEOUT: '120' });
+    await svc('netboot', { BM_TFTP_ROOT: join(work, 'tftpboot'), ...images.env });
+    await svc('compute', { BM_PXE_DEPLOY_TIMEOUT: '120', ...images.env });
   }, 60_000);
 
   afterAll(async () => {
     for (const s of services) await s.stop();
+    await images?.stop();
     for (const b of bmcs) await b.bmc.stop();
     await db?.drop();
     if (work) await rm(work, { recursive: true, force: true });
@@ -91,6 +92,10 @@ describe('bmctl flavor, boot, instance, delete', () => {
           '5',
           '--extra-spec',
           'cpu_arch=x86_64',
+          '--extra-spec',
+          `baremetal:deploy_kernel_id=${images.ids.deploy_kernel}`,
+          '--extra-spec',
+          `baremetal:deploy_ramdisk_id=${images.ids.deploy_ramdisk}`,
         )
       ).out,
     ).toMatch(/^created flavor bm\.small \(id \d+\)/);
@@ -105,7 +110,11 @@ describe('bmctl flavor, boot, instance, delete', () => {
         root_gb: 5,
         ephemeral_gb: 0,
         swap: 0,
-        extra_specs: { cpu_arch: 'x86_64' },
+        extra_specs: {
+          cpu_arch: 'x86_64',
+          'baremetal:deploy_kernel_id': images.ids.deploy_kernel,
+          'baremetal:deploy_ramdisk_id': images.ids.deploy_ramdisk,
+        },
       },
     ]);
   });
@@ -125,7 +134,7 @@ describe('bmctl flavor, boot, instance, delete', () => {
       '--flavor',
       'bm.small',
       '--image',
-      imageDir,
+      IMAGE,
       '--wait-for',
       'prepared',
       '--timeout',
@@ -143,6 +152,14 @@ describe('bmctl flavor, boot, instance, delete', () => {
     expect(await readFile(join(work, 'tftpboot', 'pxelinux.cfg', '01-52-54-00-d0-00-01'), 'utf8')).toMatch(
       /deployment_key=[A-Z0-9]{32}/,
     );
+    // The images by id: the image's kernel/ramdisk, the flavor's deploy pair; its id in image_path.
+    const [{ instance_uuid: vm1, image_path }] = await ds.query(
+      'SELECT instance_uuid, image_path FROM bm_nodes WHERE uuid = $1',
+      [uuids[0]],
+    );
+    expect(image_path).toBe(images.ids.image);
+    for (const k of ['kernel', 'deploy_ramdisk'])
+      expect(await readFile(join(work, 'tftpboot', vm1, k), 'utf8')).toBe(`bytes of ${k}`);
     // The deploy helper's part (next issue): the image written, deploy complete in the row, then
     // its deploy_state_changed event (sent here with bmctl rpc) → compute makes it active.
     const [{ id, instance_uuid }] = await ds.query(
@@ -176,15 +193,37 @@ describe('bmctl flavor, boot, instance, delete', () => {
   }, 40_000);
 
   it('boot with no node left for the flavor: NoValidHost, exit 1; an unknown flavor: FlavorNotFound', async () => {
-    const r = await cli('boot', '--name', 'vm2', '--flavor', 'bm.small', '--image', imageDir, '--timeout', '20');
+    const r = await cli(
+      'boot',
+      '--name',
+      'vm2',
+      '--flavor',
+      'bm.small',
+      '--image',
+      images.ids.image,
+      '--timeout',
+      '20',
+    );
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/NoValidHost: No valid host was found\. 0 of 2 nodes fit flavor bm\.small/);
-    const f = await cli('boot', 'vm3', '--flavor', 'nope', '--image', imageDir);
+    const f = await cli('boot', 'vm3', '--flavor', 'nope', '--image', IMAGE);
     expect([f.code, f.err.trim()]).toEqual([1, 'bmctl: FlavorNotFound: Flavor nope could not be found.']);
-    const unnamed = await cli('boot', '--flavor', 'bm.small', '--image', imageDir);
+    const unnamed = await cli('boot', '--flavor', 'bm.small', '--image', IMAGE);
     expect([unnamed.code, unnamed.err.trim()]).toEqual([
       64,
       'bmctl: an instance name is needed: bmctl boot NAME, or --name NAME',
+    ]);
+    // --image takes an id or a name, never a path; the image must name its kernel and ramdisk.
+    const path = await cli('boot', 'vm4', '--flavor', 'bm.small', '--image', '/srv/images');
+    expect([path.code, path.err.trim()]).toEqual([
+      1,
+      'bmctl: GlanceRequestFailed: no image with id or name "/srv/images"',
+    ]);
+    const bare = await cli('boot', 'vm4', '--flavor', 'bm.small', '--image', 'test-kernel');
+    expect([bare.code, bare.err.trim()]).toEqual([
+      1,
+      `bmctl: image ${images.ids.kernel} (test-kernel) has no kernel_id or ramdisk_id property: ` +
+        'set them to the ids of its kernel and ramdisk (bmctl image create … --property kernel_id=ID)',
     ]);
   }, 30_000);
 

@@ -11,11 +11,17 @@ import { type SpawnNode, type SpawnNodes, type SpawnServices, Spawner } from './
 
 const NODE = 'c0ffee00-0000-4000-8000-000000000001';
 const INSTANCE = '0b6ac7d1-3f3e-4d9a-8d0e-5a1c2b3c4d5e';
-const IMAGES = { kernel: '/img/k', ramdisk: '/img/r', deploy_kernel: '/img/dk', deploy_ramdisk: '/img/dr' };
+const IMAGES = {
+  kernel: '0a000000-0000-4000-8000-00000000000a',
+  ramdisk: '0b000000-0000-4000-8000-00000000000b',
+  deploy_kernel: '0c000000-0000-4000-8000-00000000000c',
+  deploy_ramdisk: '0d000000-0000-4000-8000-00000000000d',
+};
+const IMAGE_ID = '0e000000-0000-4000-8000-00000000000e';
 
 /** One node in memory, and a record of every state it went through and every service call. */
 function world(opts: { fail?: Partial<Record<keyof SpawnServices, string>>; taken?: boolean } = {}) {
-  const row: SpawnNode & { instance_name: string | null; deploy_key: string | null } = {
+  const row: SpawnNode & { instance_name: string | null; deploy_key: string | null; image_path?: string } = {
     id: 7,
     task_state: opts.taken ? 'active' : null,
     instance_uuid: opts.taken ? 'someone-else' : null,
@@ -47,6 +53,7 @@ function world(opts: { fail?: Partial<Record<keyof SpawnServices, string>>; take
     recordDeploy: async (_id, instance, fields) => {
       if (row.instance_uuid !== instance || row.task_state !== 'building') throw new Error('stale deploy fields');
       row.deploy_key = fields.deploy_key;
+      row.image_path = fields.image_path;
     },
     // The state machine itself decides, as NodeRepository.transition does in SQL.
     transition: async (_id, instance, event) => {
@@ -91,7 +98,7 @@ function spawner(w: ReturnType<typeof world>, script: BmTaskState[], deployTimeo
   });
 }
 
-const request = { instanceUuid: INSTANCE, instanceName: 'bm-1', nodeUuid: NODE, images: IMAGES };
+const request = { instanceUuid: INSTANCE, instanceName: 'bm-1', nodeUuid: NODE, imageId: IMAGE_ID, images: IMAGES };
 
 describe('Spawner (BareMetalDriver.spawn)', () => {
   it('building → prepared (PXE ready, boot device PXE, power off/on) → deploying → deploy complete → active', async () => {
@@ -101,6 +108,7 @@ describe('Spawner (BareMetalDriver.spawn)', () => {
     expect(w.states).toEqual(['building', 'prepared', 'deploying', 'deploy complete', 'active']);
     expect(w.calls).toEqual(['prepareDeploy', 'setBootDevicePxe', 'powerOff', 'powerOn']);
     expect(w.row.deploy_key).toMatch(/^[A-Z0-9]{32}$/);
+    expect(w.row.image_path).toBe(IMAGE_ID); // the deploy helper streams this image
   });
 
   it('deploy failed: error, power off, netboot clean, deleted with the association cleared; the error reaches the caller', async () => {
@@ -215,7 +223,7 @@ describe('Spawner (BareMetalDriver.spawn)', () => {
     const w = world();
     await spawner(w, ['deploying', 'deploy complete']).spawn(request);
     const again = await spawner(w, ['deploying', 'deploy complete']).rebuild(
-      { instanceUuid: INSTANCE, instanceName: 'bm-1', images: IMAGES },
+      { instanceUuid: INSTANCE, instanceName: 'bm-1', imageId: IMAGE_ID, images: IMAGES },
       true,
     );
     expect(again.task_state).toBe('active');
@@ -223,7 +231,10 @@ describe('Spawner (BareMetalDriver.spawn)', () => {
     expect(w.calls.filter((c) => c === 'prepareDeploy')).toHaveLength(2);
     w.row.task_state = 'prepared';
     await expect(
-      spawner(w, []).rebuild({ instanceUuid: INSTANCE, instanceName: 'bm-1', images: IMAGES }, false),
+      spawner(w, []).rebuild(
+        { instanceUuid: INSTANCE, instanceName: 'bm-1', imageId: IMAGE_ID, images: IMAGES },
+        false,
+      ),
     ).rejects.toThrow(InvalidNodeStateTransition);
   });
 });

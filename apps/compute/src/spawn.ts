@@ -37,6 +37,8 @@ export interface SpawnRequest {
   instanceUuid: string;
   instanceName: string;
   nodeUuid: string;
+  /** The instance image's id: recorded in bm_nodes.image_path for the deploy helper. */
+  imageId: string;
   images: BootImages;
 }
 
@@ -57,11 +59,11 @@ export interface SpawnNodes {
   /** Rebuild: the instance's own node, active → building, with preserve_ephemeral recorded. */
   claimForRebuild(instanceUuid: string, preserveEphemeral: boolean): Promise<SpawnNode>;
   read(id: number): Promise<SpawnNode | undefined>;
-  /** The deploy key and PXE config path, recorded while the node is still building. */
+  /** The deploy key, PXE config path and image id, recorded while the node is still building. */
   recordDeploy(
     id: number,
     instanceUuid: string,
-    fields: { deploy_key: string; pxe_config_path: string },
+    fields: { deploy_key: string; pxe_config_path: string; image_path: string },
   ): Promise<void>;
   /** Moves the node on by `event` if its row is still this instance's and in a state that allows it. */
   transition(id: number, instanceUuid: string, event: NodeEvent): Promise<SpawnNode>;
@@ -125,6 +127,7 @@ export class Spawner {
       await this.nodes.recordDeploy(node.id, r.instanceUuid, {
         deploy_key: key,
         pxe_config_path: prepared.pxe_config_path,
+        image_path: r.imageId,
       });
       await this.services.setBootDevicePxe(node.id);
       await this.services.powerOff(node.id);

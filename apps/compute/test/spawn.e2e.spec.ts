@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { lstat, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -12,6 +12,7 @@ import type { ReceivedNotification, RemoteError, RpcClient } from '@bm/messaging
 import { TEST_AMQP_URL, type TestBus, eventually, openBus, uniqueName } from '../../../test/support/amqp';
 import { ROOT } from '../../../test/support/bmctl';
 import { type NovaBmDatabase, createNovaBmDatabase } from '../../../test/support/database';
+import { type TestImages, startTestImages } from '../../../test/support/images';
 import { type BmcNode, enrollBmcNode } from '../../../test/support/nodes';
 import { type ServiceProcess, serviceEnv, startService } from '../../../test/support/service';
 
@@ -37,7 +38,9 @@ describe('spawn: compute → netboot + power → deploy → active', () => {
   let db: NovaBmDatabase;
   let ds: DataSource;
   let work: string;
-  let images: Record<string, string>;
+  let site: TestImages;
+  /** Nova's image meta of the instance image: id and properties kernel_id / ramdisk_id. */
+  let images: Record<string, unknown>;
   const services: ServiceProcess[] = [];
   let computeEnv: Record<string, string>;
   let bus: TestBus;
@@ -96,21 +99,24 @@ describe('spawn: compute → netboot + power → deploy → active', () => {
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'spawn-'));
-    images = {};
-    for (const k of ['kernel', 'ramdisk', 'deploy_kernel', 'deploy_ramdisk']) {
-      images[k] = join(work, k);
-      await writeFile(images[k], `bytes of ${k}`);
-    }
     db = await createNovaBmDatabase('bm_spawn');
     ds = db.ds;
     const enroll = new EnrollmentService(ds, HOST);
     for (let i = 0; i < 3; i++) nodes.push(await enrollBmcNode(enroll, `52:54:00:a0:00:0${i + 1}`, PASSWORD));
     bus = await openBus(exchange, notes);
     rpc = bus.rpc;
-    const site = { databaseUrl: db.url, exchange, host: HOST };
-    services.push(startService('power', await serviceEnv(site, { BM_IPMI_DEADLINE: '3' })));
-    services.push(startService('netboot', await serviceEnv(site, { BM_TFTP_ROOT: join(work, 'tftpboot') })));
-    computeEnv = await serviceEnv(site, {
+    const where = { databaseUrl: db.url, exchange, host: HOST };
+    // The images by id: the deploy pair is compute's [baremetal] deploy_kernel / deploy_ramdisk.
+    site = await startTestImages(where, join(work, 'images'));
+    images = site.meta();
+    services.push(startService('power', await serviceEnv(where, { BM_IPMI_DEADLINE: '3' })));
+    services.push(
+      startService('netboot', await serviceEnv(where, { BM_TFTP_ROOT: join(work, 'tftpboot'), ...site.env })),
+    );
+    computeEnv = await serviceEnv(where, {
+      ...site.env,
+      BM_DEPLOY_KERNEL: site.ids.deploy_kernel,
+      BM_DEPLOY_RAMDISK: site.ids.deploy_ramdisk,
       BM_PXE_DEPLOY_TIMEOUT: String(DEPLOY_TIMEOUT_S),
       BM_DEPLOY_POLL_INTERVAL: String(POLL_S),
       BM_DEBUG: 'true',
@@ -121,6 +127,7 @@ describe('spawn: compute → netboot + power → deploy → active', () => {
 
   afterAll(async () => {
     for (const s of services) await s.stop();
+    await site?.stop();
     await bus?.close();
     for (const n of nodes) await n.bmc.stop();
     await db?.drop();
@@ -410,13 +417,31 @@ describe('spawn: compute → netboot + power → deploy → active', () => {
       .call(
         { topic: 'compute', server: HOST },
         'run_instance',
-        { instance: { uuid: INSTANCE_C }, node: nodes[1].uuid, image: { kernel: 'relative' } },
+        {
+          instance: { uuid: INSTANCE_C },
+          node: nodes[1].uuid,
+          image: { id: '/srv/disk.img', properties: { kernel_id: '/boot/vmlinuz' } },
+        },
         { version: '6.0', timeout: 10 },
       )
       .catch((x) => x)) as RemoteError;
-    expect(img.message).toBe(
-      'Invalid image: image.kernel: must be an absolute path on the compute host; image.ramdisk: must be an absolute path on the compute host; image.deploy_kernel: must be an absolute path on the compute host; image.deploy_ramdisk: must be an absolute path on the compute host',
-    );
+    // The seed's message for a missing boot image, then: never a path.
+    expect([img.name, img.message]).toEqual([
+      'NovaException',
+      "Can not activate PXE bootloader. The following boot parameters were not passed to baremetal driver: ['ramdisk']",
+    ]);
+    const path = (await rpc
+      .call(
+        { topic: 'compute', server: HOST },
+        'run_instance',
+        { instance: { uuid: INSTANCE_C }, node: nodes[1].uuid, image: { ...images, id: '/srv/disk.img' } },
+        { version: '6.0', timeout: 10 },
+      )
+      .catch((x) => x)) as RemoteError;
+    expect([path.name, path.message]).toEqual([
+      'InvalidParameterValue',
+      'Invalid image: image.id: must be an image id (a UUID), not "/srv/disk.img"',
+    ]);
     expect((await row(nodes[1].id)).instance_uuid).toBeNull();
     // The deploy helper's event is validated too (sent as a call here, so the error comes back).
     const ev = (await rpc

@@ -23,13 +23,14 @@ export function deployWorkerProviders(): Provider[] {
   return [
     {
       provide: DeployNode,
-      inject: [BM_CONFIG, NodeRepository, NodeEventRepository, NetbootClient, ComputeClient],
+      inject: [BM_CONFIG, NodeRepository, NodeEventRepository, NetbootClient, ComputeClient, GlanceClient],
       useFactory: (
         config: BmConfig,
         nodes: NodeRepository,
         events: NodeEventRepository,
         netboot: NetbootClient,
         compute: ComputeClient,
+        glance: GlanceClient,
       ) => {
         const runner = new CommandRunner();
         let attacher: Promise<IscsiAttacher> | undefined;
@@ -41,7 +42,7 @@ export function deployWorkerProviders(): Provider[] {
               attacher = undefined; // ask again next deploy
               throw e;
             })),
-          glance: new GlanceClient(config.glance.api_servers[0]),
+          glance,
           partitioner: new Partitioner(runner),
           writer: new ImageWriter(runner),
           tools: new PartitionTools(runner),

@@ -4,6 +4,7 @@ import { ActivateBootArgs, CleanArgs, NETBOOT, PrepareDeployArgs, patternOf } fr
 import type { BmConfig } from '@bm/config';
 import { InstanceNotFound } from '@bm/domain';
 import { EnrollmentService } from '@bm/enrollment';
+import { ImageCache } from '@bm/images';
 import { OsloController } from '@bm/messaging';
 import { PxeLayout } from '@bm/pxe';
 import { BM_CONFIG } from '@bm/service';
@@ -18,15 +19,20 @@ export class NetbootRpcController {
 
   constructor(
     private readonly enrollment: EnrollmentService,
+    private readonly images: ImageCache,
     @Inject(BM_CONFIG) private readonly config: BmConfig,
   ) {
     this.layout = new PxeLayout(config.baremetal.tftp_root);
   }
 
-  /** Writes the deploy + boot config (default deploy), the images and a 01-<mac> link per NIC. */
+  /**
+   * Fetches the four images by id into the verified cache, then writes them, the deploy + boot
+   * config (default deploy) and a 01-<mac> link per NIC (Nova's activate_bootloader).
+   */
   @MessagePattern(patternOf(NETBOOT, 'prepareDeploy'))
   async prepareDeploy(@Payload() a: PrepareDeployArgs) {
     const node = await this.enrollment.getNode(a.node);
+    const files = await this.images.fetchAll({ ...a.images });
     const macs = node.interfaces.map((i) => i.address!);
     const path = await this.layout.prepare({
       instanceUuid: a.instance,
@@ -34,7 +40,7 @@ export class NetbootRpcController {
       deployKey: a.deploy_key,
       appendParams: this.config.baremetal.pxe_append_params,
       macs,
-      images: a.images,
+      images: files,
     });
     return { node: node.uuid, pxe_config_path: path, macs };
   }

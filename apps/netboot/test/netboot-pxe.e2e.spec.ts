@@ -1,4 +1,4 @@
-import { lstat, rm } from 'node:fs/promises';
+import { lstat, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
 import { BmDhcpReservation } from '@bm/db';
@@ -21,6 +21,7 @@ import {
   pxeBootVm,
   testNamespaces,
 } from '../../../test/support/netns';
+import { type TestImages, startTestImages } from '../../../test/support/images';
 import { enrollNode } from '../../../test/support/nodes';
 import { type ServiceProcess, siteEnv, startService } from '../../../test/support/service';
 
@@ -48,7 +49,7 @@ describe('netboot service: a VM PXE-boots the deploy ramdisk, then the instance'
   let work: string;
   let tftpRoot: string;
   let nodeId: number;
-  const images = TEST_BOOT_DIR;
+  let images: TestImages;
   const exchange = uniqueName('pxe');
   const namespacesBefore = testNamespaces();
   /** The service's output (it runs in the namespace). */
@@ -63,8 +64,18 @@ describe('netboot service: a VM PXE-boots the deploy ramdisk, then the instance'
     nodeId = await enrollNode(ds, HOST, { macs: [MAC] });
     await ds.query('UPDATE bm_nodes SET instance_uuid = $1 WHERE id = $2', [INSTANCE, nodeId]);
 
+    // The Debian kernel and the test initramfs, uploaded as the instance's and the deploy images.
+    const [kernel, initrd] = await Promise.all(['vmlinuz', 'initrd.gz'].map((f) => readFile(join(TEST_BOOT_DIR, f))));
+    images = await startTestImages({ databaseUrl: db.url, exchange, host: HOST }, join(work, 'images'), {
+      kernel,
+      ramdisk: initrd,
+      deploy_kernel: kernel,
+      deploy_ramdisk: initrd,
+    });
+
     ns = await bootNetwork('pxe', work);
     await ns.forwardHostPort(Number(new URL(db.url).port || 5432));
+    await ns.forwardHostPort(Number(new URL(images.url).port));
     await ns.forwardHostPort(Number(new URL(TEST_AMQP_URL).port || 5672));
     svc = startService(
       'netboot',
@@ -77,6 +88,7 @@ describe('netboot service: a VM PXE-boots the deploy ramdisk, then the instance'
         BM_DHCP_MODE: 'full',
         BM_DHCP_RANGE: '10.77.0.50,10.77.0.99',
         BM_TFTP_ENABLED: 'true',
+        ...images.env,
       },
       ns,
     );
@@ -88,6 +100,7 @@ describe('netboot service: a VM PXE-boots the deploy ramdisk, then the instance'
   afterAll(async () => {
     await bus?.close();
     await ns?.destroy();
+    await images?.stop();
     await db?.drop();
     if (work) await rm(work, { recursive: true, force: true });
   });
@@ -99,10 +112,10 @@ describe('netboot service: a VM PXE-boots the deploy ramdisk, then the instance'
       instance: INSTANCE,
       deploy_key: key,
       images: {
-        kernel: join(images, 'vmlinuz'),
-        ramdisk: join(images, 'initrd.gz'),
-        deploy_kernel: join(images, 'vmlinuz'),
-        deploy_ramdisk: join(images, 'initrd.gz'),
+        kernel: images.ids.kernel,
+        ramdisk: images.ids.ramdisk,
+        deploy_kernel: images.ids.deploy_kernel,
+        deploy_ramdisk: images.ids.deploy_ramdisk,
       },
     });
     const line = await pxeBootVm(ns!, MAC, join(work, 'deploy-boot.log'));

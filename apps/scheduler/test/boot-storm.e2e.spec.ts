@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
@@ -9,6 +9,7 @@ import { type AmqpConnection, type ReceivedNotification, RpcClient } from '@bm/m
 import { type TestBus, eventually, openBus, uniqueName } from '../../../test/support/amqp';
 import { type NovaBmDatabase, createNovaBmDatabase } from '../../../test/support/database';
 import { enrollBmcNode } from '../../../test/support/nodes';
+import { type TestImages, startTestImages } from '../../../test/support/images';
 import { type ServiceProcess, serviceEnv, startService } from '../../../test/support/service';
 
 // 200 boot requests for 50 matching nodes at once, through the whole chain: scheduler run_instance
@@ -38,6 +39,7 @@ describe('boot storm: 200 requests, 50 nodes', () => {
   let conn: AmqpConnection;
   const notes: ReceivedNotification[] = [];
   const exchange = uniqueName('storm');
+  let images: TestImages;
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'storm-'));
@@ -48,13 +50,18 @@ describe('boot storm: 200 requests, 50 nodes', () => {
       const mac = `52:54:00:c0:00:${i.toString(16).padStart(2, '0')}`;
       bmcs.push((await enrollBmcNode(enroll, mac, PASSWORD, { cpu_arch: 'x86_64' })).bmc);
     }
-    for (const k of ['kernel', 'ramdisk', 'deploy_kernel', 'deploy_ramdisk']) await writeFile(join(work, k), k);
     bus = await openBus(exchange, notes);
     conn = bus.conn;
     const site = { databaseUrl: db.url, exchange, host: HOST };
+    images = await startTestImages(site, join(work, 'images'));
+    const deployPair = { BM_DEPLOY_KERNEL: images.ids.deploy_kernel, BM_DEPLOY_RAMDISK: images.ids.deploy_ramdisk };
     services.push(startService('power', await serviceEnv(site, { BM_IPMI_DEADLINE: '10' })));
-    services.push(startService('netboot', await serviceEnv(site, { BM_TFTP_ROOT: join(work, 'tftpboot') })));
-    services.push(startService('compute', await serviceEnv(site, { BM_PXE_DEPLOY_TIMEOUT: '120' })));
+    services.push(
+      startService('netboot', await serviceEnv(site, { BM_TFTP_ROOT: join(work, 'tftpboot'), ...images.env })),
+    );
+    services.push(
+      startService('compute', await serviceEnv(site, { BM_PXE_DEPLOY_TIMEOUT: '120', ...images.env, ...deployPair })),
+    );
     for (const s of services) await s.waitFor('rpc=');
     // The scheduler starts once compute has recorded every node, and loads them from compute_nodes.
     await eventually(
@@ -73,14 +80,14 @@ describe('boot storm: 200 requests, 50 nodes', () => {
 
   afterAll(async () => {
     for (const s of services) await s.stop();
+    await images?.stop();
     await bus?.close();
     for (const b of bmcs) await b.stop();
     await db?.drop();
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  const image = () =>
-    Object.fromEntries(['kernel', 'ramdisk', 'deploy_kernel', 'deploy_ramdisk'].map((k) => [k, join(work, k)]));
+  const image = () => images.meta();
   const count = async (where: string) =>
     Number((await ds.query(`SELECT count(*) AS n FROM bm_nodes WHERE ${where}`))[0].n);
 

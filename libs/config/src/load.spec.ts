@@ -95,6 +95,7 @@ const DEFAULTS = {
     dhcp_port: 67,
     tftp_enabled: false,
     tftp_port: 69,
+    image_cache_dir: '',
   },
   deploy_helper: {
     callback_listen_address: '0.0.0.0',

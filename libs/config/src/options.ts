@@ -11,6 +11,7 @@ import {
   keyValueList,
   nonEmptyString,
   oneOf,
+  optionalAbsolutePath,
   optionalIpv4,
   ipv4Range,
   sqlConnection,
@@ -121,6 +122,8 @@ export interface NetbootOptions {
   readonly dhcp_port: number;
   readonly tftp_enabled: boolean;
   readonly tftp_port: number;
+  /** The verified boot-image cache; '' = `<tftp_root>/master_images` (hard links into tftp_root work). */
+  readonly image_cache_dir: string;
 }
 
 /** `[deploy_helper]` options (ours): the deploy ramdisk's port-10000 callback and the deploy jobs. */
@@ -446,6 +449,12 @@ export const NETBOOT_SCHEMA: Schema<NetbootOptions> = {
     help: 'Serve tftp_root over TFTP (off by default, like DHCP: a boot server is asked for).',
   },
   tftp_port: { type: integer({ min: 1, max: 65535 }), default: 69, help: 'TFTP server port.' },
+  image_cache_dir: {
+    type: optionalAbsolutePath,
+    default: '',
+    defaultText: '<tftp_root>/master_images',
+    help: "Where the boot kernels and ramdisks fetched by image id are kept, verified, one file per id (Ironic's tftp_master_path); on tftp_root's filesystem they are hard-linked, not copied.",
+  },
 };
 
 export const DEPLOY_HELPER_SCHEMA: Schema<DeployHelperOptions> = {

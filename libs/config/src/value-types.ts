@@ -38,6 +38,14 @@ export const absolutePath: ValueType<string> = {
   },
 };
 
+/** An absolute path, or '' for "the default place" (the option's help says where). */
+export const optionalAbsolutePath: ValueType<string> = {
+  description: 'absolute path or empty',
+  parse(raw, warn) {
+    return raw === '' ? '' : absolutePath.parse(raw, warn);
+  },
+};
+
 export function integer(range: { min?: number; max?: number } = {}): ValueType<number> {
   return {
     description: describeRange('integer', range.min, range.max),

@@ -78,9 +78,11 @@ export class GetAvailableResourceArgs {
 /**
  * run_instance / build_and_run_instance. `instance` is a plain dict (Grizzly) or a Nova object
  * primitive; Nova's other arguments (request_spec, filter_properties, admin_password, …) are
- * accepted; only filter_properties.retry and the flavor are read. There is no image service yet:
- * `image` names the files, absolute paths on the compute host (`kernel`, `ramdisk`;
- * `deploy_kernel`, `deploy_ramdisk` default to `[baremetal] deploy_kernel` / `deploy_ramdisk`).
+ * accepted; filter_properties.retry, the flavor and the images are read. Images are image-service
+ * ids, never paths: Nova's `image` meta (`id`, `properties.kernel_id` / `ramdisk_id`) or an
+ * `image_ref`; the deploy pair comes from the flavor's `baremetal:deploy_kernel_id` /
+ * `baremetal:deploy_ramdisk_id` or `[baremetal] deploy_kernel` / `deploy_ramdisk` (compute's
+ * boot-images.ts).
  */
 export class RunInstanceArgs extends NovaBuildArgs {
   @IsObject()
@@ -91,8 +93,13 @@ export class RunInstanceArgs extends NovaBuildArgs {
   @MaxLength(255)
   node: string;
 
+  @IsOptional()
   @IsObject()
-  image: Record<string, unknown>;
+  image?: Record<string, unknown>;
+
+  @IsOptional()
+  @IsString()
+  image_ref?: string;
 
   @IsOptional()
   @IsObject()
@@ -132,10 +139,14 @@ export class InstanceArgs {
   clean_shutdown?: unknown;
 }
 
-/** rebuild_instance (Icehouse): new images for the same node; preserve_ephemeral keeps that partition. */
+/**
+ * rebuild_instance (Icehouse): the image (`image` meta or `image_ref`, ids as run_instance's) deployed
+ * again on the same node; preserve_ephemeral keeps that partition.
+ */
 export class RebuildInstanceArgs extends InstanceArgs {
+  @IsOptional()
   @IsObject()
-  image: Record<string, unknown>;
+  image?: Record<string, unknown>;
 
   @IsOptional()
   @IsBoolean()

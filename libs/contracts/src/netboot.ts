@@ -1,8 +1,8 @@
 import { Type } from 'class-transformer';
-import { IsOptional, IsString, IsUUID, Matches, ValidateNested } from 'class-validator';
+import { IsOptional, IsUUID, Matches, ValidateNested } from 'class-validator';
 import { NodeArgs } from '@bm/domain';
 import type { RpcClient } from '@bm/messaging';
-import { DEPLOY_KEY_PATTERN, type BootImages as PxeBootImages } from '@bm/pxe';
+import { type BootImageFiles, DEPLOY_KEY_PATTERN } from '@bm/pxe';
 import { type HostClient, type RpcServerSpec, type RpcSurface, SurfaceClient } from './surface';
 
 /**
@@ -13,7 +13,7 @@ export const NETBOOT = {
   topic: 'baremetal-netboot',
   version: '1.0',
   methods: {
-    /** Writes the deploy + boot config (default deploy), the images and a 01-<mac> link per NIC. */
+    /** Fetches the images by id, writes the deploy + boot config (default deploy) and a 01-<mac> link per NIC. */
     prepareDeploy: 'prepare_deploy',
     /** The deploy is written: `default boot` with the root filesystem's UUID. */
     activateBoot: 'activate_boot',
@@ -25,25 +25,23 @@ export const NETBOOT = {
 export const NETBOOT_SERVER: RpcServerSpec = { topic: NETBOOT.topic, endpoints: [{ version: NETBOOT.version }] };
 
 /**
- * The four images of a deployment, as absolute paths on the netboot host: the instance's kernel
- * and ramdisk, and the deploy kernel and ramdisk: libs/pxe's BootImages, validated. The one
- * shape images travel in.
+ * The four images of a deployment, by image-service id: the instance's kernel and ramdisk (its
+ * image's `kernel_id` / `ramdisk_id`), and the deploy kernel and ramdisk (the flavor's
+ * `baremetal:deploy_kernel_id` / `baremetal:deploy_ramdisk_id`, or `[baremetal] deploy_kernel` /
+ * `deploy_ramdisk`). The one shape images travel in; never a file path: the netboot service
+ * fetches each id into its checksum-verified cache (libs/pxe BootImageFiles has the same keys).
  */
-export class BootImages implements PxeBootImages {
-  @IsString()
-  @Matches(/^\//, { message: 'kernel must be an absolute path' })
+export class BootImages implements Record<keyof BootImageFiles, string> {
+  @IsUUID('all', { message: 'kernel must be an image id (a UUID)' })
   kernel: string;
 
-  @IsString()
-  @Matches(/^\//, { message: 'ramdisk must be an absolute path' })
+  @IsUUID('all', { message: 'ramdisk must be an image id (a UUID)' })
   ramdisk: string;
 
-  @IsString()
-  @Matches(/^\//, { message: 'deploy_kernel must be an absolute path' })
+  @IsUUID('all', { message: 'deploy_kernel must be an image id (a UUID)' })
   deploy_kernel: string;
 
-  @IsString()
-  @Matches(/^\//, { message: 'deploy_ramdisk must be an absolute path' })
+  @IsUUID('all', { message: 'deploy_ramdisk must be an image id (a UUID)' })
   deploy_ramdisk: string;
 }
 

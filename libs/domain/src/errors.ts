@@ -101,6 +101,20 @@ export interface Rejection {
   reason: string;
 }
 
+/**
+ * A boot image the PXE deploy needs is not given (the seed's NovaException from
+ * get_tftp_image_info): `labels` are the missing ones among kernel, ramdisk, deploy_kernel,
+ * deploy_ramdisk. Nova names it NovaException; so do we on the wire.
+ */
+export class MissingBootImages extends namedError('NovaException', 'invalid') {
+  constructor(readonly labels: string[]) {
+    super(
+      'Can not activate PXE bootloader. The following boot parameters were not passed to baremetal driver: ' +
+        `[${labels.map((l) => `'${l}'`).join(', ')}]`,
+    );
+  }
+}
+
 /** No node passes the filters; `rejections` says which filter stopped each node. */
 export class NoValidHost extends namedError('NoValidHost', 'conflict') {
   constructor(

@@ -176,6 +176,25 @@ export class GlanceClient {
     return this.json<GlanceImage>('GET', `v2/images/${encodeURIComponent(id)}`);
   }
 
+  /**
+   * The image named by `idOrName`, as OpenStack's CLI finds one: by id first, else the one image
+   * with that name; none is a 404 GlanceRequestFailed, several a 409 naming their ids.
+   */
+  async find(idOrName: string): Promise<GlanceImage> {
+    try {
+      if (UUID.test(idOrName)) return await this.show(idOrName);
+    } catch (e) {
+      if (!(e instanceof GlanceRequestFailed && e.status === 404)) throw e;
+    }
+    const named = await this.listAll({ name: idOrName });
+    if (named.length === 1) return named[0];
+    if (named.length === 0) throw new GlanceRequestFailed(`no image with id or name ${JSON.stringify(idOrName)}`, 404);
+    throw new GlanceRequestFailed(
+      `${named.length} images are named ${JSON.stringify(idOrName)} (${named.map((i) => i.id).join(', ')}): give an id`,
+      409,
+    );
+  }
+
   /** One page of `GET /v2/images`. */
   async list(query: ImageListQuery = {}): Promise<ImagePage> {
     const params = new URLSearchParams();
@@ -274,6 +293,8 @@ export class GlanceClient {
     });
   }
 }
+
+const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 
 async function readAll(stream: Readable): Promise<string> {
   const chunks: Buffer[] = [];

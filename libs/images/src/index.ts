@@ -3,3 +3,4 @@
 export * from './glance-image';
 export * from './schema';
 export * from './glance-client';
+export * from './image-cache';

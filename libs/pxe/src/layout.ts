@@ -11,11 +11,11 @@ import { type PxeConfigInput, macConfigName, pxePaths, renderPxeConfig, switchTo
 import { LocalPxeFiles, type PxeFiles } from './pxe-files';
 
 /**
- * The four images of a deployment, as absolute paths on this host: the instance's kernel and
- * ramdisk, the deploy kernel and ramdisk. Spelled as they travel on the bus (libs/contracts
- * BootImages is this shape, validated).
+ * The four image files of a deployment on this host (netboot's verified image cache): the
+ * instance's kernel and ramdisk, the deploy kernel and ramdisk. On the bus images travel by id
+ * (libs/contracts BootImages, the same keys); the netboot service turns ids into these files.
  */
-export interface BootImages {
+export interface BootImageFiles {
   kernel: string;
   ramdisk: string;
   deploy_kernel: string;
@@ -29,7 +29,7 @@ export class PxeLayout {
   ) {}
 
   /** Writes the images, the config (default deploy) and one `01-<mac>` link per NIC. */
-  async prepare(i: Omit<PxeConfigInput, 'tftpRoot'> & { macs: string[]; images: BootImages }): Promise<string> {
+  async prepare(i: Omit<PxeConfigInput, 'tftpRoot'> & { macs: string[]; images: BootImageFiles }): Promise<string> {
     const p = pxePaths(this.tftpRoot, i.instanceUuid);
     await this.files.makeDir(p.dir);
     await this.files.placeAtomic(i.images.kernel, p.kernel);

@@ -6,6 +6,7 @@ import type { BmConfig } from '@bm/config';
 import { systemClock } from '@bm/core';
 import { REPOSITORIES, dataSourceOptions } from '@bm/db';
 import { EnrollmentService } from '@bm/enrollment';
+import { GlanceClient } from '@bm/images';
 import { MessagingModule, RpcClient } from '@bm/messaging';
 import { HealthController } from './health.controller';
 import { BM_CONFIG, CLOCK, SERVICE_NAME } from './tokens';
@@ -14,7 +15,8 @@ import { BM_CONFIG, CLOCK, SERVICE_NAME } from './tokens';
  * What every service process shares: the config object (read once in main), the clock, the
  * nova_bm database and its repositories (migrations are run by `bmctl db sync`, never at start),
  * the message bus (an injectable RpcClient and Notifier, and the typed clients of the other
- * services: power and netboot of this host, compute, scheduler), the enrollment service, and /healthz.
+ * services: power and netboot of this host, compute, scheduler), the image service's client
+ * (`[glance] api_servers`), the enrollment service, and /healthz.
  */
 @Global()
 @Module({})
@@ -57,6 +59,7 @@ export class ServiceModule {
         { provide: NetbootClient, inject: [RpcClient], useFactory: (rpc: RpcClient) => new NetbootClient(rpc, host) },
         { provide: ComputeClient, inject: [RpcClient], useFactory: (rpc: RpcClient) => new ComputeClient(rpc) },
         { provide: SchedulerClient, inject: [RpcClient], useFactory: (rpc: RpcClient) => new SchedulerClient(rpc) },
+        { provide: GlanceClient, useFactory: () => new GlanceClient(config.glance.api_servers[0]) },
       ],
       exports: [
         BM_CONFIG,
@@ -68,6 +71,7 @@ export class ServiceModule {
         NetbootClient,
         ComputeClient,
         SchedulerClient,
+        GlanceClient,
       ],
     };
   }

@@ -19,12 +19,6 @@ function choice(allowed: readonly string[]) {
   };
 }
 
-/** The image service at `[glance] api_servers` (the first), with $OS_AUTH_TOKEN when set. */
-function glance(s: CliSession): GlanceClient {
-  const token = s.env.env.OS_AUTH_TOKEN;
-  return new GlanceClient(s.getConfig().glance.api_servers[0], token === '' ? undefined : token);
-}
-
 const mib = (n: number) => (n / 1048576).toFixed(1);
 
 /** Streams `file` to the image, a progress line on stderr at every tenth and at the end. */
@@ -92,7 +86,7 @@ export function imageCommands(program: Command, session: CliSession): void {
     .option('--file <path>', 'the image data')
     .action(async (name: string, o: CreateOptions, cmd: Command) => {
       const s = session.for(cmd);
-      const client = glance(s);
+      const client = s.glance();
       const created = await client.create({
         ...o.property,
         name,
@@ -117,7 +111,7 @@ export function imageCommands(program: Command, session: CliSession): void {
     .argument('<file>', 'the image data')
     .action(async (id: string, file: string, _o: unknown, cmd: Command) => {
       const s = session.for(cmd);
-      const client = glance(s);
+      const client = s.glance();
       await uploadFile(s, client, id, file);
       showImage(s, await client.show(id));
     });
@@ -130,7 +124,7 @@ export function imageCommands(program: Command, session: CliSession): void {
     .option('--page-size <n>', 'images per request', integer)
     .action(async (o: ListOptions, cmd: Command) => {
       const s = session.for(cmd);
-      const list = await glance(s).listAll({
+      const list = await s.glance().listAll({
         name: o.name,
         status: o.status,
         disk_format: o.diskFormat,
@@ -161,7 +155,7 @@ export function imageCommands(program: Command, session: CliSession): void {
     .argument('<id>', 'image id')
     .action(async (id: string, _o: unknown, cmd: Command) => {
       const s = session.for(cmd);
-      showImage(s, await glance(s).show(id));
+      showImage(s, await s.glance().show(id));
     });
   image
     .command('delete')
@@ -169,7 +163,7 @@ export function imageCommands(program: Command, session: CliSession): void {
     .argument('<id...>', 'image ids')
     .action(async (ids: string[], _o: unknown, cmd: Command) => {
       const s = session.for(cmd);
-      const client = glance(s);
+      const client = s.glance();
       for (const id of ids) {
         await client.delete(id);
         s.env.io.out(`deleted image ${id}`);

@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { BootImages, InstanceAction } from '@bm/contracts';
+import type { InstanceAction } from '@bm/contracts';
+import { extraProperties } from '@bm/images';
 import { systemClock } from '@bm/core';
 import type { InstanceRow } from '@bm/db';
 import { NotificationListener } from '@bm/messaging';
@@ -13,37 +12,29 @@ import { BootInstance, type BootState } from '../use-cases/boot-instance';
 /** What `--wait-for` may name. */
 const WAIT_FOR: readonly BootState[] = ['building', 'prepared', 'active'];
 
-/** A directory holding a kernel and an initramfs: vmlinuz + initrd.gz (Debian) or kernel + ramdisk. */
-function imagePair(dir: string): { kernel: string; ramdisk: string } {
-  const d = resolve(dir);
-  for (const [k, r] of [
-    ['vmlinuz', 'initrd.gz'],
-    ['kernel', 'ramdisk'],
-  ]) {
-    if (existsSync(join(d, k)) && existsSync(join(d, r))) return { kernel: join(d, k), ramdisk: join(d, r) };
-  }
-  throw new CliError(`${dir}: no vmlinuz + initrd.gz (or kernel + ramdisk) in it`, 'failed');
-}
-
 interface BootOptions {
   name?: string;
   flavor: string;
   image: string;
-  deployImage?: string;
   waitFor: string;
   timeout: number;
 }
 
-/** The instance and deploy images of a boot: --image, and --deploy-image or the configured deploy pair. */
-function bootImages(s: CliSession, o: BootOptions): BootImages {
-  const img = imagePair(o.image);
-  const b = s.getConfig().baremetal;
-  const deploy = o.deployImage
-    ? imagePair(o.deployImage)
-    : b.deploy_kernel.startsWith('/') && b.deploy_ramdisk.startsWith('/')
-      ? { kernel: b.deploy_kernel, ramdisk: b.deploy_ramdisk }
-      : img;
-  return { kernel: img.kernel, ramdisk: img.ramdisk, deploy_kernel: deploy.kernel, deploy_ramdisk: deploy.ramdisk };
+/**
+ * `--image` (an id or a unique name) as Nova's API puts it in the request spec: the image's id,
+ * name and properties. Its kernel_id and ramdisk_id must be there: the PXE boot needs them.
+ */
+async function imageMeta(s: CliSession, idOrName: string): Promise<Record<string, unknown>> {
+  const image = await s.glance().find(idOrName);
+  const properties = extraProperties(image);
+  const missing = ['kernel_id', 'ramdisk_id'].filter((p) => typeof properties[p] !== 'string' || properties[p] === '');
+  if (missing.length)
+    throw new CliError(
+      `image ${image.id} (${image.name ?? 'no name'}) has no ${missing.join(' or ')} property: ` +
+        'set them to the ids of its kernel and ramdisk (bmctl image create … --property kernel_id=ID)',
+      'invalid',
+    );
+  return { id: image.id, name: image.name, disk_format: image.disk_format, size: image.size, properties };
 }
 
 const ACTIONS: [verb: string, action: InstanceAction, help: string][] = [
@@ -68,12 +59,8 @@ export function instanceCommands(program: Command, session: CliSession): void {
     .option('--name <name>', 'instance name, as nova boot --name (instead of the argument)')
     .requiredOption('--flavor <name>', 'flavor name')
     .requiredOption(
-      '--image <dir>',
-      'directory with the instance kernel and initramfs (vmlinuz + initrd.gz, or kernel + ramdisk)',
-    )
-    .option(
-      '--deploy-image <dir>',
-      'directory with the deploy kernel and ramdisk (default: [baremetal] deploy_kernel/deploy_ramdisk, else --image)',
+      '--image <id-or-name>',
+      'the image to deploy (bmctl image list); its kernel_id and ramdisk_id properties name its boot kernel and ramdisk',
     )
     .option(
       '--wait-for <state>',
@@ -106,7 +93,7 @@ export function instanceCommands(program: Command, session: CliSession): void {
       const row = await boot.run({
         name,
         flavor: o.flavor,
-        images: bootImages(s, o),
+        image: await imageMeta(s, o.image),
         waitFor: o.waitFor as BootState,
         timeoutS: o.timeout,
       });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { BootImages, SchedulerClient } from '@bm/contracts';
+import type { SchedulerClient } from '@bm/contracts';
 import { type Clock, NovaBmError } from '@bm/core';
 import type { Flavor, FlavorRepository, InstanceRow, NodeRepository } from '@bm/db';
 import type { ReceivedNotification } from '@bm/messaging';
@@ -11,7 +11,12 @@ export type BootState = (typeof BOOT_STATES)[number];
 export interface BootRequest {
   name: string;
   flavor: string;
-  images: BootImages;
+  /**
+   * The image as Nova's API puts it in the request spec (`id`, `name`, `properties` with its
+   * kernel_id and ramdisk_id); the flavor's `baremetal:deploy_*_id` extra specs or compute's
+   * `[baremetal] deploy_*` give the deploy pair.
+   */
+  image: Record<string, unknown>;
   waitFor: BootState;
   timeoutS: number;
 }
@@ -52,6 +57,38 @@ export function flavorView(f: Flavor) {
   };
 }
 
+/** How long a failed build may wait for the scheduler to send it elsewhere before the boot is failed. */
+export const RESCHEDULE_GRACE_MS = 10_000;
+
+/**
+ * What the notifications say of one boot: the scheduler's run_instance ERROR (no node, or it gave
+ * up) fails it at once; compute's create.error fails it unless the scheduler places the instance
+ * again (run_instance.scheduled) within RESCHEDULE_GRACE_MS: compute reschedules only failures
+ * that another node may cure, and a request that is itself wrong (a missing image) is not sent on.
+ */
+class BuildFailures {
+  private final?: string;
+  private computeFailed?: { why: string; at: number };
+
+  constructor(private readonly clock: Clock) {}
+
+  seen(uuid: string, n: ReceivedNotification): void {
+    const p = n.payload as { instance_id?: string; reason?: string; message?: string; exception?: string } | undefined;
+    if (p?.instance_id !== uuid) return;
+    if (n.eventType === 'scheduler.run_instance' && n.priority === 'ERROR')
+      this.final = `${p.exception ?? 'Error'}: ${p.reason ?? ''}`;
+    else if (n.eventType === 'compute.instance.create.error')
+      this.computeFailed = { why: `${p.exception ?? 'Error'}: ${p.message ?? ''}`, at: this.clock.now() };
+    else if (n.eventType === 'scheduler.run_instance.scheduled') this.computeFailed = undefined;
+  }
+
+  failure(): string | undefined {
+    if (this.final) return this.final;
+    const c = this.computeFailed;
+    return c && this.clock.now() - c.at >= RESCHEDULE_GRACE_MS ? c.why : undefined;
+  }
+}
+
 /**
  * `nova boot` against the baremetal driver: run_instance cast to the scheduler (as Nova's API
  * did), then the instance followed in nova_bm until its node reaches `waitFor`. The scheduler's
@@ -64,12 +101,8 @@ export class BootInstance {
     const f = await this.p.flavors.byName(r.flavor);
     const uuid = randomUUID();
     const label = `instance ${uuid} (${r.name})`;
-    let failure: string | undefined;
-    const listener = await this.p.listen(`bmctl-boot-${uuid}`, (n) => {
-      const p = n.payload as { instance_id?: string; reason?: string; exception?: string } | undefined;
-      if (p?.instance_id === uuid && n.eventType === 'scheduler.run_instance' && n.priority === 'ERROR')
-        failure = `${p.exception ?? 'Error'}: ${p.reason ?? ''}`;
-    });
+    const failures = new BuildFailures(this.p.clock);
+    const listener = await this.p.listen(`bmctl-boot-${uuid}`, (n) => failures.seen(uuid, n));
     try {
       await this.p.scheduler.runInstance({
         request_spec: {
@@ -80,16 +113,17 @@ export class BootInstance {
             memory_mb: f.memory_mb,
             vcpus: f.vcpus,
             root_gb: f.root_gb,
+            image_ref: r.image.id,
           },
           instance_type: flavorView(f),
-          image: { ...r.images },
+          image: r.image,
           instance_uuids: [uuid],
           num_instances: 1,
         },
         filter_properties: {},
       });
       this.p.progress(`${label}: requested`);
-      return await this.follow(uuid, label, r, () => failure);
+      return await this.follow(uuid, label, r, () => failures.failure());
     } finally {
       await listener.stop();
     }

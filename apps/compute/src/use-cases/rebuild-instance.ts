@@ -2,8 +2,10 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { RebuildInstanceArgs } from '@bm/contracts';
 import type { BmConfig } from '@bm/config';
 import { NodeRepository } from '@bm/db';
+import { GlanceClient } from '@bm/images';
 import { BM_CONFIG } from '@bm/service';
-import { bootImages, instanceRef } from '../instance-args';
+import { resolveSpawnImages } from '../boot-images';
+import { instanceRef } from '../instance-args';
 import { Spawner } from '../spawn';
 import { InstanceNotifications } from './instance-notifications';
 
@@ -15,11 +17,16 @@ export class RebuildInstance {
     private readonly nodes: NodeRepository,
     private readonly spawner: Spawner,
     private readonly notifications: InstanceNotifications,
+    private readonly glance: GlanceClient,
   ) {}
 
   async run(a: RebuildInstanceArgs): Promise<{ node_id: number; task_state: string | null }> {
     const instance = instanceRef(a.instance);
-    const images = bootImages(a.image, this.config);
+    const { imageId, boot } = await resolveSpawnImages(
+      { image: a.image, image_ref: a.image_ref, instance: instance.fields },
+      this.config,
+      (id) => this.glance.show(id),
+    );
     // The node's uuid for the payloads; the claim itself decides whether the rebuild may go on.
     const node = await this.nodes.instanceNode(instance.uuid, this.config.default.host).then(
       (n) => n.uuid,
@@ -30,7 +37,7 @@ export class RebuildInstance {
       instance,
       () =>
         this.spawner.rebuild(
-          { instanceUuid: instance.uuid, instanceName: instance.name, images },
+          { instanceUuid: instance.uuid, instanceName: instance.name, imageId, images: boot },
           a.preserve_ephemeral ?? false,
         ),
       { node },

@@ -2,8 +2,10 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { type RunInstanceArgs, type RunInstanceResult, SchedulerClient } from '@bm/contracts';
 import type { BmConfig } from '@bm/config';
 import { worthRescheduling } from '@bm/domain';
+import { GlanceClient } from '@bm/images';
 import { BM_CONFIG } from '@bm/service';
-import { bootImages, instanceRef } from '../instance-args';
+import { resolveSpawnImages } from '../boot-images';
+import { instanceRef } from '../instance-args';
 import { Spawner } from '../spawn';
 import { InstanceNotifications } from './instance-notifications';
 
@@ -23,18 +25,32 @@ export class SpawnInstance {
     private readonly spawner: Spawner,
     private readonly notifications: InstanceNotifications,
     private readonly scheduler: SchedulerClient,
+    private readonly glance: GlanceClient,
   ) {}
 
   async run(a: RunInstanceArgs): Promise<RunInstanceResult> {
     const instance = instanceRef(a.instance);
-    const images = bootImages(a.image, this.config);
-    const flavor = a.instance_type ?? a.flavor ?? a.request_spec?.instance_type;
+    const flavor =
+      a.instance_type ?? a.flavor ?? (a.request_spec?.instance_type as Record<string, unknown> | undefined);
     try {
       const node = await this.notifications.around(
         'create',
         instance,
-        () =>
-          this.spawner.spawn({ instanceUuid: instance.uuid, instanceName: instance.name, nodeUuid: a.node, images }),
+        async () => {
+          // Before the node is claimed: a missing image fails the build with nothing to undo.
+          const { imageId, boot } = await resolveSpawnImages(
+            { image: a.image, image_ref: a.image_ref, instance: instance.fields, flavor },
+            this.config,
+            (id) => this.glance.show(id),
+          );
+          return this.spawner.spawn({
+            instanceUuid: instance.uuid,
+            instanceName: instance.name,
+            nodeUuid: a.node,
+            imageId,
+            images: boot,
+          });
+        },
         { node: a.node, flavor },
       );
       return { node: a.node, node_id: node.id, task_state: node.task_state };

@@ -290,14 +290,16 @@ describe('NodeRepository against PostgreSQL', () => {
   });
 
   describe('recordDeploy', () => {
-    it('sets the deploy fields of a building node, task_state untouched', async () => {
+    it('sets the deploy fields (key, PXE config, image id) of a building node, task_state untouched', async () => {
       const instance = randomUUID();
       const n = await node({ instance_uuid: instance, task_state: BmState.BUILDING });
-      await repo.recordDeploy(n.id, instance, { deploy_key: 'dk', pxe_config_path: '/tftp/dk' });
+      const image = randomUUID();
+      await repo.recordDeploy(n.id, instance, { deploy_key: 'dk', pxe_config_path: '/tftp/dk', image_path: image });
       expect(await raw(n.id)).toMatchObject({
         task_state: BmState.BUILDING,
         deploy_key: 'dk',
         pxe_config_path: '/tftp/dk',
+        image_path: image,
       });
     });
 
@@ -305,12 +307,12 @@ describe('NodeRepository against PostgreSQL', () => {
       const instance = randomUUID();
       const n = await node({ instance_uuid: instance, task_state: BmState.PREPARED });
       const err = await repo
-        .recordDeploy(n.id, instance, { deploy_key: 'dk', pxe_config_path: '/p' })
+        .recordDeploy(n.id, instance, { deploy_key: 'dk', pxe_config_path: '/p', image_path: 'i' })
         .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(NodeStateChanged);
       expect((err as Error).message).toContain(`Node ${n.id}`);
       await expect(
-        repo.recordDeploy(n.id, randomUUID(), { deploy_key: 'dk', pxe_config_path: '/p' }),
+        repo.recordDeploy(n.id, randomUUID(), { deploy_key: 'dk', pxe_config_path: '/p', image_path: 'i' }),
       ).rejects.toBeInstanceOf(NodeStateChanged);
       expect(await raw(n.id)).toEqual(n);
     });

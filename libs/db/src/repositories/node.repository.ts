@@ -223,18 +223,19 @@ export class NodeRepository {
   }
 
   /**
-   * The spawn's deploy fields (PXE config written, deploy key issued), task_state untouched:
+   * The spawn's deploy fields (PXE config written, deploy key issued, the instance image's id in
+   * image_path, as the seed kept the image's place there), task_state untouched:
    * only while node `id` is this instance's and `building`, else NodeStateChanged.
    */
   async recordDeploy(
     id: number,
     instanceUuid: string,
-    fields: { deploy_key: string; pxe_config_path: string },
+    fields: { deploy_key: string; pxe_config_path: string; image_path: string },
   ): Promise<void> {
     const [, n]: [unknown[], number] = await this.ds.query(
-      `UPDATE bm_nodes SET deploy_key = $3, pxe_config_path = $4, updated_at = ${NOW_UTC}
+      `UPDATE bm_nodes SET deploy_key = $3, pxe_config_path = $4, image_path = $6, updated_at = ${NOW_UTC}
         WHERE id = $1 AND instance_uuid = $2 AND deleted = false AND task_state = $5`,
-      [id, instanceUuid, fields.deploy_key, fields.pxe_config_path, BmState.BUILDING],
+      [id, instanceUuid, fields.deploy_key, fields.pxe_config_path, BmState.BUILDING, fields.image_path],
     );
     if (n !== 1)
       throw new NodeStateChanged(
