@@ -25,7 +25,7 @@ import {
   NodeStateChanged,
 } from '@bm/domain';
 import type { GlanceClient, GlanceImage } from '@bm/images';
-import type { AttachedLun, IscsiAttacher } from '@bm/iscsi';
+import type { AttachedLun, ChapCredentials, IscsiAttacher } from '@bm/iscsi';
 
 const MIB = 1024 * 1024;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -61,6 +61,8 @@ export interface DeployNodeSettings {
   ephemeralFormat: string;
   /** Where qcow2 images are downloaded before conversion (default os.tmpdir()). */
   tmpDir?: string;
+  /** CHAP credentials for the ramdisk's target, when it asks for them (the seed's ramdisk does not). */
+  chap?: ChapCredentials;
 }
 
 export const DEFAULT_DEPLOY_SETTINGS: DeployNodeSettings = {
@@ -152,15 +154,21 @@ export class DeployNode {
   private async deploy(row: DeployTargetRow, job: DeployJob): Promise<string> {
     const lun = await this.step(row, job, 'attach', async () => {
       const attacher = await this.ports.attacher();
-      const attached = await attacher.attach({ address: job.address, port: job.port, iqn: job.iqn, lun: job.lun });
+      const { chap } = this.settings;
+      const target = { address: job.address, port: job.port, iqn: job.iqn, lun: job.lun, ...(chap ? { chap } : {}) };
+      const attached = await attacher.attach(target);
       return { value: attached, detail: `${attached.sizeBytes} bytes at ${attached.path}` };
     });
+    let lost: Error | undefined;
+    void lun.lost.then((e) => (lost = e));
     let rootUuid: string;
     try {
       rootUuid = await this.onDisk(row, job, lun);
     } catch (e) {
       // Detach anyway; its own failure must not hide the deploy's.
       await lun.detach().catch((d: unknown) => this.log.error(`node ${row.id}: detach failed: ${message(d)}`));
+      // The session went away under the step: that is the reason, more than the step's I/O error.
+      if (lost && e instanceof StepFailed) throw new StepFailed(e.step, new Error(`${lost.message} (${e.message})`));
       throw e;
     }
     await this.step(row, job, 'detach', async () => {

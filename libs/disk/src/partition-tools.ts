@@ -9,8 +9,12 @@
  *   label) is copied to the partition's start; the rest of the partition's first MiB is zeroed so
  *   no older signature (ext*, xfs, btrfs at 64 KiB…) is left for blkid to find. The resulting
  *   bytes are what mkswap would write on a partition device (it writes only that first page).
- * - mkfsEphemeral: `mke2fs -t <ext2|ext3|ext4> -F -L <label> -E offset=<bytes> <target> <KiB>k`;
- *   other filesystems have no offset option and are refused.
+ * - mkfsEphemeral: `mke2fs -t <ext2|ext3|ext4> -F -L <label> -E offset=<bytes>,nodiscard <target>
+ *   <KiB>k`; other filesystems have no offset option and are refused. `nodiscard`: on a regular
+ *   file mke2fs punches the range and, trusting it to read back as zeros, skips wiping the inode
+ *   tables; qemu-storage-daemon's FUSE export acknowledges the punch but leaves the data (its
+ *   blockdev ignores discards), so an older filesystem's inodes survived and mke2fs failed
+ *   ("File exists while trying to create journal") on a disk that had been deployed before.
  * - rootUuid: `blkid -p -O <offset> [-S <size>] -s UUID -o value <target>` (low-level probe; no
  *   blkid cache).
  *
@@ -75,7 +79,7 @@ export class PartitionTools {
     }
   }
 
-  /** `mke2fs -t <fsType> -F -L <label> -E offset=<offset> <target> <size/1024>k`. */
+  /** `mke2fs -t <fsType> -F -L <label> -E offset=<offset>,nodiscard <target> <size/1024>k`. */
   async mkfsEphemeral(
     target: string,
     offset: number,
@@ -92,7 +96,7 @@ export class PartitionTools {
     await checkPartition(target, offset, size, 1024, 1024);
     await this.runner.check(
       this.opts.mke2fs ?? 'mke2fs',
-      ['-q', '-t', fsType, '-F', '-L', label, '-E', `offset=${offset}`, resolve(target), `${size / 1024}k`],
+      ['-q', '-t', fsType, '-F', '-L', label, '-E', `offset=${offset},nodiscard`, resolve(target), `${size / 1024}k`],
       { timeoutMs: this.timeout() },
     );
   }

@@ -6,7 +6,7 @@ import {
   IscsiTargetNotFound,
   IscsiTargetUnreachable,
 } from './errors';
-import { isMountPoint, storageDaemonArgs, storageDaemonError, UserspaceAttacher } from './userspace';
+import { establishedTo, isMountPoint, storageDaemonArgs, storageDaemonError, UserspaceAttacher } from './userspace';
 
 const target = { address: '10.0.0.7', port: 3260, iqn: 'iqn-4c1f', lun: 1 };
 const o = { initiatorName: 'iqn.2013-10.org.openstack.nova-bm:deploy-helper', requestTimeoutSec: 60 };
@@ -74,6 +74,22 @@ describe('isMountPoint', () => {
     expect(isMountPoint(info, '/tmp/bm-iscsi-a/lun.raw')).toBe(true);
     expect(isMountPoint(info, '/tmp/with space/lun.raw')).toBe(true);
     expect(isMountPoint(info, '/tmp/bm-iscsi-a')).toBe(false);
+  });
+});
+
+describe('establishedTo (/proc/<pid>/net/tcp)', () => {
+  const head = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
+  const row = (rem: string, st: string, inode: string) =>
+    `   0: 0100007F:A2F4 ${rem} ${st} 00000000:00000000 00:00000000 00000000     0        0 ${inode} 1 0 20 4 30\n`;
+  // 127.0.0.1:3260 is 0100007F:0CBC.
+  it('an ESTABLISHED (01) connection to the port on one of the sockets', () => {
+    expect(establishedTo(head + row('0100007F:0CBC', '01', '4711'), 3260, new Set(['4711']))).toBe(true);
+  });
+  it('not another state, port or socket', () => {
+    expect(establishedTo(head + row('0100007F:0CBC', '02', '4711'), 3260, new Set(['4711']))).toBe(false);
+    expect(establishedTo(head + row('0100007F:0CBD', '01', '4711'), 3260, new Set(['4711']))).toBe(false);
+    expect(establishedTo(head + row('0100007F:0CBC', '01', '4711'), 3260, new Set(['4712']))).toBe(false);
+    expect(establishedTo(head, 3260, new Set(['4711']))).toBe(false);
   });
 });
 

@@ -1,5 +1,5 @@
 import { closeSync, openSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Clock, systemClock } from '@bm/core';
@@ -35,6 +35,18 @@ export interface UserspaceAttacherOptions {
   requestTimeoutSec?: number;
   /** SIGTERM-to-SIGKILL grace when stopping the daemon (default 5 s). */
   stopGraceMs?: number;
+  /**
+   * How long the attached daemon may go without a TCP connection to the portal before the session
+   * counts as lost (default 30 s; 0 = never). libiscsi reconnects forever and holds the I/O
+   * meanwhile, so a target that vanished (ramdisk gone, tgtd killed, target deleted) would hang
+   * every read and write: this is the kernel initiator's replacement_timeout. The daemon is then
+   * stopped (the I/O waiting fails) and `lost` says why.
+   */
+  sessionLossTimeoutMs?: number;
+  /** How often the daemon's connection is looked at (default 1 s). */
+  sessionCheckMs?: number;
+  /** The process table the connection is read from (default /proc). */
+  procRoot?: string;
   pollMs?: number;
   clock?: Clock;
   /** The mount table to read (default /proc/self/mountinfo). */
@@ -109,6 +121,39 @@ export function isMountPoint(mountinfo: string, path: string): boolean {
 }
 
 /**
+ * Whether a /proc/net/tcp or tcp6 table has an ESTABLISHED connection (state 01) to remote port
+ * `port` on one of the sockets `inodes`.
+ */
+export function establishedTo(table: string, port: number, inodes: ReadonlySet<string>): boolean {
+  return table
+    .split('\n')
+    .slice(1)
+    .some((line) => {
+      // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+      const f = line.trim().split(/\s+/);
+      return f.length > 9 && f[3] === '01' && parseInt(f[2].split(':')[1] ?? '', 16) === port && inodes.has(f[9]);
+    });
+}
+
+/**
+ * Whether process `pid` holds an established TCP connection to remote port `port` (its own
+ * sockets, in its own network namespace); undefined when that cannot be read (the process is gone).
+ */
+export async function hasTcpConnection(pid: number, port: number, procRoot = '/proc'): Promise<boolean | undefined> {
+  const dir = join(procRoot, String(pid));
+  let inodes: Set<string>;
+  try {
+    const fds = await readdir(join(dir, 'fd'));
+    const links = await Promise.all(fds.map((fd) => readlink(join(dir, 'fd', fd)).catch(() => '')));
+    inodes = new Set(links.map((l) => /^socket:\[(\d+)\]$/.exec(l)?.[1]).filter((i): i is string => !!i));
+  } catch {
+    return undefined;
+  }
+  const tables = await Promise.all(['tcp', 'tcp6'].map((t) => readFile(join(dir, 'net', t), 'utf8').catch(() => '')));
+  return tables.some((table) => establishedTo(table, port, inodes));
+}
+
+/**
  * The userspace initiator: qemu-storage-daemon logs in with libiscsi and exports the LUN over
  * FUSE as a regular file in a private temp dir (no kernel iSCSI, no root-only device nodes).
  * Works where the kernel has no iscsi_tcp (containers, Firecracker guests).
@@ -126,6 +171,9 @@ export class UserspaceAttacher implements IscsiAttacher {
       readyTimeoutMs: 20_000,
       requestTimeoutSec: 60,
       stopGraceMs: 5_000,
+      sessionLossTimeoutMs: 30_000,
+      sessionCheckMs: 1_000,
+      procRoot: '/proc',
       pollMs: 25,
       clock: systemClock,
       mountinfo: '/proc/self/mountinfo',
@@ -156,7 +204,9 @@ export class UserspaceAttacher implements IscsiAttacher {
       await this.waitReady(t, daemon, dir, path);
       if (secretFile) await rm(secretFile, { force: true }); // read at start-up; not needed any more
       const sizeBytes = (await stat(path)).size;
-      return new UserspaceLun(t, path, sizeBytes, daemon, () => this.cleanUp(daemon, dir, path));
+      const lun = new UserspaceLun(t, path, sizeBytes, daemon, () => this.cleanUp(daemon, dir, path));
+      if (this.o.sessionLossTimeoutMs > 0) void lun.watch(daemon, this.o);
+      return lun;
     } catch (e) {
       await this.cleanUp(daemon, dir, path).catch(() => undefined);
       throw e;
@@ -205,15 +255,17 @@ export class UserspaceAttacher implements IscsiAttacher {
 class UserspaceLun implements AttachedLun {
   readonly lost: Promise<Error>;
   private detaching: Promise<void> | undefined;
+  private loseSession!: (e: Error) => void;
 
   constructor(
-    target: IscsiTarget,
+    private readonly target: IscsiTarget,
     readonly path: string,
     readonly sizeBytes: number,
     daemon: RunningProgram,
     private readonly cleanUp: () => Promise<void>,
   ) {
     this.lost = new Promise((resolve) => {
+      this.loseSession = resolve;
       void daemon.exited.then(({ code, signal }) => {
         if (this.detaching) return;
         resolve(
@@ -223,6 +275,37 @@ class UserspaceLun implements AttachedLun {
         );
       });
     });
+  }
+
+  /**
+   * Until detached or the daemon is gone: a daemon without a connection to the portal for
+   * `sessionLossTimeoutMs` has lost its session; `lost` says so, then the daemon is stopped.
+   */
+  async watch(
+    daemon: RunningProgram,
+    o: Pick<Required<UserspaceAttacherOptions>, 'clock' | 'sessionLossTimeoutMs' | 'sessionCheckMs' | 'procRoot'>,
+  ): Promise<void> {
+    let downSince: number | undefined;
+    while (!this.detaching && daemon.isRunning() && daemon.pid !== undefined) {
+      await o.clock.sleep(o.sessionCheckMs);
+      if (this.detaching || !daemon.isRunning()) return;
+      const connected = await hasTcpConnection(daemon.pid, this.target.port, o.procRoot);
+      if (connected !== false) {
+        downSince = undefined;
+        continue;
+      }
+      downSince ??= o.clock.now();
+      if (o.clock.now() - downSince >= o.sessionLossTimeoutMs) {
+        this.loseSession(
+          new IscsiSessionLost(
+            `${describeTarget(this.target)}: no connection to the target for ${o.sessionLossTimeoutMs} ms ` +
+              `(target gone or unreachable); qemu-storage-daemon stopped, I/O on ${this.path} fails`,
+          ),
+        );
+        await daemon.stop(0); // SIGKILL: a graceful stop would wait for the I/O held for the dead session
+        return;
+      }
+    }
   }
 
   detach(): Promise<void> {
