@@ -5,9 +5,11 @@
  * partition is a byte range `[offsetBytes, offsetBytes + maxBytes)` of the target, never a
  * `-part1` device.
  *
- * - Raw images are streamed (bounded memory: one reusable 4 MiB buffer plus the source's own
+ * - Raw images are streamed (bounded memory: two reusable 4 MiB buffers plus the source's own
  *   highWaterMark, with backpressure), hashed on the fly (md5 = Glance's `checksum`, sha512 =
- *   Glance's `os_hash_value`), fsync'ed once at the end and then verified. Node cannot guarantee
+ *   Glance's `os_hash_value`), fsync'ed once at the end and then verified. One buffer is written
+ *   while the source fills and hashes the other (at most one write in flight, in order), so the
+ *   hashing overlaps the target's I/O instead of waiting for it. Node cannot guarantee
  *   O_DIRECT buffer alignment, so the page cache is used and flushed by the final fsync instead
  *   of `oflag=direct`.
  * - qcow2 images are converted by `qemu-img convert -n` into the byte range through the raw
@@ -68,7 +70,7 @@ export interface WriteQcow2Result {
 }
 
 export interface ImageWriterOptions {
-  /** Size of the one write buffer (default 4 MiB). */
+  /** Size of each of the two write buffers (default 4 MiB). */
   bufferBytes?: number;
   /**
    * Report progress every this many bytes (default: 5% of `expected.size` when known, at least
@@ -132,11 +134,15 @@ export class ImageWriter {
       this.opts.progressBytes ?? (expected?.size ? Math.max(4 * MIB, Math.ceil(expected.size / 20)) : 64 * MIB);
     const md5 = createHash('md5');
     const sha512 = createHash('sha512');
-    const buf = Buffer.allocUnsafe(bufferBytes);
+    // Two buffers: the source fills (and hashes into) one while the other is being written.
+    const buffers = [Buffer.allocUnsafe(bufferBytes), Buffer.allocUnsafe(bufferBytes)];
+    let buf = buffers[0];
     let fill = 0;
     let total = 0; // bytes taken from the source (and hashed)
+    let queued = 0; // bytes handed to writes (written + in flight)
     let written = 0; // bytes written to the target
     let reported = 0;
+    let inFlight: Promise<void> = Promise.resolve(); // the last write started; they run one after another
 
     let fh: FileHandle;
     try {
@@ -145,19 +151,28 @@ export class ImageWriter {
       source.destroy();
       throw new ImageWriteFailed(`cannot open ${target} for writing: ${errorMessage(e)}`, { cause: e });
     }
-    const flush = async (): Promise<void> => {
+    const writeOut = async (data: Buffer, length: number, position: number): Promise<void> => {
       let at = 0;
-      while (at < fill) {
-        const { bytesWritten } = await fh.write(buf, at, fill - at, offsetBytes + written);
-        if (bytesWritten <= 0) throw new Error(`short write at byte ${offsetBytes + written}`);
+      while (at < length) {
+        const { bytesWritten } = await fh.write(data, at, length - at, position + at);
+        if (bytesWritten <= 0) throw new Error(`short write at byte ${position + at}`);
         at += bytesWritten;
         written += bytesWritten;
       }
-      fill = 0;
       if (onProgress && written - reported >= every) {
         reported = written;
         onProgress(written);
       }
+    };
+    /** Starts writing the filled buffer, after the previous write, and returns once the other buffer is free. */
+    const flush = async (): Promise<void> => {
+      const [previous, data, length, position] = [inFlight, buf, fill, offsetBytes + queued];
+      inFlight = previous.then(() => writeOut(data, length, position));
+      inFlight.catch(() => undefined); // awaited below or at the end; never an unhandled rejection
+      queued += fill;
+      buf = buf === buffers[0] ? buffers[1] : buffers[0];
+      fill = 0;
+      await previous; // the write of the buffer now to be filled (throws if it failed)
     };
 
     let stage = 'reading the image';
@@ -188,10 +203,12 @@ export class ImageWriter {
       }
       stage = `writing ${target}`;
       await flush();
+      await inFlight;
       stage = `fsync of ${target}`;
       await fh.sync();
     } catch (e) {
       source.destroy();
+      await inFlight.catch(() => undefined);
       await fh.close().catch(() => undefined);
       if (e instanceof ImageTooLarge) throw e;
       throw new ImageWriteFailed(`${stage} failed after ${written} bytes written: ${errorMessage(e)}`, {
