@@ -193,7 +193,7 @@ if [ $status = 0 ]; then
     tail -c 1500 .lab/logs/node-1-console.log 2>/dev/null || true
     status=1
   fi
-  echo '--- the instance (the deploy helper that writes the image comes next; it stays "prepared" until then)'
+  echo '--- the instance (this test initramfs does not call the deploy helper back, so it stays "prepared")'
   bmctl instance list || status=1
   echo '--- deleting it: power off, PXE files removed, node 1 released (bmctl delete)'
   bmctl delete lab-vm1 || status=1

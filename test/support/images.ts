@@ -14,18 +14,23 @@ export interface BootImageIds {
 /** The data of each image (default: a short text naming it). */
 export type BootImageData = Partial<Record<keyof BootImageIds, Buffer | string>>;
 
-/** The built images service of a test site, with the five images of a boot uploaded. */
-export interface TestImages {
+/** The built images service of a test site. */
+export interface ImagesService {
   /** http://127.0.0.1:<port>: give it to the other services as BM_API_SERVERS. */
   url: string;
+  port: number;
   glance: GlanceClient;
-  ids: BootImageIds;
   service: ServiceProcess;
-  /** `{ BM_API_SERVERS: url }`: where compute, netboot and the deploy helper find the images. */
+  /** `{ BM_API_SERVERS: url }`: where compute, netboot, the deploy helper and bmctl find the images. */
   env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+/** The images service with the five images of a boot uploaded. */
+export interface TestImages extends ImagesService {
+  ids: BootImageIds;
   /** Nova's image meta of the instance image (id, properties kernel_id / ramdisk_id). */
   meta(): { id: string; properties: { kernel_id: string; ramdisk_id: string } };
-  stop(): Promise<void>;
 }
 
 const FORMATS: Record<keyof BootImageIds, [disk: string, container: string]> = {
@@ -43,16 +48,8 @@ export async function uploadImage(glance: GlanceClient, fields: GlanceImageCreat
   return image.id;
 }
 
-/**
- * Starts the images service (apps/images, built) on the site's database with a data_dir under
- * `dataDir`, and uploads the five images of a boot, the instance image last with its kernel_id
- * and ramdisk_id, as an operator does with `glance image-create`.
- */
-export async function startTestImages(
-  site: ServiceSite,
-  dataDir: string,
-  data: BootImageData = {},
-): Promise<TestImages> {
+/** Starts the images service (apps/images, built) on the site's database, its data under `dataDir`. */
+export async function startImages(site: ServiceSite, dataDir: string): Promise<ImagesService> {
   const port = await freeTcpPort();
   const service = startService('images', await serviceEnv(site, { BM_API_PORT: String(port), BM_DATA_DIR: dataDir }));
   try {
@@ -62,26 +59,41 @@ export async function startTestImages(
     throw e;
   }
   const url = `http://127.0.0.1:${port}`;
-  const glance = new GlanceClient(url);
+  return {
+    url,
+    port,
+    glance: new GlanceClient(url),
+    service,
+    env: { BM_API_SERVERS: url },
+    stop: async () => {
+      const code = await service.stop();
+      if (code !== 0 && code !== null) throw new Error(`images exited ${code}:\n${service.output()}`);
+    },
+  };
+}
+
+/**
+ * startImages, then the five images of a boot uploaded, the instance image last with its
+ * kernel_id and ramdisk_id, as an operator does with `glance image-create`.
+ */
+export async function startTestImages(
+  site: ServiceSite,
+  dataDir: string,
+  data: BootImageData = {},
+): Promise<TestImages> {
+  const images = await startImages(site, dataDir);
   const ids = {} as BootImageIds;
   const upload = (key: keyof BootImageIds, extra: Record<string, string> = {}) =>
     uploadImage(
-      glance,
+      images.glance,
       { name: `test-${key}`, disk_format: FORMATS[key][0], container_format: FORMATS[key][1], ...extra },
       data[key] ?? `bytes of ${key}`,
     );
   for (const key of ['kernel', 'ramdisk', 'deploy_kernel', 'deploy_ramdisk'] as const) ids[key] = await upload(key);
   ids.image = await upload('image', { kernel_id: ids.kernel, ramdisk_id: ids.ramdisk });
   return {
-    url,
-    glance,
+    ...images,
     ids,
-    service,
-    env: { BM_API_SERVERS: url },
     meta: () => ({ id: ids.image, properties: { kernel_id: ids.kernel, ramdisk_id: ids.ramdisk } }),
-    stop: async () => {
-      const code = await service.stop();
-      if (code !== 0 && code !== null) throw new Error(`images exited ${code}:\n${service.output()}`);
-    },
   };
 }

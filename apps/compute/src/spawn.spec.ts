@@ -7,6 +7,7 @@ import {
   releasesNode,
   transition,
 } from '@bm/domain';
+import type { DeployDisk } from '@bm/db';
 import { type SpawnNode, type SpawnNodes, type SpawnServices, Spawner } from './spawn';
 
 const NODE = 'c0ffee00-0000-4000-8000-000000000001';
@@ -21,7 +22,12 @@ const IMAGE_ID = '0e000000-0000-4000-8000-00000000000e';
 
 /** One node in memory, and a record of every state it went through and every service call. */
 function world(opts: { fail?: Partial<Record<keyof SpawnServices, string>>; taken?: boolean } = {}) {
-  const row: SpawnNode & { instance_name: string | null; deploy_key: string | null; image_path?: string } = {
+  const row: SpawnNode & {
+    instance_name: string | null;
+    deploy_key: string | null;
+    image_path?: string;
+    disk?: DeployDisk;
+  } = {
     id: 7,
     task_state: opts.taken ? 'active' : null,
     instance_uuid: opts.taken ? 'someone-else' : null,
@@ -54,6 +60,7 @@ function world(opts: { fail?: Partial<Record<keyof SpawnServices, string>>; take
       if (row.instance_uuid !== instance || row.task_state !== 'building') throw new Error('stale deploy fields');
       row.deploy_key = fields.deploy_key;
       row.image_path = fields.image_path;
+      row.disk = fields.disk;
     },
     // The state machine itself decides, as NodeRepository.transition does in SQL.
     transition: async (_id, instance, event) => {
@@ -98,7 +105,15 @@ function spawner(w: ReturnType<typeof world>, script: BmTaskState[], deployTimeo
   });
 }
 
-const request = { instanceUuid: INSTANCE, instanceName: 'bm-1', nodeUuid: NODE, imageId: IMAGE_ID, images: IMAGES };
+const DISK = { root_mb: 32768, swap_mb: 1, ephemeral_mb: 0 };
+const request = {
+  instanceUuid: INSTANCE,
+  instanceName: 'bm-1',
+  nodeUuid: NODE,
+  imageId: IMAGE_ID,
+  images: IMAGES,
+  disk: DISK,
+};
 
 describe('Spawner (BareMetalDriver.spawn)', () => {
   it('building → prepared (PXE ready, boot device PXE, power off/on) → deploying → deploy complete → active', async () => {
@@ -108,7 +123,8 @@ describe('Spawner (BareMetalDriver.spawn)', () => {
     expect(w.states).toEqual(['building', 'prepared', 'deploying', 'deploy complete', 'active']);
     expect(w.calls).toEqual(['prepareDeploy', 'setBootDevicePxe', 'powerOff', 'powerOn']);
     expect(w.row.deploy_key).toMatch(/^[A-Z0-9]{32}$/);
-    expect(w.row.image_path).toBe(IMAGE_ID); // the deploy helper streams this image
+    expect(w.row.image_path).toBe(IMAGE_ID); // the deploy helper streams this image…
+    expect(w.row.disk).toEqual(DISK); // …into these partitions
   });
 
   it('deploy failed: error, power off, netboot clean, deleted with the association cleared; the error reaches the caller', async () => {

@@ -21,6 +21,7 @@
  * building, or a failed deploy, is cleaned up and the node released.
  */
 import type { BootImages, PrepareDeployResult } from '@bm/contracts';
+import type { DeployDisk, DeployFields } from '@bm/db';
 import { type Clock, systemClock } from '@bm/core';
 import {
   type BmTaskState,
@@ -40,6 +41,8 @@ export interface SpawnRequest {
   /** The instance image's id: recorded in bm_nodes.image_path for the deploy helper. */
   imageId: string;
   images: BootImages;
+  /** The flavor's root, swap and ephemeral sizes for the deploy helper; absent: the row's stay. */
+  disk?: DeployDisk;
 }
 
 /** The node row as the spawn sees it. */
@@ -59,12 +62,8 @@ export interface SpawnNodes {
   /** Rebuild: the instance's own node, active → building, with preserve_ephemeral recorded. */
   claimForRebuild(instanceUuid: string, preserveEphemeral: boolean): Promise<SpawnNode>;
   read(id: number): Promise<SpawnNode | undefined>;
-  /** The deploy key, PXE config path and image id, recorded while the node is still building. */
-  recordDeploy(
-    id: number,
-    instanceUuid: string,
-    fields: { deploy_key: string; pxe_config_path: string; image_path: string },
-  ): Promise<void>;
+  /** The deploy key, PXE config path, image id and disk sizes, recorded while the node is still building. */
+  recordDeploy(id: number, instanceUuid: string, fields: DeployFields): Promise<void>;
   /** Moves the node on by `event` if its row is still this instance's and in a state that allows it. */
   transition(id: number, instanceUuid: string, event: NodeEvent): Promise<SpawnNode>;
 }
@@ -128,6 +127,7 @@ export class Spawner {
         deploy_key: key,
         pxe_config_path: prepared.pxe_config_path,
         image_path: r.imageId,
+        ...(r.disk ? { disk: r.disk } : {}),
       });
       await this.services.setBootDevicePxe(node.id);
       await this.services.powerOff(node.id);

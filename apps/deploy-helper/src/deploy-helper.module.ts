@@ -3,13 +3,18 @@ import { DeployJobs } from '@bm/contracts';
 import { AMQP_CONNECTION, type AmqpConnection } from '@bm/messaging';
 import { AcceptCallback } from './accept-callback';
 import { CallbackServer } from './callback-server';
+import { deployWorkerProviders } from './deploy-worker.providers';
 
-/** The deploy ramdisk's callback (port 10000) and the deploy job queue it fills. */
+/**
+ * The deploy ramdisk's callback (port 10000), the deploy job queue it fills, and the deploy
+ * workers that run those jobs (`[deploy_helper] deploy_workers` at once; 0 = callbacks only).
+ */
 @Module({
   providers: [
     { provide: DeployJobs, inject: [AMQP_CONNECTION], useFactory: (c: AmqpConnection) => new DeployJobs(c) },
     AcceptCallback,
     CallbackServer,
+    ...deployWorkerProviders(),
   ],
 })
 export class DeployHelperModule {}

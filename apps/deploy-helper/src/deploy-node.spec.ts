@@ -3,7 +3,7 @@ import { Logger } from '@nestjs/common';
 import { type DeployJob, deployKeySha256 } from '@bm/contracts';
 import type { DeployTargetRow } from '@bm/db';
 import { NodeStateChanged } from '@bm/domain';
-import { DeployNode, type DeployPorts } from './deploy-node';
+import { CallbackNotFinished, DeployNode, type DeployPorts } from './deploy-node';
 import { DeployWorker, InvalidDeployJob } from './deploy-worker';
 
 const KEY = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ012345';
@@ -234,6 +234,16 @@ describe('DeployNode', () => {
     expect(w.events).toEqual([]);
   });
 
+  it('a job that arrives before its callback moved the node to deploying is retried, not dropped', async () => {
+    const w = world({ task_state: 'prepared' });
+    await expect(w.deploy.run(job())).rejects.toThrow(CallbackNotFinished);
+    expect(w.calls).toEqual([]);
+    // …while a prepared node of another deploy (another key) is a stale job, dropped.
+    expect((await w.deploy.run(job({ key_sha256: deployKeySha256(KEY.replace('A', 'B')) }))).kind).toBe('ignored');
+    w.row.task_state = 'deploying';
+    expect((await w.deploy.run(job())).kind).toBe('done');
+  });
+
   it.each([
     ['attach', 'attach', false],
     ['show', 'image', true],
@@ -320,6 +330,15 @@ describe('DeployWorker.handle', () => {
     await worker.handle({ ...job() });
     expect(runs).toEqual([job()]);
     expect(worker.active).toBe(0);
+  });
+
+  it('deploy_workers = 0: starts and stops without ever consuming (AMQP prefetch 0 would mean unlimited)', async () => {
+    const registered: unknown[] = [];
+    const watching = { register: async (h: unknown) => (registered.push(h), () => undefined) } as never;
+    const worker = new DeployWorker(watching, { run: async () => ({ kind: 'ignored', reason: '' }) }, { prefetch: 0 });
+    await worker.onApplicationBootstrap();
+    await worker.beforeApplicationShutdown();
+    expect(registered).toEqual([]);
   });
 
   it('refuses a malformed job with the reason (the queue dead-letters it)', async () => {

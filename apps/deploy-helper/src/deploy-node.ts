@@ -123,9 +123,14 @@ export class DeployNode {
     this.settings = { ...DEFAULT_DEPLOY_SETTINGS, ...settings };
   }
 
-  /** Rejects only when the row cannot be read (the queue retries); every deploy outcome resolves. */
+  /**
+   * Rejects only when the row cannot be read, or when the callback that queued the job has not
+   * moved the node to deploying yet (CallbackNotFinished): the queue retries both. Every deploy
+   * outcome resolves.
+   */
   async run(job: DeployJob): Promise<DeployOutcome> {
     const row = await this.ports.nodes.deployTarget(job.node_id);
+    if (callbackPending(row, job)) throw new CallbackNotFinished(job.node_id);
     const stale = staleReason(row, job);
     if (stale || !row) {
       const reason = stale ?? 'unknown node';
@@ -361,6 +366,33 @@ export class DeployNode {
 }
 
 /** Why a job does not match its row (never naming the key), or undefined when it does. */
+/**
+ * The callback queues the job first and then moves the node prepared → deploying (so a deploying
+ * node always has its job): a worker may get the job in between. The row still `prepared` for the
+ * job's instance and key is that moment, not a stale job.
+ */
+export function callbackPending(row: DeployTargetRow | undefined, job: DeployJob): boolean {
+  return (
+    row?.task_state === BmState.PREPARED &&
+    row.instance_uuid === job.instance_uuid &&
+    !!row.deploy_key &&
+    deployKeySha256(row.deploy_key) === job.key_sha256
+  );
+}
+
+/**
+ * A job for a node still `prepared` (callbackPending): thrown so the queue tries it again a moment
+ * later; should the callback never finish moving the node, the job is dead-lettered after the
+ * queue's attempts, and the node stays prepared for compute's deploy timeout.
+ */
+export class CallbackNotFinished extends Error {
+  override readonly name = 'CallbackNotFinished';
+
+  constructor(nodeId: number) {
+    super(`node ${nodeId} is still prepared: the callback that queued this job has not moved it to deploying`);
+  }
+}
+
 export function staleReason(row: DeployTargetRow | undefined, job: DeployJob): string | undefined {
   if (!row) return 'unknown or deleted node';
   if (row.task_state !== BmState.DEPLOYING) return `task_state is ${row.task_state ?? 'NULL'}, not deploying`;

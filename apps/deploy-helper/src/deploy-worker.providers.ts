@@ -14,10 +14,8 @@ import { DeployWorker } from './deploy-worker';
 /**
  * The deploy worker's providers: DeployNode on the real programs (sfdisk, qemu-img, mkswap,
  * mke2fs, blkid, the iSCSI attacher of `[deploy_helper] iscsi_attacher`), the image service `[glance] api_servers[0]`,
- * this host's netboot and compute; DeployWorker with `[deploy_helper] deploy_workers`.
- * NOT in DeployHelperModule yet: the deploy-helper e2e test counts jobs left on the queue, and every
- * deploy would fail at 'image' until compute records the image id. Add `...deployWorkerProviders()`
- * to its providers once compute records the image id in `bm_nodes.image_path`.
+ * this host's netboot and compute; DeployWorker with `[deploy_helper] deploy_workers` (0: it
+ * consumes nothing).
  */
 export function deployWorkerProviders(): Provider[] {
   return [

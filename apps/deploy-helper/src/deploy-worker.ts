@@ -9,11 +9,13 @@ export class InvalidDeployJob extends PermanentJobError {
 }
 
 export interface DeployWorkerOptions {
-  /** Deploys run at once (`[deploy_helper] deploy_workers`). */
+  /** Deploys run at once (`[deploy_helper] deploy_workers`); 0 = consume nothing. */
   prefetch: number;
   /** Attempts before a throwing job is dead-lettered (JobQueue default 3). */
   maxAttempts?: number;
   retryDelayMs?: number;
+  /** The queue consumed (default DEPLOY_JOBS.queue; tests use their own). */
+  queue?: string;
 }
 
 /**
@@ -26,15 +28,19 @@ export interface DeployWorkerOptions {
 export class DeployWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly log = new Logger('deploy-worker');
   private readonly queue: JobQueue<unknown>;
+  private readonly queueName: string;
   private readonly running = new Set<Promise<unknown>>();
+  private readonly prefetch: number;
 
   constructor(
     conn: AmqpConnection,
     private readonly deploy: Pick<DeployNode, 'run'>,
     opts: DeployWorkerOptions,
   ) {
+    this.queueName = opts.queue ?? DEPLOY_JOBS.queue;
+    this.prefetch = opts.prefetch;
     this.queue = new JobQueue<unknown>(conn, {
-      queue: DEPLOY_JOBS.queue,
+      queue: this.queueName,
       exchange: DEPLOY_JOBS.exchange,
       prefetch: opts.prefetch,
       ...(opts.maxAttempts !== undefined ? { maxAttempts: opts.maxAttempts } : {}),
@@ -48,8 +54,13 @@ export class DeployWorker implements OnApplicationBootstrap, BeforeApplicationSh
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    if (this.prefetch === 0) {
+      // AMQP's prefetch 0 would mean "no limit": [deploy_helper] deploy_workers = 0 means no worker.
+      this.log.log(`deploy_workers = 0: not consuming ${this.queueName} (this process answers callbacks only)`);
+      return;
+    }
     await this.queue.consume((payload) => this.handle(payload));
-    this.log.log(`consuming ${DEPLOY_JOBS.queue}`);
+    this.log.log(`consuming ${this.queueName}, ${this.prefetch} deploy(s) at once`);
   }
 
   async beforeApplicationShutdown(): Promise<void> {

@@ -78,7 +78,8 @@ describe('deploy-helper callback', () => {
     ch = await conn.createChannel();
     await ch.purgeQueue(DEPLOY_JOBS.queue);
     const env = await serviceEnv({ databaseUrl: db.url, exchange: uniqueName('deploy'), host: HOST });
-    service = startService('deploy-helper', { ...env, BM_CALLBACK_PORT: String(port) });
+    // deploy_workers = 0: this process answers callbacks only, so the jobs stay on the queue to be read.
+    service = startService('deploy-helper', { ...env, BM_CALLBACK_PORT: String(port), BM_DEPLOY_WORKERS: '0' });
     await service.waitFor('deploy callback on');
   });
 

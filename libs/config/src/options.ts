@@ -131,7 +131,7 @@ export interface DeployHelperOptions {
   readonly callback_listen_address: string;
   readonly callback_port: number;
   readonly callback_max_body_bytes: number;
-  /** Deploy jobs one deploy-helper process works on at once. */
+  /** Deploy jobs one deploy-helper process works on at once; 0 = none (callbacks only). */
   readonly deploy_workers: number;
   /** How the deploy target is attached: the kernel initiator (iscsiadm), userspace, or whichever works. */
   readonly iscsi_attacher: 'auto' | 'kernel' | 'userspace';
@@ -474,9 +474,9 @@ export const DEPLOY_HELPER_SCHEMA: Schema<DeployHelperOptions> = {
     help: "Largest callback body accepted (the ramdisk's is about 150 bytes); a larger one gets 413.",
   },
   deploy_workers: {
-    type: integer({ min: 1, max: 64 }),
+    type: integer({ min: 0, max: 64 }),
     default: 1,
-    help: "Deploy jobs one deploy-helper process works on at once (Nova's helper: 1, deploys serialized).",
+    help: "Deploy jobs one deploy-helper process works on at once (Nova's helper: 1, deploys serialized); 0 = this process only answers callbacks and queues jobs, other deploy helpers run them.",
   },
   iscsi_attacher: {
     type: oneOf(['auto', 'kernel', 'userspace'] as const),

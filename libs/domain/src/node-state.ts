@@ -29,10 +29,10 @@ export const ALLOWED = {
   prepared: { from: [BUILDING], to: PREPARED },
   /** deploy helper: its worker took the ramdisk's request. */
   deploy_started: { from: [PREPARED], to: DEPLOYING },
-  /** deploy helper: image written, PXE config switched to the instance. */
-  deploy_done: { from: [DEPLOYING], to: DEPLOYDONE },
-  /** deploy helper: the deploy raised. */
-  deploy_failed: { from: [DEPLOYING], to: DEPLOYFAIL },
+  /** deploy helper: image written, PXE config switched to the instance; the deploy key is spent. */
+  deploy_done: { from: [DEPLOYING], to: DEPLOYDONE, endsDeploy: true },
+  /** deploy helper: the deploy raised; the deploy key is spent. */
+  deploy_failed: { from: [DEPLOYING], to: DEPLOYFAIL, endsDeploy: true },
   /** spawn: compute saw the deploy finish. */
   activated: { from: [DEPLOYDONE, ACTIVE], to: ACTIVE },
   /** reboot (soft and hard alike) succeeded. */
@@ -45,7 +45,10 @@ export const ALLOWED = {
   cleaned: { from: [ERROR], to: DELETED, releases: true },
   /** destroy finished: the association is cleared. */
   destroyed: { from: ASSOCIATED, to: DELETED, releases: true },
-} as const satisfies Record<string, { from: readonly BmTaskState[]; to: BmTaskState; releases?: true }>;
+} as const satisfies Record<
+  string,
+  { from: readonly BmTaskState[]; to: BmTaskState; releases?: true; endsDeploy?: true }
+>;
 
 export type NodeEvent = keyof typeof ALLOWED;
 
@@ -60,6 +63,11 @@ export function allowedFrom(event: NodeEvent): readonly BmTaskState[] {
  */
 export function releasesNode(event: NodeEvent): boolean {
   return 'releases' in ALLOWED[event];
+}
+
+/** The events that end a deploy: its key, used once, is cleared with them (a release clears it too). */
+export function endsDeploy(event: NodeEvent): boolean {
+  return 'endsDeploy' in ALLOWED[event];
 }
 
 export const NODE_EVENTS = Object.keys(ALLOWED) as NodeEvent[];

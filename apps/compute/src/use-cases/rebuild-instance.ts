@@ -5,7 +5,7 @@ import { NodeRepository } from '@bm/db';
 import { GlanceClient } from '@bm/images';
 import { BM_CONFIG } from '@bm/service';
 import { resolveSpawnImages } from '../boot-images';
-import { instanceRef } from '../instance-args';
+import { deployDisk, instanceRef } from '../instance-args';
 import { Spawner } from '../spawn';
 import { InstanceNotifications } from './instance-notifications';
 
@@ -37,7 +37,13 @@ export class RebuildInstance {
       instance,
       () =>
         this.spawner.rebuild(
-          { instanceUuid: instance.uuid, instanceName: instance.name, imageId, images: boot },
+          {
+            instanceUuid: instance.uuid,
+            instanceName: instance.name,
+            imageId,
+            images: boot,
+            disk: deployDisk(undefined, instance.fields),
+          },
           a.preserve_ephemeral ?? false,
         ),
       { node },

@@ -5,7 +5,7 @@ import { worthRescheduling } from '@bm/domain';
 import { GlanceClient } from '@bm/images';
 import { BM_CONFIG } from '@bm/service';
 import { resolveSpawnImages } from '../boot-images';
-import { instanceRef } from '../instance-args';
+import { deployDisk, instanceRef } from '../instance-args';
 import { Spawner } from '../spawn';
 import { InstanceNotifications } from './instance-notifications';
 
@@ -49,6 +49,7 @@ export class SpawnInstance {
             nodeUuid: a.node,
             imageId,
             images: boot,
+            disk: deployDisk(flavor, instance.fields),
           });
         },
         { node: a.node, flavor },

@@ -13,6 +13,7 @@ import {
   type NodeEvent,
   NodeNotFound,
   NodeStateChanged,
+  endsDeploy,
   releasesNode,
 } from '@bm/domain';
 import { createScratchDatabase, type ScratchDatabase } from '../../../../test/support/database';
@@ -127,7 +128,9 @@ describe('NodeRepository against PostgreSQL', () => {
               root_mb: 0,
               swap_mb: 0,
             }
-          : {}),
+          : endsDeploy(event)
+            ? { deploy_key: null } // the key is used once
+            : {}),
       });
     });
   });
@@ -294,13 +297,23 @@ describe('NodeRepository against PostgreSQL', () => {
       const instance = randomUUID();
       const n = await node({ instance_uuid: instance, task_state: BmState.BUILDING });
       const image = randomUUID();
-      await repo.recordDeploy(n.id, instance, { deploy_key: 'dk', pxe_config_path: '/tftp/dk', image_path: image });
+      const disk = { root_mb: 10240, swap_mb: 1, ephemeral_mb: 2048 };
+      await repo.recordDeploy(n.id, instance, {
+        deploy_key: 'dk',
+        pxe_config_path: '/tftp/dk',
+        image_path: image,
+        disk,
+      });
       expect(await raw(n.id)).toMatchObject({
         task_state: BmState.BUILDING,
         deploy_key: 'dk',
         pxe_config_path: '/tftp/dk',
         image_path: image,
+        ...disk,
       });
+      // Without a disk (a rebuild whose flavor is not known), the sizes of the first deploy stay.
+      await repo.recordDeploy(n.id, instance, { deploy_key: 'dk2', pxe_config_path: '/tftp/dk', image_path: image });
+      expect(await raw(n.id)).toMatchObject({ deploy_key: 'dk2', ...disk });
     });
 
     it("NodeStateChanged when the node left building or is another instance's", async () => {

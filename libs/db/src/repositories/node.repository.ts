@@ -12,6 +12,7 @@ import {
   type ReportedNode,
   allowedFrom,
   nodeKey,
+  endsDeploy,
   releasesNode,
   transition,
 } from '@bm/domain';
@@ -82,6 +83,24 @@ export interface EnrolledMac {
   node_id: number;
 }
 
+/** The flavor's disk as the deploy partitions it (the seed's cached flavor values in bm_nodes). */
+export interface DeployDisk {
+  root_mb: number;
+  /** The flavor's swap, at least 1 (the seed's minimum). */
+  swap_mb: number;
+  ephemeral_mb: number;
+}
+
+/** What a spawn records once netboot has prepared the node (recordDeploy). */
+export interface DeployFields {
+  deploy_key: string;
+  pxe_config_path: string;
+  /** The instance image's id (the seed kept the image's local path here). */
+  image_path: string;
+  /** The flavor's disk; absent (a rebuild without a flavor): the values of the first deploy stay. */
+  disk?: DeployDisk;
+}
+
 /** What the deploy callback checks and the deploy needs of a node (deployTarget). */
 export interface DeployTargetRow {
   id: number;
@@ -129,6 +148,7 @@ function eventSet(event: NodeEvent, fields: NodeEventFields, p: SqlParams): stri
       throw new RangeError(`event ${event} releases the node: it cannot set ${Object.keys(fields).join(', ')}`);
     sets.push(RELEASE_SET);
   } else {
+    if (endsDeploy(event)) sets.push('deploy_key = NULL'); // used once: a replayed callback finds no key
     if (fields.deploy_key !== undefined) sets.push(`deploy_key = ${p.add(fields.deploy_key)}`);
     if (fields.pxe_config_path !== undefined) sets.push(`pxe_config_path = ${p.add(fields.pxe_config_path)}`);
     if (fields.preserve_ephemeral !== undefined) sets.push(`preserve_ephemeral = ${p.add(fields.preserve_ephemeral)}`);
@@ -224,18 +244,28 @@ export class NodeRepository {
 
   /**
    * The spawn's deploy fields (PXE config written, deploy key issued, the instance image's id in
-   * image_path, as the seed kept the image's place there), task_state untouched:
+   * image_path, as the seed kept the image's place there, and the flavor's root/swap/ephemeral
+   * sizes, as activate_bootloader cached them), task_state untouched:
    * only while node `id` is this instance's and `building`, else NodeStateChanged.
    */
-  async recordDeploy(
-    id: number,
-    instanceUuid: string,
-    fields: { deploy_key: string; pxe_config_path: string; image_path: string },
-  ): Promise<void> {
+  async recordDeploy(id: number, instanceUuid: string, fields: DeployFields): Promise<void> {
+    const p = new SqlParams();
+    const sets = [
+      `deploy_key = ${p.add(fields.deploy_key)}`,
+      `pxe_config_path = ${p.add(fields.pxe_config_path)}`,
+      `image_path = ${p.add(fields.image_path)}`,
+    ];
+    if (fields.disk)
+      sets.push(
+        `root_mb = ${p.add(fields.disk.root_mb)}`,
+        `swap_mb = ${p.add(fields.disk.swap_mb)}`,
+        `ephemeral_mb = ${p.add(fields.disk.ephemeral_mb)}`,
+      );
     const [, n]: [unknown[], number] = await this.ds.query(
-      `UPDATE bm_nodes SET deploy_key = $3, pxe_config_path = $4, image_path = $6, updated_at = ${NOW_UTC}
-        WHERE id = $1 AND instance_uuid = $2 AND deleted = false AND task_state = $5`,
-      [id, instanceUuid, fields.deploy_key, fields.pxe_config_path, BmState.BUILDING, fields.image_path],
+      `UPDATE bm_nodes SET ${sets.join(', ')}, updated_at = ${NOW_UTC}
+        WHERE id = ${p.add(id)} AND instance_uuid = ${p.add(instanceUuid)} AND deleted = false
+          AND task_state = ${p.add(BmState.BUILDING)}`,
+      p.values,
     );
     if (n !== 1)
       throw new NodeStateChanged(
