@@ -124,7 +124,7 @@ describe('ImageWriter and PartitionTools with the real programs', () => {
       expected,
       onProgress: (b) => progress.push(b),
     });
-    expect([r.bytes, r.md5, r.sha512]).toEqual([expected.size, expected.md5, expected.sha512]);
+    expect([r.bytes, r.sha512]).toEqual([expected.size, expected.sha512]);
     expect(progress[progress.length - 1]).toBe(32 * MIB);
     await prepareAndCheck(file, layout);
   });

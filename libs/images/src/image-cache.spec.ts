@@ -50,10 +50,11 @@ describe('ImageCache', () => {
   let glance: TinyGlance;
   let dir: string;
   let cache: ImageCache;
+  let url: string;
 
   beforeEach(async () => {
     glance = new TinyGlance();
-    const url = await glance.start();
+    url = await glance.start();
     dir = await mkdtemp(join(tmpdir(), 'image-cache-'));
     cache = new ImageCache(join(dir, 'cache'), new GlanceClient(url));
   });
@@ -82,6 +83,16 @@ describe('ImageCache', () => {
     glance.images.set(ID, { status: 'active', data: Buffer.from('good data'), served: Buffer.from('evil data') });
     await expect(cache.fetch(ID)).rejects.toThrow(ImageChecksumMismatch);
     expect(await readdir(join(dir, 'cache'))).toEqual([]);
+  });
+
+  it('GlanceClient.download({ verify: false }) hands the data over unchecked, for a reader that hashes it itself', async () => {
+    glance.images.set(ID, { status: 'active', data: Buffer.from('good data'), served: Buffer.from('evil data') });
+    const unchecked = await new GlanceClient(url).download(ID, { verify: false });
+    const chunks: Buffer[] = [];
+    for await (const c of unchecked.stream) chunks.push(c as Buffer);
+    expect(Buffer.concat(chunks).toString()).toBe('evil data');
+    // …and what the reader must check it against comes with it.
+    expect(unchecked.checksum).toBe(createHash('md5').update('good data').digest('hex'));
   });
 
   it('a cached file whose size is not the record size (truncated) is fetched again', async () => {
