@@ -256,6 +256,9 @@ describe('images service (built) through GlanceClient, HTTP and bmctl', () => {
 
     const show = await bmctl(['image', 'show', shown.id], env);
     expect(show.out).toMatch(/os_hash_algo\s*│?\s*sha512|os_hash_algo +sha512/);
+    // By name too, as OpenStack's CLI finds images; a name several images share is refused.
+    const byName = await bmctl(['--json', 'image', 'show', 'bm-ramdisk'], env);
+    expect([byName.code, JSON.parse(byName.out).name]).toEqual([0, 'bm-ramdisk']);
 
     const empty = JSON.parse(
       (await bmctl(['--json', 'image', 'create', 'later', '--disk-format', 'raw', '--container-format', 'bare'], env))

@@ -182,14 +182,17 @@ export class GlanceClient {
    * with that name; none is a 404 GlanceRequestFailed, several a 409 naming their ids.
    */
   async find(idOrName: string): Promise<GlanceImage> {
+    let byId: GlanceRequestFailed | undefined;
     try {
       if (UUID.test(idOrName)) return await this.show(idOrName);
     } catch (e) {
       if (!(e instanceof GlanceRequestFailed && e.status === 404)) throw e;
+      byId = e;
     }
     const named = await this.listAll({ name: idOrName });
     if (named.length === 1) return named[0];
-    if (named.length === 0) throw new GlanceRequestFailed(`no image with id or name ${JSON.stringify(idOrName)}`, 404);
+    if (named.length === 0)
+      throw byId ?? new GlanceRequestFailed(`no image with id or name ${JSON.stringify(idOrName)}`, 404);
     throw new GlanceRequestFailed(
       `${named.length} images are named ${JSON.stringify(idOrName)} (${named.map((i) => i.id).join(', ')}): give an id`,
       409,

@@ -152,10 +152,10 @@ export function imageCommands(program: Command, session: CliSession): void {
   image
     .command('show')
     .description("an image's metadata")
-    .argument('<id>', 'image id')
+    .argument('<image>', 'image id or name')
     .action(async (id: string, _o: unknown, cmd: Command) => {
       const s = session.for(cmd);
-      showImage(s, await s.glance().show(id));
+      showImage(s, await s.glance().find(id));
     });
   image
     .command('delete')
