@@ -1,14 +1,22 @@
 import type { FactoryProvider } from '@nestjs/common';
 import { DeployNode } from './deploy-node';
 import { DeployWorker } from './deploy-worker';
-import { deployWorkerProviders } from './deploy-worker.providers';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { InvalidChapSettings, chapOf, deployWorkerProviders } from './deploy-worker.providers';
 
 describe('deployWorkerProviders', () => {
   it('builds a DeployNode and a DeployWorker with [deploy_helper] deploy_workers as prefetch', () => {
     const [nodeP, workerP] = deployWorkerProviders() as FactoryProvider[];
     const config = {
       glance: { api_servers: ['http://127.0.0.1:9292'] },
-      deploy_helper: { deploy_workers: 3, iscsi_attacher: 'userspace' },
+      deploy_helper: {
+        deploy_workers: 3,
+        iscsi_attacher: 'userspace',
+        iscsi_chap_user: '',
+        iscsi_chap_password_file: '',
+      },
     };
     const deploy = nodeP.useFactory(config, {}, {}, {}, {}) as DeployNode;
     expect(deploy).toBeInstanceOf(DeployNode);
@@ -16,5 +24,24 @@ describe('deployWorkerProviders', () => {
     expect(worker).toBeInstanceOf(DeployWorker);
     const queue = (worker as unknown as { queue: { opts: { prefetch: number; queue: string } } }).queue;
     expect(queue.opts).toMatchObject({ prefetch: 3, queue: 'baremetal.deploy' });
+  });
+
+  it('CHAP: [deploy_helper] iscsi_chap_user with the secret read from iscsi_chap_password_file, both or neither', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chap-'));
+    const file = join(dir, 'secret');
+    writeFileSync(file, 'the-secret\n', { mode: 0o600 });
+    expect(chapOf({ iscsi_chap_user: '', iscsi_chap_password_file: '' } as never)).toBeUndefined();
+    expect(chapOf({ iscsi_chap_user: 'deployer', iscsi_chap_password_file: file } as never)).toEqual({
+      user: 'deployer',
+      password: 'the-secret',
+    });
+    expect(() => chapOf({ iscsi_chap_user: 'deployer', iscsi_chap_password_file: '' } as never)).toThrow(
+      InvalidChapSettings,
+    );
+    expect(() => chapOf({ iscsi_chap_user: 'deployer', iscsi_chap_password_file: join(dir, 'nope') } as never)).toThrow(
+      /iscsi_chap_password_file: ENOENT/,
+    );
+    writeFileSync(file, '');
+    expect(() => chapOf({ iscsi_chap_user: 'deployer', iscsi_chap_password_file: file } as never)).toThrow(/is empty/);
   });
 });

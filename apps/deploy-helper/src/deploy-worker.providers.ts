@@ -1,11 +1,13 @@
+import { readFileSync } from 'node:fs';
 import type { Provider } from '@nestjs/common';
 import type { BmConfig } from '@bm/config';
+import { namedError } from '@bm/core';
 import { ComputeClient, NetbootClient } from '@bm/contracts';
 import { NodeEventRepository, NodeRepository } from '@bm/db';
 import { ImageWriter, PartitionTools, Partitioner } from '@bm/disk';
 import { CommandRunner } from '@bm/exec';
 import { GlanceClient } from '@bm/images';
-import { type IscsiAttacher, chooseAttacher } from '@bm/iscsi';
+import { type ChapCredentials, type IscsiAttacher, chooseAttacher } from '@bm/iscsi';
 import { AMQP_CONNECTION, type AmqpConnection } from '@bm/messaging';
 import { BM_CONFIG } from '@bm/service';
 import { DeployNode } from './deploy-node';
@@ -17,6 +19,25 @@ import { DeployWorker } from './deploy-worker';
  * this host's netboot and compute; DeployWorker with `[deploy_helper] deploy_workers` (0: it
  * consumes nothing).
  */
+/** The CHAP options are incomplete or the secret cannot be read: the service does not start. */
+export class InvalidChapSettings extends namedError('InvalidChapSettings', 'config') {}
+
+/** `[deploy_helper] iscsi_chap_user` with the secret read from `iscsi_chap_password_file`; both or neither. */
+export function chapOf(o: BmConfig['deploy_helper']): ChapCredentials | undefined {
+  if (!o.iscsi_chap_user && !o.iscsi_chap_password_file) return undefined;
+  if (!o.iscsi_chap_user || !o.iscsi_chap_password_file)
+    throw new InvalidChapSettings('[deploy_helper] iscsi_chap_user and iscsi_chap_password_file go together');
+  let password: string;
+  try {
+    password = readFileSync(o.iscsi_chap_password_file, 'utf8').replace(/\r?\n$/, '');
+  } catch (e) {
+    throw new InvalidChapSettings(`[deploy_helper] iscsi_chap_password_file: ${(e as Error).message}`);
+  }
+  if (!password)
+    throw new InvalidChapSettings(`[deploy_helper] iscsi_chap_password_file ${o.iscsi_chap_password_file} is empty`);
+  return { user: o.iscsi_chap_user, password };
+}
+
 export function deployWorkerProviders(): Provider[] {
   return [
     {
@@ -31,22 +52,26 @@ export function deployWorkerProviders(): Provider[] {
         glance: GlanceClient,
       ) => {
         const runner = new CommandRunner();
+        const chap = chapOf(config.deploy_helper);
         let attacher: Promise<IscsiAttacher> | undefined;
-        return new DeployNode({
-          nodes,
-          events,
-          attacher: () =>
-            (attacher ??= chooseAttacher(config.deploy_helper.iscsi_attacher, runner).catch((e: unknown) => {
-              attacher = undefined; // ask again next deploy
-              throw e;
-            })),
-          glance,
-          partitioner: new Partitioner(runner),
-          writer: new ImageWriter(runner),
-          tools: new PartitionTools(runner),
-          netboot,
-          compute,
-        });
+        return new DeployNode(
+          {
+            nodes,
+            events,
+            attacher: () =>
+              (attacher ??= chooseAttacher(config.deploy_helper.iscsi_attacher, runner).catch((e: unknown) => {
+                attacher = undefined; // ask again next deploy
+                throw e;
+              })),
+            glance,
+            partitioner: new Partitioner(runner),
+            writer: new ImageWriter(runner),
+            tools: new PartitionTools(runner),
+            netboot,
+            compute,
+          },
+          chap ? { chap } : {},
+        );
       },
     },
     {

@@ -103,6 +103,8 @@ const DEFAULTS = {
     callback_max_body_bytes: 4096,
     deploy_workers: 1,
     iscsi_attacher: 'auto',
+    iscsi_chap_user: '',
+    iscsi_chap_password_file: '',
   },
   images: { api_listen_address: '127.0.0.1', api_port: 9292, data_dir: '/var/lib/nova-bm/images' },
   glance: { api_servers: ['http://127.0.0.1:9292'] },

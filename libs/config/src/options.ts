@@ -135,6 +135,10 @@ export interface DeployHelperOptions {
   readonly deploy_workers: number;
   /** How the deploy target is attached: the kernel initiator (iscsiadm), userspace, or whichever works. */
   readonly iscsi_attacher: 'auto' | 'kernel' | 'userspace';
+  /** CHAP user for deploy ramdisks whose target asks for it; '' = no authentication (the seed's). */
+  readonly iscsi_chap_user: string;
+  /** A file holding that user's CHAP secret (never the secret itself in the config). */
+  readonly iscsi_chap_password_file: string;
 }
 
 /** `[images]` options (ours): the images service (Glance v2 API) and where it keeps image data. */
@@ -484,6 +488,16 @@ export const DEPLOY_HELPER_SCHEMA: Schema<DeployHelperOptions> = {
     help:
       "How the deploy helper reaches the ramdisk's iSCSI target: kernel (iscsiadm, as Nova's), userspace " +
       '(qemu-storage-daemon and a FUSE export, for hosts and containers without a kernel initiator), or auto.',
+  },
+  iscsi_chap_user: {
+    type: string,
+    default: '',
+    help: "CHAP user the deploy helper logs in to the ramdisk's target with; empty: no authentication, as the seed's ramdisk exports its disk.",
+  },
+  iscsi_chap_password_file: {
+    type: optionalAbsolutePath,
+    default: '',
+    help: 'File holding the CHAP secret of iscsi_chap_user (read at start; never on a command line).',
   },
 };
 
