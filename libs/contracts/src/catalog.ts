@@ -88,7 +88,7 @@ export const CATALOG: SurfaceEntry[] = [
     app: 'netboot',
     callers: [
       { who: 'compute', app: 'compute', client: 'NetbootClient', methods: ['prepareDeploy', 'clean'] },
-      { who: 'deploy-helper (planned, #12)', methods: ['activateBoot'] },
+      { who: 'deploy-helper', app: 'deploy-helper', client: 'NetbootClient', methods: ['activateBoot'] },
     ],
   },
 ];
