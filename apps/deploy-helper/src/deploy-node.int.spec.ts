@@ -71,6 +71,22 @@ async function marker(file: string, offset: number): Promise<string> {
   return (await runner.check('debugfs', ['-R', 'cat /marker', `${file}?offset=${offset}`])).stdout;
 }
 
+/**
+ * `tgtadm target delete --force` while an initiator is logged in: tgtd refuses ("this logical
+ * unit is still active") while a command is in flight on the LUN; a moment later it is not.
+ */
+async function deleteTarget(t: TgtTarget): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await t.tgtadm(['--mode', 'target', '--op', 'delete', '--force', '--tid', '1']);
+      return;
+    } catch (e) {
+      if (attempt >= 50 || !/still active/.test((e as Error).message)) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
 /** Waits for the paused download; fails at once if the deploy (or worker) ended before it got there. */
 async function untilPaused(pause: DownloadPause, ended: Promise<unknown>): Promise<void> {
   await Promise.race([
@@ -405,7 +421,7 @@ describe('DeployNode with PostgreSQL, tgtd and the userspace initiator', () => {
 
   const vanishing: Array<[string, (t: TgtTarget) => Promise<unknown>]> = [
     ['tgtd killed', async (t) => process.kill(t.pid!, 'SIGKILL')],
-    ['the target deleted', (t) => t.tgtadm(['--mode', 'target', '--op', 'delete', '--force', '--tid', '1'])],
+    ['the target deleted', deleteTarget],
   ];
   it.each(vanishing)(
     'the target vanishing mid-write (%s): deploy failed at write, in bounded time',

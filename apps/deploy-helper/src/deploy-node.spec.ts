@@ -94,6 +94,8 @@ function world(patch: Partial<DeployTargetRow> = {}, o: { fail?: Fail; doneFailu
       writeRaw: async (r) => {
         calls.push(`writeRaw @${r.offsetBytes / MIB} max ${r.maxBytes / MIB} md5 ${r.expected?.md5}`);
         boom('write');
+        r.onProgress?.(2 * MIB);
+        r.onProgress?.(4 * MIB);
         return { bytes: 4 * MIB, md5: 'abc', sha512: '', durationMs: 1 };
       },
       writeQcow2: async (r) => {
@@ -185,6 +187,8 @@ describe('DeployNode', () => {
       'deploy-helper deploy.step image',
       'deploy-helper deploy.step layout',
       'deploy-helper deploy.step partition',
+      'deploy-helper deploy.progress write', // the bytes written, every few percent
+      'deploy-helper deploy.progress write',
       'deploy-helper deploy.step write',
       'deploy-helper deploy.step mkswap',
       'deploy-helper deploy.step mkfs_ephemeral',

@@ -227,7 +227,21 @@ export class DeployNode {
     });
     const root = part(layout, 'root');
     await this.step(row, job, 'write', async () => {
-      const bytes = await this.write(image, lun.path, root);
+      const bytes = await this.write(
+        image,
+        lun.path,
+        root,
+        (written) =>
+          // Every few percent (the writer's progress step), not awaited: the write goes on meanwhile.
+          void this.event(
+            row,
+            job,
+            `write: ${written} of ${image.size ?? '?'} bytes`,
+            null,
+            written,
+            'deploy.progress',
+          ),
+      );
       return { value: undefined, detail: `image ${image.id} written to partition ${root.number}`, bytes };
     });
     await this.step(row, job, 'mkswap', async () => {
@@ -252,7 +266,12 @@ export class DeployNode {
   }
 
   /** Writes the image into the root partition; returns the bytes taken from the image service. */
-  private async write(image: GlanceImage, target: string, root: PlannedPartition): Promise<number> {
+  private async write(
+    image: GlanceImage,
+    target: string,
+    root: PlannedPartition,
+    onProgress: (bytes: number) => void,
+  ): Promise<number> {
     const { offset, size } = bytesOf(root);
     // Raw: the writer hashes what it writes and checks it; the download need not hash it too.
     const dl = await this.ports.glance.download(image.id, { verify: image.disk_format !== 'raw' });
@@ -268,6 +287,7 @@ export class DeployNode {
         offsetBytes: offset,
         maxBytes: size,
         expected,
+        onProgress,
       });
       return r.bytes;
     }
@@ -329,12 +349,13 @@ export class DeployNode {
     detail: string,
     durationMs: number | null,
     bytes: number | null = null,
+    kind: 'deploy.step' | 'deploy.progress' = 'deploy.step',
   ): Promise<void> {
     await this.ports.events
       .record({
         nodeId: row.id,
         source: 'deploy-helper',
-        kind: 'deploy.step',
+        kind,
         detail,
         durationMs,
         bytes,

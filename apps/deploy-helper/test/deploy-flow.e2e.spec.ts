@@ -368,9 +368,20 @@ describe('deploy: bmctl boot → prepared → the ramdisk calls back → active,
       'netboot tftp.file',
       'deploy-helper deploy.callback',
       'deploy-helper deploy.step',
+      'deploy-helper deploy.progress',
+      'compute state',
+      'deploy-helper state',
     ])
       expect(kinds).toContain(k);
     const steps = events.filter((e) => e.kind === 'deploy.step').map((e) => e.detail.split(':')[0]);
+    // Every state the node went through, in order, each by the service that moved it.
+    expect(events.filter((e) => e.kind === 'state').map((e) => `${e.source} ${e.detail}`)).toEqual([
+      'compute building (associate)',
+      'compute prepared (prepared)',
+      'deploy-helper deploying (deploy_started)',
+      'deploy-helper deploy complete (deploy_done)',
+      'compute active (activated)',
+    ]);
     for (const step of [
       'attach',
       'image',

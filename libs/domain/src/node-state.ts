@@ -65,6 +65,11 @@ export function releasesNode(event: NodeEvent): boolean {
   return 'releases' in ALLOWED[event];
 }
 
+/** The service that applies `event`: the deploy helper's three deploy events, compute every other. */
+export function eventActor(event: NodeEvent): 'compute' | 'deploy-helper' {
+  return event.startsWith('deploy_') ? 'deploy-helper' : 'compute';
+}
+
 /** The events that end a deploy: its key, used once, is cleared with them (a release clears it too). */
 export function endsDeploy(event: NodeEvent): boolean {
   return 'endsDeploy' in ALLOWED[event];

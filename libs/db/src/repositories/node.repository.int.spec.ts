@@ -14,6 +14,7 @@ import {
   NodeNotFound,
   NodeStateChanged,
   endsDeploy,
+  eventActor,
   releasesNode,
 } from '@bm/domain';
 import { createScratchDatabase, type ScratchDatabase } from '../../../../test/support/database';
@@ -94,15 +95,26 @@ describe('NodeRepository against PostgreSQL', () => {
       expect(allowed).toContainEqual(['associate', null]);
     });
 
+    /** The newest event of the node's timeline, and how many there are. */
+    const lastEvent = async () => {
+      const [last] = await ds.query(
+        'SELECT source, kind, detail, instance_uuid, count(*) OVER () AS n FROM bm_node_events WHERE node_id = $1 ORDER BY id DESC LIMIT 1',
+        [id],
+      );
+      return last as { source: string; kind: string; detail: string; instance_uuid: string; n: string } | undefined;
+    };
+
     it.each(cases.map(([e, s]) => [e, show(s), s] as const))('%s from %s', async (event: NodeEvent, _n, state) => {
       await reset(state);
       const before = await raw(id);
+      const eventsBefore = Number((await lastEvent())?.n ?? 0);
       const allowed = (ALLOWED[event].from as readonly BmTaskState[]).includes(state);
       if (!allowed) {
         const err = await repo.transition(id, INSTANCE, event).catch((e: unknown) => e);
         expect(err).toBeInstanceOf(InvalidNodeStateTransition);
         expect(err).toMatchObject({ from: state, event });
         expect(await raw(id)).toEqual(before);
+        expect(Number((await lastEvent())?.n ?? 0)).toBe(eventsBefore); // no change, no event
         return;
       }
       const to = ALLOWED[event].to;
@@ -131,6 +143,14 @@ describe('NodeRepository against PostgreSQL', () => {
           : endsDeploy(event)
             ? { deploy_key: null } // the key is used once
             : {}),
+      });
+      // The change is on the node's timeline, by the service that applies the event.
+      expect(await lastEvent()).toEqual({
+        source: eventActor(event),
+        kind: 'state',
+        detail: `${to ?? 'NULL'} (${event})`,
+        instance_uuid: INSTANCE,
+        n: String(eventsBefore + 1),
       });
     });
   });
@@ -270,7 +290,7 @@ describe('NodeRepository against PostgreSQL', () => {
         for (let i = 0; ; i++) {
           const [w]: { n: number }[] = await ds.query(
             `SELECT count(*)::int AS n FROM pg_stat_activity
-              WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'UPDATE bm_nodes%'`,
+              WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'WITH moved AS (UPDATE bm_nodes%'`,
           );
           if (w.n === 2) break;
           if (i > 200) throw new Error('the two claims never queued on the row lock');

@@ -13,6 +13,7 @@ import {
   allowedFrom,
   nodeKey,
   endsDeploy,
+  eventActor,
   releasesNode,
   transition,
 } from '@bm/domain';
@@ -121,6 +122,19 @@ export interface DeployTargetRow {
 
 const STATE_COLUMNS = 'id, task_state, instance_uuid';
 
+/**
+ * `update` (an UPDATE of bm_nodes … RETURNING STATE_COLUMNS for `event`) and, in the same
+ * statement, the state change on the node's timeline (kind `state`, by the service that applies
+ * the event): a state change is never without its event, nor an event without its change.
+ */
+function withStateEvent(update: string, event: NodeEvent, instanceUuid: string, p: SqlParams): string {
+  return `WITH moved AS (${update}),
+    logged AS (INSERT INTO bm_node_events (node_id, at, source, kind, detail, instance_uuid)
+      SELECT id, ${NOW_UTC}, ${p.add(eventActor(event))}, 'state', ${p.add(`${ALLOWED[event].to ?? 'NULL'} (${event})`)}, ${p.add(instanceUuid)}
+        FROM moved)
+    SELECT ${STATE_COLUMNS} FROM moved`;
+}
+
 /** What releasing a node clears, beside task_state (as Nova's destroy and spawn cleanup did). */
 const RELEASE_SET = `instance_uuid = NULL, instance_name = NULL, deploy_key = NULL, image_path = NULL,
   pxe_config_path = NULL, root_mb = 0, swap_mb = 0`;
@@ -183,13 +197,13 @@ export class NodeRepository {
    */
   async associate(nodeUuid: string, host: string, instanceUuid: string, instanceName: string): Promise<NodeStateRow> {
     const p = new SqlParams();
-    const sql = `UPDATE bm_nodes
+    const update = `UPDATE bm_nodes
         SET instance_uuid = ${p.add(instanceUuid)}, instance_name = ${p.add(instanceName)},
             task_state = ${p.add(ALLOWED.associate.to)}, preserve_ephemeral = false, updated_at = ${NOW_UTC}
       WHERE uuid = ${p.add(nodeUuid)} AND service_host = ${p.add(host)} AND deleted = false
         AND instance_uuid IS NULL AND ${fromStates('associate', p)}
       RETURNING ${STATE_COLUMNS}`;
-    const [rows]: [NodeStateRow[], number] = await this.ds.query(sql, p.values);
+    const rows: NodeStateRow[] = await this.ds.query(withStateEvent(update, 'associate', instanceUuid, p), p.values);
     if (rows.length === 1) return rows[0];
     const [row]: NodeStateRow[] = await this.ds.query(
       `SELECT ${STATE_COLUMNS} FROM bm_nodes WHERE uuid = $1 AND service_host = $2 AND deleted = false`,
@@ -216,10 +230,10 @@ export class NodeRepository {
   ): Promise<NodeStateRow> {
     const p = new SqlParams();
     const set = eventSet(event, fields, p);
-    const sql = `UPDATE bm_nodes SET ${set}
+    const update = `UPDATE bm_nodes SET ${set}
       WHERE id = ${p.add(id)} AND instance_uuid = ${p.add(instanceUuid)} AND deleted = false AND ${fromStates(event, p)}
       RETURNING ${STATE_COLUMNS}`;
-    const [rows]: [NodeStateRow[], number] = await this.ds.query(sql, p.values);
+    const rows: NodeStateRow[] = await this.ds.query(withStateEvent(update, event, instanceUuid, p), p.values);
     if (rows.length === 1) return rows[0];
     const row = await this.read(id);
     if (!row) throw new NodeNotFound(id);
