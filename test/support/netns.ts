@@ -194,8 +194,10 @@ export async function pxeBootVm(
   const deadline = Date.now() + timeoutMs;
   try {
     for (;;) {
+      // Only whole lines: the serial file is read while QEMU is still writing the marker's line.
       const line = console()
         .split(/\r?\n/)
+        .slice(0, -1)
         .find((l) => l.startsWith(marker));
       if (line) return line;
       if (qemu.exitCode !== null || Date.now() > deadline) {
