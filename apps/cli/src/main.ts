@@ -10,7 +10,11 @@ async function readText(path: string): Promise<string> {
 }
 
 runCli(process.argv.slice(2), {
-  io: { out: (s) => process.stdout.write(s + '\n'), err: (s) => process.stderr.write(s + '\n') },
+  io: {
+    out: (s) => process.stdout.write(s + '\n'),
+    err: (s) => process.stderr.write(s + '\n'),
+    errIsTty: process.stderr.isTTY === true,
+  },
   env: process.env,
   readText,
 }).then((code) => {

@@ -4,6 +4,8 @@ import type { InterfaceView, NodeView } from '@bm/enrollment';
 export interface Io {
   out(text: string): void;
   err(text: string): void;
+  /** stderr is a terminal: live progress is redrawn in place there (default: plain lines). */
+  errIsTty?: boolean;
 }
 
 // No colours, no rule between rows: readable in a terminal, a log file or a CI transcript.

@@ -354,6 +354,17 @@ describe('deploy: bmctl boot → prepared → the ramdisk calls back → active,
     expect(await probe(0)).toMatch(/LABEL=ephemeral0[\s\S]*TYPE=ext3/);
     expect((await run('debugfs', ['-R', 'cat /marker', `${diskFile()}?offset=${at(2)}`])).stdout).toBe(MARKER);
 
+    // bmctl node watch: the node is active; the time it spent in each state of the deploy.
+    const watched = await cli('node', 'watch', String(nodeId), '--timeout', '10', '--json');
+    expect(watched.code).toBe(0);
+    expect(JSON.parse(watched.out)).toEqual([
+      expect.objectContaining({
+        nodeId,
+        state: 'active',
+        inState: expect.objectContaining({ building: expect.any(Number), deploying: expect.any(Number) }),
+      }),
+    ]);
+
     // The timeline: every service's part.
     const events = JSON.parse((await cli('node', 'timeline', String(nodeId), '--json')).out) as Array<{
       source: string;

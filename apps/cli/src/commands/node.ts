@@ -1,8 +1,11 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type NodeEventRow, TIMELINE_DEFAULT_LIMIT, TIMELINE_MAX_LIMIT } from '@bm/db';
+import { systemClock } from '@bm/core';
+import type { BmTaskState } from '@bm/domain';
 import type { ImportResult } from '@bm/enrollment';
 import { nodeTable, nodesTable, table } from '../output';
-import { type CliSession, collect, integer } from '../session';
+import { type CliSession, collect, integer, positiveNumber } from '../session';
+import { DEPLOY_STATES, WatchNodes, summaryRows } from '../use-cases/watch-nodes';
 
 /** `bmctl node …`: nova baremetal-node-create/list/show/delete, plus bulk import. */
 export function nodeCommands(program: Command, session: CliSession): void {
@@ -84,6 +87,32 @@ export function nodeCommands(program: Command, session: CliSession): void {
       const n = await (await s.enrollment()).getNode(ref);
       const events = await (await s.database()).nodeEvents.timeline(n.id, { since: o.since, limit: o.limit });
       s.print(events, () => timelineTable(n.id, events));
+    });
+  node
+    .command('watch')
+    .description("follow nodes through a deploy, live (state, phase, bytes, elapsed), then each state's time")
+    .argument('<node...>', 'node ids or UUIDs')
+    .addOption(
+      new Option('--until <state>', 'stop once every node is in this task_state')
+        .choices(['prepared', 'deploying', 'deploy complete', 'active', 'deleted'])
+        .default('active'),
+    )
+    .option('--timeout <seconds>', 'give up after this long (exit 2)', positiveNumber, 600)
+    .action(async (refs: string[], o: { until: BmTaskState; timeout: number }, cmd: Command) => {
+      const s = session.for(cmd);
+      const enrollment = await s.enrollment();
+      const ids: number[] = [];
+      for (const ref of refs) ids.push((await enrollment.getNode(ref)).id);
+      const db = await s.database();
+      const watch = new WatchNodes({
+        state: (id) => db.nodes.read(id),
+        timeline: (id) => db.nodeEvents.timeline(id, { limit: 500 }),
+        clock: systemClock,
+        tty: s.env.io.errIsTty === true,
+        write: (text) => s.env.io.err(text.replace(/\n$/, '')),
+      });
+      const done = await watch.run(ids, { until: o.until, timeoutS: o.timeout });
+      s.print(done, () => table(['Node', 'Instance', 'State', ...DEPLOY_STATES, 'Total'], summaryRows(done)));
     });
   node
     .command('import')
