@@ -55,6 +55,11 @@ export interface ServiceSite {
   host: string;
 }
 
+/** The deploy job queue (`[deploy_helper] job_queue`) of `site`'s deploy helpers. */
+export function siteJobQueue(site: ServiceSite): string {
+  return `${site.exchange}.deploy`;
+}
+
 /** The environment that points a service or bmctl at `site`. */
 export function siteEnv(site: ServiceSite): Record<string, string> {
   return {
@@ -62,6 +67,8 @@ export function siteEnv(site: ServiceSite): Record<string, string> {
     TRANSPORT_URL: TEST_AMQP_URL,
     BM_CONTROL_EXCHANGE: site.exchange,
     BM_HOST: site.host,
+    // Each site its own deploy job queue too: test runs side by side never take each other's jobs.
+    BM_JOB_QUEUE: siteJobQueue(site),
   };
 }
 

@@ -10,7 +10,7 @@ export function hostSpawnNodes(nodes: NodeRepository, host: string): SpawnNodes 
       nodes.transitionInstance(instanceUuid, host, 'rebuild', { preserve_ephemeral: preserveEphemeral }),
     read: (id) => nodes.read(id),
     recordDeploy: (id, instanceUuid, fields) => nodes.recordDeploy(id, instanceUuid, fields),
-    transition: (id, instanceUuid, event) => nodes.transition(id, instanceUuid, event),
+    transition: (id, instanceUuid, event, why) => nodes.transition(id, instanceUuid, event, {}, why),
   };
 }
 
@@ -19,7 +19,9 @@ export function busSpawnServices(power: PowerClient, netboot: NetbootClient): Sp
   return {
     prepareDeploy: (node, instance, images, key) => netboot.prepareDeploy(node, instance, images, key),
     cleanDeploy: async (node, instance) => void (await netboot.clean(node, instance)),
-    setBootDevicePxe: async (node) => void (await power.setBootDevice(node, 'pxe')),
+    // Persistent, as Havana's ipmitool driver (bug 1178092): the ramdisk's reboot must PXE-boot
+    // again to get the boot label; the disk has no boot loader (the kernel comes over TFTP).
+    setBootDevicePxe: async (node) => void (await power.setBootDevice(node, 'pxe', { persistent: true })),
     powerOff: async (node) => void (await power.powerOff(node)),
     powerOn: async (node) => void (await power.powerOn(node)),
   };

@@ -36,6 +36,7 @@ function world(opts: { fail?: Partial<Record<keyof SpawnServices, string>>; take
   };
   const states: BmTaskState[] = [];
   const calls: string[] = [];
+  const reasons: string[] = [];
   const nodes: SpawnNodes = {
     associate: async (uuid, instance, name) => {
       if (uuid !== NODE) throw new Error('no such node');
@@ -63,7 +64,8 @@ function world(opts: { fail?: Partial<Record<keyof SpawnServices, string>>; take
       row.disk = fields.disk;
     },
     // The state machine itself decides, as NodeRepository.transition does in SQL.
-    transition: async (_id, instance, event) => {
+    transition: async (_id, instance, event, why) => {
+      if (why) reasons.push(`${event}: ${why}`);
       if (row.instance_uuid !== instance) throw new InstanceNotFound(instance);
       const to = transition(row.task_state, event);
       row.task_state = to;
@@ -85,7 +87,7 @@ function world(opts: { fail?: Partial<Record<keyof SpawnServices, string>>; take
     powerOn: svc('powerOn'),
   };
   const clock = { t: 0 };
-  return { row, states, calls, nodes, services, clock };
+  return { row, states, calls, reasons, nodes, services, clock };
 }
 
 /** A deploy helper that moves the row on each poll: `script` is the sequence of states it sets. */
@@ -135,6 +137,8 @@ describe('Spawner (BareMetalDriver.spawn)', () => {
     expect(w.states).toEqual(['building', 'prepared', 'deploying', 'deploy failed', 'error', 'deleted']);
     expect(w.calls.slice(-2)).toEqual(['powerOff', 'cleanDeploy']);
     expect([w.row.instance_uuid, w.row.deploy_key]).toEqual([null, null]);
+    // Why, on the node's timeline with the change to error.
+    expect(w.reasons).toEqual([`failed: PXE deploy failed for instance ${INSTANCE}`]);
   });
 
   it('no callback within pxe_deploy_timeout: timeout, cleaned up', async () => {

@@ -64,8 +64,11 @@ export interface SpawnNodes {
   read(id: number): Promise<SpawnNode | undefined>;
   /** The deploy key, PXE config path, image id and disk sizes, recorded while the node is still building. */
   recordDeploy(id: number, instanceUuid: string, fields: DeployFields): Promise<void>;
-  /** Moves the node on by `event` if its row is still this instance's and in a state that allows it. */
-  transition(id: number, instanceUuid: string, event: NodeEvent): Promise<SpawnNode>;
+  /**
+   * Moves the node on by `event` if its row is still this instance's and in a state that allows
+   * it; `why` goes on the node's timeline with the change.
+   */
+  transition(id: number, instanceUuid: string, event: NodeEvent, why?: string): Promise<SpawnNode>;
 }
 
 /** The other services, over the bus. */
@@ -137,7 +140,7 @@ export class Spawner {
       return await this.activate(node.id, r.instanceUuid, log, '');
     } catch (e) {
       log(`spawn of ${r.instanceUuid} on node ${node.id} failed: ${(e as Error).message}; cleaning up`);
-      await this.cleanUp(node.id, r.instanceUuid, log);
+      await this.cleanUp(node.id, r.instanceUuid, log, (e as Error).message);
       throw e;
     }
   }
@@ -163,7 +166,7 @@ export class Spawner {
       return await this.activate(r.id, r.instanceUuid, log, ' (resumed after a restart)');
     } catch (e) {
       log(`resumed spawn of ${r.instanceUuid} on node ${r.id} failed: ${(e as Error).message}; cleaning up`);
-      if (!(e instanceof InstanceNotFound)) await this.cleanUp(r.id, r.instanceUuid, log);
+      if (!(e instanceof InstanceNotFound)) await this.cleanUp(r.id, r.instanceUuid, log, (e as Error).message);
       throw e;
     }
   }
@@ -216,11 +219,11 @@ export class Spawner {
     }
   }
 
-  private async cleanUp(id: number, instance: string, log: (m: string) => void): Promise<void> {
+  private async cleanUp(id: number, instance: string, log: (m: string) => void, why: string): Promise<void> {
     const row = await this.nodes.read(id).catch(() => undefined);
     if (row?.instance_uuid !== instance) return; // not ours any more: leave it alone
     await this.nodes
-      .transition(id, instance, 'failed')
+      .transition(id, instance, 'failed', why)
       .catch((e: Error) => log(`cannot mark node ${id} error: ${e.message}`));
     const steps: [string, () => Promise<void>][] = [
       ['power off', () => this.services.powerOff(id)],

@@ -149,6 +149,8 @@ describe('spawn: compute → netboot + power → deploy → active', () => {
     expect(prepared).toMatchObject({ instance_uuid: INSTANCE_A, instance_name: 'vm-a' });
     // The node was off: the power service skips a power off that is not needed (as Nova's IPMI driver).
     expect(machineLog(a.machine)).toEqual(['boot pxe', 'power on']);
+    // PXE persistently (Havana on, bug 1178092): the deploy ramdisk's reboot must PXE-boot again.
+    expect(a.machine.events.find((e) => e.op === 'boot')!.boot).toMatchObject({ device: 'pxe', persistent: true });
     expect(a.machine.isPoweredOn()).toBe(true);
     const cfg = await readFile(linkOf(a.mac), 'utf8');
     expect(cfg).toContain(`deployment_id=${a.id} deployment_key=${prepared.deploy_key}`);

@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import { DeployJobs } from '@bm/contracts';
+import type { BmConfig } from '@bm/config';
 import { AMQP_CONNECTION, type AmqpConnection } from '@bm/messaging';
+import { BM_CONFIG } from '@bm/service';
 import { AcceptCallback } from './accept-callback';
 import { CallbackServer } from './callback-server';
 import { deployWorkerProviders } from './deploy-worker.providers';
@@ -11,7 +13,11 @@ import { deployWorkerProviders } from './deploy-worker.providers';
  */
 @Module({
   providers: [
-    { provide: DeployJobs, inject: [AMQP_CONNECTION], useFactory: (c: AmqpConnection) => new DeployJobs(c) },
+    {
+      provide: DeployJobs,
+      inject: [AMQP_CONNECTION, BM_CONFIG],
+      useFactory: (c: AmqpConnection, config: BmConfig) => new DeployJobs(c, { queue: config.deploy_helper.job_queue }),
+    },
     AcceptCallback,
     CallbackServer,
     ...deployWorkerProviders(),

@@ -151,7 +151,7 @@ export class DeployNode {
       const reason = message(e);
       this.log.error(`node ${row.id} instance ${job.instance_uuid}: deploy failed at ${step}: ${reason}`);
       await this.event(row, job, `${step} failed: ${reason}`, null);
-      await this.markFailed(row, job);
+      await this.markFailed(row, job, `${step}: ${reason}`);
       return { kind: 'failed', step, reason };
     }
   }
@@ -364,9 +364,9 @@ export class DeployNode {
       .catch((e: unknown) => this.log.warn(`node ${row.id}: timeline not written: ${message(e)}`));
   }
 
-  private async markFailed(row: DeployTargetRow, job: DeployJob): Promise<void> {
+  private async markFailed(row: DeployTargetRow, job: DeployJob, why: string): Promise<void> {
     try {
-      await this.ports.nodes.transition(row.id, job.instance_uuid, 'deploy_failed');
+      await this.ports.nodes.transition(row.id, job.instance_uuid, 'deploy_failed', {}, why);
     } catch (e) {
       if (!MOVED_ON.some((cls) => e instanceof cls)) {
         this.log.error(`node ${row.id}: deploy failed not recorded: ${message(e)}`);

@@ -78,7 +78,10 @@ export function deployWorkerProviders(): Provider[] {
       provide: DeployWorker,
       inject: [BM_CONFIG, AMQP_CONNECTION, DeployNode],
       useFactory: (config: BmConfig, conn: AmqpConnection, deploy: DeployNode) =>
-        new DeployWorker(conn, deploy, { prefetch: config.deploy_helper.deploy_workers }),
+        new DeployWorker(conn, deploy, {
+          prefetch: config.deploy_helper.deploy_workers,
+          queue: config.deploy_helper.job_queue,
+        }),
     },
   ];
 }

@@ -9,7 +9,7 @@ import { TEST_AMQP_URL, eventually, uniqueName } from '../../../test/support/amq
 import { type NovaBmDatabase, createNovaBmDatabase } from '../../../test/support/database';
 import { enrollNode } from '../../../test/support/nodes';
 import { freeTcpPort } from '../../../test/support/ports';
-import { type ServiceProcess, serviceEnv, startService } from '../../../test/support/service';
+import { type ServiceProcess, serviceEnv, siteJobQueue, startService } from '../../../test/support/service';
 
 // The built deploy helper (dist/apps/deploy-helper/main.js) on PostgreSQL and RabbitMQ, called as
 // the deploy ramdisk calls it: curl from the node's reserved loopback address (the ramdisk's
@@ -61,7 +61,8 @@ describe('deploy-helper callback', () => {
   };
   const state = async (n: Node) =>
     (await ds.query(`SELECT task_state, instance_uuid FROM bm_nodes WHERE id = $1`, [n.id]))[0];
-  const queued = async () => (await ch.checkQueue(DEPLOY_JOBS.queue)).messageCount;
+  let queue: string;
+  const queued = async () => (await ch.checkQueue(queue)).messageCount;
 
   beforeAll(async () => {
     const port = await freeTcpPort();
@@ -71,13 +72,14 @@ describe('deploy-helper callback', () => {
     nodes.push(await preparedNode('52:54:00:d1:00:01', FROM, KEY));
     // busybox wget cannot choose its source address: this node's reservation is 127.0.0.1.
     nodes.push(await preparedNode('52:54:00:d1:00:02', '127.0.0.1', WGET_KEY));
+    const site = { databaseUrl: db.url, exchange: uniqueName('deploy'), host: HOST };
+    queue = siteJobQueue(site); // [deploy_helper] job_queue of this site's deploy helper
     const bus = await AmqpConnection.open({ url: TEST_AMQP_URL });
-    await new JobQueue(bus, { queue: DEPLOY_JOBS.queue, exchange: DEPLOY_JOBS.exchange }).declare();
+    await new JobQueue(bus, { queue, exchange: DEPLOY_JOBS.exchange }).declare();
     await bus.close();
     conn = await amqp.connect(TEST_AMQP_URL.replace(/^rabbit:/, 'amqp:'));
     ch = await conn.createChannel();
-    await ch.purgeQueue(DEPLOY_JOBS.queue);
-    const env = await serviceEnv({ databaseUrl: db.url, exchange: uniqueName('deploy'), host: HOST });
+    const env = await serviceEnv(site);
     // deploy_workers = 0: this process answers callbacks only, so the jobs stay on the queue to be read.
     service = startService('deploy-helper', { ...env, BM_CALLBACK_PORT: String(port), BM_DEPLOY_WORKERS: '0' });
     await service.waitFor('deploy callback on');
@@ -85,7 +87,8 @@ describe('deploy-helper callback', () => {
 
   afterAll(async () => {
     if (service) expect(await service.stop()).toBe(0);
-    await ch?.purgeQueue(DEPLOY_JOBS.queue).catch(() => undefined);
+    await ch?.deleteQueue(queue).catch(() => undefined);
+    await ch?.deleteQueue(`${queue}.dead`).catch(() => undefined);
     await conn?.close();
     await db?.drop();
   });
@@ -121,7 +124,7 @@ describe('deploy-helper callback', () => {
     expect(await curl(['--interface', FROM, '--data', form(n)])).toEqual({ status: 200, body: '' });
     expect(await state(n)).toEqual({ task_state: 'deploying', instance_uuid: n.instance });
     await eventually(async () => expect(await queued()).toBe(1));
-    const m = await ch.get(DEPLOY_JOBS.queue, { noAck: false });
+    const m = await ch.get(queue, { noAck: false });
     if (!m) throw new Error('no job');
     ch.nack(m, false, true); // back on the queue: the count below still sees it
     expect(m.properties.deliveryMode).toBe(2);

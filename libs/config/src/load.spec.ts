@@ -102,6 +102,7 @@ const DEFAULTS = {
     callback_port: 10000,
     callback_max_body_bytes: 4096,
     deploy_workers: 1,
+    job_queue: 'baremetal.deploy',
     iscsi_attacher: 'auto',
     iscsi_chap_user: '',
     iscsi_chap_password_file: '',

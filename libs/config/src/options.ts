@@ -11,6 +11,7 @@ import {
   keyValueList,
   nonEmptyString,
   oneOf,
+  queueName,
   optionalAbsolutePath,
   optionalIpv4,
   ipv4Range,
@@ -133,6 +134,8 @@ export interface DeployHelperOptions {
   readonly callback_max_body_bytes: number;
   /** Deploy jobs one deploy-helper process works on at once; 0 = none (callbacks only). */
   readonly deploy_workers: number;
+  /** The durable queue of deploy jobs (callbacks publish, workers consume; dead letters `<queue>.dead`). */
+  readonly job_queue: string;
   /** How the deploy target is attached: the kernel initiator (iscsiadm), userspace, or whichever works. */
   readonly iscsi_attacher: 'auto' | 'kernel' | 'userspace';
   /** CHAP user for deploy ramdisks whose target asks for it; '' = no authentication (the seed's). */
@@ -481,6 +484,11 @@ export const DEPLOY_HELPER_SCHEMA: Schema<DeployHelperOptions> = {
     type: integer({ min: 0, max: 64 }),
     default: 1,
     help: "Deploy jobs one deploy-helper process works on at once (Nova's helper: 1, deploys serialized); 0 = this process only answers callbacks and queues jobs, other deploy helpers run them.",
+  },
+  job_queue: {
+    type: queueName,
+    default: 'baremetal.deploy',
+    help: 'The durable queue of deploy jobs shared by the callbacks and the workers of one deployment; two deployments on one broker (or two test runs) give each their own.',
   },
   iscsi_attacher: {
     type: oneOf(['auto', 'kernel', 'userspace'] as const),

@@ -38,6 +38,16 @@ export const absolutePath: ValueType<string> = {
   },
 };
 
+/** An AMQP queue name of ours: letters, digits, `.`, `_`, `-`, at most 200 (no `amq.` prefix). */
+export const queueName: ValueType<string> = {
+  description: 'queue name',
+  parse(raw) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/.test(raw) || raw.startsWith('amq.'))
+      throw new InvalidValue(`${show(raw)} is not a queue name (letters, digits, '.', '_', '-'; not amq.*)`);
+    return raw;
+  },
+};
+
 /** An absolute path, or '' for "the default place" (the option's help says where). */
 export const optionalAbsolutePath: ValueType<string> = {
   description: 'absolute path or empty',

@@ -12,7 +12,7 @@ import { type AmqpConnection, JOBS_EXCHANGE, JobQueue, type JobQueueOptions } fr
 export const DEPLOY_JOBS = {
   /** Direct, durable exchange of durable work. */
   exchange: JOBS_EXCHANGE,
-  /** Deploy jobs; dead letters go to `<queue>.dead`. */
+  /** Deploy jobs (the default of `[deploy_helper] job_queue`); dead letters go to `<queue>.dead`. */
   queue: 'baremetal.deploy',
 } as const;
 
@@ -89,8 +89,13 @@ export function parseDeployJob(payload: unknown): Validated<DeployJob> {
 export class DeployJobs {
   readonly queue: JobQueue<DeployJob>;
 
-  constructor(conn: AmqpConnection, opts: Omit<JobQueueOptions, 'queue' | 'exchange'> = {}) {
-    this.queue = new JobQueue<DeployJob>(conn, { ...opts, queue: DEPLOY_JOBS.queue, exchange: DEPLOY_JOBS.exchange });
+  /** On `queue` (`[deploy_helper] job_queue`, default DEPLOY_JOBS.queue). */
+  constructor(conn: AmqpConnection, opts: Omit<JobQueueOptions, 'queue' | 'exchange'> & { queue?: string } = {}) {
+    this.queue = new JobQueue<DeployJob>(conn, {
+      ...opts,
+      queue: opts.queue ?? DEPLOY_JOBS.queue,
+      exchange: DEPLOY_JOBS.exchange,
+    });
   }
 
   /** Resolves once the broker has the job on disk; rejects when it could not take it. */

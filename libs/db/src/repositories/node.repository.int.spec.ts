@@ -156,6 +156,21 @@ describe('NodeRepository against PostgreSQL', () => {
   });
 
   describe('transition: the other errors and the fields', () => {
+    it("a failure's reason goes on the timeline with the state change", async () => {
+      const instance = randomUUID();
+      const n = await node({ instance_uuid: instance, task_state: BmState.PREPARED });
+      await repo.transition(n.id, instance, 'failed', {}, 'Timeout reached while waiting for PXE deploy');
+      const [last] = await ds.query(
+        'SELECT source, kind, detail FROM bm_node_events WHERE node_id = $1 ORDER BY id DESC LIMIT 1',
+        [n.id],
+      );
+      expect(last).toEqual({
+        source: 'compute',
+        kind: 'state',
+        detail: 'error (failed): Timeout reached while waiting for PXE deploy',
+      });
+    });
+
     it('NodeNotFound for an unknown or deleted node', async () => {
       const instance = randomUUID();
       await expect(repo.transition(2 ** 31 - 1, instance, 'activated')).rejects.toBeInstanceOf(NodeNotFound);

@@ -127,10 +127,11 @@ const STATE_COLUMNS = 'id, task_state, instance_uuid';
  * statement, the state change on the node's timeline (kind `state`, by the service that applies
  * the event): a state change is never without its event, nor an event without its change.
  */
-function withStateEvent(update: string, event: NodeEvent, instanceUuid: string, p: SqlParams): string {
+function withStateEvent(update: string, event: NodeEvent, instanceUuid: string, p: SqlParams, why?: string): string {
+  const detail = `${ALLOWED[event].to ?? 'NULL'} (${event})${why ? `: ${why}` : ''}`;
   return `WITH moved AS (${update}),
     logged AS (INSERT INTO bm_node_events (node_id, at, source, kind, detail, instance_uuid)
-      SELECT id, ${NOW_UTC}, ${p.add(eventActor(event))}, 'state', ${p.add(`${ALLOWED[event].to ?? 'NULL'} (${event})`)}, ${p.add(instanceUuid)}
+      SELECT id, ${NOW_UTC}, ${p.add(eventActor(event))}, 'state', ${p.add(detail)}, ${p.add(instanceUuid)}
         FROM moved)
     SELECT ${STATE_COLUMNS} FROM moved`;
 }
@@ -227,13 +228,15 @@ export class NodeRepository {
     instanceUuid: string,
     event: NodeEvent,
     fields: NodeEventFields = {},
+    /** Why, for the timeline (a failure's reason). */
+    why?: string,
   ): Promise<NodeStateRow> {
     const p = new SqlParams();
     const set = eventSet(event, fields, p);
     const update = `UPDATE bm_nodes SET ${set}
       WHERE id = ${p.add(id)} AND instance_uuid = ${p.add(instanceUuid)} AND deleted = false AND ${fromStates(event, p)}
       RETURNING ${STATE_COLUMNS}`;
-    const rows: NodeStateRow[] = await this.ds.query(withStateEvent(update, event, instanceUuid, p), p.values);
+    const rows: NodeStateRow[] = await this.ds.query(withStateEvent(update, event, instanceUuid, p, why), p.values);
     if (rows.length === 1) return rows[0];
     const row = await this.read(id);
     if (!row) throw new NodeNotFound(id);
