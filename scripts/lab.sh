@@ -6,7 +6,8 @@
 #   4. build a boot network: namespace bmlab, bridge br0 10.77.0.1/24 with one tap per lab node
 #      (the host's own interfaces are never touched), the database and broker relayed into it;
 #   5. start a virtual BMC per lab node whose machine is a QEMU VM on its tap (bmctl vbmc start
-#      --qemu-mac), the netboot service inside the boot network (our DHCP + TFTP) and the other
+#      --qemu-mac), the netboot service (our DHCP + TFTP) and the deploy helper (the ramdisk's
+#      callback on 10000, iSCSI to the nodes) inside the boot network, and the other
 #      services on the host, and wait until each reports healthy;
 #   6. ask compute for its nodes over oslo RPC; show them as hypervisors (compute's resource
 #      reports); create a flavor equal to node 1 and `bmctl boot` an instance with it: the
@@ -27,6 +28,9 @@ keep=no
 [ "${1:-}" = "--keep" ] && keep=yes
 
 bash scripts/services.sh all
+# Where PostgreSQL does not let postgres in without a password (a stock Debian), services.sh made
+# the role nova_bm and wrote its URLs in .lab/database.env (README, "Set-up").
+if [ -z "${DATABASE_URL:-}" ] && [ -f .lab/database.env ]; then . ./.lab/database.env; fi
 node scripts/build.js >/dev/null
 export DATABASE_URL=${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/nova_bm_lab}
 nodes_file=${LAB_NODES:-deploy/baremetal.csv}
@@ -134,6 +138,11 @@ for app in compute scheduler power netboot deploy-helper; do
     ip netns exec "$NS" env BM_HEALTH_PORT=$port BM_MY_IP=10.77.0.1 BM_PXE_INTERFACE=br0 BM_DHCP_MODE=full BM_DHCP_RANGE=10.77.0.50,10.77.0.99 \
       BM_TFTP_ENABLED=true BM_TFTP_ROOT="$PWD/.lab/tftpboot" BM_PXE_APPEND_PARAMS='console=ttyS0 panic=1 quiet' \
       node "dist/apps/$app/main.js" >".lab/logs/$app.log" 2>&1 &
+  elif [ "$app" = deploy-helper ]; then
+    # In the boot network too: the deploy ramdisk posts to the boot server's 10000 and exports its
+    # disk on the lab network; the userspace initiator (no kernel iSCSI needed) reaches it there.
+    ip netns exec "$NS" env BM_HEALTH_PORT=$port BM_MY_IP=10.77.0.1 BM_ISCSI_ATTACHER=userspace \
+      node "dist/apps/$app/main.js" >".lab/logs/$app.log" 2>&1 &
   elif [ "$app" = compute ]; then
     # The deploy pair ([baremetal] deploy_kernel / deploy_ramdisk): the lab's kernel and initramfs.
     BM_HEALTH_PORT=$port BM_DEPLOY_KERNEL="$kernel_id" BM_DEPLOY_RAMDISK="$ramdisk_id" \
@@ -147,7 +156,7 @@ status=0
 for app in compute scheduler power netboot deploy-helper images; do
   url="http://127.0.0.1:${ports[$app]}/healthz"
   in=()
-  [ "$app" = netboot ] && in=(ip netns exec "$NS")
+  [ "$app" = netboot ] || [ "$app" = deploy-helper ] && in=(ip netns exec "$NS")
   ok=no
   for _ in $(seq 1 100); do
     if body=$("${in[@]}" curl -fsS "$url" 2>/dev/null); then ok=yes; break; fi

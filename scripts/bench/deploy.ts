@@ -46,6 +46,7 @@ import { ImageWriter, Partitioner, partitionLayout } from '@bm/disk';
 import { CommandRunner } from '@bm/exec';
 import { type AttachedLun, chooseAttacher } from '@bm/iscsi';
 import { startTgt, type TgtTarget } from '../../test/support/tgt';
+import { ensurePeers } from './peers';
 
 const MIB = 1024 * 1024;
 const TIMEOUT_MS = 600_000;
@@ -174,6 +175,7 @@ async function plainCopy(src: string, target: string, offset: number): Promise<v
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('bench:deploy needs root (tgtd, FUSE)');
+  await ensurePeers();
   const dir = await mkdtemp(join(tmpdir(), 'bench-deploy-'));
   let tgt: TgtTarget | undefined;
   let lun: AttachedLun | undefined;

@@ -29,6 +29,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { ensurePeers } from './peers';
 
 const ROOT = join(__dirname, '..', '..');
 const SERVER_CPU = '0';
@@ -331,6 +332,7 @@ const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('bench:dhcp needs root (network namespaces, port 67)');
   if (cpus().length < 2) throw new Error('bench:dhcp pins the server and perfdhcp to two different CPUs: needs 2');
+  await ensurePeers();
   for (const f of [PERFDHCP, DNSMASQ]) execFileSync('test', ['-x', f]);
   const versions = {
     dnsmasq: execFileSync(DNSMASQ, ['--version'])

@@ -29,6 +29,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { BmcUnreachable, type BmcCredentials, IpmiClient, SimulatedMachine, VirtualBmc } from '@bm/ipmi';
 import { freeUdpPort, ipmitool, startFakeBmc, startIpmiSim } from '../../test/peers/ipmi/harness';
+import { ensurePeers } from './peers';
 
 const ROOT = join(__dirname, '..', '..');
 const HOST = '127.0.0.1';
@@ -602,13 +603,19 @@ if (process.argv[2] === '--serve') {
   watchdog.unref();
   // No process.exit() on success (it can cut off piped stdout); the unref'd timer ends a run
   // that a stray handle would keep alive.
-  main().then(
-    () => void setTimeout(() => process.exit(0), 5000).unref(),
-    (e) => {
-      console.error(e);
-      process.exitCode = 1;
-      killChildren();
-      setTimeout(() => process.exit(1), 5000).unref();
-    },
-  );
+  // Missing peers are installed first (apt may take minutes): the watchdog counts from then.
+  ensurePeers()
+    .then(() => {
+      watchdog.refresh();
+      return main();
+    })
+    .then(
+      () => void setTimeout(() => process.exit(0), 5000).unref(),
+      (e) => {
+        console.error(e);
+        process.exitCode = 1;
+        killChildren();
+        setTimeout(() => process.exit(1), 5000).unref();
+      },
+    );
 }

@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import * as amqp from 'amqplib';
 import { AmqpConnection, RpcClient, RpcServer, amqpUrl, uuidHex } from '@bm/messaging';
+import { ensurePeers } from './peers';
 
 const ROOT = join(__dirname, '..', '..');
 const PEERS = join(ROOT, 'test', 'peers', 'oslo');
@@ -295,6 +296,7 @@ function versions(): Promise<{ python: string; oslo: string; rabbit: string }> {
 
 async function main(): Promise<void> {
   checkLoopback(URL_);
+  await ensurePeers({ rabbitmq: !process.env.BENCH_AMQP_URL });
   const o: Opts = {
     calls: arg('calls', 500),
     warmup: arg('warmup', 50),

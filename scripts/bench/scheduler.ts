@@ -23,9 +23,11 @@ import { Client } from 'pg';
 import { BaremetalHostManager, type Flavor } from '@bm/domain';
 import { openDataSource, syncSchema } from '@bm/db';
 import { AmqpConnection, RpcClient } from '@bm/messaging';
+import { ensurePeers } from './peers';
 
 const ROOT = join(__dirname, '..', '..');
-const SERVER_URL = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
+// Read once ensurePeers ran (it may take TEST_DATABASE_URL from .lab/database.env).
+const serverUrl = () => process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
 const AMQP_URL = process.env.TEST_AMQP_URL ?? 'rabbit://guest:guest@127.0.0.1:5672/';
 const SIZES: [number, number, number][] = [
   [1, 1024, 10],
@@ -94,11 +96,12 @@ function service(
 }
 
 async function main(): Promise<void> {
+  await ensurePeers({ postgres: true, rabbitmq: !process.env.TEST_AMQP_URL });
   const name = `bench_sched_${randomBytes(4).toString('hex')}`;
-  const admin = new Client({ connectionString: SERVER_URL });
+  const admin = new Client({ connectionString: serverUrl() });
   await admin.connect();
   await admin.query(`CREATE DATABASE "${name}"`);
-  const url = new URL(SERVER_URL);
+  const url = new URL(serverUrl());
   url.pathname = `/${name}`;
   const procs: ChildProcess[] = [];
   let conn: AmqpConnection | undefined;

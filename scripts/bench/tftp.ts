@@ -20,6 +20,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { ensurePeers } from './peers';
 
 const run = promisify(execFile);
 const ROOT = join(__dirname, '..', '..');
@@ -245,7 +246,7 @@ async function inside(ns: string): Promise<void> {
 }
 
 const ns = process.env[NS_ENV];
-(ns ? inside(ns).then(() => 0) : outside()).then(
+(ns ? inside(ns).then(() => 0) : ensurePeers().then(outside)).then(
   (code) => process.exit(code),
   (e: unknown) => {
     console.error(e);
