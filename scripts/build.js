@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 // Builds every app with Nest's monorepo webpack build: dist/apps/<app>/main.js each.
-// `node scripts/build.js cli power` builds only those.
+// `node scripts/build.js cli power` builds only those. Tools (type "tool": lab-nodes, the simulated
+// nodes) are built the same way; they are not services (the compose file and the service tests
+// take the "application" projects).
 'use strict';
 const { spawnSync } = require('node:child_process');
 const { projects } = require('../nest-cli.json');
 
 const wanted = process.argv.slice(2);
 const apps = Object.entries(projects)
-  .filter(([name, p]) => p.type === 'application' && (!wanted.length || wanted.includes(name)))
+  .filter(([name, p]) => ['application', 'tool'].includes(p.type) && (!wanted.length || wanted.includes(name)))
   .map(([name]) => name);
 for (const app of apps) {
   const t = Date.now();

@@ -6,3 +6,4 @@ export * from './netascii';
 export * from './provider';
 export * from './fs-provider';
 export * from './server';
+export * from './client';
