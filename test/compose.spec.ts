@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import { describeOptions, loadConfig } from '@bm/config';
 import { ipToInt } from '@bm/dhcp';
 import { projects } from '../nest-cli.json';
+import { loadNodeSpecs } from '../apps/lab-nodes/src/spec';
 
 // There is no Docker engine on our machines: docker-compose.yml and deploy/Dockerfile are
 // checked statically here, against the apps that actually exist and the config they load.
@@ -270,5 +271,22 @@ describe('deploy/Dockerfile', () => {
       /cp \/usr\/lib\/PXELINUX\/pxelinux\.0 \/usr\/lib\/syslinux\/modules\/bios\/ldlinux\.c32 \/tftpboot\//,
     );
     expect(dockerfile).toMatch(/chown -R node:node \/tftpboot \/var\/lib\/nova-bm/);
+  });
+});
+
+describe('deploy/lab-nodes (the compose lab-nodes service mounts it)', () => {
+  const dir = resolve(__dirname, '../deploy/lab-nodes');
+
+  it('its node file loads, and every node is enrolled by its baremetal.csv with the BMC on lab-nodes', async () => {
+    const specs = await loadNodeSpecs(join(dir, 'nodes.json'), { bmcAddress: '10.77.0.3' });
+    expect(specs.length).toBeGreaterThan(0);
+    const csv = readFileSync(join(dir, 'baremetal.csv'), 'utf8')
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#') && !l.startsWith('mac,'));
+    const enrolled = new Map(csv.map((l) => [l.split(',')[0], l.split(',')[3]]));
+    for (const s of specs) expect(enrolled.get(s.mac)).toBe(`10.77.0.3:${s.bmc.port}`);
+    expect(specs.every((s) => s.bmc.password === 'password' && s.disk.file.startsWith('/var/lib/lab-nodes/'))).toBe(
+      true,
+    );
   });
 });
