@@ -98,6 +98,8 @@ describe('bmctl queues and bmctl rpc', () => {
         const view = JSON.parse(out.out);
         const q = view.queues.find((x: { name: string }) => x.name === jobsQueue);
         expect(q.dead).toBe(1);
+        // The management API's counts lag (its statistics are sampled): wait for the consumer too.
+        expect(view.queues.find((x: { name: string }) => x.name === `${topic}.h1`)?.consumers).toBe(1);
         return view;
       },
       15_000,

@@ -471,8 +471,11 @@ describe('lab-nodes: a fleet of simulated nodes deployed by the real services', 
       'compute building (associate)',
       'compute prepared (prepared)',
       'deploy-helper deploying (deploy_started)',
-      'deploy-helper deploy failed (deploy_failed)',
-      'compute error (failed)',
+      // each failure with its reason
+      expect.stringMatching(
+        /^deploy-helper deploy failed \(deploy_failed\): write: image verification failed: sha512 /,
+      ),
+      expect.stringMatching(/^compute error \(failed\): PXE deploy failed for instance /),
       'compute deleted (cleaned)',
     ]);
     // The silent ramdisk: no callback ever; compute's deadline passed, the node cleaned and released.
@@ -481,7 +484,8 @@ describe('lab-nodes: a fleet of simulated nodes deployed by the real services', 
     expect(silentEvents.filter((e) => e.kind === 'state').map((e) => `${e.source} ${e.detail}`)).toEqual([
       'compute building (associate)',
       'compute prepared (prepared)',
-      'compute error (failed)',
+      // the timeline says why: compute's deadline
+      expect.stringMatching(/^compute error \(failed\): Timeout reached while waiting for PXE deploy of instance /),
       'compute deleted (cleaned)',
     ]);
     const computeLog = services.find(([name]) => name === 'compute')![1].output();
