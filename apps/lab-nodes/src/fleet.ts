@@ -11,12 +11,12 @@
  *   await fleet.stop();                           // every node off, BMCs, tgtd and sockets closed
  */
 import { EventEmitter } from 'node:events';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { CommandRunner } from '@bm/exec';
 import { ensureDisk } from './disk';
 import { DhcpClientPort, type DhcpPortOptions } from './pxe-dhcp';
 import { type NodeSettings, SimNode, type SimNodeSpec, type SimNodeStatus } from './sim-node';
-import { Tgtd } from './tgtd';
+import { Tgtd } from '@bm/iscsi';
 
 export interface FleetOptions extends NodeSettings {
   /** The boot network interface (in the fleet's namespace), where node addresses go. */
@@ -113,5 +113,45 @@ export function checkSpecs(specs: SimNodeSpec[]): string[] {
 async function prepareInterface(runner: CommandRunner, dev: string): Promise<void> {
   await runner.check('ip', ['link', 'set', dev, 'up'], { timeoutMs: 10_000 });
   await runner.check('ip', ['route', 'replace', '255.255.255.255/32', 'dev', dev], { timeoutMs: 10_000 });
-  await writeFile(`/proc/sys/net/ipv4/conf/${dev}/promote_secondaries`, '1');
+  await promoteSecondaries(dev);
+}
+
+/** How promoteSecondaries reads and writes /proc/sys (a test gives its own). */
+export interface SysctlFiles {
+  write(file: string, value: string): Promise<void>;
+  read(file: string): Promise<string>;
+  warn(line: string): void;
+}
+
+const PROC_SYS: SysctlFiles = {
+  write: (file, value) => writeFile(file, value),
+  read: (file) => readFile(file, 'utf8'),
+  warn: (line) => process.stderr.write(`${line}\n`),
+};
+
+/**
+ * promote_secondaries on `dev`. In a container /proc/sys is read-only: there the setting must come
+ * from outside (docker-compose `sysctls:`, for `all` or the interface), and when it did not, the
+ * fleet still runs, warned that a node powered off may take other nodes' addresses with it (the
+ * first address on the interface is the primary; the kernel drops its secondaries with it unless
+ * they are promoted).
+ */
+export async function promoteSecondaries(dev: string, io: SysctlFiles = PROC_SYS): Promise<'set' | 'already' | 'off'> {
+  const conf = '/proc/sys/net/ipv4/conf';
+  const file = `${conf}/${dev}/promote_secondaries`;
+  try {
+    await io.write(file, '1');
+    return 'set';
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EROFS' && code !== 'EACCES' && code !== 'EPERM') throw e;
+    // The kernel ORs the interface's setting with `all` (what compose's sysctls sets).
+    const on = async (f: string) => (await io.read(f).catch(() => '')).trim() === '1';
+    if ((await on(file)) || (await on(`${conf}/all/promote_secondaries`))) return 'already';
+    io.warn(
+      `lab-nodes: cannot set ${file} (${code}): set net.ipv4.conf.${dev}.promote_secondaries=1 from outside ` +
+        '(docker-compose sysctls); until then a node powering off may remove the addresses of nodes that got theirs after it',
+    );
+    return 'off';
+  }
 }

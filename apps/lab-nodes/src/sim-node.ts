@@ -41,7 +41,7 @@ import {
   rootUuidOf,
 } from './pxe-config';
 import { type DhcpClientPort, type DhcpLease, type PxeIdentity, guidForMac, prefixLength } from './pxe-dhcp';
-import type { Tgtd } from './tgtd';
+import type { Tgtd } from '@bm/iscsi';
 
 export interface SimNodeSpec {
   /** Shown in the status (default `node-<mac>`). */

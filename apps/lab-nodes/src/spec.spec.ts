@@ -2,7 +2,6 @@ import { blkidFields, partitionsOf, rootPartition } from './disk';
 import { checkSpecs } from './fleet';
 import { seedErrorParameter } from './sim-node';
 import { parseNodeFile, parseSize } from './spec';
-import { holdsLock } from './tgtd';
 
 describe('the node file', () => {
   it('reads CSV with a header, comments, defaults', () => {
@@ -124,12 +123,5 @@ describe("what a node reads of its disk and of the seed's ramdisk", () => {
   it("e= through the seed's filter: [a-zA-Z0-9.-_ ] kept (.-_ a range), spaces to +", () => {
     expect(seedErrorParameter('Failed to start iscsi target.')).toBe('Failed+to+start+iscsi+target.');
     expect(seedErrorParameter('a&b%c+d/e:f;g=h?i@j[k]l^m_n')).toBe('abcd/e:f;g=h?i@j[k]l^m_n');
-  });
-
-  it("tgtd holds its control port's lock: /proc/locks by pid and inode", () => {
-    const locks = '1: POSIX  ADVISORY  WRITE 4242 00:1a:9876 0 EOF\n2: FLOCK  ADVISORY  WRITE 77 08:01:5 0 EOF\n';
-    expect(holdsLock(locks, 4242, 9876)).toBe(true);
-    expect(holdsLock(locks, 4242, 5)).toBe(false);
-    expect(holdsLock('1: -> POSIX  ADVISORY  WRITE 4242 00:1a:9876 0 EOF\n', 4242, 9876)).toBe(true);
   });
 });

@@ -1,6 +1,7 @@
 /**
- * The fleet's one tgtd (Debian's tgt): every simulated node exports its disk file as LUN 1 of a
- * target of its own (`tgtadm target new --targetname <the deploy's IQN>`, `logicalunit new --lun 1
+ * A tgtd of our own (Debian's tgt) for the lab's simulated nodes and for the tests. apps/lab-nodes
+ * runs one for its whole fleet: every simulated node exports its disk file as LUN 1 of a target of
+ * its own (`tgtadm target new --targetname <the deploy's IQN>`, `logicalunit new --lun 1
  * --backing-store <disk>`, `target bind --initiator-address ALL`: the seed's ramdisk, no auth),
  * and deletes it once `done` came (or the node was powered off).
  *
