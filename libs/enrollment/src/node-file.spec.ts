@@ -150,6 +150,9 @@ describe('validateNode', () => {
     [{ terminal_port: 70000 }, 'terminal_port', /port number/],
     [{ cpu_arch: 'x86 64' }, 'cpu_arch', /must be a word/],
     [{ colour: 'red' }, 'colour', /not a known field/],
+    [{ pm_password: 'p'.repeat(21) }, 'pm_password', /21 bytes: IPMI 2.0 takes at most 20/],
+    [{ pm_password: 'ü'.repeat(11) }, 'pm_password', /22 bytes/],
+    [{ pm_user: 'u'.repeat(17) }, 'pm_user', /17 bytes: IPMI 2.0 takes at most 16/],
   ])('rejects %j naming %s', (patch, field, message) => {
     const v = validateNode({ ...good, ...patch }, 'cn1');
     expect(v.ok).toBe(false);

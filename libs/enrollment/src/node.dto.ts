@@ -44,6 +44,25 @@ class BmcAddressConstraint implements ValidatorConstraintInterface {
 }
 
 /**
+ * What the BMC takes: IPMI 2.0 user names are at most 16 bytes and passwords at most 20 (the
+ * session's key material, IPMI v2.0 §13.31); a longer one would be enrolled and then fail every
+ * power call with "passwords are at most 20 bytes".
+ */
+function byteLength(max: number, field: string) {
+  @ValidatorConstraint({ name: `${field}Bytes` })
+  class Constraint implements ValidatorConstraintInterface {
+    validate(value: unknown): boolean {
+      return typeof value === 'string' && Buffer.byteLength(value, 'utf8') <= max;
+    }
+    defaultMessage(args?: ValidationArguments): string {
+      if (typeof args?.value !== 'string') return `${field} must be a string`;
+      return `${field} is ${Buffer.byteLength(args.value, 'utf8')} bytes: IPMI 2.0 takes at most ${max}`;
+    }
+  }
+  return Validate(Constraint);
+}
+
+/**
  * A node to enroll, from any entry point (CLI flags, baremetal.csv row, JSON, RPC). Field names
  * are nova_bm's; `macs` become `bm_interfaces` rows.
  */
@@ -74,11 +93,12 @@ export class CreateNodeDto {
 
   @IsOptional()
   @IsString()
-  @MaxLength(255)
+  @byteLength(16, 'pm_user')
   pm_user?: string;
 
   @IsOptional()
   @IsString({ message: 'pm_password must be a string' })
+  @byteLength(20, 'pm_password')
   pm_password?: string;
 
   @IsOptional()
