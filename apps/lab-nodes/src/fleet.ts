@@ -50,9 +50,13 @@ export class Fleet extends EventEmitter {
     const problems = checkSpecs(specs);
     if (problems.length) throw new Error(`invalid fleet: ${problems.join('; ')}`);
     const runner = o.runner ?? new CommandRunner();
-    if (o.prepareInterface ?? true) await prepareInterface(runner, o.interface);
+    const prepare = o.prepareInterface ?? true;
+    if (prepare) await prepareInterface(runner, o.interface);
     for (const s of specs) await ensureDisk(s.disk.file, s.disk.sizeBytes);
-    const dhcp = await DhcpClientPort.open(o.dhcp);
+    const dhcp = await DhcpClientPort.open({
+      onSendError: prepare ? () => broadcastRoute(runner, o.interface) : undefined,
+      ...o.dhcp,
+    });
     let tgtd: Tgtd | undefined;
     const started: SimNode[] = [];
     try {
@@ -112,8 +116,13 @@ export function checkSpecs(specs: SimNodeSpec[]): string[] {
 /** The limited broadcast routed out of `dev`, and secondary addresses promoted when a primary goes. */
 async function prepareInterface(runner: CommandRunner, dev: string): Promise<void> {
   await runner.check('ip', ['link', 'set', dev, 'up'], { timeoutMs: 10_000 });
-  await runner.check('ip', ['route', 'replace', '255.255.255.255/32', 'dev', dev], { timeoutMs: 10_000 });
+  await broadcastRoute(runner, dev);
   await promoteSecondaries(dev);
+}
+
+/** The limited broadcast out of `dev` (a namespace has no route for it). */
+async function broadcastRoute(runner: CommandRunner, dev: string): Promise<void> {
+  await runner.check('ip', ['route', 'replace', '255.255.255.255/32', 'dev', dev], { timeoutMs: 10_000 });
 }
 
 /** How promoteSecondaries reads and writes /proc/sys (a test gives its own). */

@@ -16,7 +16,15 @@ import {
   serverId,
   vendorClass,
 } from '@bm/dhcp';
-import { PXE_PARAMETER_REQUEST_LIST, guidForMac, leaseOf, prefixLength, pxeDiscover, pxeSelect } from './pxe-dhcp';
+import {
+  DhcpClientPort,
+  PXE_PARAMETER_REQUEST_LIST,
+  guidForMac,
+  leaseOf,
+  prefixLength,
+  pxeDiscover,
+  pxeSelect,
+} from './pxe-dhcp';
 
 const MAC = '52:54:00:83:00:01';
 const ID = { mac: MAC, guid: guidForMac(MAC) };
@@ -92,5 +100,26 @@ describe('the PXE ROM DHCP of a simulated node', () => {
     expect([prefixLength('255.255.255.0'), prefixLength('255.255.0.0'), prefixLength('255.255.255.252')]).toEqual([
       24, 16, 30,
     ]);
+  });
+
+  it('a request that cannot be sent is reported (onSendError) and tried again after its timeout', async () => {
+    const failures: string[] = [];
+    // A destination that does not resolve: send fails in its callback, as with ENETUNREACH.
+    const port = await DhcpClientPort.open({
+      clientPort: 0,
+      serverPort: 1067,
+      broadcast: 'no-such-host.invalid',
+      onSendError: (e) => void failures.push(e.message),
+    });
+    const said: string[] = [];
+    try {
+      await expect(port.exchange(ID, { timeoutsMs: [50, 50], onMessage: (m) => said.push(m) })).rejects.toThrow(
+        'no OFFER after 2 DISCOVERs',
+      );
+    } finally {
+      await port.close();
+    }
+    expect(failures).toHaveLength(2);
+    expect(said.filter((m) => m.includes('not sent'))).toHaveLength(2);
   });
 });

@@ -161,6 +161,12 @@ export interface DhcpPortOptions {
   serverPort?: number;
   /** Where requests go (default 255.255.255.255). */
   broadcast?: string;
+  /**
+   * Called when a request could not be sent (the next try follows its timeout as for a lost
+   * one). The fleet restores its broadcast route here: the kernel drops a device's routes when
+   * its last IPv4 address goes, which happens when every node is between two leases at once.
+   */
+  onSendError?: (e: Error) => Promise<void> | void;
 }
 
 export interface DhcpExchangeOptions {
@@ -209,6 +215,7 @@ export class DhcpClientPort {
       clientPort: o.clientPort ?? 68,
       serverPort: o.serverPort ?? 67,
       broadcast: o.broadcast ?? BROADCAST_IP,
+      onSendError: o.onSendError ?? (() => undefined),
     };
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
@@ -283,7 +290,13 @@ export class DhcpClientPort {
           return;
         }
         o.onMessage?.(`${name}${attempt ? ` (again, ${attempt + 1})` : ''}`);
-        this.socket.send(encodeDhcp(build()), this.o.serverPort, this.o.broadcast);
+        this.socket.send(encodeDhcp(build()), this.o.serverPort, this.o.broadcast, (e) => {
+          if (!e) return;
+          o.onMessage?.(`${name} not sent: ${e.message}`);
+          void Promise.resolve()
+            .then(() => this.o.onSendError(e))
+            .catch(() => undefined);
+        });
         timer = setTimeout(send, timeouts[attempt++]);
       };
       this.waiting.set(xid, (p) => {
