@@ -98,7 +98,12 @@ export function nodeCommands(program: Command, session: CliSession): void {
         .default('active'),
     )
     .option('--timeout <seconds>', 'give up after this long (exit 2)', positiveNumber, 600)
-    .action(async (refs: string[], o: { until: BmTaskState; timeout: number }, cmd: Command) => {
+    .option(
+      '--since <time>',
+      'a deploy begun at or after this ISO 8601 time that fails ends the watch (default: a second ago)',
+      isoTime,
+    )
+    .action(async (refs: string[], o: { until: BmTaskState; timeout: number; since?: Date }, cmd: Command) => {
       const s = session.for(cmd);
       const enrollment = await s.enrollment();
       const ids: number[] = [];
@@ -111,7 +116,7 @@ export function nodeCommands(program: Command, session: CliSession): void {
         tty: s.env.io.errIsTty === true,
         write: (text) => s.env.io.err(text.replace(/\n$/, '')),
       });
-      const done = await watch.run(ids, { until: o.until, timeoutS: o.timeout });
+      const done = await watch.run(ids, { until: o.until, timeoutS: o.timeout, since: o.since });
       s.print(done, () => table(['Node', 'Instance', 'State', ...DEPLOY_STATES, 'Total'], summaryRows(done)));
     });
   node
