@@ -122,7 +122,7 @@ if [ ! -f "$modules/.complete" ]; then
   echo "extracting the lab's kernel modules from $pkg" >&2
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
-  (cd "$work" && apt-get download -q "$pkg" >/dev/null) ||
+  (cd "$work" && apt-get -o APT::Sandbox::User=root download -q "$pkg" >/dev/null) ||
     { echo "cannot download $pkg (the kernel of $out/vmlinuz): remove $out/vmlinuz to take the newest kernel" >&2; exit 1; }
   dpkg-deb -x "$work"/*.deb "$work/tree"
   # The package's own kernel: vmlinuz and the modules must be of one build (module versions).

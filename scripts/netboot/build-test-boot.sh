@@ -15,7 +15,7 @@ if [ ! -s "$out/vmlinuz" ]; then
   pkg=$(apt-cache search --names-only '^linux-image-[0-9.]+-[0-9]+-amd64$' | awk '{print $1}' | sort -V | tail -1)
   [ -n "$pkg" ] || { echo "no linux-image-*-amd64 package found (apt-get update?)" >&2; exit 1; }
   work=$(mktemp -d)
-  (cd "$work" && apt-get download -q "$pkg" >/dev/null && dpkg-deb -x ./*.deb tree)
+  (cd "$work" && apt-get -o APT::Sandbox::User=root download -q "$pkg" >/dev/null && dpkg-deb -x ./*.deb tree)
   cp "$work"/tree/boot/vmlinuz-* "$out/vmlinuz"
   rm -rf "$work"
 fi
