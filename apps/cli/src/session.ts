@@ -110,6 +110,12 @@ export function integer(value: string): number {
   return Number(value);
 }
 
+export function positiveInteger(value: string): number {
+  if (!/^[0-9]+$/.test(value) || !(Number(value) > 0) || !Number.isSafeInteger(Number(value)))
+    throw new InvalidArgumentError('must be a positive integer');
+  return Number(value);
+}
+
 export function positiveNumber(value: string): number {
   const n = Number(value);
   if (!/^[0-9]*\.?[0-9]+$/.test(value) || !(n > 0)) throw new InvalidArgumentError('must be a positive number');

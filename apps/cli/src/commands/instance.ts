@@ -6,7 +6,7 @@ import type { InstanceRow } from '@bm/db';
 import { NotificationListener } from '@bm/messaging';
 import { CliError } from '../errors';
 import { table } from '../output';
-import { type CliSession, positiveNumber } from '../session';
+import { type CliSession, positiveInteger, positiveNumber } from '../session';
 import { BootInstance, type BootState } from '../use-cases/boot-instance';
 
 /** What `--wait-for` may name. */
@@ -18,6 +18,7 @@ interface BootOptions {
   image: string;
   waitFor: string;
   timeout: number;
+  count: number;
 }
 
 /**
@@ -68,6 +69,12 @@ export function instanceCommands(program: Command, session: CliSession): void {
       'active',
     )
     .option('--timeout <seconds>', 'give up waiting after this long (exit 2)', positiveNumber, 600)
+    .option(
+      '--count <n>',
+      'instances in one request (nova boot --min-count N --max-count N): a node each or NoValidHost for all; named NAME-1…NAME-N',
+      positiveInteger,
+      1,
+    )
     .action(async (arg: string | undefined, o: BootOptions, cmd: Command) => {
       const s = session.for(cmd);
       if (arg && o.name && arg !== o.name) throw new CliError(`two names given: ${arg} and --name ${o.name}`, 'usage');
@@ -90,15 +97,21 @@ export function instanceCommands(program: Command, session: CliSession): void {
           return listener;
         },
       });
-      const row = await boot.run({
+      const rows = await boot.runAll({
         name,
         flavor: o.flavor,
         image: await imageMeta(s, o.image),
         waitFor: o.waitFor as BootState,
         timeoutS: o.timeout,
+        count: o.count,
       });
-      const v = instanceView(row);
-      s.print(v, () => table(['Property', 'Value'], Object.entries(v)));
+      if (o.count === 1) {
+        const v = instanceView(rows[0]);
+        s.print(v, () => table(['Property', 'Value'], Object.entries(v)));
+      } else {
+        const list = rows.map(instanceView);
+        s.print(list, () => instancesTable(list));
+      }
     });
 
   const instance = program.command('instance').description('instances on the nodes (nova list/show)');
@@ -108,12 +121,7 @@ export function instanceCommands(program: Command, session: CliSession): void {
     .action(async (_o: unknown, cmd: Command) => {
       const s = session.for(cmd);
       const list = (await (await s.database()).nodes.instances()).map(instanceView);
-      s.print(list, () =>
-        table(
-          ['Instance', 'Name', 'State', 'Node', 'Host'],
-          list.map((i) => [i.instance, i.name, i.task_state, i.node, i.host]),
-        ),
-      );
+      s.print(list, () => instancesTable(list));
     });
   instance
     .command('show')
@@ -139,6 +147,13 @@ export function instanceCommands(program: Command, session: CliSession): void {
         s.print(r, () => `${verb}: instance ${row.instance_uuid} (${name}) on node ${row.node_uuid}: done`);
       });
   }
+}
+
+function instancesTable(list: ReturnType<typeof instanceView>[]): string {
+  return table(
+    ['Instance', 'Name', 'State', 'Node', 'Host'],
+    list.map((i) => [i.instance, i.name, i.task_state, i.node, i.host]),
+  );
 }
 
 function instanceView(r: InstanceRow) {

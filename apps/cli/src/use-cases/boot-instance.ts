@@ -19,6 +19,12 @@ export interface BootRequest {
   image: Record<string, unknown>;
   waitFor: BootState;
   timeoutS: number;
+  /**
+   * Instances in the one request (`nova boot --min-count N --max-count N`): the scheduler finds a
+   * node for each or fails them all (NoValidHost); named `<name>-<n>` as Nova's
+   * multi_instance_display_name_template (`%(name)s-%(count)d`) names them. Default 1.
+   */
+  count?: number;
 }
 
 /** The scheduler found no node, or gave up: from its scheduler.run_instance ERROR notification. */
@@ -97,17 +103,28 @@ class BuildFailures {
 export class BootInstance {
   constructor(private readonly p: BootPorts) {}
 
+  /** One instance: its row once its node reached `waitFor`. */
   async run(r: BootRequest): Promise<InstanceRow> {
+    return (await this.runAll({ ...r, count: 1 }))[0];
+  }
+
+  /** `count` instances in one request (default 1): their rows, in request order, once each reached `waitFor`. */
+  async runAll(r: BootRequest): Promise<InstanceRow[]> {
+    const count = r.count ?? 1;
+    if (!Number.isSafeInteger(count) || count < 1) throw new RangeError(`count must be a positive integer: ${count}`);
     const f = await this.p.flavors.byName(r.flavor);
-    const uuid = randomUUID();
-    const label = `instance ${uuid} (${r.name})`;
-    const failures = new BuildFailures(this.p.clock);
-    const listener = await this.p.listen(`bmctl-boot-${uuid}`, (n) => failures.seen(uuid, n));
+    const uuids = Array.from({ length: count }, () => randomUUID());
+    const names = uuids.map((_, i) => (count > 1 ? `${r.name}-${i + 1}` : r.name));
+    const failures = uuids.map(() => new BuildFailures(this.p.clock));
+    const listener = await this.p.listen(`bmctl-boot-${uuids[0]}`, (n) =>
+      uuids.forEach((uuid, i) => failures[i].seen(uuid, n)),
+    );
     try {
       await this.p.scheduler.runInstance({
         request_spec: {
+          // Nova's API: the first instance's properties stand for all of them.
           instance_properties: {
-            uuid,
+            uuid: uuids[0],
             hostname: r.name,
             display_name: r.name,
             memory_mb: f.memory_mb,
@@ -117,35 +134,56 @@ export class BootInstance {
           },
           instance_type: flavorView(f),
           image: r.image,
-          instance_uuids: [uuid],
-          num_instances: 1,
+          instance_uuids: uuids,
+          num_instances: count,
         },
         filter_properties: {},
       });
-      this.p.progress(`${label}: requested`);
-      return await this.follow(uuid, label, r, () => failures.failure());
+      const labels = uuids.map((uuid, i) => `instance ${uuid} (${names[i]})`);
+      labels.forEach((l) => this.p.progress(`${l}: requested`));
+      return await this.follow(uuids, labels, r, (i) => failures[i].failure());
     } finally {
       await listener.stop();
     }
   }
 
-  /** Reads the instance's node until it reaches `waitFor`, the scheduler fails it, or time runs out. */
-  private async follow(uuid: string, label: string, r: BootRequest, failure: () => string | undefined) {
+  /**
+   * Reads the instances' nodes (one query a round) until each reached `waitFor`; the first one
+   * the scheduler or compute failed, or running out of time, ends it.
+   */
+  private async follow(
+    uuids: string[],
+    labels: string[],
+    r: BootRequest,
+    failure: (i: number) => string | undefined,
+  ): Promise<InstanceRow[]> {
     const want = BOOT_STATES.indexOf(r.waitFor);
     const until = this.p.clock.now() + r.timeoutS * 1000;
-    let last = '';
+    const last = uuids.map(() => '');
+    const done: (InstanceRow | undefined)[] = uuids.map(() => undefined);
     for (;;) {
-      const failed = failure();
-      if (failed) throw new BootFailed(`${label}: ${failed}`);
-      const [row] = await this.p.nodes.instances({ instanceUuid: uuid });
-      const state = row?.task_state ?? '';
-      if (row && state !== last) {
-        this.p.progress(`${label}: node ${row.node_uuid} on ${row.service_host}: ${state}`);
-        last = state;
+      const failed = uuids.map((_, i) => failure(i)).findIndex((f) => f !== undefined);
+      if (failed >= 0) throw new BootFailed(`${labels[failed]}: ${failure(failed)}`);
+      const rows =
+        uuids.length === 1 ? await this.p.nodes.instances({ instanceUuid: uuids[0] }) : await this.p.nodes.instances();
+      uuids.forEach((uuid, i) => {
+        const row = rows.find((x) => x.instance_uuid === uuid);
+        const state = row?.task_state ?? '';
+        if (row && state !== last[i]) {
+          this.p.progress(`${labels[i]}: node ${row.node_uuid} on ${row.service_host}: ${state}`);
+          last[i] = state;
+        }
+        if (row && BOOT_STATES.indexOf(state as BootState) >= want) done[i] = row;
+      });
+      if (done.every((row) => row !== undefined)) return done as InstanceRow[];
+      if (this.p.clock.now() > until) {
+        const behind = uuids.map((_, i) => i).filter((i) => !done[i]);
+        throw new BootTimedOut(
+          behind
+            .map((i) => `${labels[i]}: not ${r.waitFor} after ${r.timeoutS} s (now ${last[i] || 'unscheduled'})`)
+            .join('; '),
+        );
       }
-      if (row && BOOT_STATES.indexOf(state as BootState) >= want) return row;
-      if (this.p.clock.now() > until)
-        throw new BootTimedOut(`${label}: not ${r.waitFor} after ${r.timeoutS} s (now ${last || 'unscheduled'})`);
       await this.p.clock.sleep(250);
     }
   }

@@ -14,6 +14,18 @@ import { SelectDestinations } from './select-destinations';
  * with `host` and `node`), and NoValidHost as scheduler.run_instance (priority ERROR) per
  * instance (`instance_id`, `state` error, `method`, `reason`; and `exception`).
  */
+/**
+ * The properties of instance `i` of `count` in one request: Nova's API names each of several
+ * `<name>-<n>` (multi_instance_display_name_template, `%(name)s-%(count)d`) before the request
+ * spec, which carries the first instance's properties, reaches the scheduler; with no API in
+ * front, the names are made here.
+ */
+export function named(base: Record<string, unknown>, i: number, count: number): Record<string, unknown> {
+  if (count < 2) return base;
+  const suffixed = (v: unknown) => (typeof v === 'string' && v ? `${v}-${i + 1}` : v);
+  return { ...base, hostname: suffixed(base.hostname), display_name: suffixed(base.display_name) };
+}
+
 @Injectable()
 export class ScheduleInstances {
   constructor(
@@ -34,7 +46,8 @@ export class ScheduleInstances {
     await this.notifier.info('scheduler.run_instance.start', { request_spec: spec });
     try {
       const chosen = await this.choose(spec, props, base, uuids as string[]);
-      if (chosen) await Promise.all(chosen.map((d, i) => this.build(d, a, base, uuids[i] as string)));
+      if (chosen)
+        await Promise.all(chosen.map((d, i) => this.build(d, a, named(base, i, uuids.length), uuids[i] as string)));
     } finally {
       await this.notifier.info('scheduler.run_instance.end', { request_spec: spec });
     }
