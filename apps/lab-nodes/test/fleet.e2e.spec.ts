@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { DataSource } from 'typeorm';
 import { TEST_AMQP_URL, eventually, uniqueName } from '../../../test/support/amqp';
-import { bmctl, requireBuilt } from '../../../test/support/bmctl';
+import { ROOT, bmctl, requireBuilt } from '../../../test/support/bmctl';
 import { type NovaBmDatabase, createNovaBmDatabase } from '../../../test/support/database';
 import { type ImagesService, startImages } from '../../../test/support/images';
 import { Netns, testNamespaces } from '../../../test/support/netns';
@@ -21,7 +21,7 @@ import {
 import { type LabNodesProcess, startLabNodes } from './lab-nodes-process';
 
 // The fleet of simulated nodes (apps/lab-nodes, built) against the built services, on the real
-// broker and database: seven nodes in one lab-nodes process, each a virtual BMC whose machine
+// broker and database: eight nodes in one lab-nodes process, each a virtual BMC whose machine
 // PXE-boots (DHCP, TFTP) from netboot, plays the seed's deploy ramdisk (its disk file exported by
 // the fleet's tgtd, the callback POSTed from its own address, `done` awaited on its :10000) and
 // then PXE-boots the instance, checking root=UUID= against its disk.
@@ -32,7 +32,10 @@ import { type LabNodesProcess, startLabNodes } from './lab-nodes-process';
 //     service's data_dir after upload: the deploy fails at `write` (the checksum), the node is
 //     cleaned and released;
 //   one node (1024 MB, its own flavor) never calls back: compute's deadline
-//     (BM_PXE_DEPLOY_TIMEOUT) passes, the node is powered off, cleaned and released.
+//     (BM_PXE_DEPLOY_TIMEOUT) passes, the node is powered off, cleaned and released;
+//   one node (1536 MB, its own flavor) is booted by a real Python oslo.messaging client (Debian's
+//     python3-oslo.messaging) that calls compute and casts run_instance to the scheduler as Nova's
+//     API did: the request as a real Nova sends it reaches the node the same way; then deleted.
 //
 // Networking: namespace `srv` holds the boot network (bridge br0 10.83.0.1/24) with netboot and
 // the deploy helper; namespace `fleet` is the fleet, its eth0 a veth into br0, the node addresses
@@ -48,6 +51,8 @@ const MARKER = 'nova-bm fleet e2e marker\n';
 /** Seconds compute waits for a ramdisk's callback, and then for the deploy. */
 const DEPLOY_TIMEOUT_S = 20;
 const ANSI_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
+/** The oslo.messaging peer scripts' shared set-up (common.py), imported by the Python client below. */
+const OSLO_PEERS = join(ROOT, 'test/peers/oslo');
 
 interface FleetNode {
   name: string;
@@ -72,11 +77,97 @@ const CORRUPT: FleetNode = {
   callback: 'always',
 };
 const SILENT: FleetNode = { name: 'sim-silent', mac: mac(6), memory: 1024, flavor: 'fleet.silent', callback: 'never' };
-const NODES = [...NORMAL, CORRUPT, SILENT];
+const OSLO: FleetNode = { name: 'sim-oslo', mac: mac(7), memory: 1536, flavor: 'fleet.oslo', callback: 'always' };
+const NODES = [...NORMAL, CORRUPT, SILENT, OSLO];
 
 jest.setTimeout(240_000);
 
 const tail = (text: string, lines = 30) => text.split('\n').slice(-lines).join('\n');
+
+/**
+ * Nova's API booting one instance, with the real oslo.messaging (/usr/bin/python3, Debian's
+ * python3-oslo.messaging). Everything comes on stdin as JSON (the transport URL too, so no
+ * credentials on a command line): the transport URL, the control exchange, the compute host,
+ * the flavor as request_spec.instance_type carries it, the image dict, the instance name. It
+ * calls compute's get_available_nodes (a round trip: a wrong URL or exchange ends in
+ * MessagingTimeout, not a hang), then generates the instance uuid and casts the scheduler's
+ * run_instance with what Nova's compute API (Icehouse) cast: the request_spec bmctl boot builds
+ * (apps/cli/src/use-cases/boot-instance.ts) and Nova's other arguments. The versions are the
+ * ones a client pins: the scheduler's 4.0 and compute's 6.0, not read from our contracts, so that
+ * a change of what the services serve fails here as it would fail a real client. Prints one JSON
+ * line: {"nodes": [...], "instance": uuid}.
+ */
+const OSLO_BOOT = `
+import json
+import sys
+import uuid
+
+import oslo_messaging
+
+import common
+
+a = json.load(sys.stdin)
+# cfg.CONF with no config files, and oslo_messaging.set_transport_defaults(control_exchange=...)
+# as Nova's rpc.init sets its control_exchange.
+conf = common.setup(a['exchange'])
+transport = oslo_messaging.get_rpc_transport(conf, url=a['url'])
+ctxt = {'user_id': 'fleet-e2e', 'project_id': 'fleet-e2e', 'is_admin': True,
+        'request_id': 'req-' + str(uuid.uuid4())}
+try:
+    compute = oslo_messaging.get_rpc_client(
+        transport, oslo_messaging.Target(topic='compute', server=a['host'], version='6.0'),
+        timeout=a['timeout'])
+    nodes = compute.call(ctxt, 'get_available_nodes')
+
+    instance = str(uuid.uuid4())
+    flavor, image, name = a['flavor'], a['image'], a['name']
+    scheduler = oslo_messaging.get_rpc_client(
+        transport, oslo_messaging.Target(topic='scheduler', version='4.0'))
+    scheduler.cast(
+        ctxt, 'run_instance',
+        request_spec={
+            'instance_properties': {
+                'uuid': instance, 'hostname': name, 'display_name': name,
+                'memory_mb': flavor['memory_mb'], 'vcpus': flavor['vcpus'],
+                'root_gb': flavor['root_gb'], 'image_ref': image['id'],
+            },
+            'instance_type': flavor,
+            'image': image,
+            'instance_uuids': [instance],
+            'num_instances': 1,
+        },
+        admin_password=None, injected_files=[], requested_networks=None, is_first_time=True,
+        filter_properties={}, legacy_bdm_in_spec=False)
+    common.emit({'nodes': nodes, 'instance': instance})
+finally:
+    transport.cleanup()
+`;
+
+/** Runs OSLO_BOOT with `input` on its stdin; killed after `timeoutMs`, its stderr in the error. */
+function osloBoot(input: Record<string, unknown>, timeoutMs: number): Promise<{ nodes: string[]; instance: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('/usr/bin/python3', ['-c', OSLO_BOOT], {
+      env: { ...process.env, PYTHONPATH: OSLO_PEERS, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code !== 0) return reject(new Error(`the Python oslo client exited ${code ?? signal}:\n${out}\n${err}`));
+      try {
+        resolve(JSON.parse(out.trim().split('\n').pop()!));
+      } catch {
+        reject(new Error(`the Python oslo client printed no JSON:\n${out}\n${err}`));
+      }
+    });
+    child.stdin.end(JSON.stringify(input));
+  });
+}
 
 /**
  * A RabbitMQ vhost of this test's own (management API, the test broker's credentials): the deploy
@@ -121,6 +212,7 @@ describe('lab-nodes: a fleet of simulated nodes deployed by the real services', 
   let images: ImagesService;
   let fleet: LabNodesProcess;
   let env: Record<string, string>;
+  let site: ServiceSite;
   let tgtdControlPort: number | undefined;
   const services: [string, ServiceProcess][] = [];
   const cli = (...args: string[]) => bmctl(args, env);
@@ -186,7 +278,7 @@ describe('lab-nodes: a fleet of simulated nodes deployed by the real services', 
     db = await createNovaBmDatabase('bm_fleet');
     ds = db.ds;
     vhost = await privateVhost();
-    const site: ServiceSite = { databaseUrl: db.url, exchange: uniqueName('fleet'), host: HOST };
+    site = { databaseUrl: db.url, exchange: uniqueName('fleet'), host: HOST };
     images = await startImages(site, join(work, 'images'));
     const transport = { TRANSPORT_URL: vhost.transportUrl };
     env = { ...siteEnv(site), ...images.env, ...transport };
@@ -206,7 +298,7 @@ describe('lab-nodes: a fleet of simulated nodes deployed by the real services', 
     }
     await srv.forwardHostPort(images.port);
 
-    // The fleet: seven nodes, their BMCs on free ports of the fleet's 127.0.0.1, 3 GiB sparse disks.
+    // The fleet: eight nodes, their BMCs on free ports of the fleet's 127.0.0.1, 3 GiB sparse disks.
     await mkdir(join(work, 'disks'));
     await writeFile(join(work, 'bmc-password'), `${PASSWORD}\n`, { mode: 0o600 });
     await writeFile(
@@ -327,7 +419,7 @@ describe('lab-nodes: a fleet of simulated nodes deployed by the real services', 
     const data = await open(join(work, 'images', corrupt), 'r+');
     await data.write(Buffer.from('not what was uploaded'), 0, undefined, 5 * MIB);
     await data.close();
-    for (const n of [NORMAL[0], CORRUPT, SILENT]) {
+    for (const n of [NORMAL[0], CORRUPT, SILENT, OSLO]) {
       const flavor = await cli(
         'flavor',
         'create',
@@ -536,4 +628,120 @@ describe('lab-nodes: a fleet of simulated nodes deployed by the real services', 
       100,
     );
   });
+
+  // Last, with every other node off: the fleet's interface has no address left then (the kernel
+  // dropped its broadcast route with the last one), a boot lab-nodes must still get DHCP for.
+  it('a real Python oslo.messaging client boots one through the scheduler and compute; then deleted', async () => {
+    // What Nova's API would put in the request: the flavor as instance_type (its extra_specs with
+    // the deploy pair), the image's id, name and kernel_id / ramdisk_id properties.
+    const flavors = JSON.parse((await cli('flavor', 'list', '--json')).out) as { name: string }[];
+    const flavor = flavors.find((f) => f.name === OSLO.flavor);
+    expect(flavor).toMatchObject({ memory_mb: OSLO.memory, extra_specs: { cpu_arch: 'x86_64' } });
+    const shown = await cli('image', 'show', 'fleet-image', '--json');
+    expect([shown.code, shown.err]).toEqual([0, '']);
+    const img = JSON.parse(shown.out) as Record<string, unknown>;
+    const image = {
+      id: img.id,
+      name: img.name,
+      disk_format: img.disk_format,
+      size: img.size,
+      properties: { kernel_id: img.kernel_id, ramdisk_id: img.ramdisk_id },
+    };
+    expect(image.properties).toEqual({ kernel_id: expect.any(String), ramdisk_id: expect.any(String) });
+
+    const started = Date.now();
+    const py = await osloBoot(
+      {
+        url: vhost.transportUrl,
+        exchange: site.exchange,
+        host: HOST,
+        timeout: 20,
+        flavor,
+        image,
+        name: `vm-${OSLO.name}`,
+      },
+      60_000,
+    );
+    // compute answered the call: every node of the host, free or busy.
+    const uuids = (await ds.query('SELECT uuid FROM bm_nodes WHERE deleted = false')) as { uuid: string }[];
+    expect([...py.nodes].sort()).toEqual(uuids.map((u) => u.uuid).sort());
+    const instance = py.instance;
+    expect(instance).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+
+    // The cast has no answer: the node's row says what became of it. Bounded, and failing at once
+    // if the node is released again (a failed deploy): a cast the scheduler refused (a missing
+    // argument: it only logs it) leaves the node unclaimed and fails after PLACED_MS, with the
+    // scheduler's log, not at the test's timeout. (A wrong exchange already failed the call above.)
+    const PLACED_MS = 30_000;
+    const ACTIVE_MS = 150_000;
+    let placed = false;
+    for (;;) {
+      const row = await rowOf(OSLO);
+      if (row.instance_uuid === instance && row.task_state === 'active') break;
+      const elapsed = Date.now() - started;
+      if (row.instance_uuid === instance) placed = true;
+      else if (placed)
+        throw new Error(`${OSLO.name} released instance ${instance} (${row.task_state}):\n${logs(OSLO)}`);
+      else if (elapsed > PLACED_MS)
+        throw new Error(`instance ${instance} not on ${OSLO.name} after ${PLACED_MS} ms:\n${logs(OSLO)}`);
+      if (elapsed > ACTIVE_MS)
+        throw new Error(`instance ${instance} not active after ${ACTIVE_MS} ms (${row.task_state}):\n${logs(OSLO)}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    process.stdout.write(`fleet: the Python oslo boot active in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    expect(await rowOf(OSLO)).toMatchObject({
+      task_state: 'active',
+      instance_uuid: instance,
+      image_path: image.id,
+      deploy_key: null,
+    });
+    const shownInstance = await cli('instance', 'show', instance, '--json');
+    expect(JSON.parse(shownInstance.out)).toMatchObject({
+      name: `vm-${OSLO.name}`,
+      host: HOST,
+      node_id: nodeIds[OSLO.name],
+      memory_mb: OSLO.memory,
+    });
+
+    // The node went through the whole deploy and booted the instance, as the bmctl-booted ones.
+    await eventually(() => expect(lastPhase(OSLO)?.phase).toBe('booted-instance'), 20_000, 100).catch(() => {
+      throw new Error(`${OSLO.name} did not boot its instance:\n${logs(OSLO)}`);
+    });
+    expect(fleet.phases(OSLO.name).map((p) => p.phase)).toEqual([
+      'dhcp',
+      'tftp',
+      'deploy-wait',
+      'exporting',
+      'callback',
+      'waiting-done',
+      'rebooting',
+      'dhcp',
+      'tftp',
+      'booted-instance',
+    ]);
+    expect(lastPhase(OSLO)).toMatchObject({
+      power: 'on',
+      boots: 2,
+      deploy: { nodeId: nodeIds[OSLO.name], iqn: `iqn-${instance}`, bootServer: SERVER_IP },
+      done: 'done',
+      instance: { partition: 3, from: 'pxe' },
+    });
+    const states = (await timeline(OSLO)).filter((e) => e.kind === 'state').map((e) => `${e.source} ${e.detail}`);
+    expect(states).toEqual([
+      'compute building (associate)',
+      'compute prepared (prepared)',
+      'deploy-helper deploying (deploy_started)',
+      'deploy-helper deploy complete (deploy_done)',
+      'compute active (activated)',
+    ]);
+
+    // Deleted as the others: the node off and free, its PXE files gone.
+    const deleted = await cli('delete', instance);
+    expect([deleted.code, deleted.err]).toEqual([0, '']);
+    expect(await rowOf(OSLO)).toMatchObject({ instance_uuid: null, deploy_key: null });
+    expect(existsSync(join(tftpRoot(), instance))).toBe(false);
+    expect(existsSync(join(tftpRoot(), 'pxelinux.cfg', `01-${OSLO.mac.replace(/:/g, '-')}`))).toBe(false);
+    await eventually(() => expect(lastPhase(OSLO)).toMatchObject({ phase: 'off', power: 'off' }), 10_000, 100);
+    expect(JSON.parse((await cli('instance', 'list', '--json')).out)).toEqual([]);
+  }, 240_000);
 });
