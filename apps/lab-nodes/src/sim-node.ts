@@ -531,11 +531,16 @@ export class SimNode extends EventEmitter {
       throw new Error(`ip addr del ${cidr} dev ${this.env.interface}: ${r.stderr.trim()}`);
   }
 
-  /** One file over TFTP from the node's address; its size checked against tsize (by the client). */
-  private async fetch(lease: DhcpLease, name: string, signal: AbortSignal): Promise<Buffer> {
+  /**
+   * One file over TFTP from the node's address; its size checked against tsize (by the client).
+   * Only a config is kept (`keep`): a kernel or ramdisk is counted and dropped, as 50 nodes
+   * holding theirs would hold gigabytes.
+   */
+  private async fetch(lease: DhcpLease, name: string, signal: AbortSignal, keep = false): Promise<Buffer> {
     const s = this.settings;
     const before = this.tftpBytes;
     const r = await tftpGet(lease.nextServer, name, {
+      discard: !keep,
       port: s.tftpPort,
       localAddress: lease.address,
       blksize: s.tftpBlksize,
@@ -550,15 +555,15 @@ export class SimNode extends EventEmitter {
         }
       },
     });
-    this.tftpBytes = before + r.data.length;
+    this.tftpBytes = before + r.bytes;
     this.files.push({
       name,
-      bytes: r.data.length,
+      bytes: r.bytes,
       ...(r.tsize !== undefined ? { tsize: r.tsize } : {}),
       ms: r.durationMs,
       boot: this.boots,
     });
-    this.log(`tftp ${name}: ${r.data.length} bytes in ${r.durationMs} ms`);
+    this.log(`tftp ${name}: ${r.bytes} bytes in ${r.durationMs} ms`);
     return r.data;
   }
 
@@ -568,7 +573,7 @@ export class SimNode extends EventEmitter {
     const problems: string[] = [];
     for (const name of names) {
       try {
-        return { name, text: (await this.fetch(lease, name, signal)).toString('utf8') };
+        return { name, text: (await this.fetch(lease, name, signal, true)).toString('utf8') };
       } catch (e) {
         if (signal.aborted) throw e;
         problems.push(message(e));

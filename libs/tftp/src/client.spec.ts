@@ -35,7 +35,7 @@ describe('TftpReadTransfer (RFC 1350 read, RFC 2347/2348/2349 options)', () => {
     expect(one.result).toBeUndefined();
     const two = t.receive(data(2, Buffer.from('89a')), SERVER_TID);
     expect(sent(two)).toEqual([{ hex: '00040002', port: undefined }]);
-    expect(two.result).toEqual({ ok: true, data: Buffer.from('0123456789a') });
+    expect(two.result).toEqual({ ok: true, data: Buffer.from('0123456789a'), bytes: 11 });
     expect(t.finished).toBe(true);
     expect(t.receive(data(2, Buffer.from('89a')), SERVER_TID)).toEqual({ send: [] });
   });
@@ -54,7 +54,7 @@ describe('TftpReadTransfer (RFC 1350 read, RFC 2347/2348/2349 options)', () => {
     const block = Buffer.alloc(512, 1);
     expect(t.receive(data(1, block), SERVER_TID).result).toBeUndefined();
     expect(t.blksize).toBe(512);
-    expect(t.receive(data(2, Buffer.alloc(0)), SERVER_TID).result).toEqual({ ok: true, data: block });
+    expect(t.receive(data(2, Buffer.alloc(0)), SERVER_TID).result).toEqual({ ok: true, data: block, bytes: 512 });
   });
 
   it('an ERROR from the server fails the transfer with its code and message', () => {
@@ -72,7 +72,11 @@ describe('TftpReadTransfer (RFC 1350 read, RFC 2347/2348/2349 options)', () => {
     const s = t.receive(data(1, Buffer.from('x')), 5555);
     expect(s.send.map((d) => [d.data.subarray(0, 4).toString('hex'), d.port])).toEqual([['00050005', 5555]]);
     expect(s.result).toBeUndefined();
-    expect(t.receive(data(1, Buffer.from('x')), SERVER_TID).result).toEqual({ ok: true, data: Buffer.from('x') });
+    expect(t.receive(data(1, Buffer.from('x')), SERVER_TID).result).toEqual({
+      ok: true,
+      data: Buffer.from('x'),
+      bytes: 1,
+    });
   });
 
   it('acknowledges a repeated block again (its ACK was lost) and a repeated OACK with ACK 0', () => {
@@ -99,6 +103,18 @@ describe('TftpReadTransfer (RFC 1350 read, RFC 2347/2348/2349 options)', () => {
     const end = t.receive(data(1, Buffer.alloc(0)), SERVER_TID);
     expect(end.send[0].data).toEqual(ack(1));
     expect(end.result?.ok && end.result.data.length).toBe(65536 * 8);
+  });
+
+  it('discard: the bytes are counted (and checked against tsize), the data dropped', () => {
+    const t = new TftpReadTransfer('vmlinuz', { blksize: 8, discard: true });
+    t.receive(hex(`0006 ${ascii('blksize')}00 ${ascii('8')}00 ${ascii('tsize')}00 ${ascii('12')}00`), SERVER_TID);
+    t.receive(data(1, Buffer.alloc(8, 1)), SERVER_TID);
+    const end = t.receive(data(2, Buffer.alloc(4, 2)), SERVER_TID);
+    expect(end.result).toEqual({ ok: true, data: Buffer.alloc(0), bytes: 12 });
+    const short = new TftpReadTransfer('vmlinuz', { blksize: 8, discard: true });
+    short.receive(hex(`0006 ${ascii('blksize')}00 ${ascii('8')}00 ${ascii('tsize')}00 ${ascii('13')}00`), SERVER_TID);
+    short.receive(data(1, Buffer.alloc(8)), SERVER_TID);
+    expect(short.receive(data(2, Buffer.alloc(4)), SERVER_TID).result).toMatchObject({ ok: false });
   });
 
   it('resends the last datagram on a timeout, and gives up after `retries`', () => {

@@ -11,6 +11,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { namedError } from '@bm/core';
 import { TftpErrorCode, TftpPacketError } from './errors';
+import { literalLookup } from './literal-lookup';
 import { DEFAULT_BLKSIZE, MAX_BLKSIZE, MIN_BLKSIZE } from './options';
 import { type TftpPacket, decodePacket, encodePacket, errorPacket } from './packet';
 
@@ -34,14 +35,20 @@ export interface TftpReadOptions {
   maxBytes?: number;
   /** Retransmissions without an answer before the transfer fails (default 5). */
   retries?: number;
+  /**
+   * Count the bytes and drop them (default false: the result carries the file). For a client
+   * that only checks sizes, as a simulated PXE firmware fetching a kernel does: memory stays flat
+   * whatever the file's size and the number of transfers at once.
+   */
+  discard?: boolean;
 }
 
 /** What to do after one event: datagrams to send, and the outcome once the transfer is over. */
 export interface TftpStep {
   /** Each to `port`, or to the server's transfer port (the request port before it is known) when unset. */
   send: { data: Buffer; port?: number }[];
-  /** Set once: the file, or why there is none. */
-  result?: { ok: true; data: Buffer } | { ok: false; error: TftpTransferFailed };
+  /** Set once: the file (empty when discarded) and its size, or why there is none. */
+  result?: { ok: true; data: Buffer; bytes: number } | { ok: false; error: TftpTransferFailed };
 }
 
 type State = 'requested' | 'transferring' | 'done' | 'failed';
@@ -152,7 +159,7 @@ export class TftpReadTransfer {
   private oack(options: Map<string, string>, first: boolean): TftpStep {
     if (!first) {
       // Our ACK 0 was lost and the server sent its OACK again: acknowledge it again.
-      if (this.expected === 1 && this.chunks.length === 0) return this.resend();
+      if (this.expected === 1 && this.bytes === 0) return this.resend();
       return { send: [] };
     }
     for (const [name, value] of options) {
@@ -186,7 +193,7 @@ export class TftpReadTransfer {
         4,
       );
     this.state = 'transferring';
-    this.chunks.push(data);
+    if (!this.o.discard) this.chunks.push(data);
     this.bytes += data.length;
     if (this.o.maxBytes !== undefined && this.bytes > this.o.maxBytes)
       return this.fail(`${this.filename}: more than the ${this.o.maxBytes} bytes accepted`, 3);
@@ -199,7 +206,7 @@ export class TftpReadTransfer {
       return { send: step.send, result: { ok: false, error } };
     }
     this.state = 'done';
-    return { send: step.send, result: { ok: true, data: Buffer.concat(this.chunks) } };
+    return { send: step.send, result: { ok: true, data: Buffer.concat(this.chunks), bytes: this.bytes } };
   }
 
   private ack(block: number): TftpStep {
@@ -235,7 +242,10 @@ export interface TftpGetOptions extends TftpReadOptions {
 }
 
 export interface TftpGetResult {
+  /** The file; empty with `discard`. */
   data: Buffer;
+  /** Bytes received. */
+  bytes: number;
   /** The size the server announced with tsize, if it did. */
   tsize?: number;
   blksize: number;
@@ -248,7 +258,7 @@ export async function tftpGet(server: string, filename: string, o: TftpGetOption
   o.signal?.throwIfAborted();
   const started = Date.now();
   const t = new TftpReadTransfer(filename, o);
-  const socket: Socket = createSocket('udp4');
+  const socket: Socket = createSocket({ type: 'udp4', lookup: literalLookup });
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
     socket.bind(0, o.localAddress, () => {
@@ -260,13 +270,14 @@ export async function tftpGet(server: string, filename: string, o: TftpGetOption
   try {
     return await new Promise<TftpGetResult>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
-      const finish = (e?: unknown, data?: Buffer) => {
+      const finish = (e?: unknown, data?: Buffer, bytes = 0) => {
         clearTimeout(timer);
         o.signal?.removeEventListener('abort', onAbort);
         if (e !== undefined) reject(e);
         else
           resolve({
             data: data!,
+            bytes,
             ...(t.tsize !== undefined ? { tsize: t.tsize } : {}),
             blksize: t.blksize,
             retransmits: t.retransmits,
@@ -280,7 +291,7 @@ export async function tftpGet(server: string, filename: string, o: TftpGetOption
       };
       const apply = (step: TftpStep) => {
         for (const d of step.send) socket.send(d.data, d.port ?? t.serverPort ?? requestPort, server);
-        if (step.result?.ok) finish(undefined, step.result.data);
+        if (step.result?.ok) finish(undefined, step.result.data, step.result.bytes);
         else if (step.result) finish(step.result.error);
         // The retransmission clock restarts with each datagram to the server, not with noise.
         else if (step.send.some((d) => d.port === undefined)) arm();

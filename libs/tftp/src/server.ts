@@ -4,11 +4,11 @@
  * exponential backoff and is dropped (socket and timer released) after `retries` silent timeouts.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { type LookupOneOptions, lookup as dnsLookup } from 'node:dns';
-import { isIP, isIPv6 } from 'node:net';
+import { isIPv6 } from 'node:net';
 import { type Clock, systemClock, setClockTimeout } from '@bm/core';
 import { TftpError, TftpErrorCode, TftpPacketError } from './errors';
 import { FsFileProvider } from './fs-provider';
+import { literalLookup } from './literal-lookup';
 import { negotiateOptions, resolveLimits } from './options';
 import { Opcode, type RequestPacket, type TftpMode, decodePacket, encodePacket, errorPacket } from './packet';
 import { PacketSource } from './packet-source';
@@ -91,23 +91,6 @@ interface ServerContext {
 }
 
 type State = 'starting' | 'oack' | 'data' | 'done';
-
-/**
- * Name resolution for the transfer socket: the peer is always an IP literal (the client's rinfo),
- * and dgram's default (dns.lookup) defers every send by a process.nextTick for one.
- */
-let lastLiteral = '';
-function literalLookup(
-  address: string,
-  family: LookupOneOptions | number,
-  cb: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
-): void {
-  const f = typeof family === 'number' ? family : ((family.family as number | undefined) ?? 0);
-  if (address === lastLiteral || isIP(address) !== 0) {
-    lastLiteral = address; // a transfer sends to the same literal again and again: skip the regex
-    cb(null, address, f);
-  } else dnsLookup(address, f, cb);
-}
 
 const noop = (): void => undefined;
 
