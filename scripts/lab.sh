@@ -14,6 +14,10 @@
 #                its own disk (the image's marker on its serial console proves it)
 #   --keep       leave everything running afterwards, to explore with bmctl and the RabbitMQ
 #                management UI (Ctrl-C stops it)
+#   --timeout S  how long the boots may take (default 240)
+#   --deploy-workers N   the deploy helper's concurrent deploys (default 4)
+#   --report FILE        JSON for npm run bench:lab: the boots' wall time, each node's time in each
+#                state, every service's peak memory (VmHWM) and CPU time
 #
 # Steps:
 #   1. install what is missing, start PostgreSQL and RabbitMQ, build (when the sources changed);
@@ -40,14 +44,19 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-sims=4 qemu=1 keep=no timeout=240
-usage() { echo "usage: npm run lab [-- --nodes N] [--qemu 0|1] [--keep] [--timeout SECONDS]" >&2; exit 64; }
+sims=4 qemu=1 keep=no timeout=240 report='' workers=4
+usage() {
+  echo "usage: npm run lab [-- --nodes N] [--qemu 0|1] [--keep] [--timeout SECONDS] [--deploy-workers N] [--report FILE]" >&2
+  exit 64
+}
 while [ $# -gt 0 ]; do
   case "$1" in
     --nodes) sims=${2:-}; shift 2 ;;
     --qemu) qemu=${2:-}; shift 2 ;;
     --keep) keep=yes; shift ;;
     --timeout) timeout=${2:-}; shift 2 ;;
+    --deploy-workers) workers=${2:-}; shift 2 ;;
+    --report) report=${2:-}; shift 2 ;;
     -h | --help) usage ;;
     *) echo "unknown argument: $1" >&2; usage ;;
   esac
@@ -55,6 +64,8 @@ done
 [[ "$sims" =~ ^[0-9]+$ ]] && [ "$sims" -le 190 ] || { echo '--nodes takes 0 to 190' >&2; exit 64; }
 [[ "$qemu" =~ ^[01]$ ]] || { echo '--qemu takes 0 or 1' >&2; exit 64; }
 [[ "$timeout" =~ ^[0-9]+$ ]] && [ "$timeout" -gt 0 ] || { echo '--timeout takes seconds' >&2; exit 64; }
+[[ "$workers" =~ ^[0-9]+$ ]] && [ "$workers" -gt 0 ] || { echo '--deploy-workers takes a count' >&2; exit 64; }
+[ -z "$report" ] || report=$(realpath -m "$report")
 [ $((sims + qemu)) -gt 0 ] || { echo 'no nodes: --nodes 0 --qemu 0' >&2; exit 64; }
 [ "$(id -u)" -eq 0 ] || { echo 'the lab needs root (network namespaces, tgtd)' >&2; exit 1; }
 started_at=$SECONDS
@@ -201,7 +212,9 @@ service() { # APP [VAR=VALUE…]: starts dist/apps/APP/main.js where it belongs,
   # A simple command in the background (not a function): $! is the service itself (ip and env exec it).
   "${cmd[@]}" >".lab/logs/$app.log" 2>&1 &
   pids+=($!)
+  svc_pid[$app]=$!
 }
+declare -A svc_pid=()
 
 step 'the images service (Glance v2 API on 127.0.0.1:9292, data in .lab/images)'
 service images BM_DATA_DIR="$PWD/.lab/images"
@@ -243,6 +256,7 @@ if [ "$sims" -gt 0 ]; then
   ip netns exec "$NODES_NS" node dist/apps/lab-nodes/main.js --nodes .lab/disks/nodes.csv --interface eth0 \
     --status-file .lab/lab-nodes-status.json --status-interval 500 >.lab/logs/lab-nodes.log 2>&1 &
   pids+=($!)
+  svc_pid[lab-nodes]=$!
   for _ in $(seq 1 150); do grep -q '"event":"ready"' .lab/logs/lab-nodes.log && break; sleep 0.2; done
   grep -q '"event":"ready"' .lab/logs/lab-nodes.log || { tail -5 .lab/logs/lab-nodes.log; exit 1; }
 fi
@@ -275,7 +289,7 @@ service netboot BM_MY_IP=10.77.0.1 BM_PXE_INTERFACE=br0 BM_DHCP_MODE=full BM_DHC
   BM_TFTP_ENABLED=true BM_TFTP_ROOT="$PWD/.lab/tftpboot" BM_PXE_APPEND_PARAMS='console=ttyS0 panic=1 quiet'
 # The deploy ramdisks post to the boot server's 10000 and export their disks on the boot network:
 # the userspace initiator (no kernel iSCSI needed) reaches them there.
-service deploy-helper BM_MY_IP=10.77.0.1 BM_ISCSI_ATTACHER=userspace BM_DEPLOY_WORKERS=4
+service deploy-helper BM_MY_IP=10.77.0.1 BM_ISCSI_ATTACHER=userspace BM_DEPLOY_WORKERS="$workers"
 service compute BM_PXE_DEPLOY_TIMEOUT=$((timeout - 20))
 service scheduler
 for app in power netboot deploy-helper compute scheduler; do healthy "$app" || status=1; done
@@ -291,24 +305,24 @@ bmctl hypervisor list
 
 step "$total boots at once through the scheduler (bmctl boot), followed live (bmctl node watch)"
 ids=()
+for i in $(seq 1 "$sims"); do ids+=("$(node_id "$(sim_mac "$i")")"); done
+[ "$qemu" = 1 ] && qemu_id=$(node_id "$QEMU_MAC") && ids+=("$qemu_id")
 since=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ) # a node whose deploy began after this and failed ends the watch
+boots_started=$(date +%s%N)
 declare -A boots=()
-boot() { # NAME FLAVOR: in the background, its answer in .lab/boots/NAME.json, its progress in NAME.log
-  node dist/apps/cli/main.js boot "$1" --flavor "$2" --image lab-image --timeout "$timeout" --json \
-    >".lab/boots/$1.json" 2>".lab/boots/$1.log" &
+# One request for the simulated nodes (as `nova boot --min-count N`: a node each, named
+# vm-sim-1…N) and one for the QEMU node. bmctl boot returns once the scheduler placed them
+# (`building`; a NoValidHost fails it); from there the watch follows every node.
+boot() { # NAME FLAVOR COUNT: in the background, the answer in .lab/boots/NAME.json, progress in NAME.log
+  node dist/apps/cli/main.js boot "$1" --flavor "$2" --count "$3" --image lab-image --wait-for building \
+    --timeout "$timeout" --json >".lab/boots/$1.json" 2>".lab/boots/$1.log" &
   boots[$1]=$!
   pids+=($!)
 }
-for i in $(seq 1 "$sims"); do
-  boot "vm-sim-$i" lab.sim
-  ids+=("$(node_id "$(sim_mac "$i")")")
-done
-if [ "$qemu" = 1 ]; then
-  boot vm-qemu-1 lab.qemu
-  qemu_id=$(node_id "$QEMU_MAC")
-  ids+=("$qemu_id")
-fi
+[ "$sims" -gt 0 ] && boot vm-sim lab.sim "$sims"
+[ "$qemu" = 1 ] && boot vm-qemu lab.qemu 1
 bmctl node watch "${ids[@]}" --until active --timeout "$timeout" --since "$since" || status=1
+boots_ms=$((($(date +%s%N) - boots_started) / 1000000))
 for name in "${!boots[@]}"; do
   wait "${boots[$name]}" || { echo "bmctl boot $name failed: $(tail -1 ".lab/boots/$name.log")"; status=1; }
 done
@@ -345,6 +359,29 @@ if [ "$qemu" = 1 ]; then
   fi
   step "the QEMU node's timeline (bmctl node timeline $qemu_id)"
   bmctl node timeline "$qemu_id"
+fi
+
+if [ -n "$report" ]; then
+  # Every node's time in each state (the watch's JSON: at once, they are settled); each service's
+  # peak resident memory (VmHWM) and CPU seconds so far (its own and its waited-for children's:
+  # the deploy helper's qemu-storage-daemon, sfdisk, mkfs…; /proc/PID/stat fields 14-17, in ticks).
+  watched=$(bmctl node watch "${ids[@]}" --until active --timeout 5 --since "$since" --json 2>/dev/null || echo '[]')
+  usage=$(for app in "${!svc_pid[@]}"; do
+    pid=${svc_pid[$app]}
+    printf '%s %s %s\n' "$app" "$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)" \
+      "$(awk '{print $14 + $15 + $16 + $17}' "/proc/$pid/stat" 2>/dev/null || echo 0)"
+  done)
+  node -e '
+const [file, sims, qemu, ms, status, watched, usage, hz] = process.argv.slice(1);
+const rows = usage.trim().split("\n").filter(Boolean).map((l) => l.split(" "));
+require("fs").writeFileSync(file, JSON.stringify({
+  sims: +sims, qemu: +qemu, boots_ms: +ms, ok: status === "0", nodes: JSON.parse(watched),
+  peak_rss_kb: Object.fromEntries(rows.map(([app, kb]) => [app, +kb])),
+  cpu_s: Object.fromEntries(rows.map(([app, , ticks]) => [app, +ticks / +hz])),
+  cpus: require("os").cpus().length,
+}, null, 1) + "\n");
+' "$report" "$sims" "$qemu" "$boots_ms" "$status" "$watched" "$usage" "$(getconf CLK_TCK)"
+  echo "report: $report"
 fi
 
 step 'the instances (bmctl instance list) and the message bus (bmctl queues)'
