@@ -1,4 +1,5 @@
 import { type FieldProblem, NovaBmError, errorKind, formatProblem, namedError } from '@bm/core';
+import { NOVA_EXCEPTION_CLASSES } from './nova-exceptions';
 import type { BmTaskState } from './states';
 
 /**
@@ -142,15 +143,18 @@ export function worthRescheduling(e: unknown): boolean {
 
 /** Where Nova's own exception classes live, for oslo peers. */
 export const NOVA_EXCEPTION = 'nova.exception';
+/** Where ours are said to live: no Python module, so a Nova client makes them oslo RemoteErrors. */
+export const OUR_EXCEPTION = 'nova_bm.exception';
 
 /**
  * Our errors as an oslo peer should see them (messaging's FailureDescriber, registered by the
- * service): Nova's exception module, and the error's own fields as the kwargs to rebuild it.
+ * service): those Nova has (InstanceNotFound, NoValidHost, …) in Nova's exception module, with
+ * the error's own fields as the kwargs to rebuild it; the rest (and any other Error) in ours.
  */
 export function novaFailure(e: Error): { module: string; kwargs: Record<string, unknown> } | undefined {
-  if (!(e instanceof NovaBmError)) return undefined;
+  if (!(e instanceof NovaBmError)) return { module: OUR_EXCEPTION, kwargs: {} };
   const kwargs = Object.fromEntries(
     Object.entries(e).filter(([k]) => !['name', 'kind', 'message', 'stack'].includes(k)),
   );
-  return { module: NOVA_EXCEPTION, kwargs };
+  return { module: NOVA_EXCEPTION_CLASSES.has(e.name) ? NOVA_EXCEPTION : OUR_EXCEPTION, kwargs };
 }

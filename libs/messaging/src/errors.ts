@@ -86,7 +86,8 @@ export type FailureDescriber = (e: Error) => { module: string; kwargs: Record<st
 /**
  * An exception as an oslo `failure`. A remote error passes through as it came; oslo's own errors
  * use oslo's module (and no kwargs: a Python client rebuilds them as cls(*args, **kwargs));
- * the rest as `describe` says, else under their JS name in module `nova_bm`.
+ * the rest as `describe` says, else under their JS name in module `nova_bm`. The traceback is one
+ * line, `<class>: <message>`: where in our code it happened is for our logs, not for the caller.
  */
 export function toFailure(e: unknown, describe?: FailureDescriber): Failure {
   const err = e instanceof Error ? e : new Error(String(e));
@@ -101,7 +102,8 @@ export function toFailure(e: unknown, describe?: FailureDescriber): Failure {
     class: cls,
     module: own.module,
     message: err.message,
-    tb: (err.stack ?? `${cls}: ${err.message}`).split('\n').map((l) => `${l}\n`),
+    // Our stack (file paths, line numbers) stays in our logs; a passed-on remote error keeps its own.
+    tb: err instanceof RemoteError ? err.remote.tb : [`${cls}: ${err.message}\n`],
     args: [err.message],
     kwargs: own.kwargs,
   };

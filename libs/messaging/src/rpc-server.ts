@@ -1,4 +1,5 @@
 import type * as amqp from 'amqplib';
+import { NovaBmError } from '@bm/core';
 import type { AmqpConnection } from './connection';
 import {
   type RpcRequest,
@@ -176,7 +177,10 @@ export class RpcServer {
       });
     } catch (e) {
       failure = e;
-      log.warn(`RPC ${req.method}: ${(e as Error)?.name}: ${(e as Error)?.message}`);
+      // The caller gets the class and message only; an error that is not one of ours (a bug) is
+      // logged here with its stack.
+      if (e instanceof NovaBmError) log.warn(`RPC ${req.method}: ${e.name}: ${e.message}`);
+      else log.error(`RPC ${req.method}: ${(e as Error)?.stack ?? String(e)}`);
     } finally {
       if (heartbeat) clearInterval(heartbeat);
     }
