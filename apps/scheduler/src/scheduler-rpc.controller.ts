@@ -1,9 +1,9 @@
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import {
-  type Destination,
   SCHEDULER,
   SchedulerRunInstanceArgs,
   SelectDestinationsArgs,
+  type SelectDestinationsResult,
   UpdateServiceCapabilitiesArgs,
   patternOf,
 } from '@bm/contracts';
@@ -29,9 +29,10 @@ export class SchedulerRpcController {
     this.hosts.replaceHost(a.host, a.capabilities);
   }
 
+  /** Every form Nova's SchedulerAPI sends, 4.0 to 4.5 (libs/contracts SelectDestinationsArgs). */
   @MessagePattern(m('selectDestinations'))
-  select(@Payload() a: SelectDestinationsArgs): Destination[] {
-    return this.selectDestinations.run(a.request_spec, a.filter_properties ?? {});
+  select(@Payload() a: SelectDestinationsArgs): SelectDestinationsResult {
+    return this.selectDestinations.answer(a);
   }
 
   @MessagePattern(m('runInstance'))

@@ -8,6 +8,7 @@ export * from './nova-build-args';
 export * from './compute';
 export * from './scheduler';
 export * from './scheduler-request';
+export * from './nova-objects';
 export * from './power';
 export * from './netboot';
 export * from './deploy-helper';

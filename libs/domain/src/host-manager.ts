@@ -4,6 +4,8 @@
  * scheduler service feeds it the compute hosts' resource reports and asks it for destinations.
  *
  * One host state per (compute host, node uuid). Filters, each naming why it rejects a node:
+ *   ignore_hosts, force_hosts, force_nodes, requested_destination
+ *                           where the request itself says it may (not) go, when it says so
  *   RetryFilter             not a node this request already failed on
  *   ComputeFilter           the report is fresh (stale hosts expire)
  *   ExactCore/Ram/DiskFilter   (policy `exact`, Nova's): the flavor equals the node's free resources
@@ -11,7 +13,8 @@
  *   ComputeCapabilitiesFilter  flavor extra specs (e.g. `cpu_arch: x86_64`) against the node's stats
  * Among the nodes that pass, `exact` keeps Nova's order (most free RAM first, then host and node
  * name, so runs are repeatable); `at-least` picks the smallest node that fits (least RAM, then
- * fewest CPUs, then least disk), as MAAS does, so big nodes stay free for big flavors.
+ * fewest CPUs, then least disk), as MAAS does, so big nodes stay free for big flavors. The nodes
+ * that passed but were not chosen are the alternates Nova's conductor may retry a build on.
  */
 import { type Clock, systemClock } from '@bm/core';
 import { NoValidHost, type Rejection } from './errors';
@@ -114,6 +117,32 @@ export interface SelectRequest {
   count?: number;
   /** (host, node) pairs already tried for this request (Nova's filter_properties.retry.hosts). */
   tried?: [string, string][];
+  /**
+   * Compute hosts none of whose nodes may be chosen (Nova's ignore_hosts, e.g. a resize that must
+   * leave its host), compared case-insensitively as Nova's host manager does.
+   */
+  ignoreHosts?: string[];
+  /**
+   * Only nodes of these compute hosts, or only these nodes (Nova's force_hosts, force_nodes: an
+   * admin's `--availability-zone az:host:node`). Unlike Nova, the other filters still run: a
+   * bare-metal node taken or of another size cannot be forced into holding a second instance.
+   */
+  forceHosts?: string[];
+  forceNodes?: string[];
+  /** Only this host (and node, when given): Nova's requested_destination (a targeted boot or move). */
+  destination?: { host: string; node?: string };
+  /**
+   * How many other nodes to name per instance besides the one chosen (Nova's alternates, tried by
+   * its conductor when a build fails there): they pass every filter, are not consumed, and are
+   * never one of the nodes chosen for this request. Default 0.
+   */
+  alternates?: number;
+}
+
+/** The nodes chosen (consumed), and the alternates: the next best that passed, not consumed. */
+export interface Placement {
+  chosen: BaremetalNodeState[];
+  alternates: BaremetalNodeState[];
 }
 
 interface Filter {
@@ -289,10 +318,20 @@ export class BaremetalHostManager {
    * Throws NoValidHost naming, per filter, how many nodes it stopped.
    */
   select(req: SelectRequest): BaremetalNodeState[] {
+    return this.place(req).chosen;
+  }
+
+  /**
+   * select, plus up to `req.alternates` other nodes that passed the same filters (in the same
+   * order of preference), as Nova's scheduler returns them with each chosen host.
+   */
+  place(req: SelectRequest): Placement {
     const count = req.count ?? 1;
+    const alternates = req.alternates ?? 0;
     const tried = new Set((req.tried ?? []).map(([h, n]) => `${h}\u0000${n}`));
     const cutoff = this.clock.now() - this.staleAfterMs;
     const filters: Filter[] = [
+      ...requestedPlaceFilters(req),
       {
         name: 'RetryFilter',
         pass: (n) => tried.size === 0 || !tried.has(`${n.host}\u0000${n.nodename}`),
@@ -320,7 +359,7 @@ export class BaremetalHostManager {
     const f = req.flavor;
     let { passed, failed } =
       this.policy === 'exact'
-        ? scan(this.bySize.get(sizeKey(f.vcpus, f.memory_mb, diskMbOf(f))) ?? [], count)
+        ? scan(this.bySize.get(sizeKey(f.vcpus, f.memory_mb, diskMbOf(f))) ?? [], count + alternates)
         : scan(this.nodes.values());
     if (passed.length < count && this.policy === 'exact') ({ passed, failed } = scan(this.nodes.values()));
     if (passed.length < count) {
@@ -338,14 +377,68 @@ export class BaremetalHostManager {
       const what = `${passed.length} of ${this.nodes.size} nodes fit flavor ${req.flavor.name ?? `${req.flavor.vcpus} vCPU/${req.flavor.memory_mb} MB/${req.flavor.root_gb} GB`}${count > 1 ? `, ${count} needed` : ''}`;
       throw new NoValidHost(`${what}${summary ? ` (${summary})` : ''}.`, rejections);
     }
-    const chosen = best(passed, count, this.policy === 'exact' ? byMostFreeRam : bySmallest);
+    const order = this.policy === 'exact' ? byMostFreeRam : bySmallest;
+    const chosen = best(passed, count, order);
+    // Picked before the chosen are consumed, so that they are weighed as they were when chosen.
+    const taken = new Set(chosen);
+    const others =
+      alternates > 0
+        ? best(
+            passed.filter((n) => !taken.has(n)),
+            alternates,
+            order,
+          )
+        : [];
     for (const n of chosen) {
       this.unindex(n);
       n.consumeWhole();
       this.index(n);
     }
-    return chosen;
+    return { chosen, alternates: others };
   }
+}
+
+/**
+ * The request's own limits on where it may go (ignore_hosts, force_hosts, force_nodes,
+ * requested_destination), as filters so that NoValidHost counts the nodes each of them stopped.
+ * Only those the request sets are returned: a plain request is filtered as before.
+ */
+function requestedPlaceFilters(req: SelectRequest): Filter[] {
+  const out: Filter[] = [];
+  const lower = (xs: string[]) => new Set(xs.map((x) => x.toLowerCase()));
+  if (req.ignoreHosts?.length) {
+    const ignored = lower(req.ignoreHosts);
+    out.push({
+      name: 'ignore_hosts',
+      check: (n) => (ignored.has(n.host.toLowerCase()) ? `host ${n.host} is to be ignored` : undefined),
+    });
+  }
+  if (req.forceHosts?.length) {
+    const forced = lower(req.forceHosts);
+    out.push({
+      name: 'force_hosts',
+      check: (n) => (forced.has(n.host.toLowerCase()) ? undefined : `host ${n.host} is not a forced host`),
+    });
+  }
+  if (req.forceNodes?.length) {
+    // Node names are compared as given (Nova compares them exactly, only host names case-insensitively).
+    const forced = new Set(req.forceNodes);
+    out.push({
+      name: 'force_nodes',
+      check: (n) => (forced.has(n.nodename) ? undefined : 'not a forced node'),
+    });
+  }
+  const d = req.destination;
+  if (d) {
+    out.push({
+      name: 'requested_destination',
+      check: (n) =>
+        n.host === d.host && (!d.node || n.nodename === d.node)
+          ? undefined
+          : `not the requested destination ${d.node ? `${d.host}/${d.node}` : d.host}`,
+    });
+  }
+  return out;
 }
 
 const byName = (a: BaremetalNodeState, b: BaremetalNodeState) =>

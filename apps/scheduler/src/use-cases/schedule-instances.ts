@@ -1,5 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { ComputeClient, type Destination, SCHEDULER, type SchedulerRunInstanceArgs, retryOf } from '@bm/contracts';
+import {
+  ComputeClient,
+  type Destination,
+  SCHEDULER,
+  type SchedulerRunInstanceArgs,
+  legacySchedulingRequest,
+  retryOf,
+} from '@bm/contracts';
 import { InvalidParameterValue, NoValidHost } from '@bm/domain';
 import { Notifier } from '@bm/messaging';
 import { SelectDestinations } from './select-destinations';
@@ -61,7 +68,7 @@ export class ScheduleInstances {
     uuids: string[],
   ): Promise<Destination[] | undefined> {
     try {
-      return this.select.run({ ...spec, num_instances: uuids.length }, props);
+      return this.select.run({ ...legacySchedulingRequest(spec, props), count: uuids.length });
     } catch (e) {
       const reason = (e as Error).message;
       const exception = (e as Error).name;

@@ -1,9 +1,27 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { type Destination, flavorOf, retryOf } from '@bm/contracts';
+import {
+  type Destination,
+  type SchedulingRequest,
+  type SelectDestinationsArgs,
+  type SelectDestinationsResult,
+  schedulingRequestOf,
+  selectionOf,
+} from '@bm/contracts';
 import type { BmConfig } from '@bm/config';
 import { NoValidHost } from '@bm/domain';
 import { BM_CONFIG } from '@bm/service';
 import { HostStates } from '../host-states.service';
+
+/** Where one instance goes: the node chosen (consumed) and the alternates (not). */
+export interface InstancePlacement extends Destination {
+  alternates: Destination[];
+}
+
+const destination = (n: { host: string; nodename: string }): Destination => ({
+  host: n.host,
+  nodename: n.nodename,
+  limits: {},
+});
 
 /**
  * Nova's select_destinations: one (host, nodename) per instance, each node consumed whole.
@@ -18,14 +36,30 @@ export class SelectDestinations {
     private readonly hosts: HostStates,
   ) {}
 
-  run(spec: Record<string, unknown>, props: Record<string, unknown>): Destination[] {
-    const flavor = flavorOf(spec, props);
-    const retry = retryOf(props);
+  /**
+   * The RPC method, whichever form Nova sent (libs/contracts SelectDestinationsArgs): host dicts,
+   * or with return_objects a list of Selection objects per instance, the chosen node first and,
+   * with return_alternates too, up to scheduler_max_attempts - 1 alternates after it (Nova's
+   * `[scheduler] max_attempts - 1`), so that Nova's conductor can retry a failed build there.
+   */
+  answer(a: SelectDestinationsArgs): SelectDestinationsResult {
+    const alternates =
+      a.return_objects && a.return_alternates ? Math.max(0, this.config.default.scheduler_max_attempts - 1) : 0;
+    const placed = this.run(schedulingRequestOf(a), alternates);
+    if (!a.return_objects) return placed.map(destination);
+    return placed.map((p) => [p, ...p.alternates].map(selectionOf));
+  }
+
+  /** The request placed: a node per instance, with up to `alternates` others each. */
+  run(req: SchedulingRequest, alternates = 0): InstancePlacement[] {
     const max = this.config.default.scheduler_max_attempts;
-    if (retry.attempts >= max) throw new NoValidHost(`Exceeded max scheduling attempts ${max} for this request.`, []);
-    const count = typeof spec.num_instances === 'number' ? spec.num_instances : 1;
-    const chosen = this.hosts.manager.select({ flavor, count, tried: retry.tried });
-    this.log.debug(`${flavor.name ?? 'flavor'} → ${chosen.map((n) => `${n.host}/${n.nodename}`).join(', ')}`);
-    return chosen.map((n) => ({ host: n.host, nodename: n.nodename, limits: {} }));
+    if (req.attempts >= max) throw new NoValidHost(`Exceeded max scheduling attempts ${max} for this request.`, []);
+    const { chosen, alternates: others } = this.hosts.manager.place({ ...req, alternates });
+    const alts = others.map(destination);
+    this.log.debug(
+      `${req.flavor.name ?? 'flavor'} → ${chosen.map((n) => `${n.host}/${n.nodename}`).join(', ')}` +
+        (alts.length ? ` (alternates ${alts.map((n) => `${n.host}/${n.nodename}`).join(', ')})` : ''),
+    );
+    return chosen.map((n) => ({ ...destination(n), alternates: alts }));
   }
 }
