@@ -21,17 +21,21 @@ install_packages() {
     [ "$(id -u)" -ne 0 ] && sudo=sudo
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-    # tftpd-hpa is here for its in.tftpd, which bench:tftp runs in a namespace of its own; the
-    # package also starts a TFTP daemon on port 69 of every interface: stop it and keep it off.
-    if [[ " ${missing[*]} " == *' tftpd-hpa '* ]]; then
-      say 'stopping and disabling the tftpd-hpa daemon (only its in.tftpd program is used)'
+    # tftpd-hpa is here for its in.tftpd, which bench:tftp runs in a namespace of its own, and
+    # nova-conductor for the tests, which run their own on a vhost of their own; each package also
+    # starts its daemon (TFTP on port 69 of every interface; a conductor on /etc/nova/nova.conf's
+    # broker): stop them and keep them off.
+    local daemon
+    for daemon in tftpd-hpa nova-conductor; do
+      [[ " ${missing[*]} " == *" $daemon "* ]] || continue
+      say "stopping and disabling the $daemon daemon (the tests run the program themselves)"
       if [ -d /run/systemd/system ]; then
-        $sudo systemctl disable --now tftpd-hpa >/dev/null 2>&1 || true
+        $sudo systemctl disable --now "$daemon" >/dev/null 2>&1 || true
       else
-        $sudo service tftpd-hpa stop >/dev/null 2>&1 || true
-        $sudo update-rc.d tftpd-hpa disable >/dev/null 2>&1 || true
+        $sudo service "$daemon" stop >/dev/null 2>&1 || true
+        $sudo update-rc.d "$daemon" disable >/dev/null 2>&1 || true
       fi
-    fi
+    done
   fi
 }
 

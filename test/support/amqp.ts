@@ -106,3 +106,53 @@ export async function openBus(exchange: string, notes?: ReceivedNotification[]):
     },
   };
 }
+
+/**
+ * A RabbitMQ vhost of a test's own (management API, the test broker's credentials), for peers
+ * that name their queues by topic alone (oslo: `conductor`, `scheduler`, …) or one per broker
+ * vhost (our `baremetal.deploy` job queue): on the shared vhost, two tests at once would take
+ * each other's messages. `drop()` deletes it with everything in it.
+ */
+export async function privateVhost(
+  prefix = 'test',
+): Promise<{ name: string; transportUrl: string; drop(): Promise<void> }> {
+  const amqp = new URL(TEST_AMQP_URL);
+  const name = uniqueName(prefix);
+  const api = `http://${amqp.hostname}:15672/api`;
+  const auth = `Basic ${Buffer.from(`${decodeURIComponent(amqp.username)}:${decodeURIComponent(amqp.password)}`).toString('base64')}`;
+  const put = async (path: string, body: unknown) => {
+    const r = await fetch(`${api}/${path}`, {
+      method: 'PUT',
+      headers: { authorization: auth, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (!r.ok) throw new Error(`PUT ${path}: ${r.status} ${await r.text()}`);
+  };
+  await put(`vhosts/${name}`, {});
+  await put(`permissions/${name}/${encodeURIComponent(decodeURIComponent(amqp.username))}`, {
+    configure: '.*',
+    write: '.*',
+    read: '.*',
+  });
+  amqp.pathname = `/${name}`;
+  return {
+    name,
+    transportUrl: amqp.toString(),
+    drop: async () => {
+      await fetch(`${api}/vhosts/${name}`, { method: 'DELETE', headers: { authorization: auth } });
+    },
+  };
+}
+
+/** Consumers of `queue` in `vhost` (management API; 0 when the queue is not there). */
+export async function queueConsumers(vhost: string, queue: string): Promise<number> {
+  const amqp = new URL(TEST_AMQP_URL);
+  const auth = `Basic ${Buffer.from(`${decodeURIComponent(amqp.username)}:${decodeURIComponent(amqp.password)}`).toString('base64')}`;
+  const r = await fetch(
+    `http://${amqp.hostname}:15672/api/queues/${encodeURIComponent(vhost)}/${encodeURIComponent(queue)}`,
+    { headers: { authorization: auth } },
+  );
+  if (r.status === 404) return 0;
+  if (!r.ok) throw new Error(`GET queue ${queue}: ${r.status}`);
+  return Number(((await r.json()) as { consumers?: number }).consumers ?? 0);
+}

@@ -75,6 +75,8 @@ const DEFAULTS = {
     use_file_injection: false,
     ipmi_power_retry: 10,
     power_sync_interval: 60,
+    nova_conductor: false,
+    report_interval: 10,
     ipmi_deadline: 5,
     use_unsafe_iscsi: false,
     iscsi_iqn_prefix: 'iqn.2010-10.org.openstack.baremetal',

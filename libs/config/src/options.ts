@@ -98,6 +98,10 @@ export interface BaremetalOptions {
   readonly ipmi_power_retry: number;
   /** Seconds between power-state sweeps of this host's nodes; 0 = no sync. */
   readonly power_sync_interval: number;
+  /** Report to a Nova conductor as nova-compute does (its `services` record). */
+  readonly nova_conductor: boolean;
+  /** Seconds between those reports (Nova's `[DEFAULT] report_interval`). */
+  readonly report_interval: number;
   /** Seconds one BMC call may take, retransmissions and session setup included. */
   readonly ipmi_deadline: number;
   readonly use_unsafe_iscsi: boolean;
@@ -381,6 +385,16 @@ export const BAREMETAL_SCHEMA: Schema<BaremetalOptions> = {
     type: integer({ min: 0 }),
     default: 60,
     help: "Seconds between sweeps of the nodes' power states (0 = none); failing BMCs back off.",
+  },
+  nova_conductor: {
+    type: boolean,
+    default: false,
+    help: "compute reports to a Nova conductor (topic `conductor`) as nova-compute does: its `services` record, created and kept alive every report_interval, so Nova's service list shows the host up. Off when no Nova runs beside us: nothing would answer.",
+  },
+  report_interval: {
+    type: integer({ min: 1, max: 86_400 }),
+    default: 10,
+    help: "Seconds between compute's reports to the Nova conductor (Nova's [DEFAULT] report_interval).",
   },
   ipmi_deadline: {
     type: integer({ min: 1 }),

@@ -14,3 +14,4 @@ export * from './netboot';
 export * from './deploy-helper';
 export * from './deploy-callback';
 export * from './catalog';
+export * from './conductor';
