@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { DataSource } from 'typeorm';
-import { TEST_AMQP_URL, eventually, uniqueName } from '../../../test/support/amqp';
+import { TEST_AMQP_URL, eventually, privateVhost, uniqueName } from '../../../test/support/amqp';
 import { ROOT, bmctl, requireBuilt } from '../../../test/support/bmctl';
 import { type NovaBmDatabase, createNovaBmDatabase } from '../../../test/support/database';
 import { type ImagesService, startImages } from '../../../test/support/images';
@@ -169,39 +169,6 @@ function osloBoot(input: Record<string, unknown>, timeoutMs: number): Promise<{ 
   });
 }
 
-/**
- * A RabbitMQ vhost of this test's own (management API, the test broker's credentials): the deploy
- * job queue (`baremetal.deploy` on the `jobs` exchange) is one per broker vhost whatever the
- * control exchange, so another deploy test running at the same time would take our jobs.
- */
-async function privateVhost(): Promise<{ transportUrl: string; drop(): Promise<void> }> {
-  const amqp = new URL(TEST_AMQP_URL);
-  const name = uniqueName('fleet');
-  const api = `http://${amqp.hostname}:15672/api`;
-  const auth = `Basic ${Buffer.from(`${decodeURIComponent(amqp.username)}:${decodeURIComponent(amqp.password)}`).toString('base64')}`;
-  const put = async (path: string, body: unknown) => {
-    const r = await fetch(`${api}/${path}`, {
-      method: 'PUT',
-      headers: { authorization: auth, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    if (!r.ok) throw new Error(`PUT ${path}: ${r.status} ${await r.text()}`);
-  };
-  await put(`vhosts/${name}`, {});
-  await put(`permissions/${name}/${encodeURIComponent(decodeURIComponent(amqp.username))}`, {
-    configure: '.*',
-    write: '.*',
-    read: '.*',
-  });
-  amqp.pathname = `/${name}`;
-  return {
-    transportUrl: amqp.toString(),
-    drop: async () => {
-      await fetch(`${api}/vhosts/${name}`, { method: 'DELETE', headers: { authorization: auth } });
-    },
-  };
-}
-
 describe('lab-nodes: a fleet of simulated nodes deployed by the real services', () => {
   let vhost: { transportUrl: string; drop(): Promise<void> };
   let db: NovaBmDatabase;
@@ -277,7 +244,7 @@ describe('lab-nodes: a fleet of simulated nodes deployed by the real services', 
     work = await mkdtemp(join(tmpdir(), 'bm-fleet-'));
     db = await createNovaBmDatabase('bm_fleet');
     ds = db.ds;
-    vhost = await privateVhost();
+    vhost = await privateVhost('fleet');
     site = { databaseUrl: db.url, exchange: uniqueName('fleet'), host: HOST };
     images = await startImages(site, join(work, 'images'));
     const transport = { TRANSPORT_URL: vhost.transportUrl };
