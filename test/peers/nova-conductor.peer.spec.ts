@@ -1,12 +1,22 @@
-import { ConductorClient, NOVA_COMPUTE_SERVICE_VERSION, NovaServiceReporter } from '@bm/contracts';
-import { AmqpConnection, MessagingTimeout, RpcClient } from '@bm/messaging';
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import {
+  ConductorClient,
+  NOVA_COMPUTE_SERVICE_VERSION,
+  NovaInstances,
+  type NovaObjectPrimitive,
+  NovaServiceReporter,
+} from '@bm/contracts';
+import { AmqpConnection, MessagingTimeout, RemoteError, RpcClient } from '@bm/messaging';
 import { privateVhost, uniqueName } from '../support/amqp';
 import { type NovaConductor, startNovaConductor } from '../support/nova';
 
 // Our side of Nova's conductor (libs/contracts conductor.ts) against Debian's real nova-conductor
-// (Nova Zed) on a Nova database in the test PostgreSQL: a compute host's `services` record found
-// or created and kept alive through object_class_action_versions / object_action, as nova-compute
-// does it, and Nova's own table shows it.
+// (Nova Zed) on a Nova database in the test PostgreSQL, as nova-compute uses it, and Nova's own
+// tables show it: a compute host's `services` record found or created and kept alive
+// (object_class_action_versions / object_action); an instance created by Nova's own code as its
+// API does, then moved through a build by Instance.save with expected_task_state; a fault.
 jest.setTimeout(240_000);
 
 describe("Nova's conductor: the compute service record (nova-conductor, Zed)", () => {
@@ -80,5 +90,77 @@ describe("Nova's conductor: the compute service record (nova-conductor, Zed)", (
       await c.close();
       await lone.drop();
     }
+  });
+
+  describe('an instance built: Instance.save through the conductor, as nova-compute saves it', () => {
+    const uuid = randomUUID();
+    let instance: NovaObjectPrimitive;
+    const instances = () => new NovaInstances(conductor);
+    const dbRow = async () =>
+      (
+        await nova.query<Record<string, unknown>>(
+          // Nova keeps naive UTC timestamps: read them as text, away from any time zone.
+          `SELECT vm_state, task_state, power_state, host, node,
+                  to_char(launched_at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS launched_at
+             FROM instances WHERE uuid = $1`,
+          [uuid],
+        )
+      )[0];
+
+    beforeAll(async () => {
+      // Nova's API side: the instance row, made by Nova's own objects with direct database access.
+      const out = await new Promise<string>((resolve, reject) => {
+        const p = execFile(
+          '/usr/bin/python3',
+          [join(__dirname, 'nova-conductor/create_instance.py')],
+          { timeout: 60_000, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } },
+          (e, stdout, stderr) => (e ? reject(new Error(`${e.message}\n${stderr}`)) : resolve(stdout)),
+        );
+        p.stdin!.end(JSON.stringify({ conf: nova.conf, uuid, name: 'vm-bm-1' }));
+      });
+      instance = JSON.parse(out.trim().split('\n').pop()!) as NovaObjectPrimitive;
+      expect(instance['nova_object.name']).toBe('Instance');
+    });
+
+    it("claimed, spawning, then active: each save checked against the task_state expected, Nova's row follows", async () => {
+      expect(await dbRow()).toMatchObject({ vm_state: 'building', task_state: 'scheduling', host: null });
+      let saved = await instances().save(instance, { host, node: 'node-uuid-1', task_state: 'spawning' }, 'scheduling');
+      expect(await dbRow()).toMatchObject({ vm_state: 'building', task_state: 'spawning', host, node: 'node-uuid-1' });
+      const launched = new Date('2026-12-07T12:00:00Z');
+      saved = await instances().save(
+        saved,
+        { vm_state: 'active', task_state: null, power_state: 1, launched_at: launched },
+        'spawning',
+      );
+      expect(saved['nova_object.data']).toMatchObject({ vm_state: 'active', task_state: null, power_state: 1 });
+      expect(await dbRow()).toMatchObject({ vm_state: 'active', task_state: null, power_state: 1, host });
+      expect((await dbRow()).launched_at).toBe('2026-12-07T12:00:00Z');
+      instance = saved;
+    });
+
+    it("a save whose expected task_state is not the row's is refused with Nova's UnexpectedTaskStateError; nothing changes", async () => {
+      const e = await instances()
+        .save(instance, { vm_state: 'error' }, 'deleting')
+        .catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(RemoteError);
+      expect([(e as RemoteError).name, (e as RemoteError).remote.module]).toEqual([
+        'UnexpectedTaskStateError',
+        'nova.exception',
+      ]);
+      expect(await dbRow()).toMatchObject({ vm_state: 'active', task_state: null });
+    });
+
+    it('a fault is recorded against the instance, as add_instance_fault_from_exc does', async () => {
+      await instances().fault(
+        uuid,
+        host,
+        Object.assign(new Error('PXE deploy failed for instance'), { name: 'InstanceDeployFailure' }),
+      );
+      const faults = await nova.query<{ code: number; message: string; host: string }>(
+        'SELECT code, message, host FROM instance_faults WHERE instance_uuid = $1',
+        [uuid],
+      );
+      expect(faults).toEqual([{ code: 500, message: 'InstanceDeployFailure: PXE deploy failed for instance', host }]);
+    });
   });
 });

@@ -17,6 +17,8 @@ const run = promisify(execFile);
  * Placement is never reached by what the tests ask of it (`auth_type = none` only lets it start).
  */
 export interface NovaConductor {
+  /** Its nova.conf (database URLs, transport): for Nova code run by the test itself. */
+  conf: string;
   /** Nova's cell database (instances, services, …). */
   cell: ScratchDatabase;
   /** A query on the cell database. */
@@ -33,6 +35,7 @@ export async function startNovaConductor(o: { transportUrl: string; vhost: strin
   const dir = await mkdtemp(join(tmpdir(), 'bm-nova-'));
   const cell = await createScratchDatabase('nova_cell');
   const api = await createScratchDatabase('nova_api');
+  const conf = join(dir, 'nova.conf');
   let child: ChildProcess | undefined;
   let out = '';
   const cleanup = async () => {
@@ -49,7 +52,6 @@ export async function startNovaConductor(o: { transportUrl: string; vhost: strin
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    const conf = join(dir, 'nova.conf');
     await writeFile(
       conf,
       [
@@ -92,6 +94,7 @@ export async function startNovaConductor(o: { transportUrl: string; vhost: strin
     throw e;
   }
   return {
+    conf,
     cell,
     query: async <T>(sql: string, params: unknown[] = []) => {
       const c = new Client({ connectionString: cell.url });

@@ -36,7 +36,7 @@ export const CONDUCTOR = {
  * The versions of Nova's objects we send, as Zed's nova-compute does (nova/objects/service.py,
  * SERVICE_VERSION 64): the conductor backports what it returns to these.
  */
-export const NOVA_OBJECT_VERSIONS = { Service: '1.22' } as const;
+export const NOVA_OBJECT_VERSIONS = { Service: '1.22', Instance: '2.7', InstanceFault: '1.2' } as const;
 /** The compute service version we report (Zed's): Nova's API refuses hosts older than its minimum. */
 export const NOVA_COMPUTE_SERVICE_VERSION = 64;
 
@@ -180,4 +180,66 @@ function pick(data: Record<string, unknown>): Partial<NovaServiceRecord> {
   for (const k of ['id', 'host', 'binary', 'topic', 'report_count', 'disabled', 'forced_down', 'version'])
     if (data[k] !== undefined && data[k] !== null) out[k] = data[k];
   return out as Partial<NovaServiceRecord>;
+}
+
+/** What nova-compute changes on an instance as a build goes on (nova/compute/manager.py). */
+export interface InstanceStateChange {
+  vm_state?: string;
+  task_state?: string | null;
+  /** nova.compute.power_state: 0 NOSTATE, 1 RUNNING, 4 SHUTDOWN. */
+  power_state?: number;
+  host?: string | null;
+  node?: string | null;
+  launched_at?: Date | null;
+}
+
+/** An oslo DateTimeField primitive: ISO 8601 in UTC with a `Z`. */
+const isoTime = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/**
+ * A Nova instance's state as nova-compute keeps it in Nova's database: `Instance.save` and
+ * `InstanceFault.create` through the conductor, on the instance primitive as Nova sent it (its
+ * fields at Nova's version are sent back untouched; only ours are marked changed).
+ */
+export class NovaInstances {
+  constructor(private readonly conductor: ConductorClient) {}
+
+  /**
+   * `instance.save(expected_task_state=…)`: the change is written only while the instance's
+   * task_state in Nova's database is one of `expected` (Nova's compare-and-swap; otherwise the
+   * conductor raises UnexpectedTaskStateError, or InstanceNotFound once it was deleted). Returns
+   * the instance as saved (the conductor's updates merged in).
+   */
+  async save(
+    instance: NovaObjectPrimitive,
+    change: InstanceStateChange,
+    expected?: (string | null)[] | string | null,
+  ): Promise<NovaObjectPrimitive> {
+    const data: Record<string, unknown> = { ...instance[NOVA_OBJECT_DATA] };
+    for (const [k, v] of Object.entries(change)) data[k] = v instanceof Date ? isoTime(v) : v;
+    const objinst: NovaObjectPrimitive = {
+      ...instance,
+      [NOVA_OBJECT_DATA]: data,
+      [NOVA_OBJECT_CHANGES]: Object.keys(change),
+    };
+    const kwargs = expected === undefined ? {} : { expected_task_state: expected };
+    const { updates } = await this.conductor.objectAction(objinst, 'save', [], kwargs);
+    const { obj_what_changed: _changed, ...fields } = updates;
+    return { ...objinst, [NOVA_OBJECT_DATA]: { ...data, ...fields }, [NOVA_OBJECT_CHANGES]: [] };
+  }
+
+  /**
+   * An instance fault, as nova-compute's add_instance_fault_from_exc records one: `code` 500
+   * unless the error says otherwise, the message, no details (our stack stays in our logs).
+   */
+  async fault(instanceUuid: string, host: string, e: Error, code = 500): Promise<void> {
+    const fault = novaObject('InstanceFault', NOVA_OBJECT_VERSIONS.InstanceFault, {
+      instance_uuid: instanceUuid,
+      host,
+      code,
+      message: `${e.name}: ${e.message}`.slice(0, 255),
+      details: '',
+    });
+    await this.conductor.objectAction(fault, 'create');
+  }
 }
