@@ -54,6 +54,15 @@ describe('resolveSpawnImages (the seed get_tftp_image_info, by id)', () => {
     expect(r.boot).toMatchObject({ kernel: K, ramdisk: R });
   });
 
+  it("the instance's system_metadata image_kernel_id / image_ramdisk_id before the image service", async () => {
+    const r = await resolveSpawnImages(
+      { image_ref: IMAGE, instance: { kernel_id: '', system_metadata: { image_kernel_id: K, image_ramdisk_id: R } } },
+      configured,
+      noLookup,
+    );
+    expect(r.boot).toMatchObject({ kernel: K, ramdisk: R });
+  });
+
   it('only an image_ref: the properties are read from the image service (Glance v2: top level)', async () => {
     const asked: string[] = [];
     const r = await resolveSpawnImages({ image_ref: IMAGE, instance: {} }, configured, async (id) => {

@@ -4,7 +4,9 @@
  *   the instance image          image.id, else image_ref, else the instance's image_ref
  *   kernel / ramdisk            the instance's kernel_id / ramdisk_id, else the image's
  *                               properties (Nova's image meta: `properties`; Glance v2: top
- *                               level), else the image record read from the image service
+ *                               level), else the instance's system_metadata image_kernel_id /
+ *                               image_ramdisk_id (where Nova copies the image's properties),
+ *                               else the image record read from the image service
  *   deploy_kernel / _ramdisk    the flavor's extra specs baremetal:deploy_kernel_id /
  *                               baremetal:deploy_ramdisk_id, else [baremetal] deploy_kernel /
  *                               deploy_ramdisk
@@ -12,7 +14,7 @@
  * A missing one fails with the seed's message naming every missing label (MissingBootImages);
  * an id that is not a UUID is refused before anything is claimed. No file path is ever taken.
  */
-import type { BootImages } from '@bm/contracts';
+import { type BootImages, systemMetadata } from '@bm/contracts';
 import type { BmConfig } from '@bm/config';
 import { type FieldProblem, InvalidParameterValue, MissingBootImages, UUID_PATTERN, unwrapObject } from '@bm/domain';
 
@@ -21,10 +23,10 @@ export const DEPLOY_RAMDISK_SPEC = 'baremetal:deploy_ramdisk_id';
 
 /** What Nova gives compute about a build's images (run_instance, build_and_run_instance, rebuild). */
 export interface ImageArgs {
-  /** Nova's image meta (a dict or an ImageMeta primitive): `id`, `properties`. */
+  /** Nova's image meta (a dict or an ImageMeta primitive), or a Glance v2 record: `id`, `properties`. */
   image?: Record<string, unknown>;
   image_ref?: unknown;
-  /** The instance's fields (image_ref, kernel_id, ramdisk_id, flavor). */
+  /** The instance's fields (image_ref, kernel_id, ramdisk_id, system_metadata, flavor). */
   instance: Record<string, unknown>;
   /** The flavor as sent (instance_type, flavor, request_spec.instance_type), else the instance's. */
   flavor?: Record<string, unknown>;
@@ -53,8 +55,10 @@ export async function resolveSpawnImages(
   const image = record(a.image);
   const imageId = text(image.id) ?? text(a.image_ref) ?? text(a.instance.image_ref);
   const props = record(image.properties);
-  let kernel = text(a.instance.kernel_id) ?? text(props.kernel_id) ?? text(image.kernel_id);
-  let ramdisk = text(a.instance.ramdisk_id) ?? text(props.ramdisk_id) ?? text(image.ramdisk_id);
+  const sm = systemMetadata(a.instance);
+  let kernel = text(a.instance.kernel_id) ?? text(props.kernel_id) ?? text(image.kernel_id) ?? text(sm.image_kernel_id);
+  let ramdisk =
+    text(a.instance.ramdisk_id) ?? text(props.ramdisk_id) ?? text(image.ramdisk_id) ?? text(sm.image_ramdisk_id);
   if ((!kernel || !ramdisk) && imageId && UUID_PATTERN.test(imageId)) {
     const stored = await properties(imageId);
     kernel ??= text(stored.kernel_id);

@@ -1,7 +1,9 @@
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import {
+  BuildAndRunInstanceArgs,
   COMPUTE,
   COMPUTE_BAREMETAL,
+  ConsoleOutputArgs,
   DeployStateChangedArgs,
   GetAvailableResourceArgs,
   InstanceArgs,
@@ -13,7 +15,10 @@ import { OsloController } from '@bm/messaging';
 import { DeployWaits } from './deploy-waits';
 import { instanceRef } from './instance-args';
 import { ResourceReporter } from './resource-reporter';
+import { ConsoleOutput } from './use-cases/console-output';
 import { DestroyInstance } from './use-cases/destroy-instance';
+import { HostUptime } from './use-cases/host-uptime';
+import { InstanceDiagnostics } from './use-cases/instance-diagnostics';
 import { InstanceQueries } from './use-cases/instance-queries';
 import { PowerInstance } from './use-cases/power-instance';
 import { RebootInstance } from './use-cases/reboot-instance';
@@ -37,6 +42,9 @@ export class ComputeRpcController {
     private readonly reboot: RebootInstance,
     private readonly power: PowerInstance,
     private readonly queries: InstanceQueries,
+    private readonly console: ConsoleOutput,
+    private readonly diagnostics: InstanceDiagnostics,
+    private readonly uptime: HostUptime,
   ) {}
 
   /** BareMetalDriver.get_available_nodes: the uuid of every node this host owns, free or busy. */
@@ -61,8 +69,9 @@ export class ComputeRpcController {
     return this.spawn.run(a);
   }
 
+  /** Nova's conductor casts it (6.0 whatever the pin up to 6.4); the same spawn as run_instance. */
   @MessagePattern(m('buildAndRunInstance'))
-  buildAndRunInstance(@Payload() a: RunInstanceArgs) {
+  buildAndRunInstance(@Payload() a: BuildAndRunInstanceArgs) {
     return this.spawn.run(a);
   }
 
@@ -89,6 +98,38 @@ export class ComputeRpcController {
   @MessagePattern(m('stopInstance'))
   stopInstance(@Payload() a: InstanceArgs) {
     return this.power.run(instanceRef(a.instance), false);
+  }
+
+  /** Grizzly's stop_instance. */
+  @MessagePattern(m('powerOffInstance'))
+  powerOffInstance(@Payload() a: InstanceArgs) {
+    return this.power.run(instanceRef(a.instance), false);
+  }
+
+  /** Grizzly's start_instance. */
+  @MessagePattern(m('powerOnInstance'))
+  powerOnInstance(@Payload() a: InstanceArgs) {
+    return this.power.run(instanceRef(a.instance), true);
+  }
+
+  @MessagePattern(m('getConsoleOutput'))
+  getConsoleOutput(@Payload() a: ConsoleOutputArgs) {
+    return this.console.run(instanceRef(a.instance), a.tail_length);
+  }
+
+  @MessagePattern(m('getDiagnostics'))
+  getDiagnostics(@Payload() a: InstanceArgs) {
+    return this.diagnostics.legacy(instanceRef(a.instance));
+  }
+
+  @MessagePattern(m('getInstanceDiagnostics'))
+  getInstanceDiagnostics(@Payload() a: InstanceArgs) {
+    return this.diagnostics.object(instanceRef(a.instance));
+  }
+
+  @MessagePattern(m('getHostUptime'))
+  getHostUptime() {
+    return this.uptime.run();
   }
 
   @MessagePattern(m('getInfo'))

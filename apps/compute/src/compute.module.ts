@@ -6,10 +6,14 @@ import { NodeRepository } from '@bm/db';
 import { BM_CONFIG, CLOCK } from '@bm/service';
 import { ComputeRpcController } from './compute-rpc.controller';
 import { DeployWaits } from './deploy-waits';
+import { NovaServiceReport } from './nova-service-report';
 import { ResourceReporter } from './resource-reporter';
 import { Spawner } from './spawn';
 import { busSpawnServices, hostSpawnNodes } from './spawn-ports';
+import { ConsoleOutput } from './use-cases/console-output';
 import { DestroyInstance } from './use-cases/destroy-instance';
+import { HostUptime } from './use-cases/host-uptime';
+import { InstanceDiagnostics } from './use-cases/instance-diagnostics';
 import { InstanceNotifications } from './use-cases/instance-notifications';
 import { InstanceQueries } from './use-cases/instance-queries';
 import { PowerInstance } from './use-cases/power-instance';
@@ -41,6 +45,7 @@ function makeSpawner(
   controllers: [ComputeRpcController],
   providers: [
     ResourceReporter,
+    NovaServiceReport,
     DeployWaits,
     InstanceNotifications,
     {
@@ -54,6 +59,9 @@ function makeSpawner(
     RebootInstance,
     PowerInstance,
     InstanceQueries,
+    ConsoleOutput,
+    InstanceDiagnostics,
+    HostUptime,
     ResumeSpawns,
   ],
 })

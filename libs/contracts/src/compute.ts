@@ -19,7 +19,9 @@ import { type RpcServerSpec, type RpcSurface, SurfaceClient } from './surface';
  * Nova's compute RPC API as our compute service (apps/compute) serves it: topic `compute`,
  * `compute.<host>`, fanout `compute_fanout`. Two endpoints, as Nova's compute manager: current
  * callers (6.x, minors up to 6.4) and Grizzly-era ones (Grizzly's compute RPC API ends at 2.27);
- * oslo accepts a request whose major matches and whose minor is at most the endpoint's.
+ * oslo accepts a request whose major matches and whose minor is at most the endpoint's. Each
+ * method takes the arguments of every version of it from 6.0 to 6.4 (and Grizzly's): what a newer
+ * minor added is optional, so an older caller is served too (docs/nova.md lists them).
  */
 export const COMPUTE = {
   topic: 'compute',
@@ -37,6 +39,13 @@ export const COMPUTE = {
     rebuildInstance: 'rebuild_instance',
     getInfo: 'get_info',
     listInstances: 'list_instances',
+    getConsoleOutput: 'get_console_output',
+    getDiagnostics: 'get_diagnostics',
+    getInstanceDiagnostics: 'get_instance_diagnostics',
+    getHostUptime: 'get_host_uptime',
+    /** Grizzly's (2.x) names of stop_instance / start_instance, still sent by a caller pinned there. */
+    powerOffInstance: 'power_off_instance',
+    powerOnInstance: 'power_on_instance',
     /** A scheduler that just started asks every compute host for its nodes (Grizzly, fanout cast). */
     publishServiceCapabilities: 'publish_service_capabilities',
   },
@@ -114,6 +123,32 @@ export class RunInstanceArgs extends NovaBuildArgs {
   request_spec?: Record<string, unknown>;
 }
 
+/**
+ * build_and_run_instance (Havana to 6.4): run_instance's arguments and those the conductor adds
+ * since (6.0 sends all of them: security_groups, limits, host_list, accel_uuids). Read: the
+ * instance (an Instance primitive: uuid, name, image_ref, kernel_id / ramdisk_id,
+ * system_metadata image_*, its Flavor), `node`, `image` (Glance's dict: id, properties
+ * kernel_id / ramdisk_id), `request_spec` (a RequestSpec primitive: its flavor and ImageMeta).
+ * Not read: the networks, security groups, block devices, limits, the alternate hosts
+ * (host_list: Nova's conductor reschedules with them, not us) and the accelerators, which a
+ * bare-metal PXE deploy has no use for.
+ */
+export class BuildAndRunInstanceArgs extends RunInstanceArgs {
+  @IsOptional()
+  security_groups?: unknown;
+
+  @IsOptional()
+  limits?: unknown;
+
+  /** 4.19+: the selected host and its alternates (Selection objects). */
+  @IsOptional()
+  host_list?: unknown;
+
+  /** 5.11+: accelerator request uuids (Cyborg). */
+  @IsOptional()
+  accel_uuids?: unknown;
+}
+
 /** terminate/reboot/start/stop_instance, get_info: the instance, and Nova's other arguments (unused). */
 export class InstanceArgs {
   @IsObject()
@@ -140,8 +175,13 @@ export class InstanceArgs {
 }
 
 /**
- * rebuild_instance (Icehouse): the image (`image` meta or `image_ref`, ids as run_instance's) deployed
- * again on the same node; preserve_ephemeral keeps that partition.
+ * rebuild_instance (Icehouse to 6.4): the image deployed again on the instance's own node;
+ * preserve_ephemeral keeps that partition. The image: `image` meta (our own callers), else
+ * `image_ref` read from the image service (what Nova sends), else the instance's image_ref; the
+ * flavor: the request spec's (6.x), else the instance's. `recreate` (evacuate) is refused: a
+ * bare-metal instance is its node. Accepted, not read: the password, files, metadata, block
+ * devices, migration, scheduled_node, limits, accelerators, reimage_boot_volume (a boot volume,
+ * which a node deployed to its own disk has not) and target_state (6.2, evacuate only).
  */
 export class RebuildInstanceArgs extends InstanceArgs {
   @IsOptional()
@@ -175,6 +215,47 @@ export class RebuildInstanceArgs extends InstanceArgs {
 
   @IsOptional()
   host?: unknown;
+
+  /** 4.5+: the migration record of an evacuation. */
+  @IsOptional()
+  migration?: unknown;
+
+  /** 4.5+: the node the scheduler chose for an evacuation. */
+  @IsOptional()
+  scheduled_node?: unknown;
+
+  /** 4.5+ */
+  @IsOptional()
+  limits?: unknown;
+
+  /** 4.22+: a RequestSpec primitive (its flavor is read). */
+  @IsOptional()
+  @IsObject()
+  request_spec?: Record<string, unknown>;
+
+  /** 5.12+ */
+  @IsOptional()
+  accel_uuids?: unknown;
+
+  /** 6.1+ */
+  @IsOptional()
+  reimage_boot_volume?: unknown;
+
+  /** 6.2+: the vm_state an evacuated instance ends in. */
+  @IsOptional()
+  target_state?: unknown;
+}
+
+/**
+ * get_console_output: the instance and how many of the last lines (Nova's API passes the user's
+ * `length`: an integer, a string of digits, or null for all of it; read as Nova's manager does).
+ */
+export class ConsoleOutputArgs {
+  @IsObject()
+  instance: Record<string, unknown>;
+
+  @IsOptional()
+  tail_length?: unknown;
 }
 
 /** The states a deploy helper reports. */

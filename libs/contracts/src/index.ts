@@ -6,6 +6,7 @@ import 'reflect-metadata';
 export * from './surface';
 export * from './nova-build-args';
 export * from './compute';
+export * from './compute-nova';
 export * from './scheduler';
 export * from './scheduler-request';
 export * from './nova-objects';

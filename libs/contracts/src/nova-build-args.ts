@@ -2,8 +2,10 @@ import { IsObject, IsOptional } from 'class-validator';
 
 /**
  * The arguments Nova's scheduler and compute build calls carry besides the instance and the node
- * (Icehouse run_instance / build_and_run_instance). They are accepted so that a real Nova caller
- * is not refused for sending them; only `filter_properties` is read (its `retry`).
+ * (Icehouse run_instance / build_and_run_instance, and 6.x's build_and_run_instance, where
+ * requested_networks and block_device_mapping are NetworkRequestList / BlockDeviceMappingList
+ * primitives). They are accepted so that a real Nova caller is not refused for sending them; only
+ * `filter_properties` is read (its `retry`, when our own scheduler sent the build).
  */
 export class NovaBuildArgs {
   @IsOptional()

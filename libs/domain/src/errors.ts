@@ -24,6 +24,16 @@ export class InstanceNotFound extends notFound('InstanceNotFound', 'Instance') {
 export class HypervisorNotFound extends notFound('HypervisorNotFound', 'Hypervisor') {}
 export class FlavorNotFound extends notFound('FlavorNotFound', 'Flavor') {}
 
+/**
+ * Nova's ConsoleNotAvailable (a NotFound): get_console_output of an instance whose node has no
+ * console log. Its name and Nova's message are what a Nova caller rebuilds.
+ */
+export class ConsoleNotAvailable extends namedError('ConsoleNotAvailable', 'not_found') {
+  constructor() {
+    super('Guest does not have a console available.');
+  }
+}
+
 export class InterfaceNotFound extends namedError('InterfaceNotFound', 'not_found') {
   constructor(nodeRef: string | number, ifaceRef: string | number) {
     super(`Baremetal node ${nodeRef} has no interface ${ifaceRef}.`);
@@ -38,6 +48,32 @@ export class InvalidParameterValue extends namedError('InvalidParameterValue', '
     summary = 'Invalid parameter value',
   ) {
     super(`${summary}: ${problems.map(formatProblem).join('; ')}`);
+  }
+}
+
+/**
+ * Nova's InstanceInvalidState: the instance is not in a state the operation allows (diagnostics
+ * of a node that is not running). The fields are Nova's kwargs, so Nova's message is rebuilt
+ * from them on its side.
+ */
+export class InstanceInvalidState extends namedError('InstanceInvalidState', 'invalid') {
+  constructor(
+    readonly instance_uuid: string,
+    readonly attr: string,
+    readonly state: string,
+    readonly method: string,
+  ) {
+    super(`Instance ${instance_uuid} in ${attr} ${state}. Cannot ${method} while the instance is in this state.`);
+  }
+}
+
+/**
+ * Nova's InstanceEvacuateNotSupported: rebuild_instance with recreate (evacuate to another host).
+ * A bare-metal instance is its node: it cannot be recreated elsewhere.
+ */
+export class InstanceEvacuateNotSupported extends namedError('InstanceEvacuateNotSupported', 'invalid') {
+  constructor() {
+    super('Instance evacuate is not supported.');
   }
 }
 

@@ -1,5 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { type RunInstanceArgs, type RunInstanceResult, SchedulerClient } from '@bm/contracts';
+import {
+  type RunInstanceArgs,
+  type RunInstanceResult,
+  SchedulerClient,
+  isNovaRequestSpec,
+  sentFlavor,
+  sentImage,
+} from '@bm/contracts';
 import type { BmConfig } from '@bm/config';
 import { worthRescheduling } from '@bm/domain';
 import { GlanceClient } from '@bm/images';
@@ -11,10 +18,15 @@ import { InstanceNotifications } from './instance-notifications';
 
 /**
  * Nova's run_instance (build_and_run_instance is the same): the spawn of §2 of the seed, from the
- * atomic claim of the node to `active`, announced as compute.instance.create.*. When the
- * scheduler sent it (filter_properties.retry names this node) and the failure is the node's, not
- * the request's, the instance goes back to the scheduler for another node, as Nova's compute
- * reschedules a failed build.
+ * atomic claim of the node to `active`, announced as compute.instance.create.*. The flavor and
+ * the image come from the arguments as any Nova sends them (compute-nova.ts: the flavor beside
+ * the instance or in the request spec, else the instance's own; Glance's image dict, else the
+ * request spec's ImageMeta). When our scheduler sent it (filter_properties.retry names this node,
+ * the request spec is its legacy dict) and the failure is the node's, not the request's, the
+ * instance goes back to the scheduler for another node, as Nova's compute reschedules a failed
+ * build. A build from Nova itself (a RequestSpec object) is not sent back: Nova's conductor
+ * reschedules it with its own alternates (host_list), which our scheduler's run_instance does not
+ * take; the failure is logged and announced (compute.instance.create.error).
  */
 @Injectable()
 export class SpawnInstance {
@@ -30,8 +42,8 @@ export class SpawnInstance {
 
   async run(a: RunInstanceArgs): Promise<RunInstanceResult> {
     const instance = instanceRef(a.instance);
-    const flavor =
-      a.instance_type ?? a.flavor ?? (a.request_spec?.instance_type as Record<string, unknown> | undefined);
+    const flavor = sentFlavor(a);
+    const image = sentImage(a);
     try {
       const node = await this.notifications.around(
         'create',
@@ -39,7 +51,7 @@ export class SpawnInstance {
         async () => {
           // Before the node is claimed: a missing image fails the build with nothing to undo.
           const { imageId, boot } = await resolveSpawnImages(
-            { image: a.image, image_ref: a.image_ref, instance: instance.fields, flavor },
+            { image, image_ref: a.image_ref, instance: instance.fields, flavor },
             this.config,
             (id) => this.glance.show(id),
           );
@@ -56,7 +68,7 @@ export class SpawnInstance {
       );
       return { node: a.node, node_id: node.id, task_state: node.task_state };
     } catch (e) {
-      if (a.filter_properties?.retry && a.request_spec && worthRescheduling(e)) {
+      if (a.filter_properties?.retry && a.request_spec && !isNovaRequestSpec(a.request_spec) && worthRescheduling(e)) {
         this.log.warn(`run_instance ${instance.uuid} on ${a.node} failed (${(e as Error).name}): rescheduling`);
         await this.scheduler.runInstance({ request_spec: a.request_spec, filter_properties: a.filter_properties });
       }
