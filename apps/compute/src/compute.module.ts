@@ -6,6 +6,7 @@ import { NodeRepository } from '@bm/db';
 import { BM_CONFIG, CLOCK } from '@bm/service';
 import { ComputeRpcController } from './compute-rpc.controller';
 import { DeployWaits } from './deploy-waits';
+import { NovaInstanceState } from './nova-instance-state';
 import { NovaServiceReport } from './nova-service-report';
 import { ResourceReporter } from './resource-reporter';
 import { Spawner } from './spawn';
@@ -46,6 +47,7 @@ function makeSpawner(
   providers: [
     ResourceReporter,
     NovaServiceReport,
+    NovaInstanceState,
     DeployWaits,
     InstanceNotifications,
     {

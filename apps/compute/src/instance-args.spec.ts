@@ -9,14 +9,20 @@ describe('run_instance arguments', () => {
       name: 'vm1',
       fields: { display_name: 'VM 1' },
     });
-    expect(
-      instanceRef({
-        'nova_object.name': 'Instance',
-        'nova_object.namespace': 'nova',
-        'nova_object.version': '2.1',
-        'nova_object.data': { uuid: UUID, display_name: 'VM 1' },
-      }),
-    ).toEqual({ uuid: UUID, name: 'VM 1', fields: { uuid: UUID, display_name: 'VM 1' } });
+    const primitive = {
+      'nova_object.name': 'Instance',
+      'nova_object.namespace': 'nova',
+      'nova_object.version': '2.1',
+      'nova_object.data': { uuid: UUID, display_name: 'VM 1' },
+    };
+    // The primitive is kept as Nova sent it: Nova's conductor saves the instance from it.
+    expect(instanceRef(primitive)).toEqual({
+      uuid: UUID,
+      name: 'VM 1',
+      fields: { uuid: UUID, display_name: 'VM 1' },
+      primitive,
+    });
+    expect(instanceRef({ uuid: UUID })).not.toHaveProperty('primitive');
     expect(instanceRef({ uuid: UUID })).toMatchObject({ uuid: UUID, name: `instance-${UUID}` });
     expect(() => instanceRef({ uuid: 'x' })).toThrow('Invalid instance: instance.uuid: must be a UUID');
   });

@@ -1,3 +1,4 @@
+import { type NovaObjectPrimitive, novaObjectName } from '@bm/contracts';
 import type { DeployDisk } from '@bm/db';
 import { InvalidParameterValue, UUID_PATTERN, unwrapObject } from '@bm/domain';
 
@@ -7,6 +8,8 @@ export interface InstanceRef {
   name: string;
   /** The instance's fields as sent (the primitive's data), for the notification payloads. */
   fields: Record<string, unknown>;
+  /** The `Instance` object primitive as Nova sent it (none from a plain dict): what Nova's conductor saves. */
+  primitive?: NovaObjectPrimitive;
 }
 
 /** Nova's instance argument → its uuid, name (hostname, display_name or name) and fields. */
@@ -18,7 +21,8 @@ export function instanceRef(raw: Record<string, unknown>): InstanceRef {
   const name =
     [data.hostname, data.display_name, data.name].find((v): v is string => typeof v === 'string' && v.length > 0) ??
     `instance-${uuid}`;
-  return { uuid, name, fields: data };
+  const primitive = novaObjectName(raw) === 'Instance' ? (raw as NovaObjectPrimitive) : undefined;
+  return { uuid, name, fields: data, ...(primitive ? { primitive } : {}) };
 }
 
 /**

@@ -191,6 +191,7 @@ export interface InstanceStateChange {
   host?: string | null;
   node?: string | null;
   launched_at?: Date | null;
+  terminated_at?: Date | null;
 }
 
 /** An oslo DateTimeField primitive: ISO 8601 in UTC with a `Z`. */
@@ -226,6 +227,11 @@ export class NovaInstances {
     const { updates } = await this.conductor.objectAction(objinst, 'save', [], kwargs);
     const { obj_what_changed: _changed, ...fields } = updates;
     return { ...objinst, [NOVA_OBJECT_DATA]: { ...data, ...fields }, [NOVA_OBJECT_CHANGES]: [] };
+  }
+
+  /** `instance.destroy()`: Nova's row soft-deleted, once the instance is gone from its node. */
+  async destroy(instance: NovaObjectPrimitive): Promise<void> {
+    await this.conductor.objectAction({ ...instance, [NOVA_OBJECT_CHANGES]: [] }, 'destroy');
   }
 
   /**

@@ -5,6 +5,7 @@ import { legacyInstancePayload } from '@bm/domain';
 import { Notifier } from '@bm/messaging';
 import { BM_CONFIG, CLOCK } from '@bm/service';
 import type { InstanceRef } from '../instance-args';
+import { NovaInstanceState } from '../nova-instance-state';
 import { ResourceReporter } from '../resource-reporter';
 
 /**
@@ -35,7 +36,8 @@ export interface StepContext {
 
 /**
  * The notification wrapper every instance use-case runs its work in: compute.instance.<step>.start
- * and .end (or .error, re-raising), each with Nova's legacy payload. `.end` of create says
+ * and .end (or .error, re-raising), each with Nova's legacy payload; and, for an instance Nova
+ * sent, its state in Nova's database around the work (NovaInstanceState). `.end` of create says
  * `message: Success` and stamps launched_at (as rebuild does); delete stamps terminated_at and
  * deleted_at; `.error` adds the error's message and name (`exception`), with state `error`.
  */
@@ -46,6 +48,7 @@ export class InstanceNotifications {
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly notifier: Notifier,
     private readonly resources: ResourceReporter,
+    private readonly nova: NovaInstanceState,
   ) {}
 
   async around<T>(step: InstanceStep, instance: InstanceRef, work: () => Promise<T>, on: StepContext = {}): Promise<T> {
@@ -64,8 +67,12 @@ export class InstanceNotifications {
     if (!on.resumed) await this.notifier.info(`compute.instance.${step}.start`, payload(startState, startTask));
     let r: T;
     try {
+      // Nova's own database, through its conductor, when Nova sent the instance (nova-instance-state.ts).
+      if (!on.resumed) await this.nova.before(step, instance, on.node);
       r = await work();
+      await this.nova.after(step, instance);
     } catch (e) {
+      await this.nova.failed(step, instance, e as Error);
       const error = { message: (e as Error).message, exception: (e as Error).name };
       await this.notifier.error(`compute.instance.${step}.error`, payload('error', null, error));
       throw e;
