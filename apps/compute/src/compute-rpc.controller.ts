@@ -1,3 +1,4 @@
+import { UseFilters } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import {
   BuildAndRunInstanceArgs,
@@ -14,6 +15,7 @@ import {
 import { OsloController } from '@bm/messaging';
 import { DeployWaits } from './deploy-waits';
 import { instanceRef } from './instance-args';
+import { RefusedBuildFilter } from './refused-build.filter';
 import { ResourceReporter } from './resource-reporter';
 import { ConsoleOutput } from './use-cases/console-output';
 import { DestroyInstance } from './use-cases/destroy-instance';
@@ -65,12 +67,14 @@ export class ComputeRpcController {
    * up and released.
    */
   @MessagePattern(m('runInstance'))
+  @UseFilters(RefusedBuildFilter)
   runInstance(@Payload() a: RunInstanceArgs) {
     return this.spawn.run(a);
   }
 
   /** Nova's conductor casts it (6.0 whatever the pin up to 6.4); the same spawn as run_instance. */
   @MessagePattern(m('buildAndRunInstance'))
+  @UseFilters(RefusedBuildFilter)
   buildAndRunInstance(@Payload() a: BuildAndRunInstanceArgs) {
     return this.spawn.run(a);
   }

@@ -458,6 +458,35 @@ describe('spawn: compute → netboot + power → deploy → active', () => {
     expect(ev.message).toMatch(/node_id.*instance_uuid.*task_state/s);
   });
 
+  it('a build cast refused for its arguments is not silent: compute.instance.create.error names the instance and why', async () => {
+    const refused = '0b6f6c9e-6a51-4c8e-9f7e-4d1f3c2b1a09';
+    await rpc.cast(
+      { topic: 'compute', server: HOST },
+      'build_and_run_instance',
+      { instance: { uuid: refused }, node: nodes[1].uuid, image: images, no_such_argument: 1 },
+      { version: '6.0' },
+    );
+    const error = await eventually(
+      () => {
+        const n = notes.find(
+          (x) =>
+            x.eventType === 'compute.instance.create.error' &&
+            (x.payload as { instance_id?: string }).instance_id === refused,
+        );
+        if (!n) throw new Error('no compute.instance.create.error yet');
+        return n;
+      },
+      10_000,
+      100,
+    );
+    expect(error.priority).toBe('ERROR');
+    expect(error.payload).toMatchObject({
+      exception: 'InvalidRpcArguments',
+      message: expect.stringContaining('Invalid arguments for build_and_run_instance: no_such_argument'),
+    });
+    expect((await row(nodes[1].id)).instance_uuid).toBeNull();
+  });
+
   it('compute killed while a node waits for its deploy: the restarted compute takes the spawn up; the deploy completes → active', async () => {
     const b = nodes[1];
     await run(INSTANCE_R, b.uuid, 'cast');

@@ -91,4 +91,15 @@ export class InstanceNotifications {
     await this.notifier.info(`compute.instance.${step}.end`, payload(endState, endTask, extra, times));
     return r;
   }
+
+  /** A build refused before it began (its arguments): .error, and the failure in Nova's database. */
+  async refused(instance: InstanceRef, e: Error): Promise<void> {
+    await this.nova.failed('create', instance, e);
+    const payload = legacyInstancePayload(instance.fields, {
+      host: this.config.default.host,
+      vm_state: 'error',
+      task_state: null,
+    });
+    await this.notifier.error('compute.instance.create.error', { ...payload, message: e.message, exception: e.name });
+  }
 }
