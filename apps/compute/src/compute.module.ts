@@ -1,8 +1,9 @@
 import { Logger, Module } from '@nestjs/common';
-import { NetbootClient, PowerClient } from '@bm/contracts';
+import { ComputeTaskClient, NetbootClient, PowerClient } from '@bm/contracts';
 import type { BmConfig } from '@bm/config';
 import type { Clock } from '@bm/core';
 import { NodeRepository } from '@bm/db';
+import { RpcClient } from '@bm/messaging';
 import { BM_CONFIG, CLOCK } from '@bm/service';
 import { ComputeRpcController } from './compute-rpc.controller';
 import { DeployWaits } from './deploy-waits';
@@ -48,6 +49,7 @@ function makeSpawner(
     ResourceReporter,
     NovaServiceReport,
     NovaInstanceState,
+    { provide: ComputeTaskClient, inject: [RpcClient], useFactory: (rpc: RpcClient) => new ComputeTaskClient(rpc) },
     DeployWaits,
     InstanceNotifications,
     {

@@ -94,6 +94,17 @@ describe('NovaInstanceState', () => {
     ]);
   });
 
+  it('a build going back to the conductor: no fault, host and node cleared, task_state scheduling; that instance is what is sent', async () => {
+    const h = harness();
+    await h.state.failed('create', ref, new Error('deploy timed out'), true);
+    expect(h.calls.map((c) => [c.name, c.objmethod, c.changes])).toEqual([
+      ['Instance', 'save', { host: null, node: null, task_state: 'scheduling' }],
+    ]);
+    expect(h.state.takeRescheduled(ref)?.['nova_object.data']).toMatchObject({ task_state: 'scheduling', host: null });
+    // taken once: later the primitive as Nova sent it
+    expect(h.state.takeRescheduled(ref)).toBe(primitive);
+  });
+
   it('stop, start and delete as Nova expects them (powering-off, powering-on; deleted then destroyed)', async () => {
     const h = harness();
     await h.state.after('power_off', ref);

@@ -39,6 +39,7 @@ export class NovaInstanceState {
   private readonly instances?: NovaInstances;
   /** The primitive as last saved, per instance, while a step runs (each save builds on the last). */
   private readonly current = new Map<string, NovaObjectPrimitive>();
+  private readonly rescheduled = new Map<string, NovaObjectPrimitive>();
 
   constructor(
     @Inject(BM_CONFIG) private readonly config: BmConfig,
@@ -49,7 +50,15 @@ export class NovaInstanceState {
       this.instances = new NovaInstances(new ConductorClient(rpc, config.default.rpc_response_timeout));
   }
 
-  private applies(instance: InstanceRef): instance is InstanceRef & { primitive: NovaObjectPrimitive } {
+  /** The instance as saved for its reschedule (failed with `rescheduling`), else as Nova sent it: what goes back to the conductor. */
+  takeRescheduled(instance: InstanceRef): NovaObjectPrimitive | undefined {
+    const saved = this.rescheduled.get(instance.uuid);
+    this.rescheduled.delete(instance.uuid);
+    return saved ?? instance.primitive;
+  }
+
+  /** Whether Nova's database is ours to update for this instance (a Nova object, a conductor). */
+  applies(instance: InstanceRef): instance is InstanceRef & { primitive: NovaObjectPrimitive } {
     return this.instances !== undefined && instance.primitive !== undefined;
   }
 
@@ -103,10 +112,20 @@ export class NovaInstanceState {
     }
   }
 
-  /** The step failed: a fault and vm_state error in Nova's row; a refusal is logged. */
-  async failed(step: InstanceStep, instance: InstanceRef, error: Error): Promise<void> {
+  /**
+   * The step failed: a fault and vm_state error in Nova's row; a refusal is logged. A build that
+   * goes back to Nova's conductor (`rescheduling`) is, as nova-compute leaves it, back in
+   * task_state scheduling with no host and node, still building, and no fault (the conductor
+   * records one if no host is left).
+   */
+  async failed(step: InstanceStep, instance: InstanceRef, error: Error, rescheduling = false): Promise<void> {
     if (!this.applies(instance)) return;
     try {
+      if (rescheduling) {
+        await this.save(instance, { host: null, node: null, task_state: 'scheduling' });
+        this.rescheduled.set(instance.uuid, this.current.get(instance.uuid)!);
+        return;
+      }
       await this.instances!.fault(instance.uuid, this.config.default.host, error);
       await this.save(instance, { vm_state: 'error', task_state: null });
     } catch (e) {

@@ -33,6 +33,34 @@ export const CONDUCTOR = {
 } as const satisfies RpcSurface;
 
 /**
+ * The conductor's `compute_task` namespace (nova/conductor/rpcapi.py ComputeTaskAPI): where
+ * nova-compute sends a failed build back for another host, with the alternates the conductor gave
+ * it (`host_list`). 1.19 is the version that takes them (`host_lists`).
+ */
+export const COMPUTE_TASK = {
+  topic: CONDUCTOR.topic,
+  namespace: 'compute_task',
+  version: '1.19',
+  methods: { buildInstances: 'build_instances' },
+} as const satisfies RpcSurface;
+
+/** build_instances as nova-compute's reschedule sends it (ComputeTaskAPI.build_instances, 1.19). */
+export interface BuildInstancesArgs {
+  /** The instance primitives (nova-compute sends one: the instance it failed to build). */
+  instances: NovaObjectPrimitive[];
+  image: unknown;
+  filter_properties: Record<string, unknown>;
+  admin_password: unknown;
+  injected_files: unknown;
+  requested_networks: unknown;
+  security_groups: unknown;
+  block_device_mapping: unknown;
+  request_spec: unknown;
+  /** Per instance, the hosts left to try (Selection primitives): the first is tried next. */
+  host_lists: unknown[][];
+}
+
+/**
  * The versions of Nova's objects we send, as Zed's nova-compute does (nova/objects/service.py,
  * SERVICE_VERSION 64): the conductor backports what it returns to these.
  */
@@ -110,6 +138,25 @@ export class ConductorClient {
     if (!Array.isArray(answer) || answer.length !== 2 || typeof answer[0] !== 'object' || answer[0] === null)
       throw new TypeError(`conductor object_action ${objmethod}: unexpected answer ${JSON.stringify(answer)}`);
     return { updates: answer[0] as Record<string, unknown>, result: answer[1] };
+  }
+}
+
+/** The conductor's compute_task namespace, as nova-compute calls it. */
+export class ComputeTaskClient {
+  constructor(private readonly rpc: RpcClient) {}
+
+  /** A cast: the conductor builds the instance on the next host of its list, or fails it (MaxRetriesExceeded). */
+  buildInstances(args: BuildInstancesArgs): Promise<void> {
+    return this.rpc.cast(
+      { topic: COMPUTE_TASK.topic },
+      COMPUTE_TASK.methods.buildInstances,
+      { ...args },
+      {
+        version: COMPUTE_TASK.version,
+        namespace: COMPUTE_TASK.namespace,
+        context: adminContext(),
+      },
+    );
   }
 }
 

@@ -32,6 +32,8 @@ export interface StepContext {
   flavor?: unknown;
   /** A step taken up after a restart announced its start before it. */
   resumed?: boolean;
+  /** A failure the caller sends back to Nova's conductor for another host (a build with alternates). */
+  reschedules?: (e: unknown) => boolean;
 }
 
 /**
@@ -72,7 +74,7 @@ export class InstanceNotifications {
       r = await work();
       await this.nova.after(step, instance);
     } catch (e) {
-      await this.nova.failed(step, instance, e as Error);
+      await this.nova.failed(step, instance, e as Error, on.reschedules?.(e) ?? false);
       const error = { message: (e as Error).message, exception: (e as Error).name };
       await this.notifier.error(`compute.instance.${step}.error`, payload('error', null, error));
       throw e;
