@@ -8,6 +8,7 @@ import {
   type NovaObjectPrimitive,
   NovaServiceReporter,
 } from '@bm/contracts';
+import { InstanceDeployFailure } from '@bm/domain';
 import { AmqpConnection, MessagingTimeout, RemoteError, RpcClient } from '@bm/messaging';
 import { privateVhost, uniqueName } from '../support/amqp';
 import { type NovaConductor, startNovaConductor } from '../support/nova';
@@ -151,16 +152,12 @@ describe("Nova's conductor: the compute service record (nova-conductor, Zed)", (
     });
 
     it('a fault is recorded against the instance, as add_instance_fault_from_exc does', async () => {
-      await instances().fault(
-        uuid,
-        host,
-        Object.assign(new Error('PXE deploy failed for instance'), { name: 'InstanceDeployFailure' }),
-      );
+      await instances().fault(uuid, host, new InstanceDeployFailure('PXE deploy failed for instance'));
       const faults = await nova.query<{ code: number; message: string; host: string }>(
         'SELECT code, message, host FROM instance_faults WHERE instance_uuid = $1',
         [uuid],
       );
-      expect(faults).toEqual([{ code: 500, message: 'InstanceDeployFailure: PXE deploy failed for instance', host }]);
+      expect(faults).toEqual([{ code: 500, message: 'PXE deploy failed for instance', host }]);
     });
   });
 });

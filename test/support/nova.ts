@@ -31,7 +31,12 @@ export interface NovaConductor {
 /** `postgresql://…` as SQLAlchemy names the psycopg2 driver. */
 const sqlalchemyUrl = (url: string) => url.replace(/^postgres(ql)?:/, 'postgresql+psycopg2:');
 
-export async function startNovaConductor(o: { transportUrl: string; vhost: string }): Promise<NovaConductor> {
+export async function startNovaConductor(o: {
+  transportUrl: string;
+  vhost: string;
+  /** Its `control_exchange` (default Nova's, `nova`): the exchange its clients call it on. */
+  exchange?: string;
+}): Promise<NovaConductor> {
   const dir = await mkdtemp(join(tmpdir(), 'bm-nova-'));
   const cell = await createScratchDatabase('nova_cell');
   const api = await createScratchDatabase('nova_api');
@@ -57,6 +62,7 @@ export async function startNovaConductor(o: { transportUrl: string; vhost: strin
       [
         '[DEFAULT]',
         `transport_url = ${o.transportUrl}`,
+        ...(o.exchange ? [`control_exchange = ${o.exchange}`] : []),
         `state_path = ${dir}`,
         'debug = false',
         '[database]',

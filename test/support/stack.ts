@@ -55,6 +55,13 @@ export interface StackOptions {
   deployWorkers?: number;
   /** Start the scheduler too (default false). */
   scheduler?: boolean;
+  /**
+   * A vhost of the caller's to run on (e.g. one a Nova conductor already serves), which the stack
+   * uses and leaves for the caller to drop. Default: a private vhost of the stack's own.
+   */
+  vhost?: { name: string; transportUrl: string };
+  /** The services' control exchange (default: a unique name). */
+  exchange?: string;
 }
 
 /** A node's row as the tests read it. */
@@ -95,6 +102,8 @@ export interface Stack {
   readonly site: ServiceSite;
   /** The stack's own vhost on the test broker (credentials included). */
   readonly transportUrl: string;
+  /** That vhost's name. */
+  readonly vhost: string;
   readonly images: ImagesService;
   readonly fleet: LabNodesProcess;
   /** bmctl's environment: the site, the images service, the vhost. */
@@ -157,9 +166,13 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     cleanups.push(() => rm(work, { recursive: true, force: true }));
     const db = await createNovaBmDatabase(`bm_${o.name}`);
     cleanups.push(() => db.drop());
-    const vhost = await privateVhost(o.name);
-    cleanups.push(() => vhost.drop());
-    const site: ServiceSite = { databaseUrl: db.url, exchange: uniqueName(o.name), host: o.host };
+    let vhost = o.vhost;
+    if (!vhost) {
+      const own = await privateVhost(o.name);
+      cleanups.push(() => own.drop());
+      vhost = own;
+    }
+    const site: ServiceSite = { databaseUrl: db.url, exchange: o.exchange ?? uniqueName(o.name), host: o.host };
     const images = await startImages(site, join(work, 'images'));
     cleanups.push(() => images.stop());
     const transport = { TRANSPORT_URL: vhost.transportUrl };
@@ -286,6 +299,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       ds: db.ds,
       site,
       transportUrl: vhost.transportUrl,
+      vhost: vhost.name,
       images,
       fleet: running,
       env,

@@ -1,5 +1,6 @@
 import type { BmConfig } from '@bm/config';
 import { ManualClock } from '@bm/core';
+import { InstanceDeployFailure } from '@bm/domain';
 import type { RpcClient } from '@bm/messaging';
 import { RemoteError } from '@bm/messaging';
 import type { InstanceRef } from './instance-args';
@@ -77,19 +78,14 @@ describe('NovaInstanceState', () => {
     expect(h.calls.every((c) => c.method === 'object_action' && c.name === 'Instance')).toBe(true);
   });
 
-  it('a failed build: a fault, then vm_state error', async () => {
+  it("a failed build: a fault with the error's message (a bug's only its class name), then vm_state error without host and node", async () => {
     const h = harness();
-    await h.state.failed(
-      'create',
-      ref,
-      Object.assign(new Error('PXE deploy failed'), { name: 'InstanceDeployFailure' }),
-    );
+    await h.state.failed('create', ref, new InstanceDeployFailure('PXE deploy failed'));
+    await h.state.failed('reboot', ref, new TypeError('x is undefined at /srv/app.js:3'));
     expect(h.calls.map((c) => [c.name, c.objmethod, c.changes])).toEqual([
-      [
-        'InstanceFault',
-        'create',
-        expect.objectContaining({ code: 500, message: 'InstanceDeployFailure: PXE deploy failed', host: 'cn1' }),
-      ],
+      ['InstanceFault', 'create', expect.objectContaining({ code: 500, message: 'PXE deploy failed', host: 'cn1' })],
+      ['Instance', 'save', { vm_state: 'error', task_state: null, host: null, node: null }],
+      ['InstanceFault', 'create', expect.objectContaining({ message: 'TypeError' })],
       ['Instance', 'save', { vm_state: 'error', task_state: null }],
     ]);
   });

@@ -26,7 +26,8 @@ const NOSTATE = 0;
  *   power_off after: vm_state stopped, task_state None, power_state SHUTDOWN (expected powering-off);
  *   power_on after:  vm_state active, task_state None, power_state RUNNING (expected powering-on);
  *   delete   after:  vm_state deleted, task_state None, power_state NOSTATE, terminated_at; destroy;
- *   failure: an instance fault (InstanceFault.create) and vm_state error, task_state None.
+ *   failure: an instance fault (InstanceFault.create) and vm_state error, task_state None (a
+ *            failed build also without host and node).
  *
  * A refused write before the work (Nova's compare-and-swap: UnexpectedTaskStateError, say the
  * instance is being deleted) stops the step, as it stops nova-compute's; one after it is logged:
@@ -127,7 +128,9 @@ export class NovaInstanceState {
         return;
       }
       await this.instances!.fault(instance.uuid, this.config.default.host, error);
-      await this.save(instance, { vm_state: 'error', task_state: null });
+      // A build that failed leaves the host and node, as nova-compute's _nil_out_instance_obj_host_and_node.
+      const released = step === 'create' ? { host: null, node: null } : {};
+      await this.save(instance, { vm_state: 'error', task_state: null, ...released });
     } catch (e) {
       this.log.warn(
         `${step} of ${instance.uuid} failed, and Nova's instance could not say so: ${(e as Error).name}: ${(e as Error).message}`,

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { NovaBmError } from '@bm/core';
 import type { RpcClient, RpcContext } from '@bm/messaging';
 import {
   NOVA_OBJECT_CHANGES,
@@ -283,14 +284,16 @@ export class NovaInstances {
 
   /**
    * An instance fault, as nova-compute's add_instance_fault_from_exc records one: `code` 500
-   * unless the error says otherwise, the message, no details (our stack stays in our logs).
+   * unless the error says otherwise; the message of one of our errors (as Nova writes a
+   * NovaException's formatted message), only the class name of any other (which could carry
+   * details not meant for users, Nova's rule); no details (our stack stays in our logs).
    */
   async fault(instanceUuid: string, host: string, e: Error, code = 500): Promise<void> {
     const fault = novaObject('InstanceFault', NOVA_OBJECT_VERSIONS.InstanceFault, {
       instance_uuid: instanceUuid,
       host,
       code,
-      message: `${e.name}: ${e.message}`.slice(0, 255),
+      message: (e instanceof NovaBmError ? e.message : e.name).slice(0, 255),
       details: '',
     });
     await this.conductor.objectAction(fault, 'create');
