@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import {
@@ -12,6 +11,7 @@ import { InstanceDeployFailure } from '@bm/domain';
 import { AmqpConnection, MessagingTimeout, RemoteError, RpcClient } from '@bm/messaging';
 import { privateVhost, uniqueName } from '../support/amqp';
 import { type NovaConductor, startNovaConductor } from '../support/nova';
+import { runPythonJson } from '../support/python';
 
 // Our side of Nova's conductor (libs/contracts conductor.ts) against Debian's real nova-conductor
 // (Nova Zed) on a Nova database in the test PostgreSQL, as nova-compute uses it, and Nova's own
@@ -110,16 +110,11 @@ describe("Nova's conductor: the compute service record (nova-conductor, Zed)", (
 
     beforeAll(async () => {
       // Nova's API side: the instance row, made by Nova's own objects with direct database access.
-      const out = await new Promise<string>((resolve, reject) => {
-        const p = execFile(
-          '/usr/bin/python3',
-          [join(__dirname, 'nova-conductor/create_instance.py')],
-          { timeout: 60_000, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } },
-          (e, stdout, stderr) => (e ? reject(new Error(`${e.message}\n${stderr}`)) : resolve(stdout)),
-        );
-        p.stdin!.end(JSON.stringify({ conf: nova.conf, uuid, name: 'vm-bm-1' }));
-      });
-      instance = JSON.parse(out.trim().split('\n').pop()!) as NovaObjectPrimitive;
+      instance = await runPythonJson<NovaObjectPrimitive>(
+        [join(__dirname, 'nova-conductor/create_instance.py')],
+        { conf: nova.conf, uuid, name: 'vm-bm-1' },
+        { timeoutMs: 60_000, label: 'create_instance.py' },
+      );
       expect(instance['nova_object.name']).toBe('Instance');
     });
 

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { eventually } from '../../../test/support/amqp';
 import { ROOT } from '../../../test/support/bmctl';
+import { runPythonJson } from '../../../test/support/python';
 import { type Stack, type StackImages, type StackNode, startStack } from '../../../test/support/stack';
 
 // A real Nova (Debian's python3-nova, Zed 26.2.2) drives our compute service with its own RPC
@@ -55,31 +55,9 @@ interface NovaRun {
   sent: NovaSent[];
 }
 
-/** Runs nova_compute.py with `input` as JSON on its stdin; killed after `timeoutMs`, its stderr in the error. */
-function novaCompute(input: Record<string, unknown>, timeoutMs = PYTHON_MS): Promise<NovaRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/python3', [NOVA_COMPUTE], {
-      env: { PATH: process.env.PATH!, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (code !== 0) return reject(new Error(`nova_compute.py exited ${code ?? signal}:\n${out}\n${err}`));
-      try {
-        resolve(JSON.parse(out.trim().split('\n').pop()!) as NovaRun);
-      } catch {
-        reject(new Error(`nova_compute.py printed no JSON:\n${out}\n${err}`));
-      }
-    });
-    child.stdin.end(JSON.stringify(input));
-  });
-}
+/** Runs nova_compute.py with `input` as JSON on its stdin; killed after `timeoutMs`, its output in the error. */
+const novaCompute = (input: Record<string, unknown>, timeoutMs = PYTHON_MS) =>
+  runPythonJson<NovaRun>([NOVA_COMPUTE], input, { timeoutMs, label: 'nova_compute.py' });
 
 describe("compute driven by Nova's own compute RPC client (python3-nova Zed)", () => {
   let stack: Stack;

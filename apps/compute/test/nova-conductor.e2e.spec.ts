@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { eventually, privateVhost, uniqueName } from '../../../test/support/amqp';
 import { ROOT } from '../../../test/support/bmctl';
+import { runPythonJson } from '../../../test/support/python';
 import { type NovaConductor, startNovaConductor } from '../../../test/support/nova';
 import { type Stack, type StackImages, type StackNode, startStack } from '../../../test/support/stack';
 
@@ -84,31 +84,9 @@ interface NovaRow {
   deleted: number;
 }
 
-/** Runs nova_compute.py with `input` as JSON on its stdin; killed after `timeoutMs`, its stderr in the error. */
-function novaCompute(input: Record<string, unknown>, timeoutMs = PYTHON_MS): Promise<NovaRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/python3', [NOVA_COMPUTE], {
-      env: { PATH: process.env.PATH!, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (code !== 0) return reject(new Error(`nova_compute.py exited ${code ?? signal}:\n${out}\n${err}`));
-      try {
-        resolve(JSON.parse(out.trim().split('\n').pop()!) as NovaRun);
-      } catch {
-        reject(new Error(`nova_compute.py printed no JSON:\n${out}\n${err}`));
-      }
-    });
-    child.stdin.end(JSON.stringify(input));
-  });
-}
+/** Runs nova_compute.py with `input` as JSON on its stdin; killed after `timeoutMs`, its output in the error. */
+const novaCompute = (input: Record<string, unknown>, timeoutMs = PYTHON_MS) =>
+  runPythonJson<NovaRun>([NOVA_COMPUTE], input, { timeoutMs, label: 'nova_compute.py' });
 
 describe("a real Nova conductor and Nova's own RPC clients drive a bare-metal instance; Nova's database shows each outcome", () => {
   let vhost: Awaited<ReturnType<typeof privateVhost>> | undefined;

@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
@@ -11,6 +11,7 @@ import { ROOT, bmctl, requireBuilt } from '../../../test/support/bmctl';
 import { type NovaBmDatabase, createNovaBmDatabase } from '../../../test/support/database';
 import { type ImagesService, startImages } from '../../../test/support/images';
 import { Netns, testNamespaces } from '../../../test/support/netns';
+import { runPythonJson } from '../../../test/support/python';
 import {
   type ServiceProcess,
   type ServiceSite,
@@ -143,31 +144,13 @@ finally:
     transport.cleanup()
 `;
 
-/** Runs OSLO_BOOT with `input` on its stdin; killed after `timeoutMs`, its stderr in the error. */
-function osloBoot(input: Record<string, unknown>, timeoutMs: number): Promise<{ nodes: string[]; instance: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/python3', ['-c', OSLO_BOOT], {
-      env: { ...process.env, PYTHONPATH: OSLO_PEERS, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (code !== 0) return reject(new Error(`the Python oslo client exited ${code ?? signal}:\n${out}\n${err}`));
-      try {
-        resolve(JSON.parse(out.trim().split('\n').pop()!));
-      } catch {
-        reject(new Error(`the Python oslo client printed no JSON:\n${out}\n${err}`));
-      }
-    });
-    child.stdin.end(JSON.stringify(input));
+/** Runs OSLO_BOOT with `input` on its stdin; killed after `timeoutMs`, its output in the error. */
+const osloBoot = (input: Record<string, unknown>, timeoutMs: number) =>
+  runPythonJson<{ nodes: string[]; instance: string }>(['-c', OSLO_BOOT], input, {
+    timeoutMs,
+    label: 'the Python oslo client',
+    env: { PYTHONPATH: OSLO_PEERS },
   });
-}
 
 describe('lab-nodes: a fleet of simulated nodes deployed by the real services', () => {
   let vhost: { transportUrl: string; drop(): Promise<void> };
