@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
+import type { GlanceImage } from '@bm/images';
 import { eventually, queueConsumers } from './amqp';
 import { type ScratchDatabase, createScratchDatabase } from './database';
 
@@ -113,5 +114,31 @@ export async function startNovaConductor(o: {
     },
     output: () => out,
     stop: cleanup,
+  };
+}
+
+/**
+ * An image as Nova's glance client (v2) hands it to Nova's API, and so as Nova sends it to a
+ * compute host (`image`): core attributes, the properties apart.
+ */
+export function novaImageMeta(img: GlanceImage): Record<string, unknown> {
+  return {
+    id: img.id,
+    name: img.name,
+    status: img.status,
+    size: img.size,
+    checksum: img.checksum,
+    disk_format: img.disk_format,
+    container_format: img.container_format,
+    min_disk: img.min_disk,
+    min_ram: img.min_ram,
+    owner: img.owner,
+    protected: img.protected,
+    is_public: img.visibility === 'public',
+    created_at: img.created_at,
+    updated_at: img.updated_at,
+    deleted: false,
+    deleted_at: null,
+    properties: { kernel_id: img.kernel_id, ramdisk_id: img.ramdisk_id },
   };
 }

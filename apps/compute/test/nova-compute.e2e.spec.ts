@@ -3,6 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { eventually } from '../../../test/support/amqp';
 import { ROOT } from '../../../test/support/bmctl';
+import { novaImageMeta } from '../../../test/support/nova';
 import { runPythonJson } from '../../../test/support/python';
 import { type Stack, type StackImages, type StackNode, startStack } from '../../../test/support/stack';
 
@@ -141,27 +142,7 @@ describe("compute driven by Nova's own compute RPC client (python3-nova Zed)", (
     });
     images = await stack.uploadImages(MARKERS);
     for (const [name, id] of Object.entries(images.images)) {
-      const img = await stack.images.glance.show(id);
-      // As Nova's glance client (v2) converts an image for its API: core attributes, properties apart.
-      glance[name] = {
-        id: img.id,
-        name: img.name,
-        status: img.status,
-        size: img.size,
-        checksum: img.checksum,
-        disk_format: img.disk_format,
-        container_format: img.container_format,
-        min_disk: img.min_disk,
-        min_ram: img.min_ram,
-        owner: img.owner,
-        protected: img.protected,
-        is_public: img.visibility === 'public',
-        created_at: img.created_at,
-        updated_at: img.updated_at,
-        deleted: false,
-        deleted_at: null,
-        properties: { kernel_id: img.kernel_id, ramdisk_id: img.ramdisk_id },
-      };
+      glance[name] = novaImageMeta(await stack.images.glance.show(id));
     }
     running[A.name] = running[B.name] = 'nova-image-1';
   }, 180_000);
