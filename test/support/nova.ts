@@ -7,6 +7,7 @@ import { Client } from 'pg';
 import type { GlanceImage } from '@bm/images';
 import { eventually, queueConsumers } from './amqp';
 import { type ScratchDatabase, createScratchDatabase } from './database';
+import { runPythonJson } from './python';
 
 const run = promisify(execFile);
 
@@ -141,4 +142,36 @@ export function novaImageMeta(img: GlanceImage): Record<string, unknown> {
     deleted_at: null,
     properties: { kernel_id: img.kernel_id, ramdisk_id: img.ramdisk_id },
   };
+}
+
+/** One operation's outcome as test/peers/nova-compute/nova_compute.py reports it. */
+export interface NovaResult {
+  op: string;
+  ok: boolean;
+  result?: unknown;
+  type?: string;
+  /** The Nova class the remote error was rebuilt as (oslo makes it a `<class>_Remote` subclass of it). */
+  error?: { class: string; module: string; remote: boolean; message: string };
+}
+/** A message Nova's ComputeAPI sent (captured by nova_compute.py). */
+export interface NovaSent {
+  method: string;
+  version: string;
+  server: string;
+  args: Record<string, unknown>;
+  bytes: number;
+}
+export interface NovaRun {
+  results: NovaResult[];
+  sent: NovaSent[];
+}
+
+const NOVA_COMPUTE = join(__dirname, '../peers/nova-compute/nova_compute.py');
+
+/**
+ * Runs nova_compute.py (Nova's own ComputeAPI and objects, driving our compute) with `input` as
+ * JSON on its stdin; killed after `timeoutMs`, its output in the error.
+ */
+export function novaCompute(input: Record<string, unknown>, timeoutMs = 90_000): Promise<NovaRun> {
+  return runPythonJson<NovaRun>([NOVA_COMPUTE], input, { timeoutMs, label: 'nova_compute.py' });
 }

@@ -2,9 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { eventually } from '../../../test/support/amqp';
-import { ROOT } from '../../../test/support/bmctl';
-import { novaImageMeta } from '../../../test/support/nova';
-import { runPythonJson } from '../../../test/support/python';
+import { type NovaRun, novaCompute, novaImageMeta } from '../../../test/support/nova';
 import { type Stack, type StackImages, type StackNode, startStack } from '../../../test/support/stack';
 
 // A real Nova (Debian's python3-nova, Zed 26.2.2) drives our compute service with its own RPC
@@ -25,40 +23,14 @@ import { type Stack, type StackImages, type StackNode, startStack } from '../../
 // The versions are the ones Nova's client sends for its pin, never read from our contracts: a
 // change of what compute serves fails here as it would fail Nova.
 const HOST = 'cn-nova';
-const NOVA_COMPUTE = join(ROOT, 'test/peers/nova-compute/nova_compute.py');
 const A: StackNode = { name: 'nova-a', mac: '52:54:00:84:00:01', memory: 512 };
 const B: StackNode = { name: 'nova-b', mac: '52:54:00:84:00:02', memory: 768 };
 const INSTANCE = { [A.name]: '0a7e1f52-5c1d-4c6e-9d3a-6b1f0e2a0a01', [B.name]: '0a7e1f52-5c1d-4c6e-9d3a-6b1f0e2a0a02' };
 const MARKERS = { 'nova-image-1': 'first image\n', 'nova-image-2': 'rebuilt image\n' };
-/** Bounded waits: a node placed but not yet active, a Python process. */
+/** Bounded wait: a node placed but not yet active (a Python process: test/support/nova.ts). */
 const ACTIVE_MS = 150_000;
-const PYTHON_MS = 90_000;
 
 jest.setTimeout(300_000);
-
-interface NovaResult {
-  op: string;
-  ok: boolean;
-  result?: unknown;
-  type?: string;
-  /** The Nova class the remote error was rebuilt as (oslo makes it a `<class>_Remote` subclass of it). */
-  error?: { class: string; module: string; remote: boolean; message: string };
-}
-interface NovaSent {
-  method: string;
-  version: string;
-  server: string;
-  args: Record<string, unknown>;
-  bytes: number;
-}
-interface NovaRun {
-  results: NovaResult[];
-  sent: NovaSent[];
-}
-
-/** Runs nova_compute.py with `input` as JSON on its stdin; killed after `timeoutMs`, its output in the error. */
-const novaCompute = (input: Record<string, unknown>, timeoutMs = PYTHON_MS) =>
-  runPythonJson<NovaRun>([NOVA_COMPUTE], input, { timeoutMs, label: 'nova_compute.py' });
 
 describe("compute driven by Nova's own compute RPC client (python3-nova Zed)", () => {
   let stack: Stack;

@@ -1,8 +1,11 @@
-import { join } from 'node:path';
 import { eventually, privateVhost, uniqueName } from '../../../test/support/amqp';
-import { ROOT } from '../../../test/support/bmctl';
-import { runPythonJson } from '../../../test/support/python';
-import { type NovaConductor, novaImageMeta, startNovaConductor } from '../../../test/support/nova';
+import {
+  type NovaConductor,
+  type NovaRun,
+  novaCompute,
+  novaImageMeta,
+  startNovaConductor,
+} from '../../../test/support/nova';
 import { type Stack, type StackImages, type StackNode, startStack } from '../../../test/support/stack';
 
 // A real Nova conductor and Nova's own RPC clients drive a bare-metal instance through our
@@ -38,7 +41,6 @@ import { type Stack, type StackImages, type StackNode, startStack } from '../../
 // check_instance_state and expected_task_state), so a state compute fails to write fails the
 // next step too.
 const HOST = 'cn-novadb';
-const NOVA_COMPUTE = join(ROOT, 'test/peers/nova-compute/nova_compute.py');
 const A: StackNode = { name: 'ncd-a', mac: '52:54:00:85:00:01', memory: 512 };
 /** Their deploy ramdisks never call back: a build fails at compute's deploy deadline. */
 const B: StackNode = { name: 'ncd-b', mac: '52:54:00:85:00:02', memory: 768, callback: 'never' };
@@ -53,23 +55,10 @@ const INSTANCE: Record<string, string> = {
 };
 const MARKERS = { 'ncd-image-1': 'first image\n', 'ncd-image-2': 'rebuilt image\n' };
 const DEPLOY_TIMEOUT_S = 40;
-/** Bounded waits: an action's outcome in Nova's row (a build or rebuild deploys), a Python process. */
+/** Bounded wait: an action's outcome in Nova's row (a build or rebuild deploys). */
 const OUTCOME_MS = 120_000;
-const PYTHON_MS = 90_000;
 
 jest.setTimeout(300_000);
-
-interface NovaResult {
-  op: string;
-  ok: boolean;
-  result?: unknown;
-  type?: string;
-  error?: { class: string; module: string; remote: boolean; message: string };
-}
-interface NovaRun {
-  results: NovaResult[];
-  sent: { method: string; version: string; server: string; args: Record<string, unknown>; bytes: number }[];
-}
 
 /** Nova's `instances` row as the test reads it (timestamps as text: Nova keeps naive UTC). */
 interface NovaRow {
@@ -83,10 +72,6 @@ interface NovaRow {
   terminated_at: string | null;
   deleted: number;
 }
-
-/** Runs nova_compute.py with `input` as JSON on its stdin; killed after `timeoutMs`, its output in the error. */
-const novaCompute = (input: Record<string, unknown>, timeoutMs = PYTHON_MS) =>
-  runPythonJson<NovaRun>([NOVA_COMPUTE], input, { timeoutMs, label: 'nova_compute.py' });
 
 describe("a real Nova conductor and Nova's own RPC clients drive a bare-metal instance; Nova's database shows each outcome", () => {
   let vhost: Awaited<ReturnType<typeof privateVhost>> | undefined;
