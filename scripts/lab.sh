@@ -39,7 +39,7 @@
 #      node printed the image's marker from its own disk; the QEMU node's timeline;
 #   8. stop everything (or --keep). Exit status: 0 only when every node ended active and booted.
 # Logs: .lab/logs/. Environment: DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/nova_bm_lab),
-# TRANSPORT_URL (default rabbit://guest:guest@127.0.0.1:5672/nova_bm_lab, a vhost the lab makes).
+# TRANSPORT_URL (default: a login per service on nova_bm_lab, a vhost the lab makes; .lab/broker/env).
 # Needs root (namespaces, tgtd).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -79,17 +79,21 @@ if [ -z "${DATABASE_URL:-}" ] && [ -f .lab/database.env ]; then . ./.lab/databas
 export DATABASE_URL=${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/nova_bm_lab}
 # The lab's own RabbitMQ vhost, made anew each run as the database: oslo names queues by topic
 # alone (`scheduler`, `compute.<host>`), so anything else on the broker's default vhost (tests,
-# another program) would share them.
+# another program) would share them. Each service logs in as its own broker user, with only the
+# permissions its role needs (docs/messaging.md, "Broker security"); bmctl as the operator. The
+# services check the AMQP user_id of capability reports and of destructive requests.
+declare -A broker_url=()
 if [ -z "${TRANSPORT_URL:-}" ]; then
   for _ in $(seq 1 50); do
     curl -fsS -o /dev/null -u guest:guest http://127.0.0.1:15672/api/overview && break
     sleep 0.2 # the management plugin may still be starting
   done
   curl -sS -o /dev/null -u guest:guest -X DELETE http://127.0.0.1:15672/api/vhosts/nova_bm_lab
-  curl -fsS -u guest:guest -X PUT http://127.0.0.1:15672/api/vhosts/nova_bm_lab
-  curl -fsS -u guest:guest -X PUT -H 'content-type: application/json' \
-    -d '{"configure":".*","write":".*","read":".*"}' http://127.0.0.1:15672/api/permissions/nova_bm_lab/guest
-  export TRANSPORT_URL=rabbit://guest:guest@127.0.0.1:5672/nova_bm_lab
+  bash scripts/services.sh broker-users --vhost nova_bm_lab --compute-host "${BM_HOST:-$(hostname)}" --dir .lab/broker
+  . ./.lab/broker/env
+  broker_url=([compute]=$BROKER_URL_COMPUTE [scheduler]=$BROKER_URL_SCHEDULER [power]=$BROKER_URL_POWER
+    [netboot]=$BROKER_URL_NETBOOT [deploy-helper]=$BROKER_URL_DEPLOY_HELPER [images]=$BROKER_URL_IMAGES)
+  export TRANSPORT_URL=$BROKER_URL_OPERATOR BM_RPC_CHECK_SENDER=true
 fi
 # Builds when a source is newer than the last build (a full build takes ~2 minutes on 2 cores).
 stamp=dist/.lab-built
@@ -98,6 +102,13 @@ if [ ! -f "$stamp" ] || [ -n "$(find apps libs package-lock.json tsconfig*.json 
   touch "$stamp"
 fi
 bmctl() { node dist/apps/cli/main.js "$@"; }
+# The key that encrypts the BMC passwords in nova_bm ([baremetal] pm_password_key_file): made on
+# the first run, kept in .lab/; every service and bmctl below reads it through the environment.
+if [ -z "${BM_PM_PASSWORD_KEY_FILE:-}" ]; then
+  mkdir -p .lab
+  export BM_PM_PASSWORD_KEY_FILE=$PWD/.lab/pm_password.key
+  bmctl db gen-key --if-missing "$BM_PM_PASSWORD_KEY_FILE" >/dev/null
+fi
 # `json EXPR`: EXPR (JavaScript, `d` the parsed standard input) printed.
 json() { node -e 'let s="";process.stdin.on("data",(c)=>(s+=c)).on("end",()=>{const d=JSON.parse(s);const v=('"$1"');console.log(Array.isArray(v)?v.join("\n"):v)})'; }
 
@@ -210,7 +221,8 @@ service() { # APP [VAR=VALUE…]: starts dist/apps/APP/main.js where it belongs,
   local cmd=(env BM_HEALTH_PORT="${ports[$app]}" "$@" node "dist/apps/$app/main.js")
   [ -n "${where[$app]}" ] && cmd=(ip netns exec "${where[$app]}" "${cmd[@]}")
   # A simple command in the background (not a function): $! is the service itself (ip and env exec it).
-  "${cmd[@]}" >".lab/logs/$app.log" 2>&1 &
+  # Its broker login goes in its environment, not on a command line.
+  TRANSPORT_URL=${broker_url[$app]:-$TRANSPORT_URL} "${cmd[@]}" >".lab/logs/$app.log" 2>&1 &
   pids+=($!)
   svc_pid[$app]=$!
 }
@@ -284,8 +296,10 @@ flavor() { # NAME RAM DISK EPHEMERAL
 bmctl flavor list
 
 step 'the services (logs in .lab/logs/)'
-service power
-service netboot BM_MY_IP=10.77.0.1 BM_PXE_INTERFACE=br0 BM_DHCP_MODE=full BM_DHCP_RANGE=10.77.0.20,10.77.0.250 \
+# Destructive requests only from the broker users that send them (AMQP user_id; topic permissions
+# alone cannot stop a service writing into another's queue through the default exchange).
+service power BM_RPC_ADMIN_SENDERS='^(compute-.+|bmctl)$'
+service netboot BM_RPC_ADMIN_SENDERS='^(compute-.+|deploy-helper|bmctl)$' BM_MY_IP=10.77.0.1 BM_PXE_INTERFACE=br0 BM_DHCP_MODE=full BM_DHCP_RANGE=10.77.0.20,10.77.0.250 \
   BM_TFTP_ENABLED=true BM_TFTP_ROOT="$PWD/.lab/tftpboot" BM_PXE_APPEND_PARAMS='console=ttyS0 panic=1 quiet'
 # The deploy ramdisks post to the boot server's 10000 and export their disks on the boot network:
 # the userspace initiator (no kernel iSCSI needed) reaches them there.
@@ -393,10 +407,10 @@ if [ $status = 0 ]; then echo "lab: $total node(s) provisioned end to end"; else
 if [ $keep = yes ]; then
   cat <<EOF
 --- services running; Ctrl-C stops them. To explore:
-  export DATABASE_URL='$DATABASE_URL' TRANSPORT_URL='$TRANSPORT_URL'
+  export DATABASE_URL='$DATABASE_URL'; . ./.lab/broker/env; export TRANSPORT_URL=\$BROKER_URL_OPERATOR
   node dist/apps/cli/main.js node list | instance list | node timeline ID | queues
   ip netns exec $NODES_NS node dist/apps/cli/main.js ipmi --address 127.0.0.1:6241 --user admin --password-file .lab/bmc-password power status
-  RabbitMQ management UI: http://127.0.0.1:15672/#/queues/nova_bm_lab (guest/guest); logs in .lab/logs/
+  RabbitMQ management UI: http://127.0.0.1:15672/#/queues/nova_bm_lab (guest/guest, or bmctl's login: .lab/broker/env); logs in .lab/logs/
 EOF
   wait
 fi

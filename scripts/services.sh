@@ -66,6 +66,7 @@ start_rabbitmq() {
     say 'enabling rabbitmq_management'
     rabbitmq-plugins enable -q rabbitmq_management >/dev/null
   fi
+  notification_cap /
 }
 
 # The PostgreSQL login of the lab and the tests. Our machines let `postgres` in over TCP without a
@@ -121,11 +122,34 @@ ENV
   ) && mv -f "$PG_ENV_FILE.tmp" "$PG_ENV_FILE"
 }
 
+# One RabbitMQ user per service on a vhost (libs/messaging broker-users.ts): the lab's, or a
+# test's. Needs rabbitmqctl (root on the broker's machine). Passwords are generated once into
+# .lab/broker/passwords (mode 600) and handed to rabbitmqctl as hashes on stdin; .lab/broker/env
+# (mode 600) gets each service's transport URL. Idempotent.
+#   services.sh broker-users --vhost nova_bm_lab --compute-host HOST [--prefix P] [--dir DIR]
+broker_users() {
+  npx ts-node -r tsconfig-paths/register --transpile-only scripts/broker-users.ts "$@"
+}
+
+# Notification queues (notifications.info, …) that nobody reads must not fill the broker: its
+# memory alarm would then block every publisher. A policy (deploy/rabbitmq-notification-policy.json:
+# the newest 10000 messages, 64 MiB, per queue) caps them without changing how they are declared,
+# so oslo peers declaring the same queues still agree. Per vhost: `/` when the broker starts here;
+# other vhosts (the lab's) with `services.sh notification-cap VHOST`.
+notification_cap() {
+  local vhost=${1:-/} file=deploy/rabbitmq-notification-policy.json
+  field() { /usr/bin/python3 -c 'import json, sys; v = json.load(open(sys.argv[1]))[sys.argv[2]]; print(v if isinstance(v, str) else json.dumps(v))' "$file" "$1"; }
+  rabbitmqctl -q set_policy -p "$vhost" --apply-to queues --priority "$(field priority)" \
+    bm-notifications "$(field pattern)" "$(field definition)" >/dev/null
+}
+
 case "${1:-all}" in
   packages) install_packages ;;
   node) install_node_modules ;;
   servers) start_postgres; setup_database_login; start_rabbitmq ;;
   database) setup_database_login ;;
+  broker-users) shift; broker_users "$@" ;;
+  notification-cap) notification_cap "${2:-/}" ;;
   all) install_packages; install_node_modules; start_postgres; setup_database_login; start_rabbitmq ;;
-  *) echo "usage: $0 [packages|node|servers|database|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [packages|node|servers|database|all|broker-users ARGS…|notification-cap [VHOST]]" >&2; exit 2 ;;
 esac

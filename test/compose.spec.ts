@@ -2,6 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { describeOptions, loadConfig } from '@bm/config';
+import { BROKER_TOPICS } from '@bm/contracts';
+import { brokerUsers, parseTransportUrl } from '@bm/messaging';
 import { ipToInt } from '@bm/dhcp';
 import { projects } from '../nest-cli.json';
 import { loadNodeSpecs } from '../apps/lab-nodes/src/spec';
@@ -24,6 +26,7 @@ interface Service {
   profiles?: string[];
   environment?: Record<string, string>;
   healthcheck?: { test: string[]; start_period?: string };
+  stop_grace_period?: string;
   depends_on?: Record<string, { condition: string }>;
   networks?: Record<string, { ipv4_address?: string } | null>;
   network_mode?: string;
@@ -49,12 +52,20 @@ const service = (name: string): Service => {
   if (!s) throw new Error(`docker-compose.yml has no service ${name}`);
   return s;
 };
-/** A service's environment as the container gets it: `${VAR:-default}` taken as its default. */
+/** The value of a required variable (`${VAR:?message}`) here: the broker passwords of --env-file. */
+const REQUIRED = 'secret';
+/**
+ * A service's environment as the container gets it: `${VAR:-default}` taken as its default,
+ * `${VAR:?message}` as REQUIRED, `$$` as `$`.
+ */
 const envOf = (name: string): Record<string, string> =>
   Object.fromEntries(
     Object.entries(service(name).environment ?? {}).map(([k, v]) => [
       k,
-      String(v).replace(/\$\{\w+:-([^}]*)\}/g, '$1'),
+      String(v)
+        .replace(/\$\{\w+:-([^}]*)\}/g, '$1')
+        .replace(/\$\{\w+:\?[^}]*\}/g, REQUIRED)
+        .replace(/\$\$/g, '$'),
     ]),
   );
 const configOf = (name: string) => loadConfig({ env: envOf(name) });
@@ -78,11 +89,72 @@ describe('docker-compose.yml', () => {
     expect(postgres.healthcheck?.test.join(' ')).toContain('pg_isready');
   });
 
+  it('gives every service a broker user of its own, as scripts/broker-users.ts makes them; no administrator', () => {
+    const rabbitmq = service('rabbitmq');
+    expect(rabbitmq.environment ?? {}).not.toHaveProperty('RABBITMQ_DEFAULT_USER');
+    const mounts = (rabbitmq.volumes ?? []).map((v) => (typeof v === 'string' ? v : `${v.source}:${v.target}`));
+    expect(mounts).toEqual([
+      './.lab/compose-broker/definitions.json:/etc/rabbitmq/definitions.json',
+      './deploy/broker/20-definitions.conf:/etc/rabbitmq/conf.d/20-definitions.conf:ro',
+    ]);
+    expect(readFileSync(join(ROOT, 'deploy/broker/20-definitions.conf'), 'utf8')).toMatch(
+      /^load_definitions = \/etc\/rabbitmq\/definitions\.json$/m,
+    );
+    // Who logs in as whom, and with the password variable the script writes for that user.
+    const login = (name: string) => {
+      const raw = String(service(name).environment?.TRANSPORT_URL);
+      const user = parseTransportUrl(envOf(name).TRANSPORT_URL).hosts[0].username;
+      return [user, /\$\{(BROKER_PASSWORD_\w+):\?/.exec(raw)?.[1]];
+    };
+    const host = envOf('compute').BM_HOST;
+    const users = brokerUsers({
+      vhost: '/',
+      exchange: 'nova',
+      computeHosts: [host],
+      topics: BROKER_TOPICS,
+      jobQueue: 'baremetal.deploy',
+    });
+    const want = (role: string) => {
+      const u = users.find((x) => x.role === role)!;
+      return [u.name, `BROKER_PASSWORD_${role.toUpperCase().replace('-', '_')}`];
+    };
+    for (const app of APPS) expect([app, ...login(app)]).toEqual([app, ...want(app)]);
+    expect(login('bmctl')).toEqual(want('operator'));
+    expect(new Set(APPS.map((a) => login(a)[0])).size).toBe(APPS.length);
+  });
+
+  it('checks the sender of capability reports, and of power and PXE changes', () => {
+    for (const app of APPS) expect([app, configOf(app).default.rpc_check_sender]).toEqual([app, true]);
+    const senders = (app: string) => new RegExp(configOf(app).default.rpc_admin_senders);
+    expect(['compute-lab-compute-1', 'bmctl', 'netboot', 'deploy-helper'].map((u) => senders('power').test(u))).toEqual(
+      [true, true, false, false],
+    );
+    expect(['compute-x', 'deploy-helper', 'bmctl', 'power'].map((u) => senders('netboot').test(u))).toEqual([
+      true,
+      true,
+      true,
+      false,
+    ]);
+  });
+
   it('runs the schema migration once before the services', () => {
     const m = service('migrate');
-    expect(m.command).toEqual(['bmctl', 'db', 'sync']);
+    // The key of the BMC passwords first (kept when it exists), then the schema.
+    expect(m.command).toEqual([
+      'sh',
+      '-c',
+      'bmctl db gen-key --if-missing "$$BM_PM_PASSWORD_KEY_FILE" && exec bmctl db sync',
+    ]);
     expect(m.depends_on?.postgres.condition).toBe('service_healthy');
     expect(dockerfile).toMatch(/ln -s \/opt\/nova-bm\/apps\/cli\/bin\/bmctl\.js \/usr\/local\/bin\/bmctl/);
+  });
+
+  it('gives the BMC password key to migrate (which writes it), power and bmctl only', () => {
+    const holders = Object.entries(compose.services)
+      .filter(([, s]) => (s.environment as Record<string, string> | undefined)?.BM_PM_PASSWORD_KEY_FILE)
+      .map(([name]) => name);
+    expect(holders.sort()).toEqual(['bmctl', 'migrate', 'power']);
+    for (const name of holders) expect(JSON.stringify(service(name).volumes)).toContain('keys:/var/lib/nova-bm-keys');
   });
 
   it('builds the image once (migrate); every other nova-bm container runs it and never pulls it', () => {
@@ -139,6 +211,13 @@ describe('docker-compose.yml', () => {
       if (name === 'migrate' || s.profiles?.includes('tools')) continue;
       expect([name, s.healthcheck?.test?.length ?? 0]).not.toEqual([name, 0]);
       expect([name, s.healthcheck?.start_period]).toEqual([name, expect.stringMatching(/^\d+s$/)]);
+    }
+  });
+
+  it('gives every service longer than its graceful_shutdown_timeout (60 s) and hard stop (15 s) to stop', () => {
+    for (const name of ['compute', 'scheduler', 'power', 'netboot', 'deploy-helper', 'images']) {
+      const grace = String(service(name).stop_grace_period ?? '10s');
+      expect([name, Number(/^(\d+)s$/.exec(grace)?.[1] ?? 0) > 75]).toEqual([name, true]);
     }
   });
 

@@ -6,4 +6,12 @@ import { COMPUTE_SERVER } from '@bm/contracts';
 import { runService } from '@bm/service';
 import { ComputeModule } from './compute.module';
 
-void runService({ name: 'compute', healthPort: 9101, imports: [ComputeModule], rpc: COMPUTE_SERVER });
+// Nova's topic: only `compute.<host>` (no Nova peer declares it), where the scheduler's
+// run_instance casts wait, outlives a broker restart.
+void runService({
+  name: 'compute',
+  healthPort: 9101,
+  imports: [ComputeModule],
+  rpc: COMPUTE_SERVER,
+  durableQueues: 'server',
+});

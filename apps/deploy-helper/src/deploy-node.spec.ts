@@ -345,6 +345,25 @@ describe('DeployWorker.handle', () => {
     expect(registered).toEqual([]);
   });
 
+  it('shutdown waits for the deploys running only up to the grace ([DEFAULT] graceful_shutdown_timeout)', async () => {
+    const worker = new DeployWorker(
+      conn,
+      { run: () => new Promise(() => undefined) },
+      { prefetch: 1, stopTimeoutMs: 50 },
+    );
+    const stops: unknown[] = [];
+    (worker as unknown as { queue: { stop(o: unknown): Promise<void> } }).queue.stop = async (o) => {
+      stops.push(o);
+    };
+    void worker.handle({ ...job() }).catch(() => undefined);
+    const t = Date.now();
+    await worker.beforeApplicationShutdown();
+    expect(stops).toEqual([{ timeoutMs: 50 }]);
+    expect(worker.active).toBe(1);
+    // The deploy that never ends does not hold the shutdown.
+    expect(Date.now() - t).toBeLessThan(1000);
+  });
+
   it('refuses a malformed job with the reason (the queue dead-letters it)', async () => {
     const worker = new DeployWorker(conn, { run: async () => ({ kind: 'ignored', reason: '' }) }, { prefetch: 1 });
     await expect(worker.handle({ ...job(), key_sha256: 'nope' })).rejects.toThrow(InvalidDeployJob);

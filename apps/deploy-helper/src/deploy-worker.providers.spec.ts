@@ -10,6 +10,7 @@ describe('deployWorkerProviders', () => {
   it('builds a DeployNode and a DeployWorker with [deploy_helper] deploy_workers as prefetch', () => {
     const [nodeP, workerP] = deployWorkerProviders() as FactoryProvider[];
     const config = {
+      default: { graceful_shutdown_timeout: 7 },
       glance: { api_servers: ['http://127.0.0.1:9292'] },
       deploy_helper: {
         deploy_workers: 3,
@@ -24,6 +25,7 @@ describe('deployWorkerProviders', () => {
     expect(worker).toBeInstanceOf(DeployWorker);
     const queue = (worker as unknown as { queue: { opts: { prefetch: number; queue: string } } }).queue;
     expect(queue.opts).toMatchObject({ prefetch: 3, queue: 'baremetal.deploy' });
+    expect((worker as unknown as { stopTimeoutMs: number }).stopTimeoutMs).toBe(7000);
   });
 
   it('CHAP: [deploy_helper] iscsi_chap_user with the secret read from iscsi_chap_password_file, both or neither', () => {

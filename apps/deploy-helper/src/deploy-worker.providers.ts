@@ -81,6 +81,11 @@ export function deployWorkerProviders(): Provider[] {
         new DeployWorker(conn, deploy, {
           prefetch: config.deploy_helper.deploy_workers,
           queue: config.deploy_helper.job_queue,
+          // 0 means no limit, as oslo.service's graceful_shutdown_timeout.
+          stopTimeoutMs:
+            config.default.graceful_shutdown_timeout === 0
+              ? Number.POSITIVE_INFINITY
+              : config.default.graceful_shutdown_timeout * 1000,
         }),
     },
   ];

@@ -1,6 +1,9 @@
 import { type BeforeApplicationShutdown, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { DEPLOY_JOBS, parseDeployJob } from '@bm/contracts';
-import { type AmqpConnection, JobQueue, PermanentJobError } from '@bm/messaging';
+import { type AmqpConnection, JobQueue, PermanentJobError, timerMs } from '@bm/messaging';
+
+/** How long shutdown waits for the deploys running when no grace is configured. */
+const DEFAULT_STOP_TIMEOUT_MS = 30_000;
 import type { DeployNode } from './deploy-node';
 
 /** A job the worker refuses to run: the queue dead-letters it at once with this reason. */
@@ -16,6 +19,12 @@ export interface DeployWorkerOptions {
   retryDelayMs?: number;
   /** The queue consumed (default DEPLOY_JOBS.queue; tests use their own). */
   queue?: string;
+  /**
+   * How long shutdown waits for the deploys running (`[DEFAULT] graceful_shutdown_timeout`;
+   * undefined: JobQueue's default). A deploy still running then is left unacked: the broker
+   * gives its job to another worker once this process has gone.
+   */
+  stopTimeoutMs?: number;
 }
 
 /**
@@ -31,6 +40,7 @@ export class DeployWorker implements OnApplicationBootstrap, BeforeApplicationSh
   private readonly queueName: string;
   private readonly running = new Set<Promise<unknown>>();
   private readonly prefetch: number;
+  private readonly stopTimeoutMs?: number;
 
   constructor(
     conn: AmqpConnection,
@@ -39,6 +49,7 @@ export class DeployWorker implements OnApplicationBootstrap, BeforeApplicationSh
   ) {
     this.queueName = opts.queue ?? DEPLOY_JOBS.queue;
     this.prefetch = opts.prefetch;
+    this.stopTimeoutMs = opts.stopTimeoutMs;
     this.queue = new JobQueue<unknown>(conn, {
       queue: this.queueName,
       exchange: DEPLOY_JOBS.exchange,
@@ -64,9 +75,18 @@ export class DeployWorker implements OnApplicationBootstrap, BeforeApplicationSh
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    await this.queue.stop();
     if (this.running.size) this.log.log(`waiting for ${this.running.size} deploy(s) to finish`);
-    await Promise.allSettled([...this.running]);
+    const graceMs = timerMs(this.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS);
+    await this.queue.stop({ timeoutMs: graceMs });
+    // Deploys this worker runs that the queue does not track (handle() called directly) are
+    // waited for the same way: up to the grace, then left to go with the process.
+    if (this.running.size) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...this.running]), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+      clearTimeout(timer);
+    }
+    if (this.running.size)
+      this.log.warn(`${this.running.size} deploy(s) still running at shutdown: left for redelivery`);
   }
 
   /** One delivered job (public for tests). */

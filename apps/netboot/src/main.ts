@@ -11,4 +11,6 @@ void runService({
   healthPort: 9104,
   imports: [NetbootModule],
   rpc: NETBOOT_SERVER,
+  // Our own topic: its queues and the requests in them outlive a broker restart.
+  durableQueues: 'all',
 });

@@ -5,13 +5,14 @@ import type { BmConfig } from '@bm/config';
 import { InstanceNotFound } from '@bm/domain';
 import { EnrollmentService } from '@bm/enrollment';
 import { ImageCache } from '@bm/images';
-import { OsloController } from '@bm/messaging';
+import { ADMIN_ONLY, OsloController } from '@bm/messaging';
 import { PxeLayout } from '@bm/pxe';
 import { BM_CONFIG } from '@bm/service';
 
 /**
  * The netboot service's RPC API (libs/contracts NETBOOT): the PXE side of Nova's
- * activate_bootloader / switch_pxe_config / deactivate_bootloader.
+ * activate_bootloader / switch_pxe_config / deactivate_bootloader. Every method writes or removes
+ * boot files: ADMIN_ONLY (the context's roles must hold `[DEFAULT] rpc_admin_role`).
  */
 @OsloController()
 export class NetbootRpcController {
@@ -29,7 +30,7 @@ export class NetbootRpcController {
    * Fetches the four images by id into the verified cache, then writes them, the deploy + boot
    * config (default deploy) and a 01-<mac> link per NIC (Nova's activate_bootloader).
    */
-  @MessagePattern(patternOf(NETBOOT, 'prepareDeploy'))
+  @MessagePattern(patternOf(NETBOOT, 'prepareDeploy'), ADMIN_ONLY)
   async prepareDeploy(@Payload() a: PrepareDeployArgs) {
     const node = await this.enrollment.getNode(a.node);
     const files = await this.images.fetchAll({ ...a.images });
@@ -46,7 +47,7 @@ export class NetbootRpcController {
   }
 
   /** The deploy is written: `default boot` with the root filesystem's UUID (switch_pxe_config). */
-  @MessagePattern(patternOf(NETBOOT, 'activateBoot'))
+  @MessagePattern(patternOf(NETBOOT, 'activateBoot'), ADMIN_ONLY)
   async activateBoot(@Payload() a: ActivateBootArgs) {
     const node = await this.enrollment.getNode(a.node);
     if (!node.instance_uuid) throw new InstanceNotFound(`(none on node ${node.id})`);
@@ -55,7 +56,7 @@ export class NetbootRpcController {
   }
 
   /** Removes the node's PXE files and links (deactivate_bootloader); safe to repeat. */
-  @MessagePattern(patternOf(NETBOOT, 'clean'))
+  @MessagePattern(patternOf(NETBOOT, 'clean'), ADMIN_ONLY)
   async clean(@Payload() a: CleanArgs) {
     const node = await this.enrollment.getNode(a.node);
     const instance = a.instance ?? node.instance_uuid;

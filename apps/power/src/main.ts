@@ -10,4 +10,6 @@ void runService({
   healthPort: 9103,
   imports: [PowerModule],
   rpc: POWER_SERVER,
+  // Our own topic: its queues and the requests in them outlive a broker restart.
+  durableQueues: 'all',
 });

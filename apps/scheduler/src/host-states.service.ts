@@ -4,6 +4,7 @@ import type { BmConfig } from '@bm/config';
 import type { Clock } from '@bm/core';
 import { ComputeNodeRepository } from '@bm/db';
 import { BaremetalHostManager } from '@bm/domain';
+import { senderRefusal } from '@bm/messaging';
 import { BM_CONFIG, CLOCK } from '@bm/service';
 
 /**
@@ -48,12 +49,26 @@ export class HostStates implements OnApplicationBootstrap, OnApplicationShutdown
     clearInterval(this.timer);
   }
 
-  /** A compute host's full report (update_service_capabilities): its nodes now, and only those. */
-  replaceHost(host: string, capabilities: unknown[]): void {
+  /**
+   * A compute host's full report (update_service_capabilities): its nodes now, and only those.
+   * With `rpc_check_sender`, only from a broker user that speaks for the host (`sender`, the
+   * message's AMQP user_id): anyone else could empty a real host or add a fake one. Returns
+   * whether the report was taken.
+   */
+  replaceHost(host: string, capabilities: unknown[], sender?: string): boolean {
+    const d = this.config.default;
+    if (d.rpc_check_sender) {
+      const refusal = senderRefusal(sender, host, { prefix: d.rpc_host_user_prefix, users: d.rpc_host_users });
+      if (refusal) {
+        this.log.warn(`update_service_capabilities for host ${host} refused: ${refusal}`);
+        return false;
+      }
+    }
     const nodes = reportsOf(host, capabilities);
     const keep = new Set(nodes.map((n) => n.hypervisor_hostname));
     for (const s of this.manager.states())
       if (s.host === host && !keep.has(s.nodename)) this.manager.remove(host, s.nodename);
     for (const n of nodes) this.manager.report(n);
+    return true;
   }
 }

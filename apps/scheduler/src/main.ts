@@ -5,4 +5,11 @@ import { SCHEDULER_SERVER } from '@bm/contracts';
 import { runService } from '@bm/service';
 import { SchedulerModule } from './scheduler.module';
 
-void runService({ name: 'scheduler', healthPort: 9102, imports: [SchedulerModule], rpc: SCHEDULER_SERVER });
+// Nova's topic: only `scheduler.<host>` (no Nova peer declares it) outlives a broker restart.
+void runService({
+  name: 'scheduler',
+  healthPort: 9102,
+  imports: [SchedulerModule],
+  rpc: SCHEDULER_SERVER,
+  durableQueues: 'server',
+});

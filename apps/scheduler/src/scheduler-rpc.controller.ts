@@ -1,4 +1,4 @@
-import { MessagePattern, Payload } from '@nestjs/microservices';
+import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
 import {
   SCHEDULER,
   SchedulerRunInstanceArgs,
@@ -7,7 +7,7 @@ import {
   UpdateServiceCapabilitiesArgs,
   patternOf,
 } from '@bm/contracts';
-import { OsloController } from '@bm/messaging';
+import { OsloContext, OsloController } from '@bm/messaging';
 import { HostStates } from './host-states.service';
 import { ScheduleInstances } from './use-cases/schedule-instances';
 import { SelectDestinations } from './use-cases/select-destinations';
@@ -25,8 +25,8 @@ export class SchedulerRpcController {
 
   /** A compute host's resource report, one dict per node (get_available_resource). */
   @MessagePattern(m('updateServiceCapabilities'))
-  updateServiceCapabilities(@Payload() a: UpdateServiceCapabilitiesArgs): void {
-    this.hosts.replaceHost(a.host, a.capabilities);
+  updateServiceCapabilities(@Payload() a: UpdateServiceCapabilitiesArgs, @Ctx() ctx: OsloContext): void {
+    this.hosts.replaceHost(a.host, a.capabilities, ctx.getSender());
   }
 
   /** Every form Nova's SchedulerAPI sends, 4.0 to 4.5 (libs/contracts SelectDestinationsArgs). */

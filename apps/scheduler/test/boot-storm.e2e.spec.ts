@@ -6,9 +6,10 @@ import type { DataSource } from 'typeorm';
 import { EnrollmentService } from '@bm/enrollment';
 import type { VirtualBmc } from '@bm/ipmi';
 import { type AmqpConnection, type ReceivedNotification, RpcClient } from '@bm/messaging';
-import { type TestBus, eventually, openBus, uniqueName } from '../../../test/support/amqp';
+import { type TestBus, eventually, openBus, uniqueName, watchFanout } from '../../../test/support/amqp';
 import { type NovaBmDatabase, createNovaBmDatabase } from '../../../test/support/database';
 import { enrollBmcNode } from '../../../test/support/nodes';
+import { testPasswordVault } from '../../../test/support/passwords';
 import { type TestImages, startTestImages } from '../../../test/support/images';
 import { type ServiceProcess, serviceEnv, startService } from '../../../test/support/service';
 
@@ -45,7 +46,7 @@ describe('boot storm: 200 requests, 50 nodes', () => {
     work = await mkdtemp(join(tmpdir(), 'storm-'));
     db = await createNovaBmDatabase('bm_storm');
     ds = db.ds;
-    const enroll = new EnrollmentService(ds, HOST);
+    const enroll = new EnrollmentService(ds, HOST, testPasswordVault());
     for (let i = 0; i < NODES; i++) {
       const mac = `52:54:00:c0:00:${i.toString(16).padStart(2, '0')}`;
       bmcs.push((await enrollBmcNode(enroll, mac, PASSWORD, { cpu_arch: 'x86_64' })).bmc);
@@ -150,6 +151,7 @@ describe('boot storm: 200 requests, 50 nodes', () => {
     ).toBe(true);
 
     // Put everything back: the instance terminated, the stray association cleared; wait for the reports.
+    const fanout = await watchFanout(conn, 'scheduler');
     await rpc.call(
       { topic: 'compute', server: HOST },
       'terminate_instance',
@@ -168,7 +170,23 @@ describe('boot storm: 200 requests, 50 nodes', () => {
       20_000,
       200,
     );
-    await new Promise((r) => setTimeout(r, 1000)); // the fanout of that report reaches the scheduler
+    // …and until the scheduler was sent a report with every node free (it takes it before any later request).
+    await eventually(
+      () =>
+        expect(
+          fanout.messages.some((m) => {
+            const a = m.args as { host?: string; capabilities?: { vcpus_used: number }[] } | undefined;
+            return (
+              m.method === 'update_service_capabilities' &&
+              a?.host === HOST &&
+              a.capabilities?.length === NODES &&
+              a.capabilities.every((c) => c.vcpus_used === 0)
+            );
+          }),
+        ).toBe(true),
+      20_000,
+      100,
+    ).finally(() => fanout.stop());
   }, 60_000);
 
   it('exactly 50 instances get a node, 150 NoValidHost, no node twice; the 50 go active after their deploy', async () => {

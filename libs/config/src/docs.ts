@@ -1,4 +1,4 @@
-import { describeOptions } from './options';
+import { OPTION_GROUPS, describeOptions } from './options';
 
 const cell = (s: string) => s.replace(/\|/g, '\\|');
 
@@ -12,9 +12,11 @@ export function renderOptionsMarkdown(): string {
     'Every service and `bmctl` read one configuration at start: environment variables, then the',
     'nova.conf-style file named by `--config-file PATH` or `BM_CONFIG_FILE`, then these defaults.',
     'Old option names are accepted with a warning; unknown options are warnings; a bad value stops',
-    'the process with the file, line, option and reason.',
+    'the process with the file, line, option and reason. Durations (intervals, timeouts, polls) are',
+    'whole seconds of at most 2147483 (about 24.8 days: what a Node timer holds; a longer one would',
+    'fire at once).',
   ];
-  for (const group of ['DEFAULT', 'baremetal', 'netboot', 'deploy_helper', 'images', 'glance'] as const) {
+  for (const group of OPTION_GROUPS) {
     lines.push('', `## [${group}]`, '', '| option | environment | default | meaning |', '|---|---|---|---|');
     for (const o of describeOptions().filter((d) => d.group === group)) {
       const names = [

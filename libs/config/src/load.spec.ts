@@ -47,14 +47,22 @@ const DEFAULTS = {
     periodic_interval: 60,
     rpc_response_timeout: 60,
     rpc_ping_enabled: false,
+    executor_thread_pool_size: 64,
     rabbit_management_url: '',
+    rpc_admin_role: 'admin',
+    rpc_check_sender: false,
+    rpc_host_user_prefix: 'compute-',
+    rpc_host_users: {},
+    rpc_admin_senders: '',
     instances_path: '/var/lib/nova-bm/instances',
     state_path: '/var/lib/nova-bm',
     health_port: 0,
     use_ipv6: false,
+    graceful_shutdown_timeout: 60,
   },
   baremetal: {
     sql_connection: 'postgresql://postgres@127.0.0.1:5432/nova_bm',
+    pm_password_key_file: '',
     driver: 'pxe',
     power_manager: 'native',
     instance_type_extra_specs: {},
@@ -77,6 +85,8 @@ const DEFAULTS = {
     power_sync_interval: 60,
     nova_conductor: false,
     report_interval: 10,
+    sql_connect_timeout: 10,
+    sql_statement_timeout: 30,
     ipmi_deadline: 5,
     use_unsafe_iscsi: false,
     iscsi_iqn_prefix: 'iqn.2010-10.org.openstack.baremetal',
@@ -87,6 +97,7 @@ const DEFAULTS = {
   netboot: {
     dhcp_mode: 'off',
     dhcp_range: null,
+    dhcp_reservation_grace: 3600,
     dhcp_netmask: '255.255.255.0',
     dhcp_router: '',
     dhcp_lease_time: 86400,
@@ -96,6 +107,8 @@ const DEFAULTS = {
     dhcp_broadcast: '255.255.255.255',
     dhcp_port: 67,
     tftp_enabled: false,
+    tftp_max_transfers_per_client: 8,
+    tftp_read_ahead_mb: 64,
     tftp_port: 69,
     image_cache_dir: '',
   },
@@ -111,6 +124,15 @@ const DEFAULTS = {
   },
   images: { api_listen_address: '127.0.0.1', api_port: 9292, data_dir: '/var/lib/nova-bm/images' },
   glance: { api_servers: ['http://127.0.0.1:9292'] },
+  oslo_messaging_rabbit: {
+    rabbit_qos_prefetch_count: 128,
+    ssl: false,
+    ssl_ca_file: '',
+    ssl_cert_file: '',
+    ssl_key_file: '',
+    ssl_version: '',
+  },
+  oslo_messaging_notifications: { driver: ['messagingv2'], topics: ['notifications'] },
 };
 
 describe('[images] and [glance]', () => {
@@ -332,10 +354,10 @@ describe('invalid values', () => {
       'transport_url = http://guest:pw@broker/',
       'DEFAULT',
       'transport_url',
-      "'http://guest:****@broker/' is not a rabbit:// or amqp:// URL",
+      "'http://guest:****@broker/' is not a rabbit://, amqp:// or amqps:// URL",
     ],
     ['transport_url = rabbit:nohost', 'DEFAULT', 'transport_url', "'rabbit:nohost' has no host"],
-    ['transport_url = broker:5672', 'DEFAULT', 'transport_url', 'is not a rabbit:// or amqp:// URL'],
+    ['transport_url = broker:5672', 'DEFAULT', 'transport_url', 'is not a rabbit://, amqp:// or amqps:// URL'],
     ['compute_driver = libvirt.LibvirtDriver', 'DEFAULT', 'compute_driver', 'only the baremetal driver is provided'],
     [
       'scheduler_host_manager = nova.scheduler.host_manager.HostManager',
@@ -576,6 +598,62 @@ describe('option names and places', () => {
   });
 });
 
+describe('durations and the bus', () => {
+  it('refuses a duration longer than a Node timer holds (3000000 s overflowed into 1 ms)', () => {
+    expect(problems(() => load('[DEFAULT]\nrpc_response_timeout = 3000000\n'))).toEqual([
+      expect.objectContaining({
+        option: 'rpc_response_timeout',
+        message: '3000000 s is longer than a timer can wait: at most 2147483 s (about 24.8 days)',
+      }),
+    ]);
+  });
+
+  it('bounds every interval, timeout and poll, from the file and the environment', () => {
+    const options = [
+      ['DEFAULT', 'periodic_interval'],
+      ['DEFAULT', 'rpc_response_timeout'],
+      ['baremetal', 'deploy_poll_interval'],
+      ['baremetal', 'pxe_deploy_timeout'],
+      ['baremetal', 'power_sync_interval'],
+      ['baremetal', 'ipmi_deadline'],
+    ];
+    for (const [group, option] of options) {
+      expect(problems(() => load(`[${group}]\n${option} = 2147484\n`))).toHaveLength(1);
+      expect(load(`[${group}]\n${option} = 2147483\n`)).toBeDefined();
+    }
+    expect(() => loadConfig({ env: { BM_PERIODIC_INTERVAL: '99999999999' } })).toThrow(/longer than a timer can wait/);
+  });
+
+  it('reads [oslo_messaging_rabbit] and [oslo_messaging_notifications] as oslo names them', () => {
+    const c = load(
+      [
+        '[DEFAULT]',
+        'executor_thread_pool_size = 8',
+        '[oslo_messaging_rabbit]',
+        'rabbit_qos_prefetch_count = 16',
+        '[oslo_messaging_notifications]',
+        'driver = log, noop',
+        'topics = notifications, monitor',
+      ].join('\n'),
+    );
+    expect(c.warnings).toEqual([]);
+    expect(c.default.executor_thread_pool_size).toBe(8);
+    expect(c.oslo_messaging_rabbit.rabbit_qos_prefetch_count).toBe(16);
+    expect(c.oslo_messaging_notifications).toEqual({ driver: ['log', 'noop'], topics: ['notifications', 'monitor'] });
+    // BM_DRIVER is the [baremetal] driver; the notification driver has a variable of its own.
+    const env = loadConfig({ env: { BM_NOTIFICATION_DRIVER: 'log', BM_DRIVER: 'pxe' } });
+    expect([env.oslo_messaging_notifications.driver, env.baremetal.driver]).toEqual([['log'], 'pxe']);
+    // An empty driver is oslo's default: no notifications.
+    expect(load('[oslo_messaging_notifications]\ndriver =\n').oslo_messaging_notifications.driver).toEqual([]);
+    expect(problems(() => load('[oslo_messaging_notifications]\ndriver = routing\n'))).toEqual([
+      expect.objectContaining({
+        option: 'driver',
+        message: "'routing' is not one of messagingv2, messaging, log, noop",
+      }),
+    ]);
+  });
+});
+
 describe('configFileFromArgv', () => {
   it.each([
     [['node', 'main.js'], undefined],
@@ -589,5 +667,61 @@ describe('configFileFromArgv', () => {
 
   it.each([[['--config-file']], [['--config-file=']], [['--config-file', '--verbose']]])('rejects %j', (argv) => {
     expect(() => configFileFromArgv(argv)).toThrow('--config-file: needs a path');
+  });
+});
+
+describe('broker security options', () => {
+  it("reads oslo's [oslo_messaging_rabbit] ssl options, and accepts amqps:// and cluster transport URLs", () => {
+    const c = load(
+      [
+        '[DEFAULT]',
+        'transport_url = rabbit://u:p@mq1:5671,u2:p2@mq2:5671/nova?ssl=1',
+        '[oslo_messaging_rabbit]',
+        'ssl = true',
+        'ssl_ca_file = /etc/nova-bm/ca.pem',
+        'ssl_cert_file = /etc/nova-bm/client.pem',
+        'ssl_key_file = /etc/nova-bm/client.key',
+        'ssl_version = TLSv1_2',
+      ].join('\n'),
+    );
+    expect(c.warnings).toEqual([]);
+    expect(c.oslo_messaging_rabbit).toMatchObject({
+      ssl: true,
+      ssl_ca_file: '/etc/nova-bm/ca.pem',
+      ssl_cert_file: '/etc/nova-bm/client.pem',
+      ssl_key_file: '/etc/nova-bm/client.key',
+      ssl_version: 'tlsv1_2',
+    });
+    expect(load('transport_url = amqps://u:p@mq/').default.transport_url).toBe('amqps://u:p@mq/');
+    expect(loadConfig({ env: { BM_RABBIT_SSL: 'true' } }).oslo_messaging_rabbit.ssl).toBe(true);
+    expect(problems(() => load('[oslo_messaging_rabbit]\nssl_version = SSLv3\nssl_ca_file = ca.pem\n'))).toEqual([
+      expect.objectContaining({ option: 'ssl_version' }),
+      expect.objectContaining({ option: 'ssl_ca_file' }),
+    ]);
+  });
+
+  it('reads the RPC authorisation options; a bad sender pattern is a config error', () => {
+    const c = load(
+      [
+        'rpc_admin_role = operator',
+        'rpc_check_sender = true',
+        'rpc_host_user_prefix = cn-',
+        'rpc_host_users = cluster-a:host1, cluster-b:host2',
+        'rpc_admin_senders = ^(cn-.+|bmctl)$',
+      ].join('\n'),
+    );
+    expect(c.default).toMatchObject({
+      rpc_admin_role: 'operator',
+      rpc_check_sender: true,
+      rpc_host_user_prefix: 'cn-',
+      rpc_host_users: { 'cluster-a': 'host1', 'cluster-b': 'host2' },
+      rpc_admin_senders: '^(cn-.+|bmctl)$',
+    });
+    expect(problems(() => load('rpc_admin_senders = ^(compute\n'))).toEqual([
+      expect.objectContaining({
+        option: 'rpc_admin_senders',
+        message: expect.stringMatching(/is not a regular expression/),
+      }),
+    ]);
   });
 });

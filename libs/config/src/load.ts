@@ -14,6 +14,10 @@ import {
   type ImagesOptions,
   DEFAULT_SCHEMA,
   DefaultOptions,
+  OSLO_MESSAGING_NOTIFICATIONS_SCHEMA,
+  OSLO_MESSAGING_RABBIT_SCHEMA,
+  type OsloMessagingNotificationsOptions,
+  type OsloMessagingRabbitOptions,
   envVarName,
   OPTION_GROUPS,
   OptionDef,
@@ -33,6 +37,8 @@ export interface BmConfig {
   readonly deploy_helper: DeployHelperOptions;
   readonly images: ImagesOptions;
   readonly glance: GlanceOptions;
+  readonly oslo_messaging_rabbit: OsloMessagingRabbitOptions;
+  readonly oslo_messaging_notifications: OsloMessagingNotificationsOptions;
   readonly sources: { readonly file?: string };
   readonly warnings: readonly ConfigWarning[];
 }
@@ -159,6 +165,8 @@ function buildConfig(doc: IniDocument | undefined, env: Env): BmConfig {
   const deployHelper = resolveGroup('deploy_helper', DEPLOY_HELPER_SCHEMA, sources);
   const images = resolveGroup('images', IMAGES_SCHEMA, sources);
   const glance = resolveGroup('glance', GLANCE_SCHEMA, sources);
+  const rabbit = resolveGroup('oslo_messaging_rabbit', OSLO_MESSAGING_RABBIT_SCHEMA, sources);
+  const notifications = resolveGroup('oslo_messaging_notifications', OSLO_MESSAGING_NOTIFICATIONS_SCHEMA, sources);
   if (doc !== undefined) warnUnused(doc, sources);
 
   const problems = report.problems();
@@ -170,6 +178,8 @@ function buildConfig(doc: IniDocument | undefined, env: Env): BmConfig {
     deploy_helper: Object.freeze(deployHelper),
     images: Object.freeze(images),
     glance: Object.freeze(glance),
+    oslo_messaging_rabbit: Object.freeze(rabbit),
+    oslo_messaging_notifications: Object.freeze(notifications),
     sources: Object.freeze(doc !== undefined ? { file: doc.file } : {}),
     warnings: Object.freeze(report.warnings()),
   });
@@ -197,7 +207,7 @@ function resolveOption<T>(group: OptionGroup, name: string, def: OptionDef<T>, s
     sources.report.warn({ ...where(hit), message: `ignored: ${winner} takes precedence` });
   }
 
-  for (const variable of [envVarName(name), ...(def.envAliases ?? [])]) {
+  for (const variable of [def.env ?? envVarName(name), ...(def.envAliases ?? [])]) {
     const raw = envValue(sources.env, variable);
     if (raw !== undefined) return parseValue(raw, def, { env: variable, group, option: name }, sources.report);
   }

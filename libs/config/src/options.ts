@@ -3,6 +3,7 @@ import { redactUrl } from './redact';
 import {
   absolutePath,
   boolean,
+  choiceList,
   classPath,
   floatAbove,
   integer,
@@ -15,14 +16,25 @@ import {
   optionalAbsolutePath,
   optionalIpv4,
   ipv4Range,
+  nameList,
+  seconds,
   sqlConnection,
   string,
   transportUrl,
+  regularExpression,
   InvalidValue,
   ValueType,
 } from './value-types';
 
-export type OptionGroup = 'DEFAULT' | 'baremetal' | 'netboot' | 'deploy_helper' | 'images' | 'glance';
+export type OptionGroup =
+  | 'DEFAULT'
+  | 'baremetal'
+  | 'netboot'
+  | 'deploy_helper'
+  | 'images'
+  | 'glance'
+  | 'oslo_messaging_rabbit'
+  | 'oslo_messaging_notifications';
 /** The groups a config file may hold. */
 export const OPTION_GROUPS: readonly OptionGroup[] = [
   'DEFAULT',
@@ -31,6 +43,8 @@ export const OPTION_GROUPS: readonly OptionGroup[] = [
   'deploy_helper',
   'images',
   'glance',
+  'oslo_messaging_rabbit',
+  'oslo_messaging_notifications',
 ];
 
 /** `native`: our own IPMI 2.0 client; `ipmitool`: shell out like nova did; `fake`: always succeeds. */
@@ -63,18 +77,38 @@ export interface DefaultOptions {
   readonly rpc_response_timeout: number;
   /** oslo's rpc_ping_enabled: every RPC server answers `oslo_rpc_server_ping` with "pong". */
   readonly rpc_ping_enabled: boolean;
+  /** oslo's executor_thread_pool_size: RPC requests one server runs at once. */
+  readonly executor_thread_pool_size: number;
   /** RabbitMQ management API (for `bmctl queues`); '' = http://<broker host>:15672 with the transport's credentials. */
   readonly rabbit_management_url: string;
+  /** The role a request context needs for destructive RPC methods (Nova's admin); '' = no check. */
+  readonly rpc_admin_role: string;
+  /** Refuse capability reports whose AMQP user_id may not speak for their host. */
+  readonly rpc_check_sender: boolean;
+  /** Broker user `<prefix><host>` speaks for `<host>`. */
+  readonly rpc_host_user_prefix: string;
+  /** More broker users and the host each speaks for. */
+  readonly rpc_host_users: Readonly<Record<string, string>>;
+  /** With rpc_check_sender: the broker users (a regular expression) the destructive methods serve. */
+  readonly rpc_admin_senders: string;
   readonly instances_path: string;
   readonly state_path: string;
   /** 0 = the app's own default port. */
   readonly health_port: number;
   readonly use_ipv6: boolean;
+  /** oslo.service's: seconds a SIGTERM waits for running RPC requests before exiting; 0 = no limit. */
+  readonly graceful_shutdown_timeout: number;
 }
 
 /** `[baremetal]` options; field names are the nova.conf option names. */
 export interface BaremetalOptions {
   readonly sql_connection: string;
+  /** Seconds to get a database connection (a new one, or one from the pool) before failing. */
+  readonly sql_connect_timeout: number;
+  /** Seconds one SQL statement (or an idle transaction) may take before PostgreSQL cancels it; 0 = no limit. */
+  readonly sql_statement_timeout: number;
+  /** A file holding the key (base64, 32 bytes) that encrypts the BMC passwords in nova_bm; '' = none. */
+  readonly pm_password_key_file: string;
   readonly driver: NodeDriverKind;
   readonly power_manager: PowerManagerKind;
   readonly instance_type_extra_specs: Readonly<Record<string, string>>;
@@ -125,8 +159,14 @@ export interface NetbootOptions {
   /** Where broadcast replies go: 255.255.255.255, or the subnet broadcast (no extra route needed). */
   readonly dhcp_broadcast: string;
   readonly dhcp_port: number;
+  /** Seconds a deleted node's DHCP reservations are kept (a node enrolled again keeps its address). */
+  readonly dhcp_reservation_grace: number;
   readonly tftp_enabled: boolean;
   readonly tftp_port: number;
+  /** Concurrent TFTP transfers one client address may hold. */
+  readonly tftp_max_transfers_per_client: number;
+  /** MiB of file read ahead by all TFTP transfers together. */
+  readonly tftp_read_ahead_mb: number;
   /** The verified boot-image cache; '' = `<tftp_root>/master_images` (hard links into tftp_root work). */
   readonly image_cache_dir: string;
 }
@@ -162,6 +202,31 @@ export interface GlanceOptions {
   readonly api_servers: readonly string[];
 }
 
+/** `[oslo_messaging_rabbit]` options, as oslo.messaging's rabbit driver names them. */
+export interface OsloMessagingRabbitOptions {
+  /** Messages a consumer holds delivered and not yet handled; 0 = no limit. */
+  readonly rabbit_qos_prefetch_count: number;
+  /** TLS to the broker even for a `rabbit://` URL (as `amqps://` or `?ssl=1`). */
+  readonly ssl: boolean;
+  /** CA bundle the broker's certificate must chain to; '' = the system's. */
+  readonly ssl_ca_file: string;
+  /** Client certificate and key, for a broker that verifies its peers; '' = none. */
+  readonly ssl_cert_file: string;
+  readonly ssl_key_file: string;
+  /** The one TLS version offered (oslo spelling); '' = Node's defaults. */
+  readonly ssl_version: '' | 'tlsv1_2' | 'tlsv1_3';
+}
+
+export type NotificationDriverKind = 'messagingv2' | 'messaging' | 'log' | 'noop';
+
+/** `[oslo_messaging_notifications]` options, as oslo.messaging names them. */
+export interface OsloMessagingNotificationsOptions {
+  /** How notifications are sent; empty = not at all. */
+  readonly driver: readonly NotificationDriverKind[];
+  /** Each notification goes to `<topic>.<priority>` of each. */
+  readonly topics: readonly string[];
+}
+
 export interface OptionDef<T> {
   readonly type: ValueType<T>;
   readonly default: T;
@@ -174,6 +239,8 @@ export interface OptionDef<T> {
   readonly otherNames?: readonly string[];
   /** Well-known environment variables read when `BM_<NAME>` is not set. */
   readonly envAliases?: readonly string[];
+  /** The environment variable instead of `BM_<NAME>` (for a name two groups use). */
+  readonly env?: string;
 }
 
 export type Schema<O> = { readonly [K in keyof O]: OptionDef<O[K]> };
@@ -265,17 +332,47 @@ export const DEFAULT_SCHEMA: Schema<DefaultOptions> = {
     envAliases: ['TRANSPORT_URL'],
   },
   control_exchange: { type: nonEmptyString, default: 'nova', help: 'Broker exchange that RPC topics live in.' },
-  periodic_interval: { type: integer({ min: 1 }), default: 60, help: 'Seconds between periodic tasks.' },
-  rpc_response_timeout: { type: integer({ min: 1 }), default: 60, help: 'Seconds an RPC call waits for its reply.' },
+  periodic_interval: { type: seconds({ min: 1 }), default: 60, help: 'Seconds between periodic tasks.' },
+  rpc_response_timeout: { type: seconds({ min: 1 }), default: 60, help: 'Seconds an RPC call waits for its reply.' },
   rpc_ping_enabled: {
     type: boolean,
     default: false,
     help: 'Answer oslo\'s oslo_rpc_server_ping call with "pong" on every RPC server of the service (a liveness probe over the bus).',
   },
+  executor_thread_pool_size: {
+    type: integer({ min: 1, max: 4096 }),
+    default: 64,
+    help: "RPC requests one RPC server of the service runs at once (oslo's executor_thread_pool_size); the rest wait, unacknowledged, up to [oslo_messaging_rabbit] rabbit_qos_prefetch_count, and the remainder stays queued on the broker.",
+  },
   rabbit_management_url: {
     type: string,
     default: '',
     help: "RabbitMQ management API URL for `bmctl queues`; empty = http://<transport host>:15672 with the transport's credentials.",
+  },
+  rpc_admin_role: {
+    type: string,
+    default: 'admin',
+    help: 'Role the request context (its `roles`) must hold for the destructive RPC methods: power on/off, reboot, boot device, PXE file writes and removal. Empty = no check.',
+  },
+  rpc_check_sender: {
+    type: boolean,
+    default: false,
+    help: "Scheduler: accept a compute host's capability report (update_service_capabilities) only from a broker user that speaks for that host, by the message's AMQP user_id (RabbitMQ checks it against the sender's login). Off by default: oslo peers send no user_id.",
+  },
+  rpc_host_user_prefix: {
+    type: string,
+    default: 'compute-',
+    help: 'With rpc_check_sender: broker user <prefix><host> speaks for <host>. Empty = only rpc_host_users.',
+  },
+  rpc_host_users: {
+    type: keyValueList,
+    default: Object.freeze({}),
+    help: 'With rpc_check_sender: more broker users, each with the host it speaks for (user:host,user:host).',
+  },
+  rpc_admin_senders: {
+    type: regularExpression,
+    default: '',
+    help: "With rpc_check_sender: a regular expression the AMQP user_id of a destructive method's request must match (power: ^(compute-.+|bmctl)$); empty = any sender. Stops a service that may only reply from putting requests straight into another service's queue.",
   },
   instances_path: {
     type: nonEmptyString,
@@ -289,6 +386,11 @@ export const DEFAULT_SCHEMA: Schema<DefaultOptions> = {
     help: "HTTP port of the health endpoint; 0 = the app's own default.",
   },
   use_ipv6: { type: boolean, default: false, help: 'Use IPv6 addresses.' },
+  graceful_shutdown_timeout: {
+    type: seconds({ min: 0 }),
+    default: 60,
+    help: 'Seconds a service given SIGTERM keeps finishing the RPC requests it started (it takes no new ones; queued ones stay for the next instance) before it exits; 0 = no limit.',
+  },
 };
 
 export const BAREMETAL_SCHEMA: Schema<BaremetalOptions> = {
@@ -298,6 +400,24 @@ export const BAREMETAL_SCHEMA: Schema<BaremetalOptions> = {
     help: 'PostgreSQL URL of the nova_bm database.',
     deprecatedNames: ['baremetal_sql_connection'],
     envAliases: ['DATABASE_URL'],
+  },
+  sql_connect_timeout: {
+    type: seconds({ min: 1 }),
+    default: 10,
+    help: 'Seconds to get a database connection (new, or from the pool) before the call fails.',
+  },
+  sql_statement_timeout: {
+    type: seconds({ min: 0 }),
+    default: 30,
+    help: 'Seconds a SQL statement or an idle transaction may last before PostgreSQL cancels it (0: no limit).',
+  },
+  pm_password_key_file: {
+    type: optionalAbsolutePath,
+    default: '',
+    help:
+      'File holding the key that encrypts the BMC passwords stored in nova_bm (AES-256-GCM; 32 bytes in base64, ' +
+      'as `bmctl db gen-key` writes). Required to enroll a node with a password and to power a node whose ' +
+      'password is stored encrypted; `bmctl db re-encrypt` encrypts older clear values and rotates keys.',
   },
   driver: {
     type: nodeDriver,
@@ -361,12 +481,12 @@ export const BAREMETAL_SCHEMA: Schema<BaremetalOptions> = {
   },
   baremetal_type: { type: nonEmptyString, default: 'baremetal', help: 'Hypervisor type reported for bm nodes.' },
   deploy_poll_interval: {
-    type: integer({ min: 1 }),
+    type: seconds({ min: 1 }),
     default: 1,
     help: "Seconds between compute's reads of a deploying node's row (Nova's 1 s loop). The deploy helper's deploy_state_changed cast wakes the wait at once; the poll catches a lost cast, and a deadline is checked when it falls due whatever this is.",
   },
   pxe_deploy_timeout: {
-    type: integer({ min: 0 }),
+    type: seconds({ min: 0 }),
     default: 1800,
     help: 'Seconds a node may stay prepared (waiting for the deploy ramdisk) and then deploying before the spawn fails; 0 is accepted for compatibility: no limit, logged as a warning.',
   },
@@ -382,7 +502,7 @@ export const BAREMETAL_SCHEMA: Schema<BaremetalOptions> = {
     help: 'Power state polls before an IPMI power change fails.',
   },
   power_sync_interval: {
-    type: integer({ min: 0 }),
+    type: seconds({ min: 0 }),
     default: 60,
     help: "Seconds between sweeps of the nodes' power states (0 = none); failing BMCs back off.",
   },
@@ -392,12 +512,12 @@ export const BAREMETAL_SCHEMA: Schema<BaremetalOptions> = {
     help: "compute reports to a Nova conductor (topic `conductor`) as nova-compute does: its `services` record, created and kept alive every report_interval, so Nova's service list shows the host up. Off when no Nova runs beside us: nothing would answer.",
   },
   report_interval: {
-    type: integer({ min: 1, max: 86_400 }),
+    type: seconds({ min: 1, max: 86_400 }),
     default: 10,
     help: "Seconds between compute's reports to the Nova conductor (Nova's [DEFAULT] report_interval).",
   },
   ipmi_deadline: {
-    type: integer({ min: 1 }),
+    type: seconds({ min: 1 }),
     default: 5,
     help: 'Seconds one BMC call may take, session setup and retransmissions included.',
   },
@@ -464,12 +584,27 @@ export const NETBOOT_SCHEMA: Schema<NetbootOptions> = {
     default: 67,
     help: 'DHCP server port (a high port for unprivileged test runs).',
   },
+  dhcp_reservation_grace: {
+    type: seconds({ min: 0 }),
+    default: 3600,
+    help: "Seconds a deleted node's DHCP reservations are kept before their addresses return to the range.",
+  },
   tftp_enabled: {
     type: boolean,
     default: false,
     help: 'Serve tftp_root over TFTP (off by default, like DHCP: a boot server is asked for).',
   },
   tftp_port: { type: integer({ min: 1, max: 65535 }), default: 69, help: 'TFTP server port.' },
+  tftp_max_transfers_per_client: {
+    type: integer({ min: 1, max: 512 }),
+    default: 8,
+    help: 'Concurrent TFTP transfers one client address may hold (a PXE client fetches one file at a time); more get ERROR 0 "server busy".',
+  },
+  tftp_read_ahead_mb: {
+    type: integer({ min: 1, max: 4096 }),
+    default: 64,
+    help: 'MiB of file data all TFTP transfers together may read ahead (two chunks of up to 4 MiB each); when it runs short chunks get smaller, and a transfer that cannot have one block gets ERROR 0 "server busy".',
+  },
   image_cache_dir: {
     type: optionalAbsolutePath,
     default: '',
@@ -575,6 +710,61 @@ export const GLANCE_SCHEMA: Schema<GlanceOptions> = {
   },
 };
 
+export const OSLO_MESSAGING_RABBIT_SCHEMA: Schema<OsloMessagingRabbitOptions> = {
+  rabbit_qos_prefetch_count: {
+    type: integer({ min: 0, max: 65535 }),
+    default: 128,
+    help: "Messages each consumer (an RPC server, a notification listener) holds delivered and not yet handled; the rest stay queued on the broker, so a burst cannot fill the service's memory. 0 = no limit (oslo's default; ours is 128).",
+  },
+  ssl: {
+    type: boolean,
+    default: false,
+    env: 'BM_RABBIT_SSL',
+    help: 'Connect to the broker over TLS even when transport_url is rabbit:// without ?ssl=1 (amqps:// and ?ssl=1 turn it on too). The broker certificate is always verified.',
+  },
+  ssl_ca_file: {
+    type: optionalAbsolutePath,
+    default: '',
+    env: 'BM_RABBIT_SSL_CA_FILE',
+    help: "PEM file of the CAs the broker's certificate must chain to; empty = the system's CAs.",
+  },
+  ssl_cert_file: {
+    type: optionalAbsolutePath,
+    default: '',
+    env: 'BM_RABBIT_SSL_CERT_FILE',
+    help: 'PEM client certificate shown to a broker that verifies its peers (with ssl_key_file).',
+  },
+  ssl_key_file: {
+    type: optionalAbsolutePath,
+    default: '',
+    env: 'BM_RABBIT_SSL_KEY_FILE',
+    help: 'PEM private key of ssl_cert_file.',
+  },
+  ssl_version: {
+    type: oneOf(['', 'tlsv1_2', 'tlsv1_3']),
+    default: '',
+    env: 'BM_RABBIT_SSL_VERSION',
+    help: "The only TLS version offered (TLSv1_2 or TLSv1_3, oslo's spelling); empty = Node's defaults (TLS 1.2 and 1.3).",
+  },
+};
+
+export const OSLO_MESSAGING_NOTIFICATIONS_SCHEMA: Schema<OsloMessagingNotificationsOptions> = {
+  driver: {
+    type: choiceList<NotificationDriverKind>(['messagingv2', 'messaging', 'log', 'noop']),
+    default: Object.freeze(['messagingv2'] as NotificationDriverKind[]),
+    defaultText: 'messagingv2',
+    env: 'BM_NOTIFICATION_DRIVER',
+    help: "How notifications are sent: messagingv2 (on the bus, as Nova's), messaging (the older unenveloped form), log, noop; empty = not sent (oslo's default). Ours is messagingv2 because bmctl boot learns of NoValidHost and failed builds from them; the notifications.* queues need a length cap on the broker (docs/messaging.md).",
+  },
+  topics: {
+    type: nameList,
+    default: Object.freeze(['notifications']),
+    defaultText: 'notifications',
+    env: 'BM_NOTIFICATION_TOPICS',
+    help: 'Topics notifications are sent to: `<topic>.<priority>` queues (notifications.info, notifications.error).',
+  },
+};
+
 /** `BM_<OPTION_NAME_UPPERCASE>`. */
 export function envVarName(option: string): string {
   return `BM_${option.toUpperCase()}`;
@@ -602,6 +792,8 @@ export function describeOptions(): OptionDescription[] {
     ...describeGroup('deploy_helper', DEPLOY_HELPER_SCHEMA),
     ...describeGroup('images', IMAGES_SCHEMA),
     ...describeGroup('glance', GLANCE_SCHEMA),
+    ...describeGroup('oslo_messaging_rabbit', OSLO_MESSAGING_RABBIT_SCHEMA),
+    ...describeGroup('oslo_messaging_notifications', OSLO_MESSAGING_NOTIFICATIONS_SCHEMA),
   ];
 }
 
@@ -614,7 +806,7 @@ function describeGroup<O>(group: OptionGroup, schema: Schema<O>): OptionDescript
       type: def.type.description,
       deprecatedNames: def.deprecatedNames ?? [],
       otherNames: def.otherNames ?? [],
-      env: envVarName(name),
+      env: def.env ?? envVarName(name),
       envAliases: def.envAliases ?? [],
       default: def.defaultText ?? formatDefault(def.default),
       help: def.help,

@@ -69,6 +69,61 @@ export function integer(range: { min?: number; max?: number } = {}): ValueType<n
   };
 }
 
+/**
+ * The most seconds a duration option may hold: what a Node timer can wait (2^31-1 ms, about
+ * 24.8 days). A longer delay is not refused by Node: it fires after 1 ms.
+ */
+export const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
+/** Whole seconds for a timer or a deadline: at least `min`, at most `max` and MAX_TIMER_SECONDS. */
+export function seconds(range: { min: number; max?: number }): ValueType<number> {
+  const max = Math.min(range.max ?? MAX_TIMER_SECONDS, MAX_TIMER_SECONDS);
+  const whole = integer({ min: range.min });
+  return {
+    description: `seconds ${range.min}..${max}`,
+    parse(raw, warn) {
+      const value = whole.parse(raw, warn);
+      if (value > max)
+        throw new InvalidValue(
+          max === MAX_TIMER_SECONDS
+            ? `${value} s is longer than a timer can wait: at most ${max} s (about 24.8 days)`
+            : `must be at most ${max} s (got ${value})`,
+        );
+      return value;
+    },
+  };
+}
+
+/** A comma-separated list, each item one of `choices`; empty = none. */
+export function choiceList<T extends string>(choices: readonly T[]): ValueType<readonly T[]> {
+  return {
+    description: `comma-separated list of ${choices.join('|')}, or empty`,
+    parse(raw) {
+      const items = raw
+        .split(',')
+        .map((item) => item.trim().toLowerCase())
+        .filter((item) => item !== '');
+      for (const item of items)
+        if (!(choices as readonly string[]).includes(item))
+          throw new InvalidValue(`${show(item)} is not one of ${choices.join(', ')}`);
+      return Object.freeze([...new Set(items)] as T[]);
+    },
+  };
+}
+
+/** A comma-separated list of queue-name words (at least one), e.g. notification topics. */
+export const nameList: ValueType<readonly string[]> = {
+  description: 'comma-separated names',
+  parse(raw, warn) {
+    const items = raw
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== '');
+    if (items.length === 0) throw new InvalidValue('must name at least one');
+    return Object.freeze(items.map((item) => queueName.parse(item, warn)));
+  },
+};
+
 /** A float strictly greater than `above` (the only kind of float option there is). */
 export function floatAbove(above: number): ValueType<number> {
   return {
@@ -105,13 +160,26 @@ export const ipv4: ValueType<string> = {
 };
 
 export const transportUrl: ValueType<string> = {
-  description: 'rabbit:// or amqp:// URL',
+  description: 'rabbit://, amqp:// or amqps:// URL',
   parse(raw) {
     const url = parseUrl(raw);
-    if (url.protocol !== 'rabbit:' && url.protocol !== 'amqp:') {
-      throw new InvalidValue(`${show(raw)} is not a rabbit:// or amqp:// URL`);
+    if (url.protocol !== 'rabbit:' && url.protocol !== 'amqp:' && url.protocol !== 'amqps:') {
+      throw new InvalidValue(`${show(raw)} is not a rabbit://, amqp:// or amqps:// URL`);
     }
     if (url.hostname === '') throw new InvalidValue(`${show(raw)} has no host`);
+    return raw;
+  },
+};
+
+/** A JavaScript regular expression, checked at load ('' = none). */
+export const regularExpression: ValueType<string> = {
+  description: 'regular expression',
+  parse(raw) {
+    try {
+      new RegExp(raw);
+    } catch (e) {
+      throw new InvalidValue(`${show(raw)} is not a regular expression: ${(e as Error).message}`);
+    }
     return raw;
   },
 };

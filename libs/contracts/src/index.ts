@@ -16,3 +16,4 @@ export * from './deploy-helper';
 export * from './deploy-callback';
 export * from './catalog';
 export * from './conductor';
+export * from './broker-topics';

@@ -1,4 +1,5 @@
 import type { RpcClient } from '@bm/messaging';
+import { adminContext } from './conductor';
 
 /**
  * One RPC surface of a service: the topic it listens on, the version its callers send, the
@@ -55,6 +56,8 @@ export class SurfaceClient<M extends Record<string, string>> {
         version: version ?? this.surface.version,
         namespace: this.surface.namespace,
         timeout: this.timeoutS,
+        // Our services act as Nova's did, with an admin context (power and netboot require it).
+        context: adminContext(),
       },
     );
   }
@@ -67,6 +70,7 @@ export class SurfaceClient<M extends Record<string, string>> {
       {
         version: version ?? this.surface.version,
         namespace: this.surface.namespace,
+        context: adminContext(),
       },
     );
   }
@@ -80,6 +84,7 @@ export class SurfaceClient<M extends Record<string, string>> {
       {
         version: version ?? this.surface.version,
         namespace: this.surface.namespace,
+        context: adminContext(),
       },
     );
   }

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { type Socket, createConnection, createServer } from 'node:net';
 import { promisify } from 'node:util';
 import { TEST_AMQP_URL, eventually, uniqueName } from '../../../test/support/amqp';
-import { AmqpConnection, ConnectionLost, RpcClient, RpcServer } from '.';
+import { AmqpConnection, ConnectionLost, JobQueue, RpcClient, RpcServer } from '.';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -112,4 +112,65 @@ describe('closing while the broker does not answer', () => {
     for (const s of sockets) s.destroy();
     relay.close();
   });
+});
+
+// What a broker restart keeps of the work waiting in queues: requests queued for a server that
+// declares durable queues (our own topics, `<topic>.<host>` of Nova's) and deploy jobs survive;
+// those in a non-durable queue (oslo's default, Nova's shared `compute`) are lost.
+describe('queued work across a broker restart', () => {
+  const exchange = uniqueName('durable');
+  const own = uniqueName('baremetal-power');
+  const nova = uniqueName('compute');
+  let conn: AmqpConnection;
+
+  beforeAll(async () => {
+    conn = await AmqpConnection.open({ url: TEST_AMQP_URL, initialDelayMs: 100, maxDelayMs: 500 });
+  });
+  afterAll(async () => {
+    await run('rabbitmqctl', ['start_app']).catch(() => undefined);
+    const ch = await conn.channel().catch(() => undefined);
+    for (const q of [own, `${own}.h1`, nova, `${nova}.h1`, `${exchange}.deploy`, `${exchange}.deploy.dead`])
+      await ch?.deleteQueue(q).catch(() => undefined);
+    await conn?.close();
+  });
+
+  it('keeps casts in durable queues and deploy jobs; loses those in non-durable queues', async () => {
+    const got: Record<string, number[]> = { own: [], nova: [] };
+    const server = (topic: string, kind: 'own' | 'nova', durableQueues?: 'server' | 'all') =>
+      new RpcServer(conn, {
+        target: { exchange, topic, server: 'h1' },
+        endpoints: [{ version: '1.0', methods: { note: (a) => void got[kind].push(Number(a.n)) } }],
+        durableQueues,
+      });
+    // The servers declare their queues, then go away: the casts wait in the queues.
+    for (const s of [server(own, 'own', 'all'), server(nova, 'nova', 'server')]) {
+      await s.start();
+      await s.stop();
+    }
+    const client = new RpcClient(conn, { exchange });
+    for (const [topic, shared] of [
+      [own, 1],
+      [nova, 11],
+    ] as const) {
+      await client.cast({ topic }, 'note', { n: shared });
+      await client.cast({ topic, server: 'h1' }, 'note', { n: shared + 1 });
+    }
+    const jobs = new JobQueue<{ n: number }>(conn, { queue: `${exchange}.deploy`, exchange: `${exchange}.jobs` });
+    await jobs.publish({ n: 21 });
+
+    await run('rabbitmqctl', ['stop_app']);
+    await run('rabbitmqctl', ['start_app']);
+    await run('rabbitmq-diagnostics', ['-q', 'check_running']);
+    await eventually(() => expect(conn.connected).toBe(true), 20_000, 100);
+
+    const done: number[] = [];
+    const again = [server(own, 'own', 'all'), server(nova, 'nova', 'server')];
+    for (const s of again) await s.start();
+    await jobs.consume(async (j) => void done.push(j.n));
+    await eventually(() => expect([got.own.sort(), got.nova, done]).toEqual([[1, 2], [12], [21]]), 10_000, 100);
+    await sleep(500); // nothing more arrives: the cast to Nova's shared `compute` queue is gone
+    expect(got.nova).toEqual([12]);
+    for (const s of again) await s.stop();
+    await jobs.stop();
+  }, 60_000);
 });

@@ -9,7 +9,9 @@ import { EventEmitter } from 'node:events';
 import { basename } from 'node:path';
 import * as amqp from 'amqplib';
 import { uuidHex } from './envelope';
-import { ConnectionLost } from './errors';
+import { ConnectionLost, PublishTimeout } from './errors';
+import { timerMs } from './timers';
+import { type RabbitSslOptions, connectTarget, parseTransportUrl, tlsSocketOptions } from './transport-url';
 
 export type Setup = (model: amqp.ChannelModel) => Promise<void>;
 
@@ -22,8 +24,10 @@ export interface Logger {
 export const silentLogger: Logger = { log() {}, warn() {}, error() {} };
 
 export interface ConnectionOptions {
-  /** AMQP URL; oslo's `rabbit://` scheme is accepted as `amqp://`. */
+  /** oslo transport_url: `rabbit://`, `amqp://` or `amqps://`, one broker or a list (see transport-url.ts). */
   url: string;
+  /** oslo's `[oslo_messaging_rabbit]` TLS options. */
+  ssl?: RabbitSslOptions;
   /** Shown in the management UI, as oslo's `<argv0>:<pid>:<uuid>`. */
   name?: string;
   logger?: Logger;
@@ -32,21 +36,29 @@ export interface ConnectionOptions {
   /** Reconnect backoff. */
   initialDelayMs?: number;
   maxDelayMs?: number;
-  /** Attempts before the first connection gives up (then open() rejects). Default: 5. */
+  /**
+   * Attempts before the first connection gives up (then open() rejects). Default: never give up
+   * (a service waits for its broker, /healthz says so meanwhile); a one-shot command passes 0.
+   */
   initialMaxRetries?: number;
   /**
    * How long close() waits for the broker's close-ok (default 2000 ms). A broker that stopped
    * answering on a live TCP connection (a paused relay, a hung node) must not hold up a SIGTERM.
    */
   closeTimeoutMs?: number;
+  /**
+   * How long a publish may wait for the broker's confirm, blocked time included (default 30 s);
+   * a publish can set its own.
+   */
+  publishTimeoutMs?: number;
 }
 
-/** `rabbit://user:pass@host:port/vhost` (oslo transport_url) → `amqp://…`. */
-export function amqpUrl(transportUrl: string, heartbeat = 60): string {
-  const u = new URL(transportUrl.replace(/^rabbit:/, 'amqp:'));
-  if (!u.searchParams.has('heartbeat')) u.searchParams.set('heartbeat', String(heartbeat));
-  return u.toString();
+/** Per publish: its deadline in ms (default: the connection's publishTimeoutMs). */
+export interface PublishOptions {
+  timeoutMs?: number;
 }
+
+const DEFAULT_PUBLISH_TIMEOUT_MS = 30_000;
 
 export class AmqpConnection extends EventEmitter {
   private model?: amqp.RecoveringChannelModel;
@@ -54,6 +66,12 @@ export class AmqpConnection extends EventEmitter {
   private publisher?: amqp.ConfirmChannel;
   private readonly setups = new Set<Setup>();
   private closing = false;
+  /** Why the broker blocks our publishes (a resource alarm), while it does. */
+  private blockedBy?: string;
+  /** Publishes waiting for the broker to unblock us. */
+  private readonly waitingForUnblock = new Set<() => void>();
+  /** The broker user of the current connection: every publish carries it as `user_id`. */
+  private user = '';
   readonly logger: Logger;
 
   private constructor(private readonly opts: ConnectionOptions) {
@@ -75,28 +93,56 @@ export class AmqpConnection extends EventEmitter {
 
   private async start(): Promise<void> {
     const name = this.opts.name ?? `${basename(process.argv[1] ?? 'node')}:${process.pid}:${uuidHex()}`;
-    this.model = await amqp.connect(amqpUrl(this.opts.url, this.opts.heartbeat), {
+    const url = parseTransportUrl(this.opts.url, this.opts.ssl?.ssl === true);
+    const tls = url.ssl ? tlsSocketOptions(this.opts.ssl ?? {}) : {};
+    // amqplib reconnects to the object it was given: pointing it at the next broker after each
+    // failure walks a cluster's list round and round.
+    let index = 0;
+    const target = connectTarget(url, url.hosts[0], this.opts.heartbeat);
+    const next = (why: string) => {
+      if (url.hosts.length < 2) return;
+      const from = url.hosts[index];
+      index = (index + 1) % url.hosts.length;
+      const to = url.hosts[index];
+      this.logger.warn(`AMQP ${from.host}:${from.port} ${why}; next broker: ${to.host}:${to.port}`);
+      Object.assign(target, connectTarget(url, to, this.opts.heartbeat));
+    };
+    this.user = url.hosts[0].username;
+    this.model = await amqp.connect(target, {
+      ...tls,
       clientProperties: { connection_name: name },
       noDelay: true,
       recovery: {
         initialDelay: this.opts.initialDelayMs ?? 200,
         maxDelay: this.opts.maxDelayMs ?? 5000,
         maxRetries: Infinity,
-        initialMaxRetries: this.opts.initialMaxRetries ?? 5,
-        setup: (model: amqp.ChannelModel) => this.onConnect(model),
+        // Every broker of the list gets one try before the first connection gives up.
+        initialMaxRetries: Math.max(this.opts.initialMaxRetries ?? Infinity, url.hosts.length - 1),
+        waitForConnect: false,
+        setup: (model: amqp.ChannelModel) => {
+          this.user = String(target.username);
+          return this.onConnect(model);
+        },
       },
     });
-    this.model.on('disconnect', (err: Error) => this.onDisconnect(err));
+    this.model.on('connect-failed', (err: Error) => next(`unreachable (${err.message})`));
+    this.model.on('disconnect', (err: Error) => {
+      this.onDisconnect(err);
+      next('lost');
+    });
     this.model.on('error', (err: Error) => this.logger.warn(`AMQP connection error: ${err.message}`));
     this.model.on('reconnect-scheduled', (i: { attempt: number; delay: number }) =>
       this.logger.warn(`AMQP reconnect attempt ${i.attempt} in ${Math.round(i.delay)} ms`),
     );
+    await this.model.waitForConnect();
   }
 
   private async onConnect(model: amqp.ChannelModel): Promise<void> {
-    const publisher = await model.createConfirmChannel();
-    publisher.on('error', (e: Error) => this.logger.warn(`publish channel: ${e.message}`));
-    publisher.on('return', (m: amqp.Message) => this.emit('return', m));
+    const publisher = await this.openPublisher(model);
+    // The broker stops reading publishes on a memory or disk alarm and says so: publishes wait
+    // (up to their deadline) instead of piling up in the socket.
+    model.on('blocked', (reason: string) => this.onBlocked(reason));
+    model.on('unblocked', () => this.onUnblocked());
     this.current = model;
     this.publisher = publisher;
     for (const setup of this.setups) await setup(model);
@@ -104,9 +150,35 @@ export class AmqpConnection extends EventEmitter {
     this.emit('connect');
   }
 
+  /**
+   * The confirm channel publishes go through. The broker closes a channel on a publish it refuses
+   * (an exchange that does not exist, 404; no permission for it, 403): the connection lives on, so
+   * a new channel is opened at once and one refused publish does not fail every later one.
+   */
+  private async openPublisher(model: amqp.ChannelModel): Promise<amqp.ConfirmChannel> {
+    const publisher = await model.createConfirmChannel();
+    publisher.on('error', (e: Error) => this.logger.warn(`publish channel: ${e.message}`));
+    publisher.on('return', (m: amqp.Message) => this.emit('return', m));
+    publisher.on('close', () => {
+      if (this.publisher !== publisher) return;
+      this.publisher = undefined;
+      if (this.closing || this.current !== model) return;
+      this.openPublisher(model).then(
+        (again) => {
+          if (this.current === model && !this.closing) this.publisher = again;
+          else void again.close().catch(() => undefined);
+        },
+        (e: Error) => this.logger.warn(`publish channel: cannot reopen it: ${e.message}`),
+      );
+    });
+    return publisher;
+  }
+
   private onDisconnect(err: Error): void {
     this.current = undefined;
     this.publisher = undefined;
+    // A new connection starts unblocked; the publishes waiting fail now with ConnectionLost.
+    if (this.blockedBy !== undefined) this.onUnblocked();
     if (this.closing) return;
     this.logger.warn(`AMQP connection lost: ${err?.message ?? 'closed'}; reconnecting`);
     this.emit('disconnect', err);
@@ -137,18 +209,70 @@ export class AmqpConnection extends EventEmitter {
     return this.current.createChannel();
   }
 
-  /** Publishes and resolves once the broker confirms; fails fast when disconnected. */
-  publish(exchange: string, routingKey: string, content: Buffer, options: amqp.Options.Publish): Promise<void> {
-    const ch = this.publisher;
-    if (!ch) return Promise.reject(new ConnectionLost('not connected to the message broker'));
+  /** Why the broker blocks our publishes (its `connection.blocked` reason), or undefined. */
+  get blocked(): string | undefined {
+    return this.blockedBy;
+  }
+
+  private onBlocked(reason: string): void {
+    this.blockedBy = reason || 'no reason given';
+    this.logger.warn(`AMQP: the broker blocks our publishes (${this.blockedBy}); they wait for it`);
+    this.emit('blocked', this.blockedBy);
+  }
+
+  private onUnblocked(): void {
+    if (this.blockedBy === undefined) return;
+    this.blockedBy = undefined;
+    this.logger.log('AMQP: the broker takes our publishes again');
+    this.emit('unblocked');
+    const waiting = [...this.waitingForUnblock];
+    this.waitingForUnblock.clear();
+    for (const send of waiting) send();
+  }
+
+  /**
+   * Publishes and resolves once the broker confirms; fails fast with ConnectionLost when
+   * disconnected, and with PublishTimeout when no confirm came within the deadline (time spent
+   * blocked by the broker included). Nothing of a publish that failed is left waiting here.
+   */
+  publish(
+    exchange: string,
+    routingKey: string,
+    content: Buffer,
+    options: amqp.Options.Publish,
+    o: PublishOptions = {},
+  ): Promise<void> {
+    const deadlineMs = timerMs(o.timeoutMs ?? this.opts.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS, 1);
     return new Promise((resolve, reject) => {
-      try {
-        ch.publish(exchange, routingKey, content, options, (err) =>
-          err ? reject(new ConnectionLost(`broker did not confirm the publish: ${err.message ?? err}`)) : resolve(),
+      let done = false;
+      const finish = (e?: Error) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        this.waitingForUnblock.delete(send);
+        if (e) reject(e);
+        else resolve();
+      };
+      const timer = setTimeout(() => {
+        const why = this.blockedBy !== undefined ? `the broker blocks publishes: ${this.blockedBy}` : 'no confirm';
+        finish(
+          new PublishTimeout(`publish to '${exchange}' key '${routingKey}' failed after ${deadlineMs} ms (${why})`),
         );
-      } catch (e) {
-        reject(new ConnectionLost(`publish failed: ${(e as Error).message}`));
-      }
+      }, deadlineMs);
+      const send = () => {
+        if (done) return;
+        const ch = this.publisher;
+        if (!ch) return finish(new ConnectionLost('not connected to the message broker'));
+        try {
+          ch.publish(exchange, routingKey, content, { ...options, userId: this.user }, (err) =>
+            finish(err ? new ConnectionLost(`broker did not confirm the publish: ${err.message ?? err}`) : undefined),
+          );
+        } catch (e) {
+          finish(new ConnectionLost(`publish failed: ${(e as Error).message}`));
+        }
+      };
+      if (this.blockedBy === undefined) send();
+      else this.waitingForUnblock.add(send);
     });
   }
 

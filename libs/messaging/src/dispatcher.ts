@@ -11,6 +11,8 @@ export interface CallInfo {
   version?: string;
   /** Set for calls (a reply is expected), absent for casts. */
   msgId?: string;
+  /** The broker user that published it (AMQP `user_id`, checked by RabbitMQ); absent when unset. */
+  sender?: string;
 }
 
 /** A method. Its arguments arrive as sent: validating them is the Nest layer's (OsloController's pipe). */

@@ -1,4 +1,4 @@
-import { type ErrorKind, type FieldProblem, NovaBmError, formatProblem, namedError } from '@bm/core';
+import { type ErrorKind, type FieldProblem, NovaBmError, formatProblem, namedError, printable } from '@bm/core';
 import type { Failure } from './envelope';
 
 /** The oslo.messaging module of the dispatcher's own errors, so Python callers see familiar errors. */
@@ -87,7 +87,8 @@ export type FailureDescriber = (e: Error) => { module: string; kwargs: Record<st
  * An exception as an oslo `failure`. A remote error passes through as it came; oslo's own errors
  * use oslo's module (and no kwargs: a Python client rebuilds them as cls(*args, **kwargs));
  * the rest as `describe` says, else under their JS name in module `nova_bm`. The traceback is one
- * line, `<class>: <message>`: where in our code it happened is for our logs, not for the caller.
+ * line, `<class>: <message>` (the message's own line breaks escaped): where in our code it
+ * happened is for our logs, not for the caller.
  */
 export function toFailure(e: unknown, describe?: FailureDescriber): Failure {
   const err = e instanceof Error ? e : new Error(String(e));
@@ -103,8 +104,14 @@ export function toFailure(e: unknown, describe?: FailureDescriber): Failure {
     module: own.module,
     message: err.message,
     // Our stack (file paths, line numbers) stays in our logs; a passed-on remote error keeps its own.
-    tb: err instanceof RemoteError ? err.remote.tb : [`${cls}: ${err.message}\n`],
+    tb: err instanceof RemoteError ? err.remote.tb : [`${cls}: ${printable(err.message)}\n`],
     args: [err.message],
     kwargs: own.kwargs,
   };
 }
+
+/**
+ * A publish the broker did not confirm within its deadline (the broker is slow, or has blocked
+ * publishers on a memory or disk alarm). The message may still have been taken, or not.
+ */
+export class PublishTimeout extends namedError('PublishTimeout', 'unavailable') {}

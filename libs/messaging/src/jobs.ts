@@ -1,6 +1,7 @@
 import type * as amqp from 'amqplib';
 import { namedError } from '@bm/core';
 import type { AmqpConnection } from './connection';
+import { timerMs } from './timers';
 
 export const JOBS_EXCHANGE = 'baremetal.jobs';
 
@@ -124,7 +125,7 @@ export class JobQueue<T = unknown> {
   private async drain(timeoutMs: number): Promise<void> {
     if (this.inFlight.size === 0) return;
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs)));
+    const timedOut = new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timerMs(timeoutMs))));
     const done = Promise.allSettled([...this.inFlight]).then(() => false);
     try {
       if (await Promise.race([done, timedOut])) {
@@ -220,5 +221,5 @@ export class JobQueue<T = unknown> {
 }
 
 function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+  return new Promise((r) => setTimeout(r, timerMs(ms)));
 }

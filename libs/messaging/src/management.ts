@@ -1,4 +1,5 @@
 import { namedError } from '@bm/core';
+import { parseTransportUrl } from './transport-url';
 /**
  * A small client of RabbitMQ's management HTTP API (plugin rabbitmq_management), for the
  * operator's view of our exchanges and queues. Credentials go in the Authorization header,
@@ -28,12 +29,11 @@ export interface ExchangeInfo {
 
 export class ManagementApiError extends namedError('ManagementApiError', 'unavailable') {}
 
-/** `rabbit://user:pass@host:5672/vhost` → the management API at `http://host:15672/`. */
+/** `rabbit://user:pass@host:5672,…/vhost` → the management API of its first broker, `http://host:15672/`. */
 export function managementUrlFor(transportUrl: string): string {
-  const u = new URL(transportUrl.replace(/^(rabbit|amqp):/, 'http:'));
-  u.port = '15672';
-  u.pathname = '/';
-  return u.toString();
+  const h = parseTransportUrl(transportUrl).hosts[0];
+  const host = h.host.includes(':') ? `[${h.host}]` : h.host;
+  return `http://${encodeURIComponent(h.username)}:${encodeURIComponent(h.password)}@${host}:15672/`;
 }
 
 export class ManagementApi {

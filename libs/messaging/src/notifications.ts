@@ -1,23 +1,50 @@
 import type * as amqp from 'amqplib';
 import type { AmqpConnection } from './connection';
 import { type RpcContext, buildNotification, decodeEnvelope, encodeEnvelope, extractContext } from './envelope';
+import { DEFAULT_PREFETCH } from './rpc-server';
 import { notificationRoutingKey, publishProperties, sharedQueueOptions, topicExchange } from './topology';
 
 export type Priority = 'audit' | 'debug' | 'info' | 'warn' | 'error' | 'critical' | 'sample';
 
 /**
- * oslo's Notifier with the `messagingv2` driver: enveloped notifications on the control exchange,
+ * oslo's `[oslo_messaging_notifications] driver`: `messagingv2` (the 2.0 envelope, what Nova
+ * sends), `messaging` (the bare 1.0 form), `log` (a log line, nothing on the broker), `noop`.
+ * No driver at all sends nothing, as oslo's default.
+ */
+export const NOTIFICATION_DRIVERS = ['messagingv2', 'messaging', 'log', 'noop'] as const;
+export type NotificationDriver = (typeof NOTIFICATION_DRIVERS)[number];
+
+export interface NotifierOptions {
+  exchange: string;
+  publisherId: string;
+  /** oslo's `topics`: each notification goes to `<topic>.<priority>` of each (default `notifications`). */
+  topics?: readonly string[];
+  /** Default: messagingv2. */
+  drivers?: readonly NotificationDriver[];
+}
+
+/**
+ * oslo's Notifier: with `messagingv2` (or `messaging`), notifications on the control exchange,
  * routing key `<topic>.<priority>`. Like oslo, it declares the `<topic>.<priority>` queue itself
- * before the first send, so notifications wait there until someone consumes them.
+ * before the first send, so notifications wait there until someone consumes them; what caps
+ * those queues is a broker policy (docs/messaging.md), as a cap declared here would clash with
+ * oslo's own declaration of the same queue.
  */
 export class Notifier {
   private readonly queuesReady = new Set<string>();
+  private readonly drivers: ReadonlySet<NotificationDriver>;
 
   constructor(
     private readonly conn: AmqpConnection,
-    private readonly opts: { exchange: string; publisherId: string; topics?: string[] },
+    private readonly opts: NotifierOptions,
   ) {
+    this.drivers = new Set(opts.drivers ?? ['messagingv2']);
     conn.on('disconnect', () => this.queuesReady.clear());
+  }
+
+  /** False when no driver sends anything (none, or only `noop`). */
+  get enabled(): boolean {
+    return [...this.drivers].some((d) => d !== 'noop');
   }
 
   info(eventType: string, payload: unknown, context?: RpcContext): Promise<void> {
@@ -33,14 +60,23 @@ export class Notifier {
   }
 
   async notify(priority: Priority, eventType: string, payload: unknown, context?: RpcContext): Promise<void> {
-    const body = encodeEnvelope(
-      buildNotification({ publisherId: this.opts.publisherId, eventType, priority, payload, context }),
-    );
-    for (const topic of this.opts.topics ?? ['notifications']) {
-      const rk = notificationRoutingKey(topic, priority);
-      await this.declare(rk);
-      await this.conn.publish(this.opts.exchange, rk, body, publishProperties());
+    if (!this.enabled) return;
+    const n = buildNotification({ publisherId: this.opts.publisherId, eventType, priority, payload, context });
+    if (this.drivers.has('log')) {
+      const line = `notification ${eventType} (${priority}): ${JSON.stringify(n)}`;
+      if (priority === 'error' || priority === 'critical') this.conn.logger.error(line);
+      else if (priority === 'warn') this.conn.logger.warn(line);
+      else this.conn.logger.log(line);
     }
+    const bodies: Buffer[] = [];
+    if (this.drivers.has('messagingv2')) bodies.push(encodeEnvelope(n));
+    if (this.drivers.has('messaging')) bodies.push(Buffer.from(JSON.stringify(n)));
+    for (const body of bodies)
+      for (const topic of this.opts.topics ?? ['notifications']) {
+        const rk = notificationRoutingKey(topic, priority);
+        await this.declare(rk);
+        await this.conn.publish(this.opts.exchange, rk, body, publishProperties());
+      }
   }
 
   private async declare(queue: string): Promise<void> {
@@ -76,6 +112,8 @@ export interface ListenerOptions {
   pool?: string;
   /** The pool's queue lives as long as this listener's connection (exclusive, auto-delete): for a one-off watcher such as `bmctl boot`. */
   transient?: boolean;
+  /** Notifications delivered and not yet handled (acked) at a time (default 128; 0 = no limit). */
+  prefetch?: number;
   handler(n: ReceivedNotification): Promise<void> | void;
 }
 
@@ -97,6 +135,8 @@ export class NotificationListener {
     this.unregister = await this.conn.register(async (model) => {
       const ch = await model.createChannel();
       ch.on('error', (e: Error) => this.conn.logger.warn(`notification listener channel: ${e.message}`));
+      const prefetch = this.opts.prefetch ?? DEFAULT_PREFETCH;
+      if (prefetch > 0) await ch.prefetch(prefetch, true);
       const ex = topicExchange(this.opts.exchange);
       await ch.assertExchange(ex.name, ex.type, ex.options);
       const keys = (this.opts.topics ?? ['notifications']).flatMap((t) =>

@@ -10,6 +10,7 @@ import {
   encodeEnvelope,
 } from './envelope';
 import { ConnectionLost, MessagingTimeout, RemoteError } from './errors';
+import { timerMs } from './timers';
 import {
   type Target,
   fanoutExchange,
@@ -61,6 +62,11 @@ export class RpcClient {
     conn.on('disconnect', this.onDisconnect);
   }
 
+  /**
+   * Calls and resolves with the reply. The one promise returned is the only place the outcome
+   * goes: the timeout, a failed publish and the reply all settle it, whichever comes first, so a
+   * timeout shorter than the publish can never be an unhandled rejection.
+   */
   async call<T = unknown>(
     target: Partial<Target> & { topic: string },
     method: string,
@@ -70,14 +76,17 @@ export class RpcClient {
     await this.start();
     const exchange = target.exchange ?? this.defaults.exchange;
     const timeoutS = o.timeout ?? this.defaults.timeout ?? 60;
+    // A timeout from a caller (a command's --timeout) may be anything: keep it to what a timer holds.
+    const timeoutMs = timerMs(timeoutS * 1000, 1);
     const msg = buildCall(
       { method, args, version: o.version, namespace: o.namespace, context: o.context },
       this.replyQueue,
       o.callMonitorTimeout ?? null,
     );
+    const id = msg._msg_id!;
     const rk = routingKey(target);
     const what = `${method} on ${exchange}/${rk}`;
-    const result = new Promise<T>((resolve, reject) => {
+    return new Promise<T>((resolve, reject) => {
       const p: Pending = {
         resolve: resolve as (v: unknown) => void,
         reject,
@@ -86,27 +95,21 @@ export class RpcClient {
         timer: setTimeout(
           () =>
             this.fail(
-              msg._msg_id!,
-              new MessagingTimeout(
-                `Timed out waiting for a reply to ${what} (message ${msg._msg_id}) after ${timeoutS} s`,
-              ),
+              id,
+              new MessagingTimeout(`Timed out waiting for a reply to ${what} (message ${id}) after ${timeoutS} s`),
             ),
-          timeoutS * 1000,
+          timeoutMs,
         ),
       };
       if (o.callMonitorTimeout) {
-        p.monitorMs = o.callMonitorTimeout * 1000;
-        p.monitor = setTimeout(() => this.monitorExpired(msg._msg_id!), p.monitorMs);
+        p.monitorMs = timerMs(o.callMonitorTimeout * 1000, 1);
+        p.monitor = setTimeout(() => this.monitorExpired(id), p.monitorMs);
       }
-      this.pending.set(msg._msg_id!, p);
+      this.pending.set(id, p);
+      this.ensureExchange(exchange)
+        .then(() => this.conn.publish(exchange, rk, encodeEnvelope(msg), publishProperties(timeoutMs), { timeoutMs }))
+        .catch((e: Error) => this.fail(id, e));
     });
-    try {
-      await this.ensureExchange(exchange);
-      await this.conn.publish(exchange, rk, encodeEnvelope(msg), publishProperties(timeoutS * 1000));
-    } catch (e) {
-      this.fail(msg._msg_id!, e as Error);
-    }
-    return result;
   }
 
   async cast(

@@ -38,6 +38,12 @@ export const fanoutExchange = (topic: string): ExchangeSpec => ({
 /** `<topic>` and `<topic>.<server>`: plain, non-durable, no arguments. */
 export const sharedQueueOptions: Options.AssertQueue = { durable: false, autoDelete: false, exclusive: false };
 
+/**
+ * `<topic>` and `<topic>.<server>` queues that outlive a broker restart with their persistent
+ * messages (oslo's amqp_durable_queues = True), for queues no Nova peer declares differently.
+ */
+export const durableQueueOptions: Options.AssertQueue = { durable: true, autoDelete: false, exclusive: false };
+
 export const transientQueueOptions: Options.AssertQueue = {
   durable: false,
   autoDelete: false,

@@ -2,18 +2,22 @@ import { Controller, Get, HttpException, HttpStatus, Inject } from '@nestjs/comm
 import { DataSource } from 'typeorm';
 import { LATEST_VERSION, schemaVersion } from '@bm/db';
 import { AMQP_CONNECTION, type AmqpConnection } from '@bm/messaging';
-import { SERVICE_NAME } from './tokens';
+import type { Lifecycle } from './lifecycle';
+import { LIFECYCLE, SERVICE_NAME } from './tokens';
 
 export interface Health {
   service: string;
-  status: 'ok' | 'degraded';
+  status: 'ok' | 'degraded' | 'stopping';
+  /** What is not there: `broker`, `database`. */
+  missing: string[];
   database: { reachable: boolean; schema_version?: number; latest: number; error?: string };
   broker: { connected: boolean };
 }
 
 /**
  * GET /healthz: 200 when the database answers and carries the latest nova_bm schema and the
- * message broker is connected, 503 otherwise (docker-compose healthchecks and the lab wait on it).
+ * message broker is connected, 503 otherwise (docker-compose healthchecks and the lab wait on it),
+ * and 503 `stopping` from SIGTERM on. Before the app is up, run-service answers 503 `starting`.
  */
 @Controller()
 export class HealthController {
@@ -21,6 +25,7 @@ export class HealthController {
     @Inject(SERVICE_NAME) private readonly service: string,
     private readonly ds: DataSource,
     @Inject(AMQP_CONNECTION) private readonly amqp: AmqpConnection,
+    @Inject(LIFECYCLE) private readonly lifecycle: Lifecycle,
   ) {}
 
   @Get('healthz')
@@ -28,10 +33,14 @@ export class HealthController {
     const h: Health = {
       service: this.service,
       status: 'ok',
+      missing: [],
       database: { reachable: false, latest: LATEST_VERSION },
       broker: { connected: this.amqp.connected },
     };
-    if (!h.broker.connected) h.status = 'degraded';
+    if (!h.broker.connected) {
+      h.status = 'degraded';
+      h.missing.push('broker');
+    }
     try {
       h.database.schema_version = await schemaVersion(this.ds);
       h.database.reachable = true;
@@ -41,8 +50,10 @@ export class HealthController {
       }
     } catch (e) {
       h.status = 'degraded';
+      h.missing.push('database');
       h.database.error = (e as Error).message;
     }
+    if (this.lifecycle.phase === 'stopping') h.status = 'stopping';
     if (h.status !== 'ok') throw new HttpException(h, HttpStatus.SERVICE_UNAVAILABLE);
     return h;
   }

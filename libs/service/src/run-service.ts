@@ -1,11 +1,17 @@
 import 'reflect-metadata';
+import { type RequestListener, createServer } from 'node:http';
 import { Logger, type ModuleMetadata } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { RpcServerSpec } from '@bm/contracts';
 import { type BmConfig, ConfigError, configFileFromArgv, loadConfig, redactUrl } from '@bm/config';
 import { novaFailure } from '@bm/domain';
-import { OsloTransport } from '@bm/messaging';
+import { MAX_TIMER_MS, OsloTransport } from '@bm/messaging';
+import { Lifecycle } from './lifecycle';
+import { SafeConsoleLogger } from './safe-console-logger';
 import { ServiceModule } from './service.module';
+
+/** After the RPC drain, how long the shutdown hooks may take before the process is ended. */
+const HOOKS_MARGIN_MS = 15_000;
 
 export interface ServiceSpec {
   /** Process name, as in the README and docker-compose (`compute`, `power`, …). */
@@ -20,12 +26,20 @@ export interface ServiceSpec {
    * errors reach oslo peers as Nova's (`novaFailure`).
    */
   rpc?: RpcServerSpec;
+  /**
+   * Which RPC queues outlive a broker restart with the requests queued in them: 'all' for a
+   * topic of our own (no one else declares its queues), 'server' (`<topic>.<host>` only) for a
+   * Nova topic, whose shared queue Nova's services declare non-durable. Default: neither.
+   */
+  durableQueues?: 'server' | 'all';
 }
 
 /**
  * The whole of a service's main(): read the configuration once (argv `--config-file`, env,
- * nova.conf), start Nest with the shared ServiceModule plus the app's modules, serve /healthz
- * on 127.0.0.1, stop cleanly on SIGTERM/SIGINT. A bad configuration exits 3 with its message.
+ * nova.conf), answer /healthz on 127.0.0.1 at once (503 `starting`, naming what is missing,
+ * while the database and the broker are retried, forever), start Nest with the shared
+ * ServiceModule plus the app's modules, then let the app answer it. SIGTERM/SIGINT stop it
+ * gracefully (see `stop` below). A bad configuration exits 3 with its message.
  */
 export async function runService(spec: ServiceSpec, argv = process.argv, env = process.env): Promise<void> {
   const log = new Logger(spec.name);
@@ -40,31 +54,86 @@ export async function runService(spec: ServiceSpec, argv = process.argv, env = p
     throw e;
   }
   for (const w of config.warnings) log.warn(String(w));
-  const app = await NestFactory.create(ServiceModule.forRoot(spec.name, config, spec.imports), {
-    logger: config.default.debug ? ['debug', 'log', 'warn', 'error'] : ['log', 'warn', 'error'],
+  const port = config.default.health_port || spec.healthPort;
+  const lifecycle = new Lifecycle();
+  // One HTTP server for the whole life of the process: the starting answer, then the app's.
+  let handler: RequestListener = lifecycle.startingHandler(spec.name);
+  const http = createServer((req, res) => handler(req, res));
+  await new Promise<void>((listening, failed) => {
+    http.once('error', failed);
+    http.listen(port, '127.0.0.1', () => listening());
   });
+  // Stopped while still waiting for its dependencies: nothing has started, nothing to finish.
+  const stopWhileStarting = (signal: string) => {
+    log.log(`${signal} while starting (missing: ${lifecycle.missing().join(', ') || 'none'}): exiting`);
+    process.exit(0);
+  };
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, stopWhileStarting);
+  const app = await NestFactory.create(ServiceModule.forRoot(spec.name, config, spec.imports, lifecycle), {
+    logger: new SafeConsoleLogger({
+      logLevels: config.default.debug ? ['debug', 'log', 'warn', 'error'] : ['log', 'warn', 'error'],
+    }),
+  });
+  let transport: OsloTransport | undefined;
   if (spec.rpc) {
-    app.connectMicroservice({
-      strategy: new OsloTransport({
-        url: config.default.transport_url,
-        exchange: config.default.control_exchange,
-        topic: spec.rpc.topic,
-        server: config.default.host,
-        endpoints: spec.rpc.endpoints,
-        pingEnabled: config.default.rpc_ping_enabled,
-        describeFailure: novaFailure,
-        logger: { log: (m) => log.log(m), warn: (m) => log.warn(m), error: (m) => log.error(m) },
-      }),
+    transport = new OsloTransport({
+      url: config.default.transport_url,
+      ssl: config.oslo_messaging_rabbit,
+      adminRole: config.default.rpc_admin_role,
+      adminSenders:
+        config.default.rpc_check_sender && config.default.rpc_admin_senders !== ''
+          ? new RegExp(config.default.rpc_admin_senders)
+          : undefined,
+      exchange: config.default.control_exchange,
+      topic: spec.rpc.topic,
+      server: config.default.host,
+      endpoints: spec.rpc.endpoints,
+      durableQueues: spec.durableQueues,
+      pingEnabled: config.default.rpc_ping_enabled,
+      executorSize: config.default.executor_thread_pool_size,
+      prefetch: config.oslo_messaging_rabbit.rabbit_qos_prefetch_count,
+      describeFailure: novaFailure,
+      logger: { log: (m) => log.log(m), warn: (m) => log.warn(m), error: (m) => log.error(m) },
     });
+    app.connectMicroservice({ strategy: transport });
     await app.startAllMicroservices();
   }
-  const port = config.default.health_port || spec.healthPort;
-  await app.listen(port, '127.0.0.1');
-  // SIGTERM/SIGINT: run every module's shutdown hooks, then exit 0 (a clean stop, not a crash).
+  await app.init();
+  handler = app.getHttpAdapter().getInstance() as RequestListener;
+  lifecycle.phase = 'running';
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.removeListener(signal, stopWhileStarting);
+
+  const graceS = config.default.graceful_shutdown_timeout;
+  const graceMs = graceS === 0 ? Infinity : graceS * 1000;
+  /**
+   * SIGTERM/SIGINT (oslo.service's graceful stop): /healthz turns 503 `stopping`; the RPC server
+   * takes no new requests (queued ones stay on the broker for the next instance) and gives the
+   * running ones up to graceful_shutdown_timeout to finish and reply; then every module's
+   * shutdown hooks run (deploy jobs drain the same way) and the process exits 0. A second signal,
+   * or the grace period run out with the hooks still busy, ends it at once.
+   */
+  const stop = async (signal: string) => {
+    log.log(`${signal}: stopping (grace ${graceS ? `${graceS} s` : 'unlimited'})`);
+    lifecycle.phase = 'stopping';
+    const started = Date.now();
+    if (Number.isFinite(graceMs)) {
+      setTimeout(
+        () => {
+          log.error(`still stopping after the ${graceS} s grace period: exiting`);
+          process.exit(1);
+        },
+        Math.min(graceMs + HOOKS_MARGIN_MS, MAX_TIMER_MS),
+      ).unref();
+    }
+    await transport?.drain(graceMs);
+    await app.close();
+    await new Promise<void>((closed) => http.close(() => closed()));
+    log.log(`stopped in ${Date.now() - started} ms`);
+  };
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
-      log.log(`${signal}: stopping`);
-      app.close().then(
+      for (const s of ['SIGTERM', 'SIGINT'] as const) process.once(s, () => process.exit(1));
+      stop(signal).then(
         () => process.exit(0),
         (e: unknown) => {
           log.error(`shutdown failed: ${(e as Error).message}`);
@@ -76,6 +145,7 @@ export async function runService(spec: ServiceSpec, argv = process.argv, env = p
   const rpc = spec.rpc ? ` rpc=${config.default.control_exchange}/${spec.rpc.topic}.${config.default.host}` : '';
   log.log(
     `host=${config.default.host} database=${redactUrl(config.baremetal.sql_connection)} ` +
-      `broker=${redactUrl(config.default.transport_url)}${rpc} health=http://127.0.0.1:${port}/healthz`,
+      `broker=${redactUrl(config.default.transport_url)}${rpc} health=http://127.0.0.1:${port}/healthz ` +
+      `(waited ${Date.now() - lifecycle.startedAt} ms for the database and the broker)`,
   );
 }

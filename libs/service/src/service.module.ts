@@ -1,15 +1,25 @@
-import { type DynamicModule, Global, Module, type ModuleMetadata } from '@nestjs/common';
+import { type DynamicModule, Global, Logger, Module, type ModuleMetadata } from '@nestjs/common';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { ComputeClient, NetbootClient, PowerClient, SchedulerClient } from '@bm/contracts';
 import type { BmConfig } from '@bm/config';
 import { systemClock } from '@bm/core';
-import { REPOSITORIES, dataSourceOptions } from '@bm/db';
+import { PasswordVault, REPOSITORIES, dataSourceOptions, databaseLimits } from '@bm/db';
 import { EnrollmentService } from '@bm/enrollment';
 import { GlanceClient } from '@bm/images';
-import { MessagingModule, RpcClient } from '@bm/messaging';
+import { AMQP_CONNECTION, type Logger as BusLogger, MessagingModule, RpcClient } from '@bm/messaging';
 import { HealthController } from './health.controller';
-import { BM_CONFIG, CLOCK, SERVICE_NAME } from './tokens';
+import { Lifecycle } from './lifecycle';
+import { BM_CONFIG, CLOCK, LIFECYCLE, SERVICE_NAME } from './tokens';
+
+const BROKER_READY = Symbol('BROKER_READY');
+const DATABASE_READY = Symbol('DATABASE_READY');
+
+/** The bus's log lines (reconnect attempts, losses) in the service's log. */
+function nestLogger(context: string): BusLogger {
+  const l = new Logger(context);
+  return { log: (m) => l.log(m), warn: (m) => l.warn(m), error: (m) => l.error(m) };
+}
 
 /**
  * What every service process shares: the config object (read once in main), the clock, the
@@ -21,41 +31,80 @@ import { BM_CONFIG, CLOCK, SERVICE_NAME } from './tokens';
 @Global()
 @Module({})
 export class ServiceModule {
-  static forRoot(name: string, config: BmConfig, imports: ModuleMetadata['imports'] = []): DynamicModule {
+  static forRoot(
+    name: string,
+    config: BmConfig,
+    imports: ModuleMetadata['imports'] = [],
+    lifecycle = new Lifecycle(),
+  ): DynamicModule {
     const host = config.default.host;
+    // Read at start: a missing or malformed key file stops the service with the option named.
+    const passwords = PasswordVault.fromKeyFile(config.baremetal.pm_password_key_file);
     return {
       module: ServiceModule,
       imports: [
-        TypeOrmModule.forRoot({
-          ...dataSourceOptions(config.baremetal.sql_connection),
-          // Keep starting while PostgreSQL is away; /healthz reports it meanwhile.
-          retryAttempts: Number.MAX_SAFE_INTEGER,
-          retryDelay: 3000,
+        TypeOrmModule.forRootAsync({
+          useFactory: () => ({
+            ...dataSourceOptions(config.baremetal.sql_connection, databaseLimits(config.baremetal)),
+            // Keep starting while PostgreSQL is away; /healthz reports it meanwhile.
+            retryAttempts: Number.MAX_SAFE_INTEGER,
+            retryDelay: 3000,
+          }),
+          // Each attempt: what failed is what /healthz shows while starting.
+          dataSourceFactory: async (options) =>
+            new DataSource(options!).initialize().catch((e: Error) => {
+              lifecycle.databaseError = e.message;
+              throw e;
+            }),
         }),
         MessagingModule.forRoot({
           url: config.default.transport_url,
+          ssl: config.oslo_messaging_rabbit,
           exchange: config.default.control_exchange,
           publisherId: `${name}.${config.default.host}`,
           timeout: config.default.rpc_response_timeout,
+          notificationDrivers: config.oslo_messaging_notifications.driver,
+          notificationTopics: config.oslo_messaging_notifications.topics,
+          logger: nestLogger(name),
         }),
         ...imports,
       ],
       controllers: [HealthController],
       providers: [
         { provide: BM_CONFIG, useValue: config },
+        { provide: LIFECYCLE, useValue: lifecycle },
+        // Built as soon as the connection (the data source) is up: marks it for /healthz.
+        {
+          provide: BROKER_READY,
+          inject: [AMQP_CONNECTION],
+          useFactory: () => void (lifecycle.brokerConnected = true),
+        },
+        {
+          provide: DATABASE_READY,
+          inject: [getDataSourceToken()],
+          useFactory: () => {
+            lifecycle.databaseReachable = true;
+            lifecycle.databaseError = undefined;
+          },
+        },
         { provide: SERVICE_NAME, useValue: name },
         { provide: CLOCK, useValue: systemClock },
         {
           provide: EnrollmentService,
           inject: [getDataSourceToken()],
-          useFactory: (ds: DataSource) => new EnrollmentService(ds, config.default.host),
+          useFactory: (ds: DataSource) => new EnrollmentService(ds, config.default.host, passwords),
         },
         ...REPOSITORIES.map((repo) => ({
           provide: repo,
           inject: [getDataSourceToken()],
-          useFactory: (ds: DataSource) => new repo(ds),
+          useFactory: (ds: DataSource) => new repo(ds, passwords),
         })),
-        { provide: PowerClient, inject: [RpcClient], useFactory: (rpc: RpcClient) => new PowerClient(rpc, host) },
+        {
+          provide: PowerClient,
+          inject: [RpcClient],
+          // The timeout goes with each call: the power service abandons work nobody waits for.
+          useFactory: (rpc: RpcClient) => new PowerClient(rpc, host, config.default.rpc_response_timeout),
+        },
         { provide: NetbootClient, inject: [RpcClient], useFactory: (rpc: RpcClient) => new NetbootClient(rpc, host) },
         { provide: ComputeClient, inject: [RpcClient], useFactory: (rpc: RpcClient) => new ComputeClient(rpc) },
         { provide: SchedulerClient, inject: [RpcClient], useFactory: (rpc: RpcClient) => new SchedulerClient(rpc) },
@@ -63,6 +112,7 @@ export class ServiceModule {
       ],
       exports: [
         BM_CONFIG,
+        LIFECYCLE,
         SERVICE_NAME,
         CLOCK,
         EnrollmentService,

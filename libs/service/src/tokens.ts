@@ -4,3 +4,5 @@ export const BM_CONFIG = Symbol('BM_CONFIG');
 export const SERVICE_NAME = Symbol('SERVICE_NAME');
 /** Injection token of the Clock (libs/core): the system clock in services, a ManualClock in tests. */
 export const CLOCK = Symbol('CLOCK');
+/** Injection token of the process's Lifecycle (starting, running, stopping), for /healthz. */
+export const LIFECYCLE = Symbol('LIFECYCLE');

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ManagementApi, type QueueInfo, managementUrlFor } from '@bm/messaging';
+import { ManagementApi, type QueueInfo, managementUrlFor, parseTransportUrl } from '@bm/messaging';
 import { table } from '../output';
 import type { CliSession } from '../session';
 
@@ -12,7 +12,7 @@ export function queuesCommands(program: Command, session: CliSession): void {
     .action(async (o: { all?: boolean }, cmd: Command) => {
       const s = session.for(cmd);
       const c = s.getConfig().default;
-      const vhost = decodeURIComponent(new URL(c.transport_url.replace(/^rabbit:/, 'amqp:')).pathname.slice(1)) || '/';
+      const vhost = parseTransportUrl(c.transport_url).vhost;
       const api = new ManagementApi(c.rabbit_management_url || managementUrlFor(c.transport_url), vhost, s.env.fetch);
       const [exchanges, all] = await Promise.all([api.exchanges(), api.queues()]);
       const queues = all.filter((q) => o.all || !q.name.startsWith('reply_'));

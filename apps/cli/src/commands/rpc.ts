@@ -77,5 +77,5 @@ export function rpcCommands(program: Command, session: CliSession): void {
 }
 
 function defaultContext(): Record<string, unknown> {
-  return { request_id: `req-${randomUUID()}`, user_id: 'bmctl', is_admin: true };
+  return { request_id: `req-${randomUUID()}`, user_id: 'bmctl', is_admin: true, roles: ['admin'] };
 }

@@ -18,8 +18,9 @@ import { SelectDestinations } from './select-destinations';
  * instance back here for another node (at most scheduler_max_attempts). Notified as Nova's
  * filter scheduler does: scheduler.run_instance.start and .end around the request (payload
  * `request_spec`), .scheduled per instance (`request_spec`, `weighted_host`, `instance_id`;
- * with `host` and `node`), and NoValidHost as scheduler.run_instance (priority ERROR) per
- * instance (`instance_id`, `state` error, `method`, `reason`; and `exception`).
+ * with `host` and `node`), and NoValidHost as scheduler.run_instance (priority ERROR) once per
+ * request (`instance_id` the first instance, `instance_uuids` all of them, `state` error,
+ * `method`, `reason`; and `exception`).
  */
 /**
  * The properties of instance `i` of `count` in one request: Nova's API names each of several
@@ -60,7 +61,7 @@ export class ScheduleInstances {
     }
   }
 
-  /** The nodes, or undefined after NoValidHost was notified for each instance. */
+  /** The nodes, or undefined after NoValidHost was notified for the request. */
   private async choose(
     spec: Record<string, unknown>,
     props: Record<string, unknown>,
@@ -70,16 +71,21 @@ export class ScheduleInstances {
     try {
       return this.select.run({ ...legacySchedulingRequest(spec, props), count: uuids.length });
     } catch (e) {
-      const reason = (e as Error).message;
-      const exception = (e as Error).name;
-      const payload = {
-        request_spec: spec,
+      // One notification for the whole request (Nova sends one per instance, each with the whole
+      // spec: a request for n instances cost n times its size on the broker). `instance_id` is
+      // the first instance, as Nova's for a one-instance request; `instance_uuids` names them all,
+      // once (the spec goes without its own copy of that list).
+      const { instance_uuids: _all, ...specWithoutUuids } = spec;
+      await this.notifier.error('scheduler.run_instance', {
+        request_spec: specWithoutUuids,
         instance_properties: base,
         state: 'error',
         method: SCHEDULER.methods.runInstance,
-      };
-      for (const uuid of uuids)
-        await this.notifier.error('scheduler.run_instance', { ...payload, instance_id: uuid, reason, exception });
+        instance_id: uuids[0],
+        instance_uuids: uuids,
+        reason: (e as Error).message,
+        exception: (e as Error).name,
+      });
       if (e instanceof NoValidHost) return undefined;
       throw e;
     }

@@ -1,13 +1,19 @@
 import { type DynamicModule, Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { AmqpConnection, type Logger } from '../connection';
-import { Notifier } from '../notifications';
+import { type NotificationDriver, Notifier } from '../notifications';
 import { RpcClient } from '../rpc-client';
+import type { RabbitSslOptions } from '../transport-url';
 
 export interface MessagingModuleOptions {
   url: string;
+  /** oslo's `[oslo_messaging_rabbit]` TLS options. */
+  ssl?: RabbitSslOptions;
   exchange: string;
   /** Notifications' publisher_id, e.g. `compute.<host>`. */
   publisherId: string;
+  /** oslo's `[oslo_messaging_notifications] driver` (default messagingv2) and `topics`. */
+  notificationDrivers?: readonly NotificationDriver[];
+  notificationTopics?: readonly string[];
   /** Default call timeout in seconds (oslo rpc_response_timeout). */
   timeout?: number;
   logger?: Logger;
@@ -30,7 +36,7 @@ export class MessagingModule implements OnApplicationShutdown {
     return {
       module: MessagingModule,
       providers: [
-        { provide: CONNECTION, useFactory: () => AmqpConnection.open({ url: o.url, logger: o.logger }) },
+        { provide: CONNECTION, useFactory: () => AmqpConnection.open({ url: o.url, ssl: o.ssl, logger: o.logger }) },
         {
           provide: RpcClient,
           inject: [CONNECTION],
@@ -39,7 +45,13 @@ export class MessagingModule implements OnApplicationShutdown {
         {
           provide: Notifier,
           inject: [CONNECTION],
-          useFactory: (c: AmqpConnection) => new Notifier(c, { exchange: o.exchange, publisherId: o.publisherId }),
+          useFactory: (c: AmqpConnection) =>
+            new Notifier(c, {
+              exchange: o.exchange,
+              publisherId: o.publisherId,
+              drivers: o.notificationDrivers,
+              topics: o.notificationTopics,
+            }),
         },
       ],
       exports: [RpcClient, Notifier, CONNECTION],

@@ -16,6 +16,10 @@ export class OsloContext extends BaseRpcContext<[CallInfo]> {
   getVersion(): string | undefined {
     return this.args[0].version;
   }
+  /** The broker user that published the request (AMQP user_id, vouched for by RabbitMQ), if set. */
+  getSender(): string | undefined {
+    return this.args[0].sender;
+  }
   /** Set for a call (a reply goes back), undefined for a cast. */
   getMessageId(): string | undefined {
     return this.args[0].msgId;

@@ -4,12 +4,27 @@ import { AmqpConnection, type Logger } from '../connection';
 import type { Endpoint, RpcHandler } from '../dispatcher';
 import { type FailureDescriber, InvalidRpcArguments } from '../errors';
 import { RpcServer } from '../rpc-server';
+import { requireRole, requireSender } from '../rpc-auth';
+import type { RabbitSslOptions } from '../transport-url';
 import { OsloContext } from './oslo.context';
 
 /** Where and how an app serves oslo RPC. */
 export interface OsloTransportOptions {
   /** oslo transport_url (`rabbit://…`). */
   url: string;
+  /** oslo's `[oslo_messaging_rabbit]` TLS options. */
+  ssl?: RabbitSslOptions;
+  /**
+   * The role a handler marked ADMIN_ONLY needs in the request context (Nova's `admin`);
+   * '' serves them to anyone (no check).
+   */
+  adminRole?: string;
+  /**
+   * Broker users (AMQP user_id) whose requests ADMIN_ONLY handlers serve; unset = any. Topic
+   * permissions cannot stop a user that may reply (write to the default exchange) from putting
+   * a request straight into this topic's queue: this can.
+   */
+  adminSenders?: RegExp;
   /** The control exchange (`nova`). */
   exchange: string;
   topic: string;
@@ -27,6 +42,12 @@ export interface OsloTransportOptions {
   pingEnabled?: boolean;
   /** How the service's own errors look to oslo peers (module, kwargs). */
   describeFailure?: FailureDescriber;
+  /** oslo's executor_thread_pool_size: requests run at once (RpcServer's default 64). */
+  executorSize?: number;
+  /** oslo's rabbit_qos_prefetch_count: delivered, not yet started (RpcServer's default 128). */
+  prefetch?: number;
+  /** Which of the topic's queues outlive a broker restart (RpcServerOptions.durableQueues). */
+  durableQueues?: 'server' | 'all';
 }
 
 /**
@@ -46,6 +67,7 @@ export class OsloTransport extends Server implements CustomTransportStrategy {
     try {
       this.conn = await AmqpConnection.open({
         url: this.options.url,
+        ssl: this.options.ssl,
         logger: this.options.logger ?? nestLogger(this.logger),
       });
       this.rpc = new RpcServer(this.conn, {
@@ -54,12 +76,23 @@ export class OsloTransport extends Server implements CustomTransportStrategy {
         maxMessageBytes: this.options.maxMessageBytes,
         pingEnabled: this.options.pingEnabled,
         describeFailure: this.options.describeFailure,
+        executorSize: this.options.executorSize,
+        prefetch: this.options.prefetch,
+        durableQueues: this.options.durableQueues,
       });
       await this.rpc.start();
       callback();
     } catch (e) {
       callback(e);
     }
+  }
+
+  /**
+   * Graceful stop, before the app's shutdown hooks run: no new requests, the running ones finish
+   * and reply within `graceMs` (RpcServer.stop). close() then closes the connection.
+   */
+  async drain(graceMs: number): Promise<void> {
+    await this.rpc?.stop({ graceMs });
   }
 
   async close(): Promise<void> {
@@ -85,7 +118,12 @@ export class OsloTransport extends Server implements CustomTransportStrategy {
     for (const [key, handler] of this.messageHandlers) {
       const { method, namespace } = parsePattern(key);
       const methods = byNamespace.get(namespace) ?? {};
+      const adminRole = handler.extras?.adminOnly === true ? (this.options.adminRole ?? 'admin') : '';
       methods[method] = async (args, call) => {
+        // Before the payload is even validated: a caller without the role learns nothing more.
+        if (adminRole !== '') requireRole(call.context, adminRole, method);
+        if (handler.extras?.adminOnly === true && this.options.adminSenders)
+          requireSender(call.sender, this.options.adminSenders, method);
         try {
           return await lastValueFrom(this.transformToObservable(await handler(args, new OsloContext(call))), {
             defaultValue: null,
