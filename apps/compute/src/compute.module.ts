@@ -21,6 +21,7 @@ import { InstanceQueries } from './use-cases/instance-queries';
 import { PowerInstance } from './use-cases/power-instance';
 import { RebootInstance } from './use-cases/reboot-instance';
 import { RebuildInstance } from './use-cases/rebuild-instance';
+import { ReconcileFailedNodes } from './use-cases/reconcile-failed-nodes';
 import { ResumeSpawns } from './use-cases/resume-spawns';
 import { SpawnInstance } from './use-cases/spawn-instance';
 
@@ -67,6 +68,7 @@ function makeSpawner(
     InstanceDiagnostics,
     HostUptime,
     ResumeSpawns,
+    ReconcileFailedNodes,
   ],
 })
 export class ComputeModule {}

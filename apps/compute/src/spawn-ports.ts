@@ -1,5 +1,6 @@
 import type { NetbootClient, PowerClient } from '@bm/contracts';
 import type { NodeRepository } from '@bm/db';
+import { BmState } from '@bm/domain';
 import type { SpawnNodes, SpawnServices } from './spawn';
 
 /** The spawn's view of nova_bm: NodeRepository for this compute host's nodes. */
@@ -11,6 +12,8 @@ export function hostSpawnNodes(nodes: NodeRepository, host: string): SpawnNodes 
     read: (id) => nodes.read(id),
     recordDeploy: (id, instanceUuid, fields) => nodes.recordDeploy(id, instanceUuid, fields),
     transition: (id, instanceUuid, event, why) => nodes.transition(id, instanceUuid, event, {}, why),
+    carriedElsewhere: async (instanceUuid, id) =>
+      (await nodes.instances({ instanceUuid })).some((r) => r.node_id !== id && r.task_state !== BmState.ERROR),
   };
 }
 

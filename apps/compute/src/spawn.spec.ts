@@ -37,6 +37,8 @@ function world(opts: { fail?: Partial<Record<keyof SpawnServices, string>>; take
   const states: BmTaskState[] = [];
   const calls: string[] = [];
   const reasons: string[] = [];
+  /** Set when the instance is on another node too (rescheduled there). */
+  const rescheduled = { value: false };
   const nodes: SpawnNodes = {
     associate: async (uuid, instance, name) => {
       if (uuid !== NODE) throw new Error('no such node');
@@ -73,6 +75,7 @@ function world(opts: { fail?: Partial<Record<keyof SpawnServices, string>>; take
       if (states[states.length - 1] !== to) states.push(to);
       return { ...row };
     },
+    carriedElsewhere: async () => rescheduled.value,
   };
   const svc = (name: keyof SpawnServices) => async () => {
     calls.push(name);
@@ -87,7 +90,7 @@ function world(opts: { fail?: Partial<Record<keyof SpawnServices, string>>; take
     powerOn: svc('powerOn'),
   };
   const clock = { t: 0 };
-  return { row, states, calls, reasons, nodes, services, clock };
+  return { row, states, calls, reasons, nodes, services, clock, rescheduled };
 }
 
 /** A deploy helper that moves the row on each poll: `script` is the sequence of states it sets. */
@@ -198,11 +201,49 @@ describe('Spawner (BareMetalDriver.spawn)', () => {
     expect(w.calls).toEqual(['prepareDeploy', 'powerOff', 'cleanDeploy']);
   });
 
-  it('a failing cleanup step does not stop the others', async () => {
-    const w = world({ fail: { powerOn: 'BMC unreachable', powerOff: 'BMC unreachable' } });
+  it('a failing netboot clean does not stop the release: the node is off', async () => {
+    const w = world({ fail: { powerOn: 'BMC unreachable', cleanDeploy: 'netboot away' } });
     await expect(spawner(w, []).spawn(request)).rejects.toThrow('BMC unreachable');
     expect(w.calls.slice(-2)).toEqual(['powerOff', 'cleanDeploy']);
     expect(w.row.instance_uuid).toBeNull();
+  });
+
+  it('a failed power-off keeps the node in error with its instance (maybe on: not free); reconcile releases it once off', async () => {
+    const fail: Partial<Record<keyof SpawnServices, string>> = {
+      powerOn: 'BMC unreachable',
+      powerOff: 'BMC unreachable',
+    };
+    const w = world({ fail });
+    const s = spawner(w, []);
+    await expect(s.spawn(request)).rejects.toThrow('BMC unreachable');
+    expect(w.calls.slice(-2)).toEqual(['powerOff', 'cleanDeploy']); // the clean still ran
+    expect([w.row.task_state, w.row.instance_uuid]).toEqual(['error', INSTANCE]);
+    // The BMC still fails: nothing changes.
+    expect(await s.reconcile(7, INSTANCE)).toBe(false);
+    expect([w.row.task_state, w.row.instance_uuid]).toEqual(['error', INSTANCE]);
+    // It answers again: powered off, cleaned, released.
+    delete fail.powerOff;
+    expect(await s.reconcile(7, INSTANCE)).toBe(true);
+    expect(w.calls.slice(-2)).toEqual(['powerOff', 'cleanDeploy']);
+    expect([w.row.task_state, w.row.instance_uuid]).toEqual(['deleted', null]);
+    // A node that moved on meanwhile (another owner, another state) is left alone.
+    expect(await s.reconcile(7, INSTANCE)).toBe(false);
+  });
+
+  it("reconcile of a node whose instance was rescheduled elsewhere: powered off and released, the PXE files (the other node's now) left alone", async () => {
+    const fail: Partial<Record<keyof SpawnServices, string>> = {
+      powerOn: 'BMC unreachable',
+      powerOff: 'BMC unreachable',
+    };
+    const w = world({ fail });
+    const s = spawner(w, []);
+    await expect(s.spawn(request)).rejects.toThrow('BMC unreachable');
+    w.rescheduled.value = true;
+    delete fail.powerOff;
+    const before = w.calls.length;
+    expect(await s.reconcile(7, INSTANCE)).toBe(true);
+    expect(w.calls.slice(before)).toEqual(['powerOff']);
+    expect([w.row.task_state, w.row.instance_uuid]).toEqual(['deleted', null]);
   });
 
   it('a node already carrying an instance is refused before anything is touched', async () => {

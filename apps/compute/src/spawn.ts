@@ -12,7 +12,9 @@
  *
  * On any failure: task_state error (the instance stays associated while cleaning, so nobody else
  * takes the node), power off, netboot clean, deploy fields cleared, task_state deleted with the
- * association cleared; the error is re-raised so the caller can reschedule.
+ * association cleared; the error is re-raised so the caller can reschedule. When the power-off
+ * fails the node may still be on: it stays in error, associated (as Nova's spawn left it when its
+ * cleanup raised), and `reconcile` releases it later, once a power-off succeeds.
  *
  * A compute that restarts finds its interrupted spawns in the rows and takes each up where it
  * stopped (`resume`, as Nova's init_host looks at each instance): a node still waiting for its
@@ -69,6 +71,8 @@ export interface SpawnNodes {
    * it; `why` goes on the node's timeline with the change.
    */
   transition(id: number, instanceUuid: string, event: NodeEvent, why?: string): Promise<SpawnNode>;
+  /** Whether a live node other than `id` carries the instance (it was rescheduled there). */
+  carriedElsewhere(instanceUuid: string, id: number): Promise<boolean>;
 }
 
 /** The other services, over the bus. */
@@ -225,13 +229,51 @@ export class Spawner {
     await this.nodes
       .transition(id, instance, 'failed', why)
       .catch((e: Error) => log(`cannot mark node ${id} error: ${e.message}`));
-    const steps: [string, () => Promise<void>][] = [
-      ['power off', () => this.services.powerOff(id)],
-      ['netboot clean', () => this.services.cleanDeploy(id, instance)],
-    ];
-    for (const [what, step] of steps)
-      await step().catch((e: Error) => log(`cleanup of node ${id}: ${what} failed: ${e.message}`));
+    if (!(await this.powerOffAndClean(id, instance, log))) {
+      log(
+        `node ${id} stays in error with instance ${instance}: it may be powered on; released once a power-off succeeds`,
+      );
+      return;
+    }
     await this.nodes.transition(id, instance, 'cleaned');
+  }
+
+  /**
+   * Power off, then netboot clean (a failure of either is logged, the other still runs); true
+   * when the node is known to be off, the one condition for handing it to another instance.
+   */
+  private async powerOffAndClean(id: number, instance: string, log: (m: string) => void): Promise<boolean> {
+    const off = await this.services.powerOff(id).then(
+      () => true,
+      (e: Error) => (log(`cleanup of node ${id}: power off failed: ${e.message}`), false),
+    );
+    await this.services
+      .cleanDeploy(id, instance)
+      .catch((e: Error) => log(`cleanup of node ${id}: netboot clean failed: ${e.message}`));
+    return off;
+  }
+
+  /**
+   * A node left in error with its instance (a spawn whose cleanup could not power it off, a
+   * destroy that failed): power off and netboot clean again; once the power-off succeeds the
+   * node is released (`cleaned`). Resolves true when released, false when still in error. The
+   * PXE files are left alone while the instance is on another node: they are its files now
+   * (the failed spawn's cleanup removed this node's before the instance was rescheduled).
+   */
+  async reconcile(id: number, instance: string): Promise<boolean> {
+    const log = this.o.log ?? (() => undefined);
+    const row = await this.nodes.read(id);
+    if (row?.instance_uuid !== instance || row.task_state !== BmState.ERROR) return false; // moved on meanwhile
+    if (await this.nodes.carriedElsewhere(instance, id)) {
+      const off = await this.services.powerOff(id).then(
+        () => true,
+        (e: Error) => (log(`reconcile of node ${id}: power off failed: ${e.message}`), false),
+      );
+      if (!off) return false;
+    } else if (!(await this.powerOffAndClean(id, instance, log))) return false;
+    await this.nodes.transition(id, instance, 'cleaned', 'powered off by the reconciler');
+    log(`node ${id}: powered off and released (instance ${instance} was left on it in error)`);
+    return true;
   }
 }
 

@@ -14,6 +14,7 @@ import { ROOT } from '../../../test/support/bmctl';
 import { type NovaBmDatabase, createNovaBmDatabase } from '../../../test/support/database';
 import { type TestImages, startTestImages } from '../../../test/support/images';
 import { type BmcNode, enrollBmcNode } from '../../../test/support/nodes';
+import { testPasswordVault } from '../../../test/support/passwords';
 import { type ServiceProcess, serviceEnv, startService } from '../../../test/support/service';
 
 // The seed's spawn across the built services on the real broker and database: compute claims the
@@ -101,7 +102,7 @@ describe('spawn: compute → netboot + power → deploy → active', () => {
     work = await mkdtemp(join(tmpdir(), 'spawn-'));
     db = await createNovaBmDatabase('bm_spawn');
     ds = db.ds;
-    const enroll = new EnrollmentService(ds, HOST);
+    const enroll = new EnrollmentService(ds, HOST, testPasswordVault());
     for (let i = 0; i < 3; i++) nodes.push(await enrollBmcNode(enroll, `52:54:00:a0:00:0${i + 1}`, PASSWORD));
     bus = await openBus(exchange, notes);
     rpc = bus.rpc;

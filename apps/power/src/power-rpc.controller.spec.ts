@@ -100,6 +100,17 @@ describe('PowerRpcController: every power call on the node timeline', () => {
     expect(JSON.stringify(w.events)).not.toContain(PASSWORD);
   });
 
+  it("the caller's timeout (seconds) becomes the operation's deadline; without one, none", async () => {
+    const w = world();
+    const on = jest.spyOn(PowerManager.prototype, 'powerOn');
+    const boot = jest.spyOn(PowerManager.prototype, 'setBootDevice');
+    await w.rpc.powerOn({ node: 3, timeout: 60 });
+    await w.rpc.powerOn({ node: 3 });
+    await w.rpc.setBootDevice({ node: 3, device: 'pxe', timeout: 1.5 });
+    expect(on.mock.calls.map((c) => c[1])).toEqual([{ timeoutMs: 60_000 }, {}]);
+    expect(boot.mock.calls[0][3]).toEqual({ timeoutMs: 1500 });
+  });
+
   it('an unknown node has no timeline: nothing recorded, NodeNotFound as before', async () => {
     const w = world();
     await expect(w.rpc.powerOff({ node: 999 })).rejects.toBeInstanceOf(NodeNotFound);

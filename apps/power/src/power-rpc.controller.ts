@@ -1,18 +1,23 @@
 import { Inject } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { NodeArgs, POWER, type PowerStateResult, SetBootDeviceArgs, patternOf } from '@bm/contracts';
+import { NodeArgs, POWER, PowerCallArgs, type PowerStateResult, SetBootDeviceArgs, patternOf } from '@bm/contracts';
 import { NodeRepository } from '@bm/db';
-import { OsloController } from '@bm/messaging';
-import { PowerManager, type PowerState, type PowerTarget } from '@bm/power';
+import { ADMIN_ONLY, OsloController } from '@bm/messaging';
+import { type PowerCallOptions, PowerManager, type PowerState, type PowerTarget } from '@bm/power';
 import { type PowerEventKind, PowerTimeline } from './power-timeline';
 
 const m = (method: keyof typeof POWER.methods) => patternOf(POWER, method);
 const stateIs = (s: PowerState) => `node is ${s}`;
+/** The caller's wait (`timeout`, seconds), counted from now: the work is abandoned past it. */
+const callOf = (a: PowerCallArgs): PowerCallOptions => (a.timeout ? { timeoutMs: a.timeout * 1000 } : {});
 
 /**
  * The power service's RPC API (libs/contracts POWER). Credentials are read from nova_bm for each
- * call (never cached, never logged); PowerManager gives Nova's on/off/reboot semantics. Every call
- * on a node goes on its timeline (PowerTimeline), failed ones too; an unknown node has none.
+ * call (never cached, never logged); PowerManager gives Nova's on/off/reboot semantics, one
+ * operation per node at a time, each abandoned once its caller's `timeout` (seconds, sent by
+ * PowerClient) is up. Every call on a node goes on its timeline (PowerTimeline), failed and
+ * abandoned ones too; an unknown node has none. Whatever changes a node's power or boot device
+ * is ADMIN_ONLY (the context's roles must hold `[DEFAULT] rpc_admin_role`).
  */
 @OsloController()
 export class PowerRpcController {
@@ -27,28 +32,30 @@ export class PowerRpcController {
     return this.act(a, 'power.state', 'power state read', (t) => this.power.getPowerState(t));
   }
 
-  @MessagePattern(m('powerOn'))
-  powerOn(@Payload() a: NodeArgs) {
-    return this.act(a, 'power.on', 'power on', (t) => this.power.powerOn(t));
+  @MessagePattern(m('powerOn'), ADMIN_ONLY)
+  powerOn(@Payload() a: PowerCallArgs) {
+    return this.act(a, 'power.on', 'power on', (t) => this.power.powerOn(t, callOf(a)));
   }
 
-  @MessagePattern(m('powerOff'))
-  powerOff(@Payload() a: NodeArgs) {
-    return this.act(a, 'power.off', 'power off', (t) => this.power.powerOff(t));
+  @MessagePattern(m('powerOff'), ADMIN_ONLY)
+  powerOff(@Payload() a: PowerCallArgs) {
+    return this.act(a, 'power.off', 'power off', (t) => this.power.powerOff(t, callOf(a)));
   }
 
   /** Nova's reboot_node: off, boot device PXE (persistent), on. */
-  @MessagePattern(m('reboot'))
-  reboot(@Payload() a: NodeArgs) {
-    return this.act(a, 'power.reboot', 'reboot (off, boot device pxe persistent, on)', (t) => this.power.reboot(t));
+  @MessagePattern(m('reboot'), ADMIN_ONLY)
+  reboot(@Payload() a: PowerCallArgs) {
+    return this.act(a, 'power.reboot', 'reboot (off, boot device pxe persistent, on)', (t) =>
+      this.power.reboot(t, callOf(a)),
+    );
   }
 
-  @MessagePattern(m('setBootDevice'))
+  @MessagePattern(m('setBootDevice'), ADMIN_ONLY)
   async setBootDevice(@Payload() a: SetBootDeviceArgs) {
     const t = await this.nodes.powerTarget(a.node);
     const o = { persistent: a.persistent ?? false, efi: a.efi ?? false };
     const what = `boot device ${a.device}${o.persistent ? ' persistent' : ''}${o.efi ? ' efi' : ''}`;
-    await this.timeline.call(t, 'power.boot_device', what, () => this.power.setBootDevice(t, a.device, o));
+    await this.timeline.call(t, 'power.boot_device', what, () => this.power.setBootDevice(t, a.device, o, callOf(a)));
     return { node: t.uuid, boot_device: a.device, ...o };
   }
 

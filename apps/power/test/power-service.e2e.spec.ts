@@ -16,6 +16,7 @@ import {
 import { ROOT } from '../../../test/support/bmctl';
 import { type NovaBmDatabase, createNovaBmDatabase } from '../../../test/support/database';
 import { type BmcNode, enrollBmcNode } from '../../../test/support/nodes';
+import { testPasswordVault } from '../../../test/support/passwords';
 import { type ServiceProcess, serviceEnv, startService } from '../../../test/support/service';
 
 // The built power service (dist/apps/power/main.js) on RabbitMQ and PostgreSQL, driving our
@@ -35,7 +36,8 @@ describe('power service', () => {
   const nodes: BmcNode[] = [];
   const bmcs = nodes; // the same nodes, where a test is about their BMCs
 
-  const py = async (method: string, kwargs: Record<string, unknown>) => {
+  // An admin context, as Nova's services send: power's methods that change a node require it.
+  const py = async (method: string, kwargs: Record<string, unknown>, context: object = { roles: ['admin'] }) => {
     const { stdout } = await run(
       '/usr/bin/python3',
       [
@@ -52,6 +54,8 @@ describe('power service', () => {
         '1.0',
         '--timeout',
         '20',
+        '--context',
+        JSON.stringify(context),
         'call',
         method,
         JSON.stringify(kwargs),
@@ -68,7 +72,7 @@ describe('power service', () => {
   beforeAll(async () => {
     db = await createNovaBmDatabase('bm_power');
     ds = db.ds;
-    const enroll = new EnrollmentService(ds, HOST);
+    const enroll = new EnrollmentService(ds, HOST, testPasswordVault());
     for (let i = 0; i < 2; i++) nodes.push(await enrollBmcNode(enroll, `52:54:00:70:00:0${i}`, PASSWORD));
     bus = await openBus(exchange, notes);
     call = bus.caller({ topic: 'baremetal-power', server: HOST }, { version: '1.0', timeout: 20 });
@@ -90,6 +94,15 @@ describe('power service', () => {
     // The BMC password never reaches the service's logs.
     expect(service.output()).not.toContain(PASSWORD);
   });
+
+  it("refuses to change a node's power for a context without the admin role (Nova's PolicyNotAuthorized)", async () => {
+    const refused = await py('power_on', { node: nodes[0].id }, { user_id: 'u1', roles: ['member'] });
+    expect(refused.error).toMatchObject({
+      exc_type: 'PolicyNotAuthorized',
+      message: expect.stringContaining("Policy doesn't allow power_on to be performed."),
+    });
+    expect(bmcs[0].machine.isPoweredOn()).toBe(false);
+  }, 30_000);
 
   it('a Python oslo client reads the power state, powers on and sets PXE boot', async () => {
     expect((await py('get_power_state', { node: nodes[0].uuid })).result).toEqual({

@@ -1,4 +1,4 @@
-import { IsBoolean, IsIn, IsOptional } from 'class-validator';
+import { IsBoolean, IsIn, IsNumber, IsOptional, Max, Min } from 'class-validator';
 import { NodeArgs } from '@bm/domain';
 import { BOOT_DEVICES, type BootDevice } from '@bm/ipmi';
 import type { RpcClient } from '@bm/messaging';
@@ -24,7 +24,23 @@ export type PowerStateName = 'on' | 'off' | 'error';
 
 export { NodeArgs };
 
-export class SetBootDeviceArgs extends NodeArgs {
+/** The longest wait a timer holds, in seconds (2^31 - 1 ms). */
+const MAX_TIMEOUT_S = 2_147_483;
+
+/** A power call's arguments: the node, and how long its caller waits for the answer. */
+export class PowerCallArgs extends NodeArgs {
+  /**
+   * Seconds the caller waits for the reply (its RPC timeout): the power service abandons what is
+   * left of the operation after that, instead of running it after the caller gave up.
+   */
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  @Max(MAX_TIMEOUT_S)
+  timeout?: number;
+}
+
+export class SetBootDeviceArgs extends PowerCallArgs {
   @IsIn(Object.keys(BOOT_DEVICES), { message: `device must be one of ${Object.keys(BOOT_DEVICES).join(', ')}` })
   device: BootDevice;
 
@@ -53,9 +69,20 @@ export interface BootDeviceResult {
 export class PowerClient {
   private readonly c: HostClient<typeof POWER.methods>;
 
-  /** The service of `host`; calls wait `timeoutS` (default: the RpcClient's). */
-  constructor(rpc: RpcClient, host: string, timeoutS?: number) {
+  /**
+   * The service of `host`; calls wait `timeoutS` (default: the RpcClient's). When given, it is
+   * sent along (`timeout`) so that the service abandons work this client no longer waits for.
+   */
+  constructor(
+    rpc: RpcClient,
+    host: string,
+    private readonly timeoutS?: number,
+  ) {
     this.c = new SurfaceClient(rpc, POWER, timeoutS).on(host);
+  }
+
+  private args(node: number | string): PowerCallArgs {
+    return { node, ...(this.timeoutS !== undefined ? { timeout: this.timeoutS } : {}) };
   }
 
   getPowerState(node: number | string): Promise<PowerStateResult> {
@@ -63,15 +90,15 @@ export class PowerClient {
   }
 
   powerOn(node: number | string): Promise<PowerStateResult> {
-    return this.c.call('powerOn', { node });
+    return this.c.call('powerOn', this.args(node));
   }
 
   powerOff(node: number | string): Promise<PowerStateResult> {
-    return this.c.call('powerOff', { node });
+    return this.c.call('powerOff', this.args(node));
   }
 
   reboot(node: number | string): Promise<PowerStateResult> {
-    return this.c.call('reboot', { node });
+    return this.c.call('reboot', this.args(node));
   }
 
   setBootDevice(
@@ -79,6 +106,6 @@ export class PowerClient {
     device: BootDevice,
     o: { persistent?: boolean; efi?: boolean } = {},
   ): Promise<BootDeviceResult> {
-    return this.c.call('setBootDevice', { node, device, ...o });
+    return this.c.call('setBootDevice', { ...this.args(node), device, ...o });
   }
 }

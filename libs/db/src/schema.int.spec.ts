@@ -118,8 +118,8 @@ describe('nova_bm migrations on PostgreSQL', () => {
   });
 
   it('is at version 16 with the node timeline table, its index and its foreign key', async () => {
-    expect(LATEST_VERSION).toBe(17);
-    expect(await schemaVersion(ds)).toBe(17);
+    expect(LATEST_VERSION).toBe(18);
+    expect(await schemaVersion(ds)).toBe(18);
     const events = await columns(ds, 'bm_node_events');
     expect(Object.fromEntries(Object.entries(events).map(([k, v]) => [k, [v.type, v.nullable]]))).toEqual(
       BM_NODE_EVENTS,
@@ -142,6 +142,9 @@ describe('nova_bm migrations on PostgreSQL', () => {
       idx_bm_nodes_instance_uuid_deleted: '(instance_uuid, deleted)',
       idx_bm_nodes_hmcld: '(service_host, memory_mb, cpus, local_gb, deleted)',
       deploy_key_idx: '(deploy_key)',
+      bm_nodes_live_instance_uuid_ux:
+        "(instance_uuid) WHERE ((deleted = false) AND (instance_uuid IS NOT NULL) AND ((task_state)::text IS DISTINCT FROM 'error'::text))",
+      bm_nodes_live_pm_address_ux: '(lower(pm_address)) WHERE ((deleted = false) AND (pm_address IS NOT NULL))',
     });
     expect(await indexes(ds, 'bm_interfaces')).toEqual({
       bm_interfaces_pkey: '(id)',
@@ -160,6 +163,8 @@ describe('nova_bm migrations on PostgreSQL', () => {
       'bm_interfaces_vif_uuid_key',
       'bm_node_events_pkey',
       'bm_node_power_pkey',
+      'bm_nodes_live_instance_uuid_ux',
+      'bm_nodes_live_pm_address_ux',
       'bm_nodes_pkey',
       'compute_nodes_host_hypervisor_hostname_key',
       'compute_nodes_pkey',
@@ -184,6 +189,42 @@ describe('nova_bm migrations on PostgreSQL', () => {
     expect(await syncSchema(ds, 10)).toEqual({ from: 0, to: 10 });
     expect(await tables(ds)).toEqual(['bm_interfaces', 'bm_nodes']);
     expect(await syncSchema(ds)).toEqual({ from: 10, to: LATEST_VERSION });
+  });
+
+  it('18: one live node per instance and per BMC address; a database breaking that is refused, naming the rows', async () => {
+    await syncSchema(ds, 17);
+    const add = (instance: string | null, bmc: string, deleted = false) =>
+      ds.query(`INSERT INTO bm_nodes (instance_uuid, pm_address, deleted) VALUES ($1, $2, $3) RETURNING id`, [
+        instance,
+        bmc,
+        deleted,
+      ]) as Promise<{ id: number }[]>;
+    const [[a], [b]] = [await add('i-1', '10.0.0.1'), await add('i-1', '10.0.0.2')];
+    const [[c], [d]] = [await add(null, '10.0.0.9:623'), await add(null, '10.0.0.9:623'.toUpperCase())];
+    await add('i-1', '10.0.0.1', true); // deleted rows do not count
+    await ds.query(
+      `INSERT INTO bm_nodes (instance_uuid, pm_address, deleted, task_state) VALUES ('i-1', '10.0.0.7', false, 'error')`,
+    ); // nor nodes in error
+    await expect(syncSchema(ds)).rejects.toThrow(
+      `schema version 18 needs each instance and each BMC address on at most one live node: ` +
+        `instance i-1 is on live nodes ${a.id}, ${b.id}; BMC 10.0.0.9:623 manages live nodes ${c.id}, ${d.id}.`,
+    );
+    expect(await schemaVersion(ds)).toBe(17);
+    // Resolved: it applies, then holds against both kinds of duplicate, and reverts.
+    await ds.query(`UPDATE bm_nodes SET deleted = true WHERE id = ANY($1)`, [[b.id, d.id]]);
+    expect(await syncSchema(ds)).toEqual({ from: 17, to: 18 });
+    await expect(add('i-1', '10.0.0.3')).rejects.toMatchObject({ constraint: 'bm_nodes_live_instance_uuid_ux' });
+    await expect(add(null, '10.0.0.1')).rejects.toMatchObject({ constraint: 'bm_nodes_live_pm_address_ux' });
+    await add('i-2', '10.0.0.4');
+    // A node left in error by i-2's failed spawn keeps naming it while i-2 is on another node.
+    await ds.query(`UPDATE bm_nodes SET task_state = 'error' WHERE instance_uuid = 'i-2'`);
+    await add('i-2', '10.0.0.6');
+    await expect(add('i-2', '10.0.0.8')).rejects.toMatchObject({ constraint: 'bm_nodes_live_instance_uuid_ux' });
+    expect(await syncSchema(ds, 17)).toEqual({ from: 18, to: 17 });
+    expect(Object.keys(await indexes(ds, 'bm_nodes'))).not.toContain('bm_nodes_live_instance_uuid_ux');
+    await add('i-2', '10.0.0.5'); // no longer refused at 17: two live i-2 nodes besides the one in error
+    await ds.query('TRUNCATE bm_nodes RESTART IDENTITY CASCADE');
+    expect(await syncSchema(ds)).toEqual({ from: 17, to: 18 });
   });
 
   it('refuses an unknown target version', async () => {

@@ -1,10 +1,11 @@
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { Client } from 'pg';
 import { LATEST_VERSION, MIGRATIONS } from './migrations';
-import { MIGRATIONS_TABLE, dataSourceOptions } from './data-source-options';
+import { type DatabaseLimits, MIGRATIONS_TABLE, dataSourceOptions } from './data-source-options';
 
-export function openDataSource(url: string): Promise<DataSource> {
-  return new DataSource(dataSourceOptions(url)).initialize();
+/** An initialized DataSource on `url` with `limits` (default: DEFAULT_LIMITS). */
+export function openDataSource(url: string, limits: DatabaseLimits = {}): Promise<DataSource> {
+  return new DataSource(dataSourceOptions(url, limits)).initialize();
 }
 
 /** The nova_bm schema version of this database: 0 when no migration has run. */

@@ -1,4 +1,4 @@
-import { InMemoryLeaseStore, normaliseMac, type ReservationChange } from './leases';
+import { InMemoryLeaseStore, OrphanReservations, normaliseMac, type ReservationChange } from './leases';
 
 const range = { first: '10.77.0.50', last: '10.77.0.52' };
 
@@ -84,5 +84,57 @@ describe('InMemoryLeaseStore', () => {
 
   it('normalises MACs', () => {
     expect(normaliseMac(' 52-54-00-AB-CD-EF ')).toBe('52:54:00:ab:cd:ef');
+  });
+});
+
+describe('OrphanReservations (the addresses of deleted nodes go back to the range)', () => {
+  const MIN = 60_000;
+  const store = () =>
+    new InMemoryLeaseStore(
+      { first: '10.0.0.10', last: '10.0.0.12' },
+      {
+        reservations: [
+          { mac: '52:54:00:00:00:01', ip: '10.0.0.10' },
+          { mac: '52:54:00:00:00:02', ip: '10.0.0.11' },
+          { mac: '52:54:00:00:00:03', ip: '10.0.0.12' },
+        ],
+      },
+    );
+
+  it('forgets a MAC no live node has once the grace is over, not before; enrolled ones stay', () => {
+    const s = store();
+    const o = new OrphanReservations(s, 10 * MIN);
+    const live = new Set(['52:54:00:00:00:01', '52:54:00:00:00:02']);
+    expect(o.sweep(live, 0)).toEqual([]);
+    expect(o.sweep(live, 10 * MIN - 1)).toEqual([]);
+    expect(o.sweep(live, 10 * MIN)).toEqual(['52:54:00:00:00:03']);
+    expect(s.get('52:54:00:00:00:03')).toBeUndefined();
+    expect(s.allocate('52:54:00:00:00:04')).toBe('10.0.0.12'); // the address is free again
+    expect(s.list().map((r) => r.mac)).toEqual(['52:54:00:00:00:01', '52:54:00:00:00:02', '52:54:00:00:00:04']);
+  });
+
+  it('a node enrolled again within the grace keeps its address, and its grace starts over next time', () => {
+    const s = store();
+    const o = new OrphanReservations(s, 10 * MIN);
+    const all = new Set(['52:54:00:00:00:01', '52:54:00:00:00:02', '52:54:00:00:00:03']);
+    const without3 = new Set(['52:54:00:00:00:01', '52:54:00:00:00:02']);
+    o.sweep(without3, 0);
+    o.sweep(all, 5 * MIN); // enrolled again
+    expect(o.sweep(without3, 12 * MIN)).toEqual([]); // deleted again at 12: a new grace
+    expect(o.sweep(without3, 21 * MIN)).toEqual([]);
+    expect(o.sweep(without3, 22 * MIN)).toEqual(['52:54:00:00:00:03']);
+  });
+
+  it('node churn no longer fills the range: 3 addresses serve 30 nodes enrolled and deleted in turn', () => {
+    const s = new InMemoryLeaseStore({ first: '10.0.0.10', last: '10.0.0.12' });
+    const o = new OrphanReservations(s, 0);
+    const refused: string[] = [];
+    for (let n = 1; n <= 30; n++) {
+      const mac = `52:54:00:00:01:${n.toString(16).padStart(2, '0')}`;
+      o.sweep(new Set([mac]), n * MIN);
+      if (!s.allocate(mac)) refused.push(mac);
+    }
+    expect(refused).toEqual([]);
+    expect(s.list()).toHaveLength(1);
   });
 });

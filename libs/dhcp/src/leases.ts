@@ -124,3 +124,35 @@ export class InMemoryLeaseStore implements LeaseStore {
     return undefined;
   }
 }
+
+/**
+ * Gives the addresses of deleted nodes back to the range: a reservation whose MAC no live node
+ * has (enrollment hard-deletes a deleted node's interfaces) is forgotten once it has been so for
+ * `graceMs`, so node churn cannot fill the range, while a node deleted and enrolled again within
+ * the grace keeps its address. The grace is counted in memory: a restart starts it again (a
+ * reservation is never forgotten early, at worst late).
+ */
+export class OrphanReservations {
+  /** MAC → when it was first seen without a live node. */
+  private readonly since = new Map<string, number>();
+
+  constructor(
+    private readonly store: Pick<InMemoryLeaseStore, 'list' | 'forget'>,
+    private readonly graceMs: number,
+  ) {}
+
+  /** `enrolled`: the MACs of every live node (of every host); returns the MACs forgotten now. */
+  sweep(enrolled: ReadonlySet<string>, now: number): string[] {
+    const orphans = new Set<string>();
+    const forgotten: string[] = [];
+    for (const { mac } of this.store.list()) {
+      if (enrolled.has(mac)) continue;
+      const since = this.since.get(mac) ?? now;
+      if (now - since >= this.graceMs && this.store.forget(mac)) forgotten.push(mac);
+      else orphans.add(mac);
+      this.since.set(mac, since);
+    }
+    for (const mac of this.since.keys()) if (!orphans.has(mac)) this.since.delete(mac);
+    return forgotten;
+  }
+}

@@ -93,6 +93,11 @@ export class ImportRejected extends namedError('ImportRejected', 'invalid') {
 
 /** A node carries an instance (it cannot be claimed, or deleted). */
 export class NodeAssociated extends namedError('NodeAssociated', 'conflict') {}
+/**
+ * The instance is on another live node already (a second build of it): refused, not rescheduled,
+ * since every node would refuse it.
+ */
+export class InstanceAlreadyAssociated extends namedError('InstanceAlreadyAssociated', 'invalid') {}
 /** A node's row changed under an operation (another writer won a race). */
 export class NodeStateChanged extends namedError('NodeStateChanged', 'conflict') {}
 /** A MAC is enrolled on a live node already. */

@@ -12,7 +12,8 @@ import { InstanceNotifications } from './instance-notifications';
  * BareMetalDriver.destroy (terminate_instance): power off, PXE files removed, then the node's
  * `destroyed` event (task_state deleted, association and deploy fields cleared). On failure the
  * node's `failed` event (task_state error) and it stays associated: nobody else can take a node
- * in an unknown state. An instance on no node of this host: warned, done.
+ * in an unknown state (ReconcileFailedNodes releases it once a power-off succeeds). An instance on
+ * no node of this host: warned, done.
  */
 @Injectable()
 export class DestroyInstance {

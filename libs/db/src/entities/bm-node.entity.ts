@@ -11,6 +11,10 @@ import type { BmInterface } from './bm-interface.entity';
 @Index('idx_bm_nodes_service_host_deleted', ['service_host', 'deleted'])
 @Index('idx_bm_nodes_instance_uuid_deleted', ['instance_uuid', 'deleted'])
 @Index('idx_bm_nodes_hmcld', ['service_host', 'memory_mb', 'cpus', 'local_gb', 'deleted'])
+// Migration 018's partial unique indexes (one live node per instance, per BMC address): TypeORM
+// cannot express `lower(pm_address)` nor compare their WHERE clauses, so it leaves them alone.
+@Index('bm_nodes_live_instance_uuid_ux', { synchronize: false })
+@Index('bm_nodes_live_pm_address_ux', { synchronize: false })
 export class BmNode extends NovaBase {
   @PrimaryGeneratedColumn({ type: 'integer', primaryKeyConstraintName: 'bm_nodes_pkey' })
   id: number;

@@ -6,6 +6,7 @@ import { ComputeNodes1700000000014 } from './014-compute-nodes';
 import { Flavors1700000000015 } from './015-flavors';
 import { NodeEvents1700000000016 } from './016-node-events';
 import { Images1700000000017 } from './017-images';
+import { LiveNodeUniqueness1700000000018 } from './018-live-node-uniqueness';
 
 /**
  * Every migration, oldest first, with the nova_bm schema version it produces. Versions 1–10 are
@@ -21,6 +22,9 @@ export const MIGRATIONS = [
   { version: 15, migration: Flavors1700000000015 },
   { version: 16, migration: NodeEvents1700000000016 },
   { version: 17, migration: Images1700000000017 },
+  { version: 18, migration: LiveNodeUniqueness1700000000018 },
 ] as const;
+
+export { LIVE_BMC_INDEX, LIVE_INSTANCE_INDEX } from './018-live-node-uniqueness';
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -26,6 +26,18 @@ export class DhcpReservationRepository {
       .upsert({ mac: r.mac, address: r.ip, active: r.active, updated_at: new Date() }, ['mac']);
   }
 
+  /**
+   * The MACs of every live node, whatever its host (lower case): a reservation of another MAC
+   * belongs to no node any more.
+   */
+  async liveMacs(): Promise<Set<string>> {
+    const rows: { mac: string }[] = await this.ds.query(
+      `SELECT lower(i.address) AS mac FROM bm_interfaces i JOIN bm_nodes n ON n.id = i.bm_node_id
+        WHERE n.deleted = false AND i.address IS NOT NULL`,
+    );
+    return new Set(rows.map((r) => r.mac));
+  }
+
   /** Removes the reservation of `mac` (none: nothing happens). */
   async forget(mac: string): Promise<void> {
     await this.ds.getRepository(BmDhcpReservation).delete({ mac });
