@@ -6,6 +6,7 @@
  *   RANGE       FIRST,LAST addresses for the enrolled MACs
  *   MODE        full (default) or proxy (ProxyDHCP: PXE options only, another server gives addresses)
  *   MACS        the enrolled MACs, comma-separated
+ *   REPLY_ADDRESS optional: DHCP replies leave from this address's interface (DhcpServer replyAddress)
  *   TFTP_ROOT   the directory served (absolute requests for TFTP_ROOT/... are accepted)
  *   READY_FILE  written once both servers listen
  *   CAPTURE_DIR optional: every DHCP datagram received is written there as <n>.hex
@@ -39,6 +40,7 @@ const config = {
 };
 const dhcp = new DhcpServer({
   port: 67,
+  ...(process.env.REPLY_ADDRESS ? { replyAddress: process.env.REPLY_ADDRESS } : {}),
   context: {
     config,
     leases: new InMemoryLeaseStore(config.range, { exclude: [address] }),

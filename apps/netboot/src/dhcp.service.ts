@@ -5,9 +5,13 @@ import {
   DhcpServer,
   type EnrolledInterface,
   InMemoryLeaseStore,
+  OrphanReservations,
+  normaliseMac,
   type ReservationChange,
+  UnenrolledLog,
   validateResponderConfig,
 } from '@bm/dhcp';
+import { systemClock } from '@bm/core';
 import { BM_CONFIG } from '@bm/service';
 import { NetbootTimeline } from './netboot-timeline';
 import { BootNetworkOfHost } from './pxe-interface';
@@ -26,6 +30,12 @@ export class DhcpService implements OnApplicationBootstrap, OnApplicationShutdow
   private server?: DhcpServer;
   private enrolled = new Map<string, EnrolledInterface>();
   private timer?: NodeJS.Timeout;
+  /** The reservation writes, one after another. */
+  private persisting = Promise.resolve();
+  /** Forgets the reservations of deleted nodes after `[netboot] dhcp_reservation_grace`. */
+  private orphans?: OrphanReservations;
+  /** Requests from MACs we do not serve: a line for the first ones, then a summary a minute. */
+  private readonly unenrolled = new UnenrolledLog({ clock: systemClock, onSummary: (l) => this.log.log(l) });
 
   constructor(
     @Inject(BM_CONFIG) private readonly config: BmConfig,
@@ -65,13 +75,17 @@ export class DhcpService implements OnApplicationBootstrap, OnApplicationShutdow
     const leases = new InMemoryLeaseStore(cfg.range, {
       exclude: [my, ...(n.dhcp_router ? [n.dhcp_router] : [])],
       reservations: await this.reservations.all(),
-      onChange: (c) => void this.persist(c),
+      // In order: an address forgotten (its row deleted) may be reserved again by the next request.
+      onChange: (c) => void (this.persisting = this.persisting.then(() => this.persist(c))),
     });
+    this.orphans = new OrphanReservations(leases, n.dhcp_reservation_grace * 1000);
     this.server = new DhcpServer({
       address: net.dhcpAddress,
+      ...(net.dhcpReplyAddress ? { replyAddress: net.dhcpReplyAddress } : {}),
       port: n.dhcp_port,
       context: { config: cfg, lookup: (mac) => this.enrolled.get(mac), leases },
       onLog: (e) => {
+        if (e.event === 'ignored-unenrolled' && !this.unenrolled.admit(e.mac)) return;
         this.log.log(
           `${e.event} ${e.mac}${e.ip ? ` ${e.ip}` : ''}${e.bootfile ? ` ${e.bootfile}` : ''}${e.reason ? ` (${e.reason})` : ''}`,
         );
@@ -81,19 +95,26 @@ export class DhcpService implements OnApplicationBootstrap, OnApplicationShutdow
     });
     await this.server.start();
     this.log.log(
-      `DHCP (${n.dhcp_mode}) on ${net.dhcpAddress}:${this.server.ports.join(',')}${this.config.baremetal.pxe_interface ? ` (all interfaces hear broadcasts; pxe_interface ${this.config.baremetal.pxe_interface})` : ''}, next-server ${my}`,
+      `DHCP (${n.dhcp_mode}) on ${net.dhcpAddress}:${this.server.ports.join(',')}${this.config.baremetal.pxe_interface ? ` (all interfaces hear broadcasts; replies leave from ${net.dhcpReplyAddress ?? net.dhcpAddress} on pxe_interface ${this.config.baremetal.pxe_interface})` : ''}, next-server ${my}`,
     );
   }
 
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
     await this.server?.stop();
+    await this.persisting; // the last reservation writes, before the database closes
+    this.unenrolled.flush();
   }
 
   private async refresh(): Promise<void> {
     try {
       const rows = await this.nodes.enrolledMacs(this.config.default.host);
       this.enrolled = new Map(rows.map((r) => [r.address, { nodeId: String(r.node_id) }]));
+      if (this.orphans) {
+        const live = new Set([...(await this.reservations.liveMacs())].map(normaliseMac));
+        const gone = this.orphans.sweep(live, Date.now());
+        if (gone.length) this.log.log(`forgot the DHCP reservations of deleted nodes: ${gone.join(', ')}`);
+      }
     } catch (e) {
       this.log.warn(`cannot read enrolled interfaces: ${(e as Error).message}`);
     }

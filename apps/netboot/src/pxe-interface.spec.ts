@@ -24,15 +24,19 @@ describe('resolveBootNetwork ([baremetal] pxe_interface)', () => {
     });
   });
 
-  it("TFTP binds the interface's address; DHCP stays on the wildcard (broadcasts)", () => {
-    expect(resolveBootNetwork(base, host)).toEqual({ tftpAddress: '10.77.0.1', dhcpAddress: '0.0.0.0', notes: [] });
+  it("TFTP binds the interface's address; DHCP listens on the wildcard (broadcasts) and replies from the interface's address", () => {
+    expect(resolveBootNetwork(base, host)).toEqual({
+      tftpAddress: '10.77.0.1',
+      dhcpAddress: '0.0.0.0',
+      dhcpReplyAddress: '10.77.0.1',
+      notes: [],
+    });
   });
 
   it('an explicit listen_address on the interface is kept', () => {
-    expect(resolveBootNetwork({ ...base, listenAddress: '10.77.0.1' }, host)).toMatchObject({
-      tftpAddress: '10.77.0.1',
-      dhcpAddress: '10.77.0.1',
-    });
+    const r = resolveBootNetwork({ ...base, listenAddress: '10.77.0.1' }, host);
+    expect(r).toMatchObject({ tftpAddress: '10.77.0.1', dhcpAddress: '10.77.0.1' });
+    expect(r.dhcpReplyAddress).toBeUndefined(); // the listening socket is already on the interface
   });
 
   it('names what is wrong', () => {

@@ -48,6 +48,11 @@ export interface BootNetwork {
    * device, so the DHCP server hears every interface and answers enrolled MACs only.
    */
   dhcpAddress: string;
+  /**
+   * DHCP replies leave from here (DhcpServer replyAddress): pxe_interface's address when DHCP
+   * listens on the wildcard, so a broadcast OFFER goes out of pxe_interface, not by the default route.
+   */
+  dhcpReplyAddress?: string;
   /** Things an operator should know (e.g. my_ip is not on pxe_interface). */
   notes: string[];
 }
@@ -99,7 +104,12 @@ export function resolveBootNetwork(c: BootNetworkConfig, interfaces: HostInterfa
   if (!wildcard && !v4.some((a) => a.address === c.listenAddress)) {
     throw new Error(`[netboot] listen_address ${c.listenAddress} is not an address of pxe_interface ${c.pxeInterface}`);
   }
-  return { tftpAddress: wildcard ? own.address : c.listenAddress, dhcpAddress: c.listenAddress, notes };
+  return {
+    tftpAddress: wildcard ? own.address : c.listenAddress,
+    dhcpAddress: c.listenAddress,
+    ...(wildcard ? { dhcpReplyAddress: own.address } : {}),
+    notes,
+  };
 }
 
 /**

@@ -35,6 +35,8 @@ export class TftpService implements OnApplicationBootstrap, OnApplicationShutdow
       port: n.tftp_port,
       root,
       rootAliases: [root],
+      maxTransfersPerClient: n.tftp_max_transfers_per_client,
+      readAheadBudget: n.tftp_read_ahead_mb * 1024 * 1024,
       onTransfer: (s) => {
         this.log.log(`${s.outcome} ${s.client} ${s.file} ${s.bytes} bytes${s.error ? ` (${s.error})` : ''}`);
         this.timeline.tftp(s);

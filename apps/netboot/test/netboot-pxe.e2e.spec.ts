@@ -125,9 +125,11 @@ describe('netboot service: a VM PXE-boots the deploy ramdisk, then the instance'
     // ipappend 3, from our lease: address:next-server:gateway:netmask, and the NIC.
     expect(line).toContain('ip=10.77.0.50:10.77.0.1:');
     expect(line).toContain(`BOOTIF=01-${MAC.replace(/:/g, '-')}`);
-    // pxe_interface tap0: TFTP on its address, DHCP on the wildcard (broadcasts).
+    // pxe_interface tap0: TFTP on its address, DHCP on the wildcard (broadcasts), replies from tap0's address.
     expect(out()).toContain(`TFTP ${tftpRoot} on 10.77.0.1:69`);
-    expect(out()).toContain('DHCP (full) on 0.0.0.0:67 (all interfaces hear broadcasts; pxe_interface tap0)');
+    expect(out()).toContain(
+      'DHCP (full) on 0.0.0.0:67 (all interfaces hear broadcasts; replies leave from 10.77.0.1 on pxe_interface tap0)',
+    );
     expect(out()).toMatch(new RegExp(`ack ${MAC} 10\\.77\\.0\\.50 pxelinux\\.0`));
     expect(out()).toMatch(
       new RegExp(`complete 10\\.77\\.0\\.50:\\d+ pxelinux\\.cfg/01-${MAC.replace(/:/g, '-')} \\d+ bytes`),

@@ -28,7 +28,7 @@ export class PacketSource {
   private ready?: Buffer;
   private failed = false;
   private error: unknown;
-  private readonly chunk: number;
+  private chunk: number;
   /** Bytes of the read in flight (not yet in `ready`). */
   private inflightBytes = 0;
   private arena: Buffer = EMPTY;
@@ -43,6 +43,14 @@ export class PacketSource {
     // In octet mode a chunk that is a whole number of blocks never leaves a block straddling two chunks.
     this.chunk = Math.max(blksize, Math.ceil(chunk / blksize) * blksize);
     this.readAhead();
+  }
+
+  /**
+   * Reads `chunk` bytes at a time from the next read on (a transfer starts small and grows once
+   * its client has answered).
+   */
+  grow(chunk: number): void {
+    this.chunk = Math.max(this.chunk, Math.ceil(chunk / this.blksize) * this.blksize);
   }
 
   /** Reads the next chunk unless one is already read or in flight (or the file is exhausted). */
@@ -130,7 +138,8 @@ export class PacketSource {
         (this.src.length - this.srcPos) +
         (this.ready?.length ?? 0);
       const packets = Math.floor(left / bs) + 1;
-      const size = Math.max(n, Math.min(packets * (bs + 4), Math.max(ARENA, bs + 4)));
+      // No larger than a chunk: a transfer reading one block at a time allocates for one block.
+      const size = Math.max(n, Math.min(packets * (bs + 4), Math.max(Math.min(ARENA, this.chunk), bs + 4)));
       this.arena = Buffer.allocUnsafeSlow(size);
       this.arenaPos = 0;
     }

@@ -190,6 +190,14 @@ export function dataHeader(block: number): Buffer {
   return header(Opcode.DATA, block & 0xffff);
 }
 
+/** Longest text in an ERROR packet we send: a file name or option a client sent is echoed clipped. */
+export const MAX_ERROR_TEXT = 160;
+
+/** `s` cut to at most `max` characters, the cut marked with "...". */
+export function clip(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max - 3)}...`;
+}
+
 export function errorPacket(code: number, message: string = tftpErrorMessage(code)): Buffer {
-  return encodePacket({ type: 'ERROR', code, message });
+  return encodePacket({ type: 'ERROR', code, message: clip(message, MAX_ERROR_TEXT) });
 }

@@ -168,7 +168,7 @@ describe('TftpServer protocol (raw UDP peer)', () => {
   });
 
   it('retransmits with exponential backoff, then gives up and releases the transfer', async () => {
-    const { s, ended } = await server({ defaultTimeoutMs: 40, retries: 3 });
+    const { s, ended } = await server({ defaultTimeoutMs: 40, retries: 3, unconfirmedRetries: 3 });
     const p = await peer();
     p.send(s.port, { type: 'RRQ', filename: 'small.bin', mode: 'octet', options: new Map() });
     const [st] = await ended();
@@ -188,7 +188,13 @@ describe('TftpServer protocol (raw UDP peer)', () => {
 
   it('backs off and gives up by the server clock: 1 s, 2 s, 4 s, 8 s, then the transfer ends', async () => {
     const clock = new ManualClock(1_000_000);
-    const { s, ended } = await server({ defaultTimeoutMs: 1000, maxTimeoutMs: 8000, retries: 3, clock });
+    const { s, ended } = await server({
+      defaultTimeoutMs: 1000,
+      maxTimeoutMs: 8000,
+      retries: 3,
+      unconfirmedRetries: 3,
+      clock,
+    });
     const p = await peer();
     p.send(s.port, { type: 'RRQ', filename: 'small.bin', mode: 'octet', options: new Map() });
     expect((await p.receive()).packet).toMatchObject({ type: 'DATA', block: 1 });

@@ -2,6 +2,12 @@
  * A read-only TFTP server (RFC 1350 with RFC 2347/2348/2349 options and RFC 7440 windows),
  * for PXE: every transfer runs on its own ephemeral UDP socket (its TID), retransmits with
  * exponential backoff and is dropped (socket and timer released) after `retries` silent timeouts.
+ *
+ * A request costs little until its client shows it is there (a request's source address is not
+ * proof of anything): nothing is read ahead before the OACK is acknowledged (ACK 0), a first DATA
+ * packet without options is read alone, the first packet is sent again only `unconfirmedRetries`
+ * times, and each client address holds a few transfers at most. Read-ahead buffers of all
+ * transfers share one memory budget.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
@@ -10,7 +16,16 @@ import { TftpError, TftpErrorCode, TftpPacketError } from './errors';
 import { FsFileProvider } from './fs-provider';
 import { literalLookup } from './literal-lookup';
 import { negotiateOptions, resolveLimits } from './options';
-import { Opcode, type RequestPacket, type TftpMode, decodePacket, encodePacket, errorPacket } from './packet';
+import {
+  MAX_ERROR_TEXT,
+  Opcode,
+  type RequestPacket,
+  type TftpMode,
+  clip,
+  decodePacket,
+  encodePacket,
+  errorPacket,
+} from './packet';
 import { PacketSource } from './packet-source';
 import { normalizeRequestPath } from './paths';
 import { type FileProvider, LayeredFileProvider, type TftpFile } from './provider';
@@ -61,8 +76,21 @@ export interface TftpServerOptions {
   maxTimeoutMs?: number;
   /** Retransmissions without progress before the transfer is dropped (default 5). */
   retries?: number;
+  /**
+   * Retransmissions of the first packet (OACK or DATA 1) before the client acknowledged anything
+   * (default 2, at most `retries`): a request from a forged address gets little back.
+   */
+  unconfirmedRetries?: number;
   /** Concurrent transfers; beyond, requests get ERROR 0 "server busy" (default 512). */
   maxTransfers?: number;
+  /** Concurrent transfers per client address; beyond, requests get ERROR 0 "server busy" (default 8). */
+  maxTransfersPerClient?: number;
+  /**
+   * Bytes of file read ahead by all transfers together (default 64 MiB): a transfer reads in
+   * chunks, two held at most, made smaller when the budget runs short; a client that does not fit
+   * one block gets ERROR 0 "server busy".
+   */
+  readAheadBudget?: number;
   onTransfer?: (stats: TransferStats) => void;
   /** Times retransmissions, the file provider's budget and transfer durations (default: the system clock). */
   clock?: Clock;
@@ -86,8 +114,32 @@ interface ServerContext {
   defaultTimeoutMs: number;
   maxTimeoutMs: number;
   retries: number;
+  unconfirmedRetries: number;
+  budget: ReadAheadBudget;
   clock: Clock;
   ended(t: Transfer, stats: TransferStats): void;
+}
+
+/** Longest file name echoed in logs (TransferStats.file); error texts are clipped to MAX_ERROR_TEXT. */
+const MAX_LOGGED_NAME = 128;
+
+/** The read-ahead memory shared by all transfers: two chunks reserved per transfer. */
+class ReadAheadBudget {
+  private used = 0;
+
+  constructor(private readonly limit: number) {}
+
+  /** Reserves two chunks of at most `want` bytes, a multiple of `unit`; 0 when one unit does not fit. */
+  take(want: number, unit: number): number {
+    const chunk = Math.min(want, Math.floor((this.limit - this.used) / 2 / unit) * unit);
+    if (chunk < unit) return 0;
+    this.used += 2 * chunk;
+    return chunk;
+  }
+
+  give(chunk: number): void {
+    this.used -= 2 * chunk;
+  }
 }
 
 type State = 'starting' | 'oack' | 'data' | 'done';
@@ -102,6 +154,7 @@ const noop = (): void => undefined;
  */
 class Transfer {
   readonly key: string;
+  readonly address: string;
   private state: State = 'starting';
   private socket?: Socket;
   private bound = false;
@@ -117,6 +170,11 @@ class Transfer {
   private windowsize = 1;
   private tsize?: number;
   private oack?: Buffer;
+  /** Read-ahead chunk wanted once the client is confirmed, and the one reserved in the budget. */
+  private chunk = 0;
+  private reserved = 0;
+  /** The client acknowledged something (ACK 0 of the OACK, or a DATA block). */
+  private confirmed = false;
   private baseTimeoutMs: number;
   private timeoutMs: number;
   private attempts = 0;
@@ -144,6 +202,7 @@ class Transfer {
     readonly raw: Buffer,
   ) {
     this.key = clientKey(client);
+    this.address = client.address;
     this.started = ctx.clock.now();
     this.baseTimeoutMs = ctx.defaultTimeoutMs;
     this.timeoutMs = ctx.defaultTimeoutMs;
@@ -202,14 +261,18 @@ class Transfer {
       this.ring = new Array<Buffer | undefined>(this.windowsize);
       if (n.timeoutMs !== undefined) this.baseTimeoutMs = this.timeoutMs = n.timeoutMs;
       // Chunks are read one ahead of use, so two of them are held at most.
-      const chunk = Math.min(Math.max(this.blksize * this.windowsize, 128 * 1024), 4 * 1024 * 1024);
-      this.source = new PacketSource(file, this.blksize, this.req.mode === 'netascii', chunk);
+      const window = this.blksize * this.windowsize;
+      const chunk = Math.min(Math.max(window, 128 * 1024), 4 * 1024 * 1024);
+      this.chunk = Math.ceil(chunk / this.blksize) * this.blksize;
       if (n.oack.size > 0) {
+        // Nothing is read until the client acknowledges the OACK.
         this.state = 'oack';
         this.oack = encodePacket({ type: 'OACK', options: n.oack });
         this.send(this.oack);
         this.arm();
       } else {
+        // DATA 1 goes out unasked: read only the first window until the client answers.
+        if (!this.openSource(window)) return;
         this.state = 'data';
         this.sendWindow();
       }
@@ -265,9 +328,32 @@ class Transfer {
     }
   }
 
+  /** The packet source, reading ahead `chunk` bytes at a time if the budget allows (else ERROR 0). */
+  private openSource(chunk: number): boolean {
+    this.reserved = this.ctx.budget.take(chunk, this.blksize);
+    if (this.reserved === 0) {
+      this.fail(TftpErrorCode.NOT_DEFINED, 'server busy: out of read-ahead memory');
+      return false;
+    }
+    this.source = new PacketSource(this.file as TftpFile, this.blksize, this.req.mode === 'netascii', this.reserved);
+    return true;
+  }
+
+  /** The client answered: from now on read ahead in full chunks (or what the budget allows). */
+  private confirm(): void {
+    this.confirmed = true;
+    if (!this.source) return;
+    this.ctx.budget.give(this.reserved);
+    // At least the chunk just given back fits again.
+    this.reserved = this.ctx.budget.take(this.chunk, this.blksize);
+    this.source.grow(this.reserved);
+  }
+
   private onAck(n: number): void {
     if (this.state === 'oack') {
       if (n !== 0) return; // stale or bogus: the OACK timer keeps running
+      this.confirmed = true;
+      if (!this.openSource(this.chunk)) return;
       this.state = 'data';
       this.progress();
       this.sendWindow();
@@ -288,6 +374,7 @@ class Transfer {
       }
     }
     this.base = k + 1;
+    if (!this.confirmed) this.confirm();
     this.progress();
     if (this.lastBlock !== undefined && k >= this.lastBlock) return this.finish('complete');
     this.sendWindow(); // resume from k+1 (RFC 7440: an ACK inside the window restarts after it)
@@ -360,11 +447,12 @@ class Transfer {
 
   private onTimeout(): void {
     this.attempts++;
-    if (this.attempts > this.ctx.retries) {
+    const retries = this.confirmed ? this.ctx.retries : this.ctx.unconfirmedRetries;
+    if (this.attempts > retries) {
       const waited = this.ctx.clock.now() - this.started;
       return this.finish(
         'timeout',
-        `no acknowledgement after ${this.ctx.retries} retransmissions (${waited} ms)`,
+        `no acknowledgement after ${retries} retransmissions (${waited} ms)`,
         errorPacket(TftpErrorCode.NOT_DEFINED, 'timeout'),
       );
     }
@@ -388,6 +476,8 @@ class Transfer {
     this.cancelTimer?.();
     this.cancelTimer = undefined;
     this.ring = [];
+    this.ctx.budget.give(this.reserved);
+    this.reserved = 0;
     const file = this.file;
     this.file = undefined;
     this.source = undefined;
@@ -414,7 +504,7 @@ class Transfer {
     const lastAcked = this.base - 1;
     this.ctx.ended(this, {
       client: this.key,
-      file: this.req.filename,
+      file: clip(this.req.filename, MAX_LOGGED_NAME),
       path: this.path,
       request: this.req.type,
       mode: this.req.mode,
@@ -423,7 +513,7 @@ class Transfer {
       retransmits: this.retransmits,
       durationMs: this.ctx.clock.now() - this.started,
       outcome,
-      ...(error !== undefined ? { error } : {}),
+      ...(error !== undefined ? { error: clip(error, MAX_ERROR_TEXT) } : {}),
       blksize: this.blksize,
       windowsize: this.windowsize,
       ...(this.tsize !== undefined ? { tsize: this.tsize } : {}),
@@ -436,6 +526,9 @@ export class TftpServer {
   private readonly transfers = new Map<string, Transfer>();
   private readonly ctx: ServerContext;
   private readonly maxTransfers: number;
+  private readonly maxPerClient: number;
+  /** Client address → its transfers in `transfers`. */
+  private readonly perClient = new Map<string, number>();
   private stopping = false;
 
   constructor(private readonly options: TftpServerOptions) {
@@ -461,6 +554,10 @@ export class TftpServer {
     if (!Number.isInteger(retries) || retries < 0 || retries > 100)
       throw new RangeError('retries must be an integer in 0..100');
     this.maxTransfers = positive(options.maxTransfers, 512, 'maxTransfers');
+    this.maxPerClient = positive(options.maxTransfersPerClient, 8, 'maxTransfersPerClient');
+    const unconfirmedRetries = Math.min(options.unconfirmedRetries ?? 2, retries);
+    if (!Number.isInteger(unconfirmedRetries) || unconfirmedRetries < 0)
+      throw new RangeError('unconfirmedRetries must be an integer >= 0');
     this.ctx = {
       address,
       family: isIPv6(address) ? 'udp6' : 'udp4',
@@ -470,9 +567,16 @@ export class TftpServer {
       defaultTimeoutMs: positive(options.defaultTimeoutMs, 1000, 'defaultTimeoutMs'),
       maxTimeoutMs: positive(options.maxTimeoutMs, 8000, 'maxTimeoutMs'),
       retries,
+      unconfirmedRetries,
+      budget: new ReadAheadBudget(positive(options.readAheadBudget, 64 * 1024 * 1024, 'readAheadBudget')),
       clock: options.clock ?? systemClock,
       ended: (t, stats) => {
-        if (this.transfers.get(t.key) === t) this.transfers.delete(t.key);
+        if (this.transfers.get(t.key) === t) {
+          this.transfers.delete(t.key);
+          const n = (this.perClient.get(t.address) ?? 1) - 1;
+          if (n > 0) this.perClient.set(t.address, n);
+          else this.perClient.delete(t.address);
+        }
         try {
           this.options.onTransfer?.(stats);
         } catch {
@@ -563,8 +667,12 @@ export class TftpServer {
     }
     if (this.transfers.size >= this.maxTransfers)
       return this.reply(errorPacket(TftpErrorCode.NOT_DEFINED, 'server busy'), r);
+    const mine = this.perClient.get(r.address) ?? 0;
+    if (mine >= this.maxPerClient)
+      return this.reply(errorPacket(TftpErrorCode.NOT_DEFINED, 'server busy: too many transfers from your address'), r);
     const t = new Transfer(this.ctx, r, req, Buffer.from(msg));
     this.transfers.set(key, t);
+    this.perClient.set(r.address, mine + 1);
     void t.run();
   }
 }
