@@ -1,4 +1,5 @@
 import Table from 'cli-table3';
+import { printable } from '@bm/core';
 import type { InterfaceView, NodeView } from '@bm/enrollment';
 
 export interface Io {
@@ -14,10 +15,16 @@ const plain = {
   chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
 };
 
+/**
+ * A cell's text: control characters in values (an enrolled `pm_user` with ANSI escapes, a detail
+ * with a newline) are shown escaped, never sent to the terminal; a list is one value per line.
+ */
 function cell(v: unknown): string {
-  return v === null || v === undefined ? '' : String(v);
+  if (Array.isArray(v)) return v.map(cell).join('\n');
+  return v === null || v === undefined ? '' : printable(String(v));
 }
 
+/** A table of `rows` (a cell may be a list: one line each). */
 export function table(head: string[], rows: unknown[][]): string {
   const t = new Table({ head, ...plain });
   for (const r of rows) t.push(r.map(cell));
@@ -51,7 +58,7 @@ export function nodesTable(nodes: NodeView[]): string {
       n.memory_mb,
       n.local_gb,
       n.cpu_arch,
-      n.interfaces.map((i) => i.address).join('\n'),
+      n.interfaces.map((i) => i.address),
       n.pm_address,
       n.pm_user,
       n.pm_password,
@@ -64,10 +71,7 @@ export function nodesTable(nodes: NodeView[]): string {
 
 export function nodeTable(n: NodeView): string {
   const { interfaces, ...fields } = n;
-  return table(
-    ['Property', 'Value'],
-    [...Object.entries(fields), ['interfaces', interfaces.map((i) => i.address).join('\n')]],
-  );
+  return table(['Property', 'Value'], [...Object.entries(fields), ['interfaces', interfaces.map((i) => i.address)]]);
 }
 
 /** The columns of `nova baremetal-interface-list`. */

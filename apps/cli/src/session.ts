@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { ComputeClient, SchedulerClient } from '@bm/contracts';
 import { type BmConfig, loadConfig, redactUrl } from '@bm/config';
-import { NovaBmDatabase } from '@bm/db';
+import { NovaBmDatabase, PasswordVault } from '@bm/db';
 import { EnrollmentService } from '@bm/enrollment';
 import { GlanceClient } from '@bm/images';
 import { AmqpConnection, ConnectionLost, RpcClient } from '@bm/messaging';
@@ -53,9 +53,10 @@ export class CliSession {
     return this.config?.baremetal.sql_connection;
   }
 
-  /** nova_bm: its repositories and schema. */
+  /** nova_bm: its repositories and schema, with the BMC password key (`[baremetal] pm_password_key_file`). */
   async database(): Promise<NovaBmDatabase> {
-    this.db ??= await NovaBmDatabase.open(this.getConfig().baremetal.sql_connection);
+    const c = this.getConfig().baremetal;
+    this.db ??= await NovaBmDatabase.open(c.sql_connection, PasswordVault.fromKeyFile(c.pm_password_key_file));
     return this.db;
   }
 
@@ -85,9 +86,10 @@ export class CliSession {
 
   /** The broker, failing fast (no reconnect loop) when it cannot be reached. */
   async broker(): Promise<AmqpConnection> {
-    const url = this.getConfig().default.transport_url;
+    const config = this.getConfig();
+    const url = config.default.transport_url;
     try {
-      this.amqp ??= await AmqpConnection.open({ url, initialMaxRetries: 0 });
+      this.amqp ??= await AmqpConnection.open({ url, ssl: config.oslo_messaging_rabbit, initialMaxRetries: 0 });
     } catch (e) {
       const why = (e as { code?: string }).code ?? (e as Error).message;
       throw new ConnectionLost(`cannot reach the message broker at ${redactUrl(url)} (${why})`);

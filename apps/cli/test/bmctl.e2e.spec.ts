@@ -1,9 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NodeEventRepository, openDataSource } from '@bm/db';
 import { type BmctlRun, bmctl, requireBuilt } from '../../../test/support/bmctl';
 import { unusedDatabase, type ScratchDatabase } from '../../../test/support/database';
+import { TEST_PASSWORD_KEY_FILE } from '../../../test/support/passwords';
 
 // End to end: the built bmctl (npm run build) as an operator runs it, against real PostgreSQL.
 const SECRET = 'pw-Zq81,"quoted"';
@@ -23,7 +24,7 @@ describe('bmctl (built binary) against PostgreSQL', () => {
   beforeAll(() => {
     requireBuilt();
     db = unusedDatabase('bm_e2e');
-    env = { DATABASE_URL: db.url, BM_HOST: 'cn-e2e' };
+    env = { DATABASE_URL: db.url, BM_HOST: 'cn-e2e', BM_PM_PASSWORD_KEY_FILE: TEST_PASSWORD_KEY_FILE };
     dir = mkdtempSync(join(tmpdir(), 'bmctl-'));
   });
   afterAll(async () => {
@@ -42,11 +43,11 @@ describe('bmctl (built binary) against PostgreSQL', () => {
 
   it('db sync --create-database creates and migrates; db version reports it', async () => {
     const r = await run(['db', 'sync', '--create-database']);
-    expect([r.code, r.out.trim()]).toEqual([0, 'nova_bm schema: version 0 -> 17']);
-    expect((await run(['db', 'version'])).out.trim()).toBe('17');
-    expect((await run(['db', 'sync', '--version', '10'])).out.trim()).toBe('nova_bm schema: version 17 -> 10');
-    expect(JSON.parse((await run(['db', 'version', '--json'])).out)).toEqual({ version: 10, latest: 17 });
-    expect((await run(['db', 'sync'])).out.trim()).toBe('nova_bm schema: version 10 -> 17');
+    expect([r.code, r.out.trim()]).toEqual([0, 'nova_bm schema: version 0 -> 18']);
+    expect((await run(['db', 'version'])).out.trim()).toBe('18');
+    expect((await run(['db', 'sync', '--version', '10'])).out.trim()).toBe('nova_bm schema: version 18 -> 10');
+    expect(JSON.parse((await run(['db', 'version', '--json'])).out)).toEqual({ version: 10, latest: 18 });
+    expect((await run(['db', 'sync'])).out.trim()).toBe('nova_bm schema: version 10 -> 18');
   });
 
   it('imports deploy/baremetal.csv and lists the nodes', async () => {
@@ -235,6 +236,43 @@ describe('bmctl (built binary) against PostgreSQL', () => {
     expect([badLimit.code, badLimit.err]).toEqual([64, expect.stringContaining('must be from 1 to 10000')]);
     const badSince = await run(['node', 'timeline', '1', '--since', 'yesterday']);
     expect([badSince.code, badSince.err]).toEqual([64, expect.stringContaining('must be an ISO 8601 time')]);
+  });
+
+  it('db gen-key writes a key once; db re-encrypt seals clear passwords and rotates to a new key', async () => {
+    const key = join(dir, 'new.key');
+    expect((await run(['db', 'gen-key', key])).code).toBe(0);
+    expect((statSync(key).mode & 0o777).toString(8)).toBe('600');
+    const again = await run(['db', 'gen-key', key]);
+    expect([again.code, again.err]).toEqual([1, expect.stringContaining('EEXIST')]);
+    expect((await run(['db', 'gen-key', '--if-missing', key])).code).toBe(0);
+    const ds = await openDataSource(db.url);
+    try {
+      await ds.query(`UPDATE bm_nodes SET pm_password = 'legacy-pw' WHERE id = 1`); // stored before sealing
+      const rotate = await run(['db', 're-encrypt', '--old-key-file', TEST_PASSWORD_KEY_FILE, '--json'], {
+        BM_PM_PASSWORD_KEY_FILE: key,
+      });
+      expect(rotate.code).toBe(0);
+      expect(JSON.parse(rotate.out)).toMatchObject({ sealed: 1, unchanged: 0 });
+      expect(JSON.parse(rotate.out).rekeyed).toBeGreaterThan(0);
+      const rows: { pm_password: string }[] = await ds.query(
+        'SELECT pm_password FROM bm_nodes WHERE deleted = false AND pm_password IS NOT NULL',
+      );
+      expect(rows.every((r) => r.pm_password.startsWith('bmpw1:'))).toBe(true);
+      const deleted = await ds.query(
+        'SELECT count(*)::int AS n FROM bm_nodes WHERE deleted AND pm_password IS NOT NULL',
+      );
+      expect(deleted).toEqual([{ n: 0 }]);
+      // The old key no longer opens them: re-encrypting with it names a node and the way out.
+      const wrong = await run(['db', 're-encrypt']);
+      expect([wrong.code, wrong.err]).toEqual([
+        3,
+        expect.stringMatching(/node \d+'s BMC password was encrypted with key/),
+      ]);
+      // Back to the test key, for the tests after this one.
+      expect((await run(['db', 're-encrypt', '--old-key-file', key])).code).toBe(0);
+    } finally {
+      await ds.destroy();
+    }
   });
 
   it('bad input gets a clear error and a meaningful exit code', async () => {

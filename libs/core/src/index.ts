@@ -3,3 +3,4 @@
 export * from './errors';
 export * from './validate';
 export * from './clock';
+export * from './printable';

@@ -9,6 +9,7 @@ import {
   NodeRepository,
   PowerRecordRepository,
 } from './repositories';
+import { PasswordVault } from './password-vault';
 
 /**
  * One connection to nova_bm with its repositories and its schema: what a process that is not a
@@ -28,8 +29,10 @@ export class NovaBmDatabase {
   private constructor(
     /** For the libs that build on TypeORM themselves (enrollment's transactions). */
     readonly dataSource: DataSource,
+    /** Seals and opens the BMC passwords (`[baremetal] pm_password_key_file`). */
+    readonly passwords: PasswordVault,
   ) {
-    this.nodes = new NodeRepository(dataSource);
+    this.nodes = new NodeRepository(dataSource, passwords);
     this.computeNodes = new ComputeNodeRepository(dataSource);
     this.flavors = new FlavorRepository(dataSource);
     this.dhcpReservations = new DhcpReservationRepository(dataSource);
@@ -38,8 +41,8 @@ export class NovaBmDatabase {
     this.images = new ImageRepository(dataSource);
   }
 
-  static async open(url: string): Promise<NovaBmDatabase> {
-    return new NovaBmDatabase(await openDataSource(url));
+  static async open(url: string, passwords: PasswordVault = PasswordVault.none()): Promise<NovaBmDatabase> {
+    return new NovaBmDatabase(await openDataSource(url), passwords);
   }
 
   /** Moves the schema up or down to `target` (default: the latest version). */

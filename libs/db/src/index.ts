@@ -11,3 +11,4 @@ export * from './data-source-options';
 export * from './schema';
 export * from './repositories';
 export * from './database';
+export * from './password-vault';

@@ -2,8 +2,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
 import { BmNode, openDataSource, syncSchema } from '@bm/db';
-import { DuplicateMac, ImportRejected, InterfaceNotFound, InvalidParameterValue, NodeNotFound } from '@bm/domain';
+import {
+  DuplicateBmc,
+  DuplicateMac,
+  ImportRejected,
+  InterfaceNotFound,
+  InvalidParameterValue,
+  NodeNotFound,
+} from '@bm/domain';
 import { createScratchDatabase, type ScratchDatabase } from '../../../test/support/database';
+import { testPasswordVault } from '../../../test/support/passwords';
 import { EnrollmentService } from './enrollment.service';
 
 const SECRET = 'S3cr3t-BMC-pw';
@@ -37,7 +45,7 @@ describe('EnrollmentService against PostgreSQL', () => {
     db = await createScratchDatabase();
     ds = await openDataSource(db.url);
     await syncSchema(ds);
-    svc = new EnrollmentService(ds, 'cn1');
+    svc = new EnrollmentService(ds, 'cn1', testPasswordVault());
   });
   afterAll(async () => {
     await ds?.destroy();
@@ -69,7 +77,8 @@ describe('EnrollmentService against PostgreSQL', () => {
     expect(listed).toEqual(r.nodes);
     expect(listed.every((n) => n.pm_password === '******' && /^[0-9a-f-]{36}$/.test(n.uuid!))).toBe(true);
     const raw = await ds.getRepository(BmNode).findOneByOrFail({ id: 1 });
-    expect(raw).toMatchObject({ pm_password: 'password', deleted: false, task_state: null, instance_uuid: null });
+    expect(raw).toMatchObject({ deleted: false, task_state: null, instance_uuid: null });
+    expect(testPasswordVault().open(raw.pm_password!, raw.id)).toBe('password'); // stored encrypted
     expect(await svc.getNode(listed[1].uuid!)).toEqual(listed[1]);
     expect(await svc.listNodes({ serviceHost: 'other' })).toEqual([]);
   });
@@ -161,6 +170,23 @@ describe('EnrollmentService against PostgreSQL', () => {
     const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
     expect(lost.reason).toBeInstanceOf(lost.reason instanceof DuplicateMac ? DuplicateMac : ImportRejected);
     expect((await counts()).ifaces).toBe(2);
+  });
+
+  it('concurrent enrollments of one BMC address on different MACs: one node, the other gets DuplicateBmc', async () => {
+    for (let round = 0; round < 5; round++) {
+      const bmc = `vbmc-${round}.lab:6230`; // a host name: the second spelling differs in case only
+      const create = (mac: string, addr: string) =>
+        svc.createNode({ macs: [mac], cpus: 1, memory_mb: 512, local_gb: 5, pm_address: addr });
+      const results = await Promise.allSettled([
+        create(`52:54:00:70:0${round}:01`, bmc),
+        create(`52:54:00:70:0${round}:02`, bmc.toUpperCase()),
+      ]);
+      const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      expect(lost).toHaveLength(1);
+      expect(lost[0].reason).toBeInstanceOf(DuplicateBmc);
+      const live = await ds.query('SELECT id FROM bm_nodes WHERE deleted = false AND lower(pm_address) = $1', [bmc]);
+      expect(live).toHaveLength(1);
+    }
   });
 
   it('creates, shows and deletes a node; deleted nodes free their MACs', async () => {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { In, type DataSource, type EntityManager } from 'typeorm';
-import { BmInterface, BmNode, type NovaBmDatabase } from '@bm/db';
+import { BmInterface, BmNode, LIVE_BMC_INDEX, type NovaBmDatabase, PasswordVault } from '@bm/db';
 import {
   DuplicateBmc,
   DuplicateMac,
@@ -56,11 +56,13 @@ export class EnrollmentService {
   constructor(
     private readonly ds: DataSource,
     private readonly defaultServiceHost: string,
+    /** Seals the BMC passwords before they are stored; without a key a password is refused. */
+    private readonly passwords: PasswordVault = PasswordVault.none(),
   ) {}
 
-  /** Enrollment over an open nova_bm (bmctl, scripts); services get it injected. */
+  /** Enrollment over an open nova_bm (bmctl, scripts) with its key; services get it injected. */
   static of(db: NovaBmDatabase, defaultServiceHost: string): EnrollmentService {
-    return new EnrollmentService(db.dataSource, defaultServiceHost);
+    return new EnrollmentService(db.dataSource, defaultServiceHost, db.passwords);
   }
 
   async createNode(input: unknown): Promise<NodeView> {
@@ -106,7 +108,10 @@ export class EnrollmentService {
     return nodeView(node, await this.ds.getRepository(BmInterface).find({ where: { bm_node_id: node.id } }));
   }
 
-  /** Soft-deletes the node and hard-deletes its interfaces in one transaction (bm_node_destroy). */
+  /**
+   * Soft-deletes the node and hard-deletes its interfaces in one transaction (bm_node_destroy);
+   * the deleted row keeps no BMC password.
+   */
   async deleteNode(ref: string | number): Promise<NodeView> {
     return this.ds.transaction(async (tx) => {
       const node = await this.findNode(tx, ref, true);
@@ -116,7 +121,7 @@ export class EnrollmentService {
       const ifaces = await tx.find(BmInterface, { where: { bm_node_id: node.id } });
       await tx.delete(BmInterface, { bm_node_id: node.id });
       const now = utcNow();
-      await tx.update(BmNode, { id: node.id }, { deleted: true, deleted_at: now, updated_at: now });
+      await tx.update(BmNode, { id: node.id }, { deleted: true, deleted_at: now, updated_at: now, pm_password: null });
       return nodeView(node, ifaces);
     });
   }
@@ -228,7 +233,7 @@ export class EnrollmentService {
         created_at: now,
         deleted: false,
         ...nodeColumns(n),
-        pm_password: n.pm_password ?? null,
+        pm_password: n.pm_password === undefined ? null : this.passwords.seal(n.pm_password),
         task_state: null,
         preserve_ephemeral: false,
       }),
@@ -330,6 +335,8 @@ function dryRunView(n: NodeInput): NodeView {
 
 /** A unique violation that slipped past our checks means a concurrent enrollment won the race. */
 function rethrowUnique(e: unknown): never {
+  if (isUniqueViolation(e) && e.constraint === LIVE_BMC_INDEX)
+    throw new DuplicateBmc('a concurrent enrollment took the same BMC address; nothing was written');
   if (isUniqueViolation(e)) {
     throw new DuplicateMac(
       `a concurrent enrollment took the same MAC or UUID (${e.constraint ?? 'unique'}); nothing was written`,

@@ -43,20 +43,30 @@ class BmcAddressConstraint implements ValidatorConstraintInterface {
   }
 }
 
+/** C0 controls (NUL included), DEL and C1 controls: a BMC cannot take them, a terminal acts on them. */
+// eslint-disable-next-line no-control-regex -- control characters are what it looks for
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
 /**
  * What the BMC takes: IPMI 2.0 user names are at most 16 bytes and passwords at most 20 (the
- * session's key material, IPMI v2.0 §13.31); a longer one would be enrolled and then fail every
- * power call with "passwords are at most 20 bytes".
+ * session's key material, IPMI v2.0 §13.31), with no control character (a NUL ends the value for
+ * ipmitool and for the BMC's own C strings; the rest cannot be typed at a BMC's setup screen and
+ * would reach the operator's terminal); such a value would be enrolled and then fail every power
+ * call. The message never repeats the value (it may be a password).
  */
-function byteLength(max: number, field: string) {
+function ipmiText(max: number, field: string) {
   @ValidatorConstraint({ name: `${field}Bytes` })
   class Constraint implements ValidatorConstraintInterface {
     validate(value: unknown): boolean {
-      return typeof value === 'string' && Buffer.byteLength(value, 'utf8') <= max;
+      return typeof value === 'string' && Buffer.byteLength(value, 'utf8') <= max && !CONTROL.test(value);
     }
     defaultMessage(args?: ValidationArguments): string {
       if (typeof args?.value !== 'string') return `${field} must be a string`;
-      return `${field} is ${Buffer.byteLength(args.value, 'utf8')} bytes: IPMI 2.0 takes at most ${max}`;
+      const bytes = Buffer.byteLength(args.value, 'utf8');
+      if (bytes > max) return `${field} is ${bytes} bytes: IPMI 2.0 takes at most ${max}`;
+      const at = args.value.search(CONTROL);
+      const code = args.value.charCodeAt(at).toString(16).padStart(2, '0');
+      return `${field} has a control character (0x${code} at character ${at + 1}): IPMI cannot carry it`;
     }
   }
   return Validate(Constraint);
@@ -93,12 +103,12 @@ export class CreateNodeDto {
 
   @IsOptional()
   @IsString()
-  @byteLength(16, 'pm_user')
+  @ipmiText(16, 'pm_user')
   pm_user?: string;
 
   @IsOptional()
   @IsString({ message: 'pm_password must be a string' })
-  @byteLength(20, 'pm_password')
+  @ipmiText(20, 'pm_password')
   pm_password?: string;
 
   @IsOptional()

@@ -1,5 +1,8 @@
 import { ManualClock } from '@bm/core';
-import { CommandFailed, CommandRunner } from './command-runner';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BoundedOutput, CommandFailed, CommandRunner, childEnv } from './command-runner';
 
 describe('CommandRunner', () => {
   const r = new CommandRunner();
@@ -21,6 +24,70 @@ describe('CommandRunner', () => {
     expect(e).toBeInstanceOf(CommandFailed);
     expect(e.message).toBe('/bin/sh -c echo nope >&2; exit 3: nope');
     expect(JSON.stringify(e)).not.toContain('hidden-value');
+  });
+
+  describe("a program gets PATH, locale and home, and its call's variables: not the service's", () => {
+    const saved = { ...process.env };
+    beforeEach(() => {
+      process.env.DATABASE_URL = 'postgresql://nova:db-secret@db/nova_bm';
+      process.env.TRANSPORT_URL = 'rabbit://nova:mq-secret@mq/';
+      process.env.LANG = 'C.UTF-8';
+    });
+    afterEach(() => {
+      for (const k of ['DATABASE_URL', 'TRANSPORT_URL', 'LANG']) {
+        if (saved[k] === undefined) delete process.env[k];
+        else process.env[k] = saved[k];
+      }
+    });
+
+    it('run()', async () => {
+      const env = (await r.check('/usr/bin/env', [], { env: { IPMI_PASSWORD: '' } })).stdout;
+      expect(env).not.toMatch(/secret|DATABASE_URL|TRANSPORT_URL/);
+      expect(env).toContain(`PATH=${process.env.PATH}\n`);
+      expect(env).toContain('LANG=C.UTF-8\n');
+      expect(env).toMatch(/^IPMI_PASSWORD=$/m); // an empty variable is passed as empty
+    });
+
+    it('start()', async () => {
+      const file = join(mkdtempSync(join(tmpdir(), 'runner-')), 'env');
+      const p = await r.start('/bin/sh', ['-c', 'env > "$OUT"'], { env: { OUT: file } });
+      await p.exited;
+      const env = readFileSync(file, 'utf8');
+      expect(env).not.toMatch(/secret/);
+      expect(env).toContain(`OUT=${file}`);
+    });
+
+    it('childEnv: the inherited names that are set, then the extras', () => {
+      expect(childEnv({ PATH: '/bin', HOME: '/root', DATABASE_URL: 'x', AMQP: 'y' }, { A: '1', PATH: '/opt' })).toEqual(
+        {
+          PATH: '/opt',
+          HOME: '/root',
+          A: '1',
+        },
+      );
+    });
+  });
+
+  describe('captured output is bounded: the first and the last part', () => {
+    it('of a program that prints 5 MB', async () => {
+      const res = await r.run('/bin/sh', ['-c', 'echo FIRST; yes | head -c 5000000; echo; echo LAST'], {
+        maxOutputBytes: 4096,
+      });
+      expect(res.code).toBe(0);
+      expect(res.stdout.length).toBeLessThan(4200);
+      expect(res.stdout.startsWith('FIRST\ny\n')).toBe(true);
+      expect(res.stdout.endsWith('LAST\n')).toBe(true);
+      expect(res.stdout).toContain('\n[… 4995916 bytes left out …]\n'); // 5000012 printed, 4096 kept
+    });
+
+    it('BoundedOutput keeps everything up to the bound and cuts chunks at any place', () => {
+      const b = new BoundedOutput(10);
+      b.push(Buffer.from('0123456789'));
+      expect(b.toString()).toBe('0123456789');
+      b.push(Buffer.from('ab'));
+      b.push(Buffer.from('cdefg'));
+      expect(b.toString()).toBe('01234\n[… 7 bytes left out …]\ncdefg');
+    });
   });
 
   it('kills a program that outlives its timeout', async () => {

@@ -2,17 +2,82 @@
  * The one way this system runs an external program (ipmitool, sfdisk, dd, qemu-img, iscsiadm,
  * tgtadm…): no shell, arguments as a list, secrets only through the environment or stdin (never
  * argv, which every user of the machine can read in /proc), a timeout, and results that never
- * echo the environment. Inject it; tests replace it with a recording double.
+ * echo the environment. A program gets only the few variables any program needs (childEnv) plus
+ * what its call passes: never the service's own (DATABASE_URL, TRANSPORT_URL carry passwords).
+ * What it prints is kept up to a bound (the first and last part). Inject it; tests replace it
+ * with a recording double.
  */
 import { spawn } from 'node:child_process';
 import { type Clock, systemClock, setClockTimeout, namedError } from '@bm/core';
 
 export interface RunOptions {
-  /** Extra environment variables (e.g. IPMI_PASSWORD); never logged or put in errors. */
+  /** Environment variables beyond childEnv's (e.g. IPMI_PASSWORD); never logged or put in errors. */
   env?: Record<string, string>;
   input?: string | Buffer;
   timeoutMs?: number;
   cwd?: string;
+  /** Bytes of stdout, and of stderr, kept (the first half and the last half); default 1 MiB. */
+  maxOutputBytes?: number;
+}
+
+/** The variables of this process a program inherits: finding programs, locale, time zone, home, temp. */
+export const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR'] as const;
+
+const DEFAULT_MAX_OUTPUT = 1024 * 1024;
+
+/** A program's environment: INHERITED_ENV from `parent` (when set), then the call's own variables. */
+export function childEnv(parent: NodeJS.ProcessEnv, extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of INHERITED_ENV) {
+    const value = parent[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return { ...env, ...extra };
+}
+
+/**
+ * A stream's output up to `max` bytes: the first max/2 and the last max/2, with a line saying how
+ * much was left out between them (a runaway program cannot fill the service's memory).
+ */
+export class BoundedOutput {
+  private readonly head: Buffer[] = [];
+  private headBytes = 0;
+  private tail: Buffer[] = [];
+  private tailBytes = 0;
+  private total = 0;
+
+  constructor(private readonly max: number) {}
+
+  push(chunk: Buffer): void {
+    this.total += chunk.length;
+    const half = Math.floor(this.max / 2);
+    const toHead = Math.min(chunk.length, Math.max(0, this.max - half - this.headBytes));
+    if (toHead > 0) {
+      this.head.push(chunk.subarray(0, toHead));
+      this.headBytes += toHead;
+    }
+    if (toHead === chunk.length) return;
+    this.tail.push(chunk.subarray(toHead));
+    this.tailBytes += chunk.length - toHead;
+    while (this.tailBytes > half) {
+      const over = this.tailBytes - half;
+      const first = this.tail[0];
+      if (first.length <= over) {
+        this.tail.shift();
+        this.tailBytes -= first.length;
+      } else {
+        this.tail[0] = first.subarray(over);
+        this.tailBytes -= over;
+      }
+    }
+  }
+
+  toString(): string {
+    const left = this.total - this.headBytes - this.tailBytes;
+    const head = Buffer.concat(this.head).toString();
+    if (left === 0) return head + Buffer.concat(this.tail).toString();
+    return `${head}\n[… ${left} bytes left out …]\n${Buffer.concat(this.tail).toString()}`;
+  }
 }
 
 export interface RunResult {
@@ -68,7 +133,7 @@ export class CommandRunner {
     return new Promise((resolve, reject) => {
       const child = spawn(program, args, {
         cwd: o.cwd,
-        env: { ...process.env, ...o.env },
+        env: childEnv(process.env, o.env),
         stdio: ['ignore', o.logFd ?? 'ignore', o.logFd ?? 'ignore'],
       });
       let running = true;
@@ -105,11 +170,11 @@ export class CommandRunner {
     return new Promise((resolve, reject) => {
       const child = spawn(program, args, {
         cwd: o.cwd,
-        env: { ...process.env, ...o.env },
+        env: childEnv(process.env, o.env),
         stdio: ['pipe', 'pipe', 'pipe'],
       });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
+      const out = new BoundedOutput(o.maxOutputBytes ?? DEFAULT_MAX_OUTPUT);
+      const err = new BoundedOutput(o.maxOutputBytes ?? DEFAULT_MAX_OUTPUT);
       let timedOut = false;
       const cancelTimeout = o.timeoutMs
         ? setClockTimeout(this.clock, o.timeoutMs, () => {
@@ -128,8 +193,8 @@ export class CommandRunner {
         const result = {
           code,
           signal,
-          stdout: Buffer.concat(out).toString(),
-          stderr: Buffer.concat(err).toString(),
+          stdout: out.toString(),
+          stderr: err.toString(),
           durationMs: this.clock.now() - started,
         };
         if (timedOut) reject(new CommandFailed(program, args, result, `timed out after ${o.timeoutMs} ms`));

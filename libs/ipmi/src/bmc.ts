@@ -75,6 +75,12 @@ interface BmcSession {
   proofs?: RakpProofs;
   /** The session's keys, once RAKP 3 has proved the console knows the password. */
   keys?: SessionKeys;
+  /** The highest privilege the console asked for in RAKP 1 (what Set Session Privilege may raise to). */
+  maxPrivilege: number;
+  /**
+   * The operating privilege: USER (CALLBACK if that is all it asked for) once active, raised by
+   * Set Session Privilege Level (§22.18); what chassis commands are checked against.
+   */
   privilege: number;
   outSeq: number;
   highestIn: number;
@@ -85,6 +91,8 @@ interface BmcSession {
 
 const HALF_OPEN_TTL_MS = 10_000;
 const BOOT_PARAM_NOT_SUPPORTED = 0x80;
+/** Completion code: the session's privilege is too low for the command (§5.2). */
+const INSUFFICIENT_PRIVILEGE = 0xd4;
 
 export class VirtualBmc {
   private socket?: Socket;
@@ -149,14 +157,23 @@ export class VirtualBmc {
   }
 
   private async onDatagram(msg: Buffer, address: string, port: number): Promise<void> {
+    const reply = await this.receive(msg, `${address}:${port}`);
+    if (reply) this.socket?.send(reply, port, address);
+  }
+
+  /**
+   * One datagram from console `peer` (`address:port`): the reply to send, or undefined when it is
+   * dropped (malformed, forged, for no session). What the socket does; tests call it with bytes.
+   */
+  async receive(msg: Buffer, peer: string): Promise<Buffer | undefined> {
     let reply: Buffer | undefined;
     try {
-      reply = await this.handle(decodePacket(msg), `${address}:${port}`);
+      reply = await this.handle(decodePacket(msg), peer);
     } catch {
       reply = undefined;
     }
-    if (reply) this.socket?.send(reply, port, address);
-    else this.dropped++;
+    if (!reply) this.dropped++;
+    return reply;
   }
 
   private async handle(p: Packet, peer: string): Promise<Buffer | undefined> {
@@ -251,6 +268,7 @@ export class VirtualBmc {
       suite,
       state: 'opened',
       openResponse,
+      maxPrivilege: Privilege.USER,
       privilege: Privilege.USER,
       outSeq: 0,
       highestIn: 0,
@@ -263,7 +281,9 @@ export class VirtualBmc {
   private rakp1(payload: Buffer): Buffer | undefined {
     const r = decodeRakp1(payload);
     const s = this.sessions.get(r.sidc.readUInt32LE(0));
-    if (!s) return undefined;
+    // RAKP 1 carries no proof of anything: for an established session it is ignored, or anyone
+    // who saw the session id could end (or re-key) another console's session.
+    if (!s || s.state === 'active') return undefined;
     const reply = (status: number, rest: { rc?: Buffer; guid?: Buffer; authCode?: Buffer } = {}) =>
       encodeV20({
         payloadType: PayloadType.RAKP2,
@@ -307,11 +327,13 @@ export class VirtualBmc {
       user: r.user,
     };
     const proofs = rakpProofs(kuid(password), fields, s.suite);
+    const maxPrivilege = r.role & 0x0f || Privilege.ADMINISTRATOR;
     Object.assign(s, {
       fields,
       proofs,
       state: 'rakp2-sent',
-      privilege: r.role & 0x0f || Privilege.ADMINISTRATOR,
+      maxPrivilege,
+      privilege: Math.min(Privilege.USER, maxPrivilege),
       lastSeen: this.clock.now(),
     });
     s.rakp2 = reply(0, { rc: fields.rc, guid: fields.guid, authCode: proofs.rakp2 });
@@ -330,6 +352,11 @@ export class VirtualBmc {
         seq: 0,
         payload: encodeRakp4({ tag: r.tag, status, sidm: s.sidm, icv }),
       });
+    if (s.state === 'active') {
+      // The console resends RAKP 3 when our RAKP 4 was lost: the same proof gets the same answer.
+      // Anything else is ignored, the session untouched (it would end another console's session).
+      return r.status === 0 && safeEqual(s.proofs.rakp3, r.authCode) ? reply(0, s.proofs.rakp4) : undefined;
+    }
     if (r.status !== 0) {
       this.sessions.delete(id);
       return undefined;
@@ -382,16 +409,19 @@ export class VirtualBmc {
       case `${NetFn.APP}:${Cmd.GET_CHANNEL_AUTH_CAPABILITIES}`:
         return { cc: 0, data: CHANNEL_AUTH_CAPABILITIES_V20 };
       case `${NetFn.APP}:${Cmd.SET_SESSION_PRIVILEGE}`: {
-        const want = req.data[0] ?? 0;
-        if (want > Privilege.ADMINISTRATOR || want > s.privilege) return { cc: 0x81 }; // requested level not available
-        return { cc: 0, data: Buffer.from([want === 0 ? s.privilege : want]) };
+        const want = (req.data[0] ?? 0) & 0x0f;
+        if (want > Privilege.ADMINISTRATOR || want > s.maxPrivilege) return { cc: 0x81 }; // requested level not available
+        if (want !== 0) s.privilege = want; // 0: only report the present level
+        return { cc: 0, data: Buffer.from([s.privilege]) };
       }
       case `${NetFn.APP}:${Cmd.CLOSE_SESSION}`:
         if (req.data.length < 4) return { cc: 0xc7 };
         return this.sessions.has(req.data.readUInt32LE(0)) ? { cc: 0 } : { cc: 0x87 }; // invalid session id
       case `${NetFn.CHASSIS}:${Cmd.GET_CHASSIS_STATUS}`:
+        if (s.privilege < Privilege.USER) return { cc: INSUFFICIENT_PRIVILEGE };
         return { cc: 0, data: encodeChassisStatus(await m.isPoweredOn()) };
       case `${NetFn.CHASSIS}:${Cmd.CHASSIS_CONTROL}`: {
+        if (s.privilege < Privilege.OPERATOR) return { cc: INSUFFICIENT_PRIVILEGE };
         const action = CONTROL_ACTIONS[(req.data[0] ?? 0xff) & 0x0f];
         if (req.data.length < 1 || !action) return { cc: 0xcc };
         try {
@@ -402,6 +432,7 @@ export class VirtualBmc {
         return { cc: 0 };
       }
       case `${NetFn.CHASSIS}:${Cmd.SET_SYSTEM_BOOT_OPTIONS}`: {
+        if (s.privilege < Privilege.OPERATOR) return { cc: INSUFFICIENT_PRIVILEGE };
         const param = (req.data[0] ?? 0xff) & 0x7f;
         if (param === 0 || param === 3 || param === 4) return { cc: 0 }; // set-in-progress, valid-bit clearing, acknowledge
         if (param !== 5) return { cc: BOOT_PARAM_NOT_SUPPORTED };

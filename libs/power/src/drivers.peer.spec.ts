@@ -18,7 +18,7 @@ describe.each([
 
   beforeAll(async () => {
     machine = new SimulatedMachine();
-    bmc = new VirtualBmc({ port: 0, users: { admin: 'Pw-with spaces & $' }, machine });
+    bmc = new VirtualBmc({ port: 0, users: { admin: 'Pw-with spaces & $', nopw: '' }, machine });
     await bmc.start();
     driver = make();
     target = {
@@ -43,6 +43,12 @@ describe.each([
     expect(machine.getBootFlags()).toMatchObject({ device: 'pxe', persistent: true, valid: true });
     expect(await pm.reboot(target)).toBe('on');
     expect(await pm.powerOff(target)).toBe('off');
+  });
+
+  it('a user with an empty password', async () => {
+    // The ipmitool driver used to put a NUL in IPMI_PASSWORD: spawn throws a TypeError for it.
+    expect(await driver.getPowerState({ ...target, pm_user: 'nopw', pm_password: '' }, 3000)).toMatch(/^(on|off)$/);
+    await expect(driver.getPowerState({ ...target, pm_user: 'nopw', pm_password: 'x' }, 3000)).rejects.toThrow();
   });
 
   it('a wrong password fails', async () => {

@@ -16,8 +16,9 @@ export interface IpmitoolDriverOptions {
 /**
  * Compatibility with the seed's `power_manager=nova.virt.baremetal.ipmi.IPMI` as Nova ran it:
  * `ipmitool -I lanplus` once per call. The password travels in the environment (`-E` reads
- * IPMI_PASSWORD), never on the command line; an empty one is passed as a NUL, as Nova did,
- * so ipmitool never stops to prompt for it (Nova bug 1237802).
+ * IPMI_PASSWORD), never on the command line. An empty password is an empty variable: `-E` takes
+ * a set variable as it is, so ipmitool neither prompts for it (Nova bug 1237802, which Nova
+ * avoided with a NUL in a password file) nor needs the NUL an environment cannot hold.
  */
 export class IpmitoolDriver implements PowerDriver {
   readonly name = 'ipmitool';
@@ -68,7 +69,7 @@ export class IpmitoolDriver implements PowerDriver {
     for (let i = 0; i < attempts && clock.now() < until; i++) {
       try {
         const r = await this.runner.check(this.opts.program ?? 'ipmitool', this.argv(t, words), {
-          env: { IPMI_PASSWORD: t.pm_password === '' ? '\0' : t.pm_password },
+          env: { IPMI_PASSWORD: t.pm_password },
           timeoutMs: Math.max(1, until - clock.now()),
         });
         return r.stdout;

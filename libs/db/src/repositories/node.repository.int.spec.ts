@@ -6,6 +6,7 @@ import {
   BM_TASK_STATES,
   BmState,
   type BmTaskState,
+  InstanceAlreadyAssociated,
   InstanceNotFound,
   InvalidNodeStateTransition,
   NODE_EVENTS,
@@ -324,6 +325,45 @@ describe('NodeRepository against PostgreSQL', () => {
       const winner = (won[0] as PromiseFulfilledResult<{ instance_uuid: string }>).value.instance_uuid;
       expect([a, b]).toContain(winner);
       expect((await raw(n.id)).instance_uuid).toBe(winner);
+    });
+
+    it('two racing claims of one instance on two nodes: one node carries it, the other claim gets InstanceAlreadyAssociated', async () => {
+      for (let round = 0; round < 10; round++) {
+        const [x, y] = [await node({ service_host: 'twice' }), await node({ service_host: 'twice' })];
+        const instance = randomUUID();
+        const results = await Promise.allSettled([
+          repo.associate(x.uuid!, 'twice', instance, 'vm'),
+          repo.associate(y.uuid!, 'twice', instance, 'vm'),
+        ]);
+        const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+        expect(lost).toHaveLength(1);
+        expect(lost[0].reason).toBeInstanceOf(InstanceAlreadyAssociated);
+        expect(lost[0].reason.message).toMatch(new RegExp(`^Instance ${instance} is already on node `));
+        const carriers: { id: number }[] = await ds.query(
+          'SELECT id FROM bm_nodes WHERE instance_uuid = $1 AND deleted = false',
+          [instance],
+        );
+        expect(carriers).toHaveLength(1);
+        // The loser's node is untouched: still free.
+        const loser = carriers[0].id === x.id ? y : x;
+        expect(await raw(loser.id)).toEqual(loser);
+      }
+    });
+
+    it("an instance rescheduled off a node left in error (its power-off failed) is claimed elsewhere; that node is the instance's", async () => {
+      const [failed, next] = [await node({ service_host: 'resched' }), await node({ service_host: 'resched' })];
+      const instance = randomUUID();
+      await repo.associate(failed.uuid!, 'resched', instance, 'vm');
+      await repo.transition(failed.id, instance, 'failed', {}, 'BMC unreachable');
+      await expect(repo.associate(next.uuid!, 'resched', instance, 'vm')).resolves.toMatchObject({ id: next.id });
+      expect((await repo.instanceNode(instance, 'resched')).id).toBe(next.id);
+      // A third claim of it is a second build: refused, naming the node that has it.
+      const third = await node({ service_host: 'resched' });
+      await expect(repo.associate(third.uuid!, 'resched', instance, 'vm')).rejects.toThrow(
+        new InstanceAlreadyAssociated(
+          `Instance ${instance} is already on node ${next.uuid}: not claiming node ${third.uuid} too`,
+        ),
+      );
     });
   });
 

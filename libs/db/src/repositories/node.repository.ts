@@ -4,6 +4,7 @@ import {
   AmbiguousInstance,
   type BmTaskState,
   BmState,
+  InstanceAlreadyAssociated,
   InstanceNotFound,
   NodeAssociated,
   type NodeEvent,
@@ -18,6 +19,8 @@ import {
   transition,
 } from '@bm/domain';
 import { BmNode } from '../entities/bm-node.entity';
+import { PASSWORD_KEY_OPTION, PasswordKeyError, PasswordVault } from '../password-vault';
+import { LIVE_INSTANCE_INDEX } from '../migrations/018-live-node-uniqueness';
 import { NOW_UTC, SqlParams } from './sql';
 
 /** What a state change returns and what a spawn polls: the row's state and owner. */
@@ -121,6 +124,8 @@ export interface DeployTargetRow {
 }
 
 const STATE_COLUMNS = 'id, task_state, instance_uuid';
+/** PostgreSQL's SQLSTATE for a unique violation. */
+const UNIQUE_VIOLATION = '23505';
 
 /**
  * `update` (an UPDATE of bm_nodes … RETURNING STATE_COLUMNS for `event`) and, in the same
@@ -172,14 +177,16 @@ function eventSet(event: NodeEvent, fields: NodeEventFields, p: SqlParams): stri
   return sets.join(', ');
 }
 
-function toPowerTarget(n: BmNode): PowerTargetRow {
-  return {
-    id: n.id,
-    uuid: n.uuid ?? '',
-    pm_address: n.pm_address ?? '',
-    pm_user: n.pm_user ?? '',
-    pm_password: n.pm_password ?? '',
-  };
+/** What `bmctl db re-encrypt` did to the stored BMC passwords. */
+export interface PasswordReencryption {
+  /** Clear values sealed. */
+  sealed: number;
+  /** Values sealed with the old key, sealed again with the current one. */
+  rekeyed: number;
+  /** Already sealed with the current key. */
+  unchanged: number;
+  /** Passwords of soft-deleted nodes removed (deleted nodes keep no secret). */
+  scrubbed: number;
 }
 
 /**
@@ -189,12 +196,17 @@ function toPowerTarget(n: BmNode): PowerTargetRow {
  * read again to raise the error that says why.
  */
 export class NodeRepository {
-  constructor(private readonly ds: DataSource) {}
+  constructor(
+    private readonly ds: DataSource,
+    /** Opens the stored BMC passwords (the only reader of them). */
+    private readonly passwords: PasswordVault = PasswordVault.none(),
+  ) {}
 
   /**
    * Nova's bm_node_associate_and_update: claims the free node `nodeUuid` of `host` for an
    * instance (task_state building, preserve_ephemeral false). Of two racing claims exactly one
-   * wins; the other gets NodeAssociated.
+   * wins; the other gets NodeAssociated. An instance already on another live node gets
+   * InstanceAlreadyAssociated (a unique index, migration 018, decides even between racing claims).
    */
   async associate(nodeUuid: string, host: string, instanceUuid: string, instanceName: string): Promise<NodeStateRow> {
     const p = new SqlParams();
@@ -204,7 +216,9 @@ export class NodeRepository {
       WHERE uuid = ${p.add(nodeUuid)} AND service_host = ${p.add(host)} AND deleted = false
         AND instance_uuid IS NULL AND ${fromStates('associate', p)}
       RETURNING ${STATE_COLUMNS}`;
-    const rows: NodeStateRow[] = await this.ds.query(withStateEvent(update, 'associate', instanceUuid, p), p.values);
+    const rows: NodeStateRow[] = await this.ds
+      .query(withStateEvent(update, 'associate', instanceUuid, p), p.values)
+      .catch((e: unknown) => this.refuseSecondNode(e, instanceUuid, nodeUuid));
     if (rows.length === 1) return rows[0];
     const [row]: NodeStateRow[] = await this.ds.query(
       `SELECT ${STATE_COLUMNS} FROM bm_nodes WHERE uuid = $1 AND service_host = $2 AND deleted = false`,
@@ -215,6 +229,26 @@ export class NodeRepository {
       throw new NodeAssociated(`Node ${nodeUuid} is associated with instance ${row.instance_uuid}`);
     transition(row.task_state, 'associate'); // throws InvalidNodeStateTransition naming the state
     throw new NodeStateChanged(`Node ${nodeUuid} changed while it was being claimed`);
+  }
+
+  /**
+   * The claim broke migration 018's one-live-node-per-instance index: the instance is on another
+   * node already (a second, racing build of it). Any other error passes through.
+   */
+  private async refuseSecondNode(e: unknown, instanceUuid: string, nodeUuid: string): Promise<never> {
+    if (
+      (e as { code?: string }).code !== UNIQUE_VIOLATION ||
+      (e as { constraint?: string }).constraint !== LIVE_INSTANCE_INDEX
+    )
+      throw e;
+    const [other]: { uuid: string | null; id: number }[] = await this.ds.query(
+      `SELECT id, uuid FROM bm_nodes
+        WHERE instance_uuid = $1 AND deleted = false AND task_state IS DISTINCT FROM 'error'`,
+      [instanceUuid],
+    );
+    throw new InstanceAlreadyAssociated(
+      `Instance ${instanceUuid} is already on node ${other?.uuid ?? other?.id ?? '(released meanwhile)'}: not claiming node ${nodeUuid} too`,
+    );
   }
 
   /**
@@ -299,11 +333,16 @@ export class NodeRepository {
     return row;
   }
 
-  /** The live node of `host` carrying `instanceUuid` (Nova: "sent to wrong service host" → InstanceNotFound). */
+  /**
+   * The live node of `host` carrying `instanceUuid` (Nova: "sent to wrong service host" →
+   * InstanceNotFound). A node left in error by the instance's failed spawn may still name it
+   * beside the node it was rescheduled to: that other node is the instance's.
+   */
   async instanceNode(instanceUuid: string, host: string): Promise<InstanceNode> {
     const [n]: InstanceNode[] = await this.ds.query(
       `SELECT id, uuid, task_state, cpus, memory_mb FROM bm_nodes
-        WHERE instance_uuid = $1 AND service_host = $2 AND deleted = false ORDER BY id LIMIT 1`,
+        WHERE instance_uuid = $1 AND service_host = $2 AND deleted = false
+        ORDER BY task_state IS NOT DISTINCT FROM 'error', id LIMIT 1`,
       [instanceUuid, host],
     );
     if (!n) throw new InstanceNotFound(instanceUuid);
@@ -389,7 +428,7 @@ export class NodeRepository {
     const where = nodeKey(text);
     const n = where ? await this.ds.getRepository(BmNode).findOne({ where: { ...where, deleted: false } }) : null;
     if (!n || !n.pm_address) throw new NodeNotFound(text);
-    return toPowerTarget(n);
+    return this.toPowerTarget(n);
   }
 
   /** Every live node of `host` that has a BMC, by id. */
@@ -397,7 +436,49 @@ export class NodeRepository {
     const nodes = await this.ds
       .getRepository(BmNode)
       .find({ where: { service_host: host, deleted: false }, order: { id: 'ASC' } });
-    return nodes.filter((n) => n.pm_address).map(toPowerTarget);
+    return nodes.filter((n) => n.pm_address).map((n) => this.toPowerTarget(n));
+  }
+
+  private toPowerTarget(n: BmNode): PowerTargetRow {
+    return {
+      id: n.id,
+      uuid: n.uuid ?? '',
+      pm_address: n.pm_address ?? '',
+      pm_user: n.pm_user ?? '',
+      pm_password: n.pm_password === null ? '' : this.passwords.open(n.pm_password, n.id),
+    };
+  }
+
+  /**
+   * Seals every live node's BMC password with this repository's key: clear values, and values
+   * sealed with `previous` (a key rotation); removes the password of every soft-deleted node. One
+   * transaction: a value that no key opens (PasswordKeyError naming the node) changes nothing.
+   */
+  async reencryptPasswords(previous?: PasswordVault): Promise<PasswordReencryption> {
+    if (this.passwords.keyId === undefined)
+      throw new PasswordKeyError(`set ${PASSWORD_KEY_OPTION} to the key to encrypt the BMC passwords with`);
+    return this.ds.transaction(async (tx) => {
+      const report: PasswordReencryption = { sealed: 0, rekeyed: 0, unchanged: 0, scrubbed: 0 };
+      const [, scrubbed]: [unknown, number] = await tx.query(
+        `UPDATE bm_nodes SET pm_password = NULL WHERE deleted = true AND pm_password IS NOT NULL`,
+      );
+      report.scrubbed = scrubbed;
+      const rows: { id: number; pm_password: string }[] = await tx.query(
+        `SELECT id, pm_password FROM bm_nodes WHERE deleted = false AND pm_password IS NOT NULL ORDER BY id FOR UPDATE`,
+      );
+      for (const r of rows) {
+        const keyId = PasswordVault.sealedWith(r.pm_password);
+        if (keyId === this.passwords.keyId) {
+          report.unchanged++;
+          continue;
+        }
+        const clear = keyId === undefined ? r.pm_password : (previous ?? this.passwords).open(r.pm_password, r.id);
+        await tx.query(`UPDATE bm_nodes SET pm_password = $2 WHERE id = $1`, [r.id, this.passwords.seal(clear)]);
+        if (keyId === undefined) report.sealed++;
+        else report.rekeyed++;
+      }
+      return report;
+    });
   }
 
   /** The live node `id` as the deploy callback and the deploy read it; undefined when there is none. */
