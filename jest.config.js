@@ -52,6 +52,8 @@ module.exports = {
       displayName: 'integration',
       testMatch: ['**/*.int.spec.ts'],
       setupFilesAfterEnv: ['<rootDir>/test/support/timeout-15s.js'],
+      // A RabbitMQ vhost per test file (test/support/vhost-environment.js).
+      testEnvironment: '<rootDir>/test/support/vhost-environment.js',
       globalSetup: '<rootDir>/test/support/global-setup.js',
       globalTeardown: '<rootDir>/test/support/global-teardown.js',
     },
@@ -60,6 +62,8 @@ module.exports = {
       displayName: 'peer',
       testMatch: ['**/*.peer.spec.ts'],
       setupFilesAfterEnv: ['<rootDir>/test/support/timeout-30s.js'],
+      // A RabbitMQ vhost per test file (test/support/vhost-environment.js).
+      testEnvironment: '<rootDir>/test/support/vhost-environment.js',
       globalSetup: '<rootDir>/test/support/global-setup.js',
       globalTeardown: '<rootDir>/test/support/global-teardown.js',
     },
@@ -68,6 +72,8 @@ module.exports = {
       displayName: 'e2e',
       testMatch: ['**/*.e2e.spec.ts'],
       setupFilesAfterEnv: ['<rootDir>/test/support/timeout-30s.js'],
+      // A RabbitMQ vhost per test file (test/support/vhost-environment.js).
+      testEnvironment: '<rootDir>/test/support/vhost-environment.js',
       globalSetup: '<rootDir>/test/support/global-setup.js',
       globalTeardown: '<rootDir>/test/support/global-teardown.js',
     },

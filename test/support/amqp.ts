@@ -7,10 +7,19 @@ import {
   type RemoteError,
   RpcClient,
   type Target,
+  decodeEnvelope,
+  fanoutExchange,
 } from '@bm/messaging';
+import { createVhost, dropVhost, testVhostName, withVhost } from './vhosts';
 
-/** The machine's RabbitMQ (guest/guest on loopback). */
+/**
+ * The machine's RabbitMQ (guest/guest on loopback), in the test file's own vhost (set by
+ * vhost-environment.js before the file loads).
+ */
 export const TEST_AMQP_URL = process.env.TEST_AMQP_URL ?? 'rabbit://guest:guest@127.0.0.1:5672/';
+
+/** The vhost TEST_AMQP_URL names: the test file's own. */
+export const TEST_VHOST = decodeURIComponent(new URL(TEST_AMQP_URL).pathname.slice(1)) || '/';
 
 /** A name no other test (or real service) uses, for exchanges, topics and queues. */
 export function uniqueName(prefix = 'test'): string {
@@ -99,7 +108,9 @@ export async function openBus(exchange: string, notes?: ReceivedNotification[]):
   return {
     conn,
     rpc,
-    caller: (target, options) => (method, kwargs) => rpc.call<Record<string, unknown>>(target, method, kwargs, options),
+    // As our own clients: an admin context unless the test gives one (power and netboot need it).
+    caller: (target, options) => (method, kwargs) =>
+      rpc.call<Record<string, unknown>>(target, method, kwargs, { context: { roles: ['admin'] }, ...options }),
     close: async () => {
       await listener?.stop();
       await conn.close();
@@ -108,40 +119,35 @@ export async function openBus(exchange: string, notes?: ReceivedNotification[]):
 }
 
 /**
- * A RabbitMQ vhost of a test's own (management API, the test broker's credentials), for peers
- * that name their queues by topic alone (oslo: `conductor`, `scheduler`, …) or one per broker
- * vhost (our `baremetal.deploy` job queue): on the shared vhost, two tests at once would take
- * each other's messages. `drop()` deletes it with everything in it.
+ * One more RabbitMQ vhost of a test's own (each test file already runs in one, see
+ * vhost-environment.js), for a test that needs two (e.g. a Nova conductor with and without our
+ * services): queues that oslo names by topic alone (`conductor`, `scheduler`, …) or one per vhost
+ * (our `baremetal.deploy` job queue) are shared inside a vhost. `drop()` deletes it with everything
+ * in it; a crashed run's are deleted by the next run (global-setup.js).
  */
 export async function privateVhost(
   prefix = 'test',
 ): Promise<{ name: string; transportUrl: string; drop(): Promise<void> }> {
-  const amqp = new URL(TEST_AMQP_URL);
-  const name = uniqueName(prefix);
-  const api = `http://${amqp.hostname}:15672/api`;
-  const auth = `Basic ${Buffer.from(`${decodeURIComponent(amqp.username)}:${decodeURIComponent(amqp.password)}`).toString('base64')}`;
-  const put = async (path: string, body: unknown) => {
-    const r = await fetch(`${api}/${path}`, {
-      method: 'PUT',
-      headers: { authorization: auth, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    if (!r.ok) throw new Error(`PUT ${path}: ${r.status} ${await r.text()}`);
-  };
-  await put(`vhosts/${name}`, {});
-  await put(`permissions/${name}/${encodeURIComponent(decodeURIComponent(amqp.username))}`, {
-    configure: '.*',
-    write: '.*',
-    read: '.*',
-  });
-  amqp.pathname = `/${name}`;
-  return {
-    name,
-    transportUrl: amqp.toString(),
-    drop: async () => {
-      await fetch(`${api}/vhosts/${name}`, { method: 'DELETE', headers: { authorization: auth } });
-    },
-  };
+  const name = testVhostName(prefix);
+  await createVhost(TEST_AMQP_URL, name);
+  return { name, transportUrl: withVhost(TEST_AMQP_URL, name), drop: () => dropVhost(TEST_AMQP_URL, name) };
+}
+
+/**
+ * Every message fanned out to `topic`'s servers (the `<topic>_fanout` exchange, which a running
+ * server of the topic has declared) from now on, decoded: what those servers receive, in the same
+ * order. `stop()` deletes the test's queue.
+ */
+export async function watchFanout(
+  conn: AmqpConnection,
+  topic: string,
+): Promise<{ messages: Record<string, unknown>[]; stop(): Promise<void> }> {
+  const ch = await conn.channel();
+  const { queue } = await ch.assertQueue('', { exclusive: true });
+  await ch.bindQueue(queue, fanoutExchange(topic).name, '');
+  const messages: Record<string, unknown>[] = [];
+  await ch.consume(queue, (m) => m && messages.push(decodeEnvelope(m.content)), { noAck: true });
+  return { messages, stop: () => ch.close().catch(() => undefined) };
 }
 
 /** Consumers of `queue` in `vhost` (management API; 0 when the queue is not there). */

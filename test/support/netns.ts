@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PxeLayout, generateDeployKey } from '@bm/pxe';
 import { ROOT } from './bmctl';
+import { completeLines } from './lines';
 
 /**
  * Private network namespaces for peer and e2e tests (root only; iproute2). Everything a test
@@ -195,10 +196,7 @@ export async function pxeBootVm(
   try {
     for (;;) {
       // Only whole lines: the serial file is read while QEMU is still writing the marker's line.
-      const line = console()
-        .split(/\r?\n/)
-        .slice(0, -1)
-        .find((l) => l.startsWith(marker));
+      const line = completeLines(console()).find((l) => l.startsWith(marker));
       if (line) return line;
       if (qemu.exitCode !== null || Date.now() > deadline) {
         throw new Error(

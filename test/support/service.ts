@@ -2,7 +2,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT, requireBuilt } from './bmctl';
 import { TEST_AMQP_URL, eventually } from './amqp';
+import { completeLines } from './lines';
 import type { Netns } from './netns';
+import { TEST_PASSWORD_KEY_FILE } from './passwords';
 import { freeTcpPort } from './ports';
 
 /** A built service (`node dist/apps/<app>/main.js`) run by a test, with its output collected. */
@@ -10,7 +12,7 @@ export interface ServiceProcess {
   child: ChildProcess;
   output: () => string;
   exited: Promise<number | null>;
-  /** Resolves once the output contains `text` (e.g. 'rpc=' once RPC is served). */
+  /** Resolves once a whole line of its output contains `text` (e.g. 'rpc=' once RPC is served). */
   waitFor(text: string, timeoutMs?: number): Promise<void>;
   /** SIGTERM; resolves with the exit code. */
   stop(): Promise<number | null>;
@@ -26,15 +28,26 @@ export function startService(app: string, env: Record<string, string>, netns?: N
   const opts = { cwd: ROOT, env: { PATH: process.env.PATH!, ...env } };
   const child = netns ? netns.spawn(process.execPath, args, opts) : spawn(process.execPath, args, opts);
   let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
+  // Each stream apart too: waitFor matches whole lines of one stream, never a line still being
+  // written nor one that a chunk of the other stream cut in two.
+  const streams = { stdout: '', stderr: '' };
+  for (const name of ['stdout', 'stderr'] as const) {
+    child[name]!.setEncoding('utf8');
+    child[name]!.on('data', (d: string) => {
+      out += d;
+      streams[name] += d;
+    });
+  }
+  const printed = (text: string) =>
+    completeLines(streams.stdout).some((l) => l.includes(text)) ||
+    completeLines(streams.stderr).some((l) => l.includes(text));
   const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
   return {
     child,
     output: () => out,
     exited,
     waitFor: (text, timeoutMs = 20_000) =>
-      eventually(() => expect(out).toContain(text), timeoutMs, 100).then(
+      eventually(() => expect(printed(text)).toBe(true), timeoutMs, 100).then(
         () => undefined,
         () => {
           throw new Error(`${app} did not print ${JSON.stringify(text)} within ${timeoutMs} ms; its output:\n${out}`);
@@ -69,6 +82,8 @@ export function siteEnv(site: ServiceSite): Record<string, string> {
     BM_HOST: site.host,
     // Each site its own deploy job queue too: test runs side by side never take each other's jobs.
     BM_JOB_QUEUE: siteJobQueue(site),
+    // The BMC passwords the tests enroll are sealed with the test key, and opened with it.
+    BM_PM_PASSWORD_KEY_FILE: TEST_PASSWORD_KEY_FILE,
   };
 }
 

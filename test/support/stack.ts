@@ -109,6 +109,13 @@ export interface Stack {
   /** bmctl's environment: the site, the images service, the vhost. */
   readonly env: Record<string, string>;
   readonly services: [string, ServiceProcess][];
+  /**
+   * SIGKILLs `app` (as a crash would) and starts it again with the same environment, resolving
+   * once it serves again: for fault tests.
+   */
+  crashAndRestart(app: string, downMs?: number): Promise<void>;
+  /** The processes crashAndRestart killed, with what they said before. */
+  readonly crashed: [string, ServiceProcess][];
   /** bm_nodes id of each node, by name. */
   readonly nodeIds: Record<string, number>;
   /** Node uuid of each node, by name. */
@@ -249,10 +256,27 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     const files: Record<string, Buffer> = { 'pxelinux.0': randomBytes(42_137) };
     await writeFile(join(tftpRoot, 'pxelinux.0'), files['pxelinux.0']);
 
+    const started = new Map<string, { env: Record<string, string>; ns?: Netns; ready: string }>();
     const svc = async (app: string, extra: Record<string, string>, ns?: Netns, ready = 'rpc=') => {
-      const p = startService(app, await serviceEnv(site, { ...images.env, ...transport, ...extra }), ns);
+      const env = await serviceEnv(site, { ...images.env, ...transport, ...extra });
+      started.set(app, { env, ns, ready });
+      const p = startService(app, env, ns);
       services.push([app, p]);
       await p.waitFor(ready, 30_000);
+    };
+    const crashed: [string, ServiceProcess][] = [];
+    const crashAndRestart = async (app: string, downMs = 1000) => {
+      const at = services.findIndex(([name]) => name === app);
+      const how = started.get(app);
+      if (at < 0 || !how) throw new Error(`${app} is not a service of this stack`);
+      const old = services[at][1];
+      crashed.push([app, old]);
+      old.child.kill('SIGKILL');
+      await old.exited;
+      await new Promise((r) => setTimeout(r, downMs));
+      const p = startService(app, how.env, how.ns);
+      services[at] = [app, p];
+      await p.waitFor(how.ready, 60_000);
     };
     await svc('power', {}, fleetNs);
     await svc(
@@ -304,6 +328,8 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       fleet: running,
       env,
       services,
+      crashAndRestart,
+      crashed,
       nodeIds,
       nodeUuids,
       serverIp,

@@ -1,6 +1,6 @@
 import { NodeNotFound, novaFailure } from '@bm/domain';
 import { AmqpConnection, JobQueue, RpcServer } from '@bm/messaging';
-import { TEST_AMQP_URL, eventually, uniqueName } from '../../../test/support/amqp';
+import { TEST_AMQP_URL, TEST_VHOST, eventually, uniqueName } from '../../../test/support/amqp';
 import { bmctl, requireBuilt } from '../../../test/support/bmctl';
 
 // bmctl's view of the message bus, against the real RabbitMQ (+ management plugin).
@@ -106,7 +106,8 @@ describe('bmctl queues and bmctl rpc', () => {
       500,
     );
     expect(r.exchanges).toEqual(
-      expect.arrayContaining([{ name: exchange, vhost: '/', type: 'topic', durable: false, autoDelete: false }]),
+      // The test file's own vhost (test/support/vhost-environment.js).
+      expect.arrayContaining([{ name: exchange, vhost: TEST_VHOST, type: 'topic', durable: false, autoDelete: false }]),
     );
     const own = r.queues.find((q: { name: string }) => q.name === `${topic}.h1`);
     expect(own).toMatchObject({ consumers: 1, durable: false });

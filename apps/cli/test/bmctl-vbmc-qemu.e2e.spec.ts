@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { freeUdpPort, ipmitool } from '../../../test/peers/ipmi/harness';
 import { eventually } from '../../../test/support/amqp';
 import { BMCTL, ROOT, requireBuilt } from '../../../test/support/bmctl';
+import { completeLines } from '../../../test/support/lines';
 import {
   BOOT_MARKER,
   type Netns,
@@ -87,9 +88,10 @@ describe('bmctl vbmc start --qemu-mac: IPMI drives a real VM', () => {
     expect((await ipmi('chassis', 'power', 'status')).stdout.trim()).toBe('Chassis Power is on');
     const line = await eventually(
       async () => {
-        const l = (await readFile(join(work, 'console.log'), 'latin1').catch(() => ''))
-          .split(/\r?\n/)
-          .find((x) => x.startsWith(BOOT_MARKER));
+        // Whole lines only: QEMU may be in the middle of writing the marker's line.
+        const l = completeLines(await readFile(join(work, 'console.log'), 'latin1').catch(() => '')).find((x) =>
+          x.startsWith(BOOT_MARKER),
+        );
         if (!l) throw new Error('no marker yet');
         return l;
       },
@@ -120,8 +122,7 @@ describe('bmctl vbmc start --qemu-mac: IPMI drives a real VM', () => {
     await expect(run('pgrep', ['-af', `mac=${MAC}`])).rejects.toThrow();
     expect((await ipmi('chassis', 'power', 'status')).stdout.trim()).toBe('Chassis Power is off');
     const powerEvents = () =>
-      events
-        .split('\n')
+      completeLines(events)
         .filter((l) => l.startsWith('{"at"') && l.includes('"op":"power"'))
         .map((l) => JSON.parse(l) as { action: string; after: string });
     await eventually(

@@ -10,6 +10,7 @@ import { TEST_AMQP_URL, eventually, uniqueName } from '../../../test/support/amq
 import { BMCTL, type BmctlRun, ROOT, bmctl, requireBuilt } from '../../../test/support/bmctl';
 import { type NovaBmDatabase, createNovaBmDatabase } from '../../../test/support/database';
 import { type ImagesService, startImages } from '../../../test/support/images';
+import { completeLines } from '../../../test/support/lines';
 import { type Netns, bootNetwork, bootWorkspace, testNamespaces } from '../../../test/support/netns';
 import {
   type ServiceProcess,
@@ -98,7 +99,8 @@ describe('a QEMU node deployed end to end: PXE deploy ramdisk → iSCSI → the 
   const consoleLine = async (re: RegExp, ms: number): Promise<string> => {
     const deadline = Date.now() + ms;
     for (;;) {
-      const lines = serial().split(/\r?\n/);
+      // Whole lines only: QEMU may be in the middle of writing the line a step looks for.
+      const lines = completeLines(serial());
       for (const l of lines) if (!seen.has(l)) seen.set(l, Date.now() - t0);
       const hit = lines.find((l) => re.test(l));
       if (hit) return hit;
