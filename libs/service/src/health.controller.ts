@@ -11,12 +11,13 @@ export interface Health {
   /** What is not there: `broker`, `database`. */
   missing: string[];
   database: { reachable: boolean; schema_version?: number; latest: number; error?: string };
-  broker: { connected: boolean };
+  /** `blocked`: why the broker holds back our publishes (its memory or disk alarm), if it does. */
+  broker: { connected: boolean; blocked?: string };
 }
 
 /**
  * GET /healthz: 200 when the database answers and carries the latest nova_bm schema and the
- * message broker is connected, 503 otherwise (docker-compose healthchecks and the lab wait on it),
+ * message broker is connected and takes our publishes (not blocked by an alarm), 503 otherwise (docker-compose healthchecks and the lab wait on it),
  * and 503 `stopping` from SIGTERM on. Before the app is up, run-service answers 503 `starting`.
  */
 @Controller()
@@ -40,6 +41,12 @@ export class HealthController {
     if (!h.broker.connected) {
       h.status = 'degraded';
       h.missing.push('broker');
+    }
+    const blocked = this.amqp.blocked;
+    if (blocked !== undefined) {
+      // Connected, but nothing we publish goes out until the broker's alarm clears.
+      h.status = 'degraded';
+      h.broker.blocked = blocked;
     }
     try {
       h.database.schema_version = await schemaVersion(this.ds);
