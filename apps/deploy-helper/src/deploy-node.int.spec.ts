@@ -205,6 +205,8 @@ describe('DeployNode with PostgreSQL, tgtd and the userspace initiator', () => {
   }
   beforeEach(forget);
 
+  /** Nodes made so far: each gets a BMC address of its own (one live node per BMC). */
+  let made = 0;
   /** A node `deploying` `image` for a new instance, with this file's deploy key. */
   async function deployingNode(published: PublishedImage): Promise<{ id: number; instance: string }> {
     const instance = randomUUID();
@@ -216,7 +218,7 @@ describe('DeployNode with PostgreSQL, tgtd and the userspace initiator', () => {
         cpus: 1,
         memory_mb: 512,
         local_gb: 1,
-        pm_address: '10.0.0.1',
+        pm_address: `10.0.0.${++made}`,
         task_state: BmState.DEPLOYING,
         instance_uuid: instance,
         instance_name: 'vm',
