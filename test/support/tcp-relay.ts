@@ -38,6 +38,12 @@ export class TcpRelay {
     return address.port;
   }
 
+  /** Closes the relay and cuts every connection through it (as a broker going away would). */
+  cut(): void {
+    this.open = false;
+    for (const s of this.sockets) s.destroy();
+  }
+
   async stop(): Promise<void> {
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));

@@ -66,6 +66,7 @@ export class AmqpConnection extends EventEmitter {
   private publisher?: amqp.ConfirmChannel;
   private readonly setups = new Set<Setup>();
   private closing = false;
+  private lost = 0;
   /** Why the broker blocks our publishes (a resource alarm), while it does. */
   private blockedBy?: string;
   /** Publishes waiting for the broker to unblock us. */
@@ -89,6 +90,35 @@ export class AmqpConnection extends EventEmitter {
 
   get connected(): boolean {
     return this.current !== undefined && this.publisher !== undefined;
+  }
+
+  /** Connections lost so far: a publish that failed while this changed failed for that. */
+  get disconnects(): number {
+    return this.lost;
+  }
+
+  /** The deadline a publish gets when its caller names none. */
+  get publishTimeoutMs(): number {
+    return this.opts.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
+  }
+
+  /**
+   * Resolves once connected (at once if so); false if `ms` passed first or the connection was
+   * closed. For publishers that would rather wait out a broker restart than fail.
+   */
+  waitForConnection(ms: number): Promise<boolean> {
+    if (this.connected) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const check = setInterval(() => {
+        if (this.connected || this.closing) done(this.connected);
+      }, 50);
+      const timer = setTimeout(() => done(false), timerMs(ms));
+      const done = (ok: boolean) => {
+        clearInterval(check);
+        clearTimeout(timer);
+        resolve(ok);
+      };
+    });
   }
 
   private async start(): Promise<void> {
@@ -175,6 +205,7 @@ export class AmqpConnection extends EventEmitter {
   }
 
   private onDisconnect(err: Error): void {
+    this.lost++;
     this.current = undefined;
     this.publisher = undefined;
     // A new connection starts unblocked; the publishes waiting fail now with ConnectionLost.

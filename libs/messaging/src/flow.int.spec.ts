@@ -10,6 +10,8 @@ import { AmqpConnection } from './connection';
 import { decodeEnvelope, encodeEnvelope, uuidHex } from './envelope';
 import { PublishTimeout } from './errors';
 import { Notifier } from './notifications';
+import { TcpRelay } from '../../../test/support/tcp-relay';
+import { RpcClient } from './rpc-client';
 import { RpcServer } from './rpc-server';
 import { publishProperties, replyQueueName } from './topology';
 
@@ -261,6 +263,42 @@ describe('a publish the broker refuses', () => {
     } finally {
       await raw.close();
       await conn.close();
+    }
+  });
+});
+
+describe('a call made while the broker is away', () => {
+  it('waits for the reconnect and is answered (as oslo retries a publish until the call times out)', async () => {
+    const broker = new URL(TEST_AMQP_URL.replace(/^rabbit:/, 'amqp:'));
+    const relay = new TcpRelay({ host: broker.hostname, port: Number(broker.port || 5672) });
+    const port = await relay.start();
+    relay.open = true;
+    const viaRelay = new URL(broker.toString());
+    viaRelay.port = String(port);
+    const exchange = uniqueName('awayx');
+    const topic = uniqueName('awayt');
+    const serverConn = await AmqpConnection.open({ url: TEST_AMQP_URL });
+    const clientConn = await AmqpConnection.open({ url: viaRelay.toString(), initialDelayMs: 100, maxDelayMs: 200 });
+    const server = new RpcServer(serverConn, {
+      target: { exchange, topic, server: 's1' },
+      endpoints: [{ version: '1.0', methods: { echo: (a) => a.x } }],
+    });
+    const client = new RpcClient(clientConn, { exchange, timeout: 10 });
+    try {
+      await server.start();
+      expect(await client.call({ topic }, 'echo', { x: 1 })).toBe(1);
+      relay.cut();
+      await eventually(() => expect(clientConn.connected).toBe(false));
+      const answer = client.call({ topic }, 'echo', { x: 2 });
+      await sleep(800);
+      relay.open = true;
+      expect(await answer).toBe(2);
+    } finally {
+      await client.close();
+      await server.stop();
+      await clientConn.close();
+      await serverConn.close();
+      await relay.stop();
     }
   });
 });

@@ -10,6 +10,9 @@ function slowConnection(declareMs: number) {
   const conn = Object.assign(new EventEmitter(), {
     logger: { log() {}, warn() {}, error() {} },
     register: async () => () => undefined,
+    waitForConnection: async () => true,
+    disconnects: 0,
+    publishTimeoutMs: 30_000,
     channel: async () => ({
       assertExchange: () => new Promise((r) => setTimeout(r, declareMs)),
       close: async () => undefined,
@@ -32,7 +35,10 @@ describe('RpcClient.call timeouts', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(await Promise.race([outcome, 'still waiting'])).toBe('still waiting');
     expect(published[0].options.expiration).toBe(String(MAX_TIMER_MS));
-    expect(published[0].o).toEqual({ timeoutMs: MAX_TIMER_MS });
+    // The publish gets what is left of the call's deadline.
+    const { timeoutMs } = published[0].o as { timeoutMs: number };
+    expect(timeoutMs).toBeLessThanOrEqual(MAX_TIMER_MS);
+    expect(timeoutMs).toBeGreaterThan(MAX_TIMER_MS - 1000);
     await client.close();
     expect(await outcome).toBe('ConnectionLost');
   });

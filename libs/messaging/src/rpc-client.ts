@@ -39,12 +39,17 @@ interface Pending {
   monitor?: NodeJS.Timeout;
   monitorMs?: number;
   what: string;
+  /** Published: from now on only a reply settles it (a lost connection loses the reply queue). */
+  sent: boolean;
 }
 
 /**
  * An oslo RPC client: `call` (reply awaited on this client's one `reply_<uuid>` queue),
  * `cast`, and fanout `cast`. Calls carry the overall timeout as the AMQP `expiration` and a local
- * timer; calls in flight when the broker connection drops fail at once with ConnectionLost.
+ * timer. While the broker is away (a restart, a fail-over) a message waits for the reconnect and
+ * is then sent, up to the call's timeout (a cast: the publish deadline), as oslo's publishes retry
+ * on connection errors; a call already sent when the connection drops fails at once with
+ * ConnectionLost, since its reply queue went with the connection.
  */
 export class RpcClient {
   readonly replyQueue = replyQueueName();
@@ -52,8 +57,10 @@ export class RpcClient {
   private readonly declared = new Set<string>();
   private ready?: Promise<void>;
   private unregister?: () => void;
-  private readonly onDisconnect = () =>
-    this.failAll(new ConnectionLost('the message broker connection was lost while waiting for the reply'));
+  private readonly onDisconnect = () => {
+    const e = new ConnectionLost('the message broker connection was lost while waiting for the reply');
+    for (const [id, p] of [...this.pending]) if (p.sent) this.fail(id, e);
+  };
 
   constructor(
     private readonly conn: AmqpConnection,
@@ -92,6 +99,7 @@ export class RpcClient {
         reject,
         result: null,
         what,
+        sent: false,
         timer: setTimeout(
           () =>
             this.fail(
@@ -106,8 +114,9 @@ export class RpcClient {
         p.monitor = setTimeout(() => this.monitorExpired(id), p.monitorMs);
       }
       this.pending.set(id, p);
-      this.ensureExchange(exchange)
-        .then(() => this.conn.publish(exchange, rk, encodeEnvelope(msg), publishProperties(timeoutMs), { timeoutMs }))
+      const deadline = Date.now() + timeoutMs;
+      this.send(exchange, rk, encodeEnvelope(msg), publishProperties(timeoutMs), deadline, () => this.pending.has(id))
+        .then(() => (p.sent = true))
         .catch((e: Error) => this.fail(id, e));
     });
   }
@@ -119,9 +128,9 @@ export class RpcClient {
     o: Omit<CallOptions, 'timeout' | 'callMonitorTimeout'> = {},
   ): Promise<void> {
     const exchange = target.exchange ?? this.defaults.exchange;
-    await this.ensureExchange(exchange);
     const msg = buildCast({ method, args, version: o.version, namespace: o.namespace, context: o.context });
-    await this.conn.publish(exchange, routingKey(target), encodeEnvelope(msg), publishProperties());
+    const deadline = Date.now() + this.conn.publishTimeoutMs;
+    await this.send(exchange, routingKey(target), encodeEnvelope(msg), publishProperties(), deadline);
   }
 
   /** Cast to every server of a topic (exchange `<topic>_fanout`, routing key ""). */
@@ -132,9 +141,43 @@ export class RpcClient {
     o: Omit<CallOptions, 'timeout' | 'callMonitorTimeout'> = {},
   ): Promise<void> {
     const fx = fanoutExchange(topic);
-    await this.ensureExchange(fx.name, fx);
     const msg = buildCast({ method, args, version: o.version, namespace: o.namespace, context: o.context });
-    await this.conn.publish(fx.name, '', encodeEnvelope(msg), publishProperties());
+    const deadline = Date.now() + this.conn.publishTimeoutMs;
+    await this.send(fx.name, '', encodeEnvelope(msg), publishProperties(), deadline, () => true, fx);
+  }
+
+  /**
+   * Declares the exchange and publishes, waiting out a lost connection until `deadline`: a
+   * publish cut by a disconnect is sent again once reconnected (a server drops a call it has
+   * already seen by its msg_id). A publish the broker refuses on a live connection fails at once.
+   * `wanted` says whether the message is still worth sending (its call may have timed out).
+   */
+  private async send(
+    exchange: string,
+    rk: string,
+    body: Buffer,
+    props: amqp.Options.Publish,
+    deadline: number,
+    wanted: () => boolean = () => true,
+    spec = topicExchange(exchange),
+  ): Promise<void> {
+    for (;;) {
+      if (!(await this.conn.waitForConnection(deadline - Date.now())))
+        throw new ConnectionLost(`not connected to the message broker (waited for it until the deadline)`);
+      if (!wanted()) return;
+      const lost = this.conn.disconnects;
+      try {
+        await this.ensureExchange(exchange, spec);
+        await this.conn.publish(exchange, rk, body, props, { timeoutMs: Math.max(1, deadline - Date.now()) });
+        return;
+      } catch (e) {
+        const cutByDisconnect = e instanceof ConnectionLost && this.conn.disconnects !== lost;
+        if (!cutByDisconnect || Date.now() >= deadline) throw e;
+        this.conn.logger.warn(
+          `RPC: publish to ${exchange}/${rk} cut by a lost connection; sending it again once reconnected`,
+        );
+      }
+    }
   }
 
   async close(): Promise<void> {
