@@ -46,7 +46,7 @@ stage build node scripts/build.js
 node -e '
 const fs = require("fs");
 let passed = 0, failed = 0, skipped = 0;
-for (const f of fs.readdirSync(".jest")) {
+for (const f of fs.readdirSync(".jest").filter((f) => f.endsWith(".json"))) {
   const r = JSON.parse(fs.readFileSync(".jest/" + f, "utf8"));
   passed += r.numPassedTests; failed += r.numFailedTests + r.numRuntimeErrorTestSuites;
   skipped += r.numPendingTests + r.numTodoTests;

@@ -316,6 +316,21 @@ describe('Spawner.resume (compute restarted during a spawn)', () => {
     expect(w.calls).toEqual([]);
   });
 
+  it('a database read that fails while waiting (a cut connection) is polled again, not a failed deploy', async () => {
+    const w = world();
+    const r = interrupted(w, 'deploying');
+    const read = w.nodes.read;
+    let failures = 2;
+    w.nodes.read = async (id) => {
+      if (failures-- > 0) throw new Error('terminating connection due to administrator command');
+      return read(id);
+    };
+    await expect(spawner(w, ['deploying', 'deploying', 'deploy complete']).resume(r)).resolves.toMatchObject({
+      task_state: 'active',
+    });
+    expect(w.calls).toEqual([]);
+  });
+
   it('the deadline counts from when the state was entered before the restart', async () => {
     const w = world();
     const r = interrupted(w, 'deploying', 4000);

@@ -197,15 +197,30 @@ export class Spawner {
     let seen: BmTaskState = from?.state ?? BmState.PREPARED;
     let enteredAt = from?.enteredAt ?? new Date(now());
     let started = false;
+    let deadline: Date | undefined;
+    let readFailing = false;
     for (;;) {
-      const row = await this.nodes.read(id);
+      let row: Awaited<ReturnType<SpawnNodes['read']>>;
+      try {
+        row = await this.nodes.read(id);
+      } catch (e) {
+        // A lost database connection (a restart, a fail-over, a connection cut) is not the
+        // deploy's failure: poll on, up to the deadline known from the last read.
+        if (deadline !== undefined && now() > deadline.getTime())
+          throw new InstanceDeployFailure(`cannot read node ${id} past its deadline: ${(e as Error).message}`);
+        if (!readFailing) log(`node ${id}: cannot read its row (${(e as Error).message}); polling on`);
+        readFailing = true;
+        await sleep(pollMs, id);
+        continue;
+      }
+      readFailing = false;
       // terminate_instance released the node while we waited: the instance is gone, not failed.
       if (row && row.instance_uuid === null) throw new InstanceNotFound(instance);
       if (row && row.task_state !== seen) {
         seen = row.task_state;
         enteredAt = new Date(now());
       }
-      const deadline = row ? deadlineFor(row.task_state, enteredAt, this.o.deployTimeoutS) : undefined;
+      deadline = row ? deadlineFor(row.task_state, enteredAt, this.o.deployTimeoutS) : undefined;
       const outcome = waitOutcome(
         row && { task_state: row.task_state, instance_uuid: row.instance_uuid },
         instance,

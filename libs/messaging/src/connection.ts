@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import { basename } from 'node:path';
 import * as amqp from 'amqplib';
 import { uuidHex } from './envelope';
-import { ConnectionLost, PublishTimeout } from './errors';
+import { ConnectionLost, Unroutable, PublishTimeout } from './errors';
 import { timerMs } from './timers';
 import { type RabbitSslOptions, connectTarget, parseTransportUrl, tlsSocketOptions } from './transport-url';
 
@@ -67,6 +67,8 @@ export class AmqpConnection extends EventEmitter {
   private readonly setups = new Set<Setup>();
   private closing = false;
   private lost = 0;
+  /** message_ids of mandatory publishes the broker returned, until their confirm comes. */
+  private readonly returned = new Set<string>();
   /** Why the broker blocks our publishes (a resource alarm), while it does. */
   private blockedBy?: string;
   /** Publishes waiting for the broker to unblock us. */
@@ -188,7 +190,12 @@ export class AmqpConnection extends EventEmitter {
   private async openPublisher(model: amqp.ChannelModel): Promise<amqp.ConfirmChannel> {
     const publisher = await model.createConfirmChannel();
     publisher.on('error', (e: Error) => this.logger.warn(`publish channel: ${e.message}`));
-    publisher.on('return', (m: amqp.Message) => this.emit('return', m));
+    publisher.on('return', (m: amqp.Message) => {
+      // The broker returns an unroutable mandatory publish before it confirms it: noted here,
+      // the confirm then fails that publish with Unroutable.
+      if (typeof m.properties.messageId === 'string') this.returned.add(m.properties.messageId);
+      this.emit('return', m);
+    });
     publisher.on('close', () => {
       if (this.publisher !== publisher) return;
       this.publisher = undefined;
@@ -206,6 +213,7 @@ export class AmqpConnection extends EventEmitter {
 
   private onDisconnect(err: Error): void {
     this.lost++;
+    this.returned.clear();
     this.current = undefined;
     this.publisher = undefined;
     // A new connection starts unblocked; the publishes waiting fail now with ConnectionLost.
@@ -274,6 +282,8 @@ export class AmqpConnection extends EventEmitter {
     o: PublishOptions = {},
   ): Promise<void> {
     const deadlineMs = timerMs(o.timeoutMs ?? this.opts.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS, 1);
+    // A mandatory publish needs an id to tell its return from others'.
+    const messageId = options.mandatory ? (options.messageId ?? uuidHex()) : options.messageId;
     return new Promise((resolve, reject) => {
       let done = false;
       const finish = (e?: Error) => {
@@ -295,9 +305,12 @@ export class AmqpConnection extends EventEmitter {
         const ch = this.publisher;
         if (!ch) return finish(new ConnectionLost('not connected to the message broker'));
         try {
-          ch.publish(exchange, routingKey, content, { ...options, userId: this.user }, (err) =>
-            finish(err ? new ConnectionLost(`broker did not confirm the publish: ${err.message ?? err}`) : undefined),
-          );
+          ch.publish(exchange, routingKey, content, { ...options, messageId, userId: this.user }, (err) => {
+            if (err) return finish(new ConnectionLost(`broker did not confirm the publish: ${err.message ?? err}`));
+            if (messageId !== undefined && this.returned.delete(messageId))
+              return finish(new Unroutable(`no queue is bound to '${exchange}' for key '${routingKey}'`));
+            finish();
+          });
         } catch (e) {
           finish(new ConnectionLost(`publish failed: ${(e as Error).message}`));
         }

@@ -115,3 +115,9 @@ export function toFailure(e: unknown, describe?: FailureDescriber): Failure {
  * publishers on a memory or disk alarm). The message may still have been taken, or not.
  */
 export class PublishTimeout extends namedError('PublishTimeout', 'unavailable') {}
+
+/**
+ * The broker had no queue to route a mandatory publish to (basic.return): e.g. a call sent in
+ * the moment after a broker restart, before its server has bound its queue to the exchange again.
+ */
+export class Unroutable extends namedError('Unroutable', 'unavailable') {}

@@ -8,7 +8,7 @@ import * as amqp from 'amqplib';
 import { TEST_AMQP_URL, eventually, uniqueName } from '../../../test/support/amqp';
 import { AmqpConnection } from './connection';
 import { decodeEnvelope, encodeEnvelope, uuidHex } from './envelope';
-import { PublishTimeout } from './errors';
+import { MessagingTimeout, PublishTimeout } from './errors';
 import { Notifier } from './notifications';
 import { TcpRelay } from '../../../test/support/tcp-relay';
 import { RpcClient } from './rpc-client';
@@ -299,6 +299,33 @@ describe('a call made while the broker is away', () => {
       await clientConn.close();
       await serverConn.close();
       await relay.stop();
+    }
+  });
+});
+
+describe('a call no queue is bound for yet', () => {
+  it('is sent again until its server binds (after a broker restart servers re-bind one by one)', async () => {
+    const exchange = uniqueName('unboundx');
+    const topic = uniqueName('unboundt');
+    const conn = await AmqpConnection.open({ url: TEST_AMQP_URL });
+    const server = new RpcServer(conn, {
+      target: { exchange, topic, server: 's1' },
+      endpoints: [{ version: '1.0', methods: { echo: (a) => a.x } }],
+    });
+    const client = new RpcClient(conn, { exchange, timeout: 10 });
+    try {
+      const answer = client.call({ topic, server: 's1' }, 'echo', { x: 3 });
+      await sleep(700);
+      await server.start();
+      expect(await answer).toBe(3);
+      // With no server at all it is still oslo's MessagingTimeout.
+      await expect(client.call({ topic: uniqueName('nobody') }, 'echo', { x: 4 }, { timeout: 1 })).rejects.toThrow(
+        MessagingTimeout,
+      );
+    } finally {
+      await client.close();
+      await server.stop();
+      await conn.close();
     }
   });
 });

@@ -9,7 +9,7 @@ import {
   decodeFailure,
   encodeEnvelope,
 } from './envelope';
-import { ConnectionLost, MessagingTimeout, RemoteError } from './errors';
+import { ConnectionLost, MessagingTimeout, RemoteError, Unroutable } from './errors';
 import { timerMs } from './timers';
 import {
   type Target,
@@ -42,6 +42,9 @@ interface Pending {
   /** Published: from now on only a reply settles it (a lost connection loses the reply queue). */
   sent: boolean;
 }
+
+/** How soon a call the broker could not route is sent again. */
+const UNROUTABLE_RETRY_MS = 250;
 
 /**
  * An oslo RPC client: `call` (reply awaited on this client's one `reply_<uuid>` queue),
@@ -115,7 +118,10 @@ export class RpcClient {
       }
       this.pending.set(id, p);
       const deadline = Date.now() + timeoutMs;
-      this.send(exchange, rk, encodeEnvelope(msg), publishProperties(timeoutMs), deadline, () => this.pending.has(id))
+      // Mandatory: a call nobody's queue is bound for yet (a server re-binding after a broker
+      // restart) is returned by the broker and sent again, instead of vanishing.
+      const props = { ...publishProperties(timeoutMs), mandatory: true };
+      this.send(exchange, rk, encodeEnvelope(msg), props, deadline, () => this.pending.has(id))
         .then(() => (p.sent = true))
         .catch((e: Error) => this.fail(id, e));
     });
@@ -149,7 +155,8 @@ export class RpcClient {
   /**
    * Declares the exchange and publishes, waiting out a lost connection until `deadline`: a
    * publish cut by a disconnect is sent again once reconnected (a server drops a call it has
-   * already seen by its msg_id). A publish the broker refuses on a live connection fails at once.
+   * already seen by its msg_id), and a mandatory one the broker could not route is sent again
+   * every 250 ms. A publish the broker refuses on a live connection fails at once.
    * `wanted` says whether the message is still worth sending (its call may have timed out).
    */
   private async send(
@@ -171,6 +178,12 @@ export class RpcClient {
         await this.conn.publish(exchange, rk, body, props, { timeoutMs: Math.max(1, deadline - Date.now()) });
         return;
       } catch (e) {
+        if (e instanceof Unroutable) {
+          // Nobody to take it, to the end: the call's own timer says MessagingTimeout, as oslo's.
+          if (Date.now() + UNROUTABLE_RETRY_MS >= deadline) return;
+          await new Promise((r) => setTimeout(r, UNROUTABLE_RETRY_MS));
+          continue;
+        }
         const cutByDisconnect = e instanceof ConnectionLost && this.conn.disconnects !== lost;
         if (!cutByDisconnect || Date.now() >= deadline) throw e;
         this.conn.logger.warn(
