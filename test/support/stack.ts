@@ -140,6 +140,25 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
+/** Every process below `pid` (children, their children, …). */
+async function descendants(pid: number): Promise<number[]> {
+  const { stdout } = await run('ps', ['-e', '-o', 'pid=,ppid=']);
+  const children = new Map<number, number[]>();
+  for (const line of stdout.trim().split('\n')) {
+    const [p, pp] = line.trim().split(/\s+/).map(Number);
+    children.set(pp, [...(children.get(pp) ?? []), p]);
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const c of children.get(p) ?? []) {
+      out.push(c);
+      walk(c);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
 const tail = (text: string, lines = 30) => text.split('\n').slice(-lines).join('\n');
 
 /**
@@ -271,8 +290,23 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       if (at < 0 || !how) throw new Error(`${app} is not a service of this stack`);
       const old = services[at][1];
       crashed.push([app, old]);
+      // As a supervisor kills a service (systemd's control group, a container): with everything it
+      // started. A deploy worker's qemu-storage-daemon left alive can hold the killed worker in an
+      // unfinished FUSE write (uninterruptible) for ever.
+      const tree = await descendants(old.child.pid!);
       old.child.kill('SIGKILL');
-      await old.exited;
+      for (const pid of tree) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
+      const gone = await Promise.race([
+        old.exited.then(() => true),
+        new Promise((r) => setTimeout(() => r(false), 30_000)),
+      ]);
+      if (!gone) throw new Error(`${app} (pid ${old.child.pid}) did not die within 30 s of SIGKILL`);
       await new Promise((r) => setTimeout(r, downMs));
       const p = startService(app, how.env, how.ns);
       services[at] = [app, p];
