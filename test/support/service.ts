@@ -92,5 +92,12 @@ export async function serviceEnv(
   site: ServiceSite,
   extra: Record<string, string> = {},
 ): Promise<Record<string, string>> {
-  return { ...siteEnv(site), BM_HEALTH_PORT: String(await freeTcpPort()), ...extra };
+  // A short grace on SIGTERM ([DEFAULT] graceful_shutdown_timeout, 60 s in production): a test
+  // stops its services one after another, and an abandoned deploy must not hold each for a minute.
+  return {
+    ...siteEnv(site),
+    BM_HEALTH_PORT: String(await freeTcpPort()),
+    BM_GRACEFUL_SHUTDOWN_TIMEOUT: '10',
+    ...extra,
+  };
 }
