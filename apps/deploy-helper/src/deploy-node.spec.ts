@@ -3,7 +3,7 @@ import { Logger } from '@nestjs/common';
 import { type DeployJob, deployKeySha256 } from '@bm/contracts';
 import type { DeployTargetRow } from '@bm/db';
 import { NodeStateChanged } from '@bm/domain';
-import { CallbackNotFinished, DeployNode, type DeployPorts } from './deploy-node';
+import { CallbackNotFinished, DeployAbandoned, DeployNode, type DeployPorts } from './deploy-node';
 import { DeployWorker, InvalidDeployJob } from './deploy-worker';
 
 const KEY = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ012345';
@@ -160,6 +160,35 @@ describe('DeployNode', () => {
     );
   });
   afterEach(() => jest.restoreAllMocks());
+
+  it('abandon() at shutdown detaches the LUN under a blocked write; the deploy is not marked failed', async () => {
+    const w = world();
+    // The write blocks as one into a FUSE export whose target vanished: until the LUN is detached.
+    let unblock!: (e: Error) => void;
+    const blocked = new Promise<never>((_, reject) => (unblock = reject));
+    const ports = (w.deploy as unknown as { ports: DeployPorts }).ports;
+    const attach = (await ports.attacher()).attach;
+    ports.attacher = async () => ({
+      attach: async (t) => {
+        const lun = await attach(t);
+        return {
+          ...lun,
+          detach: async () => (await lun.detach(), unblock(new Error('Transport endpoint is not connected'))),
+        };
+      },
+    });
+    ports.writer.writeRaw = () => blocked;
+    const run = w.deploy.run(job());
+    await new Promise((r) => setTimeout(r, 20));
+    expect(w.calls.filter((c) => c === 'detach')).toEqual([]);
+    await w.deploy.abandon();
+    await expect(run).rejects.toThrow(DeployAbandoned);
+    // Detached by abandon() (then again by the deploy unwinding: a real LUN's detach is idempotent).
+    expect(w.calls).toContain('detach');
+    expect(w.calls.some((c) => c.startsWith('transition'))).toBe(false);
+    expect(w.row.task_state).toBe('deploying');
+    expect(w.casts).toEqual([]);
+  });
 
   it('deploys in order: attach … rootUuid, detach, activate_boot, done, deploy complete, cast', async () => {
     const w = world();
@@ -362,6 +391,27 @@ describe('DeployWorker.handle', () => {
     expect(worker.active).toBe(1);
     // The deploy that never ends does not hold the shutdown.
     expect(Date.now() - t).toBeLessThan(1000);
+  });
+
+  it('past the grace, shutdown abandons the deploys still running (no blocked write holds the exit)', async () => {
+    let abandoned = 0;
+    let cut!: () => void;
+    const worker = new DeployWorker(
+      conn,
+      {
+        run: () => new Promise((_, reject) => (cut = () => reject(new Error('abandoned')))),
+        abandon: async () => {
+          abandoned++;
+          cut();
+        },
+      },
+      { prefetch: 1, stopTimeoutMs: 50 },
+    );
+    (worker as unknown as { queue: { stop(o: unknown): Promise<void> } }).queue.stop = async () => undefined;
+    void worker.handle({ ...job() }).catch(() => undefined);
+    await worker.beforeApplicationShutdown();
+    expect(abandoned).toBe(1);
+    expect(worker.active).toBe(0);
   });
 
   it('refuses a malformed job with the reason (the queue dead-letters it)', async () => {

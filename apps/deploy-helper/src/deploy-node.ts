@@ -40,7 +40,7 @@ export interface DeployPorts {
   nodes: Pick<NodeRepository, 'deployTarget' | 'transition'>;
   events: Pick<NodeEventRepository, 'record'>;
   /** The iSCSI attacher (chosen once: chooseAttacher(mode)). */
-  attacher: () => Promise<Pick<IscsiAttacher, 'attach'>>;
+  attacher: () => Promise<Pick<IscsiAttacher, 'attach' | 'sweepOrphans'>>;
   glance: Pick<GlanceClient, 'show' | 'download'>;
   partitioner: Pick<Partitioner, 'apply'>;
   writer: Pick<ImageWriter, 'writeRaw' | 'writeQcow2'>;
@@ -78,6 +78,11 @@ export type DeployOutcome =
   | { kind: 'failed'; step: string; reason: string };
 
 /** A failure of one step, carrying the step's name. */
+/** A deploy cut short by DeployNode.abandon() (shutdown): its job is left for another worker. */
+export class DeployAbandoned extends Error {
+  override readonly name = 'DeployAbandoned';
+}
+
 class StepFailed extends Error {
   constructor(
     readonly step: string,
@@ -115,6 +120,9 @@ const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 export class DeployNode {
   private readonly log = new Logger('deploy-worker');
   private readonly settings: DeployNodeSettings;
+  /** The LUNs attached by deploys in progress (abandon() detaches them). */
+  private readonly attached = new Set<AttachedLun>();
+  private abandoning = false;
 
   constructor(
     private readonly ports: DeployPorts,
@@ -149,6 +157,12 @@ export class DeployNode {
     } catch (e) {
       const step = e instanceof StepFailed ? e.step : 'finish';
       const reason = message(e);
+      if (this.abandoning) {
+        // Cut by abandon(): not the deploy's failure. The row stays `deploying` and the job
+        // unacknowledged, so the broker gives it to another worker once this process is gone.
+        this.log.warn(`node ${row.id} instance ${job.instance_uuid}: deploy abandoned at ${step} (shutdown)`);
+        throw new DeployAbandoned(`node ${row.id}: deploy abandoned at ${step} by shutdown (${reason})`);
+      }
       this.log.error(`node ${row.id} instance ${job.instance_uuid}: deploy failed at ${step}: ${reason}`);
       await this.event(row, job, `${step} failed: ${reason}`, null);
       await this.markFailed(row, job, `${step}: ${reason}`);
@@ -167,9 +181,12 @@ export class DeployNode {
     let lost: Error | undefined;
     void lun.lost.then((e) => (lost = e));
     let rootUuid: string;
+    this.attached.add(lun);
     try {
+      if (this.abandoning) throw new StepFailed('attach', new Error('shutting down'));
       rootUuid = await this.onDisk(row, job, lun);
     } catch (e) {
+      this.attached.delete(lun);
       // Detach anyway; its own failure must not hide the deploy's.
       await lun.detach().catch((d: unknown) => this.log.error(`node ${row.id}: detach failed: ${message(d)}`));
       // The session went away under the step: that is the reason, more than the step's I/O error.
@@ -177,7 +194,11 @@ export class DeployNode {
       throw e;
     }
     await this.step(row, job, 'detach', async () => {
-      await lun.detach();
+      try {
+        await lun.detach();
+      } finally {
+        this.attached.delete(lun);
+      }
       return { value: undefined, detail: `${job.iqn} detached` };
     });
     await this.step(row, job, 'activate_boot', async () => {
@@ -189,6 +210,36 @@ export class DeployNode {
       return { value: undefined, detail: `done sent to ${job.address}:${this.settings.donePort} (${attempts} tries)` };
     });
     return rootUuid;
+  }
+
+  /**
+   * Before the first job: what an earlier deploy helper left attached and nobody serves (its
+   * storage daemons, their exports) is cleaned up, each thing logged. A failure is logged, not
+   * thrown: the worker starts anyway.
+   */
+  async sweepLeftovers(): Promise<void> {
+    try {
+      const attacher = await this.ports.attacher();
+      for (const line of (await attacher.sweepOrphans?.()) ?? []) this.log.warn(`left by an earlier process: ${line}`);
+    } catch (e) {
+      this.log.error(`cannot sweep what earlier processes left attached: ${message(e)}`);
+    }
+  }
+
+  /**
+   * Shutdown past its grace: every LUN still attached is detached at once (for the userspace
+   * attacher, its qemu-storage-daemon is stopped), so I/O blocked on it fails and the deploys
+   * end. Left attached, a write held by a daemon whose target has gone would keep this process
+   * from exiting (a thread in an uninterruptible FUSE write). The deploys cut this way reject
+   * with DeployAbandoned and are not marked failed: their jobs go to another worker.
+   */
+  async abandon(): Promise<void> {
+    this.abandoning = true;
+    const luns = [...this.attached];
+    this.attached.clear();
+    await Promise.allSettled(
+      luns.map((lun) => lun.detach().catch((e: unknown) => this.log.error(`detach at shutdown failed: ${message(e)}`))),
+    );
   }
 
   /** Everything done while the LUN is attached; returns the root filesystem's UUID. */

@@ -1,10 +1,12 @@
 import { type BeforeApplicationShutdown, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { DEPLOY_JOBS, parseDeployJob } from '@bm/contracts';
 import { type AmqpConnection, JobQueue, PermanentJobError, timerMs } from '@bm/messaging';
+import type { DeployNode } from './deploy-node';
 
 /** How long shutdown waits for the deploys running when no grace is configured. */
 const DEFAULT_STOP_TIMEOUT_MS = 30_000;
-import type { DeployNode } from './deploy-node';
+/** How long abandoned deploys get to unwind once their LUNs are detached. */
+const ABANDON_WAIT_MS = 10_000;
 
 /** A job the worker refuses to run: the queue dead-letters it at once with this reason. */
 export class InvalidDeployJob extends PermanentJobError {
@@ -44,7 +46,7 @@ export class DeployWorker implements OnApplicationBootstrap, BeforeApplicationSh
 
   constructor(
     conn: AmqpConnection,
-    private readonly deploy: Pick<DeployNode, 'run'>,
+    private readonly deploy: Pick<DeployNode, 'run'> & Partial<Pick<DeployNode, 'abandon' | 'sweepLeftovers'>>,
     opts: DeployWorkerOptions,
   ) {
     this.queueName = opts.queue ?? DEPLOY_JOBS.queue;
@@ -70,6 +72,7 @@ export class DeployWorker implements OnApplicationBootstrap, BeforeApplicationSh
       this.log.log(`deploy_workers = 0: not consuming ${this.queueName} (this process answers callbacks only)`);
       return;
     }
+    await this.deploy.sweepLeftovers?.();
     await this.queue.consume((payload) => this.handle(payload));
     this.log.log(`consuming ${this.queueName}, ${this.prefetch} deploy(s) at once`);
   }
@@ -83,6 +86,19 @@ export class DeployWorker implements OnApplicationBootstrap, BeforeApplicationSh
     if (this.running.size) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([Promise.allSettled([...this.running]), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+      clearTimeout(timer);
+    }
+    if (this.running.size && this.deploy.abandon) {
+      // Past the grace: cut them (their LUNs detached, their blocked I/O failed), so that no
+      // write held by a vanished target keeps the process from exiting; then a short wait for
+      // them to unwind.
+      this.log.warn(`${this.running.size} deploy(s) still running at shutdown: abandoned, left for redelivery`);
+      await this.deploy.abandon();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.running]),
+        new Promise((r) => (timer = setTimeout(r, ABANDON_WAIT_MS))),
+      ]);
       clearTimeout(timer);
     }
     if (this.running.size)
