@@ -5,6 +5,7 @@
 export * from './errors';
 export * from './target';
 export * from './userspace';
+export * from './orphans';
 export * from './kernel';
 export * from './choose';
 export * from './tgtd';

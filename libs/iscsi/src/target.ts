@@ -34,6 +34,8 @@ export interface IscsiAttacher {
   /** 'kernel' or 'userspace'. */
   readonly kind: 'kernel' | 'userspace';
   attach(target: IscsiTarget): Promise<AttachedLun>;
+  /** What an earlier process left attached and nobody serves any more, cleaned up (one line each). */
+  sweepOrphans?(): Promise<string[]>;
 }
 
 const IQN = /^[\x21-\x7e]{1,223}$/;

@@ -1,10 +1,12 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { open, readFile, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { CommandRunner } from '@bm/exec';
 import { startTgt, type TgtTarget } from '../../../test/support/tgt';
 import { IscsiLoginFailed, IscsiTargetNotFound, IscsiTargetUnreachable } from './errors';
-import { isMountPoint, UserspaceAttacher } from './userspace';
+import { DEFAULT_INITIATOR_NAME, isMountPoint, storageDaemonArgs, UserspaceAttacher } from './userspace';
 import { freeTcpPort } from '../../../test/support/ports';
 
 // The real tgtd (tgt 1.0.85) as the deploy ramdisk's target and the real qemu-storage-daemon
@@ -142,5 +144,81 @@ describe('UserspaceAttacher with the real tgtd and qemu-storage-daemon', () => {
       await expect(attacher.attach({ ...tgt, chap: undefined })).rejects.toBeInstanceOf(IscsiLoginFailed);
       expect(daemonsWith(tgt.iqn)).toEqual([]);
     });
+  });
+});
+
+describe('a deploy helper SIGKILLed in a write whose target has gone (the sweep at the next start)', () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('stays stuck in the write until sweepOrphans kills its daemon; then it exits and nothing is left', async () => {
+    const tgt = await startTgt({ sizeBytes: 16 * 1024 * 1024 });
+    const dir = mkdtempSync(join(tmpdir(), 'bm-iscsi-'));
+    const path = join(dir, 'lun.raw');
+    writeFileSync(path, '');
+    const args = storageDaemonArgs(tgt, path, { initiatorName: DEFAULT_INITIATOR_NAME, requestTimeoutSec: 60 });
+    // A stand-in deploy helper: a Node process that starts the daemon, then writes into the export when told.
+    const script = `
+      const { spawn } = require('node:child_process');
+      const fs = require('node:fs');
+      const d = spawn('qemu-storage-daemon', JSON.parse(process.env.QSD_ARGS), { stdio: 'ignore' });
+      console.log('daemon ' + d.pid);
+      process.stdin.once('data', async () => {
+        const fh = await fs.promises.open(process.env.LUN, 'r+');
+        await fh.write(Buffer.alloc(1 << 20, 7), 0, 1 << 20, 0);
+        await fh.sync();
+        console.log('written');
+      });`;
+    const helper = spawn(process.execPath, ['-e', script], {
+      env: { PATH: process.env.PATH, QSD_ARGS: JSON.stringify(args), LUN: path },
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    let out = '';
+    helper.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<void>((r) => helper.on('exit', () => r()));
+    let daemonPid: number | undefined;
+    try {
+      for (let i = 0; i < 200 && !(daemonPid && mounted(path)); i++) {
+        daemonPid ??= Number(/daemon (\d+)/.exec(out)?.[1]) || undefined;
+        await sleep(50);
+      }
+      expect(mounted(path)).toBe(true);
+      await tgt.stop(); // the ramdisk's target goes away
+      helper.stdin!.write('go\n');
+      await sleep(1500);
+      expect(out).not.toContain('written'); // held by the daemon, which reconnects for ever
+      helper.kill('SIGKILL');
+      const after = await Promise.race([exited.then(() => 'exited'), sleep(3000).then(() => 'stuck')]);
+      expect(after).toBe('stuck'); // the kill cannot end a thread in an uninterruptible FUSE write
+
+      const swept = await new UserspaceAttacher(runner).sweepOrphans();
+      expect(swept).toEqual([expect.stringContaining(`qemu-storage-daemon ${daemonPid} `)]);
+      await Promise.race([exited, sleep(10_000).then(() => Promise.reject(new Error('the helper is still stuck')))]);
+      expect(daemonsWith(path)).toEqual([]);
+      expect(mounted(path)).toBe(false);
+      expect(existsSync(dir)).toBe(false);
+    } finally {
+      if (daemonPid) {
+        try {
+          process.kill(daemonPid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+      helper.kill('SIGKILL');
+      await runner.run('umount', ['-l', path]).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('leaves alone the daemons of a deploy helper that runs', async () => {
+    const tgt = await startTgt({ sizeBytes: 8 * 1024 * 1024 });
+    const lun = await attacher.attach(tgt);
+    try {
+      expect(await new UserspaceAttacher(runner).sweepOrphans()).toEqual([]);
+      expect(mounted(lun.path)).toBe(true);
+    } finally {
+      await lun.detach();
+      await tgt.stop();
+    }
   });
 });

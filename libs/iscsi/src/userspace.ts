@@ -1,7 +1,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { type Clock, systemClock } from '@bm/core';
 import { CommandFailed, type CommandRunner, type RunningProgram } from '@bm/exec';
 import {
@@ -12,6 +12,7 @@ import {
   IscsiTargetNotFound,
   IscsiTargetUnreachable,
 } from './errors';
+import { storageDaemons } from './orphans';
 import {
   type AttachedLun,
   type IscsiAttacher,
@@ -110,14 +111,18 @@ export function storageDaemonError(t: IscsiTarget, log: string, exit: string): E
   return new IscsiAttachFailed(`qemu-storage-daemon failed: ${what}`);
 }
 
-/** Whether `path` is a mount point in the given mountinfo text (field 5, octal escapes decoded). */
+/** The mount points of a mountinfo text (field 5, octal escapes decoded). */
+export function mountPoints(mountinfo: string): string[] {
+  return mountinfo
+    .split('\n')
+    .map((line) => line.split(' ')[4])
+    .filter((mp): mp is string => mp !== undefined)
+    .map((mp) => mp.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
+}
+
+/** Whether `path` is a mount point in the given mountinfo text. */
 export function isMountPoint(mountinfo: string, path: string): boolean {
-  return mountinfo.split('\n').some((line) => {
-    const mp = line.split(' ')[4];
-    return (
-      mp !== undefined && mp.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))) === path
-    );
-  });
+  return mountPoints(mountinfo).includes(path);
 }
 
 /**
@@ -211,6 +216,49 @@ export class UserspaceAttacher implements IscsiAttacher {
       await this.cleanUp(daemon, dir, path).catch(() => undefined);
       throw e;
     }
+  }
+
+  /**
+   * The start-up sweep: what a deploy helper that died without detaching left behind. A storage
+   * daemon whose deploy helper no longer runs (killed by the OOM killer, or SIGKILLed outside a
+   * supervisor that kills its whole group) holds its export, and, its target gone, any write
+   * into it for ever (the dead helper stays a zombie, stuck in that write). Each such daemon is
+   * killed (which aborts its FUSE connection and frees the stuck writer), its export unmounted
+   * and its private dir removed; so is an export under `bm-iscsi-*` whose daemon is gone. The
+   * daemons of deploy helpers still running are left alone. Returns one line per thing swept.
+   */
+  async sweepOrphans(): Promise<string[]> {
+    const root = this.o.tmpRoot ?? tmpdir();
+    const swept: string[] = [];
+    const daemons = await storageDaemons(this.o.procRoot, this.o.program, root);
+    for (const d of daemons.filter((x) => x.orphaned)) {
+      try {
+        process.kill(d.pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+      const until = this.o.clock.now() + 5_000;
+      while (
+        this.o.clock.now() < until &&
+        (await readFile(join(this.o.procRoot, String(d.pid), 'stat'), 'utf8').then(
+          (st) => !/\) Z /.test(st),
+          () => false,
+        ))
+      )
+        await this.o.clock.sleep(this.o.pollMs);
+      await this.cleanUp(undefined, dirname(d.mountpoint), d.mountpoint);
+      swept.push(`qemu-storage-daemon ${d.pid} (its deploy helper ${d.ppid} gone) exporting ${d.mountpoint}: killed`);
+    }
+    const served = new Set(daemons.filter((x) => !x.orphaned).map((x) => x.mountpoint));
+    const prefix = join(root, 'bm-iscsi-');
+    const left = mountPoints(await readFile(this.o.mountinfo, 'utf8')).filter(
+      (mp) => mp.startsWith(prefix) && mp.endsWith('/lun.raw') && !served.has(mp),
+    );
+    for (const mp of left) {
+      await this.cleanUp(undefined, dirname(mp), mp);
+      swept.push(`export ${mp} without its daemon: unmounted`);
+    }
+    return swept;
   }
 
   private async mounted(path: string): Promise<boolean> {
