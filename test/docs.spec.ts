@@ -1,6 +1,6 @@
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderOptionsMarkdown } from '@bm/config';
+import { renderOptionsMarkdown, renderSampleConfig } from '@bm/config';
 import { CATALOG, renderCallTable } from '@bm/contracts';
 import { renderStateDiagram } from '@bm/domain';
 
@@ -11,6 +11,13 @@ const update = !!process.env.UPDATE_DOCS;
 it('docs/configuration.md matches the option schema', () => {
   const file = join(DOCS, 'configuration.md');
   const want = renderOptionsMarkdown();
+  if (update) writeFileSync(file, want);
+  expect(readFileSync(file, 'utf8')).toBe(want);
+});
+
+it('deploy/nova.conf.sample matches the option schema', () => {
+  const file = join(__dirname, '../deploy/nova.conf.sample');
+  const want = renderSampleConfig();
   if (update) writeFileSync(file, want);
   expect(readFileSync(file, 'utf8')).toBe(want);
 });

@@ -1,8 +1,9 @@
-/** One `key = value` line. */
+/** One `key = value` assignment, with its continuation lines. */
 export interface IniEntry {
   readonly key: string;
+  /** The value; continuation lines are joined to it with '\n', as oslo.config joins them. */
   readonly value: string;
-  /** 1-based line number. */
+  /** 1-based line number of the `key = value` line. */
   readonly line: number;
 }
 
@@ -11,8 +12,11 @@ export interface IniSection {
   readonly name: string;
   /** Line of the first header, or of the first entry for an implicit DEFAULT section. */
   readonly line: number;
-  /** Final entry per key (a repeated key keeps the last value). */
-  readonly entries: ReadonlyMap<string, IniEntry>;
+  /**
+   * Every assignment of each key, in file order. A key set twice has two entries: the loader
+   * decides (the last one wins, or, for a multi-valued option, every one counts).
+   */
+  readonly entries: ReadonlyMap<string, readonly IniEntry[]>;
 }
 
 export interface IniIssue {
@@ -35,15 +39,26 @@ export interface IniDocument {
 const DEFAULT = 'DEFAULT';
 
 /**
- * Parses nova.conf-style INI text the way oslo.config reads it, minus interpolation and multi-line
- * values. Never throws: unparseable lines are reported in `errors` so that the caller can report
+ * Parses nova.conf-style INI text with oslo.config's rules (its `iniparser`), minus
+ * interpolation:
+ * - a line starting with a space or a tab continues the value above it (joined with '\n'); a
+ *   blank line, a comment, a header or the next `key = value` ends the value;
+ * - `key = value` or `key: value` (whichever of '=' and ':' comes first), the value stripped
+ *   and unquoted when wrapped in matching quotes;
+ * - `#` and `;` start comment lines (only at the start of a line: `a = b # c` keeps `b # c`).
+ * Two leniencies of ours: entries before any header belong to [DEFAULT] (the seed's nova.conf
+ * has some), and a file indented as a whole (an excerpt pasted from a document, as the seed's
+ * sample) is read as if it were not, with a warning.
+ * Never throws: unparseable lines are reported in `errors`, so that the caller can report
  * them together with invalid values.
  */
 export function parseIni(text: string, file: string): IniDocument {
-  const sections = new Map<string, { name: string; line: number; entries: Map<string, IniEntry> }>();
+  const sections = new Map<string, { name: string; line: number; entries: Map<string, IniEntry[]> }>();
   const errors: IniIssue[] = [];
   const warnings: IniIssue[] = [];
   let current: string = DEFAULT;
+  /** The assignment whose value may still go on, on continuation lines. */
+  let open: { key: string; parts: string[]; line: number } | undefined;
 
   const section = (name: string, line: number) => {
     let found = sections.get(name);
@@ -53,12 +68,48 @@ export function parseIni(text: string, file: string): IniDocument {
     }
     return found;
   };
+  const close = () => {
+    if (open === undefined) return;
+    const entries = section(current, open.line).entries;
+    const entry = { key: open.key, value: open.parts.join('\n'), line: open.line };
+    entries.set(open.key, [...(entries.get(open.key) ?? []), entry]);
+    open = undefined;
+  };
 
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  const indent = commonIndent(lines);
+  if (indent.text !== '') {
+    warnings.push({
+      file,
+      line: indent.firstLine,
+      message:
+        'every line of the file is indented: read as if it were not (oslo.config would refuse it: a line ' +
+        'starting with whitespace continues the value above it)',
+    });
+  }
+
   lines.forEach((raw, index) => {
     const line = index + 1;
-    const text = raw.trim();
-    if (text === '' || text.startsWith('#') || text.startsWith(';')) return;
+    const text = raw.slice(indent.text.length).trimEnd();
+    if (text === '') {
+      close();
+      return;
+    }
+    if (text.startsWith(' ') || text.startsWith('\t')) {
+      if (open !== undefined) open.parts.push(text.trimStart());
+      else
+        errors.push({
+          file,
+          line,
+          section: current,
+          message:
+            'unexpected continuation line: a line starting with whitespace continues the value of the option ' +
+            'above it, and there is none (remove the indentation)',
+        });
+      return;
+    }
+    close();
+    if (text.startsWith('#') || text.startsWith(';')) return;
 
     if (text.startsWith('[')) {
       const header = parseHeader(text);
@@ -71,33 +122,47 @@ export function parseIni(text: string, file: string): IniDocument {
       return;
     }
 
-    const eq = text.indexOf('=');
-    if (eq < 0) {
+    const assignment = splitAssignment(text);
+    if ('error' in assignment) {
       // The line itself is not echoed: it may hold a password.
-      const hint = text.includes(':') ? " (options use '=', not ':')" : '';
-      errors.push({ file, line, section: current, message: `expected 'key = value', '[section]' or a comment${hint}` });
+      errors.push({ file, line, section: current, message: assignment.error });
       return;
     }
-    const key = text.slice(0, eq).trim();
-    if (key === '') {
-      errors.push({ file, line, section: current, message: "missing option name before '='" });
-      return;
-    }
-    const entries = section(current, line).entries;
-    const previous = entries.get(key);
-    if (previous !== undefined) {
-      warnings.push({
-        file,
-        line,
-        section: current,
-        key,
-        message: `set again (first set at line ${previous.line}); the last value wins`,
-      });
-    }
-    entries.set(key, { key, value: unquote(text.slice(eq + 1).trim()), line });
+    open = { key: assignment.key, parts: [assignment.value], line };
   });
+  close();
 
   return { file, sections, errors, warnings };
+}
+
+/** The whitespace every non-blank line starts with ('' when one does not), and the first such line. */
+function commonIndent(lines: readonly string[]): { text: string; firstLine: number } {
+  let common: string | undefined;
+  let firstLine = 0;
+  lines.forEach((raw, index) => {
+    if (raw.trim() === '') return;
+    const own = /^[ \t]*/.exec(raw)![0];
+    if (common === undefined) {
+      common = own;
+      firstLine = index + 1;
+      return;
+    }
+    let same = 0;
+    while (same < common.length && same < own.length && common[same] === own[same]) same++;
+    common = common.slice(0, same);
+  });
+  return { text: common ?? '', firstLine };
+}
+
+/** oslo's `_split_key_value`: the first of '=' and ':' separates the key from the value. */
+function splitAssignment(text: string): { key: string; value: string } | { error: string } {
+  const equal = text.indexOf('=');
+  const colon = text.indexOf(':');
+  if (equal < 0 && colon < 0) return { error: "expected 'key = value', '[section]' or a comment" };
+  const at = colon < 0 || (equal >= 0 && equal < colon) ? equal : colon;
+  const key = text.slice(0, at).trim();
+  if (key === '') return { error: `missing option name before '${text[at]}'` };
+  return { key, value: unquote(text.slice(at + 1).trim()) };
 }
 
 function parseHeader(text: string): string | { error: string } {

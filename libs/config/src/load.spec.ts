@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, ConfigProblem } from './issues';
-import { BmConfig, configFileFromArgv, Env, loadConfig, loadConfigFromText } from './load';
+import { BmConfig, configPathsFromArgv, Env, loadConfig, loadConfigFromText } from './load';
 
 const FIXTURES = join(__dirname, '..', 'test-fixtures');
 const SAMPLE = join(FIXTURES, 'nova.conf.sample');
@@ -32,6 +32,13 @@ function warningLines(config: BmConfig): string[] {
 const DEFAULTS = {
   default: {
     debug: false,
+    log_file: '',
+    log_dir: '',
+    use_json: false,
+    use_syslog: false,
+    syslog_log_facility: 'LOG_USER',
+    log_date_format: '%Y-%m-%d %H:%M:%S',
+    use_stderr: false,
     host: hostname(),
     my_ip: '127.0.0.1',
     compute_driver: 'baremetal',
@@ -56,6 +63,7 @@ const DEFAULTS = {
     rpc_admin_senders: '',
     instances_path: '/var/lib/nova-bm/instances',
     state_path: '/var/lib/nova-bm',
+    health_host: '127.0.0.1',
     health_port: 0,
     use_ipv6: false,
     graceful_shutdown_timeout: 60,
@@ -123,6 +131,7 @@ const DEFAULTS = {
     iscsi_chap_password_file: '',
   },
   images: { api_listen_address: '127.0.0.1', api_port: 9292, data_dir: '/var/lib/nova-bm/images' },
+  rack: { listen_address: '127.0.0.1', port: 9180 },
   glance: { api_servers: ['http://127.0.0.1:9292'] },
   oslo_messaging_rabbit: {
     rabbit_qos_prefetch_count: 128,
@@ -205,7 +214,7 @@ describe('loadConfig with the seed excerpts', () => {
       baremetal_type: 'baremetal',
       pxe_interface: 'eth3',
     });
-    expect(config.sources).toEqual({ file: VEGAS_LAB });
+    expect(config.sources).toEqual({ files: [VEGAS_LAB] });
     expect(warningLines(config)).toEqual([`${VEGAS_LAB}:29: [baremetal] type: unknown option, ignored`]);
   });
 
@@ -237,6 +246,7 @@ describe('loadConfig with the seed excerpts', () => {
       deploy_ramdisk: 'yyyyyyyy',
     });
     expect(warningLines(config)).toEqual([
+      `${SAMPLE}:1: every line of the file is indented: read as if it were not (oslo.config would refuse it: a line starting with whitespace continues the value above it)`,
       `${SAMPLE}:3: [baremetal] compute_driver: belongs in [DEFAULT]; accepted in [baremetal] for compatibility`,
       `${SAMPLE}:4: [baremetal] baremetal_driver: deprecated name: use driver in [baremetal]`,
       `${SAMPLE}:5: [baremetal] power_manager: 'nova.virt.baremetal.ipmi.Ipmi' is accepted, but the right spelling is nova.virt.baremetal.ipmi.IPMI`,
@@ -251,7 +261,7 @@ describe('loadConfig with the seed excerpts', () => {
 describe('loadConfig basics', () => {
   it('uses the defaults when there is no file and no environment', () => {
     const config = loadConfig({ env: {} });
-    expect(config).toEqual({ ...DEFAULTS, sources: {}, warnings: [] });
+    expect(config).toEqual({ ...DEFAULTS, sources: { files: [] }, warnings: [] });
   });
 
   it('returns a deeply frozen object', () => {
@@ -267,13 +277,13 @@ describe('loadConfig basics', () => {
 
   it('reads the file named by BM_CONFIG_FILE', () => {
     const config = loadConfig({ env: { BM_CONFIG_FILE: VEGAS_LAB } });
-    expect(config.sources.file).toBe(VEGAS_LAB);
+    expect(config.sources.files).toEqual([VEGAS_LAB]);
     expect(config.default.my_ip).toBe('10.10.44.16');
   });
 
   it('prefers opts.configFile over BM_CONFIG_FILE', () => {
     const config = loadConfig({ configFile: VEGAS_LAB, env: { BM_CONFIG_FILE: '/nonexistent/nova.conf' } });
-    expect(config.sources.file).toBe(VEGAS_LAB);
+    expect(config.sources.files).toEqual([VEGAS_LAB]);
   });
 
   it('reports a missing config file by path', () => {
@@ -654,19 +664,30 @@ describe('durations and the bus', () => {
   });
 });
 
-describe('configFileFromArgv', () => {
+describe('configPathsFromArgv', () => {
+  const file = (path: string) => ({ kind: 'file', path });
+  const dir = (path: string) => ({ kind: 'dir', path });
   it.each([
-    [['node', 'main.js'], undefined],
-    [['node', 'main.js', '--config-file', '/etc/nova/nova.conf'], '/etc/nova/nova.conf'],
-    [['node', 'main.js', '--config-file=/etc/nova/nova.conf', 'serve'], '/etc/nova/nova.conf'],
-    [['--config-file=/a.conf', '--config-file', '/b.conf'], '/b.conf'],
-    [['--', '--config-file=/a.conf'], undefined],
-  ])('%j → %p', (argv, expected) => {
-    expect(configFileFromArgv(argv)).toBe(expected);
+    [['node', 'main.js'], []],
+    [['node', 'main.js', '--config-file', '/etc/nova/nova.conf'], [file('/etc/nova/nova.conf')]],
+    [['node', 'main.js', '--config-file=/etc/nova/nova.conf', 'serve'], [file('/etc/nova/nova.conf')]],
+    [
+      ['--config-file=/a.conf', '--config-dir', '/d', '--config-file', '/b.conf', '--config-dir=/e'],
+      [file('/a.conf'), dir('/d'), file('/b.conf'), dir('/e')],
+    ],
+    [['--config-file=/a.conf', '--', '--config-file=/b.conf'], [file('/a.conf')]],
+  ])('%j → %j', (argv, expected) => {
+    expect(configPathsFromArgv(argv)).toEqual(expected);
   });
 
-  it.each([[['--config-file']], [['--config-file=']], [['--config-file', '--verbose']]])('rejects %j', (argv) => {
-    expect(() => configFileFromArgv(argv)).toThrow('--config-file: needs a path');
+  it.each([
+    [['--config-file'], '--config-file'],
+    [['--config-file='], '--config-file'],
+    [['--config-file', '--verbose'], '--config-file'],
+    [['--config-dir'], '--config-dir'],
+    [['--config-dir='], '--config-dir'],
+  ])('rejects %j', (argv, flag) => {
+    expect(() => configPathsFromArgv(argv)).toThrow(`${flag}: needs a path`);
   });
 });
 
