@@ -1,5 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import { NovaBmError } from '@bm/core';
+import { NovaBmError, currentRequestId, newRequestId } from '@bm/core';
 import type { RpcClient, RpcContext } from '@bm/messaging';
 import {
   NOVA_OBJECT_CHANGES,
@@ -78,7 +77,8 @@ export interface ObjectActionResult {
 
 /**
  * The request context a compute host's calls carry: an admin context of its own, as nova-compute's
- * periodic work runs with (`context.get_admin_context()`), each with a fresh request id.
+ * periodic work runs with (`context.get_admin_context()`), with the id of the request it works
+ * for (libs/core's log context), or a fresh one outside any.
  */
 export function adminContext(): RpcContext {
   return {
@@ -87,7 +87,8 @@ export function adminContext(): RpcContext {
     project_id: null,
     read_deleted: 'no',
     roles: ['admin'],
-    request_id: `req-${randomUUID()}`,
+    // The request this work is for keeps its id across services (oslo's request_id); else a new one.
+    request_id: currentRequestId() ?? newRequestId(),
   };
 }
 

@@ -4,3 +4,5 @@ export * from './errors';
 export * from './validate';
 export * from './clock';
 export * from './printable';
+export * from './log-context';
+export * from './strftime';

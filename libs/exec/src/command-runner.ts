@@ -102,6 +102,8 @@ export class CommandFailed extends namedError('CommandFailed', 'failed') {
 /** A long-running program started by CommandRunner.start(). */
 export interface RunningProgram {
   readonly pid: number | undefined;
+  /** Its standard input, when started with `stdin: 'pipe'` (e.g. lines for `logger`). */
+  readonly stdin?: NodeJS.WritableStream;
   /** Resolves when the program has exited (never rejects). */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   isRunning(): boolean;
@@ -122,20 +124,23 @@ export class CommandRunner {
   }
 
   /**
-   * Starts a program that runs until stopped (a VM, a daemon): no shell, stdin closed, output to
-   * `logFile` (appended) or discarded. Rejects if it cannot be started at all.
+   * Starts a program that runs until stopped (a VM, a daemon): no shell, stdin closed (or a
+   * pipe, `stdin: 'pipe'`), output to `logFd` (appended) or discarded. Rejects if it cannot be
+   * started at all.
    */
   start(
     program: string,
     args: readonly string[],
-    o: Omit<RunOptions, 'input' | 'timeoutMs'> & { logFd?: number } = {},
+    o: Omit<RunOptions, 'input' | 'timeoutMs'> & { logFd?: number; stdin?: 'pipe' } = {},
   ): Promise<RunningProgram> {
     return new Promise((resolve, reject) => {
       const child = spawn(program, args, {
         cwd: o.cwd,
         env: childEnv(process.env, o.env),
-        stdio: ['ignore', o.logFd ?? 'ignore', o.logFd ?? 'ignore'],
+        stdio: [o.stdin ?? 'ignore', o.logFd ?? 'ignore', o.logFd ?? 'ignore'],
       });
+      // A program that exits while lines are still being written to it: EPIPE, not a crash.
+      child.stdin?.on('error', () => undefined);
       let running = true;
       const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
         child.once('exit', (code, signal) => {
@@ -150,6 +155,7 @@ export class CommandRunner {
       child.once('spawn', () =>
         resolve({
           pid: child.pid,
+          stdin: child.stdin ?? undefined,
           exited,
           isRunning: () => running,
           stop: async (graceMs = 5000) => {

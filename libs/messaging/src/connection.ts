@@ -19,6 +19,8 @@ export interface Logger {
   log(message: string): void;
   warn(message: string): void;
   error(message: string): void;
+  /** Per-request detail (each RPC handled), written only with `[DEFAULT] debug`. */
+  debug?(message: string): void;
 }
 
 export const silentLogger: Logger = { log() {}, warn() {}, error() {} };

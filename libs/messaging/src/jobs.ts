@@ -1,6 +1,7 @@
 import type * as amqp from 'amqplib';
-import { namedError } from '@bm/core';
+import { currentRequestId, inRequest, namedError } from '@bm/core';
 import type { AmqpConnection } from './connection';
+import { requestIdOf } from './request-context';
 import { timerMs } from './timers';
 
 export const JOBS_EXCHANGE = 'baremetal.jobs';
@@ -29,6 +30,8 @@ export type JobHandler<T> = (payload: T, info: JobInfo) => Promise<void>;
 
 const ATTEMPT = 'x-attempt';
 const REASON = 'x-failure-reason';
+/** The id of the request that queued the job (oslo's request_id): its worker logs under it. */
+const REQUEST_ID = 'x-request-id';
 const DEFAULT_STOP_TIMEOUT_MS = 30_000;
 
 /**
@@ -83,7 +86,15 @@ export class JobQueue<T = unknown> {
   /** Publishes a job; resolves once the broker has it on disk (publisher confirm). */
   async publish(payload: T, o: { messageId?: string } = {}): Promise<void> {
     await this.declare();
-    await this.send(this.exchange, this.opts.queue, Buffer.from(JSON.stringify(payload)), 1, o.messageId);
+    const requestId = currentRequestId();
+    await this.send(
+      this.exchange,
+      this.opts.queue,
+      Buffer.from(JSON.stringify(payload)),
+      1,
+      o.messageId,
+      requestId !== undefined ? { [REQUEST_ID]: requestId } : {},
+    );
   }
 
   async consume(handler: JobHandler<T>): Promise<void> {
@@ -148,8 +159,14 @@ export class JobQueue<T = unknown> {
       }
       return;
     }
-    const run = this.work(ch, m, handler).catch((e: Error) =>
-      this.conn.logger.error(`job ${this.opts.queue}: ${e?.message ?? String(e)}`),
+    // Under the id of the request that queued it (a new one for a job published without).
+    const requestId = requestIdOf({ request_id: m.properties.headers?.[REQUEST_ID] });
+    const run = inRequest(
+      () =>
+        this.work(ch, m, handler).catch((e: Error) =>
+          this.conn.logger.error(`job ${this.opts.queue}: ${e?.message ?? String(e)}`),
+        ),
+      requestId,
     );
     this.inFlight.add(run);
     void run.finally(() => this.inFlight.delete(run));
@@ -178,7 +195,9 @@ export class JobQueue<T = unknown> {
         this.conn.logger.warn(`job ${this.opts.queue} attempt ${attempt}/${max} failed (${reason}); retrying`);
         await sleep((this.opts.retryDelayMs ?? 1000) * attempt);
         return this.finish(ch, m, () =>
-          this.send(this.exchange, this.opts.queue, m.content, attempt + 1, m.properties.messageId),
+          this.send(this.exchange, this.opts.queue, m.content, attempt + 1, m.properties.messageId, {
+            [REQUEST_ID]: jobRequestId(m),
+          }),
         );
       }
       this.conn.logger.error(`job ${this.opts.queue} failed ${attempt} times (${reason}); dead-lettered`);
@@ -200,6 +219,7 @@ export class JobQueue<T = unknown> {
   private deadLetter(m: amqp.ConsumeMessage, attempt: number, reason: string): Promise<void> {
     return this.send('', this.deadQueue, m.content, attempt, m.properties.messageId, {
       [REASON]: reason.slice(0, 1000),
+      [REQUEST_ID]: jobRequestId(m),
     });
   }
 
@@ -218,6 +238,11 @@ export class JobQueue<T = unknown> {
       headers: { [ATTEMPT]: attempt, ...headers },
     });
   }
+}
+
+/** The request id a delivered job runs under (the one `deliver` chose, kept for its retries). */
+function jobRequestId(m: amqp.ConsumeMessage): string {
+  return currentRequestId() ?? requestIdOf({ request_id: m.properties.headers?.[REQUEST_ID] });
 }
 
 function sleep(ms: number): Promise<void> {

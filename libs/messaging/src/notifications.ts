@@ -1,6 +1,7 @@
 import type * as amqp from 'amqplib';
 import type { AmqpConnection } from './connection';
 import { type RpcContext, buildNotification, decodeEnvelope, encodeEnvelope, extractContext } from './envelope';
+import { contextForCall } from './request-context';
 import { DEFAULT_PREFETCH } from './rpc-server';
 import { notificationRoutingKey, publishProperties, sharedQueueOptions, topicExchange } from './topology';
 
@@ -61,7 +62,14 @@ export class Notifier {
 
   async notify(priority: Priority, eventType: string, payload: unknown, context?: RpcContext): Promise<void> {
     if (!this.enabled) return;
-    const n = buildNotification({ publisherId: this.opts.publisherId, eventType, priority, payload, context });
+    // Sent while handling a request: its request_id goes with it, as a Nova context's does.
+    const n = buildNotification({
+      publisherId: this.opts.publisherId,
+      eventType,
+      priority,
+      payload,
+      context: contextForCall(context),
+    });
     if (this.drivers.has('log')) {
       const line = `notification ${eventType} (${priority}): ${JSON.stringify(n)}`;
       if (priority === 'error' || priority === 'critical') this.conn.logger.error(line);
