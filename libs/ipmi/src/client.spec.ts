@@ -39,6 +39,7 @@ describe('IpmiClient on a ManualClock', () => {
     }
     // 250, then 500, then what is left of the deadline (250, not 1000): 3 attempts in all.
     expect(socket.sentAt).toEqual([50_000, 50_250, 50_750]);
+    expect([client.retransmits, client.sessionsOpened]).toEqual([2, 0]); // the metrics' counters
     expect(outcome).toBeInstanceOf(BmcUnreachable);
     expect((outcome as Error).message).toBe(
       'BMC 127.0.0.1:6230: no answer to Get Channel Authentication Capabilities within the deadline (3 attempts)',

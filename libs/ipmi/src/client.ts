@@ -176,6 +176,7 @@ class BmcLink {
         const left = deadline - clock.now();
         if (left <= 0)
           throw new BmcUnreachable(this.key, `no answer to ${what} within the deadline (${attempt} attempts)`);
+        if (attempt > 0) this.client.retransmits++;
         this.client.send(build(attempt), this);
         this.lastSent = clock.now();
         const tick = new Promise<'retry'>(
@@ -206,6 +207,10 @@ export class IpmiClient {
   private readonly loginQueue: (() => void)[] = [];
   /** Datagrams that did not parse, or came from an unknown peer (for diagnostics). */
   dropped = 0;
+  /** Sessions established since the client started (counters for the service's metrics). */
+  sessionsOpened = 0;
+  /** Requests sent again because no answer came in time (each retransmission counts). */
+  retransmits = 0;
 
   constructor(opts: IpmiClientOptions = {}) {
     this.options = {
@@ -555,6 +560,7 @@ export class IpmiClient {
 
     link.session = { sidm, sidc: sidc.readUInt32LE(0), keys, seq: 0, rqSeq: 0, lastUsed: this.clock.now() };
     link.sessionCreds = credsKey(link.creds);
+    this.sessionsOpened++;
     // 7. Administrator privilege for the session, and who the BMC is.
     await this.inSession(
       link,

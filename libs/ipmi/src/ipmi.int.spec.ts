@@ -105,8 +105,10 @@ describe('IpmiClient ↔ VirtualBmc', () => {
 
   it('keeps one session for many commands, and closes it', async () => {
     const { b, creds } = await start();
+    const opened = client.sessionsOpened;
     for (let i = 0; i < 50; i++) await client.powerStatus(creds);
     expect(b.sessionCount).toBe(1);
+    expect(client.sessionsOpened - opened).toBe(1); // the counter behind bm_ipmi_sessions_total
     expect(client.hasSession(creds)).toBe(true);
     await client.closeSession(creds);
     expect(client.hasSession(creds)).toBe(false);
@@ -240,8 +242,10 @@ describe('IpmiClient ↔ VirtualBmc', () => {
     const port = await proxy.start();
     proxy.behaviour = { drop: (n, dir) => dir === 's2c' && n % 2 === 0 };
     const via = { ...creds, port };
+    const retransmits = client.retransmits;
     await client.power(via, 'on');
     expect((await client.powerStatus(via)).powerOn).toBe(true);
+    expect(client.retransmits).toBeGreaterThan(retransmits); // behind bm_ipmi_retransmits_total
     await client.setBootDevice(via, 'pxe');
     expect(machine.getBootFlags().device).toBe('pxe');
   });

@@ -25,6 +25,8 @@ export interface PowerSyncOptions {
   /** Longest back-off for a BMC that keeps failing. */
   maxBackoffMs?: number;
   onChange?(target: PowerTarget, from: PowerState | null, to: PowerState): Promise<void> | void;
+  /** A BMC that did not answer its status read (the service counts these per BMC). */
+  onError?(target: PowerTarget, error: unknown): void;
   /** Decides what is due, stamps the records and measures latencies (default: the system clock). */
   clock?: Clock;
 }
@@ -85,6 +87,7 @@ export class PowerSync {
           }
         } catch (e) {
           report.failed++;
+          this.o.onError?.(t, e);
           const failures = (before?.failures ?? 0) + 1;
           const backoff = Math.min(this.o.intervalMs * 2 ** failures, this.o.maxBackoffMs ?? 10 * 60_000);
           record = {

@@ -104,11 +104,13 @@ describe('PowerSync', () => {
     const d = new FakePowerDriver();
     const store = new MemoryStore();
     const changes: string[] = [];
+    const errors: string[] = [];
     const sync = new PowerSync(d, store, {
       intervalMs: 60_000,
       deadlineMs: 1000,
       clock,
       onChange: (t, from, to) => void changes.push(`${t.id}:${from}->${to}`),
+      onError: (t, e) => void errors.push(`${t.id}:${(e as Error).message}`),
     });
     const targets = [node(1), node(2)];
     d.state.set(1, 'on');
@@ -118,7 +120,9 @@ describe('PowerSync', () => {
 
     clock.advance(60_000);
     d.failWith = new Error('no answer');
+    expect(errors).toEqual([]);
     expect(await sync.sweep(targets)).toMatchObject({ checked: 2, failed: 2, changed: 0 });
+    expect(errors).toEqual(['1:no answer', '2:no answer']); // each failing BMC told (the metrics)
     expect(store.rows.get(1)).toMatchObject({ state: 'on', failures: 1, error: 'no answer' });
     expect(store.rows.get(1)!.nextCheckAt.getTime() - clock.now()).toBe(120_000);
 

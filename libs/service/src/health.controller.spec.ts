@@ -11,10 +11,18 @@ const ds = {
     sql.includes('to_regclass') ? [{ t: 'migrations' }] : MIGRATIONS.map((m) => ({ name: m.migration.name })),
 } as unknown as DataSource;
 
-async function answer(amqp: Partial<AmqpConnection>): Promise<{ code: number; body: Record<string, unknown> }> {
+/** A database that does not answer. */
+const unreachable = {
+  query: () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:1')),
+} as unknown as DataSource;
+
+async function answer(
+  amqp: Partial<AmqpConnection>,
+  database = ds,
+): Promise<{ code: number; body: Record<string, unknown> }> {
   const running = new Lifecycle();
   running.phase = 'running';
-  const c = new HealthController('power', ds, amqp as AmqpConnection, running);
+  const c = new HealthController('power', database, amqp as AmqpConnection, running);
   try {
     return { code: 200, body: (await c.health()) as unknown as Record<string, unknown> };
   } catch (e) {
@@ -37,5 +45,28 @@ describe('/healthz', () => {
       code: 503,
       body: { status: 'degraded', missing: [], broker: { connected: true, blocked: 'low on memory' } },
     });
+  });
+
+  it('readiness is 503 with the database named when it does not answer', async () => {
+    const r = await answer({ connected: true, blocked: undefined }, unreachable);
+    expect(r).toMatchObject({
+      code: 503,
+      body: {
+        status: 'degraded',
+        missing: ['database'],
+        database: { reachable: false, error: expect.stringContaining('ECONNREFUSED') },
+      },
+    });
+  });
+});
+
+describe('/healthz/live', () => {
+  it('is 200 whatever the database and the broker do: the process answers', () => {
+    const running = new Lifecycle();
+    running.phase = 'running';
+    const c = new HealthController('power', unreachable, { connected: false } as AmqpConnection, running);
+    expect(c.live()).toMatchObject({ service: 'power', status: 'alive', phase: 'running' });
+    running.phase = 'stopping';
+    expect(c.live()).toMatchObject({ status: 'alive', phase: 'stopping' });
   });
 });

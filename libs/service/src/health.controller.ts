@@ -16,9 +16,15 @@ export interface Health {
 }
 
 /**
- * GET /healthz: 200 when the database answers and carries the latest nova_bm schema and the
- * message broker is connected and takes our publishes (not blocked by an alarm), 503 otherwise (docker-compose healthchecks and the lab wait on it),
- * and 503 `stopping` from SIGTERM on. Before the app is up, run-service answers 503 `starting`.
+ * Readiness, GET /healthz/ready and /healthz (as before the split: docker-compose healthchecks,
+ * the lab and the tests wait on it): 200 when the database answers and carries the latest
+ * nova_bm schema and the message broker is connected and takes our publishes (not blocked by an
+ * alarm), 503 otherwise, and 503 `stopping` from SIGTERM on. Before the app is up, run-service
+ * answers 503 `starting`.
+ *
+ * Liveness, GET /healthz/live: 200 whenever the process answers at all, even while its database
+ * or broker is away (restarting it would not bring them back); a supervisor restarts a process
+ * only when this fails.
  */
 @Controller()
 export class HealthController {
@@ -29,7 +35,12 @@ export class HealthController {
     @Inject(LIFECYCLE) private readonly lifecycle: Lifecycle,
   ) {}
 
-  @Get('healthz')
+  @Get('healthz/live')
+  live(): Record<string, unknown> {
+    return this.lifecycle.liveBody(this.service);
+  }
+
+  @Get(['healthz', 'healthz/ready'])
   async health(): Promise<Health> {
     const h: Health = {
       service: this.service,

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type Metrics, PROMETHEUS_CONTENT_TYPE } from './metrics';
 
 export type Phase = 'starting' | 'running' | 'stopping';
 
@@ -20,7 +21,17 @@ export class Lifecycle {
     return [...(this.brokerConnected ? [] : ['broker']), ...(this.databaseReachable ? [] : ['database'])];
   }
 
-  /** The /healthz answer before the app is up (always 503). */
+  /** The liveness answer (`/healthz/live`): the process answers, whatever its dependencies do. */
+  liveBody(service: string): Record<string, unknown> {
+    return {
+      service,
+      status: 'alive',
+      phase: this.phase,
+      uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
+    };
+  }
+
+  /** The readiness answer (`/healthz/ready`, `/healthz`) before the app is up (always 503). */
   startingBody(service: string): Record<string, unknown> {
     return {
       service,
@@ -32,12 +43,30 @@ export class Lifecycle {
     };
   }
 
-  /** A request handler for the health port while Nest is not serving it yet. */
-  startingHandler(service: string): (req: IncomingMessage, res: ServerResponse) => void {
+  /**
+   * A request handler for the health port while Nest is not serving it yet: readiness 503,
+   * liveness 200, and /metrics (the process metrics; the rest come once the app is up).
+   */
+  startingHandler(service: string, metrics?: Metrics): (req: IncomingMessage, res: ServerResponse) => void {
     return (req, res) => {
-      const found = req.url === '/healthz' || req.url?.startsWith('/healthz?');
-      res.writeHead(found ? 503 : 404, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(found ? this.startingBody(service) : { statusCode: 404, message: 'starting' }));
+      const path = (req.url ?? '/').split('?')[0];
+      const json = (status: number, body: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(body));
+      };
+      if (path === '/healthz' || path === '/healthz/ready') return json(503, this.startingBody(service));
+      if (path === '/healthz/live') return json(200, this.liveBody(service));
+      if (path === '/metrics' && metrics) {
+        metrics.exposition().then(
+          (text) => {
+            res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE, 'cache-control': 'no-store' });
+            res.end(text);
+          },
+          (e: Error) => json(500, { statusCode: 500, message: e.message }),
+        );
+        return;
+      }
+      json(404, { statusCode: 404, message: 'starting' });
     };
   }
 }
