@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { ComputeClient, reportsOf } from '@bm/contracts';
 import type { BmConfig } from '@bm/config';
-import type { Clock } from '@bm/core';
+import { type Clock, inRequest } from '@bm/core';
 import { ComputeNodeRepository } from '@bm/db';
 import { BaremetalHostManager } from '@bm/domain';
 import { senderRefusal } from '@bm/messaging';
@@ -39,10 +39,14 @@ export class HostStates implements OnApplicationBootstrap, OnApplicationShutdown
     await this.compute
       .publishServiceCapabilities()
       .catch((e: Error) => this.log.warn(`cannot ask the compute hosts to report: ${e.message}`));
-    this.timer = setInterval(() => {
-      const n = this.manager.expireStale();
-      if (n) this.log.warn(`${n} node(s) expired: no report for ${3 * this.config.default.periodic_interval} s`);
-    }, period).unref();
+    this.timer = setInterval(
+      () =>
+        inRequest(() => {
+          const n = this.manager.expireStale();
+          if (n) this.log.warn(`${n} node(s) expired: no report for ${3 * this.config.default.periodic_interval} s`);
+        }),
+      period,
+    ).unref();
   }
 
   onApplicationShutdown(): void {

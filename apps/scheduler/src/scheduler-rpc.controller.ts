@@ -31,7 +31,7 @@ export class SchedulerRpcController {
 
   /** Every form Nova's SchedulerAPI sends, 4.0 to 4.5 (libs/contracts SelectDestinationsArgs). */
   @MessagePattern(m('selectDestinations'))
-  select(@Payload() a: SelectDestinationsArgs): SelectDestinationsResult {
+  select(@Payload() a: SelectDestinationsArgs): Promise<SelectDestinationsResult> {
     return this.selectDestinations.answer(a);
   }
 

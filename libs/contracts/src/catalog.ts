@@ -80,6 +80,12 @@ export const CATALOG: SurfaceEntry[] = [
         client: 'PowerClient',
         methods: ['getPowerState', 'powerOn', 'powerOff', 'reboot', 'setBootDevice'],
       },
+      {
+        who: 'bmctl',
+        app: 'cli',
+        client: 'PowerClient',
+        methods: ['getPowerState', 'powerOn', 'powerOff', 'reboot', 'setBootDevice', 'getBootDevice'],
+      },
     ],
   },
   {
@@ -89,6 +95,7 @@ export const CATALOG: SurfaceEntry[] = [
     callers: [
       { who: 'compute', app: 'compute', client: 'NetbootClient', methods: ['prepareDeploy', 'clean'] },
       { who: 'deploy-helper', app: 'deploy-helper', client: 'NetbootClient', methods: ['activateBoot'] },
+      { who: 'bmctl', app: 'cli', client: 'NetbootClient', methods: ['validatePxe'] },
     ],
   },
 ];

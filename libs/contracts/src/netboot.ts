@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { IsOptional, IsUUID, Matches, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsOptional, IsUUID, Matches, ValidateNested } from 'class-validator';
 import { NodeArgs } from '@bm/domain';
 import type { RpcClient } from '@bm/messaging';
 import { type BootImageFiles, DEPLOY_KEY_PATTERN } from '@bm/pxe';
@@ -19,6 +19,8 @@ export const NETBOOT = {
     activateBoot: 'activate_boot',
     /** Removes the node's PXE files and links; safe to repeat. */
     clean: 'clean',
+    /** Whether a deploy's PXE files could be written (bmctl node validate); changes nothing. */
+    validatePxe: 'validate_pxe',
   },
 } as const satisfies RpcSurface;
 
@@ -69,6 +71,29 @@ export class CleanArgs extends NodeArgs {
   instance?: string;
 }
 
+export class ValidatePxeArgs extends NodeArgs {
+  /** Deploy kernel and ramdisk ids to look for in the cache or the image service. */
+  @IsOptional()
+  @IsArray({ message: 'deploy_images must be a list of image ids' })
+  @ArrayMaxSize(64, { message: 'deploy_images: at most 64 image ids' })
+  @IsUUID('all', { each: true, message: 'deploy_images must be image ids (UUIDs)' })
+  deploy_images?: string[];
+}
+
+/** One check of validate_pxe: its name, whether it passed, and why (a path, an error, an image's state). */
+export interface PxeCheck {
+  check: string;
+  ok: boolean;
+  reason: string;
+}
+
+export interface ValidatePxeResult {
+  node: string;
+  /** The netboot host that answered. */
+  host: string;
+  checks: PxeCheck[];
+}
+
 export interface PrepareDeployResult {
   node: string;
   pxe_config_path: string;
@@ -105,5 +130,9 @@ export class NetbootClient {
 
   clean(node: number, instance?: string): Promise<CleanResult> {
     return this.c.call('clean', { node, ...(instance ? { instance } : {}) });
+  }
+
+  validatePxe(node: number | string, deployImages: string[] = []): Promise<ValidatePxeResult> {
+    return this.c.call('validatePxe', { node, ...(deployImages.length ? { deploy_images: deployImages } : {}) });
   }
 }

@@ -15,6 +15,8 @@ export const POWER = {
     /** Nova's reboot_node: off, boot device PXE (persistent), on. */
     reboot: 'reboot',
     setBootDevice: 'set_boot_device',
+    /** What the BMC holds (IPMI boot option parameter 5): a read, as get_power_state. */
+    getBootDevice: 'get_boot_device',
   },
 } as const satisfies RpcSurface;
 
@@ -65,6 +67,11 @@ export interface BootDeviceResult {
   efi: boolean;
 }
 
+/** get_boot_device: the flags the BMC holds; `valid` false = none set, the BMC's own boot order applies. */
+export interface BootDeviceState extends BootDeviceResult {
+  valid: boolean;
+}
+
 /** The power service of one host, over the bus. */
 export class PowerClient {
   private readonly c: HostClient<typeof POWER.methods>;
@@ -87,6 +94,10 @@ export class PowerClient {
 
   getPowerState(node: number | string): Promise<PowerStateResult> {
     return this.c.call('getPowerState', { node });
+  }
+
+  getBootDevice(node: number | string): Promise<BootDeviceState> {
+    return this.c.call('getBootDevice', { node });
   }
 
   powerOn(node: number | string): Promise<PowerStateResult> {

@@ -106,20 +106,26 @@ describe('nova_bm migrations on PostgreSQL', () => {
     ]);
   });
 
-  it('has the Icehouse columns, all nullable but id, plus our cpu_arch', async () => {
+  it('has the Icehouse columns, all nullable but id, plus our cpu_arch and maintenance columns', async () => {
     const nodes = await columns(ds, 'bm_nodes');
-    const { cpu_arch, ...nova } = nodes;
+    const { cpu_arch, maintenance, maintenance_reason, maintenance_at, ...nova } = nodes;
     expect(Object.fromEntries(Object.entries(nova).map(([k, v]) => [k, v.type]))).toEqual(BM_NODES);
     expect(cpu_arch.type).toBe('character varying(255)');
-    for (const [name, c] of Object.entries(nodes)) expect([name, c.nullable]).toEqual([name, name !== 'id']);
+    expect([maintenance, maintenance_reason, maintenance_at]).toEqual([
+      { type: 'boolean', nullable: false },
+      { type: 'text', nullable: true },
+      { type: 'timestamp without time zone', nullable: true },
+    ]);
+    for (const [name, c] of Object.entries({ ...nova, cpu_arch }))
+      expect([name, c.nullable]).toEqual([name, name !== 'id']);
 
     const ifaces = await columns(ds, 'bm_interfaces');
     expect(Object.fromEntries(Object.entries(ifaces).map(([k, v]) => [k, v.type]))).toEqual(BM_INTERFACES);
   });
 
   it('is at version 16 with the node timeline table, its index and its foreign key', async () => {
-    expect(LATEST_VERSION).toBe(18);
-    expect(await schemaVersion(ds)).toBe(18);
+    expect(LATEST_VERSION).toBe(19);
+    expect(await schemaVersion(ds)).toBe(19);
     const events = await columns(ds, 'bm_node_events');
     expect(Object.fromEntries(Object.entries(events).map(([k, v]) => [k, [v.type, v.nullable]]))).toEqual(
       BM_NODE_EVENTS,
@@ -212,7 +218,7 @@ describe('nova_bm migrations on PostgreSQL', () => {
     expect(await schemaVersion(ds)).toBe(17);
     // Resolved: it applies, then holds against both kinds of duplicate, and reverts.
     await ds.query(`UPDATE bm_nodes SET deleted = true WHERE id = ANY($1)`, [[b.id, d.id]]);
-    expect(await syncSchema(ds)).toEqual({ from: 17, to: 18 });
+    expect(await syncSchema(ds, 18)).toEqual({ from: 17, to: 18 });
     await expect(add('i-1', '10.0.0.3')).rejects.toMatchObject({ constraint: 'bm_nodes_live_instance_uuid_ux' });
     await expect(add(null, '10.0.0.1')).rejects.toMatchObject({ constraint: 'bm_nodes_live_pm_address_ux' });
     await add('i-2', '10.0.0.4');
@@ -224,7 +230,7 @@ describe('nova_bm migrations on PostgreSQL', () => {
     expect(Object.keys(await indexes(ds, 'bm_nodes'))).not.toContain('bm_nodes_live_instance_uuid_ux');
     await add('i-2', '10.0.0.5'); // no longer refused at 17: two live i-2 nodes besides the one in error
     await ds.query('TRUNCATE bm_nodes RESTART IDENTITY CASCADE');
-    expect(await syncSchema(ds)).toEqual({ from: 17, to: 18 });
+    expect(await syncSchema(ds)).toEqual({ from: 17, to: LATEST_VERSION });
   });
 
   it('refuses an unknown target version', async () => {

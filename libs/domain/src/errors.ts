@@ -93,6 +93,8 @@ export class ImportRejected extends namedError('ImportRejected', 'invalid') {
 
 /** A node carries an instance (it cannot be claimed, or deleted). */
 export class NodeAssociated extends namedError('NodeAssociated', 'conflict') {}
+/** A node in maintenance (`bmctl node maintenance on`): not claimed; the build goes to another node. */
+export class NodeInMaintenance extends namedError('NodeInMaintenance', 'conflict') {}
 /**
  * The instance is on another live node already (a second build of it): refused, not rescheduled,
  * since every node would refuse it.

@@ -4,6 +4,7 @@
  * scheduler service feeds it the compute hosts' resource reports and asks it for destinations.
  *
  * One host state per (compute host, node uuid). Filters, each naming why it rejects a node:
+ *   MaintenanceFilter       not a node in maintenance (the request carries them)
  *   ignore_hosts, force_hosts, force_nodes, requested_destination
  *                           where the request itself says it may (not) go, when it says so
  *   RetryFilter             not a node this request already failed on
@@ -137,6 +138,11 @@ export interface SelectRequest {
    * never one of the nodes chosen for this request. Default 0.
    */
   alternates?: number;
+  /**
+   * Nodes in maintenance (bm_nodes.maintenance, read by the scheduler for each request), by node
+   * name, with the operator's reason: never chosen nor named as alternates (MaintenanceFilter).
+   */
+  maintenance?: ReadonlyMap<string, string | null>;
 }
 
 /** The nodes chosen (consumed), and the alternates: the next best that passed, not consumed. */
@@ -331,6 +337,7 @@ export class BaremetalHostManager {
     const tried = new Set((req.tried ?? []).map(([h, n]) => `${h}\u0000${n}`));
     const cutoff = this.clock.now() - this.staleAfterMs;
     const filters: Filter[] = [
+      ...maintenanceFilter(req),
       ...requestedPlaceFilters(req),
       {
         name: 'RetryFilter',
@@ -396,6 +403,20 @@ export class BaremetalHostManager {
     }
     return { chosen, alternates: others };
   }
+}
+
+/** MaintenanceFilter, when some node is in maintenance: such a node is skipped, its reason named. */
+function maintenanceFilter(req: SelectRequest): Filter[] {
+  const m = req.maintenance;
+  if (!m?.size) return [];
+  return [
+    {
+      name: 'MaintenanceFilter',
+      pass: (n) => !m.has(n.nodename),
+      check: (n) =>
+        m.has(n.nodename) ? `in maintenance${m.get(n.nodename) ? `: ${m.get(n.nodename)}` : ''}` : undefined,
+    },
+  ];
 }
 
 /**

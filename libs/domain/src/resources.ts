@@ -14,6 +14,8 @@ export interface ReportedNode {
   local_gb: number | null;
   cpu_arch: string | null;
   instance_uuid: string | null;
+  /** In maintenance (migration 019): reported with no resources at all. */
+  maintenance?: boolean;
 }
 
 export interface ResourceDict {
@@ -43,10 +45,15 @@ export interface ReportOptions {
   driverClass: string;
 }
 
+/**
+ * A node in maintenance is reported as Nova's Ironic driver reports an unavailable node: 0 vCPUs,
+ * 0 MB, 0 GB (and nothing used), so no scheduler's filters let a flavor onto it and it adds
+ * nothing to the hypervisor statistics, whether or not an instance is on it.
+ */
 export function availableResource(n: ReportedNode, o: ReportOptions): ResourceDict {
-  const vcpus = n.cpus ?? 0;
-  const memory = n.memory_mb ?? 0;
-  const disk = n.local_gb ?? 0;
+  const vcpus = n.maintenance ? 0 : (n.cpus ?? 0);
+  const memory = n.maintenance ? 0 : (n.memory_mb ?? 0);
+  const disk = n.maintenance ? 0 : (n.local_gb ?? 0);
   const used = n.instance_uuid !== null;
   const stats = nodeStats(o.extraSpecs, o.driverClass, n.cpu_arch);
   return {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { In, type DataSource, type EntityManager } from 'typeorm';
-import { BmInterface, BmNode, LIVE_BMC_INDEX, type NovaBmDatabase, PasswordVault } from '@bm/db';
+import { BmInterface, BmNode, BmNodeEvent, LIVE_BMC_INDEX, type NovaBmDatabase, PasswordVault } from '@bm/db';
 import {
   DuplicateBmc,
   DuplicateMac,
@@ -13,8 +13,17 @@ import {
   validateDto,
   nodeKey,
   normalizeMac,
+  formatBmcAddress,
+  parseBmcAddress,
 } from '@bm/domain';
-import { AddInterfaceDto, type NodeInput, validateNode } from './node.dto';
+import {
+  AddInterfaceDto,
+  type NodeInput,
+  UNSETTABLE_FIELDS,
+  type UnsettableField,
+  UpdateNodeDto,
+  validateNode,
+} from './node.dto';
 import { detectFormat, parseNodeFile } from './node-file';
 import { type InterfaceView, type NodeView, interfaceView, nodeView } from './node-view';
 
@@ -27,6 +36,19 @@ export interface ImportOptions {
   /** Rows whose MAC is already enrolled are skipped instead of rejecting the file. */
   skipEnrolled?: boolean;
 }
+
+/** What `updateNode` did: the node as it is now, and the fields that changed (never a value of the password). */
+export interface NodeUpdate {
+  node: NodeView;
+  changed: string[];
+}
+
+/**
+ * The fields a flavor was matched against (and the compute host that owns the instance): while
+ * an instance is on the node they are what it was scheduled on, so they stay as they are until
+ * the instance is deleted.
+ */
+const FIXED_WITH_INSTANCE = ['cpus', 'memory_mb', 'local_gb', 'cpu_arch', 'service_host'] as const;
 
 export interface ImportResult {
   dryRun: boolean;
@@ -124,6 +146,77 @@ export class EnrollmentService {
       await tx.update(BmNode, { id: node.id }, { deleted: true, deleted_at: now, updated_at: now, pm_password: null });
       return nodeView(node, ifaces);
     });
+  }
+
+  /**
+   * `bmctl node set` / `unset`: changes the fields of `input` (checked as at enrollment) and
+   * clears those of `unset` (optional fields only), in one transaction holding the node's row.
+   * A new BMC password is sealed as at enrollment; a new BMC address must manage no other live
+   * node. While an instance is on the node its resources, architecture and compute host are
+   * refused (NodeAssociated): the instance was scheduled on them. Each change goes on the
+   * node's timeline (source bmctl, kind node.updated), the password only as "rotated".
+   */
+  async updateNode(ref: string | number, input: unknown, unset: readonly string[] = []): Promise<NodeUpdate> {
+    const v = validateDto(UpdateNodeDto, input);
+    if (!v.ok) throw new InvalidParameterValue(v.problems, 'Invalid node change');
+    const set = Object.fromEntries(Object.entries(v.value).filter(([, x]) => x !== undefined)) as UpdateNodeDto;
+    const problems: FieldProblem[] = [];
+    for (const f of unset) {
+      if (!(UNSETTABLE_FIELDS as readonly string[]).includes(f))
+        problems.push({ field: f, message: `cannot be unset (only ${UNSETTABLE_FIELDS.join(', ')})` });
+      else if (f in set) problems.push({ field: f, message: 'is both set and unset' });
+    }
+    if (!Object.keys(set).length && !unset.length)
+      problems.push({ field: '(node)', message: 'nothing to change: give a field to set or unset' });
+    if (problems.length) throw new InvalidParameterValue(problems, 'Invalid node change');
+    if (set.pm_address !== undefined)
+      set.pm_address = formatBmcAddress(parseBmcAddress(set.pm_address) as { host: string; port: number });
+
+    return this.ds
+      .transaction(async (tx) => {
+        const node = await this.findNode(tx, ref, true);
+        const next: Partial<BmNode> = {};
+        const changed: string[] = [];
+        for (const [field, value] of Object.entries(set) as [keyof UpdateNodeDto, string | number][]) {
+          if (field === 'pm_password') continue;
+          if (node[field] === value) continue;
+          (next as Record<string, unknown>)[field] = value;
+          changed.push(`${field} ${String(value)}${node[field] === null ? '' : ` (was ${String(node[field])})`}`);
+        }
+        for (const field of unset as UnsettableField[]) {
+          if (node[field] === null) continue;
+          (next as Record<string, unknown>)[field] = null;
+          changed.push(`${field} unset`);
+        }
+        if (set.pm_password !== undefined) {
+          // Sealed anew even when it is the same password: the stored value is never compared.
+          next.pm_password = this.passwords.seal(set.pm_password);
+          changed.push(node.pm_password === null ? 'pm_password set' : 'pm_password rotated');
+        }
+        const fixed = FIXED_WITH_INSTANCE.filter((f) => f in next);
+        if (node.instance_uuid && fixed.length)
+          throw new NodeAssociated(
+            `node ${node.id} carries instance ${node.instance_uuid}, scheduled on its ${fixed.join(', ')}: ` +
+              'change them once the instance is deleted',
+          );
+        if (next.pm_address) {
+          const owner = await this.bmcOwner(tx, next.pm_address, node.id);
+          if (owner !== undefined) throw new DuplicateBmc(`BMC ${next.pm_address} already manages node ${owner}`);
+        }
+        if (!changed.length) return { node: await this.viewOf(tx, node), changed };
+        const now = utcNow();
+        await tx.update(BmNode, { id: node.id }, { ...next, updated_at: now });
+        await tx.insert(BmNodeEvent, {
+          node_id: node.id,
+          at: now,
+          source: 'bmctl',
+          kind: 'node.updated',
+          detail: changed.join(', '),
+          instance_uuid: node.instance_uuid,
+        });
+        return { node: await this.viewOf(tx, { ...node, ...next, updated_at: now }), changed };
+      })
+      .catch(rethrowUnique);
   }
 
   async addInterface(ref: string | number, input: unknown): Promise<InterfaceView> {
@@ -266,14 +359,21 @@ export class EnrollmentService {
     return new Map(rows.map((r) => [r.address!, r.bm_node_id!]));
   }
 
-  /** Id of the live node already managed by this BMC address, if any. */
-  private async bmcOwner(em: EntityManager, pmAddress: string): Promise<number | undefined> {
+  /** Id of the live node (other than `except`) already managed by this BMC address, if any. */
+  private async bmcOwner(em: EntityManager, pmAddress: string, except?: number): Promise<number | undefined> {
     const row = await em
       .createQueryBuilder(BmNode, 'n')
       .select('n.id')
-      .where('n.deleted = false AND lower(n.pm_address) = lower(:a)', { a: pmAddress })
+      .where('n.deleted = false AND lower(n.pm_address) = lower(:a) AND n.id <> :except', {
+        a: pmAddress,
+        except: except ?? 0,
+      })
       .getOne();
     return row?.id;
+  }
+
+  private async viewOf(em: EntityManager, node: BmNode): Promise<NodeView> {
+    return nodeView(node, await em.find(BmInterface, { where: { bm_node_id: node.id } }));
   }
 }
 
@@ -327,6 +427,9 @@ function dryRunView(n: NodeInput): NodeView {
     instance_uuid: null,
     instance_name: null,
     task_state: null,
+    maintenance: false,
+    maintenance_reason: null,
+    maintenance_at: null,
     created_at: null,
     updated_at: null,
     interfaces: n.macs.map((address) => ({ id: 0, address, datapath_id: null, port_no: null, vif_uuid: null })),

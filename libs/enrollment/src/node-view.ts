@@ -29,6 +29,10 @@ export interface NodeView {
   instance_uuid: string | null;
   instance_name: string | null;
   task_state: string | null;
+  /** Out of service (`bmctl node maintenance`): why, and since when (ISO 8601, UTC). */
+  maintenance: boolean;
+  maintenance_reason: string | null;
+  maintenance_at: string | null;
   created_at: string | null;
   updated_at: string | null;
   interfaces: InterfaceView[];
@@ -54,6 +58,9 @@ export function nodeView(n: BmNode, interfaces: BmInterface[]): NodeView {
     instance_uuid: n.instance_uuid,
     instance_name: n.instance_name,
     task_state: n.task_state,
+    maintenance: n.maintenance ?? false,
+    maintenance_reason: n.maintenance_reason ?? null,
+    maintenance_at: n.maintenance_at ? n.maintenance_at.toISOString() : null,
     created_at: n.created_at ? n.created_at.toISOString() : null,
     updated_at: n.updated_at ? n.updated_at.toISOString() : null,
     interfaces: interfaces.sort((a, b) => a.id - b.id).map(interfaceView),

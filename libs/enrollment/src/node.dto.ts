@@ -72,6 +72,22 @@ function ipmiText(max: number, field: string) {
   return Validate(Constraint);
 }
 
+/** Several property decorators as one (a field's rules, shared by the create and update DTOs). */
+function rules(...ds: PropertyDecorator[]): PropertyDecorator {
+  return (target, key) => ds.forEach((d) => d(target, key));
+}
+
+const PositiveInt = () => rules(IsInt(POSITIVE), Min(1, POSITIVE), Max(INT_MAX, TOO_BIG));
+const BmcAddress = () => rules(IsString(), Validate(BmcAddressConstraint));
+const PmUser = () => rules(IsString(), ipmiText(16, 'pm_user'));
+const PmPassword = () => rules(IsString({ message: 'pm_password must be a string' }), ipmiText(20, 'pm_password'));
+const CpuArch = () =>
+  rules(IsString(), Matches(/^[A-Za-z0-9_]{1,32}$/, { message: 'cpu_arch must be a word such as x86_64 or aarch64' }));
+const ServiceHost = () =>
+  rules(IsString(), Matches(/^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/, { message: 'service_host must be a host name' }));
+const PORT = { message: 'terminal_port must be a port number (1-65535)' };
+const TerminalPort = () => rules(IsInt(PORT), Min(1, PORT), Max(65535, PORT));
+
 /**
  * A node to enroll, from any entry point (CLI flags, baremetal.csv row, JSON, RPC). Field names
  * are nova_bm's; `macs` become `bm_interfaces` rows.
@@ -82,51 +98,84 @@ export class CreateNodeDto {
   @Validate(MacConstraint, { each: true })
   macs: string[];
 
-  @IsInt(POSITIVE)
-  @Min(1, POSITIVE)
-  @Max(INT_MAX, TOO_BIG)
+  @PositiveInt()
   cpus: number;
 
-  @IsInt(POSITIVE)
-  @Min(1, POSITIVE)
-  @Max(INT_MAX, TOO_BIG)
+  @PositiveInt()
   memory_mb: number;
 
-  @IsInt(POSITIVE)
-  @Min(1, POSITIVE)
-  @Max(INT_MAX, TOO_BIG)
+  @PositiveInt()
   local_gb: number;
 
-  @IsString()
-  @Validate(BmcAddressConstraint)
+  @BmcAddress()
   pm_address: string;
 
   @IsOptional()
-  @IsString()
-  @ipmiText(16, 'pm_user')
+  @PmUser()
   pm_user?: string;
 
   @IsOptional()
-  @IsString({ message: 'pm_password must be a string' })
-  @ipmiText(20, 'pm_password')
+  @PmPassword()
   pm_password?: string;
 
   @IsOptional()
-  @IsString()
-  @Matches(/^[A-Za-z0-9_]{1,32}$/, { message: 'cpu_arch must be a word such as x86_64 or aarch64' })
+  @CpuArch()
   cpu_arch?: string;
 
   @IsOptional()
-  @IsString()
-  @Matches(/^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/, { message: 'service_host must be a host name' })
+  @ServiceHost()
   service_host?: string;
 
   @IsOptional()
-  @IsInt({ message: 'terminal_port must be a port number (1-65535)' })
-  @Min(1, { message: 'terminal_port must be a port number (1-65535)' })
-  @Max(65535, { message: 'terminal_port must be a port number (1-65535)' })
+  @TerminalPort()
   terminal_port?: number;
 }
+
+/**
+ * `bmctl node set`: the fields to change, each checked as at enrollment. MACs are changed with
+ * `interface add/remove`, not here.
+ */
+export class UpdateNodeDto {
+  @IsOptional()
+  @PositiveInt()
+  cpus?: number;
+
+  @IsOptional()
+  @PositiveInt()
+  memory_mb?: number;
+
+  @IsOptional()
+  @PositiveInt()
+  local_gb?: number;
+
+  @IsOptional()
+  @BmcAddress()
+  pm_address?: string;
+
+  @IsOptional()
+  @PmUser()
+  pm_user?: string;
+
+  @IsOptional()
+  @PmPassword()
+  pm_password?: string;
+
+  @IsOptional()
+  @CpuArch()
+  cpu_arch?: string;
+
+  @IsOptional()
+  @ServiceHost()
+  service_host?: string;
+
+  @IsOptional()
+  @TerminalPort()
+  terminal_port?: number;
+}
+
+/** The fields `bmctl node unset` may clear: the optional ones of a node. */
+export const UNSETTABLE_FIELDS = ['cpu_arch', 'pm_user', 'pm_password', 'terminal_port'] as const;
+export type UnsettableField = (typeof UNSETTABLE_FIELDS)[number];
 
 export class AddInterfaceDto {
   @IsString()

@@ -1,4 +1,4 @@
-import type { BootDevice, PowerAction } from '@bm/ipmi';
+import type { BootDevice, BootFlags, PowerAction } from '@bm/ipmi';
 
 export type PowerState = 'on' | 'off';
 
@@ -25,5 +25,7 @@ export interface PowerDriver {
     o: { persistent: boolean; efi: boolean },
     deadlineMs?: number,
   ): Promise<void>;
+  /** The boot flags the BMC holds (IPMI boot option parameter 5): device, persistence, EFI, valid. */
+  getBootDevice(t: PowerTarget, deadlineMs?: number): Promise<BootFlags>;
   close(): Promise<void>;
 }

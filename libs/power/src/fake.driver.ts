@@ -1,4 +1,4 @@
-import type { BootDevice, PowerAction } from '@bm/ipmi';
+import type { BootDevice, BootFlags, PowerAction } from '@bm/ipmi';
 import type { PowerDriver, PowerState, PowerTarget } from './driver';
 
 /**
@@ -32,6 +32,14 @@ export class FakePowerDriver implements PowerDriver {
     this.calls.push(`bootdev ${device}${o.persistent ? ' persistent' : ''} ${t.id}`);
     if (this.failWith) throw this.failWith;
     this.boot.set(t.id, { device, ...o });
+  }
+
+  /** What was set last; a node never set has no valid flags (the BMC's own boot order). */
+  async getBootDevice(t: PowerTarget): Promise<BootFlags> {
+    this.calls.push(`bootdev? ${t.id}`);
+    if (this.failWith) throw this.failWith;
+    const b = this.boot.get(t.id);
+    return b ? { ...b, valid: true } : { device: 'none', persistent: false, efi: false, valid: false };
   }
 
   async close(): Promise<void> {}

@@ -1,4 +1,4 @@
-import type { BootDevice, PowerAction } from '@bm/ipmi';
+import { type BootDevice, type BootFlags, type PowerAction, decodeBootFlags } from '@bm/ipmi';
 import { type Clock, systemClock } from '@bm/core';
 import { CommandFailed, type CommandRunner } from '@bm/exec';
 import type { PowerDriver, PowerState, PowerTarget } from './driver';
@@ -51,6 +51,18 @@ export class IpmitoolDriver implements PowerDriver {
       ['chassis', 'bootdev', device, ...(options.length ? [`options=${options.join(',')}`] : [])],
       deadlineMs,
     );
+  }
+
+  /**
+   * `chassis bootparam get 5`: ipmitool prints the parameter's bytes (`Boot parameter data:
+   * 8004000000`); the first two are the flags and the device selector, read by our own codec.
+   */
+  async getBootDevice(t: PowerTarget, deadlineMs?: number): Promise<BootFlags> {
+    const words = ['chassis', 'bootparam', 'get', '5'];
+    const out = await this.ipmitool(t, words, deadlineMs);
+    const data = /Boot parameter data:\s*([0-9a-fA-F]{4,})/.exec(out)?.[1];
+    if (!data) throw new CommandFailed('ipmitool', words, undefined, `no boot parameter data in '${out.slice(0, 80)}'`);
+    return decodeBootFlags(parseInt(data.slice(0, 2), 16), parseInt(data.slice(2, 4), 16));
   }
 
   async close(): Promise<void> {}

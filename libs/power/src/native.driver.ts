@@ -1,5 +1,12 @@
 import { InvalidParameterValue, parseBmcAddress } from '@bm/domain';
-import { type BmcCredentials, type BootDevice, IpmiClient, type IpmiClientOptions, type PowerAction } from '@bm/ipmi';
+import {
+  type BmcCredentials,
+  type BootDevice,
+  type BootFlags,
+  IpmiClient,
+  type IpmiClientOptions,
+  type PowerAction,
+} from '@bm/ipmi';
 import type { PowerDriver, PowerState, PowerTarget } from './driver';
 
 /** Our own IPMI 2.0 client: sessions held per BMC, one socket for all. */
@@ -26,6 +33,10 @@ export class NativeIpmiDriver implements PowerDriver {
     deadlineMs?: number,
   ): Promise<void> {
     return this.client.setBootDevice(creds(t), device, o, deadlineMs);
+  }
+
+  getBootDevice(t: PowerTarget, deadlineMs?: number): Promise<BootFlags> {
+    return this.client.getBootDevice(creds(t), deadlineMs);
   }
 
   close(): Promise<void> {

@@ -1,4 +1,4 @@
-import type { BootDevice, PowerAction } from '@bm/ipmi';
+import type { BootDevice, BootFlags, PowerAction } from '@bm/ipmi';
 import { type Clock, NovaBmError, systemClock } from '@bm/core';
 import type { PowerDriver, PowerState, PowerTarget } from './driver';
 import { NodeLanes, PowerDeadlinePassed } from './node-lanes';
@@ -68,6 +68,11 @@ export class PowerManager {
 
   getPowerState(t: PowerTarget): Promise<PowerState> {
     return this.driver.getPowerState(t, this.o.callDeadlineMs);
+  }
+
+  /** The boot device the BMC holds: a read, not queued behind the node's operations. */
+  getBootDevice(t: PowerTarget): Promise<BootFlags> {
+    return this.driver.getBootDevice(t, this.o.callDeadlineMs);
   }
 
   powerOn(t: PowerTarget, call: PowerCallOptions = {}): Promise<PowerState> {

@@ -69,7 +69,7 @@ export class ScheduleInstances {
     uuids: string[],
   ): Promise<Destination[] | undefined> {
     try {
-      return this.select.run({ ...legacySchedulingRequest(spec, props), count: uuids.length });
+      return await this.select.run({ ...legacySchedulingRequest(spec, props), count: uuids.length });
     } catch (e) {
       // One notification for the whole request (Nova sends one per instance, each with the whole
       // spec: a request for n instances cost n times its size on the broker). `instance_id` is

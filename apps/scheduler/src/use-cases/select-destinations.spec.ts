@@ -84,19 +84,32 @@ const report = (host: string, uuid: string, vcpus: number, ram: number, disk: nu
     stats: { cpu_arch: arch },
   }) satisfies NodeResourceReport;
 
-/** Three equal nodes (a, b on cn1; c on cn2) and a big one, as the scheduler service would hold them. */
-function scheduler() {
+/**
+ * Three equal nodes (a, b on cn1; c on cn2) and a big one, as the scheduler service would hold
+ * them; `maintenance`: the nodes nova_bm has in maintenance (node name → reason).
+ */
+function scheduler(maintenance = new Map<string, string | null>()) {
   const manager = new BaremetalHostManager({ clock: { now: () => 1_000, sleep: async () => undefined } });
   manager.report(report('cn1', N.a, 1, 1024, 10));
   manager.report(report('cn1', N.b, 1, 1024, 10));
   manager.report(report('cn2', N.c, 1, 1024, 10));
   manager.report(report('cn2', N.big, 4, 8192, 80, 'aarch64'));
   const config = { default: { scheduler_max_attempts: 3 } } as BmConfig;
-  return new SelectDestinations(config, { manager } as unknown as HostStates);
+  return new SelectDestinations(config, { manager } as unknown as HostStates, {
+    inMaintenance: async () => maintenance,
+  });
 }
 const thrown = (f: () => unknown): Error => {
   try {
     f();
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('nothing thrown');
+};
+const rejection = async (p: Promise<unknown>): Promise<Error> => {
+  try {
+    await p;
   } catch (e) {
     return e as Error;
   }
@@ -225,23 +238,23 @@ describe('select_destinations answers (4.0 dicts, 4.5 Selection objects with alt
     ...more,
   });
 
-  it('4.0: one host dict per instance', () => {
+  it('4.0: one host dict per instance', async () => {
     const s = scheduler();
     const legacy = { request_spec: { instance_type: flavorObj(1, 1024, 10), num_instances: 2 } };
-    expect(s.answer(legacy)).toEqual([
+    expect(await s.answer(legacy)).toEqual([
       { host: 'cn1', nodename: N.a, limits: {} },
       { host: 'cn1', nodename: N.b, limits: {} },
     ]);
   });
 
-  it('4.3/4.4 without return_objects: host dicts', () => {
-    expect(scheduler().answer({ spec_obj: spec() })).toEqual([{ host: 'cn1', nodename: N.a, limits: {} }]);
-    expect(scheduler().answer({ spec_obj: spec(), instance_uuids: ['u1'] })).toHaveLength(1);
+  it('4.3/4.4 without return_objects: host dicts', async () => {
+    expect(await scheduler().answer({ spec_obj: spec() })).toEqual([{ host: 'cn1', nodename: N.a, limits: {} }]);
+    expect(await scheduler().answer({ spec_obj: spec(), instance_uuids: ['u1'] })).toHaveLength(1);
   });
 
-  it('4.5: a Selection per node, chosen first then scheduler_max_attempts - 1 alternates, not consumed', () => {
+  it('4.5: a Selection per node, chosen first then scheduler_max_attempts - 1 alternates, not consumed', async () => {
     const s = scheduler();
-    const [[first, ...alts]] = s.answer(v45()) as NovaObjectPrimitive[][];
+    const [[first, ...alts]] = (await s.answer(v45())) as NovaObjectPrimitive[][];
     expect(first).toEqual({
       'nova_object.name': 'Selection',
       'nova_object.namespace': 'nova',
@@ -274,40 +287,57 @@ describe('select_destinations answers (4.0 dicts, 4.5 Selection objects with alt
     });
     expect(alts.map((a) => data(a).nodename)).toEqual([N.b, N.c]);
     // The alternates were not consumed: the next request gets the first of them.
-    const [[next, ...rest]] = s.answer(v45()) as NovaObjectPrimitive[][];
+    const [[next, ...rest]] = (await s.answer(v45())) as NovaObjectPrimitive[][];
     expect([data(next).nodename, ...rest.map((a) => data(a).nodename)]).toEqual([N.b, N.c]);
   });
 
-  it('return_objects without return_alternates: just the chosen Selection', () => {
-    const r = scheduler().answer(v45({}, { return_alternates: false })) as NovaObjectPrimitive[][];
+  it('return_objects without return_alternates: just the chosen Selection', async () => {
+    const r = (await scheduler().answer(v45({}, { return_alternates: false }))) as NovaObjectPrimitive[][];
     expect(r.map((l) => l.map((x) => data(x).nodename))).toEqual([[N.a]]);
   });
 
-  it('two instances: each its own node, the same alternates (never a chosen node)', () => {
-    const r = scheduler().answer(v45({}, { instance_uuids: ['u1', 'u2'] })) as NovaObjectPrimitive[][];
+  it('two instances: each its own node, the same alternates (never a chosen node)', async () => {
+    const r = (await scheduler().answer(v45({}, { instance_uuids: ['u1', 'u2'] }))) as NovaObjectPrimitive[][];
     expect(r.map((l) => l.map((x) => data(x).nodename))).toEqual([
       [N.a, N.c],
       [N.b, N.c],
     ]);
   });
 
-  it('ignore_hosts, the retry list and requested_destination are honoured', () => {
+  it('ignore_hosts, the retry list and requested_destination are honoured', async () => {
     const names = (r: unknown) => (r as NovaObjectPrimitive[][]).map((l) => l.map((x) => data(x).nodename));
-    expect(names(scheduler().answer(v45({ ignore_hosts: ['CN1'] })))).toEqual([[N.c]]);
-    expect(names(scheduler().answer(v45({ retry: retryObj(1, [['cn1', N.a]]) })))).toEqual([[N.b, N.c]]);
+    expect(names(await scheduler().answer(v45({ ignore_hosts: ['CN1'] })))).toEqual([[N.c]]);
+    expect(names(await scheduler().answer(v45({ retry: retryObj(1, [['cn1', N.a]]) })))).toEqual([[N.b, N.c]]);
     expect(
-      names(scheduler().answer(v45({ requested_destination: obj('Destination', '1.4', { host: 'cn2' }) }))),
+      names(await scheduler().answer(v45({ requested_destination: obj('Destination', '1.4', { host: 'cn2' }) }))),
     ).toEqual([[N.c]]);
-    expect(names(scheduler().answer(v45({ force_nodes: [N.b] })))).toEqual([[N.b]]);
+    expect(names(await scheduler().answer(v45({ force_nodes: [N.b] })))).toEqual([[N.b]]);
   });
 
-  it('no node fits: NoValidHost, naming the filters; past max attempts too', () => {
-    const e = thrown(() => scheduler().answer(v45({ ignore_hosts: ['cn1', 'cn2'] })));
+  it('a node in maintenance is neither chosen nor an alternate; NoValidHost names it with its reason', async () => {
+    const names = (r: unknown) => (r as NovaObjectPrimitive[][]).map((l) => l.map((x) => data(x).nodename));
+    const maintenance = new Map([
+      [N.a, 'fan replaced'],
+      [N.c, null],
+    ]);
+    expect(names(await scheduler(maintenance).answer(v45()))).toEqual([[N.b]]);
+    const e = await rejection(scheduler(maintenance).answer(v45({ force_nodes: [N.a] })));
+    expect(e.message).toBe(
+      'No valid host was found. 0 of 4 nodes fit flavor bm.1-1024-10 (MaintenanceFilter rejected 2, force_nodes rejected 2).',
+    );
+    expect((e as NoValidHost).rejections.filter((r) => r.filter === 'MaintenanceFilter')).toEqual([
+      { host: 'cn1', nodename: N.a, filter: 'MaintenanceFilter', reason: 'in maintenance: fan replaced' },
+      { host: 'cn2', nodename: N.c, filter: 'MaintenanceFilter', reason: 'in maintenance' },
+    ]);
+  });
+
+  it('no node fits: NoValidHost, naming the filters; past max attempts too', async () => {
+    const e = await rejection(scheduler().answer(v45({ ignore_hosts: ['cn1', 'cn2'] })));
     expect(e).toBeInstanceOf(NoValidHost);
     expect(e.message).toBe('No valid host was found. 0 of 4 nodes fit flavor bm.1-1024-10 (ignore_hosts rejected 4).');
-    const arm = thrown(() => scheduler().answer(v45({ flavor: flavorObj(4, 8192, 80, { cpu_arch: 'x86_64' }) })));
+    const arm = await rejection(scheduler().answer(v45({ flavor: flavorObj(4, 8192, 80, { cpu_arch: 'x86_64' }) })));
     expect(arm.message).toMatch(/ComputeCapabilitiesFilter rejected 1/);
-    const tired = thrown(() => scheduler().answer(v45({ retry: retryObj(3, []) })));
+    const tired = await rejection(scheduler().answer(v45({ retry: retryObj(3, []) })));
     expect(tired.message).toBe('No valid host was found. Exceeded max scheduling attempts 3 for this request.');
   });
 });

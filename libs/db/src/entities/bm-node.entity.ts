@@ -4,8 +4,9 @@ import type { BmInterface } from './bm-interface.entity';
 
 /**
  * `bm_nodes`, the Icehouse shape of nova_bm (nova/virt/baremetal/db/sqlalchemy/models.py,
- * migrations 001–010) plus `cpu_arch` (ours, migration 011). Column names are Nova's; every
- * column but `id` is nullable as in Nova. Rows are soft-deleted (`deleted = true`).
+ * migrations 001–010) plus `cpu_arch` (ours, migration 011) and the maintenance columns (ours,
+ * migration 019). Column names are Nova's; every column of Nova's but `id` is nullable as in
+ * Nova. Rows are soft-deleted (`deleted = true`).
  */
 @Entity({ name: 'bm_nodes' })
 @Index('idx_bm_nodes_service_host_deleted', ['service_host', 'deleted'])
@@ -82,6 +83,18 @@ export class BmNode extends NovaBase {
   /** Ours (migration 011): the node's CPU architecture; NULL = the host's extra spec. */
   @Column({ type: 'varchar', length: 255, nullable: true })
   cpu_arch: string | null;
+
+  /** Ours (migration 019): out of service: not scheduled to, not claimed, reported unavailable. */
+  @Column({ type: 'boolean', default: false })
+  maintenance: boolean;
+
+  /** Why, as the operator said it (`bmctl node maintenance on --reason`). */
+  @Column({ type: 'text', nullable: true })
+  maintenance_reason: string | null;
+
+  /** When it was put in maintenance (naive UTC). */
+  @Column({ type: 'timestamp', nullable: true })
+  maintenance_at: Date | null;
 
   @OneToMany('BmInterface', (i: BmInterface) => i.node)
   interfaces?: BmInterface[];

@@ -7,6 +7,7 @@ import { Flavors1700000000015 } from './015-flavors';
 import { NodeEvents1700000000016 } from './016-node-events';
 import { Images1700000000017 } from './017-images';
 import { LiveNodeUniqueness1700000000018 } from './018-live-node-uniqueness';
+import { NodeMaintenance1700000000019 } from './019-node-maintenance';
 
 /**
  * Every migration, oldest first, with the nova_bm schema version it produces. Versions 1–10 are
@@ -23,6 +24,7 @@ export const MIGRATIONS = [
   { version: 16, migration: NodeEvents1700000000016 },
   { version: 17, migration: Images1700000000017 },
   { version: 18, migration: LiveNodeUniqueness1700000000018 },
+  { version: 19, migration: NodeMaintenance1700000000019 },
 ] as const;
 
 export { LIVE_BMC_INDEX, LIVE_INSTANCE_INDEX } from './018-live-node-uniqueness';

@@ -521,13 +521,35 @@ describe('NodeRepository against PostgreSQL', () => {
       const h = 'res';
       const a = await node({ service_host: h, cpu_arch: null });
       const instance = randomUUID();
-      const b = await node({ service_host: h, instance_uuid: instance, cpus: 8, task_state: 'active' });
+      const b = await node({
+        service_host: h,
+        instance_uuid: instance,
+        cpus: 8,
+        task_state: 'active',
+        maintenance: true,
+      });
       await node({ service_host: h, uuid: null });
       await node({ service_host: h, deleted: true });
       await node({ service_host: 'res-other' });
       expect(await repo.resourceRows(h)).toEqual([
-        { uuid: a.uuid, cpus: 2, memory_mb: 2048, local_gb: 20, cpu_arch: null, instance_uuid: null },
-        { uuid: b.uuid, cpus: 8, memory_mb: 2048, local_gb: 20, cpu_arch: 'x86_64', instance_uuid: instance },
+        {
+          uuid: a.uuid,
+          cpus: 2,
+          memory_mb: 2048,
+          local_gb: 20,
+          cpu_arch: null,
+          instance_uuid: null,
+          maintenance: false,
+        },
+        {
+          uuid: b.uuid,
+          cpus: 8,
+          memory_mb: 2048,
+          local_gb: 20,
+          cpu_arch: 'x86_64',
+          instance_uuid: instance,
+          maintenance: true,
+        },
       ]);
     });
 

@@ -6,8 +6,10 @@ import {
   BmState,
   InstanceAlreadyAssociated,
   InstanceNotFound,
+  InvalidParameterValue,
   NodeAssociated,
   type NodeEvent,
+  NodeInMaintenance,
   NodeNotFound,
   NodeStateChanged,
   type ReportedNode,
@@ -123,6 +125,90 @@ export interface DeployTargetRow {
   local_gb: number | null;
 }
 
+/** What `bmctl node maintenance` changed of one node. */
+export interface MaintenanceRow {
+  id: number;
+  uuid: string;
+  maintenance: boolean;
+  maintenance_reason: string | null;
+  maintenance_at: Date | null;
+}
+
+/** The keys `bmctl node list --sort` takes. */
+export const NODE_SORT_KEYS = [
+  'id',
+  'uuid',
+  'cpus',
+  'memory_mb',
+  'local_gb',
+  'task_state',
+  'power_state',
+  'updated_at',
+] as const;
+export type NodeSortKey = (typeof NODE_SORT_KEYS)[number];
+
+/**
+ * Each sort key's SQL over a node alias and its bm_node_power alias, and the value that stands
+ * for its NULL in the paging comparison (NULL rows are ordered apart, by the IS NULL flag first).
+ */
+const SORT_SQL: Record<NodeSortKey, { expr: (n: string, p: string) => string; none: string }> = {
+  id: { expr: (n) => `${n}.id`, none: '0' },
+  uuid: { expr: (n) => `${n}.uuid`, none: `''` },
+  cpus: { expr: (n) => `${n}.cpus`, none: '0' },
+  memory_mb: { expr: (n) => `${n}.memory_mb`, none: '0' },
+  local_gb: { expr: (n) => `${n}.local_gb`, none: '0' },
+  task_state: { expr: (n) => `${n}.task_state`, none: `''` },
+  power_state: { expr: (_n, p) => `${p}.power_state`, none: `''` },
+  // A node never changed since its enrollment has no updated_at: its creation is its last change.
+  updated_at: { expr: (n) => `coalesce(${n}.updated_at, ${n}.created_at)`, none: `'epoch'::timestamp` },
+};
+
+/** `bmctl node list`'s filters, order and page. */
+export interface NodeListQuery {
+  /** Only the nodes of this compute host. */
+  host?: string;
+  /** Only this task_state; `none`: no instance's state (NULL, or `deleted` once released). */
+  state?: string;
+  maintenance?: boolean;
+  /** Carrying an instance (true) or free (false). */
+  associated?: boolean;
+  /** Default: id ascending. */
+  sort?: { key: NodeSortKey; dir: 'asc' | 'desc' };
+  /** At most this many rows (0 or absent: all). */
+  limit?: number;
+  /** The uuid of the last node of the previous page. */
+  marker?: string;
+}
+
+/** A node as `bmctl node list` shows it: never its password, only whether one is stored. */
+export interface NodeListRow {
+  id: number;
+  uuid: string | null;
+  service_host: string | null;
+  cpus: number | null;
+  memory_mb: number | null;
+  local_gb: number | null;
+  cpu_arch: string | null;
+  pm_address: string | null;
+  pm_user: string | null;
+  pm_password_set: boolean;
+  terminal_port: number | null;
+  instance_uuid: string | null;
+  instance_name: string | null;
+  task_state: string | null;
+  maintenance: boolean;
+  maintenance_reason: string | null;
+  maintenance_at: Date | null;
+  /** What the power sync last saw: on, off, or null (never seen). */
+  power_state: string | null;
+  /** The power sync's last error (null once a check succeeds). */
+  power_error: string | null;
+  power_checked_at: Date | null;
+  created_at: Date | null;
+  updated_at: Date | null;
+  macs: string[];
+}
+
 const STATE_COLUMNS = 'id, task_state, instance_uuid';
 /** PostgreSQL's SQLSTATE for a unique violation. */
 const UNIQUE_VIOLATION = '23505';
@@ -214,19 +300,24 @@ export class NodeRepository {
         SET instance_uuid = ${p.add(instanceUuid)}, instance_name = ${p.add(instanceName)},
             task_state = ${p.add(ALLOWED.associate.to)}, preserve_ephemeral = false, updated_at = ${NOW_UTC}
       WHERE uuid = ${p.add(nodeUuid)} AND service_host = ${p.add(host)} AND deleted = false
-        AND instance_uuid IS NULL AND ${fromStates('associate', p)}
+        AND instance_uuid IS NULL AND maintenance = false AND ${fromStates('associate', p)}
       RETURNING ${STATE_COLUMNS}`;
     const rows: NodeStateRow[] = await this.ds
       .query(withStateEvent(update, 'associate', instanceUuid, p), p.values)
       .catch((e: unknown) => this.refuseSecondNode(e, instanceUuid, nodeUuid));
     if (rows.length === 1) return rows[0];
-    const [row]: NodeStateRow[] = await this.ds.query(
-      `SELECT ${STATE_COLUMNS} FROM bm_nodes WHERE uuid = $1 AND service_host = $2 AND deleted = false`,
+    const [row]: (NodeStateRow & { maintenance: boolean; maintenance_reason: string | null })[] = await this.ds.query(
+      `SELECT ${STATE_COLUMNS}, maintenance, maintenance_reason FROM bm_nodes
+        WHERE uuid = $1 AND service_host = $2 AND deleted = false`,
       [nodeUuid, host],
     );
     if (!row) throw new NodeNotFound(nodeUuid);
     if (row.instance_uuid !== null)
       throw new NodeAssociated(`Node ${nodeUuid} is associated with instance ${row.instance_uuid}`);
+    if (row.maintenance)
+      throw new NodeInMaintenance(
+        `Node ${nodeUuid} is in maintenance${row.maintenance_reason ? ` (${row.maintenance_reason})` : ''}: not claimed`,
+      );
     transition(row.task_state, 'associate'); // throws InvalidNodeStateTransition naming the state
     throw new NodeStateChanged(`Node ${nodeUuid} changed while it was being claimed`);
   }
@@ -393,9 +484,114 @@ export class NodeRepository {
   /** The live nodes of `host` with a uuid, as the resource report reads them, by id. */
   resourceRows(host: string): Promise<ReportedNode[]> {
     return this.ds.query(
-      `SELECT uuid, cpus, memory_mb, local_gb, cpu_arch, instance_uuid FROM bm_nodes
+      `SELECT uuid, cpus, memory_mb, local_gb, cpu_arch, instance_uuid, maintenance FROM bm_nodes
         WHERE deleted = false AND service_host = $1 AND uuid IS NOT NULL ORDER BY id`,
       [host],
+    );
+  }
+
+  /** The live nodes in maintenance, of every host: uuid → the operator's reason (the scheduler's skip list). */
+  async inMaintenance(): Promise<Map<string, string | null>> {
+    const rows: { uuid: string; maintenance_reason: string | null }[] = await this.ds.query(
+      `SELECT uuid, maintenance_reason FROM bm_nodes WHERE maintenance AND deleted = false AND uuid IS NOT NULL`,
+    );
+    return new Map(rows.map((r) => [r.uuid, r.maintenance_reason]));
+  }
+
+  /**
+   * Puts the live nodes `ids` in maintenance (`on`, with the operator's `reason`) or takes them
+   * out, each change on the node's timeline (source bmctl, kind node.maintenance) in the same
+   * statement. A node already in maintenance keeps the time it went in and gets the new reason.
+   * Returns the nodes changed (ids that name no live node are left out), by id.
+   */
+  async setMaintenance(ids: readonly number[], on: boolean, reason: string | null = null): Promise<MaintenanceRow[]> {
+    if (on === false && reason !== null) throw new RangeError('a node taken out of maintenance has no reason');
+    const p = new SqlParams();
+    const detail = on ? `maintenance on${reason ? `: ${reason}` : ''}` : 'maintenance off';
+    const flag = p.add(on);
+    const rows: MaintenanceRow[] = await this.ds.query(
+      `WITH changed AS (
+         UPDATE bm_nodes SET maintenance = ${flag}, maintenance_reason = ${p.add(reason)},
+                maintenance_at = CASE WHEN NOT ${flag} THEN NULL WHEN maintenance THEN maintenance_at ELSE ${NOW_UTC} END,
+                updated_at = ${NOW_UTC}
+          WHERE id = ANY(${p.add([...ids])}::int[]) AND deleted = false
+          RETURNING id, uuid, maintenance, maintenance_reason, maintenance_at),
+       logged AS (INSERT INTO bm_node_events (node_id, at, source, kind, detail)
+          SELECT id, ${NOW_UTC}, 'bmctl', 'node.maintenance', ${p.add(detail)} FROM changed)
+       SELECT * FROM changed ORDER BY id`,
+      p.values,
+    );
+    return rows;
+  }
+
+  /**
+   * The live nodes as `bmctl node list` shows them, with what the power sync last saw
+   * (bm_node_power) and their MACs: filtered, sorted and paged in SQL. Paging is by marker as
+   * OpenStack's APIs page: the rows after the node whose uuid is `marker`, in the same order.
+   * NULLs sort last in either direction; ties are broken by id (in the same direction).
+   */
+  async list(q: NodeListQuery = {}): Promise<NodeListRow[]> {
+    const p = new SqlParams();
+    const where = ['n.deleted = false'];
+    if (q.host !== undefined) where.push(`n.service_host = ${p.add(q.host)}`);
+    if (q.state === 'none') where.push(`(n.task_state IS NULL OR n.task_state = ${p.add(BmState.DELETED)})`);
+    else if (q.state !== undefined) where.push(`n.task_state = ${p.add(q.state)}`);
+    if (q.maintenance !== undefined) where.push(`n.maintenance = ${p.add(q.maintenance)}`);
+    if (q.associated !== undefined) where.push(`n.instance_uuid IS ${q.associated ? 'NOT ' : ''}NULL`);
+    const sort = q.sort ?? { key: 'id', dir: 'asc' };
+    const key = SORT_SQL[sort.key];
+    if (!key) throw new InvalidParameterValue([{ field: 'sort', message: `cannot sort by ${String(sort.key)}` }]);
+    const dir = sort.dir === 'desc' ? 'DESC' : 'ASC';
+    let markerJoin = '';
+    if (q.marker !== undefined) {
+      const found: unknown[] = await this.ds.query(`SELECT 1 FROM bm_nodes WHERE uuid = $1 AND deleted = false`, [
+        q.marker,
+      ]);
+      if (!found.length)
+        throw new InvalidParameterValue([{ field: 'marker', message: `no live node has uuid ${q.marker}` }]);
+      // The marker's own sort key, read in the same statement (a timestamp sent back from here
+      // would lose its microseconds and the comparison with it).
+      markerJoin = `CROSS JOIN (SELECT ${key.expr('m', 'mp')} AS k, m.id FROM bm_nodes m
+          LEFT JOIN bm_node_power mp ON mp.node_id = m.id WHERE m.uuid = ${p.add(q.marker)} AND m.deleted = false) mk`;
+      const k = key.expr('n', 'p');
+      const op = dir === 'ASC' ? '>' : '<';
+      const kc = `coalesce(${k}, ${key.none})`;
+      const mc = `coalesce(mk.k, ${key.none})`;
+      where.push(`(((${k}) IS NULL)::int > ((mk.k) IS NULL)::int
+        OR (((${k}) IS NULL) = ((mk.k) IS NULL) AND (${kc} ${op} ${mc} OR (${kc} = ${mc} AND n.id ${op} mk.id))))`);
+    }
+    const limit = q.limit ? `LIMIT ${p.add(q.limit)}` : '';
+    const k = key.expr('n', 'p');
+    const rows: NodeListRow[] = await this.ds.query(
+      `SELECT n.id, n.uuid, n.service_host, n.cpus, n.memory_mb, n.local_gb, n.cpu_arch, n.pm_address, n.pm_user,
+              n.pm_password IS NOT NULL AS pm_password_set, n.terminal_port, n.instance_uuid, n.instance_name,
+              n.task_state, n.maintenance, n.maintenance_reason, n.maintenance_at,
+              p.power_state, p.error AS power_error, p.checked_at AS power_checked_at,
+              n.created_at, n.updated_at,
+              coalesce((SELECT array_agg(i.address ORDER BY i.id) FROM bm_interfaces i
+                         WHERE i.bm_node_id = n.id AND i.address IS NOT NULL), '{}') AS macs
+         FROM bm_nodes n LEFT JOIN bm_node_power p ON p.node_id = n.id ${markerJoin}
+        WHERE ${where.join(' AND ')}
+        ORDER BY (${k}) IS NULL, ${k} ${dir}, n.id ${dir}
+        ${limit}`,
+      p.values,
+    );
+    return rows;
+  }
+
+  /**
+   * Other live nodes holding a MAC of node `id` (compared case-insensitively): none where the
+   * enrollment's checks held. What `bmctl node validate` reports.
+   */
+  macClashes(id: number): Promise<{ address: string; node_id: number }[]> {
+    return this.ds.query(
+      `SELECT i.address, o.bm_node_id AS node_id
+         FROM bm_interfaces i
+         JOIN bm_interfaces o ON lower(o.address) = lower(i.address) AND o.id <> i.id
+         JOIN bm_nodes n ON n.id = o.bm_node_id AND n.deleted = false
+        WHERE i.bm_node_id = $1
+        ORDER BY i.id, o.bm_node_id`,
+      [id],
     );
   }
 
