@@ -28,6 +28,7 @@ const LIBS = [
   'messaging',
   'power',
   'pxe',
+  'rack',
   'service',
   'tftp',
 ];

@@ -5,6 +5,7 @@ export * from './dhcp-reservation.repository';
 export * from './power-record.repository';
 export * from './node-event.repository';
 export * from './image.repository';
+export * from './rack.repository';
 
 import { ComputeNodeRepository } from './compute-node.repository';
 import { DhcpReservationRepository } from './dhcp-reservation.repository';
@@ -13,6 +14,7 @@ import { ImageRepository } from './image.repository';
 import { NodeEventRepository } from './node-event.repository';
 import { NodeRepository } from './node.repository';
 import { PowerRecordRepository } from './power-record.repository';
+import { RackRepository } from './rack.repository';
 
 /** Every repository class, each built over one DataSource: what libs/service provides for injection. */
 export const REPOSITORIES = [
@@ -23,4 +25,5 @@ export const REPOSITORIES = [
   PowerRecordRepository,
   NodeEventRepository,
   ImageRepository,
+  RackRepository,
 ] as const;

@@ -131,3 +131,6 @@ export class NodeEventRepository {
     return rows.map(toRow);
   }
 }
+
+// For the other readers of bm_node_events (RackRepository): the same columns, the same rows.
+export { COLUMNS as NODE_EVENT_COLUMNS, toRow as nodeEventRow, type RawEvent as RawNodeEvent };
