@@ -1,4 +1,7 @@
 import { Command, CommanderError } from 'commander';
+import { inRequest } from '@bm/core';
+import { LATEST_VERSION } from '@bm/db';
+import { version } from '../package.json';
 import { dbCommands } from './commands/db';
 import { flavorCommands } from './commands/flavor';
 import { interfaceCommands } from './commands/interface';
@@ -10,7 +13,7 @@ import { nodeCommands } from './commands/node';
 import { queuesCommands } from './commands/queues';
 import { rpcCommands } from './commands/rpc';
 import { Exit, describeError } from './errors';
-import { CliSession, type CliEnv } from './session';
+import { CliSession, type CliEnv, addGlobalOptions } from './session';
 
 export type { CliEnv };
 
@@ -24,8 +27,11 @@ export async function runCli(argv: string[], env: CliEnv): Promise<number> {
   const session = new CliSession(env);
   const program = new Command('bmctl')
     .description('Operate nova-bm: the nova_bm database, enrolled nodes, their interfaces, the message bus, BMCs.')
-    .option('--config-file <path>', 'nova.conf-style file (default: $BM_CONFIG_FILE)')
-    .option('--json', 'print JSON instead of tables')
+    .version(`bmctl ${version} (nova_bm schema version ${LATEST_VERSION})`, '-V, --version', 'print the version')
+    // An option belongs to the command it follows: bmctl's (--version, the global ones) come
+    // before a command's name; after it, the global ones are the command's copies (addGlobalOptions),
+    // and a command's own --version or --format is its own. Subcommands inherit this.
+    .enablePositionalOptions()
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: (s) => io.err(s.replace(/\n$/, '')) });
@@ -39,6 +45,7 @@ export async function runCli(argv: string[], env: CliEnv): Promise<number> {
   rpcCommands(program, session);
   ipmiCommands(program, session);
   imageCommands(program, session);
+  addGlobalOptions(program);
   // Every subcommand reports usage errors the same way.
   const override = (c: Command) => {
     c.exitOverride().showHelpAfterError();
@@ -47,7 +54,8 @@ export async function runCli(argv: string[], env: CliEnv): Promise<number> {
   program.commands.forEach(override);
 
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    // One command, one request: every RPC it makes carries the same request_id (oslo's).
+    await inRequest(() => program.parseAsync(argv, { from: 'user' }));
     return Exit.OK;
   } catch (e) {
     if (e instanceof CommanderError) {

@@ -1,12 +1,22 @@
-import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ComputeClient, SchedulerClient } from '@bm/contracts';
-import { type BmConfig, loadConfig, redactUrl } from '@bm/config';
+import { type BmConfig, type ConfigPath, loadConfig, redactUrl } from '@bm/config';
 import { NovaBmDatabase, PasswordVault } from '@bm/db';
 import { EnrollmentService } from '@bm/enrollment';
 import { GlanceClient } from '@bm/images';
 import { AmqpConnection, ConnectionLost, RpcClient } from '@bm/messaging';
-import type { Io } from './output';
+import { CliError } from './errors';
+import {
+  type Column,
+  DEFAULT_OUTPUT,
+  type Io,
+  OUTPUT_FORMATS,
+  type OutputFormat,
+  type OutputOptions,
+  formatData,
+  formatList,
+  formatRecord,
+} from './output';
 
 export interface CliEnv {
   io: Io;
@@ -18,8 +28,91 @@ export interface CliEnv {
 }
 
 interface Globals {
-  configFile?: string;
-  json?: boolean;
+  /** `--config-file` and `--config-dir`, in command-line order. */
+  configPaths: ConfigPath[];
+  output: OutputOptions;
+}
+
+/** A `--config-file` or `--config-dir` and its place on the command line. */
+interface ConfigPathGiven extends ConfigPath {
+  readonly place: number;
+}
+let places = 0;
+/**
+ * Collects `--config-file` (or `--config-dir`) values. oslo.config reads files and directories in
+ * command-line order, and commander keeps each option's values apart: each carries its place.
+ */
+const configPath =
+  (kind: ConfigPath['kind']) =>
+  (path: string, previous: ConfigPathGiven[] = []): ConfigPathGiven[] => [...previous, { kind, path, place: places++ }];
+
+/** The options every bmctl command takes, before or after its name (see `addGlobalOptions`). */
+function globalOptions(): Option[] {
+  return [
+    new Option(
+      '--config-file <path>',
+      'nova.conf-style file; repeat for several: a later file overrides an earlier one (default: $BM_CONFIG_FILE)',
+    ).argParser(configPath('file')),
+    new Option(
+      '--config-dir <dir>',
+      'every *.conf file in DIR, by name, read after the config files given before it (default: $BM_CONFIG_DIR)',
+    ).argParser(configPath('dir')),
+    new Option('-f, --format <format>', 'output format (default: table)').choices(OUTPUT_FORMATS),
+    new Option(
+      '-c, --column <column>',
+      'a column (or field) to show, by its header; repeat for several, in that order',
+    ).argParser(collect),
+    new Option('--long', 'show the long columns of a list too'),
+    new Option('--json', 'print JSON: the same as -f json'),
+  ];
+}
+
+/** Our copies of the global options (a command's own option of the same name is not one of them). */
+const GLOBAL_OPTIONS = new WeakSet<Option>();
+
+/**
+ * Gives `cmd` and every command under it the global options, so that they may follow a command's
+ * name (`bmctl flavor list -f json`) as well as precede it. Options are positional (an option
+ * belongs to the command it follows), so a command's own option of the same name stays its own
+ * (`node import --format csv`, `db sync --version 3`): that command does not get ours.
+ */
+export function addGlobalOptions(cmd: Command): void {
+  const taken = new Set(cmd.options.filter((o) => !GLOBAL_OPTIONS.has(o)).flatMap((o) => [o.long, o.short]));
+  for (const o of globalOptions()) {
+    if ((o.long && taken.has(o.long)) || (o.short && taken.has(o.short))) continue;
+    GLOBAL_OPTIONS.add(o);
+    cmd.addOption(o);
+  }
+  cmd.commands.forEach(addGlobalOptions);
+}
+
+/** The global options as given, from bmctl down to `cmd`: the nearest wins; columns add up. */
+function readGlobals(cmd: Command): Globals {
+  const chain: Command[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) chain.unshift(c);
+  const given: { format?: OutputFormat; column: string[]; long?: boolean; json?: boolean } = { column: [] };
+  const configPaths: ConfigPathGiven[] = [];
+  for (const c of chain) {
+    for (const o of c.options) {
+      if (!GLOBAL_OPTIONS.has(o)) continue;
+      const key = o.attributeName();
+      const v: unknown = c.getOptionValue(key);
+      if (v === undefined) continue;
+      if (key === 'column') given.column.push(...(v as string[]));
+      else if (key === 'configFile' || key === 'configDir') configPaths.push(...(v as ConfigPathGiven[]));
+      else Object.assign(given, { [key]: v });
+    }
+  }
+  if (given.json && given.format && given.format !== 'json')
+    throw new CliError(`--json and -f ${given.format}: choose one`, 'usage');
+  return {
+    configPaths: configPaths.sort((a, b) => a.place - b.place).map(({ kind, path }) => ({ kind, path })),
+    output: {
+      format: given.json ? 'json' : (given.format ?? DEFAULT_OUTPUT.format),
+      columns: given.column,
+      long: given.long === true,
+    },
+  };
 }
 
 /**
@@ -30,19 +123,24 @@ export class CliSession {
   private config?: BmConfig;
   private db?: NovaBmDatabase;
   private amqp?: AmqpConnection;
-  private globals: Globals = {};
+  private globals: Globals = { configPaths: [], output: DEFAULT_OUTPUT };
 
   constructor(readonly env: CliEnv) {}
 
   /** Binds the session to the global options of the command being run. */
   for(cmd: Command): this {
-    this.globals = cmd.optsWithGlobals() as Globals;
+    this.globals = readGlobals(cmd);
     return this;
+  }
+
+  /** What `-f`, `-c` and `--long` ask for. */
+  get output(): OutputOptions {
+    return this.globals.output;
   }
 
   getConfig(): BmConfig {
     if (!this.config) {
-      this.config = loadConfig({ configFile: this.globals.configFile, env: this.env.env });
+      this.config = loadConfig({ configPaths: this.globals.configPaths, env: this.env.env });
       for (const w of this.config.warnings) this.env.io.err(`warning: ${String(w)}`);
     }
     return this.config;
@@ -97,8 +195,25 @@ export class CliSession {
     return this.amqp;
   }
 
+  /** A list, as `-f`, `-c` and `--long` ask (json/yaml: objects keyed by column header). */
+  printList<T>(rows: readonly T[], columns: readonly Column<T>[]): void {
+    const text = formatList(rows, columns, this.globals.output);
+    if (text !== '') this.env.io.out(text);
+  }
+
+  /** One object as a Field/Value table, or as `-f` and `-c` ask. */
+  printRecord(record: Record<string, unknown>): void {
+    const text = formatRecord(record, this.globals.output);
+    if (text !== '') this.env.io.out(text);
+  }
+
+  /**
+   * An output that is neither a list nor a record (a summary, a message): `data` as JSON for
+   * `-f json` / `--json`, as YAML for `-f yaml`, `human()` otherwise.
+   */
   print(data: unknown, human: () => string): void {
-    this.env.io.out(this.globals.json ? JSON.stringify(data, null, 2) : human());
+    const f = this.globals.output.format;
+    this.env.io.out(f === 'json' || f === 'yaml' ? formatData(data, f) : human());
   }
 
   async close(): Promise<void> {

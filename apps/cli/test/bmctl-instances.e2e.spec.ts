@@ -1,10 +1,11 @@
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
 import type { SimulatedMachine, VirtualBmc } from '@bm/ipmi';
 import { eventually, uniqueName } from '../../../test/support/amqp';
-import { bmctl } from '../../../test/support/bmctl';
+import { BMCTL, ROOT, bmctl } from '../../../test/support/bmctl';
 import { type NovaBmDatabase, createNovaBmDatabase } from '../../../test/support/database';
 import { type TestImages, startTestImages } from '../../../test/support/images';
 import { startVirtualBmc } from '../../../test/support/nodes';
@@ -34,6 +35,48 @@ describe('bmctl flavor, boot, instance, delete', () => {
   const exchange = uniqueName('cli');
   let env: Record<string, string>;
   const cli = (...args: string[]) => bmctl(args, env);
+  /** bmctl started, its stderr readable while it runs. */
+  const running = (args: string[]) => {
+    const child = spawn(BMCTL, args, { cwd: ROOT, env: { PATH: process.env.PATH!, TZ: 'UTC', ...env } });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.stdin.end();
+    const done = new Promise<{ code: number; out: string; err: string }>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code: code ?? -1, out, err }));
+    });
+    return { err: () => err, done };
+  };
+  const nodeState = async (uuid: string) =>
+    ((await ds.query('SELECT task_state FROM bm_nodes WHERE uuid = $1', [uuid])) as { task_state: string }[])[0]
+      ?.task_state;
+  /**
+   * The deploy helper's part (not running here): the image written, deploy complete in the row,
+   * then its deploy_state_changed event (sent with bmctl rpc) → compute makes the node active.
+   */
+  const deployDone = async (uuid: string) => {
+    const [{ id, instance_uuid }] = await ds.query(
+      `UPDATE bm_nodes SET task_state = 'deploy complete' WHERE uuid = $1 RETURNING id, instance_uuid`,
+      [uuid],
+    );
+    const event = await cli(
+      'rpc',
+      'cast',
+      'deploy_state_changed',
+      JSON.stringify({ node_id: id, instance_uuid, task_state: 'deploy complete' }),
+      '--topic',
+      'compute',
+      '--server',
+      HOST,
+      '--namespace',
+      'baremetal',
+      '--version',
+      '1.0',
+    );
+    expect(event.code).toBe(0);
+  };
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'bmctl-inst-'));
@@ -55,9 +98,9 @@ describe('bmctl flavor, boot, instance, delete', () => {
     await writeFile(join(work, 'baremetal.csv'), `${csv.join('\n')}\n`);
     const imported = await cli('node', 'import', join(work, 'baremetal.csv'));
     expect(imported.code).toBe(0);
-    const listed = JSON.parse((await cli('node', 'list', '--json')).out) as { uuid: string; service_host: string }[];
-    expect(listed.map((n) => n.service_host)).toEqual([HOST, HOST]);
-    uuids.push(...listed.map((n) => n.uuid));
+    const listed = JSON.parse((await cli('node', 'list', '--json')).out) as { UUID: string; Host: string }[];
+    expect(listed.map((n) => n.Host)).toEqual([HOST, HOST]);
+    uuids.push(...listed.map((n) => n.UUID));
     const svc = async (app: string, extra: Record<string, string> = {}) => {
       const p = startService(app, await serviceEnv(site, extra));
       services.push(p);
@@ -98,19 +141,19 @@ describe('bmctl flavor, boot, instance, delete', () => {
           `baremetal:deploy_ramdisk_id=${images.ids.deploy_ramdisk}`,
         )
       ).out,
-    ).toMatch(/^created flavor bm\.small \(id \d+\)/);
+    ).toMatch(/│ name +│ bm\.small +│/);
     const dup = await cli('flavor', 'create', 'bm.small', '--vcpus', '1', '--ram', '512', '--disk', '5');
     expect([dup.code, dup.err.trim()]).toEqual([1, 'bmctl: FlavorExists: Flavor bm.small already exists']);
     expect(JSON.parse((await cli('flavor', 'list', '--json')).out)).toEqual([
       {
-        id: expect.any(Number),
-        name: 'bm.small',
-        vcpus: 1,
-        memory_mb: 512,
-        root_gb: 5,
-        ephemeral_gb: 0,
-        swap: 0,
-        extra_specs: {
+        ID: expect.any(Number),
+        Name: 'bm.small',
+        VCPUs: 1,
+        RAM: 512,
+        Disk: 5,
+        Ephemeral: 0,
+        Swap: 0,
+        Properties: {
           cpu_arch: 'x86_64',
           'baremetal:deploy_kernel_id': images.ids.deploy_kernel,
           'baremetal:deploy_ramdisk_id': images.ids.deploy_ramdisk,
@@ -144,6 +187,9 @@ describe('bmctl flavor, boot, instance, delete', () => {
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out)).toMatchObject({ name: 'vm1', task_state: 'prepared', node: uuids[0], host: HOST });
     expect(r.err).toMatch(new RegExp(`node ${uuids[0]} on ${HOST}: (building|prepared)`));
+    // Not a terminal: plain lines, each with the seconds since the boot began.
+    expect(r.err).toMatch(/^\[ +\d+\.\d s\] instance [0-9a-f-]{36} \(vm1\): requested$/m);
+    expect(r.err).not.toContain('\x1b');
     expect(bmcs[0].machine.isPoweredOn()).toBe(true);
     // On its virtual BMC: boot device PXE, then power on; its pxelinux config is in the TFTP root.
     expect(
@@ -160,31 +206,11 @@ describe('bmctl flavor, boot, instance, delete', () => {
     expect(image_path).toBe(images.ids.image);
     for (const k of ['kernel', 'deploy_ramdisk'])
       expect(await readFile(join(work, 'tftpboot', vm1, k), 'utf8')).toBe(`bytes of ${k}`);
-    // The deploy helper's part (next issue): the image written, deploy complete in the row, then
-    // its deploy_state_changed event (sent here with bmctl rpc) → compute makes it active.
-    const [{ id, instance_uuid }] = await ds.query(
-      `UPDATE bm_nodes SET task_state = 'deploy complete' WHERE uuid = $1 RETURNING id, instance_uuid`,
-      [uuids[0]],
-    );
-    const event = await cli(
-      'rpc',
-      'cast',
-      'deploy_state_changed',
-      JSON.stringify({ node_id: id, instance_uuid, task_state: 'deploy complete' }),
-      '--topic',
-      'compute',
-      '--server',
-      HOST,
-      '--namespace',
-      'baremetal',
-      '--version',
-      '1.0',
-    );
-    expect(event.code).toBe(0);
+    await deployDone(uuids[0]);
     await eventually(
       async () =>
         expect(JSON.parse((await cli('instance', 'list', '--json')).out)).toMatchObject([
-          { name: 'vm1', task_state: 'active', node: uuids[0] },
+          { Name: 'vm1', State: 'active', Node: uuids[0] },
         ]),
       10_000,
       300,
@@ -227,6 +253,39 @@ describe('bmctl flavor, boot, instance, delete', () => {
     ]);
   }, 30_000);
 
+  it('rebuild: the image deployed again on its node, followed with progress lines; --no-wait returns at once', async () => {
+    const m = bmcs[0].machine;
+    const before = m.events.length;
+    const rebuild = running(['rebuild', 'vm1', '--flavor', 'bm.small', '--timeout', '120', '--json']);
+    const label = '^\\[ +\\d+\\.\\d s\\] instance [0-9a-f-]{36} \\(vm1\\)';
+    // bmctl itself reports the node prepared (the state lasts until the deploy is done below).
+    await eventually(() => expect(rebuild.err()).toMatch(new RegExp(`${label}: prepared$`, 'm')), 60_000, 200);
+    // Compute set it to PXE-boot the deploy ramdisk again and powered it on.
+    expect(
+      m.events.slice(before).map((e) => (e.op === 'boot' ? `boot ${e.boot!.device}` : `power ${e.action}`)),
+    ).toEqual(expect.arrayContaining(['boot pxe', 'power on']));
+    await deployDone(uuids[0]);
+    const r = await rebuild.done;
+    expect([r.code, r.err]).toEqual([0, expect.any(String)]);
+    expect(JSON.parse(r.out)).toMatchObject({ name: 'vm1', task_state: 'active', node: uuids[0], host: HOST });
+    expect(r.err).toMatch(new RegExp(`${label}: rebuild on node ${uuids[0]} on ${HOST}$`, 'm'));
+    expect(r.err).toMatch(new RegExp(`${label}: active$`, 'm'));
+    expect(r.err).not.toContain('\x1b');
+
+    const quick = await cli('rebuild', 'vm1', '--no-wait', '--flavor', 'bm.small', '--image', IMAGE, '--json');
+    expect(quick.code).toBe(0);
+    expect(JSON.parse(quick.out)).toMatchObject({ name: 'vm1', task_state: 'active' });
+    expect(quick.err).toMatch(new RegExp(`${label}: rebuild requested on node ${uuids[0]}$`, 'm'));
+    await eventually(async () => expect(await nodeState(uuids[0])).toBe('prepared'), 60_000, 200);
+    const busy = await cli('rebuild', 'vm1');
+    expect([busy.code, busy.err.trim()]).toEqual([
+      1,
+      expect.stringMatching(/^bmctl: instance [0-9a-f-]{36} is prepared: only an active instance can be rebuilt$/),
+    ]);
+    await deployDone(uuids[0]);
+    await eventually(async () => expect(await nodeState(uuids[0])).toBe('active'), 20_000, 200);
+  }, 240_000);
+
   it('reboot, power-off, power-on, delete', async () => {
     const m = bmcs[0].machine;
     expect((await cli('reboot', 'vm1')).code).toBe(0);
@@ -240,6 +299,8 @@ describe('bmctl flavor, boot, instance, delete', () => {
       0,
       expect.stringMatching(/^delete: instance [0-9a-f-]{36} \(vm1\) on node .*: done$/),
     ]);
+    expect(d.err).toMatch(/^\[ +\d+\.\d s\] delete: instance [0-9a-f-]{36} \(vm1\) on node .*: requested$/m);
+    expect(d.err).toMatch(/^\[ +\d+\.\d s\] delete: instance [0-9a-f-]{36} \(vm1\) on node .*: done$/m);
     expect(m.isPoweredOn()).toBe(false);
     expect(JSON.parse((await cli('instance', 'list', '--json')).out)).toEqual([]);
     const gone = await cli('reboot', 'vm1');

@@ -43,28 +43,24 @@ describe('bmctl (built binary) against PostgreSQL', () => {
 
   it('db sync --create-database creates and migrates; db version reports it', async () => {
     const r = await run(['db', 'sync', '--create-database']);
-    expect([r.code, r.out.trim()]).toEqual([0, 'nova_bm schema: version 0 -> 18']);
-    expect((await run(['db', 'version'])).out.trim()).toBe('18');
-    expect((await run(['db', 'sync', '--version', '10'])).out.trim()).toBe('nova_bm schema: version 18 -> 10');
-    expect(JSON.parse((await run(['db', 'version', '--json'])).out)).toEqual({ version: 10, latest: 18 });
-    expect((await run(['db', 'sync'])).out.trim()).toBe('nova_bm schema: version 10 -> 18');
+    expect([r.code, r.out.trim()]).toEqual([0, 'nova_bm schema: version 0 -> 19']);
+    expect((await run(['db', 'version'])).out.trim()).toBe('19');
+    expect((await run(['db', 'sync', '--version', '10'])).out.trim()).toBe('nova_bm schema: version 19 -> 10');
+    expect(JSON.parse((await run(['db', 'version', '--json'])).out)).toEqual({ version: 10, latest: 19 });
+    expect((await run(['db', 'sync'])).out.trim()).toBe('nova_bm schema: version 10 -> 19');
   });
 
   it('imports deploy/baremetal.csv and lists the nodes', async () => {
     const r = await run(['node', 'import', 'deploy/baremetal.csv']);
     expect(r.code).toBe(0);
     expect(r.out).toContain('enrolled 3 nodes from deploy/baremetal.csv');
-    const list = await run(['node', 'list']);
+    const list = await run(['node', 'list', '--long']);
     expect(list.code).toBe(0);
     for (const mac of ['52:54:00:b3:00:01', '52:54:00:b3:00:02', '52:54:00:b3:00:03']) expect(list.out).toContain(mac);
     expect(list.out).toContain('******');
-    const nodes = JSON.parse((await run(['node', 'list', '--json'])).out);
+    const nodes = JSON.parse((await run(['node', 'list', '--long', '--json'])).out);
     expect(
-      nodes.map((n: { id: number; service_host: string; pm_password: string }) => [
-        n.id,
-        n.service_host,
-        n.pm_password,
-      ]),
+      nodes.map((n: { ID: number; Host: string; 'PM Password': string }) => [n.ID, n.Host, n['PM Password']]),
     ).toEqual([
       [1, 'cn-e2e', '******'],
       [2, 'cn-e2e', '******'],
@@ -189,9 +185,9 @@ describe('bmctl (built binary) against PostgreSQL', () => {
     } finally {
       await ds.destroy();
     }
-    const [node1] = JSON.parse((await run(['node', 'list', '--json'])).out) as { uuid: string }[];
+    const [node1] = JSON.parse((await run(['node', 'list', '--json'])).out) as { UUID: string }[];
 
-    const human = await run(['node', 'timeline', node1.uuid]);
+    const human = await run(['node', 'timeline', node1.UUID]);
     expect(human.code).toBe(0);
     expect(human.out).toMatch(/Time \(UTC\)\s*│ Source\s*│ Kind\s*│ Detail\s*│ Duration\s*│ Bytes/);
     // Oldest first, by time then by id (the order recorded within one second).
@@ -300,7 +296,9 @@ describe('bmctl (built binary) against PostgreSQL', () => {
   });
 
   it('configuration errors exit 3 and name the option; an unreachable database exits 4', async () => {
-    const sample = await run(['--config-file', 'deploy/nova.conf.sample', 'node', 'list'], { DATABASE_URL: '' });
+    const sample = await run(['--config-file', 'libs/config/test-fixtures/nova.conf.sample', 'node', 'list'], {
+      DATABASE_URL: '',
+    });
     expect(sample.code).toBe(3);
     expect(sample.err).toMatch(/nova\.conf\.sample:2: \[baremetal\] sql_connection: .*not supported yet/);
     expect(sample.err).not.toContain('$Password');

@@ -1,7 +1,24 @@
 import type { Command } from 'commander';
 import type { ComputeNode } from '@bm/db';
-import { table } from '../output';
+import type { Column } from '../output';
 import type { CliSession } from '../session';
+import { hypervisorStats } from '../use-cases/hypervisor-stats';
+
+type HypervisorView = ReturnType<typeof view>;
+
+/** The columns of `hypervisor list` (nova hypervisor-list, with what a node offers). */
+const HYPERVISOR_COLUMNS: Column<HypervisorView>[] = [
+  { header: 'ID', value: (h) => h.id },
+  { header: 'Hypervisor hostname', value: (h) => h.hypervisor_hostname },
+  { header: 'Host', value: (h) => h.host },
+  { header: 'vCPUs used/total', value: (h) => `${h.vcpus_used}/${h.vcpus}` },
+  { header: 'Memory MB used/total', value: (h) => `${h.memory_mb_used}/${h.memory_mb}` },
+  { header: 'Disk GB used/total', value: (h) => `${h.local_gb_used}/${h.local_gb}` },
+  { header: 'Arch', value: (h) => (h.stats as Record<string, unknown> | null)?.cpu_arch },
+  { header: 'Updated', value: (h) => h.updated_at },
+  { header: 'Hypervisor type', value: (h) => h.hypervisor_type, long: true },
+  { header: 'Running VMs', value: (h) => h.running_vms, long: true },
+];
 
 /** One hypervisor as bmctl shows it: a compute_nodes row, with stats parsed. */
 function view(c: ComputeNode) {
@@ -47,43 +64,22 @@ export function hypervisorCommands(program: Command, session: CliSession): void 
     .action(async (o: { host?: string }, cmd: Command) => {
       const s = session.for(cmd);
       const rows = await (await s.database()).computeNodes.live({ host: o.host });
-      const list = rows.map(view);
-      s.print(list, () =>
-        table(
-          [
-            'ID',
-            'Hypervisor hostname',
-            'Host',
-            'vCPUs used/total',
-            'Memory MB used/total',
-            'Disk GB used/total',
-            'Arch',
-            'Updated',
-          ],
-          list.map((h) => [
-            h.id,
-            h.hypervisor_hostname,
-            h.host,
-            `${h.vcpus_used}/${h.vcpus}`,
-            `${h.memory_mb_used}/${h.memory_mb}`,
-            `${h.local_gb_used}/${h.local_gb}`,
-            (h.stats as Record<string, string>)?.cpu_arch,
-            h.updated_at,
-          ]),
-        ),
-      );
+      s.printList(rows.map(view), HYPERVISOR_COLUMNS);
     });
   hv.command('show')
     .description('one hypervisor, by id or hypervisor hostname (the node uuid)')
     .argument('<hypervisor>', 'id or node uuid')
     .action(async (ref: string, _o: unknown, cmd: Command) => {
       const s = session.for(cmd);
-      const h = view(await (await s.database()).computeNodes.get(ref));
-      s.print(h, () =>
-        table(
-          ['Property', 'Value'],
-          Object.entries(h).map(([k, v]) => [k, typeof v === 'object' && v !== null ? JSON.stringify(v) : v]),
-        ),
-      );
+      s.printRecord(view(await (await s.database()).computeNodes.get(ref)));
+    });
+  hv.command('stats')
+    .description(
+      'the sums over every node (nova hypervisor-stats), from nova_bm: a node with an instance is wholly used; ' +
+        'nodes in maintenance are left out',
+    )
+    .action(async (_o: unknown, cmd: Command) => {
+      const s = session.for(cmd);
+      s.printRecord({ ...hypervisorStats(await (await s.enrollment()).listNodes()) });
     });
 }

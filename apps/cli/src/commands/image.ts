@@ -2,8 +2,10 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { type Command, InvalidArgumentError } from 'commander';
 import { CONTAINER_FORMATS, DISK_FORMATS, GlanceClient, type GlanceImage, extraProperties } from '@bm/images';
+import { systemClock } from '@bm/core';
 import { CliError } from '../errors';
-import { table } from '../output';
+import type { Column } from '../output';
+import { Progress } from '../progress';
 import { type CliSession, integer } from '../session';
 
 function property(v: string, previous: Record<string, string> = {}): Record<string, string> {
@@ -21,7 +23,10 @@ function choice(allowed: readonly string[]) {
 
 const mib = (n: number) => (n / 1048576).toFixed(1);
 
-/** Streams `file` to the image, a progress line on stderr at every tenth and at the end. */
+/**
+ * Streams `file` to the image with its progress on stderr: on a terminal one line redrawn (at
+ * most every 100 ms), elsewhere a line at every tenth; the last line says how long it took.
+ */
 async function uploadFile(s: CliSession, client: GlanceClient, id: string, file: string): Promise<void> {
   let size: number;
   try {
@@ -32,28 +37,52 @@ async function uploadFile(s: CliSession, client: GlanceClient, id: string, file:
     if (e instanceof CliError) throw e;
     throw new CliError(`cannot read ${file}: ${(e as { code?: string }).code ?? (e as Error).message}`, 'failed');
   }
+  const progress = new Progress(s.env.io, systemClock);
+  const tty = s.env.io.errIsTty === true;
   let shown = -1;
-  const started = Date.now();
-  await client.upload(id, createReadStream(file), {
-    size,
-    onProgress: (sent) => {
-      const tenth = size === 0 ? 10 : Math.floor((sent * 10) / size);
-      if (tenth === shown || tenth >= 10) return;
-      shown = tenth;
-      s.env.io.err(`uploading ${file}: ${tenth * 10}% (${mib(sent)} of ${mib(size)} MiB)`);
-    },
-  });
-  const seconds = Math.max((Date.now() - started) / 1000, 0.001);
-  s.env.io.err(`uploaded ${file}: 100% (${mib(size)} MiB in ${seconds.toFixed(1)} s)`);
+  let drawnAt = -Infinity;
+  await progress.during(
+    client.upload(id, createReadStream(file), {
+      size,
+      onProgress: (sent) => {
+        const tenth = size === 0 ? 10 : Math.floor((sent * 10) / size);
+        const now = systemClock.now();
+        if (tenth >= 10 || (tty ? now - drawnAt < 100 : tenth === shown)) return;
+        shown = tenth;
+        drawnAt = now;
+        const percent = tty ? Math.floor((sent * 100) / size) : tenth * 10;
+        progress.update(`uploading ${file}: ${percent}% (${mib(sent)} of ${mib(size)} MiB)`);
+      },
+    }),
+  );
+  const seconds = Math.max(progress.elapsedS, 0.001);
+  progress.update(`uploaded ${file}: 100% (${mib(size)} MiB in ${seconds.toFixed(1)} s)`);
 }
 
+/** An image's record as `image show` prints it: its fields by name, without the API's links. */
 function showImage(s: CliSession, image: GlanceImage): void {
-  const rows = Object.entries(image)
-    .filter(([k]) => !['self', 'file', 'schema'].includes(k))
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([k, v]) => [k, typeof v === 'object' && v !== null ? JSON.stringify(v) : v]);
-  s.print(image, () => table(['Property', 'Value'], rows));
+  s.printRecord(
+    Object.fromEntries(
+      Object.entries(image)
+        .filter(([k]) => !['self', 'file', 'schema'].includes(k))
+        .sort(([a], [b]) => a.localeCompare(b)),
+    ),
+  );
 }
+
+/** The columns of `image list` (glance image-list). */
+const IMAGE_COLUMNS: Column<GlanceImage>[] = [
+  { header: 'ID', value: (i) => i.id },
+  { header: 'Name', value: (i) => i.name },
+  { header: 'Disk format', value: (i) => i.disk_format },
+  { header: 'Container format', value: (i) => i.container_format },
+  { header: 'Size', value: (i) => i.size },
+  { header: 'Status', value: (i) => i.status },
+  { header: 'Properties', value: (i) => extraProperties(i) },
+  { header: 'Visibility', value: (i) => i.visibility, long: true },
+  { header: 'Checksum', value: (i) => i.checksum, long: true },
+  { header: 'Created', value: (i) => i.created_at, long: true },
+];
 
 interface CreateOptions {
   diskFormat: string;
@@ -132,22 +161,7 @@ export function imageCommands(program: Command, session: CliSession): void {
         sort_key: 'name',
         sort_dir: 'asc',
       });
-      s.print(list, () =>
-        table(
-          ['ID', 'Name', 'Disk format', 'Container format', 'Size', 'Status', 'Properties'],
-          list.map((i) => [
-            i.id,
-            i.name,
-            i.disk_format,
-            i.container_format,
-            i.size,
-            i.status,
-            Object.entries(extraProperties(i))
-              .map(([k, v]) => `${k}=${String(v)}`)
-              .join(', '),
-          ]),
-        ),
-      );
+      s.printList(list, IMAGE_COLUMNS);
     });
   image
     .command('show')

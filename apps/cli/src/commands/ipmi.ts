@@ -11,7 +11,6 @@ import {
   SimulatedMachine,
   VirtualBmc,
 } from '@bm/ipmi';
-import { table } from '../output';
 import { type CliSession, integer } from '../session';
 
 const POWER_ACTIONS = ['status', 'on', 'off', 'cycle', 'reset', 'soft'] as const;
@@ -113,7 +112,7 @@ export function ipmiCommands(program: Command, session: CliSession): void {
     .action(async (_what: string, _o: unknown, cmd: Command) =>
       withBmc(cmd, async (c, bmc) => {
         const id = await c.deviceId(bmc);
-        session.for(cmd).print(id, () => table(['Field', 'Value'], Object.entries(id)));
+        session.for(cmd).printRecord({ ...id });
       }),
     );
 

@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { type Command, InvalidArgumentError } from 'commander';
+import { currentRequestId, newRequestId } from '@bm/core';
 import { type CliSession, positiveNumber } from '../session';
 
 interface RpcOptions {
@@ -77,5 +77,5 @@ export function rpcCommands(program: Command, session: CliSession): void {
 }
 
 function defaultContext(): Record<string, unknown> {
-  return { request_id: `req-${randomUUID()}`, user_id: 'bmctl', is_admin: true, roles: ['admin'] };
+  return { request_id: currentRequestId() ?? newRequestId(), user_id: 'bmctl', is_admin: true, roles: ['admin'] };
 }

@@ -23,6 +23,7 @@ function harness(o: { onCast?: (uuids: string[]) => void; states?: (polls: numbe
   let uuids: string[] = [];
   let polls = 0;
   let notify: (n: ReceivedNotification) => void = () => undefined;
+  let listens = 0;
   const rows = (): InstanceRow[] =>
     uuids.map(
       (uuid, i) =>
@@ -55,13 +56,20 @@ function harness(o: { onCast?: (uuids: string[]) => void; states?: (polls: numbe
       },
     } as unknown as SchedulerClient,
     listen: async (_pool, on) => {
+      listens++;
       notify = on;
       return { stop: async () => undefined };
     },
     clock,
     progress: () => undefined,
   });
-  return { boot, casts, instanceQueries, notify: (n: ReceivedNotification) => notify(n) };
+  return {
+    boot,
+    casts,
+    instanceQueries,
+    notify: (n: ReceivedNotification) => notify(n),
+    listens: () => listens,
+  };
 }
 const request = { name: 'vm', flavor: 'lab.sim', image: IMAGE, waitFor: 'active' as const, timeoutS: 5 };
 
@@ -116,6 +124,17 @@ describe('BootInstance', () => {
     const e = await h.boot.runAll({ ...request, count: 2, timeoutS: 1 }).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(BootTimedOut);
     expect((e as Error).message).toMatch(/\(vm-1\): not active after 1 s \(now prepared\); .*\(vm-2\): not active/);
+  });
+
+  it('--no-wait: the request only, its uuids and names; nothing listened to, no row read', async () => {
+    const h = harness();
+    const sent = await h.boot.request({ name: 'vm', flavor: 'lab.sim', image: IMAGE, count: 2 });
+    expect(h.casts).toHaveLength(1);
+    expect(sent).toEqual(
+      (h.casts[0].request_spec.instance_uuids as string[]).map((instance, i) => ({ instance, name: `vm-${i + 1}` })),
+    );
+    expect(h.listens()).toBe(0);
+    expect(h.instanceQueries).toEqual([]);
   });
 
   it('refuses a count that is not a positive integer', async () => {

@@ -110,41 +110,62 @@ export class BootInstance {
 
   /** `count` instances in one request (default 1): their rows, in request order, once each reached `waitFor`. */
   async runAll(r: BootRequest): Promise<InstanceRow[]> {
-    const count = r.count ?? 1;
-    if (!Number.isSafeInteger(count) || count < 1) throw new RangeError(`count must be a positive integer: ${count}`);
-    const f = await this.p.flavors.byName(r.flavor);
-    const uuids = Array.from({ length: count }, () => randomUUID());
-    const names = uuids.map((_, i) => (count > 1 ? `${r.name}-${i + 1}` : r.name));
+    const { f, uuids, names } = await this.plan(r);
     const failures = uuids.map(() => new BuildFailures(this.p.clock));
     const listener = await this.p.listen(`bmctl-boot-${uuids[0]}`, (n) =>
       uuids.forEach((uuid, i) => failures[i].seen(uuid, n)),
     );
     try {
-      await this.p.scheduler.runInstance({
-        request_spec: {
-          // Nova's API: the first instance's properties stand for all of them.
-          instance_properties: {
-            uuid: uuids[0],
-            hostname: r.name,
-            display_name: r.name,
-            memory_mb: f.memory_mb,
-            vcpus: f.vcpus,
-            root_gb: f.root_gb,
-            image_ref: r.image.id,
-          },
-          instance_type: flavorView(f),
-          image: r.image,
-          instance_uuids: uuids,
-          num_instances: count,
-        },
-        filter_properties: {},
-      });
+      await this.send(r, f, uuids);
       const labels = uuids.map((uuid, i) => `instance ${uuid} (${names[i]})`);
       labels.forEach((l) => this.p.progress(`${l}: requested`));
       return await this.follow(uuids, labels, r, (i) => failures[i].failure());
     } finally {
       await listener.stop();
     }
+  }
+
+  /**
+   * The request only (`bmctl boot --no-wait`): resolves once the scheduler's queue has it, with
+   * the instances' uuids and names; what becomes of them is for `instance show` to tell.
+   */
+  async request(r: Omit<BootRequest, 'waitFor' | 'timeoutS'>): Promise<{ instance: string; name: string }[]> {
+    const { f, uuids, names } = await this.plan(r);
+    await this.send(r, f, uuids);
+    return uuids.map((instance, i) => ({ instance, name: names[i] }));
+  }
+
+  /** The flavor, and a uuid and a name for each instance. */
+  private async plan(r: Pick<BootRequest, 'flavor' | 'name' | 'count'>) {
+    const count = r.count ?? 1;
+    if (!Number.isSafeInteger(count) || count < 1) throw new RangeError(`count must be a positive integer: ${count}`);
+    const f = await this.p.flavors.byName(r.flavor);
+    const uuids = Array.from({ length: count }, () => randomUUID());
+    const names = uuids.map((_, i) => (count > 1 ? `${r.name}-${i + 1}` : r.name));
+    return { f, uuids, names };
+  }
+
+  /** run_instance cast to the scheduler, as Nova's API sent it. */
+  private async send(r: Pick<BootRequest, 'name' | 'image'>, f: Flavor, uuids: string[]): Promise<void> {
+    await this.p.scheduler.runInstance({
+      request_spec: {
+        // Nova's API: the first instance's properties stand for all of them.
+        instance_properties: {
+          uuid: uuids[0],
+          hostname: r.name,
+          display_name: r.name,
+          memory_mb: f.memory_mb,
+          vcpus: f.vcpus,
+          root_gb: f.root_gb,
+          image_ref: r.image.id,
+        },
+        instance_type: flavorView(f),
+        image: r.image,
+        instance_uuids: uuids,
+        num_instances: uuids.length,
+      },
+      filter_properties: {},
+    });
   }
 
   /**

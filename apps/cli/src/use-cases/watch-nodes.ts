@@ -8,6 +8,10 @@
 import { type Clock, NovaBmError } from '@bm/core';
 import type { NodeEventRow } from '@bm/db';
 import type { BmTaskState } from '@bm/domain';
+import { type NodeProgress, progressOf } from '@bm/rack';
+
+// Where a node is in its deploy: libs/rack, shared with the rack view.
+export { type NodeProgress, progressOf };
 
 /** The states a deploy goes through, in order: the summary's columns. */
 export const DEPLOY_STATES = ['building', 'prepared', 'deploying', 'deploy complete'] as const;
@@ -33,61 +37,6 @@ export interface WatchPorts {
   /** A terminal (redraw in place) or a log (one line per change). */
   tty: boolean;
   write(text: string): void;
-}
-
-/** One node as the watch shows it. */
-export interface NodeProgress {
-  nodeId: number;
-  state: BmTaskState;
-  instance: string | null;
-  /** The latest event of the current deploy: `<kind> <first word of its detail>`. */
-  phase: string;
-  /** Bytes of the image written so far, and of the whole image, while it is being written. */
-  bytes: number | null;
-  total: number | null;
-  /** When the current deploy started (its `building` state event), if seen. */
-  startedAt: Date | null;
-  /** Milliseconds spent in each state of the deploy (the state events' times). */
-  inState: Partial<Record<string, number>>;
-}
-
-/** The events of the node's current deploy: from its latest `building` state event on. */
-function currentDeploy(events: NodeEventRow[]): NodeEventRow[] {
-  let from = 0;
-  events.forEach((e, i) => {
-    if (e.kind === 'state' && e.detail.startsWith('building ')) from = i;
-  });
-  return events.slice(from);
-}
-
-export function progressOf(
-  nodeId: number,
-  row: { task_state: BmTaskState; instance_uuid: string | null },
-  all: NodeEventRow[],
-  now: Date,
-): NodeProgress {
-  const events = currentDeploy(all);
-  const last = events[events.length - 1];
-  const states = events.filter((e) => e.kind === 'state');
-  const inState: Partial<Record<string, number>> = {};
-  states.forEach((e, i) => {
-    const name = e.detail.replace(/ \(.*\)$/, '');
-    const until = states[i + 1]?.at ?? now;
-    inState[name] = (inState[name] ?? 0) + (until.getTime() - e.at.getTime());
-  });
-  const progress = [...events].reverse().find((e) => e.kind === 'deploy.progress');
-  const writing = progress !== undefined && last?.kind === 'deploy.progress';
-  const total = writing ? Number(/ of (\d+) bytes/.exec(progress.detail)?.[1] ?? NaN) : NaN;
-  return {
-    nodeId,
-    state: row.task_state,
-    instance: row.instance_uuid,
-    phase: last ? `${last.kind} ${last.detail.split(/[ :]/)[0]}` : '',
-    bytes: writing ? progress.bytes : null,
-    total: Number.isFinite(total) ? total : null,
-    startedAt: states[0]?.at ?? null,
-    inState,
-  };
 }
 
 const mib = (n: number) => (n / 1048576).toFixed(1);

@@ -83,4 +83,50 @@ describe('FlavorRepository against PostgreSQL', () => {
       expect(err).toMatchObject({ ref: name });
     }
   });
+
+  it('finds a live flavor by id, else by name (a name of digits too)', async () => {
+    await repo.create({ name: 'small', vcpus: 1, memory_mb: 512, root_gb: 5 });
+    await repo.create({ name: '1', vcpus: 2, memory_mb: 512, root_gb: 5 });
+    await repo.create({ name: '77', vcpus: 3, memory_mb: 512, root_gb: 5 });
+    expect(await repo.find('2')).toMatchObject({ id: 2, name: '1' });
+    expect(await repo.find('1')).toMatchObject({ id: 1, name: 'small' });
+    expect(await repo.find('small')).toMatchObject({ id: 1 });
+    expect(await repo.find('77')).toMatchObject({ id: 3 });
+    await ds.query(`UPDATE flavors SET deleted = true WHERE id = 1`);
+    for (const ref of ['small', '99', '99999999999999999999']) {
+      const err = await repo.find(ref).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(FlavorNotFound);
+      expect(err).toMatchObject({ ref });
+    }
+  });
+
+  it('deletes a flavor: its row goes, its name can be used again', async () => {
+    await repo.create({ name: 'gone', vcpus: 1, memory_mb: 512, root_gb: 5 });
+    expect(await repo.delete('gone')).toMatchObject({ id: 1, name: 'gone' });
+    expect(await ds.query('SELECT id FROM flavors')).toEqual([]);
+    expect(await repo.delete('gone').catch((e: unknown) => e)).toBeInstanceOf(FlavorNotFound);
+    expect(await repo.create({ name: 'gone', vcpus: 2, memory_mb: 512, root_gb: 5 })).toMatchObject({ id: 2 });
+  });
+
+  it('changes extra specs in a transaction: concurrent changes all count, a refusal changes nothing', async () => {
+    await repo.create({ name: 'f', vcpus: 1, memory_mb: 512, root_gb: 5, extra_specs: { cpu_arch: 'x86_64' } });
+    await Promise.all(
+      Array.from({ length: 8 }, (_, i) => repo.updateExtraSpecs('f', (specs) => ({ ...specs, [`k${i}`]: `v${i}` }))),
+    );
+    const f = await repo.find('f');
+    expect(JSON.parse(f.extra_specs)).toEqual({
+      cpu_arch: 'x86_64',
+      ...Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`k${i}`, `v${i}`])),
+    });
+    expect(f.updated_at).toBeInstanceOf(Date);
+    const refused = await repo
+      .updateExtraSpecs('f', () => {
+        throw new Error('no');
+      })
+      .catch((e: unknown) => e);
+    expect(refused).toEqual(new Error('no'));
+    expect((await repo.find('f')).extra_specs).toBe(f.extra_specs);
+    const { k0: _k0, ...rest } = JSON.parse(f.extra_specs) as Record<string, string>;
+    expect(JSON.parse((await repo.updateExtraSpecs('1', () => rest)).extra_specs)).toEqual(rest);
+  });
 });

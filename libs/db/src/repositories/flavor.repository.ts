@@ -1,4 +1,4 @@
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { FlavorExists, FlavorNotFound, type Flavor as FlavorSpec } from '@bm/domain';
 import { Flavor } from '../entities/flavor.entity';
 import { isUniqueViolation } from './sql';
@@ -47,6 +47,54 @@ export class FlavorRepository {
   async byName(name: string): Promise<Flavor> {
     const f = await this.ds.getRepository(Flavor).findOneBy({ name, deleted: false });
     if (!f) throw new FlavorNotFound(name);
+    return f;
+  }
+
+  /**
+   * The live flavor `ref` names: its id (digits) or else its name, as `openstack flavor show`
+   * finds one; FlavorNotFound otherwise.
+   */
+  find(ref: string): Promise<Flavor> {
+    return this.findIn(this.ds.manager, ref);
+  }
+
+  /**
+   * Deletes the live flavor `ref` and returns it. The row goes, as in Nova's API database
+   * (flavors are not soft-deleted there since Newton), so its name can be used again: instances
+   * carry a copy of their flavor, nothing refers to the row.
+   */
+  async delete(ref: string): Promise<Flavor> {
+    return this.ds.transaction(async (m) => {
+      const f = await this.findIn(m, ref, true);
+      await m.getRepository(Flavor).delete({ id: f.id });
+      return f;
+    });
+  }
+
+  /**
+   * Changes the extra specs of the live flavor `ref` (`flavor set|unset --property`): `change`
+   * gets the current ones and returns the new ones (it may throw to refuse), with the row locked
+   * so that two changes at once both count.
+   */
+  async updateExtraSpecs(
+    ref: string,
+    change: (specs: Record<string, string>) => Record<string, string>,
+  ): Promise<Flavor> {
+    return this.ds.transaction(async (m) => {
+      const f = await this.findIn(m, ref, true);
+      f.extra_specs = JSON.stringify(change(JSON.parse(f.extra_specs) as Record<string, string>));
+      f.updated_at = new Date();
+      return m.getRepository(Flavor).save(f);
+    });
+  }
+
+  private async findIn(m: EntityManager, ref: string, lock = false): Promise<Flavor> {
+    const repo = m.getRepository(Flavor);
+    const by = async (where: { id: number } | { name: string }) =>
+      repo.findOne({ where: { ...where, deleted: false }, ...(lock ? { lock: { mode: 'pessimistic_write' } } : {}) });
+    const id = /^[0-9]{1,9}$/.test(ref) ? Number(ref) : undefined;
+    const f = (id !== undefined ? await by({ id }) : null) ?? (await by({ name: ref }));
+    if (!f) throw new FlavorNotFound(ref);
     return f;
   }
 }
