@@ -10,7 +10,7 @@
  * re-used, so a second run changes nothing. Then, `--for lab` (default; root on the broker's
  * machine): the users are imported with `rabbitmqctl import_definitions` on stdin, and DIR/env
  * (mode 600) gets each service's transport URL for the shell: BROKER_URL_COMPUTE, _SCHEDULER,
- * _POWER, _NETBOOT, _DEPLOY_HELPER, _IMAGES, _OPERATOR (_COMPUTE_<n> for more compute hosts).
+ * _POWER, _NETBOOT, _DEPLOY_HELPER, _IMAGES, _RACK, _OPERATOR (_COMPUTE_<n> for more compute hosts).
  * `--for compose`: DIR/definitions.json for the broker to load at boot (password hashes only;
  * mode 644, the broker's container user reads it) and DIR/compose.env (mode 600) with
  * BROKER_PASSWORD_<ROLE> for `docker compose --env-file`.

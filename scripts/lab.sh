@@ -31,15 +31,17 @@
 #   4. the nodes (lab-nodes, the QEMU node's virtual BMC), enrolled from the generated
 #      .lab/baremetal.csv; the images uploaded by id (bmctl image create); a flavor per node size,
 #      naming the deploy kernel and ramdisk;
-#   5. the services (compute, scheduler, images on the host; netboot, deploy helper in bmlab;
-#      power in bmlab-nodes), each healthy;
+#   5. the services (compute, scheduler, images and the rack view on the host; netboot, deploy
+#      helper in bmlab; power in bmlab-nodes), each healthy; open the rack view
+#      (http://127.0.0.1:9180/) to watch the boots;
 #   6. one `bmctl boot` per node at once, through the scheduler; `bmctl node watch` shows each
 #      node live (state, phase, bytes, elapsed) and then the time each spent in each state;
 #   7. the proof: every simulated node booted its instance from the root it was given, the QEMU
 #      node printed the image's marker from its own disk; the QEMU node's timeline;
 #   8. stop everything (or --keep). Exit status: 0 only when every node ended active and booted.
 # Logs: .lab/logs/. Environment: DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/nova_bm_lab),
-# TRANSPORT_URL (default: a login per service on nova_bm_lab, a vhost the lab makes; .lab/broker/env).
+# TRANSPORT_URL (default: a login per service on nova_bm_lab, a vhost the lab makes; .lab/broker/env),
+# RACK_PORT (default 9180: the rack view's port on 127.0.0.1).
 # Needs root (namespaces, tgtd).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -92,7 +94,8 @@ if [ -z "${TRANSPORT_URL:-}" ]; then
   bash scripts/services.sh broker-users --vhost nova_bm_lab --compute-host "${BM_HOST:-$(hostname)}" --dir .lab/broker
   . ./.lab/broker/env
   broker_url=([compute]=$BROKER_URL_COMPUTE [scheduler]=$BROKER_URL_SCHEDULER [power]=$BROKER_URL_POWER
-    [netboot]=$BROKER_URL_NETBOOT [deploy-helper]=$BROKER_URL_DEPLOY_HELPER [images]=$BROKER_URL_IMAGES)
+    [netboot]=$BROKER_URL_NETBOOT [deploy-helper]=$BROKER_URL_DEPLOY_HELPER [images]=$BROKER_URL_IMAGES
+    [rack]=$BROKER_URL_RACK)
   export TRANSPORT_URL=$BROKER_URL_OPERATOR BM_RPC_CHECK_SENDER=true
 fi
 # Builds when a source is newer than the last build (a full build takes ~2 minutes on 2 cores).
@@ -196,8 +199,8 @@ relay "$db_port" "$NS" "$NODES_NS"
 relay 5672 "$NS" "$NODES_NS"
 relay 9292 "$NS"
 
-declare -A ports=([images]=9106 [compute]=9101 [scheduler]=9102 [power]=9103 [netboot]=9104 [deploy-helper]=9105)
-declare -A where=([images]='' [compute]='' [scheduler]='' [power]=$NODES_NS [netboot]=$NS [deploy-helper]=$NS)
+declare -A ports=([images]=9106 [compute]=9101 [scheduler]=9102 [power]=9103 [netboot]=9104 [deploy-helper]=9105 [rack]=9107)
+declare -A where=([images]='' [compute]='' [scheduler]='' [power]=$NODES_NS [netboot]=$NS [deploy-helper]=$NS [rack]='')
 in_ns() { # NAMESPACE|'' COMMAND…
   local ns=$1
   shift
@@ -283,8 +286,8 @@ if [ "$qemu" = 1 ]; then
   pids+=($!)
 fi
 bmctl node import .lab/baremetal.csv
-nodes_json=$(bmctl node list --json)
-node_id() { echo "$nodes_json" | json "d.find((n) => n.interfaces.some((i) => i.address === '$1')).id"; }
+nodes_json=$(bmctl node list --long --json)
+node_id() { echo "$nodes_json" | json "d.find((n) => n['MAC Addresses'].includes('$1')).ID"; }
 
 step 'flavors, one per node size, naming the deploy kernel and ramdisk'
 flavor() { # NAME RAM DISK EPHEMERAL
@@ -306,8 +309,12 @@ service netboot BM_RPC_ADMIN_SENDERS='^(compute-.+|deploy-helper|bmctl)$' BM_MY_
 service deploy-helper BM_MY_IP=10.77.0.1 BM_ISCSI_ATTACHER=userspace BM_DEPLOY_WORKERS="$workers"
 service compute BM_PXE_DEPLOY_TIMEOUT=$((timeout - 20))
 service scheduler
-for app in power netboot deploy-helper compute scheduler; do healthy "$app" || status=1; done
+# The rack view: every node on one page, live (open it to watch the boots below).
+RACK_PORT=${RACK_PORT:-9180}
+service rack BM_RACK_PORT="$RACK_PORT"
+for app in power netboot deploy-helper compute scheduler rack; do healthy "$app" || status=1; done
 [ $status = 0 ] || exit 1
+echo "the rack view: http://127.0.0.1:$RACK_PORT/"
 
 step "the nodes as hypervisors (compute's resource reports: bmctl hypervisor list)"
 total=$((sims + qemu))
@@ -410,6 +417,7 @@ if [ $keep = yes ]; then
   export DATABASE_URL='$DATABASE_URL'; . ./.lab/broker/env; export TRANSPORT_URL=\$BROKER_URL_OPERATOR
   node dist/apps/cli/main.js node list | instance list | node timeline ID | queues
   ip netns exec $NODES_NS node dist/apps/cli/main.js ipmi --address 127.0.0.1:6241 --user admin --password-file .lab/bmc-password power status
+  the rack view: http://127.0.0.1:$RACK_PORT/ (every node, live; a click shows its timeline)
   RabbitMQ management UI: http://127.0.0.1:15672/#/queues/nova_bm_lab (guest/guest, or bmctl's login: .lab/broker/env); logs in .lab/logs/
 EOF
   wait

@@ -48,8 +48,8 @@ describe('service processes', () => {
     await db?.drop();
   });
 
-  it('has the six services of the architecture', () => {
-    expect(SERVICES.sort()).toEqual(['compute', 'deploy-helper', 'images', 'netboot', 'power', 'scheduler']);
+  it('has the seven services of the architecture', () => {
+    expect(SERVICES.sort()).toEqual(['compute', 'deploy-helper', 'images', 'netboot', 'power', 'rack', 'scheduler']);
   });
 
   it('reports 503 until the schema is migrated, then 200; stops on SIGTERM', async () => {
@@ -129,7 +129,7 @@ describe('service processes', () => {
   });
 
   it('exits 3 with the reason when the configuration is bad', async () => {
-    const p = start('power', { BM_CONFIG_FILE: join(ROOT, 'deploy/nova.conf.sample') });
+    const p = start('power', { BM_CONFIG_FILE: join(ROOT, 'libs/config/test-fixtures/nova.conf.sample') });
     expect(await p.exited).toBe(3);
     expect(p.output()).toMatch(/sql_connection: mysql:\/\/ is not supported yet/);
   });

@@ -137,6 +137,11 @@ export interface Stack {
   createFlavor(name: string, n: StackNode, images: StackImages): Promise<Record<string, unknown>>;
   /** The marker an instance image left at the root of the node's disk (Icehouse layout: root is partition 3). */
   diskMarker(n: StackNode): Promise<string>;
+  /**
+   * GET `path` (`/metrics`, `/healthz/ready`) of `app`'s health port, from inside the namespace
+   * the service runs in (its 127.0.0.1); the body, or a rejection on a failed request.
+   */
+  healthGet(app: string, path: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -389,6 +394,16 @@ export async function startStack(o: StackOptions): Promise<Stack> {
         ]
           .join('\n')
           .replace(ANSI_COLOUR, ''),
+      healthGet: async (app, path) => {
+        const how = started.get(app);
+        if (!how) throw new Error(`${app} is not a service of this stack`);
+        const url = `http://127.0.0.1:${how.env.BM_HEALTH_PORT}${path}`;
+        const curl = ['curl', '-sS', '--fail', '--max-time', '10', url];
+        const { stdout } = how.ns
+          ? await run('ip', ['netns', 'exec', how.ns.name, ...curl])
+          : await run(curl[0], curl.slice(1));
+        return stdout;
+      },
       uploadImages: async (markers) => {
         const dir = join(work, 'files');
         const create = async (name: string, disk: string, container: string, file: string, ...more: string[]) => {
@@ -458,8 +473,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
           `baremetal:deploy_ramdisk_id=${images.deployRamdisk}`,
         );
         if (flavor.code !== 0) throw new Error(`bmctl flavor create ${name}: ${flavor.err}`);
-        const all = JSON.parse((await cli('flavor', 'list', '--json')).out) as Record<string, unknown>[];
-        return all.find((f) => f.name === name)!;
+        return JSON.parse((await cli('flavor', 'show', name, '--json')).out) as Record<string, unknown>;
       },
       diskMarker: async (n) => {
         const table = JSON.parse((await run('sfdisk', ['-J', diskFile(n)])).stdout) as {

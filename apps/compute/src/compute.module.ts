@@ -4,7 +4,7 @@ import type { BmConfig } from '@bm/config';
 import type { Clock } from '@bm/core';
 import { NodeRepository } from '@bm/db';
 import { RpcClient } from '@bm/messaging';
-import { BM_CONFIG, CLOCK } from '@bm/service';
+import { BM_CONFIG, CLOCK, Metrics } from '@bm/service';
 import { ComputeRpcController } from './compute-rpc.controller';
 import { DeployWaits } from './deploy-waits';
 import { NovaInstanceState } from './nova-instance-state';
@@ -33,6 +33,7 @@ function makeSpawner(
   power: PowerClient,
   netboot: NetbootClient,
   waits: DeployWaits,
+  metrics: Metrics,
 ): Spawner {
   const log = new Logger('spawn');
   return new Spawner(hostSpawnNodes(nodes, config.default.host), busSpawnServices(power, netboot), {
@@ -41,6 +42,7 @@ function makeSpawner(
     clock,
     sleep: (ms, nodeId) => waits.wait(nodeId, ms),
     log: (m) => log.log(m),
+    observer: metrics.spawn, // bm_spawns_total, bm_spawn_phase_seconds
   });
 }
 
@@ -55,7 +57,7 @@ function makeSpawner(
     InstanceNotifications,
     {
       provide: Spawner,
-      inject: [BM_CONFIG, CLOCK, NodeRepository, PowerClient, NetbootClient, DeployWaits],
+      inject: [BM_CONFIG, CLOCK, NodeRepository, PowerClient, NetbootClient, DeployWaits, Metrics],
       useFactory: makeSpawner,
     },
     SpawnInstance,

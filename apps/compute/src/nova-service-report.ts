@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { ConductorClient, NovaServiceReporter } from '@bm/contracts';
 import type { BmConfig } from '@bm/config';
+import { inRequest } from '@bm/core';
 import { RpcClient } from '@bm/messaging';
 import { BM_CONFIG } from '@bm/service';
 
@@ -31,7 +32,7 @@ export class NovaServiceReport implements OnApplicationBootstrap, OnApplicationS
   onApplicationBootstrap(): void {
     if (!this.reporter) return;
     const tick = () => {
-      if (!this.running) this.running = this.report().finally(() => (this.running = undefined));
+      if (!this.running) this.running = inRequest(() => this.report()).finally(() => (this.running = undefined));
     };
     tick();
     this.timer = setInterval(tick, this.config.baremetal.report_interval * 1000);

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { SchedulerClient } from '@bm/contracts';
 import type { BmConfig } from '@bm/config';
-import { type Clock, dateOf } from '@bm/core';
+import { type Clock, currentRequestId, dateOf, inRequest } from '@bm/core';
 import { ComputeNodeRepository, NodeRepository } from '@bm/db';
 import { type ResourceDict, availableResource } from '@bm/domain';
 import { BM_CONFIG, CLOCK } from '@bm/service';
@@ -63,7 +63,10 @@ export class ResourceReporter implements OnApplicationBootstrap, OnApplicationSh
 
   /** One report now (reports never overlap; a caller arriving during one waits for it). */
   report(why: string): Promise<void> {
-    this.running = (this.running ?? Promise.resolve()).then(() => this.reportNow(why));
+    // Part of the request that asked for it (a spawn), else a request of its own (the timer's).
+    this.running = (this.running ?? Promise.resolve()).then(() =>
+      inRequest(() => this.reportNow(why), currentRequestId()),
+    );
     return this.running;
   }
 

@@ -8,7 +8,7 @@ import {
   transition,
 } from '@bm/domain';
 import type { DeployDisk } from '@bm/db';
-import { type SpawnNode, type SpawnNodes, type SpawnServices, Spawner } from './spawn';
+import { type SpawnNode, type SpawnNodes, type SpawnObserver, type SpawnServices, Spawner } from './spawn';
 
 const NODE = 'c0ffee00-0000-4000-8000-000000000001';
 const INSTANCE = '0b6ac7d1-3f3e-4d9a-8d0e-5a1c2b3c4d5e';
@@ -94,10 +94,11 @@ function world(opts: { fail?: Partial<Record<keyof SpawnServices, string>>; take
 }
 
 /** A deploy helper that moves the row on each poll: `script` is the sequence of states it sets. */
-function spawner(w: ReturnType<typeof world>, script: BmTaskState[], deployTimeoutS = 600) {
+function spawner(w: ReturnType<typeof world>, script: BmTaskState[], deployTimeoutS = 600, observer?: SpawnObserver) {
   const steps = [...script];
   return new Spawner(w.nodes, w.services, {
     deployTimeoutS,
+    observer,
     clock: { now: () => w.clock.t, sleep: async () => undefined },
     sleep: async (ms) => {
       w.clock.t += ms;
@@ -366,5 +367,52 @@ describe('Spawner.resume (compute restarted during a spawn)', () => {
       expect(w.calls).toEqual(['powerOff', 'cleanDeploy']);
       expect(w.row.instance_uuid).toBeNull();
     }
+  });
+});
+
+// What compute's metrics hear (bm_spawns_total, bm_spawn_phase_seconds).
+describe('Spawner observer', () => {
+  const observed = () => {
+    const seen: string[] = [];
+    const observer: SpawnObserver = {
+      phase: (name, seconds) => void seen.push(`${name} ${seconds}`),
+      ended: (outcome) => void seen.push(`ended ${outcome}`),
+    };
+    return { seen, observer };
+  };
+
+  it('a spawn that ends active: each phase with its time (on the clock), then the outcome', async () => {
+    const w = world();
+    const { seen, observer } = observed();
+    // The helper sets deploying at the first poll (1 s), deploy complete at the next two (2 s later).
+    await spawner(w, ['deploying', 'deploying', 'deploy complete'], 600, observer).spawn(request);
+    expect(seen).toEqual(['prepare 0', 'power 0', 'pxe_boot 1', 'deploy 2', 'activate 0', 'ended active']);
+  });
+
+  it('a failed deploy: the phases done, no deploy phase, outcome failed', async () => {
+    const w = world();
+    const { seen, observer } = observed();
+    await expect(spawner(w, ['deploying', 'deploy failed'], 600, observer).spawn(request)).rejects.toThrow();
+    expect(seen).toEqual(['prepare 0', 'power 0', 'pxe_boot 1', 'ended failed']);
+  });
+
+  it('netboot unreachable: failed before any phase ended', async () => {
+    const w = world({ fail: { prepareDeploy: 'netboot down' } });
+    const { seen, observer } = observed();
+    await expect(spawner(w, [], 600, observer).spawn(request)).rejects.toThrow('netboot down');
+    expect(seen).toEqual(['ended failed']);
+  });
+
+  it('the instance deleted while its deploy was awaited: outcome deleted', async () => {
+    const w = world();
+    const { seen, observer } = observed();
+    const s = new Spawner(w.nodes, w.services, {
+      deployTimeoutS: 600,
+      clock: { now: () => w.clock.t, sleep: async () => undefined },
+      sleep: async () => void Object.assign(w.row, { instance_uuid: null, task_state: 'deleted' }),
+      observer,
+    });
+    await expect(s.spawn(request)).rejects.toMatchObject({ name: 'InstanceNotFound' });
+    expect(seen.at(-1)).toBe('ended deleted');
   });
 });

@@ -24,7 +24,7 @@
  */
 import type { BootImages, PrepareDeployResult } from '@bm/contracts';
 import type { DeployDisk, DeployFields } from '@bm/db';
-import { type Clock, systemClock } from '@bm/core';
+import { type Clock, systemClock, withLogContext } from '@bm/core';
 import {
   type BmTaskState,
   BmState,
@@ -99,7 +99,30 @@ export interface SpawnOptions {
   /** Waits up to `ms` for news of the node (default: a plain timer; compute wakes it on events). */
   sleep?: (ms: number, nodeId: number) => Promise<void>;
   log?: (message: string) => void;
+  /** Told of each phase's time and each spawn's end (compute's metrics). */
+  observer?: SpawnObserver;
 }
+
+/**
+ * The spawn's phases, timed: `prepare` (netboot's PXE files and images, the deploy recorded),
+ * `power` (boot device, off, on), `pxe_boot` (prepared: until the deploy ramdisk called back),
+ * `deploy` (deploying: until the deploy helper finished), `activate` (deploy complete → active).
+ */
+export type SpawnPhase = 'prepare' | 'power' | 'pxe_boot' | 'deploy' | 'activate';
+
+/** How a spawn ended: the node `active`, `failed`, or `deleted` (its instance was deleted meanwhile). */
+export type SpawnOutcome = 'active' | 'failed' | 'deleted';
+
+export interface SpawnObserver {
+  phase(name: SpawnPhase, seconds: number): void;
+  ended(outcome: SpawnOutcome): void;
+}
+
+/** The deploy's waiting states as phases: each ends, done, when the row reaches the next state. */
+const WAITING_PHASES: { from: BmTaskState; to: BmTaskState; phase: SpawnPhase }[] = [
+  { from: BmState.PREPARED, to: BmState.DEPLOYING, phase: 'pxe_boot' },
+  { from: BmState.DEPLOYING, to: BmState.DEPLOYDONE, phase: 'deploy' },
+];
 
 export class Spawner {
   private readonly clock: Clock;
@@ -114,7 +137,9 @@ export class Spawner {
 
   /** Runs the whole spawn; resolves once the node is active. */
   async spawn(r: SpawnRequest): Promise<SpawnNode> {
-    return this.deploy(r, await this.nodes.associate(r.nodeUuid, r.instanceUuid, r.instanceName));
+    const node = await this.nodes.associate(r.nodeUuid, r.instanceUuid, r.instanceName);
+    // Every line of the deploy names the node it claimed.
+    return withLogContext({ node_id: node.id }, () => this.deploy(r, node));
   }
 
   /**
@@ -129,24 +154,39 @@ export class Spawner {
     const log = this.o.log ?? (() => undefined);
     try {
       const key = generateDeployKey();
-      const prepared = await this.services.prepareDeploy(node.id, r.instanceUuid, r.images, key);
-      await this.nodes.recordDeploy(node.id, r.instanceUuid, {
-        deploy_key: key,
-        pxe_config_path: prepared.pxe_config_path,
-        image_path: r.imageId,
-        ...(r.disk ? { disk: r.disk } : {}),
+      await this.timed('prepare', async () => {
+        const prepared = await this.services.prepareDeploy(node.id, r.instanceUuid, r.images, key);
+        await this.nodes.recordDeploy(node.id, r.instanceUuid, {
+          deploy_key: key,
+          pxe_config_path: prepared.pxe_config_path,
+          image_path: r.imageId,
+          ...(r.disk ? { disk: r.disk } : {}),
+        });
       });
-      await this.services.setBootDevicePxe(node.id);
-      await this.services.powerOff(node.id);
-      await this.services.powerOn(node.id);
+      await this.timed('power', async () => {
+        await this.services.setBootDevicePxe(node.id);
+        await this.services.powerOff(node.id);
+        await this.services.powerOn(node.id);
+      });
       await this.nodes.transition(node.id, r.instanceUuid, 'prepared');
       await this.waitForDeploy(node.id, r.instanceUuid, log);
-      return await this.activate(node.id, r.instanceUuid, log, '');
+      const active = await this.activate(node.id, r.instanceUuid, log, '');
+      this.o.observer?.ended('active');
+      return active;
     } catch (e) {
+      this.o.observer?.ended(e instanceof InstanceNotFound ? 'deleted' : 'failed');
       log(`spawn of ${r.instanceUuid} on node ${node.id} failed: ${(e as Error).message}; cleaning up`);
       await this.cleanUp(node.id, r.instanceUuid, log, (e as Error).message);
       throw e;
     }
+  }
+
+  /** Runs `fn` and tells the observer how long the phase took (when it succeeded). */
+  private async timed<T>(phase: SpawnPhase, fn: () => Promise<T>): Promise<T> {
+    const t0 = this.clock.now();
+    const v = await fn();
+    this.o.observer?.phase(phase, (this.clock.now() - t0) / 1000);
+    return v;
   }
 
   /**
@@ -167,8 +207,11 @@ export class Spawner {
           `the spawn of instance ${r.instanceUuid} was interrupted in task_state ${String(r.task_state)}`,
         );
       }
-      return await this.activate(r.id, r.instanceUuid, log, ' (resumed after a restart)');
+      const active = await this.activate(r.id, r.instanceUuid, log, ' (resumed after a restart)');
+      this.o.observer?.ended('active');
+      return active;
     } catch (e) {
+      this.o.observer?.ended(e instanceof InstanceNotFound ? 'deleted' : 'failed');
       log(`resumed spawn of ${r.instanceUuid} on node ${r.id} failed: ${(e as Error).message}; cleaning up`);
       if (!(e instanceof InstanceNotFound)) await this.cleanUp(r.id, r.instanceUuid, log, (e as Error).message);
       throw e;
@@ -177,9 +220,11 @@ export class Spawner {
 
   /** deploy complete → active, from the row as it is now (still this instance's, or InstanceNotFound). */
   private async activate(id: number, instance: string, log: (m: string) => void, how: string): Promise<SpawnNode> {
-    const row = await this.nodes.read(id);
-    if (row?.instance_uuid !== instance) throw new InstanceNotFound(instance);
-    const active = await this.nodes.transition(id, instance, 'activated');
+    const active = await this.timed('activate', async () => {
+      const row = await this.nodes.read(id);
+      if (row?.instance_uuid !== instance) throw new InstanceNotFound(instance);
+      return this.nodes.transition(id, instance, 'activated');
+    });
     log(`instance ${instance} active on node ${id}${how}`);
     return active;
   }
@@ -217,6 +262,9 @@ export class Spawner {
       // terminate_instance released the node while we waited: the instance is gone, not failed.
       if (row && row.instance_uuid === null) throw new InstanceNotFound(instance);
       if (row && row.task_state !== seen) {
+        // A waiting state left for the next one is a phase done (pxe_boot, deploy).
+        const done = WAITING_PHASES.find((p) => p.from === seen && p.to === row.task_state);
+        if (done) this.o.observer?.phase(done.phase, (now() - enteredAt.getTime()) / 1000);
         seen = row.task_state;
         enteredAt = new Date(now());
       }

@@ -8,6 +8,7 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import type { BmConfig } from '@bm/config';
+import { inRequest } from '@bm/core';
 import {
   DEPLOY_CALLBACK_CONTENT_TYPE,
   DEPLOY_CALLBACK_REASONS,
@@ -61,7 +62,8 @@ export class CallbackServer implements OnApplicationBootstrap, BeforeApplication
 
   async onApplicationBootstrap(): Promise<void> {
     this.settings = callbackSettings(this.config);
-    const server = createServer((req, res) => void this.handle(req, res));
+    // Each callback starts a request (oslo's request_id): the deploy job and RPCs it leads to carry it.
+    const server = createServer((req, res) => void inRequest(() => this.handle(req, res)));
     server.requestTimeout = 15_000;
     server.headersTimeout = 10_000;
     server.on('clientError', (_e, socket) => socket.destroy());

@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import { DeployJobs } from '@bm/contracts';
 import type { BmConfig } from '@bm/config';
 import { AMQP_CONNECTION, type AmqpConnection } from '@bm/messaging';
-import { BM_CONFIG } from '@bm/service';
+import { BM_CONFIG, Metrics } from '@bm/service';
 import { AcceptCallback } from './accept-callback';
 import { CallbackServer } from './callback-server';
 import { deployWorkerProviders } from './deploy-worker.providers';
@@ -15,8 +15,12 @@ import { deployWorkerProviders } from './deploy-worker.providers';
   providers: [
     {
       provide: DeployJobs,
-      inject: [AMQP_CONNECTION, BM_CONFIG],
-      useFactory: (c: AmqpConnection, config: BmConfig) => new DeployJobs(c, { queue: config.deploy_helper.job_queue }),
+      inject: [AMQP_CONNECTION, BM_CONFIG, Metrics],
+      useFactory: (c: AmqpConnection, config: BmConfig, metrics: Metrics) => {
+        const jobs = new DeployJobs(c, { queue: config.deploy_helper.job_queue });
+        metrics.watchQueues(config.deploy_helper.job_queue, jobs.queue.deadQueue); // bm_queue_messages
+        return jobs;
+      },
     },
     AcceptCallback,
     CallbackServer,

@@ -347,6 +347,45 @@ describe('DeployNode', () => {
   });
 });
 
+// What the deploy helper's metrics hear (bm_deploy_bytes_total, bm_deploy_duration_seconds).
+describe('DeployNode observer', () => {
+  beforeEach(() => {
+    for (const m of ['log', 'warn', 'error'] as const)
+      jest.spyOn(Logger.prototype, m).mockImplementation(() => undefined);
+  });
+  afterEach(() => jest.restoreAllMocks());
+
+  const observed = (w: ReturnType<typeof world>) => {
+    const seen: string[] = [];
+    (w.deploy as unknown as { ports: DeployPorts }).ports.observer = {
+      written: (bytes) => void seen.push(`written ${bytes / MIB} MiB`),
+      deployed: (outcome, seconds) => void seen.push(`${outcome} ${seconds >= 0 && seconds < 5}`),
+    };
+    return seen;
+  };
+
+  it('a deploy done: the bytes written, then its time', async () => {
+    const w = world();
+    const seen = observed(w);
+    await w.deploy.run(job());
+    expect(seen).toEqual(['written 4 MiB', 'done true']);
+  });
+
+  it('a failed write: nothing written, the deploy failed', async () => {
+    const w = world({}, { fail: 'write' });
+    const seen = observed(w);
+    await w.deploy.run(job());
+    expect(seen).toEqual(['failed true']);
+  });
+
+  it('a stale job (the node moved on) is no deploy', async () => {
+    const w = world({ task_state: 'active' });
+    const seen = observed(w);
+    expect(await w.deploy.run(job())).toMatchObject({ kind: 'ignored' });
+    expect(seen).toEqual([]);
+  });
+});
+
 describe('DeployWorker.handle', () => {
   beforeEach(() => jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined));
   afterEach(() => jest.restoreAllMocks());

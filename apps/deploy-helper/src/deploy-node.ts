@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Logger } from '@nestjs/common';
+import { withLogContext } from '@bm/core';
 import { type ComputeClient, type DeployJob, type NetbootClient, deployKeySha256 } from '@bm/contracts';
 import type { DeployTargetRow, NodeEventRepository, NodeRepository } from '@bm/db';
 import {
@@ -49,6 +50,16 @@ export interface DeployPorts {
   compute: Pick<ComputeClient, 'deployStateChanged'>;
   sendDone?: DoneSender;
   sleep?: (ms: number) => Promise<void>;
+  /** Told of the bytes written and each deploy's end (the service's metrics). */
+  observer?: DeployObserver;
+}
+
+/** What a deploy tells whoever counts (bm_deploy_bytes_total, bm_deploy_duration_seconds). */
+export interface DeployObserver {
+  /** Image bytes written to a node's disk. */
+  written(bytes: number): void;
+  /** A deploy ended (done or failed; not one cut short by a shutdown) after `seconds`. */
+  deployed(outcome: 'done' | 'failed', seconds: number): void;
 }
 
 export interface DeployNodeSettings {
@@ -136,7 +147,12 @@ export class DeployNode {
    * moved the node to deploying yet (CallbackNotFinished): the queue retries both. Every deploy
    * outcome resolves.
    */
-  async run(job: DeployJob): Promise<DeployOutcome> {
+  run(job: DeployJob): Promise<DeployOutcome> {
+    // Every line of the deploy names its node and instance.
+    return withLogContext({ node_id: job.node_id, instance_uuid: job.instance_uuid }, () => this.runJob(job));
+  }
+
+  private async runJob(job: DeployJob): Promise<DeployOutcome> {
     const row = await this.ports.nodes.deployTarget(job.node_id);
     if (callbackPending(row, job)) throw new CallbackNotFinished(job.node_id);
     const stale = staleReason(row, job);
@@ -147,12 +163,16 @@ export class DeployNode {
     }
     if (job.ramdisk_error) this.log.warn(`node ${row.id}: the deploy ramdisk reported: ${job.ramdisk_error}`);
     this.log.log(`node ${row.id} instance ${job.instance_uuid}: deploying to ${job.address}:${job.port} ${job.iqn}`);
+    const started = performance.now();
+    const ended = (outcome: 'done' | 'failed') =>
+      this.ports.observer?.deployed(outcome, (performance.now() - started) / 1000);
     try {
       const rootUuid = await this.deploy(row, job);
       await this.ports.nodes.transition(row.id, job.instance_uuid, 'deploy_done');
       await this.event(row, job, 'deploy complete', 0);
       await this.tellCompute(row, job, BmState.DEPLOYDONE);
       this.log.log(`node ${row.id} instance ${job.instance_uuid}: deploy complete (root ${rootUuid})`);
+      ended('done');
       return { kind: 'done', rootUuid };
     } catch (e) {
       const step = e instanceof StepFailed ? e.step : 'finish';
@@ -166,6 +186,7 @@ export class DeployNode {
       this.log.error(`node ${row.id} instance ${job.instance_uuid}: deploy failed at ${step}: ${reason}`);
       await this.event(row, job, `${step} failed: ${reason}`, null);
       await this.markFailed(row, job, `${step}: ${reason}`);
+      ended('failed');
       return { kind: 'failed', step, reason };
     }
   }
@@ -293,6 +314,7 @@ export class DeployNode {
             'deploy.progress',
           ),
       );
+      this.ports.observer?.written(bytes);
       return { value: undefined, detail: `image ${image.id} written to partition ${root.number}`, bytes };
     });
     await this.step(row, job, 'mkswap', async () => {

@@ -4,6 +4,7 @@ import { DeployWorker } from './deploy-worker';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Metrics } from '@bm/service';
 import { InvalidChapSettings, chapOf, deployWorkerProviders } from './deploy-worker.providers';
 
 describe('deployWorkerProviders', () => {
@@ -19,7 +20,7 @@ describe('deployWorkerProviders', () => {
         iscsi_chap_password_file: '',
       },
     };
-    const deploy = nodeP.useFactory(config, {}, {}, {}, {}) as DeployNode;
+    const deploy = nodeP.useFactory(config, {}, {}, {}, {}, {}, new Metrics({ processMetrics: false })) as DeployNode;
     expect(deploy).toBeInstanceOf(DeployNode);
     const worker = workerP.useFactory(config, {}, deploy) as DeployWorker;
     expect(worker).toBeInstanceOf(DeployWorker);

@@ -9,7 +9,7 @@ import { CommandRunner } from '@bm/exec';
 import { GlanceClient } from '@bm/images';
 import { type ChapCredentials, type IscsiAttacher, chooseAttacher } from '@bm/iscsi';
 import { AMQP_CONNECTION, type AmqpConnection } from '@bm/messaging';
-import { BM_CONFIG } from '@bm/service';
+import { BM_CONFIG, Metrics } from '@bm/service';
 import { DeployNode } from './deploy-node';
 import { DeployWorker } from './deploy-worker';
 
@@ -42,7 +42,7 @@ export function deployWorkerProviders(): Provider[] {
   return [
     {
       provide: DeployNode,
-      inject: [BM_CONFIG, NodeRepository, NodeEventRepository, NetbootClient, ComputeClient, GlanceClient],
+      inject: [BM_CONFIG, NodeRepository, NodeEventRepository, NetbootClient, ComputeClient, GlanceClient, Metrics],
       useFactory: (
         config: BmConfig,
         nodes: NodeRepository,
@@ -50,6 +50,7 @@ export function deployWorkerProviders(): Provider[] {
         netboot: NetbootClient,
         compute: ComputeClient,
         glance: GlanceClient,
+        metrics: Metrics,
       ) => {
         const runner = new CommandRunner();
         const chap = chapOf(config.deploy_helper);
@@ -69,6 +70,7 @@ export function deployWorkerProviders(): Provider[] {
             tools: new PartitionTools(runner),
             netboot,
             compute,
+            observer: metrics.deploy,
           },
           chap ? { chap } : {},
         );

@@ -12,7 +12,7 @@ import {
   validateResponderConfig,
 } from '@bm/dhcp';
 import { systemClock } from '@bm/core';
-import { BM_CONFIG } from '@bm/service';
+import { BM_CONFIG, Metrics, type NetbootMetrics } from '@bm/service';
 import { NetbootTimeline } from './netboot-timeline';
 import { BootNetworkOfHost } from './pxe-interface';
 
@@ -27,6 +27,8 @@ const REFRESH_MS = 5000;
 @Injectable()
 export class DhcpService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly log = new Logger('dhcp');
+  /** bm_dhcp_packets_total, bm_tftp_transfers_total, bm_tftp_bytes_total. */
+  private readonly counts: NetbootMetrics;
   private server?: DhcpServer;
   private enrolled = new Map<string, EnrolledInterface>();
   private timer?: NodeJS.Timeout;
@@ -43,7 +45,10 @@ export class DhcpService implements OnApplicationBootstrap, OnApplicationShutdow
     private readonly reservations: DhcpReservationRepository,
     private readonly bootNetwork: BootNetworkOfHost,
     private readonly timeline: NetbootTimeline,
-  ) {}
+    metrics: Metrics,
+  ) {
+    this.counts = metrics.netboot;
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     const n = this.config.netboot;
@@ -85,6 +90,7 @@ export class DhcpService implements OnApplicationBootstrap, OnApplicationShutdow
       port: n.dhcp_port,
       context: { config: cfg, lookup: (mac) => this.enrolled.get(mac), leases },
       onLog: (e) => {
+        this.counts.dhcp(e.event);
         if (e.event === 'ignored-unenrolled' && !this.unenrolled.admit(e.mac)) return;
         this.log.log(
           `${e.event} ${e.mac}${e.ip ? ` ${e.ip}` : ''}${e.bootfile ? ` ${e.bootfile}` : ''}${e.reason ? ` (${e.reason})` : ''}`,

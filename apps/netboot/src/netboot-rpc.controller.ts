@@ -1,13 +1,22 @@
 import { Inject } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { ActivateBootArgs, CleanArgs, NETBOOT, PrepareDeployArgs, patternOf } from '@bm/contracts';
+import {
+  ActivateBootArgs,
+  CleanArgs,
+  NETBOOT,
+  PrepareDeployArgs,
+  ValidatePxeArgs,
+  type ValidatePxeResult,
+  patternOf,
+} from '@bm/contracts';
 import type { BmConfig } from '@bm/config';
 import { InstanceNotFound } from '@bm/domain';
 import { EnrollmentService } from '@bm/enrollment';
-import { ImageCache } from '@bm/images';
+import { GlanceClient, ImageCache } from '@bm/images';
 import { ADMIN_ONLY, OsloController } from '@bm/messaging';
 import { PxeLayout } from '@bm/pxe';
 import { BM_CONFIG } from '@bm/service';
+import { PxeReadiness } from './pxe-readiness';
 
 /**
  * The netboot service's RPC API (libs/contracts NETBOOT): the PXE side of Nova's
@@ -22,6 +31,7 @@ export class NetbootRpcController {
     private readonly enrollment: EnrollmentService,
     private readonly images: ImageCache,
     @Inject(BM_CONFIG) private readonly config: BmConfig,
+    private readonly glance: GlanceClient,
   ) {
     this.layout = new PxeLayout(config.baremetal.tftp_root);
   }
@@ -53,6 +63,22 @@ export class NetbootRpcController {
     if (!node.instance_uuid) throw new InstanceNotFound(`(none on node ${node.id})`);
     await this.layout.activateBoot(node.instance_uuid, a.root_uuid);
     return { node: node.uuid, instance: node.instance_uuid, root_uuid: a.root_uuid };
+  }
+
+  /**
+   * Could a deploy's PXE files be written for the node now (bmctl node validate)? tftp_root, the
+   * boot loader, the image cache and the deploy images asked about; nothing is written.
+   */
+  @MessagePattern(patternOf(NETBOOT, 'validatePxe'))
+  async validatePxe(@Payload() a: ValidatePxeArgs): Promise<ValidatePxeResult> {
+    const node = await this.enrollment.getNode(a.node);
+    const readiness = new PxeReadiness({
+      tftpRoot: this.config.baremetal.tftp_root,
+      bootfile: this.config.baremetal.pxe_bootfile_name,
+      imageCacheDir: this.images.dir,
+      glance: this.glance,
+    });
+    return { node: node.uuid!, host: this.config.default.host, checks: await readiness.check(a.deploy_images) };
   }
 
   /** Removes the node's PXE files and links (deactivate_bootloader); safe to repeat. */

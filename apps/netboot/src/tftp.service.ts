@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { BmConfig } from '@bm/config';
 import { TftpServer } from '@bm/tftp';
-import { BM_CONFIG } from '@bm/service';
+import { BM_CONFIG, Metrics, type NetbootMetrics } from '@bm/service';
 import { NetbootTimeline } from './netboot-timeline';
 import { BootNetworkOfHost } from './pxe-interface';
 
@@ -14,13 +14,18 @@ import { BootNetworkOfHost } from './pxe-interface';
 @Injectable()
 export class TftpService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly log = new Logger('tftp');
+  /** bm_dhcp_packets_total, bm_tftp_transfers_total, bm_tftp_bytes_total. */
+  private readonly counts: NetbootMetrics;
   private server?: TftpServer;
 
   constructor(
     @Inject(BM_CONFIG) private readonly config: BmConfig,
     private readonly bootNetwork: BootNetworkOfHost,
     private readonly timeline: NetbootTimeline,
-  ) {}
+    metrics: Metrics,
+  ) {
+    this.counts = metrics.netboot;
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     const n = this.config.netboot;
@@ -38,6 +43,7 @@ export class TftpService implements OnApplicationBootstrap, OnApplicationShutdow
       maxTransfersPerClient: n.tftp_max_transfers_per_client,
       readAheadBudget: n.tftp_read_ahead_mb * 1024 * 1024,
       onTransfer: (s) => {
+        this.counts.tftp(s.outcome, s.bytes);
         this.log.log(`${s.outcome} ${s.client} ${s.file} ${s.bytes} bytes${s.error ? ` (${s.error})` : ''}`);
         this.timeline.tftp(s);
       },

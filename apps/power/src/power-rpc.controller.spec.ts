@@ -85,6 +85,25 @@ describe('PowerRpcController: every power call on the node timeline', () => {
     ]);
   });
 
+  it('get_boot_device: what the BMC holds, read on the timeline', async () => {
+    const w = world();
+    expect(await w.rpc.getBootDevice({ node: 3 })).toEqual({
+      node: NODE.uuid,
+      boot_device: 'none',
+      persistent: false,
+      efi: false,
+      valid: false,
+    });
+    await w.rpc.setBootDevice({ node: 3, device: 'disk', persistent: true });
+    expect(await w.rpc.getBootDevice({ node: NODE.uuid })).toMatchObject({ boot_device: 'disk', persistent: true });
+    await settle();
+    expect(w.events.filter((e) => e.detail.startsWith('boot device read')).map((e) => [e.kind, e.detail])).toEqual([
+      ['power.boot_device', 'boot device read: none set'],
+      ['power.boot_device', 'boot device read: disk persistent'],
+    ]);
+    await expect(w.rpc.getBootDevice({ node: 999 })).rejects.toBeInstanceOf(NodeNotFound);
+  });
+
   it('a failed call is recorded with its error (the password masked) and still fails', async () => {
     const w = world();
     w.driver.failWith = new Error(`BMC 10.0.0.3 refused user admin password ${PASSWORD}`);

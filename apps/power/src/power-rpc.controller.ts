@@ -1,6 +1,14 @@
 import { Inject } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { NodeArgs, POWER, PowerCallArgs, type PowerStateResult, SetBootDeviceArgs, patternOf } from '@bm/contracts';
+import {
+  type BootDeviceState,
+  NodeArgs,
+  POWER,
+  PowerCallArgs,
+  type PowerStateResult,
+  SetBootDeviceArgs,
+  patternOf,
+} from '@bm/contracts';
 import { NodeRepository } from '@bm/db';
 import { ADMIN_ONLY, OsloController } from '@bm/messaging';
 import { type PowerCallOptions, PowerManager, type PowerState, type PowerTarget } from '@bm/power';
@@ -57,6 +65,20 @@ export class PowerRpcController {
     const what = `boot device ${a.device}${o.persistent ? ' persistent' : ''}${o.efi ? ' efi' : ''}`;
     await this.timeline.call(t, 'power.boot_device', what, () => this.power.setBootDevice(t, a.device, o, callOf(a)));
     return { node: t.uuid, boot_device: a.device, ...o };
+  }
+
+  /** What the BMC holds as boot device (a read: not queued behind the node's operations, not ADMIN_ONLY). */
+  @MessagePattern(m('getBootDevice'))
+  async getBootDevice(@Payload() a: NodeArgs): Promise<BootDeviceState> {
+    const t = await this.nodes.powerTarget(a.node);
+    const f = await this.timeline.call(
+      t,
+      'power.boot_device',
+      'boot device read',
+      () => this.power.getBootDevice(t),
+      (b) => (b.valid ? `${b.device}${b.persistent ? ' persistent' : ''}${b.efi ? ' efi' : ''}` : 'none set'),
+    );
+    return { node: t.uuid, boot_device: f.device, persistent: f.persistent, efi: f.efi, valid: f.valid };
   }
 
   /** One power action on the node `a` names, on its timeline; answers with the node's power state after it. */

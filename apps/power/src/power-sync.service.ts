@@ -1,9 +1,10 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { BmConfig } from '@bm/config';
+import { inRequest, withLogContext } from '@bm/core';
 import { Notifier } from '@bm/messaging';
 import { NodeRepository } from '@bm/db';
 import { type PowerDriver, PowerSync, type PowerState, type PowerTarget } from '@bm/power';
-import { BM_CONFIG } from '@bm/service';
+import { BM_CONFIG, Metrics } from '@bm/service';
 import type { PowerTimeline } from './power-timeline';
 import { POWER_DRIVER } from './tokens';
 
@@ -25,6 +26,7 @@ export class PowerSyncService implements OnApplicationBootstrap, OnApplicationSh
     private readonly nodes: NodeRepository,
     @Inject(BM_CONFIG) private readonly config: BmConfig,
     @Inject(POWER_DRIVER) private readonly driver: PowerDriver,
+    private readonly metrics: Metrics,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -32,7 +34,8 @@ export class PowerSyncService implements OnApplicationBootstrap, OnApplicationSh
     if (!every) return;
     const tick = () => {
       if (this.running) return; // a sweep never overlaps the previous one
-      this.running = this.sweepOnce().finally(() => (this.running = undefined));
+      // Each sweep a request of its own; each node's lines carry its ids (onPowerChange).
+      this.running = inRequest(() => this.sweepOnce()).finally(() => (this.running = undefined));
     };
     this.timer = setInterval(tick, every);
     setImmediate(tick);
@@ -47,6 +50,7 @@ export class PowerSyncService implements OnApplicationBootstrap, OnApplicationSh
   async sweepOnce(): Promise<void> {
     try {
       const r = await this.sync.sweep(await this.nodes.powerTargets(this.config.default.host));
+      this.metrics.power.syncDuration.observe(r.durationMs / 1000);
       if (r.failed || r.changed)
         this.log.log(
           `power sync: ${r.checked} checked, ${r.changed} changed, ${r.failed} failed, ${r.skipped} backing off (${r.durationMs} ms)`,
@@ -60,10 +64,11 @@ export class PowerSyncService implements OnApplicationBootstrap, OnApplicationSh
 /** What the sync does when it sees a node's power state change: the node's timeline, then the notification. */
 export function onPowerChange(notifier: Notifier, host: string, timeline: Pick<PowerTimeline, 'changed'>) {
   const notify = notifyChange(notifier, host);
-  return (t: PowerTarget, from: PowerState | null, to: PowerState) => {
-    timeline.changed(t, from, to);
-    return notify(t, from, to);
-  };
+  return (t: PowerTarget, from: PowerState | null, to: PowerState) =>
+    withLogContext({ node_id: t.id, node_uuid: t.uuid }, () => {
+      timeline.changed(t, from, to);
+      return notify(t, from, to);
+    });
 }
 
 /** The notification of a power change seen by the sync. */

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { Clock } from '@bm/core';
+import { type Clock, withLogContext } from '@bm/core';
 import { NodeEventRepository } from '@bm/db';
 import type { PowerState, PowerTarget } from '@bm/power';
 import { CLOCK } from '@bm/service';
@@ -17,8 +17,10 @@ function describe(e: unknown): string {
 
 /**
  * The power service's writer of the node timeline (`bm_node_events`, source `power`): each power
- * call with its outcome and duration, and each change the power sync sees. Recording never waits
- * on the database nor fails the call: the insert runs on its own, a failed one is logged (warn).
+ * call with its outcome and duration, and each change the power sync sees, also logged (reads
+ * and first readings at DEBUG, the rest at INFO; every line of a call carries the node's ids).
+ * Recording never waits on the database nor fails the call: the insert runs on its own, a
+ * failed one is logged (warn).
  * The node's BMC password never reaches a detail (an error quoting it gets `******`).
  */
 @Injectable()
@@ -41,15 +43,17 @@ export class PowerTimeline {
     fn: () => Promise<T>,
     outcome?: (value: T) => string,
   ): Promise<T> {
-    const started = this.clock.now();
-    try {
-      const value = await fn();
-      this.note(t, kind, outcome ? `${what}: ${outcome(value)}` : what, this.clock.now() - started);
-      return value;
-    } catch (e) {
-      this.note(t, kind, `${what} failed: ${describe(e)}`, this.clock.now() - started);
-      throw e;
-    }
+    return withLogContext({ node_id: t.id, node_uuid: t.uuid }, async () => {
+      const started = this.clock.now();
+      try {
+        const value = await fn();
+        this.note(t, kind, outcome ? `${what}: ${outcome(value)}` : what, this.clock.now() - started);
+        return value;
+      } catch (e) {
+        this.note(t, kind, `${what} failed: ${describe(e)}`, this.clock.now() - started);
+        throw e;
+      }
+    });
   }
 
   /** The power sync read another state than it knew (`from` null: the node's first reading). */
@@ -57,11 +61,14 @@ export class PowerTimeline {
     const detail = from
       ? `power state changed from ${from} to ${to} (power sync)`
       : `power state ${to} (first power sync)`;
-    this.note(t, 'power.changed', detail, null);
+    this.note(t, 'power.changed', detail, null, from === null);
   }
 
-  private note(t: PowerTarget, kind: PowerEventKind, detail: string, durationMs: number | null): void {
+  private note(t: PowerTarget, kind: PowerEventKind, detail: string, durationMs: number | null, quiet = false): void {
     const safe = t.pm_password ? detail.split(t.pm_password).join(MASK) : detail;
+    const line = `node ${t.id}: ${safe}${durationMs !== null ? ` (${durationMs} ms)` : ''}`;
+    if (quiet || kind === 'power.state') this.log.debug(line);
+    else this.log.log(line);
     void (async () => this.events.record({ nodeId: t.id, source: 'power', kind, detail: safe, durationMs }))().catch(
       (e: unknown) => this.log.warn(`node ${t.id}: ${kind} not written to the timeline: ${describe(e)}`),
     );

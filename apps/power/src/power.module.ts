@@ -11,7 +11,7 @@ import {
   PowerManager,
   PowerSync,
 } from '@bm/power';
-import { BM_CONFIG } from '@bm/service';
+import { BM_CONFIG, Metrics } from '@bm/service';
 import { PowerRpcController } from './power-rpc.controller';
 import { PowerSyncService, onPowerChange } from './power-sync.service';
 import { PowerTimeline } from './power-timeline';
@@ -36,7 +36,16 @@ export function makeDriver(config: BmConfig, runner: CommandRunner): PowerDriver
   controllers: [PowerRpcController],
   providers: [
     CommandRunner,
-    { provide: POWER_DRIVER, inject: [BM_CONFIG, CommandRunner], useFactory: makeDriver },
+    {
+      provide: POWER_DRIVER,
+      inject: [BM_CONFIG, CommandRunner, Metrics],
+      useFactory: (c: BmConfig, runner: CommandRunner, metrics: Metrics) => {
+        const driver = makeDriver(c, runner);
+        // bm_ipmi_sessions_total, bm_ipmi_retransmits_total: the native client counts them.
+        if (driver instanceof NativeIpmiDriver) metrics.watchIpmi(driver.client);
+        return driver;
+      },
+    },
     {
       provide: PowerManager,
       inject: [POWER_DRIVER, BM_CONFIG],
@@ -48,13 +57,24 @@ export function makeDriver(config: BmConfig, runner: CommandRunner): PowerDriver
     },
     {
       provide: PowerSync,
-      inject: [POWER_DRIVER, PowerRecordRepository, BM_CONFIG, Notifier, PowerTimeline],
-      useFactory: (d: PowerDriver, records: PowerRecordRepository, c: BmConfig, n: Notifier, tl: PowerTimeline) =>
-        new PowerSync(d, records, {
+      inject: [POWER_DRIVER, PowerRecordRepository, BM_CONFIG, Notifier, PowerTimeline, Metrics],
+      useFactory: (
+        d: PowerDriver,
+        records: PowerRecordRepository,
+        c: BmConfig,
+        n: Notifier,
+        tl: PowerTimeline,
+        metrics: Metrics,
+      ) => {
+        const { syncErrors } = metrics.power; // registered now: scraped as 0 before the first sweep
+        return new PowerSync(d, records, {
           intervalMs: Math.max(1, c.baremetal.power_sync_interval) * 1000,
           deadlineMs: c.baremetal.ipmi_deadline * 1000,
           onChange: onPowerChange(n, c.default.host, tl),
-        }),
+          // By BMC address: bounded by the fleet, and what an operator looks for.
+          onError: (t) => syncErrors.inc({ bmc: t.pm_address }),
+        });
+      },
     },
     PowerTimeline,
     PowerSyncService,

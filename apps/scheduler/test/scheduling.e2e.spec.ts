@@ -124,7 +124,8 @@ describe('compute resource reports and the scheduler', () => {
 
   it('bmctl hypervisor list and show', async () => {
     const list = await bmctl(['hypervisor', 'list', '--json'], { DATABASE_URL: db.url });
-    expect((JSON.parse(list.out) as { hypervisor_hostname: string }[]).map((h) => h.hypervisor_hostname)).toEqual(
+    // -f json lists are keyed by column header, as OpenStack's CLI prints them.
+    expect((JSON.parse(list.out) as { 'Hypervisor hostname': string }[]).map((h) => h['Hypervisor hostname'])).toEqual(
       uuids,
     );
     const human = await bmctl(['hypervisor', 'list'], { DATABASE_URL: db.url });

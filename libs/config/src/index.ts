@@ -3,6 +3,7 @@ export type { IniDocument, IniEntry, IniIssue, IniSection } from './ini';
 export { ConfigError, formatIssue } from './issues';
 export type { ConfigIssue, ConfigProblem, ConfigWarning } from './issues';
 export { redactUrl } from './redact';
+export { SYSLOG_FACILITIES } from './log-value-types';
 export { describeOptions, envVarName, OPTION_GROUPS } from './options';
 export type {
   BaremetalOptions,
@@ -11,6 +12,7 @@ export type {
   DeployHelperOptions,
   GlanceOptions,
   ImagesOptions,
+  RackOptions,
   NotificationDriverKind,
   OsloMessagingNotificationsOptions,
   OsloMessagingRabbitOptions,
@@ -20,6 +22,7 @@ export type {
   OptionGroup,
   PowerManagerKind,
 } from './options';
-export { configFileFromArgv, loadConfig, loadConfigFromText } from './load';
-export type { BmConfig, Env, LoadConfigOptions } from './load';
+export { configPathsFromArgv, loadConfig, loadConfigFromText } from './load';
+export type { BmConfig, ConfigPath, Env, LoadConfigOptions } from './load';
 export * from './docs';
+export { renderSampleConfig } from './sample';

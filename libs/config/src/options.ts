@@ -25,6 +25,7 @@ import {
   InvalidValue,
   ValueType,
 } from './value-types';
+import { logDateFormat, optionalPath, syslogFacility } from './log-value-types';
 
 export type OptionGroup =
   | 'DEFAULT'
@@ -32,6 +33,7 @@ export type OptionGroup =
   | 'netboot'
   | 'deploy_helper'
   | 'images'
+  | 'rack'
   | 'glance'
   | 'oslo_messaging_rabbit'
   | 'oslo_messaging_notifications';
@@ -42,6 +44,7 @@ export const OPTION_GROUPS: readonly OptionGroup[] = [
   'netboot',
   'deploy_helper',
   'images',
+  'rack',
   'glance',
   'oslo_messaging_rabbit',
   'oslo_messaging_notifications',
@@ -57,6 +60,20 @@ export type NodeDriverKind = 'pxe';
 export interface DefaultOptions {
   /** oslo.log's `debug`: log at DEBUG level too (each scheduling decision, for one). */
   readonly debug: boolean;
+  /** oslo.log's: the log file ('' = none: stdout/stderr); relative to log_dir when that is set. */
+  readonly log_file: string;
+  /** oslo.log's: the log files' directory; alone, the file is `<log_dir>/<service>.log`. */
+  readonly log_dir: string;
+  /** oslo.log's: one JSON object per line (oslo's JSONFormatter) instead of text. */
+  readonly use_json: boolean;
+  /** oslo.log's: log to syslog (the local /dev/log) too. */
+  readonly use_syslog: boolean;
+  /** oslo.log's: the syslog facility, a Python `syslog.LOG_*` name. */
+  readonly syslog_log_facility: string;
+  /** oslo.log's: strftime format of the log lines' time (%(asctime)s). */
+  readonly log_date_format: string;
+  /** oslo.log's: log to standard error (as well as the file, if any). */
+  readonly use_stderr: boolean;
   readonly host: string;
   readonly my_ip: string;
   readonly compute_driver: ComputeDriverKind;
@@ -93,6 +110,8 @@ export interface DefaultOptions {
   readonly rpc_admin_senders: string;
   readonly instances_path: string;
   readonly state_path: string;
+  /** Address the health/metrics HTTP server binds (/healthz, /metrics). */
+  readonly health_host: string;
   /** 0 = the app's own default port. */
   readonly health_port: number;
   readonly use_ipv6: boolean;
@@ -196,6 +215,12 @@ export interface ImagesOptions {
   readonly data_dir: string;
 }
 
+/** `[rack]` options (ours): the rack view, a live web page of the nodes (apps/rack). */
+export interface RackOptions {
+  readonly listen_address: string;
+  readonly port: number;
+}
+
 /** `[glance]` options, as nova.conf's: where clients (bmctl, compute) find the image service. */
 export interface GlanceOptions {
   /** Base URLs (`http://host:port`), the first one used; nova.conf's `host:port` spelling is accepted. */
@@ -241,6 +266,13 @@ export interface OptionDef<T> {
   readonly envAliases?: readonly string[];
   /** The environment variable instead of `BM_<NAME>` (for a name two groups use). */
   readonly env?: string;
+  /**
+   * oslo's MultiStrOpt (for list-valued types only): every `name = value` line counts, in every
+   * config file, in order, each value a list of its own; the lists are joined.
+   */
+  readonly multi?: boolean;
+  /** What deploy/nova.conf.sample shows for a default that depends on the machine (oslo's sample_default). */
+  readonly sampleDefault?: string;
 }
 
 export type Schema<O> = { readonly [K in keyof O]: OptionDef<O[K]> };
@@ -279,12 +311,48 @@ export const DEFAULT_SCHEMA: Schema<DefaultOptions> = {
     type: nonEmptyString,
     default: hostname(),
     defaultText: "this machine's hostname",
+    sampleDefault: '<current_hostname>',
     help: 'Name of this service host; bm nodes are bound to the host that manages them.',
   },
   debug: {
     type: boolean,
     default: false,
     help: "Log at DEBUG level as well (oslo.log's debug), e.g. the scheduler's choice for every request.",
+  },
+  log_file: {
+    type: optionalPath,
+    default: '',
+    help: "oslo.log's log_file: append the log to this file (reopened when logrotate moves it) instead of stdout/stderr; relative to log_dir when that is set, else to the working directory. Empty = no file.",
+  },
+  log_dir: {
+    type: optionalAbsolutePath,
+    default: '',
+    help: "oslo.log's log_dir: the directory of log_file; set alone, each service logs to <log_dir>/<service>.log (compute.log, power.log, …).",
+  },
+  use_json: {
+    type: boolean,
+    default: false,
+    help: "oslo.log's use_json: one JSON object per line (timestamp, level, service, host, context, message, request_id, node and instance ids when known, the stack of an error) instead of text, wherever the log goes.",
+  },
+  use_syslog: {
+    type: boolean,
+    default: false,
+    help: "oslo.log's use_syslog: send the log to the local syslog (/dev/log, through util-linux's logger) as well, with the facility below and a severity from each line's level.",
+  },
+  syslog_log_facility: {
+    type: syslogFacility,
+    default: 'LOG_USER',
+    help: "oslo.log's syslog_log_facility: LOG_USER, LOG_DAEMON, LOG_LOCAL0 … LOG_LOCAL7 (any case, LOG_ optional).",
+  },
+  log_date_format: {
+    type: logDateFormat,
+    default: '%Y-%m-%d %H:%M:%S',
+    help: "oslo.log's log_date_format: the strftime format of the time (local) at the start of each text line, followed by .<milliseconds>, and of asctime in JSON lines. Directives: %Y %y %m %d %e %H %I %M %S %f %p %j %a %A %b %B %z %Z %F %T %%.",
+  },
+  use_stderr: {
+    type: boolean,
+    default: false,
+    help: "oslo.log's use_stderr: every line to standard error (with a log file: to both). With neither a log file nor use_stderr, lines go to stdout, errors to stderr.",
   },
   my_ip: {
     type: ipv4,
@@ -380,10 +448,15 @@ export const DEFAULT_SCHEMA: Schema<DefaultOptions> = {
     help: 'Where instance files are kept.',
   },
   state_path: { type: nonEmptyString, default: '/var/lib/nova-bm', help: 'Top-level directory for service state.' },
+  health_host: {
+    type: ipv4,
+    default: '127.0.0.1',
+    help: 'Address of the HTTP server of /healthz/live, /healthz/ready (and /healthz) and /metrics; 0.0.0.0 = every one, for a Prometheus scraping from another host.',
+  },
   health_port: {
     type: integer({ min: 0, max: 65535 }),
     default: 0,
-    help: "HTTP port of the health endpoint; 0 = the app's own default.",
+    help: "HTTP port of the health and metrics endpoints; 0 = the app's own default (compute 9101, scheduler 9102, power 9103, netboot 9104, deploy-helper 9105, images 9106).",
   },
   use_ipv6: { type: boolean, default: false, help: 'Use IPv6 addresses.' },
   graceful_shutdown_timeout: {
@@ -700,6 +773,21 @@ export const IMAGES_SCHEMA: Schema<ImagesOptions> = {
   },
 };
 
+export const RACK_SCHEMA: Schema<RackOptions> = {
+  listen_address: {
+    type: ipv4,
+    default: '127.0.0.1',
+    env: 'BM_RACK_LISTEN_ADDRESS',
+    help: 'Address of the rack view (a live web page of every node: state, power, instance, maintenance, deploy progress, timeline); 0.0.0.0 = every one. The page has no login: expose it only where its readers may see every node.',
+  },
+  port: {
+    type: integer({ min: 1, max: 65535 }),
+    default: 9180,
+    env: 'BM_RACK_PORT',
+    help: 'Port of the rack view (http://<listen_address>:<port>/).',
+  },
+};
+
 export const GLANCE_SCHEMA: Schema<GlanceOptions> = {
   api_servers: {
     type: urlList,
@@ -754,6 +842,7 @@ export const OSLO_MESSAGING_NOTIFICATIONS_SCHEMA: Schema<OsloMessagingNotificati
     default: Object.freeze(['messagingv2'] as NotificationDriverKind[]),
     defaultText: 'messagingv2',
     env: 'BM_NOTIFICATION_DRIVER',
+    multi: true,
     help: "How notifications are sent: messagingv2 (on the bus, as Nova's), messaging (the older unenveloped form), log, noop; empty = not sent (oslo's default). Ours is messagingv2 because bmctl boot learns of NoValidHost and failed builds from them; the notifications.* queues need a length cap on the broker (docs/messaging.md).",
   },
   topics: {
@@ -791,6 +880,7 @@ export function describeOptions(): OptionDescription[] {
     ...describeGroup('netboot', NETBOOT_SCHEMA),
     ...describeGroup('deploy_helper', DEPLOY_HELPER_SCHEMA),
     ...describeGroup('images', IMAGES_SCHEMA),
+    ...describeGroup('rack', RACK_SCHEMA),
     ...describeGroup('glance', GLANCE_SCHEMA),
     ...describeGroup('oslo_messaging_rabbit', OSLO_MESSAGING_RABBIT_SCHEMA),
     ...describeGroup('oslo_messaging_notifications', OSLO_MESSAGING_NOTIFICATIONS_SCHEMA),

@@ -18,6 +18,7 @@ describe('brokerUsers: one RabbitMQ user per service', () => {
       ['netboot', 'netboot'],
       ['deploy-helper', 'deploy-helper'],
       ['images', 'images'],
+      ['rack', 'rack'],
       ['bmctl', 'operator'],
     ]);
     expect(brokerUsers({ ...o, prefix: 't1-' })[0].name).toBe('t1-compute-c1');
@@ -41,6 +42,8 @@ describe('brokerUsers: one RabbitMQ user per service', () => {
     ['deploy-helper', 'baremetal-power', false],
     ['images', 'compute', false],
     ['images', 'baremetal-powerx', false],
+    ['rack', 'compute', false],
+    ['rack', 'scheduler.c1', false],
     ['bmctl', 'baremetal-power.c1', true],
   ])('%s publishing with key %s: %s', (user, key, allowed) => {
     expect(may(user, 'topicWrite', key)).toBe(allowed);

@@ -9,13 +9,14 @@
  *   compute        → scheduler (reports, fanout), power, netboot, Nova's conductor
  *   scheduler      → compute (run_instance; publish_service_capabilities, fanout)
  *   deploy-helper  → compute (deploy_state_changed), netboot (activate_boot); its job queue
- *   power, netboot, images → nothing but notifications and replies
+ *   power, netboot, images, rack → nothing but notifications and replies
  *   operator (bmctl) → anything
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { JOBS_EXCHANGE } from './jobs';
 
-export type BrokerRole = 'compute' | 'scheduler' | 'power' | 'netboot' | 'deploy-helper' | 'images' | 'operator';
+export type BrokerRole =
+  'compute' | 'scheduler' | 'power' | 'netboot' | 'deploy-helper' | 'images' | 'rack' | 'operator';
 
 export interface BrokerUsersOptions {
   vhost: string;
@@ -146,6 +147,8 @@ export function brokerUsers(o: BrokerUsersOptions): BrokerUser[] {
       or(keys([TOPICS.compute, TOPICS.netboot]), notifyKeys),
     ),
     user('images', 'images', {}, notifyKeys),
+    // The rack view reads the database; on the bus it only keeps a connection (health).
+    user('rack', 'rack', {}, notifyKeys),
     operator,
   ];
 }

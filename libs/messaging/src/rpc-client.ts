@@ -10,6 +10,8 @@ import {
   encodeEnvelope,
 } from './envelope';
 import { ConnectionLost, MessagingTimeout, RemoteError, Unroutable } from './errors';
+import { type RpcObserver, rpcOutcome } from './observer';
+import { contextForCall } from './request-context';
 import { timerMs } from './timers';
 import {
   type Target,
@@ -67,7 +69,8 @@ export class RpcClient {
 
   constructor(
     private readonly conn: AmqpConnection,
-    private readonly defaults: { exchange: string; timeout?: number },
+    /** `observer`: told of every call's method, outcome and time (the service's metrics). */
+    private readonly defaults: { exchange: string; timeout?: number; observer?: RpcObserver },
   ) {
     conn.on('disconnect', this.onDisconnect);
   }
@@ -89,14 +92,23 @@ export class RpcClient {
     // A timeout from a caller (a command's --timeout) may be anything: keep it to what a timer holds.
     const timeoutMs = timerMs(timeoutS * 1000, 1);
     const msg = buildCall(
-      { method, args, version: o.version, namespace: o.namespace, context: o.context },
+      { method, args, version: o.version, namespace: o.namespace, context: contextForCall(o.context) },
       this.replyQueue,
       o.callMonitorTimeout ?? null,
     );
     const id = msg._msg_id!;
     const rk = routingKey(target);
     const what = `${method} on ${exchange}/${rk}`;
-    return new Promise<T>((resolve, reject) => {
+    const observer = this.defaults.observer;
+    const started = performance.now();
+    const observed = (e?: unknown) => {
+      try {
+        observer?.called?.(method, rpcOutcome(e), (performance.now() - started) / 1000);
+      } catch {
+        // Counting must never change a call's outcome.
+      }
+    };
+    const answer = new Promise<T>((resolve, reject) => {
       const p: Pending = {
         resolve: resolve as (v: unknown) => void,
         reject,
@@ -125,6 +137,14 @@ export class RpcClient {
         .then(() => (p.sent = true))
         .catch((e: Error) => this.fail(id, e));
     });
+    if (!observer?.called) return answer;
+    return answer.then(
+      (v) => (observed(), v),
+      (e: unknown) => {
+        observed(e);
+        throw e;
+      },
+    );
   }
 
   async cast(
@@ -134,7 +154,13 @@ export class RpcClient {
     o: Omit<CallOptions, 'timeout' | 'callMonitorTimeout'> = {},
   ): Promise<void> {
     const exchange = target.exchange ?? this.defaults.exchange;
-    const msg = buildCast({ method, args, version: o.version, namespace: o.namespace, context: o.context });
+    const msg = buildCast({
+      method,
+      args,
+      version: o.version,
+      namespace: o.namespace,
+      context: contextForCall(o.context),
+    });
     const deadline = Date.now() + this.conn.publishTimeoutMs;
     await this.send(exchange, routingKey(target), encodeEnvelope(msg), publishProperties(), deadline);
   }
@@ -147,7 +173,13 @@ export class RpcClient {
     o: Omit<CallOptions, 'timeout' | 'callMonitorTimeout'> = {},
   ): Promise<void> {
     const fx = fanoutExchange(topic);
-    const msg = buildCast({ method, args, version: o.version, namespace: o.namespace, context: o.context });
+    const msg = buildCast({
+      method,
+      args,
+      version: o.version,
+      namespace: o.namespace,
+      context: contextForCall(o.context),
+    });
     const deadline = Date.now() + this.conn.publishTimeoutMs;
     await this.send(fx.name, '', encodeEnvelope(msg), publishProperties(), deadline, () => true, fx);
   }

@@ -1,5 +1,5 @@
 import type * as amqp from 'amqplib';
-import { NovaBmError } from '@bm/core';
+import { NovaBmError, inRequest } from '@bm/core';
 import type { AmqpConnection } from './connection';
 import {
   type RpcRequest,
@@ -12,6 +12,8 @@ import {
 } from './envelope';
 import { type Endpoint, invoke, resolveMethod } from './dispatcher';
 import { type FailureDescriber, MessageTooLarge, toFailure } from './errors';
+import { type RpcObserver, type RpcOutcome, UNKNOWN_METHOD, rpcOutcome } from './observer';
+import { requestIdOf } from './request-context';
 import { MAX_TIMER_MS } from './timers';
 import {
   type Target,
@@ -56,6 +58,8 @@ export interface RpcServerOptions {
    * flags (Nova's shared `compute`, `scheduler`), one only this service declares need not.
    */
   durableQueues?: 'server' | 'all';
+  /** Told of every request handled (method, outcome, seconds): the service's metrics. */
+  observer?: RpcObserver;
 }
 
 export const DEFAULT_EXECUTOR_SIZE = 64;
@@ -254,9 +258,18 @@ export class RpcServer {
 
   private async handle(body: Buffer, sender: string | undefined): Promise<void> {
     const log = this.conn.logger;
+    const started = performance.now();
+    const observe = (method: string, outcome: RpcOutcome) => {
+      try {
+        this.opts.observer?.served?.(method, outcome, (performance.now() - started) / 1000);
+      } catch {
+        // Counting must never cost a request its reply.
+      }
+    };
     if (body.length > this.maxBytes) {
       const where = replyFieldsOf(body);
       log.warn(`RPC: dropped a ${body.length}-byte message (limit ${this.maxBytes})`);
+      observe(UNKNOWN_METHOD, 'invalid');
       if (where)
         await this.reply(
           where.replyQ,
@@ -273,6 +286,7 @@ export class RpcServer {
       req = asRequest(decodeEnvelope(body));
     } catch (e) {
       log.warn(`RPC: malformed message dropped: ${(e as Error).message}`);
+      observe(UNKNOWN_METHOD, 'invalid');
       const where = replyFieldsOf(body);
       if (where) await this.reply(where.replyQ, buildReply(where.msgId, null, toFailure(e, this.opts.describeFailure)));
       return;
@@ -285,6 +299,10 @@ export class RpcServer {
       ...extractContext(req as unknown as Record<string, unknown>),
       client_timeout: req._timeout ?? null,
     };
+    // The caller's request id (oslo's request_id) on every line written while handling it.
+    const requestId = requestIdOf(context);
+    const inThisRequest = <R>(fn: () => R): R => inRequest(fn, requestId);
+    const receivedAt = Date.now();
     const isCall = typeof req._msg_id === 'string' && typeof req._reply_q === 'string';
     // Every _timeout/2 s, as oslo; a _timeout beyond what a timer holds (1e10) would overflow
     // into a 1 ms interval, so the interval is clamped.
@@ -297,25 +315,39 @@ export class RpcServer {
         : undefined;
     let result: unknown = null;
     let failure: unknown;
+    // The method's name as a label only once it is one we serve (UNKNOWN_METHOD otherwise).
+    let served = UNKNOWN_METHOD;
     try {
       const method = resolveMethod(this.endpoints, req);
-      result = await invoke(method, req.args, {
-        context,
-        method: req.method,
-        namespace: req.namespace,
-        version: req.version,
-        msgId: req._msg_id,
-        sender,
-      });
+      served = req.method;
+      result = await inThisRequest(() =>
+        invoke(method, req.args, {
+          context,
+          method: req.method,
+          namespace: req.namespace,
+          version: req.version,
+          msgId: req._msg_id,
+          sender,
+        }),
+      );
     } catch (e) {
       failure = e;
       // The caller gets the class and message only; an error that is not one of ours (a bug) is
       // logged here with its stack.
-      if (e instanceof NovaBmError) log.warn(`RPC ${req.method}: ${e.name}: ${e.message}`);
-      else log.error(`RPC ${req.method}: ${(e as Error)?.stack ?? String(e)}`);
+      inThisRequest(() => {
+        if (e instanceof NovaBmError) log.warn(`RPC ${req.method}: ${e.name}: ${e.message}`);
+        else log.error(`RPC ${req.method}: ${(e as Error)?.stack ?? String(e)}`);
+      });
     } finally {
       if (heartbeat) clearInterval(heartbeat);
     }
+    inThisRequest(() =>
+      log.debug?.(
+        `RPC ${req.method} (${isCall ? 'call' : 'cast'}${sender ? ` from ${sender}` : ''}): ` +
+          `${failure === undefined ? 'done' : 'failed'} in ${Date.now() - receivedAt} ms`,
+      ),
+    );
+    observe(served, rpcOutcome(failure));
     if (isCall) {
       await this.reply(
         req._reply_q!,

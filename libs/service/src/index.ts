@@ -3,3 +3,4 @@ export * from './service.module';
 export * from './health.controller';
 export * from './run-service';
 export * from './lifecycle';
+export * from './metrics';

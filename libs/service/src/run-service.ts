@@ -3,11 +3,13 @@ import { type RequestListener, createServer } from 'node:http';
 import { Logger, type ModuleMetadata } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { RpcServerSpec } from '@bm/contracts';
-import { type BmConfig, ConfigError, configFileFromArgv, loadConfig, redactUrl } from '@bm/config';
+import { type BmConfig, ConfigError, configPathsFromArgv, loadConfig, redactUrl } from '@bm/config';
 import { novaFailure } from '@bm/domain';
-import { MAX_TIMER_MS, OsloTransport } from '@bm/messaging';
+import { MAX_TIMER_MS, OsloTransport, routingKey } from '@bm/messaging';
 import { Lifecycle } from './lifecycle';
+import { Metrics } from './metrics';
 import { SafeConsoleLogger } from './safe-console-logger';
+import { openServiceLogging } from './logging/setup';
 import { ServiceModule } from './service.module';
 
 /** After the RPC drain, how long the shutdown hooks may take before the process is ended. */
@@ -16,7 +18,7 @@ const HOOKS_MARGIN_MS = 15_000;
 export interface ServiceSpec {
   /** Process name, as in the README and docker-compose (`compute`, `power`, …). */
   name: string;
-  /** /healthz port when `[DEFAULT] health_port` is 0. */
+  /** Port of /healthz and /metrics when `[DEFAULT] health_port` is 0. */
   healthPort: number;
   /** The app's own modules. */
   imports?: ModuleMetadata['imports'];
@@ -36,8 +38,9 @@ export interface ServiceSpec {
 
 /**
  * The whole of a service's main(): read the configuration once (argv `--config-file`, env,
- * nova.conf), answer /healthz on 127.0.0.1 at once (503 `starting`, naming what is missing,
- * while the database and the broker are retried, forever), start Nest with the shared
+ * nova.conf), answer /healthz on `[DEFAULT] health_host` (127.0.0.1) at once (readiness 503
+ * `starting`, naming what is missing, while the database and the broker are retried, forever;
+ * liveness 200; /metrics with the process metrics), start Nest with the shared
  * ServiceModule plus the app's modules, then let the app answer it. SIGTERM/SIGINT stop it
  * gracefully (see `stop` below). A bad configuration exits 3 with its message.
  */
@@ -45,7 +48,7 @@ export async function runService(spec: ServiceSpec, argv = process.argv, env = p
   const log = new Logger(spec.name);
   let config: BmConfig;
   try {
-    config = loadConfig({ configFile: configFileFromArgv(argv), env });
+    config = loadConfig({ configPaths: configPathsFromArgv(argv), env });
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`${spec.name}: ${e.message}\n`);
@@ -53,15 +56,28 @@ export async function runService(spec: ServiceSpec, argv = process.argv, env = p
     }
     throw e;
   }
+  // The log as oslo.log's options say (a file, JSON, syslog), before the first line is written.
+  const logging = await openServiceLogging(spec.name, config.default).catch((e: Error) => {
+    process.stderr.write(`${spec.name}: ${e.message}\n`);
+    process.exit(3);
+  });
+  const logger = new SafeConsoleLogger({ logLevels: logging.levels, sinks: logging.sinks });
+  Logger.overrideLogger(logger);
   for (const w of config.warnings) log.warn(String(w));
   const port = config.default.health_port || spec.healthPort;
   const lifecycle = new Lifecycle();
+  const metrics = new Metrics();
+  // bm_queue_messages: the RPC server's own queues (not the per-process fanout queue).
+  if (spec.rpc) {
+    const { topic } = spec.rpc;
+    metrics.watchQueues(topic, routingKey({ topic, server: config.default.host }));
+  }
   // One HTTP server for the whole life of the process: the starting answer, then the app's.
-  let handler: RequestListener = lifecycle.startingHandler(spec.name);
+  let handler: RequestListener = lifecycle.startingHandler(spec.name, metrics);
   const http = createServer((req, res) => handler(req, res));
   await new Promise<void>((listening, failed) => {
     http.once('error', failed);
-    http.listen(port, '127.0.0.1', () => listening());
+    http.listen(port, config.default.health_host, () => listening());
   });
   // Stopped while still waiting for its dependencies: nothing has started, nothing to finish.
   const stopWhileStarting = (signal: string) => {
@@ -69,10 +85,8 @@ export async function runService(spec: ServiceSpec, argv = process.argv, env = p
     process.exit(0);
   };
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, stopWhileStarting);
-  const app = await NestFactory.create(ServiceModule.forRoot(spec.name, config, spec.imports, lifecycle), {
-    logger: new SafeConsoleLogger({
-      logLevels: config.default.debug ? ['debug', 'log', 'warn', 'error'] : ['log', 'warn', 'error'],
-    }),
+  const app = await NestFactory.create(ServiceModule.forRoot(spec.name, config, spec.imports, lifecycle, metrics), {
+    logger,
   });
   let transport: OsloTransport | undefined;
   if (spec.rpc) {
@@ -89,11 +103,17 @@ export async function runService(spec: ServiceSpec, argv = process.argv, env = p
       server: config.default.host,
       endpoints: spec.rpc.endpoints,
       durableQueues: spec.durableQueues,
+      observer: metrics.rpc,
       pingEnabled: config.default.rpc_ping_enabled,
       executorSize: config.default.executor_thread_pool_size,
       prefetch: config.oslo_messaging_rabbit.rabbit_qos_prefetch_count,
       describeFailure: novaFailure,
-      logger: { log: (m) => log.log(m), warn: (m) => log.warn(m), error: (m) => log.error(m) },
+      logger: {
+        log: (m) => log.log(m),
+        warn: (m) => log.warn(m),
+        error: (m) => log.error(m),
+        debug: (m) => log.debug(m),
+      },
     });
     app.connectMicroservice({ strategy: transport });
     await app.startAllMicroservices();
@@ -129,6 +149,7 @@ export async function runService(spec: ServiceSpec, argv = process.argv, env = p
     await app.close();
     await new Promise<void>((closed) => http.close(() => closed()));
     log.log(`stopped in ${Date.now() - started} ms`);
+    await logging.close();
   };
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
@@ -145,7 +166,7 @@ export async function runService(spec: ServiceSpec, argv = process.argv, env = p
   const rpc = spec.rpc ? ` rpc=${config.default.control_exchange}/${spec.rpc.topic}.${config.default.host}` : '';
   log.log(
     `host=${config.default.host} database=${redactUrl(config.baremetal.sql_connection)} ` +
-      `broker=${redactUrl(config.default.transport_url)}${rpc} health=http://127.0.0.1:${port}/healthz ` +
+      `broker=${redactUrl(config.default.transport_url)}${rpc} health=http://${config.default.health_host}:${port}/healthz ` +
       `(waited ${Date.now() - lifecycle.startedAt} ms for the database and the broker)`,
   );
 }

@@ -7,13 +7,22 @@ import { systemClock } from '@bm/core';
 import { PasswordVault, REPOSITORIES, dataSourceOptions, databaseLimits } from '@bm/db';
 import { EnrollmentService } from '@bm/enrollment';
 import { GlanceClient } from '@bm/images';
-import { AMQP_CONNECTION, type Logger as BusLogger, MessagingModule, RpcClient } from '@bm/messaging';
+import {
+  AMQP_CONNECTION,
+  type AmqpConnection,
+  type Logger as BusLogger,
+  MessagingModule,
+  RpcClient,
+  queueDepths,
+} from '@bm/messaging';
 import { HealthController } from './health.controller';
 import { Lifecycle } from './lifecycle';
+import { Metrics, MetricsController } from './metrics';
 import { BM_CONFIG, CLOCK, LIFECYCLE, SERVICE_NAME } from './tokens';
 
 const BROKER_READY = Symbol('BROKER_READY');
 const DATABASE_READY = Symbol('DATABASE_READY');
+const QUEUE_DEPTHS = Symbol('QUEUE_DEPTHS');
 
 /** The bus's log lines (reconnect attempts, losses) in the service's log. */
 function nestLogger(context: string): BusLogger {
@@ -26,7 +35,8 @@ function nestLogger(context: string): BusLogger {
  * nova_bm database and its repositories (migrations are run by `bmctl db sync`, never at start),
  * the message bus (an injectable RpcClient and Notifier, and the typed clients of the other
  * services: power and netboot of this host, compute, scheduler), the image service's client
- * (`[glance] api_servers`), the enrollment service, and /healthz.
+ * (`[glance] api_servers`), the enrollment service, /healthz (live, ready) and /metrics
+ * (`Metrics`, injectable: the apps count their own work on it).
  */
 @Global()
 @Module({})
@@ -36,6 +46,7 @@ export class ServiceModule {
     config: BmConfig,
     imports: ModuleMetadata['imports'] = [],
     lifecycle = new Lifecycle(),
+    metrics = new Metrics(),
   ): DynamicModule {
     const host = config.default.host;
     // Read at start: a missing or malformed key file stops the service with the option named.
@@ -66,13 +77,21 @@ export class ServiceModule {
           notificationDrivers: config.oslo_messaging_notifications.driver,
           notificationTopics: config.oslo_messaging_notifications.topics,
           logger: nestLogger(name),
+          observer: metrics.rpc,
         }),
         ...imports,
       ],
-      controllers: [HealthController],
+      controllers: [HealthController, MetricsController],
       providers: [
         { provide: BM_CONFIG, useValue: config },
         { provide: LIFECYCLE, useValue: lifecycle },
+        { provide: Metrics, useValue: metrics },
+        // bm_queue_messages reads the depths on the bus connection, at scrape time.
+        {
+          provide: QUEUE_DEPTHS,
+          inject: [AMQP_CONNECTION],
+          useFactory: (c: AmqpConnection) => metrics.readQueuesWith((queues) => queueDepths(c, queues)),
+        },
         // Built as soon as the connection (the data source) is up: marks it for /healthz.
         {
           provide: BROKER_READY,
@@ -113,6 +132,7 @@ export class ServiceModule {
       exports: [
         BM_CONFIG,
         LIFECYCLE,
+        Metrics,
         SERVICE_NAME,
         CLOCK,
         EnrollmentService,

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { NetbootClient, PowerClient } from '@bm/contracts';
 import type { BmConfig } from '@bm/config';
+import { withLogContext } from '@bm/core';
 import { NodeRepository } from '@bm/db';
 import { InstanceNotFound, transition } from '@bm/domain';
 import { BM_CONFIG } from '@bm/service';
@@ -53,6 +54,9 @@ export class DestroyInstance {
       }
       return { node: n.uuid };
     };
-    return this.notifications.around('delete', instance, work, { node: n.uuid ?? undefined });
+    const ids = { node_id: n.id, node_uuid: n.uuid ?? undefined, instance_uuid: instance.uuid };
+    return withLogContext(ids, () =>
+      this.notifications.around('delete', instance, work, { node: n.uuid ?? undefined }),
+    );
   }
 }

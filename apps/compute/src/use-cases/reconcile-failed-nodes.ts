@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { BmConfig } from '@bm/config';
 import { NodeRepository } from '@bm/db';
+import { inRequest, withLogContext } from '@bm/core';
 import { BmState } from '@bm/domain';
 import { BM_CONFIG } from '@bm/service';
 import { Spawner } from '../spawn';
@@ -29,7 +30,7 @@ export class ReconcileFailedNodes implements OnApplicationBootstrap, OnApplicati
   onApplicationBootstrap(): void {
     this.timer = setInterval(() => {
       if (this.running) return; // one pass at a time
-      this.running = this.run()
+      this.running = inRequest(() => this.run())
         .catch((e: Error) => this.log.warn(`cannot reconcile failed nodes: ${e.message}`))
         .finally(() => (this.running = undefined));
     }, this.config.default.periodic_interval * 1000);
@@ -46,10 +47,12 @@ export class ReconcileFailedNodes implements OnApplicationBootstrap, OnApplicati
     const rows = await this.nodes.interruptedSpawns(this.config.default.host, [BmState.ERROR]);
     let released = 0;
     for (const r of rows.filter((n) => n.ago_ms >= settledMs)) {
-      const ok = await this.spawner.reconcile(r.id, r.instance_uuid).catch((e: Error) => {
-        this.log.warn(`node ${r.id}: ${e.message}`);
-        return false;
-      });
+      const ok = await withLogContext({ node_id: r.id, instance_uuid: r.instance_uuid }, () =>
+        this.spawner.reconcile(r.id, r.instance_uuid).catch((e: Error) => {
+          this.log.warn(`node ${r.id}: ${e.message}`);
+          return false;
+        }),
+      );
       if (ok) released++;
       else this.log.warn(`node ${r.id} stays in error with instance ${r.instance_uuid}: not powered off yet`);
     }

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import type { BmConfig } from '@bm/config';
+import { inRequest, withLogContext } from '@bm/core';
 import { NodeRepository } from '@bm/db';
 import { BmState, deployTimeoutWarning } from '@bm/domain';
 import { BM_CONFIG } from '@bm/service';
@@ -51,10 +52,13 @@ export class ResumeSpawns implements OnApplicationBootstrap {
           task_state: r.task_state,
           enteredAgoMs: Number(r.ago_ms),
         });
-      // The outcome is logged and notified.
-      void this.notifications
-        .around('create', instance, resume, { node: r.uuid, resumed: true })
-        .catch(() => undefined);
+      // The outcome is logged and notified; each resumed spawn a request of its own.
+      const ids = { node_id: r.id, node_uuid: r.uuid ?? undefined, instance_uuid: r.instance_uuid };
+      void inRequest(() =>
+        withLogContext(ids, () =>
+          this.notifications.around('create', instance, resume, { node: r.uuid, resumed: true }),
+        ),
+      ).catch(() => undefined);
     }
     return rows.length;
   }

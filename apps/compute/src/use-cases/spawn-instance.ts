@@ -10,6 +10,7 @@ import {
   sentImage,
 } from '@bm/contracts';
 import type { BmConfig } from '@bm/config';
+import { withLogContext } from '@bm/core';
 import { worthRescheduling } from '@bm/domain';
 import { GlanceClient } from '@bm/images';
 import { BM_CONFIG } from '@bm/service';
@@ -58,8 +59,13 @@ export class SpawnInstance {
     );
   }
 
-  async run(a: RunInstanceArgs | BuildAndRunInstanceArgs): Promise<RunInstanceResult> {
+  run(a: RunInstanceArgs | BuildAndRunInstanceArgs): Promise<RunInstanceResult> {
     const instance = instanceRef(a.instance);
+    // Every line of the build names its node and instance.
+    return withLogContext({ node_uuid: a.node, instance_uuid: instance.uuid }, () => this.build(a, instance));
+  }
+
+  private async build(a: RunInstanceArgs | BuildAndRunInstanceArgs, instance: InstanceRef): Promise<RunInstanceResult> {
     const toConductor = (e: unknown) => this.toConductor(a, instance, e);
     const flavor = sentFlavor(a);
     const image = sentImage(a);

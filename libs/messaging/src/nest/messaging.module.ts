@@ -1,6 +1,7 @@
 import { type DynamicModule, Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { AmqpConnection, type Logger } from '../connection';
 import { type NotificationDriver, Notifier } from '../notifications';
+import type { RpcObserver } from '../observer';
 import { RpcClient } from '../rpc-client';
 import type { RabbitSslOptions } from '../transport-url';
 
@@ -17,6 +18,8 @@ export interface MessagingModuleOptions {
   /** Default call timeout in seconds (oslo rpc_response_timeout). */
   timeout?: number;
   logger?: Logger;
+  /** Told of every call the RpcClient makes (method, outcome, seconds): the service's metrics. */
+  observer?: RpcObserver;
 }
 
 /** The module's AMQP connection (injectable, e.g. for health checks). */
@@ -40,7 +43,8 @@ export class MessagingModule implements OnApplicationShutdown {
         {
           provide: RpcClient,
           inject: [CONNECTION],
-          useFactory: (c: AmqpConnection) => new RpcClient(c, { exchange: o.exchange, timeout: o.timeout }),
+          useFactory: (c: AmqpConnection) =>
+            new RpcClient(c, { exchange: o.exchange, timeout: o.timeout, observer: o.observer }),
         },
         {
           provide: Notifier,

@@ -2,6 +2,7 @@ import { type CustomTransportStrategy, Server } from '@nestjs/microservices';
 import { lastValueFrom } from 'rxjs';
 import { AmqpConnection, type Logger } from '../connection';
 import type { Endpoint, RpcHandler } from '../dispatcher';
+import type { RpcObserver } from '../observer';
 import { type FailureDescriber, InvalidRpcArguments } from '../errors';
 import { RpcServer } from '../rpc-server';
 import { requireRole, requireSender } from '../rpc-auth';
@@ -48,6 +49,8 @@ export interface OsloTransportOptions {
   prefetch?: number;
   /** Which of the topic's queues outlive a broker restart (RpcServerOptions.durableQueues). */
   durableQueues?: 'server' | 'all';
+  /** Told of every request served (RpcServerOptions.observer): the service's metrics. */
+  observer?: RpcObserver;
 }
 
 /**
@@ -79,6 +82,7 @@ export class OsloTransport extends Server implements CustomTransportStrategy {
         executorSize: this.options.executorSize,
         prefetch: this.options.prefetch,
         durableQueues: this.options.durableQueues,
+        observer: this.options.observer,
       });
       await this.rpc.start();
       callback();
