@@ -1,6 +1,12 @@
 import { Logger } from '@nestjs/common';
 import { ManualClock } from '@bm/core';
-import type { NodeEventInput, NodeEventRepository, NodeRepository, PowerTargetRow } from '@bm/db';
+import type {
+  NodeEventInput,
+  NodeEventRepository,
+  NodeRepository,
+  PowerRecordRepository,
+  PowerTargetRow,
+} from '@bm/db';
 import { NodeNotFound } from '@bm/domain';
 import type { PowerAction } from '@bm/ipmi';
 import { FakePowerDriver, PowerManager, type PowerTarget } from '@bm/power';
@@ -47,12 +53,15 @@ function world(broken?: keyof typeof BROKEN) {
       return { ...NODE };
     },
   };
+  const observed: [number, string][] = [];
+  const records = { observed: async (id: number, state: string) => void observed.push([id, state]) };
   const rpc = new PowerRpcController(
     new PowerManager(driver, { retries: 1, pollIntervalMs: 0 }),
     nodes as unknown as NodeRepository,
     new PowerTimeline(repo as unknown as NodeEventRepository, clock),
+    records as unknown as PowerRecordRepository,
   );
-  return { driver, events, rpc };
+  return { driver, events, rpc, observed };
 }
 
 /** Lets the timeline's insert (not awaited by the call) run. */
@@ -62,6 +71,20 @@ describe('PowerRpcController: every power call on the node timeline', () => {
   let warn: jest.SpyInstance;
   beforeEach(() => (warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined)));
   afterEach(() => jest.restoreAllMocks());
+
+  it('the power record follows what each call saw (node list and the rack view are current at once)', async () => {
+    const w = world();
+    await w.rpc.powerOn({ node: 3 });
+    await w.rpc.powerOff({ node: 3 });
+    await w.rpc.getPowerState({ node: 3 });
+    await w.rpc.setBootDevice({ node: 3, device: 'pxe' });
+    await settle();
+    expect(w.observed).toEqual([
+      [3, 'on'],
+      [3, 'off'],
+      [3, 'off'],
+    ]);
+  });
 
   it('power on, off, reboot, state and boot device: kind, outcome, duration', async () => {
     const w = world();

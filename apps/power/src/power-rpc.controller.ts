@@ -1,4 +1,4 @@
-import { Inject } from '@nestjs/common';
+import { Inject, Logger, Optional } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import {
   type BootDeviceState,
@@ -9,7 +9,7 @@ import {
   SetBootDeviceArgs,
   patternOf,
 } from '@bm/contracts';
-import { NodeRepository } from '@bm/db';
+import { NodeRepository, PowerRecordRepository } from '@bm/db';
 import { ADMIN_ONLY, OsloController } from '@bm/messaging';
 import { type PowerCallOptions, PowerManager, type PowerState, type PowerTarget } from '@bm/power';
 import { type PowerEventKind, PowerTimeline } from './power-timeline';
@@ -29,10 +29,12 @@ const callOf = (a: PowerCallArgs): PowerCallOptions => (a.timeout ? { timeoutMs:
  */
 @OsloController()
 export class PowerRpcController {
+  private readonly log = new Logger('power');
   constructor(
     @Inject(PowerManager) private readonly power: PowerManager,
     private readonly nodes: NodeRepository,
     private readonly timeline: PowerTimeline,
+    @Optional() private readonly records?: PowerRecordRepository,
   ) {}
 
   @MessagePattern(m('getPowerState'))
@@ -89,6 +91,11 @@ export class PowerRpcController {
     action: (t: PowerTarget) => Promise<PowerState>,
   ): Promise<PowerStateResult> {
     const t = await this.nodes.powerTarget(a.node);
-    return { node: t.uuid, power_state: await this.timeline.call(t, kind, what, () => action(t), stateIs) };
+    const state = await this.timeline.call(t, kind, what, () => action(t), stateIs);
+    // The power record follows what the call saw (best effort: the answer does not wait on it).
+    void this.records
+      ?.observed(t.id, state, new Date())
+      .catch((e: unknown) => this.log.warn(`node ${t.id}: power record not updated: ${(e as Error).message}`));
+    return { node: t.uuid, power_state: state };
   }
 }

@@ -25,6 +25,38 @@ describe('PowerRecordRepository against PostgreSQL', () => {
     await db?.drop();
   });
 
+  it('observed(): a commanded state replaces the reading, clears the error, keeps the next check', async () => {
+    const next = new Date('2024-05-01T00:01:00.000Z');
+    await repo.save({
+      nodeId: ids[2],
+      state: 'off',
+      checkedAt: new Date('2024-05-01T00:00:00.000Z'),
+      latencyMs: 9,
+      error: 'timed out',
+      failures: 2,
+      nextCheckAt: next,
+      changedAt: new Date('2024-04-01T00:00:00.000Z'),
+    });
+    const at = new Date('2024-05-01T00:00:30.000Z');
+    await repo.observed(ids[2], 'on', at);
+    expect((await repo.load([ids[2]])).get(ids[2])).toMatchObject({
+      state: 'on',
+      checkedAt: at,
+      error: null,
+      failures: 0,
+      nextCheckAt: next,
+      changedAt: at,
+    });
+    // The same state again: the change time stays.
+    await repo.observed(ids[2], 'on', new Date('2024-05-01T00:00:40.000Z'));
+    expect((await repo.load([ids[2]])).get(ids[2])?.changedAt).toEqual(at);
+    await ds.query('DELETE FROM bm_node_power WHERE node_id = $1', [ids[2]]);
+    // No record yet: one is made, checked now.
+    await repo.observed(ids[2], 'off', at);
+    expect((await repo.load([ids[2]])).get(ids[2])).toMatchObject({ state: 'off', nextCheckAt: at, changedAt: at });
+    await ds.query('DELETE FROM bm_node_power WHERE node_id = $1', [ids[2]]);
+  });
+
   it('saves records, replaces them, and loads those asked for', async () => {
     expect(await repo.load([])).toEqual(new Map());
     expect(await repo.load(ids)).toEqual(new Map());

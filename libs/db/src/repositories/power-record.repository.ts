@@ -46,4 +46,26 @@ export class PowerRecordRepository {
       ['node_id'],
     );
   }
+
+  /**
+   * What a power call just read or made (`on`/`off` at `at`): the record's state, check time and
+   * change time follow, its error and failure count are cleared, and its next sync stays as it
+   * was. Without it `node list` and the rack view showed the state of the last sync (up to
+   * `power_sync_interval` old) after a commanded change, and the sync then announced a change
+   * that nobody made out of band.
+   */
+  async observed(nodeId: number, state: 'on' | 'off', at: Date): Promise<void> {
+    await this.ds.query(
+      `INSERT INTO bm_node_power (node_id, power_state, checked_at, latency_ms, error, failures, next_check_at, changed_at)
+       VALUES ($1, $2, $3, NULL, NULL, 0, $3, $3)
+       ON CONFLICT (node_id) DO UPDATE SET
+         power_state = EXCLUDED.power_state,
+         checked_at = EXCLUDED.checked_at,
+         error = NULL,
+         failures = 0,
+         changed_at = CASE WHEN bm_node_power.power_state IS DISTINCT FROM EXCLUDED.power_state
+                           THEN EXCLUDED.changed_at ELSE bm_node_power.changed_at END`,
+      [nodeId, state, at],
+    );
+  }
 }
