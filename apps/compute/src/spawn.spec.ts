@@ -332,6 +332,57 @@ describe('Spawner.resume (compute restarted during a spawn)', () => {
     expect(w.calls).toEqual([]);
   });
 
+  it('deploy complete over cut database connections: read and transition tried again, active once', async () => {
+    const w = world();
+    const r = interrupted(w, 'deploy complete');
+    const cut = () =>
+      Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
+    const { read, transition } = w.nodes;
+    let reads = 2;
+    w.nodes.read = async (id) => {
+      if (reads-- > 0) throw cut();
+      return read(id);
+    };
+    // The first transition commits, then its connection is cut before the answer.
+    let first = true;
+    w.nodes.transition = async (...a) => {
+      const row = await transition(...a);
+      if (first) {
+        first = false;
+        throw cut();
+      }
+      return row;
+    };
+    await expect(spawner(w, []).resume(r)).resolves.toMatchObject({ task_state: 'active' });
+    expect(w.states).toEqual(['active']);
+    expect(w.calls).toEqual([]);
+  });
+
+  it('a cleanup whose reads keep failing still marks the node error (never left deploy complete)', async () => {
+    const w = world();
+    const r = interrupted(w, 'deploy complete');
+    const t0 = w.clock.t;
+    w.nodes.read = async () => {
+      w.clock.t += 5_000; // each try takes time: the retries end
+      throw Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' });
+    };
+    await expect(spawner(w, []).resume(r)).rejects.toThrow(/Connection terminated/);
+    expect(w.clock.t - t0).toBeGreaterThanOrEqual(30_000);
+    expect(w.states[0]).toBe('error');
+  });
+
+  it('an error that is not a lost connection is not tried again', async () => {
+    const w = world();
+    const r = interrupted(w, 'deploy complete');
+    let reads = 0;
+    w.nodes.read = async () => {
+      reads++;
+      throw new Error('relation "bm_nodes" does not exist');
+    };
+    await expect(spawner(w, []).resume(r)).rejects.toThrow(/does not exist/);
+    expect(reads).toBe(2); // activate's read, then cleanup's
+  });
+
   it('the deadline counts from when the state was entered before the restart', async () => {
     const w = world();
     const r = interrupted(w, 'deploying', 4000);

@@ -23,7 +23,7 @@
  * building, or a failed deploy, is cleaned up and the node released.
  */
 import type { BootImages, PrepareDeployResult } from '@bm/contracts';
-import type { DeployDisk, DeployFields } from '@bm/db';
+import { type DeployDisk, type DeployFields, isConnectionLost } from '@bm/db';
 import { type Clock, systemClock, withLogContext } from '@bm/core';
 import {
   type BmTaskState,
@@ -124,6 +124,9 @@ const WAITING_PHASES: { from: BmTaskState; to: BmTaskState; phase: SpawnPhase }[
   { from: BmState.DEPLOYING, to: BmState.DEPLOYDONE, phase: 'deploy' },
 ];
 
+/** How long a spawn's database step is tried again over a lost connection. */
+const DB_RETRY_MS = 30_000;
+
 export class Spawner {
   private readonly clock: Clock;
 
@@ -156,19 +159,22 @@ export class Spawner {
       const key = generateDeployKey();
       await this.timed('prepare', async () => {
         const prepared = await this.services.prepareDeploy(node.id, r.instanceUuid, r.images, key);
-        await this.nodes.recordDeploy(node.id, r.instanceUuid, {
-          deploy_key: key,
-          pxe_config_path: prepared.pxe_config_path,
-          image_path: r.imageId,
-          ...(r.disk ? { disk: r.disk } : {}),
-        });
+        // The same fields again is harmless: tried again over a cut connection.
+        await this.again(() =>
+          this.nodes.recordDeploy(node.id, r.instanceUuid, {
+            deploy_key: key,
+            pxe_config_path: prepared.pxe_config_path,
+            image_path: r.imageId,
+            ...(r.disk ? { disk: r.disk } : {}),
+          }),
+        );
       });
       await this.timed('power', async () => {
         await this.services.setBootDevicePxe(node.id);
         await this.services.powerOff(node.id);
         await this.services.powerOn(node.id);
       });
-      await this.nodes.transition(node.id, r.instanceUuid, 'prepared');
+      await this.transitionAgain(node.id, r.instanceUuid, 'prepared', BmState.PREPARED);
       await this.waitForDeploy(node.id, r.instanceUuid, log);
       const active = await this.activate(node.id, r.instanceUuid, log, '');
       this.o.observer?.ended('active');
@@ -221,9 +227,9 @@ export class Spawner {
   /** deploy complete → active, from the row as it is now (still this instance's, or InstanceNotFound). */
   private async activate(id: number, instance: string, log: (m: string) => void, how: string): Promise<SpawnNode> {
     const active = await this.timed('activate', async () => {
-      const row = await this.nodes.read(id);
+      const row = await this.again(() => this.nodes.read(id));
       if (row?.instance_uuid !== instance) throw new InstanceNotFound(instance);
-      return this.nodes.transition(id, instance, 'activated');
+      return this.transitionAgain(id, instance, 'activated', BmState.ACTIVE);
     });
     log(`instance ${instance} active on node ${id}${how}`);
     return active;
@@ -287,18 +293,72 @@ export class Spawner {
   }
 
   private async cleanUp(id: number, instance: string, log: (m: string) => void, why: string): Promise<void> {
-    const row = await this.nodes.read(id).catch(() => undefined);
+    // A read that fails even after a cut connection's retries must not pass for "not ours":
+    // the node would be left in a transient state with nobody to move it on.
+    const row = await this.again(() => this.nodes.read(id)).catch((e: Error) => {
+      log(`cleanup of node ${id}: cannot read its row (${e.message}); marking it error anyway`);
+      return { instance_uuid: instance };
+    });
     if (row?.instance_uuid !== instance) return; // not ours any more: leave it alone
-    await this.nodes
-      .transition(id, instance, 'failed', why)
-      .catch((e: Error) => log(`cannot mark node ${id} error: ${e.message}`));
+    await this.transitionAgain(id, instance, 'failed', BmState.ERROR, why).catch((e: Error) =>
+      log(`cannot mark node ${id} error: ${e.message}`),
+    );
     if (!(await this.powerOffAndClean(id, instance, log))) {
       log(
         `node ${id} stays in error with instance ${instance}: it may be powered on; released once a power-off succeeds`,
       );
       return;
     }
-    await this.nodes.transition(id, instance, 'cleaned');
+    await this.transitionAgain(id, instance, 'cleaned', null);
+  }
+
+  /**
+   * A database step tried again while its error is a lost connection (a restart of PostgreSQL,
+   * pg_terminate_backend, a network cut), for up to DB_RETRY_MS: the pool reconnects meanwhile.
+   * Only for steps that are safe to repeat (reads, and writes of the same values).
+   */
+  private async again<T>(step: () => Promise<T>): Promise<T> {
+    const until = this.clock.now() + DB_RETRY_MS;
+    for (;;) {
+      try {
+        return await step();
+      } catch (e) {
+        if (!isConnectionLost(e) || this.clock.now() >= until) throw e;
+        await this.clock.sleep(Math.min(this.o.pollMs ?? 1000, 1000));
+      }
+    }
+  }
+
+  /**
+   * A state transition (a compare-and-set on the row) that a cut connection does not fail: one
+   * whose connection was cut may have committed all the same, so before it is tried again, and
+   * when the retry is refused, the row is read: already in `to` with the instance (or released,
+   * `to` null), it went through.
+   */
+  private async transitionAgain(
+    id: number,
+    instance: string,
+    event: Parameters<SpawnNodes['transition']>[2],
+    to: BmTaskState | null,
+    why?: string,
+  ): Promise<SpawnNode> {
+    const done = (row: Awaited<ReturnType<SpawnNodes['read']>>) =>
+      to === null
+        ? row !== undefined && row.instance_uuid !== instance
+        : row?.instance_uuid === instance && row.task_state === to;
+    let cut = false;
+    return this.again(async () => {
+      if (cut) {
+        const row = await this.nodes.read(id);
+        if (row && done(row)) return row;
+      }
+      try {
+        return await this.nodes.transition(id, instance, event, why);
+      } catch (e) {
+        if (isConnectionLost(e)) cut = true;
+        throw e;
+      }
+    });
   }
 
   /**

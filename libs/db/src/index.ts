@@ -12,3 +12,4 @@ export * from './schema';
 export * from './repositories';
 export * from './database';
 export * from './password-vault';
+export * from './connection-lost';
