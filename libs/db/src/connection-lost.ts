@@ -1,3 +1,6 @@
+import type { EventEmitter } from 'node:events';
+import * as pg from 'pg';
+
 /**
  * Whether a database call failed because the connection went away (the server restarted or
  * terminated our backend, a network cut, no connection to be had), rather than because of what
@@ -15,4 +18,39 @@ export function isConnectionLost(e: unknown): boolean {
   return /Connection terminated|terminating connection|timeout exceeded when trying to connect|not queryable|connection is closed/i.test(
     message,
   );
+}
+
+const GUARDED = Symbol('bm.errorListener');
+
+/**
+ * A pooled connection that the server ends (pg_terminate_backend, a restart, a fail-over) while
+ * it is lent out between queries emits 'error', and with no listener Node ends the process for
+ * it. pg-pool listens only while a client is idle, TypeORM only while a query runner holds it;
+ * the driver's own loans (its version and extension checks while the data source initializes)
+ * have none. Each client gets a listener of its own when the pool makes or lends it: the error
+ * goes to `onError`, the client's next query fails (a lost connection, which callers retry), and
+ * the pool drops it when it comes back.
+ */
+export function guardPool(pool: EventEmitter, onError: (e: Error) => void): void {
+  const guard = (client: EventEmitter & { [GUARDED]?: true }) => {
+    if (client[GUARDED]) return;
+    client[GUARDED] = true;
+    client.on('error', onError);
+  };
+  pool.on('connect', guard);
+  pool.on('acquire', guard);
+}
+
+/**
+ * The `pg` module as TypeORM's `driver` option takes it, with every Pool it makes guarded
+ * (guardPool) from its first connection on; `onError` hears what the guard catches.
+ */
+export function guardedPg(onError: (e: Error) => void = () => undefined): unknown {
+  class GuardedPool extends pg.Pool {
+    constructor(config?: pg.PoolConfig) {
+      super(config);
+      guardPool(this, onError);
+    }
+  }
+  return { ...pg, Pool: GuardedPool };
 }

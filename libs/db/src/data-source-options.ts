@@ -9,6 +9,7 @@ import { Flavor } from './entities/flavor.entity';
 import { BmNodeEvent } from './entities/bm-node-event.entity';
 import { Image } from './entities/image.entity';
 import { MIGRATIONS } from './migrations';
+import { guardedPg } from './connection-lost';
 
 export const ENTITIES = [BmNode, BmInterface, BmNodePower, BmDhcpReservation, ComputeNode, Flavor, BmNodeEvent, Image];
 export const MIGRATIONS_TABLE = 'nova_bm_migrations';
@@ -20,6 +21,8 @@ export interface DatabaseLimits {
   connectTimeoutMs?: number;
   /** A statement, or a transaction left idle, before PostgreSQL cancels it; 0 = no limit. */
   statementTimeoutMs?: number;
+  /** Hears a lent-out connection's loss (guardedPg); the call on it fails and is retried. */
+  onConnectionError?: (e: Error) => void;
 }
 
 /** The options' defaults: a dead or stuck database fails a call in seconds, never hangs it. */
@@ -27,7 +30,7 @@ export const DEFAULT_LIMITS = {
   poolSize: 5,
   connectTimeoutMs: 10_000,
   statementTimeoutMs: 30_000,
-} as const satisfies Required<DatabaseLimits>;
+} as const satisfies Required<Omit<DatabaseLimits, 'onConnectionError'>>;
 
 /**
  * How much longer than the server's statement timeout the client waits for an answer: the
@@ -55,6 +58,8 @@ export function dataSourceOptions(url: string, limits: DatabaseLimits = {}): Dat
   const l = { ...DEFAULT_LIMITS, ...limits };
   return {
     type: 'postgres',
+    // A connection the server ends while it is lent out must not end the process (guardedPg).
+    driver: guardedPg(limits.onConnectionError),
     url,
     entities: ENTITIES,
     migrations: MIGRATIONS.map((m) => m.migration),

@@ -56,7 +56,10 @@ export class ServiceModule {
       imports: [
         TypeOrmModule.forRootAsync({
           useFactory: () => ({
-            ...dataSourceOptions(config.baremetal.sql_connection, databaseLimits(config.baremetal)),
+            ...dataSourceOptions(config.baremetal.sql_connection, {
+              ...databaseLimits(config.baremetal),
+              onConnectionError: (e) => new Logger(name).warn(`database connection lost: ${e.message}`),
+            }),
             // Keep starting while PostgreSQL is away; /healthz reports it meanwhile.
             retryAttempts: Number.MAX_SAFE_INTEGER,
             retryDelay: 3000,
