@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { COMPUTE, type InstanceAction, adminContext } from '@bm/contracts';
 import { extraProperties } from '@bm/images';
 import { systemClock } from '@bm/core';
-import { BmNode, type InstanceRow } from '@bm/db';
+import type { InstanceRow } from '@bm/db';
 import { NotificationListener } from '@bm/messaging';
 import { CliError } from '../errors';
 import type { Column } from '../output';
@@ -156,9 +156,7 @@ export function instanceCommands(program: Command, session: CliSession): void {
       const rebuild = new RebuildInstance({
         findInstance: (r) => db.nodes.findInstance(r),
         readInstance: async (uuid) => (await db.nodes.instances({ instanceUuid: uuid }))[0],
-        currentImage: async (id) =>
-          (await db.dataSource.getRepository(BmNode).findOne({ where: { id }, select: { id: true, image_path: true } }))
-            ?.image_path ?? null,
+        currentImage: async (id) => (await db.nodes.deployTarget(id))?.image_path ?? null,
         rebuild: (host, args, w) => {
           const target = { topic: COMPUTE.topic, server: host };
           const method = COMPUTE.methods.rebuildInstance;
