@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NodeRepository } from '@bm/db';
 import { EnrollmentService } from '@bm/enrollment';
-import { type TestBus, openBus, uniqueName } from './support/amqp';
+import { type TestBus, openBus, uniqueName, until } from './support/amqp';
 import { type NovaBmDatabase, createNovaBmDatabase } from './support/database';
 import { SMALL_NODE } from './support/nodes';
 import { type ServiceProcess, serviceEnv, startService } from './support/service';
@@ -49,6 +49,12 @@ describe('JSON logs (use_json, log_dir) of a request crossing compute and power'
   let node: { id: number; uuid: string };
   const services: ServiceProcess[] = [];
   const exchange = uniqueName('logs');
+  const powerRecord = async (): Promise<string | null> => {
+    const rows = (await db.ds.query('SELECT power_state FROM bm_node_power WHERE node_id = $1', [node.id])) as {
+      power_state: string | null;
+    }[];
+    return rows[0]?.power_state ?? null;
+  };
 
   beforeAll(async () => {
     db = await createNovaBmDatabase('bm_logs');
@@ -93,7 +99,11 @@ describe('JSON logs (use_json, log_dir) of a request crossing compute and power'
       { version: '6.0', timeout: 20, context: { request_id: REQUEST_ID, roles: ['admin'], is_admin: true } },
     );
     expect(answer).toEqual({ node: node.uuid, power_state: 'on' });
-    // The power sync (every second) sees the node come on.
+    // The call itself brings the power record up to date (the node list need not wait for a sync)...
+    await until(powerRecord, 'on', 10_000);
+    // ...so the sync sees a change only when one is made behind the service's back: here the record
+    // is put back to off (as if the node had been powered on at its front panel since).
+    await db.ds.query(`UPDATE bm_node_power SET power_state = 'off' WHERE node_id = $1`, [node.id]);
     await power.waitFor('power state changed from off to on (power sync)', 10_000);
     expect(await compute.stop()).toBe(0);
     expect(await power.stop()).toBe(0);
