@@ -1,4 +1,5 @@
-import { validateNode } from './node.dto';
+import { validateDto } from '@bm/core';
+import { UpdateNodeDto, validateNode } from './node.dto';
 
 const NODE = { macs: ['52:54:00:00:00:01'], cpus: 1, memory_mb: 512, local_gb: 5, pm_address: '10.0.0.1' };
 const problems = (fields: Record<string, unknown>) => {
@@ -32,5 +33,27 @@ describe('validateNode: what IPMI can carry', () => {
     expect(problems({ pm_user: '\u001b[31madmin' })).toEqual([
       'pm_user: has a control character (0x1b at character 1): IPMI cannot carry it',
     ]);
+  });
+});
+
+describe('UpdateNodeDto: the enrollment fields, each optional, MACs not among them', () => {
+  const check = (fields: Record<string, unknown>) => {
+    const v = validateDto(UpdateNodeDto, fields);
+    return v.ok ? [] : v.problems.map((p) => `${p.field}: ${p.message}`);
+  };
+
+  it('takes any subset, the empty one included', () => {
+    expect(check({})).toEqual([]);
+    expect(check({ cpus: 4, cpu_arch: 'x86_64' })).toEqual([]);
+  });
+
+  it('checks each field as enrollment does', () => {
+    expect(check({ cpus: 0 })).toEqual(['cpus: must be a positive integer']);
+    expect(check({ pm_password: 'x'.repeat(21) })).toEqual(['pm_password: is 21 bytes: IPMI 2.0 takes at most 20']);
+  });
+
+  it('refuses macs (interface add/remove change them) and unknown fields', () => {
+    expect(check({ macs: ['52:54:00:00:00:02'] })).toEqual(['macs: is not a known field']);
+    expect(check({ colour: 'blue' })).toEqual(['colour: is not a known field']);
   });
 });

@@ -14,6 +14,7 @@ import {
   Validate,
 } from 'class-validator';
 import { macProblem, type Validated, validateDto, normalizeMac, parseBmcAddress, formatBmcAddress } from '@bm/domain';
+import { OmitType, PartialType } from '@nestjs/mapped-types';
 
 const INT_MAX = 2 ** 31 - 1;
 const POSITIVE = { message: '$property must be a positive integer' };
@@ -132,46 +133,10 @@ export class CreateNodeDto {
 }
 
 /**
- * `bmctl node set`: the fields to change, each checked as at enrollment. MACs are changed with
- * `interface add/remove`, not here.
+ * `bmctl node set`: the fields to change, each optional and checked as at enrollment. MACs are
+ * changed with `interface add/remove`, not here.
  */
-export class UpdateNodeDto {
-  @IsOptional()
-  @PositiveInt()
-  cpus?: number;
-
-  @IsOptional()
-  @PositiveInt()
-  memory_mb?: number;
-
-  @IsOptional()
-  @PositiveInt()
-  local_gb?: number;
-
-  @IsOptional()
-  @BmcAddress()
-  pm_address?: string;
-
-  @IsOptional()
-  @PmUser()
-  pm_user?: string;
-
-  @IsOptional()
-  @PmPassword()
-  pm_password?: string;
-
-  @IsOptional()
-  @CpuArch()
-  cpu_arch?: string;
-
-  @IsOptional()
-  @ServiceHost()
-  service_host?: string;
-
-  @IsOptional()
-  @TerminalPort()
-  terminal_port?: number;
-}
+export class UpdateNodeDto extends PartialType(OmitType(CreateNodeDto, ['macs'] as const)) {}
 
 /** The fields `bmctl node unset` may clear: the optional ones of a node. */
 export const UNSETTABLE_FIELDS = ['cpu_arch', 'pm_user', 'pm_password', 'terminal_port'] as const;
