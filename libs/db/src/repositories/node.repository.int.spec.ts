@@ -589,7 +589,7 @@ describe('NodeRepository against PostgreSQL', () => {
       ]);
     });
 
-    it('powerTarget and powerTargets: live nodes with a BMC, credentials included', async () => {
+    it('powerTarget and powerTargets: live nodes with a BMC, credentials included; the sync leaves maintenance out', async () => {
       const h = 'pw';
       const a = await node({ service_host: h, pm_address: '10.1.1.1:623', pm_user: null });
       await node({ service_host: h, pm_address: null });
@@ -603,6 +603,10 @@ describe('NodeRepository against PostgreSQL', () => {
         await expect(repo.powerTarget(ref)).rejects.toBeInstanceOf(NodeNotFound);
       expect((await repo.powerTargets(h)).map((t) => t.id)).toEqual([a.id, b.id]);
       expect(await repo.powerTargets('nobody')).toEqual([]);
+      // In maintenance: out of the power sync, still reachable by a power call.
+      await repo.setMaintenance([b.id], true, 'BMC answers garbage');
+      expect((await repo.powerTargets(h)).map((t) => t.id)).toEqual([a.id]);
+      expect((await repo.powerTarget(b.id)).id).toBe(b.id);
     });
   });
 

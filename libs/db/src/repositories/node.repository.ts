@@ -627,11 +627,16 @@ export class NodeRepository {
     return this.toPowerTarget(n);
   }
 
-  /** Every live node of `host` that has a BMC, by id. */
+  /**
+   * What the power sync polls: every live node of `host` that has a BMC and is not in
+   * maintenance, by id. A node is often put in maintenance because its BMC misbehaves; polling
+   * it would only fill the log and the timeline with failures (as Ironic's sync skips it too).
+   * Explicit power calls still reach it, and still update its power record.
+   */
   async powerTargets(host: string): Promise<PowerTargetRow[]> {
     const nodes = await this.ds
       .getRepository(BmNode)
-      .find({ where: { service_host: host, deleted: false }, order: { id: 'ASC' } });
+      .find({ where: { service_host: host, deleted: false, maintenance: false }, order: { id: 'ASC' } });
     return nodes.filter((n) => n.pm_address).map((n) => this.toPowerTarget(n));
   }
 
