@@ -18,7 +18,9 @@ const FLAVOR = {
 } as unknown as Flavor;
 const IMAGE = { id: 'img-1', properties: { kernel_id: 'k', ramdisk_id: 'r' } };
 
-function harness(o: { onCast?: (uuids: string[]) => void; states?: (polls: number) => string } = {}) {
+function harness(
+  o: { onCast?: (uuids: string[]) => void; states?: (polls: number) => string; progress?: (l: string) => void } = {},
+) {
   const casts: SchedulerRunInstanceArgs[] = [];
   let uuids: string[] = [];
   let polls = 0;
@@ -61,7 +63,7 @@ function harness(o: { onCast?: (uuids: string[]) => void; states?: (polls: numbe
       return { stop: async () => undefined };
     },
     clock,
-    progress: () => undefined,
+    progress: o.progress ?? (() => undefined),
   });
   return {
     boot,
@@ -102,21 +104,63 @@ describe('BootInstance', () => {
     expect(h.instanceQueries).toEqual([undefined]);
   });
 
-  it("waits for every instance; the scheduler's NoValidHost for one fails the boot naming it", async () => {
-    // The ERROR notification for the second instance, heard as the scheduler answers the cast.
+  it("one instance's failure does not stop the others being followed; the boot fails naming it", async () => {
+    // The second instance's ERROR notification, heard as the scheduler answers the cast; the
+    // first one goes on to active a few polls later.
+    const lines: string[] = [];
     const h: ReturnType<typeof harness> = harness({
-      states: () => 'building',
+      states: (polls) => (polls < 4 ? 'building' : 'active'),
       onCast: (uuids) =>
         h.notify({
           eventType: 'scheduler.run_instance',
           priority: 'ERROR',
           payload: { instance_id: uuids[1], exception: 'NoValidHost', reason: 'No valid host was found.' },
         } as unknown as ReceivedNotification),
+      progress: (l) => lines.push(l),
     });
     const failed = await h.boot.runAll({ ...request, count: 2 }).catch((e: unknown) => e);
     expect(failed).toBeInstanceOf(BootFailed);
-    const second = (h.casts[0].request_spec.instance_uuids as string[])[1];
-    expect((failed as Error).message).toBe(`instance ${second} (vm-2): NoValidHost: No valid host was found.`);
+    const [first, second] = h.casts[0].request_spec.instance_uuids as string[];
+    expect((failed as Error).message).toBe(
+      `1 of 2 failed: instance ${second} (vm-2): NoValidHost: No valid host was found.`,
+    );
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        `instance ${second} (vm-2): failed: NoValidHost: No valid host was found.`,
+        `instance ${first} (vm-1): node node-0 on cn1: active`,
+      ]),
+    );
+  });
+
+  it('a failure and an instance still short of --wait-for at the timeout: both named', async () => {
+    const h: ReturnType<typeof harness> = harness({
+      states: () => 'prepared',
+      onCast: (uuids) =>
+        h.notify({
+          eventType: 'scheduler.run_instance',
+          priority: 'ERROR',
+          payload: { instance_id: uuids[0], exception: 'NoValidHost', reason: 'none' },
+        } as unknown as ReceivedNotification),
+    });
+    const e = await h.boot.runAll({ ...request, count: 2, timeoutS: 1 }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(BootFailed);
+    expect((e as Error).message).toMatch(
+      /^1 of 2 failed: instance \S+ \(vm-1\): NoValidHost: none; instance \S+ \(vm-2\): not active after 1 s \(now prepared\)$/,
+    );
+  });
+
+  it('one instance that fails: its failure alone', async () => {
+    const h: ReturnType<typeof harness> = harness({
+      states: () => 'building',
+      onCast: (uuids) =>
+        h.notify({
+          eventType: 'scheduler.run_instance',
+          priority: 'ERROR',
+          payload: { instance_id: uuids[0], exception: 'NoValidHost', reason: 'none' },
+        } as unknown as ReceivedNotification),
+    });
+    const e = await h.boot.run(request).catch((x: unknown) => x);
+    expect((e as Error).message).toMatch(/^instance \S+ \(vm\): NoValidHost: none$/);
   });
 
   it('times out naming each instance not there yet', async () => {

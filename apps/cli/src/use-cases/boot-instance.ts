@@ -169,8 +169,10 @@ export class BootInstance {
   }
 
   /**
-   * Reads the instances' nodes (one query a round) until each reached `waitFor`; the first one
-   * the scheduler or compute failed, or running out of time, ends it.
+   * Reads the instances' nodes (one query a round) until each reached `waitFor` or failed (the
+   * scheduler or compute gave up on it), or time ran out. One failure does not stop the others
+   * being followed: a batch of twenty with one bad node ends with nineteen built and the one
+   * named (BootFailed, every failure in its message, and any instance still short of `waitFor`).
    */
   private async follow(
     uuids: string[],
@@ -182,30 +184,38 @@ export class BootInstance {
     const until = this.p.clock.now() + r.timeoutS * 1000;
     const last = uuids.map(() => '');
     const done: (InstanceRow | undefined)[] = uuids.map(() => undefined);
+    const failed: (string | undefined)[] = uuids.map(() => undefined);
+    const behind = () => uuids.map((_, i) => i).filter((i) => !done[i] && failed[i] === undefined);
+    const notThere = (is: number[]) =>
+      is.map((i) => `${labels[i]}: not ${r.waitFor} after ${r.timeoutS} s (now ${last[i] || 'unscheduled'})`);
     for (;;) {
-      const failed = uuids.map((_, i) => failure(i)).findIndex((f) => f !== undefined);
-      if (failed >= 0) throw new BootFailed(`${labels[failed]}: ${failure(failed)}`);
+      for (const i of behind()) {
+        failed[i] = failure(i);
+        if (failed[i] !== undefined) this.p.progress(`${labels[i]}: failed: ${failed[i]}`);
+      }
+      const timedOut = this.p.clock.now() > until;
+      if (!behind().length || timedOut) {
+        const failures = uuids.map((_, i) => i).filter((i) => failed[i] !== undefined);
+        if (failures.length) {
+          const what = failures.map((i) => `${labels[i]}: ${failed[i]}`).concat(timedOut ? notThere(behind()) : []);
+          const of = uuids.length > 1 ? `${failures.length} of ${uuids.length} failed: ` : '';
+          throw new BootFailed(`${of}${what.join('; ')}`);
+        }
+        if (!behind().length) return done as InstanceRow[];
+        throw new BootTimedOut(notThere(behind()).join('; '));
+      }
       const rows =
         uuids.length === 1 ? await this.p.nodes.instances({ instanceUuid: uuids[0] }) : await this.p.nodes.instances();
-      uuids.forEach((uuid, i) => {
-        const row = rows.find((x) => x.instance_uuid === uuid);
+      for (const i of behind()) {
+        const row = rows.find((x) => x.instance_uuid === uuids[i]);
         const state = row?.task_state ?? '';
         if (row && state !== last[i]) {
           this.p.progress(`${labels[i]}: node ${row.node_uuid} on ${row.service_host}: ${state}`);
           last[i] = state;
         }
         if (row && BOOT_STATES.indexOf(state as BootState) >= want) done[i] = row;
-      });
-      if (done.every((row) => row !== undefined)) return done as InstanceRow[];
-      if (this.p.clock.now() > until) {
-        const behind = uuids.map((_, i) => i).filter((i) => !done[i]);
-        throw new BootTimedOut(
-          behind
-            .map((i) => `${labels[i]}: not ${r.waitFor} after ${r.timeoutS} s (now ${last[i] || 'unscheduled'})`)
-            .join('; '),
-        );
       }
-      await this.p.clock.sleep(250);
+      if (behind().length) await this.p.clock.sleep(250);
     }
   }
 }
