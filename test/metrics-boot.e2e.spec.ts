@@ -76,6 +76,7 @@ describe('/metrics of every service before and after a boot', () => {
     // The scheduler placed it; compute ran it, each phase timed once, and called netboot and power.
     expect(moved('scheduler', 'bm_rpc_calls_total', { method: 'run_instance', outcome: 'ok' })).toBe(1);
     expect(moved('compute', 'bm_rpc_calls_total', { method: 'run_instance', outcome: 'ok' })).toBe(1);
+    expect(moved('scheduler', 'bm_rpc_client_casts_total', { method: 'run_instance', outcome: 'ok' })).toBe(1);
     for (const phase of ['prepare', 'power', 'pxe_boot', 'deploy', 'activate'])
       expect([phase, moved('compute', 'bm_spawn_phase_seconds_count', { phase })]).toEqual([phase, 1]);
     expect(moved('compute', 'bm_spawn_phase_seconds_sum', { phase: 'deploy' })).toBeGreaterThan(0);

@@ -33,7 +33,13 @@ const QUEUES: Record<string, (jobQueue: string) => string[]> = {
   images: () => [],
 };
 /** What every service shows. */
-const COMMON = ['bm_rpc_calls_total', 'bm_rpc_call_duration_seconds', 'bm_rpc_client_calls_total', 'bm_queue_messages'];
+const COMMON = [
+  'bm_rpc_calls_total',
+  'bm_rpc_call_duration_seconds',
+  'bm_rpc_client_calls_total',
+  'bm_rpc_client_casts_total',
+  'bm_queue_messages',
+];
 
 async function ready(port: number): Promise<void> {
   await eventually(

@@ -26,6 +26,7 @@ describe('RpcObserver and queueDepths', () => {
   const topic = uniqueName('observed');
   const served: Seen[] = [];
   const called: Seen[] = [];
+  const casts: Seen[] = [];
   const seconds: number[] = [];
   let server: RpcServer;
   let client: RpcClient;
@@ -56,7 +57,14 @@ describe('RpcObserver and queueDepths', () => {
       },
     });
     await server.start();
-    client = new RpcClient(conn, { exchange, timeout: 10, observer: { called: (m, o) => called.push([m, o]) } });
+    client = new RpcClient(conn, {
+      exchange,
+      timeout: 10,
+      observer: {
+        called: (m, o) => called.push([m, o]),
+        cast: (m, o) => casts.push([m, o]),
+      },
+    });
   });
 
   afterAll(async () => {
@@ -93,6 +101,16 @@ describe('RpcObserver and queueDepths', () => {
     const t = Date.now();
     while (served.length === 0 && Date.now() - t < 5000) await new Promise((r) => setTimeout(r, 50));
     expect(served).toEqual([[UNKNOWN_METHOD, 'invalid']]);
+  });
+
+  it('the client counts each cast and fanout cast once the broker took it', async () => {
+    casts.length = 0;
+    await client.cast({ topic }, 'echo', { x: 2 });
+    await client.fanoutCast(topic, 'echo', { x: 3 });
+    expect(casts).toEqual([
+      ['echo', 'ok'],
+      ['echo', 'ok'],
+    ]);
   });
 
   it('a call that times out is counted as timeout by the client', async () => {

@@ -27,4 +27,9 @@ export interface RpcObserver {
   served?(method: string, outcome: RpcOutcome, seconds: number): void;
   /** A call this client made, settled by its reply, an error or its timeout. */
   called?(method: string, outcome: RpcOutcome, seconds: number): void;
+  /**
+   * A cast (or fanout cast) this client sent: `ok` once the broker took it (publisher confirm),
+   * else the kind of the error (`unavailable`: not sent by its publish deadline).
+   */
+  cast?(method: string, outcome: RpcOutcome): void;
 }

@@ -162,7 +162,10 @@ export class RpcClient {
       context: contextForCall(o.context),
     });
     const deadline = Date.now() + this.conn.publishTimeoutMs;
-    await this.send(exchange, routingKey(target), encodeEnvelope(msg), publishProperties(), deadline);
+    await this.counted(
+      method,
+      this.send(exchange, routingKey(target), encodeEnvelope(msg), publishProperties(), deadline),
+    );
   }
 
   /** Cast to every server of a topic (exchange `<topic>_fanout`, routing key ""). */
@@ -181,7 +184,28 @@ export class RpcClient {
       context: contextForCall(o.context),
     });
     const deadline = Date.now() + this.conn.publishTimeoutMs;
-    await this.send(fx.name, '', encodeEnvelope(msg), publishProperties(), deadline, () => true, fx);
+    await this.counted(
+      method,
+      this.send(fx.name, '', encodeEnvelope(msg), publishProperties(), deadline, () => true, fx),
+    );
+  }
+
+  /** Tells the observer how a cast's publish ended; the outcome is passed on unchanged. */
+  private async counted(method: string, sent: Promise<void>): Promise<void> {
+    const tell = (e?: unknown) => {
+      try {
+        this.defaults.observer?.cast?.(method, rpcOutcome(e));
+      } catch {
+        // Counting must never change a cast's outcome.
+      }
+    };
+    try {
+      await sent;
+    } catch (e) {
+      tell(e);
+      throw e;
+    }
+    tell();
   }
 
   /**

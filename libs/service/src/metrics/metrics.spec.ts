@@ -8,6 +8,7 @@ const GROUPS: Record<string, [name: string, type: string][]> = {
     ['bm_rpc_call_duration_seconds', 'histogram'],
     ['bm_rpc_client_calls_total', 'counter'],
     ['bm_rpc_client_call_duration_seconds', 'histogram'],
+    ['bm_rpc_client_casts_total', 'counter'],
     ['bm_queue_messages', 'gauge'],
   ],
   power: [
@@ -81,6 +82,8 @@ describe('Metrics', () => {
     m.rpc.served('power_on', 'ok', 0.3);
     m.rpc.served('power_on', 'unavailable', 2);
     m.rpc.called('prepare_deploy', 'timeout', 60);
+    m.rpc.cast('run_instance', 'ok');
+    m.rpc.cast('run_instance', 'unavailable');
     m.power.syncDuration.observe(0.12);
     m.power.syncErrors.inc({ bmc: '10.0.0.7:623' });
     m.netboot.dhcp('offer');
@@ -104,6 +107,8 @@ describe('Metrics', () => {
     expect(e.value('bm_rpc_call_duration_seconds_bucket', { method: 'power_on', le: '0.5' })).toBe(2);
     expect(e.value('bm_rpc_call_duration_seconds_bucket', { method: 'power_on', le: '+Inf' })).toBe(3);
     expect(e.value('bm_rpc_client_calls_total', { method: 'prepare_deploy', outcome: 'timeout' })).toBe(1);
+    expect(e.value('bm_rpc_client_casts_total', { method: 'run_instance', outcome: 'ok' })).toBe(1);
+    expect(e.value('bm_rpc_client_casts_total', { method: 'run_instance' })).toBe(2);
     expect(e.value('bm_power_sync_duration_seconds_count')).toBe(1);
     expect(e.value('bm_power_sync_errors_total', { bmc: '10.0.0.7:623' })).toBe(1);
     expect(e.value('bm_dhcp_packets_total', { kind: 'offer' })).toBe(1);

@@ -128,6 +128,7 @@ export class RpcMetrics implements RpcObserver {
   readonly duration: Histogram<'method'>;
   readonly clientCalls: Counter<'method' | 'outcome'>;
   readonly clientDuration: Histogram<'method'>;
+  readonly clientCasts: Counter<'method' | 'outcome'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -146,7 +147,7 @@ export class RpcMetrics implements RpcObserver {
     });
     this.clientCalls = new Counter({
       name: 'bm_rpc_client_calls_total',
-      help: 'RPC calls the service made to others (its RpcClient; casts are not counted), by method and outcome: ok, or the kind of the error (timeout, unavailable, failed, …).',
+      help: 'RPC calls the service made to others (its RpcClient; casts are bm_rpc_client_casts_total), by method and outcome: ok, or the kind of the error (timeout, unavailable, failed, …).',
       labelNames: ['method', 'outcome'],
       registers,
     });
@@ -155,6 +156,12 @@ export class RpcMetrics implements RpcObserver {
       help: 'Time an RPC call the service made took to be answered (or to fail), by method.',
       labelNames: ['method'],
       buckets: RPC_BUCKETS,
+      registers,
+    });
+    this.clientCasts = new Counter({
+      name: 'bm_rpc_client_casts_total',
+      help: 'RPC casts (and fanout casts) the service sent, by method and outcome: ok once the broker confirmed it, or the kind of the error (unavailable: not sent by the publish deadline).',
+      labelNames: ['method', 'outcome'],
       registers,
     });
   }
@@ -167,6 +174,10 @@ export class RpcMetrics implements RpcObserver {
   called(method: string, outcome: RpcOutcome, seconds: number): void {
     this.clientCalls.inc({ method, outcome });
     this.clientDuration.observe({ method }, seconds);
+  }
+
+  cast(method: string, outcome: RpcOutcome): void {
+    this.clientCasts.inc({ method, outcome });
   }
 }
 
