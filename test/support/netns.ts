@@ -10,6 +10,9 @@ import { PxeLayout, generateDeployKey } from '@bm/pxe';
 import { ROOT } from './bmctl';
 import { completeLines } from './lines';
 
+/** The namespaces this test file made (each file has its own module registry). */
+const made = new Set<string>();
+
 /**
  * Private network namespaces for peer and e2e tests (root only; iproute2). Everything a test
  * builds here (namespaces, veth pairs, taps, the processes inside) is removed by destroy(); no
@@ -26,6 +29,7 @@ export class Netns {
     if (process.getuid?.() !== 0) throw new Error('network namespace tests need root (CI runs as root)');
     const ns = new Netns(`bmt-${prefix}-${randomBytes(3).toString('hex')}`);
     execFileSync('ip', ['netns', 'add', ns.name]);
+    made.add(ns.name);
     ns.ip('link', 'set', 'lo', 'up');
     return ns;
   }
@@ -119,12 +123,15 @@ export function stop(c: ChildProcess): Promise<void> {
   });
 }
 
-/** Namespaces whose names start with `bmt-`, to check that a test left none behind. */
+/**
+ * The namespaces this test file made that still exist, to check that it left none behind. Only
+ * its own: another suite running on the machine at the same time has namespaces of its own.
+ */
 export function testNamespaces(): string[] {
   return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
     .split('\n')
-    .filter((l) => l.startsWith('bmt-'))
-    .map((l) => l.split(' ')[0]);
+    .map((l) => l.split(' ')[0])
+    .filter((name) => made.has(name));
 }
 
 /**
