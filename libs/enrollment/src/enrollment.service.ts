@@ -22,6 +22,7 @@ import {
   UNSETTABLE_FIELDS,
   type UnsettableField,
   UpdateNodeDto,
+  UPDATABLE_FIELDS,
   validateNode,
 } from './node.dto';
 import { detectFormat, parseNodeFile } from './node-file';
@@ -177,8 +178,9 @@ export class EnrollmentService {
         const node = await this.findNode(tx, ref, true);
         const next: Partial<BmNode> = {};
         const changed: string[] = [];
-        for (const [field, value] of Object.entries(set) as [keyof UpdateNodeDto, string | number][]) {
-          if (field === 'pm_password') continue;
+        for (const field of UPDATABLE_FIELDS) {
+          const value = set[field];
+          if (value === undefined || field === 'pm_password') continue;
           if (node[field] === value) continue;
           (next as Record<string, unknown>)[field] = value;
           changed.push(`${field} ${String(value)}${node[field] === null ? '' : ` (was ${String(node[field])})`}`);

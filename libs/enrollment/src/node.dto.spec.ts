@@ -1,5 +1,6 @@
 import { validateDto } from '@bm/core';
-import { UpdateNodeDto, validateNode } from './node.dto';
+import { getMetadataStorage } from 'class-validator';
+import { UPDATABLE_FIELDS, UpdateNodeDto, validateNode } from './node.dto';
 
 const NODE = { macs: ['52:54:00:00:00:01'], cpus: 1, memory_mb: 512, local_gb: 5, pm_address: '10.0.0.1' };
 const problems = (fields: Record<string, unknown>) => {
@@ -55,5 +56,14 @@ describe('UpdateNodeDto: the enrollment fields, each optional, MACs not among th
   it('refuses macs (interface add/remove change them) and unknown fields', () => {
     expect(check({ macs: ['52:54:00:00:00:02'] })).toEqual(['macs: is not a known field']);
     expect(check({ colour: 'blue' })).toEqual(['colour: is not a known field']);
+  });
+});
+
+describe('UPDATABLE_FIELDS', () => {
+  it('names every field UpdateNodeDto checks, and no other', () => {
+    const checked = getMetadataStorage()
+      .getTargetValidationMetadatas(UpdateNodeDto, '', true, false)
+      .map((m) => m.propertyName);
+    expect([...new Set(checked)].sort()).toEqual([...UPDATABLE_FIELDS].sort());
   });
 });

@@ -138,6 +138,19 @@ export class CreateNodeDto {
  */
 export class UpdateNodeDto extends PartialType(OmitType(CreateNodeDto, ['macs'] as const)) {}
 
+/** The fields of UpdateNodeDto, in the order a change lists them (the enrollment's order). */
+export const UPDATABLE_FIELDS = [
+  'cpus',
+  'memory_mb',
+  'local_gb',
+  'pm_address',
+  'pm_user',
+  'pm_password',
+  'cpu_arch',
+  'service_host',
+  'terminal_port',
+] as const satisfies readonly (keyof UpdateNodeDto)[];
+
 /** The fields `bmctl node unset` may clear: the optional ones of a node. */
 export const UNSETTABLE_FIELDS = ['cpu_arch', 'pm_user', 'pm_password', 'terminal_port'] as const;
 export type UnsettableField = (typeof UNSETTABLE_FIELDS)[number];
