@@ -180,9 +180,11 @@ export function processGroup(pgid: number): number[] {
   for (const p of readdirSync('/proc')) {
     if (!/^\d+$/.test(p)) continue;
     try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      // pid (comm) state ppid pgrp …: comm may hold spaces and parentheses.
-      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // status, not stat: reading the stat of a process stuck in the kernel (a writer whose
+      // block device went away) blocks the reader too, and this runs in the test process.
+      const status = readFileSync(`/proc/${p}/status`, 'utf8');
+      const state = /^State:\s+(\S)/m.exec(status)?.[1];
+      const pgrp = /^NSpgid:\s+(\d+)/m.exec(status)?.[1];
       if (Number(pgrp) === pgid && state !== 'Z') pids.push(Number(p));
     } catch {
       // gone meanwhile

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { dying, exportMountpoint, parentOf, storageDaemons } from './orphans';
 
 describe('orphaned storage daemons', () => {
-  it('reads the parent from /proc/PID/stat, a command name with spaces and parentheses included', () => {
-    expect(parentOf('4242 (qemu-storage-d) S 1 4242 4242 0 -1')).toBe(1);
-    expect(parentOf('77 (a (b) c) R 4100 77 77 0 -1')).toBe(4100);
+  it('reads the parent from /proc/PID/status (its stat can block on a process stuck in the kernel)', () => {
+    expect(parentOf('Name:\tqemu-storage-d\nState:\tS (sleeping)\nTgid:\t4242\nPPid:\t1\n')).toBe(1);
+    expect(parentOf('Name:\ta (b) c\nPPid:\t4100\nTracerPid:\t0\n')).toBe(4100);
     expect(parentOf('')).toBeUndefined();
   });
 
@@ -43,7 +43,7 @@ describe('orphaned storage daemons', () => {
         `type=fuse,id=lun0,mountpoint=${mountpoint},writable=on`,
       ];
       writeFileSync(join(proc, String(pid), 'cmdline'), argv.join('\0') + '\0');
-      writeFileSync(join(proc, String(pid), 'stat'), `${pid} (qemu-storage-d) S ${ppid} ${pid} ${pid} 0 -1`);
+      writeFileSync(join(proc, String(pid), 'status'), `Name:\tqemu-storage-d\nState:\tS (sleeping)\nPPid:\t${ppid}\n`);
     };
     const parent = (pid: number, comm: string, state: string) => {
       mkdirSync(join(proc, String(pid)));

@@ -11,11 +11,13 @@ export interface StorageDaemonProcess {
   orphaned: boolean;
 }
 
-/** `/proc/PID/stat`'s ppid (the field after the parenthesised command name, which may hold spaces). */
-export function parentOf(stat: string): number | undefined {
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ppid = Number(rest[1]);
-  return Number.isInteger(ppid) ? ppid : undefined;
+/**
+ * `/proc/PID/status`'s PPid. Not `stat`: reading the stat of a process stuck in the kernel (a
+ * writer whose block device went away) blocks the reader as well; status answers.
+ */
+export function parentOf(status: string): number | undefined {
+  const m = /^PPid:\s+(\d+)$/m.exec(status);
+  return m ? Number(m[1]) : undefined;
 }
 
 /** The `mountpoint=` of a `--export type=fuse,…` argument (QEMU's doubled commas undone). */
@@ -64,7 +66,7 @@ export async function storageDaemons(
     if (basename(argv[0] ?? '') !== basename(program)) continue;
     const mountpoint = exportMountpoint(argv.slice(1));
     if (!mountpoint?.startsWith(prefix)) continue;
-    const ppid = parentOf((await readProc(procRoot, pid, 'stat')) ?? '');
+    const ppid = parentOf((await readProc(procRoot, pid, 'status')) ?? '');
     if (ppid === undefined) continue;
     const parentComm = (await readProc(procRoot, ppid, 'comm'))?.trim();
     const status = (await readProc(procRoot, ppid, 'status')) ?? '';

@@ -240,8 +240,8 @@ export class UserspaceAttacher implements IscsiAttacher {
       const until = this.o.clock.now() + 5_000;
       while (
         this.o.clock.now() < until &&
-        (await readFile(join(this.o.procRoot, String(d.pid), 'stat'), 'utf8').then(
-          (st) => !/\) Z /.test(st),
+        (await readFile(join(this.o.procRoot, String(d.pid), 'status'), 'utf8').then(
+          (st) => !/^State:\s+Z/m.test(st),
           () => false,
         ))
       )
