@@ -74,6 +74,13 @@ function harness(
   };
 }
 const request = { name: 'vm', flavor: 'lab.sim', image: IMAGE, waitFor: 'active' as const, timeoutS: 5 };
+/** The scheduler's ERROR notification for one instance. */
+const noValidHost = (instance: string, reason: string) =>
+  ({
+    eventType: 'scheduler.run_instance',
+    priority: 'ERROR',
+    payload: { instance_id: instance, exception: 'NoValidHost', reason },
+  }) as unknown as ReceivedNotification;
 
 describe('BootInstance', () => {
   it('one instance: one run_instance for its uuid, the row once active', async () => {
@@ -110,12 +117,7 @@ describe('BootInstance', () => {
     const lines: string[] = [];
     const h: ReturnType<typeof harness> = harness({
       states: (polls) => (polls < 4 ? 'building' : 'active'),
-      onCast: (uuids) =>
-        h.notify({
-          eventType: 'scheduler.run_instance',
-          priority: 'ERROR',
-          payload: { instance_id: uuids[1], exception: 'NoValidHost', reason: 'No valid host was found.' },
-        } as unknown as ReceivedNotification),
+      onCast: (uuids) => h.notify(noValidHost(uuids[1], 'No valid host was found.')),
       progress: (l) => lines.push(l),
     });
     const failed = await h.boot.runAll({ ...request, count: 2 }).catch((e: unknown) => e);
@@ -135,12 +137,7 @@ describe('BootInstance', () => {
   it('a failure and an instance still short of --wait-for at the timeout: both named', async () => {
     const h: ReturnType<typeof harness> = harness({
       states: () => 'prepared',
-      onCast: (uuids) =>
-        h.notify({
-          eventType: 'scheduler.run_instance',
-          priority: 'ERROR',
-          payload: { instance_id: uuids[0], exception: 'NoValidHost', reason: 'none' },
-        } as unknown as ReceivedNotification),
+      onCast: (uuids) => h.notify(noValidHost(uuids[0], 'none')),
     });
     const e = await h.boot.runAll({ ...request, count: 2, timeoutS: 1 }).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(BootFailed);
@@ -152,12 +149,7 @@ describe('BootInstance', () => {
   it('one instance that fails: its failure alone', async () => {
     const h: ReturnType<typeof harness> = harness({
       states: () => 'building',
-      onCast: (uuids) =>
-        h.notify({
-          eventType: 'scheduler.run_instance',
-          priority: 'ERROR',
-          payload: { instance_id: uuids[0], exception: 'NoValidHost', reason: 'none' },
-        } as unknown as ReceivedNotification),
+      onCast: (uuids) => h.notify(noValidHost(uuids[0], 'none')),
     });
     const e = await h.boot.run(request).catch((x: unknown) => x);
     expect((e as Error).message).toMatch(/^instance \S+ \(vm\): NoValidHost: none$/);
